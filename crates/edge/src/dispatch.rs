@@ -1,0 +1,120 @@
+//! Who handles a request, in `DESIGN.md`'s order:
+//! 1. a SigV4 credential scope names the service (header or presigned query);
+//! 2. the `Host` names a gateway API or Function URL (later issues);
+//! 3. a path prefix (`/_nubo/…` for health, code downloads and the console);
+//! 4. anything else is an unsigned call to an AWS API: `MissingAuthenticationTokenException`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use http::{HeaderValue, Method, StatusCode};
+use nubo_wire::sigv4::parse_authorization;
+use nubo_wire::AwsError;
+use tower::ServiceExt;
+
+use crate::response::{rest_json_error, RequestId};
+use crate::{lambda_api, EdgeState};
+
+struct Services {
+    state: Arc<EdgeState>,
+    lambda: Router,
+}
+
+/// The whole edge as one axum router.
+pub fn router(state: Arc<EdgeState>) -> Router {
+    let services = Arc::new(Services {
+        lambda: lambda_api::router(state.clone()),
+        state,
+    });
+    Router::new().fallback(dispatch).with_state(services)
+}
+
+/// Which service a signed request names, from the Authorization header or a presigned query.
+fn signed_service(req: &Request) -> Option<Result<String, AwsError>> {
+    if let Some(header) = req.headers().get(http::header::AUTHORIZATION) {
+        let header = match header.to_str() {
+            Ok(h) => h,
+            Err(_) => {
+                return Some(Err(AwsError::incomplete_signature(
+                    "Authorization header is not valid text",
+                )))
+            }
+        };
+        return Some(parse_authorization(header).map(|a| a.service.to_owned()));
+    }
+    let query = req.uri().query()?;
+    let credential = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("X-Amz-Credential="))?;
+    let credential = percent_encoding::percent_decode_str(credential)
+        .decode_utf8_lossy()
+        .into_owned();
+    let parts: Vec<&str> = credential.split('/').collect();
+    Some(match parts.as_slice() {
+        [_, _, _, service, "aws4_request"] => Ok((*service).to_owned()),
+        _ => Err(AwsError::incomplete_signature(format!(
+            "Credential is malformed: '{credential}'."
+        ))),
+    })
+}
+
+async fn dispatch(State(services): State<Arc<Services>>, mut req: Request) -> Response {
+    let request_id = nubo_wire::new_request_id();
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let mut response = route(&services, req).await;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
+}
+
+async fn route(services: &Services, req: Request) -> Response {
+    match signed_service(&req) {
+        Some(Ok(service)) => match service.as_str() {
+            "lambda" => services.lambda.clone().oneshot(req).await.into_response(),
+            other => rest_json_error(&AwsError::new(
+                "UnknownServiceException",
+                StatusCode::BAD_REQUEST,
+                format!("Nubo does not serve the '{other}' service yet"),
+            )),
+        },
+        Some(Err(err)) => rest_json_error(&err),
+        None => unsigned(services, req).await,
+    }
+}
+
+async fn unsigned(services: &Services, req: Request) -> Response {
+    let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix("/_nubo/") {
+        return match (req.method(), rest) {
+            (&Method::GET, "health") => (StatusCode::OK, "ok\n").into_response(),
+            (&Method::GET, rest) if rest.starts_with("code/") => {
+                code_download(services, &rest["code/".len()..]).await
+            }
+            _ => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        };
+    }
+    rest_json_error(&AwsError::missing_authentication_token(
+        "Missing Authentication Token",
+    ))
+}
+
+/// Serves a stored zip: GetFunction's `Code.Location`.
+async fn code_download(services: &Services, sha256_hex: &str) -> Response {
+    let code = services.state.invoker.registry().code().clone();
+    let sha = sha256_hex.trim_end_matches(".zip").to_owned();
+    match tokio::task::spawn_blocking(move || code.read_zip(&sha)).await {
+        Ok(Ok(bytes)) => {
+            let mut response = Response::new(Body::from(bytes));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/zip"),
+            );
+            response
+        }
+        _ => (StatusCode::NOT_FOUND, "no such code\n").into_response(),
+    }
+}

@@ -1,0 +1,43 @@
+//! The edge: one listener, every service.
+//!
+//! Owns HTTP serving and the dispatch order of `DESIGN.md` (SigV4 credential scope → Host →
+//! path prefix → missing-signature error), the botocore-shaped Lambda API ([`lambda_api`]) and the
+//! single place where errors become wire responses ([`response`]).
+//! Does not own business rules: handlers translate wire shapes to the lambda layer and back.
+
+mod dispatch;
+pub mod lambda_api;
+mod query;
+pub mod response;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+use nubo_lambda::Invoker;
+
+pub use dispatch::router;
+
+/// Everything the edge needs to answer requests.
+pub struct EdgeState {
+    /// Runs invocations and owns the registry.
+    pub invoker: Arc<Invoker>,
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<EdgeState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

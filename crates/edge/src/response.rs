@@ -1,0 +1,60 @@
+//! Errors become wire responses here, and only here.
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+use nubo_wire::AwsError;
+
+/// The request id minted at ingress, carried as a request extension.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// A handler error: any layer's error converts into it with `?`.
+#[derive(Debug)]
+pub struct ApiError(pub AwsError);
+
+impl<E: Into<AwsError>> From<E> for ApiError {
+    fn from(err: E) -> Self {
+        Self(err.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        rest_json_error(&self.0)
+    }
+}
+
+/// Renders an error in rest-json form: status, `x-amzn-ErrorType`, `{"Type","message"}`.
+pub fn rest_json_error(err: &AwsError) -> Response {
+    let mut response = Response::new(Body::from(err.rest_json_body()));
+    *response.status_mut() = err.status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert("x-amzn-errortype", HeaderValue::from_static(err.code));
+    response
+}
+
+/// A JSON success response.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
+    let mut response = Response::new(Body::from(serde_json::to_vec(value).unwrap_or_default()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// An empty response with a status.
+pub fn empty(status: StatusCode) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+/// Handler result.
+pub type ApiResult = Result<Response, ApiError>;

@@ -1,0 +1,195 @@
+//! One execution environment: a sandboxed process running a runtime, its Runtime API listener and
+//! its log pipe. Used by one invocation at a time; killed (with everything it forked) when dropped.
+
+use std::path::Path;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use crate::function::FunctionRecord;
+use crate::logs::LogCapture;
+use crate::runtime_api::RuntimeApi;
+use crate::runtimes::{Launch, RuntimeCatalog};
+use crate::sandbox::{kill_process_group, Sandbox, SandboxSpec};
+use crate::InvokeError;
+
+/// What every environment needs from the platform.
+pub(crate) struct EnvironmentContext<'a> {
+    pub(crate) catalog: &'a RuntimeCatalog,
+    pub(crate) sandbox: &'a dyn Sandbox,
+    pub(crate) code_dir: &'a Path,
+    pub(crate) identity: &'a nubo_wire::Identity,
+    pub(crate) endpoint_url: &'a str,
+}
+
+pub(crate) struct Environment {
+    pub(crate) revision_id: String,
+    pub(crate) stream: String,
+    pid: u32,
+    pub(crate) api: RuntimeApi,
+    pub(crate) logs: Arc<LogCapture>,
+    pub(crate) exit: watch::Receiver<Option<ExitStatus>>,
+    pub(crate) started: Instant,
+    /// Set once the first invocation has been delivered (the init phase is over).
+    pub(crate) initialized: bool,
+    pub(crate) last_used: Instant,
+    /// The interpreter substitution note, said in the log of the first invocation.
+    pub(crate) substitution: Option<String>,
+}
+
+impl Drop for Environment {
+    fn drop(&mut self) {
+        kill_process_group(self.pid);
+    }
+}
+
+impl Environment {
+    /// Starts the process; returns as soon as it runs (initialization continues in the background
+    /// and ends when the runtime first asks for `next`).
+    pub(crate) async fn start(
+        function: &FunctionRecord,
+        ctx: &EnvironmentContext<'_>,
+    ) -> Result<Self, InvokeError> {
+        let Launch {
+            program,
+            args,
+            substitution,
+        } = ctx.catalog.launch(&function.runtime, ctx.code_dir)?;
+        let api = RuntimeApi::start()
+            .await
+            .map_err(|e| InvokeError::Sandbox(e.to_string()))?;
+        let (logs, stdout, stderr) =
+            LogCapture::new().map_err(|e| InvokeError::Sandbox(e.to_string()))?;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let stream = format!(
+            "{}/[{}]{}",
+            nubo_wire::timefmt::log_stream_day(time::OffsetDateTime::now_utc()),
+            function.version,
+            id
+        );
+        let env = environment_variables(function, ctx, &api.addr.to_string(), &stream);
+        let spec = SandboxSpec {
+            program,
+            args,
+            env,
+            cwd: ctx.code_dir.to_path_buf(),
+            memory_mb: function.memory_mb,
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        };
+        let started = Instant::now();
+        let mut child = match ctx.sandbox.spawn(spec) {
+            Ok(child) => child,
+            Err(e) => return Err(InvokeError::Sandbox(e.to_string())),
+        };
+        let pid = child.id().unwrap_or(0);
+        tracing::debug!(function = %function.name, environment = %id, pid, "environment started");
+        let (exit_tx, exit_rx) = watch::channel(None);
+        tokio::spawn(async move {
+            let status = child.wait().await.ok();
+            let _ = exit_tx.send(status);
+        });
+        Ok(Self {
+            revision_id: function.revision_id.clone(),
+            stream,
+            pid,
+            api,
+            logs,
+            exit: exit_rx,
+            started,
+            initialized: false,
+            last_used: started,
+            substitution,
+        })
+    }
+
+    /// Peak resident memory of the environment's process, in MB.
+    pub(crate) fn max_memory_used_mb(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        kb.div_ceil(1024)
+    }
+
+    /// Kills the process group now (drop does too).
+    pub(crate) fn kill(&self) {
+        kill_process_group(self.pid);
+    }
+
+    pub(crate) fn has_exited(&self) -> bool {
+        self.exit.borrow().is_some()
+    }
+
+    pub(crate) fn idle_for(&self) -> Duration {
+        self.last_used.elapsed()
+    }
+}
+
+fn environment_variables(
+    function: &FunctionRecord,
+    ctx: &EnvironmentContext<'_>,
+    runtime_api: &str,
+    stream: &str,
+) -> Vec<(String, String)> {
+    let code = ctx.code_dir.display().to_string();
+    let mut env: Vec<(String, String)> = vec![
+        ("AWS_LAMBDA_RUNTIME_API".into(), runtime_api.into()),
+        (
+            "_HANDLER".into(),
+            function.handler.clone().unwrap_or_default(),
+        ),
+        ("LAMBDA_TASK_ROOT".into(), code.clone()),
+        (
+            "LAMBDA_RUNTIME_DIR".into(),
+            ctx.catalog.runtime_dir().display().to_string(),
+        ),
+        ("AWS_LAMBDA_FUNCTION_NAME".into(), function.name.clone()),
+        (
+            "AWS_LAMBDA_FUNCTION_VERSION".into(),
+            function.version.clone(),
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
+            function.memory_mb.to_string(),
+        ),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+            format!("/aws/lambda/{}", function.name),
+        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME".into(), stream.into()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+        ("AWS_REGION".into(), ctx.identity.region.clone()),
+        ("AWS_DEFAULT_REGION".into(), ctx.identity.region.clone()),
+        (
+            "AWS_EXECUTION_ENV".into(),
+            format!("AWS_Lambda_{}", function.runtime),
+        ),
+        // Credentials of the "execution role": any key works against Nubo's own services.
+        ("AWS_ACCESS_KEY_ID".into(), "nubo".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "nubo".into()),
+        ("AWS_SESSION_TOKEN".into(), "nubo".into()),
+        ("TZ".into(), ":UTC".into()),
+        ("LANG".into(), "en_US.UTF-8".into()),
+        (
+            "PATH".into(),
+            format!("/usr/local/bin:/usr/bin:/bin:{code}"),
+        ),
+        ("LD_LIBRARY_PATH".into(), format!("{code}/lib")),
+    ];
+    if !function.environment.contains_key("AWS_ENDPOINT_URL") {
+        env.push(("AWS_ENDPOINT_URL".into(), ctx.endpoint_url.into()));
+    }
+    env.extend(
+        function
+            .environment
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    env
+}

@@ -1,0 +1,143 @@
+//! The function record: what Nubo knows about one version of a function.
+//!
+//! Stored as a JSON document through the store; the edge maps it to botocore's
+//! `FunctionConfiguration`. Values here are already validated (see [`crate::validate`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// The version name of the mutable head of a function.
+pub const LATEST: &str = "$LATEST";
+
+/// Where a function's code lives in the code store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRef {
+    /// Hex SHA-256 of the zip (content address).
+    pub sha256_hex: String,
+    /// Base64 SHA-256 (`CodeSha256`).
+    pub sha256_base64: String,
+    /// Zip size in bytes (`CodeSize`).
+    pub size: u64,
+}
+
+/// One version of a function (`$LATEST` or a published number).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionRecord {
+    /// Function name.
+    pub name: String,
+    /// `$LATEST` or a published version number.
+    pub version: String,
+    /// Runtime identifier, e.g. `python3.12`.
+    pub runtime: String,
+    /// Execution role ARN.
+    pub role: String,
+    /// Handler string (`app.handler`); optional for `provided` runtimes.
+    pub handler: Option<String>,
+    /// Free text.
+    pub description: String,
+    /// Timeout in seconds (1–900).
+    pub timeout_seconds: u32,
+    /// Memory in MB (128–10240).
+    pub memory_mb: u32,
+    /// `/tmp` size in MB (512–10240).
+    pub ephemeral_storage_mb: u32,
+    /// User environment variables.
+    pub environment: BTreeMap<String, String>,
+    /// Resource tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// `x86_64` or `arm64`.
+    pub architectures: Vec<String>,
+    /// `PassThrough` or `Active`.
+    pub tracing_mode: String,
+    /// Layer ARNs as given (not yet applied).
+    #[serde(default)]
+    pub layers: Vec<String>,
+    /// Dead-letter target ARN, if configured.
+    #[serde(default)]
+    pub dead_letter_target: Option<String>,
+    /// Log format (`Text` or `JSON`).
+    #[serde(default = "default_log_format")]
+    pub log_format: String,
+    /// The code.
+    pub code: CodeRef,
+    /// `LastModified`, already formatted as AWS does.
+    pub last_modified: String,
+    /// Changes on every update; the optimistic-concurrency token.
+    pub revision_id: String,
+}
+
+fn default_log_format() -> String {
+    "Text".into()
+}
+
+/// A shared, immutable snapshot of a function version; replaced (not mutated) on update.
+pub type FunctionSnapshot = Arc<FunctionRecord>;
+
+/// The validated input of CreateFunction (everything but the code, which arrives as bytes).
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// Name.
+    pub name: String,
+    /// Runtime identifier.
+    pub runtime: String,
+    /// Role ARN.
+    pub role: String,
+    /// Handler.
+    pub handler: Option<String>,
+    /// Description.
+    pub description: String,
+    /// Seconds.
+    pub timeout_seconds: u32,
+    /// MB.
+    pub memory_mb: u32,
+    /// MB.
+    pub ephemeral_storage_mb: u32,
+    /// Variables.
+    pub environment: BTreeMap<String, String>,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+    /// Architectures.
+    pub architectures: Vec<String>,
+    /// Tracing mode.
+    pub tracing_mode: String,
+    /// Layers.
+    pub layers: Vec<String>,
+    /// DLQ.
+    pub dead_letter_target: Option<String>,
+    /// Log format.
+    pub log_format: String,
+}
+
+/// A validated UpdateFunctionConfiguration: `None` leaves a member as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigurationUpdate {
+    /// Runtime.
+    pub runtime: Option<String>,
+    /// Role.
+    pub role: Option<String>,
+    /// Handler.
+    pub handler: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Seconds.
+    pub timeout_seconds: Option<u32>,
+    /// MB.
+    pub memory_mb: Option<u32>,
+    /// MB.
+    pub ephemeral_storage_mb: Option<u32>,
+    /// Replaces all variables when present.
+    pub environment: Option<BTreeMap<String, String>>,
+    /// Tracing.
+    pub tracing_mode: Option<String>,
+    /// Layers.
+    pub layers: Option<Vec<String>>,
+    /// DLQ (`Some(None)` clears it).
+    pub dead_letter_target: Option<Option<String>>,
+    /// Log format.
+    pub log_format: Option<String>,
+    /// Precondition.
+    pub revision_id: Option<String>,
+}

@@ -1,0 +1,24 @@
+//! The Lambda layer: functions and how they run.
+//!
+//! Owns the function [`registry`] (records, validated by [`validate`], written through to the
+//! store), the [`invoker`] (qualifier → environment → event → result under the timeout → logs),
+//! execution [`environment`]s with their [`runtime_api`] listeners, the [`sandbox`] seam, the
+//! [`runtimes`] (our python/node bootstraps, interpreter discovery) and function [`logs`].
+//! Does not own any wire shape: the edge maps these types to botocore's.
+
+pub mod error;
+pub mod function;
+pub mod invoker;
+pub mod logs;
+pub mod registry;
+pub mod runtimes;
+pub mod sandbox;
+pub mod validate;
+
+mod environment;
+mod runtime_api;
+
+pub use error::{ControlError, InvokeError};
+pub use function::{FunctionRecord, FunctionSnapshot, LATEST};
+pub use invoker::{InvokeRequest, InvokeResult, Invoker, InvokerConfig};
+pub use registry::Registry;

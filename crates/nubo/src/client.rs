@@ -1,0 +1,151 @@
+//! A small SigV4-signing HTTP client for the CLI: the CLI is a client of the same API boto3 uses.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::rt::TokioExecutor;
+use nubo_wire::sigv4::{sign, Credentials, SigningRequest};
+
+/// A response, read whole.
+pub(crate) struct Reply {
+    pub(crate) status: http::StatusCode,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+pub(crate) struct Client {
+    base: String,
+    region: String,
+    credentials: Credentials,
+    http: HyperClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+/// `--endpoint`, else `NUBO_ENDPOINT`, else `AWS_ENDPOINT_URL`, else `NUBO_LISTEN`, else the default.
+pub(crate) fn resolve_endpoint(
+    flag: Option<String>,
+    env: impl Fn(&str) -> Option<String>,
+) -> String {
+    let raw = flag
+        .or_else(|| env("NUBO_ENDPOINT"))
+        .or_else(|| env("AWS_ENDPOINT_URL"))
+        .or_else(|| env("NUBO_LISTEN"))
+        .unwrap_or_else(|| crate::serve::DEFAULT_LISTEN.to_owned());
+    let url = if raw.contains("://") {
+        raw
+    } else {
+        format!("http://{raw}")
+    };
+    url.trim_end_matches('/').to_owned()
+}
+
+impl Client {
+    pub(crate) fn from_env(endpoint: Option<String>) -> Self {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self {
+            base: resolve_endpoint(endpoint, env),
+            region: env("AWS_REGION")
+                .or_else(|| env("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".into()),
+            credentials: Credentials {
+                access_key_id: env("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "nubo".into()),
+                secret_access_key: env("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "nubo".into()),
+            },
+            http: HyperClient::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Sends a signed request to `service`; `path` is already URI-encoded.
+    pub(crate) async fn send(
+        &self,
+        service: &str,
+        method: http::Method,
+        path: &str,
+        query: &[(String, String)],
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<Reply> {
+        let uri: http::Uri = self.base.parse()?;
+        let host = uri
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .ok_or_else(|| anyhow::anyhow!("endpoint {} has no host", self.base))?;
+        let query_string = query
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    nubo_wire::sigv4::uri_encode(k),
+                    nubo_wire::sigv4::uri_encode(v)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let url = if query_string.is_empty() {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}{path}?{query_string}", self.base)
+        };
+        let signed = sign(
+            &SigningRequest {
+                method: method.as_str(),
+                encoded_path: path,
+                query,
+                host: &host,
+                body: &body,
+            },
+            &self.credentials,
+            &self.region,
+            service,
+            time::OffsetDateTime::now_utc(),
+        );
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header(http::header::HOST, &host);
+        for (name, value) in signed
+            .iter()
+            .map(|(n, v)| (*n, v.as_str()))
+            .chain(headers.iter().map(|(n, v)| (*n, v.as_str())))
+        {
+            request = request.header(name, value);
+        }
+        let response = self
+            .http
+            .request(request.body(Full::new(Bytes::from(body)))?)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach Nubo at {}: {e}", self.base))?;
+        let (parts, body) = response.into_parts();
+        Ok(Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await?.to_bytes(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_precedence() {
+        let none = |_: &str| None;
+        assert_eq!(resolve_endpoint(None, none), "http://127.0.0.1:4750");
+        assert_eq!(
+            resolve_endpoint(Some("http://h:1/".into()), none),
+            "http://h:1"
+        );
+        let env = |k: &str| match k {
+            "AWS_ENDPOINT_URL" => Some("http://aws:2".to_owned()),
+            "NUBO_LISTEN" => Some("0.0.0.0:3".to_owned()),
+            _ => None,
+        };
+        assert_eq!(resolve_endpoint(None, env), "http://aws:2");
+        let listen_only = |k: &str| (k == "NUBO_LISTEN").then(|| "127.0.0.1:9".to_owned());
+        assert_eq!(resolve_endpoint(None, listen_only), "http://127.0.0.1:9");
+        let nubo = |k: &str| {
+            (k == "NUBO_ENDPOINT" || k == "AWS_ENDPOINT_URL").then(|| format!("http://{k}"))
+        };
+        assert_eq!(resolve_endpoint(None, nubo), "http://NUBO_ENDPOINT");
+    }
+}

@@ -1,0 +1,97 @@
+//! `nubo`: the binary. The composition root (`serve`) and the CLI clients (`invoke`, `functions`).
+//!
+//! Only this crate reads the command line and the process environment; everything below receives
+//! typed configuration.
+
+mod client;
+mod commands;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Nubo: a self-hosted serverless platform speaking the AWS Lambda APIs.
+#[derive(Debug, Parser)]
+#[command(name = "nubo", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where a client command finds the server.
+#[derive(Debug, clap::Args)]
+struct EndpointArgs {
+    /// Server URL; else NUBO_ENDPOINT, else AWS_ENDPOINT_URL, else NUBO_LISTEN, else 127.0.0.1:4750.
+    #[arg(long)]
+    endpoint: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the server (embedded default: SQLite in the data dir).
+    Serve(serve::ServeArgs),
+    /// Invoke a function synchronously and print its response.
+    Invoke {
+        /// Function name or ARN.
+        name: String,
+        /// The event as JSON.
+        #[arg(long, conflicts_with = "event_file")]
+        payload: Option<String>,
+        /// Read the event from a file.
+        #[arg(short = 'e', long = "event", value_name = "FILE")]
+        event_file: Option<PathBuf>,
+        /// Version or alias.
+        #[arg(long)]
+        qualifier: Option<String>,
+        /// Print the invocation's log (START/END/REPORT) to stderr.
+        #[arg(long)]
+        log: bool,
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    },
+    /// List functions.
+    Functions {
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Invoke {
+                name,
+                payload,
+                event_file,
+                qualifier,
+                log,
+                endpoint,
+            } => {
+                let payload = match (payload, event_file) {
+                    (Some(p), _) => p.into_bytes(),
+                    (None, Some(file)) => std::fs::read(&file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?,
+                    (None, None) => b"{}".to_vec(),
+                };
+                let code = commands::invoke(
+                    &client::Client::from_env(endpoint.endpoint),
+                    &name,
+                    payload,
+                    qualifier,
+                    log,
+                )
+                .await?;
+                std::process::exit(code);
+            }
+            Command::Functions { endpoint } => {
+                commands::functions(&client::Client::from_env(endpoint.endpoint)).await
+            }
+        }
+    })
+}

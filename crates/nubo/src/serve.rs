@@ -1,0 +1,217 @@
+//! `nubo serve`: the composition root. Builds the store, sandbox, runtimes, registry, invoker and
+//! edge, owns shutdown, and optionally deploys the examples.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use nubo_edge::EdgeState;
+use nubo_lambda::function::FunctionSpec;
+use nubo_lambda::runtimes::RuntimeCatalog;
+use nubo_lambda::sandbox::{ProcessSandbox, Sandbox};
+use nubo_lambda::{validate, Invoker, InvokerConfig, Registry};
+use nubo_store::{CodeStore, SqliteStore, Store};
+
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:4750";
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, env = "NUBO_LISTEN", default_value = DEFAULT_LISTEN)]
+    listen: String,
+    /// Where state, code and logs live.
+    #[arg(long, env = "NUBO_DATA_DIR", default_value = "./.nubo")]
+    data_dir: PathBuf,
+    /// Region in ARNs and function environments.
+    #[arg(long, env = "NUBO_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Account id in ARNs.
+    #[arg(long, env = "NUBO_ACCOUNT_ID", default_value = "000000000000")]
+    account_id: String,
+    /// Map a runtime to an interpreter, e.g. `python3.12=/opt/python3.12/bin/python3` (repeatable).
+    #[arg(long = "interpreter", value_name = "RUNTIME=PATH")]
+    interpreters: Vec<String>,
+    /// Account-wide concurrent executions.
+    #[arg(long, env = "NUBO_CONCURRENCY", default_value_t = 1000)]
+    concurrency: usize,
+    /// Seconds an idle environment stays warm before it is reaped.
+    #[arg(long, env = "NUBO_IDLE_TIMEOUT", default_value_t = 600)]
+    idle_timeout: u64,
+    /// Deploy every example under this directory (each subdirectory with a function.json).
+    #[arg(long, value_name = "DIR")]
+    deploy_examples: Option<PathBuf>,
+}
+
+fn parse_interpreters(entries: &[String]) -> anyhow::Result<HashMap<String, PathBuf>> {
+    entries
+        .iter()
+        .map(|entry| {
+            let (runtime, path) = entry
+                .split_once('=')
+                .with_context(|| format!("--interpreter {entry}: expected RUNTIME=PATH"))?;
+            anyhow::ensure!(
+                nubo_lambda::runtimes::is_supported(runtime),
+                "--interpreter {entry}: unknown runtime {runtime}"
+            );
+            Ok((runtime.to_owned(), PathBuf::from(path)))
+        })
+        .collect()
+}
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NUBO_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let identity = nubo_wire::Identity {
+        region: args.region.clone(),
+        account_id: args.account_id.clone(),
+    };
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&args.data_dir).context("opening the store")?);
+    let code = CodeStore::open(&args.data_dir).context("opening the code store")?;
+    let catalog = Arc::new(
+        RuntimeCatalog::install(&args.data_dir, parse_interpreters(&args.interpreters)?)
+            .context("installing runtimes")?,
+    );
+    let sandbox: Arc<dyn Sandbox> = Arc::new(ProcessSandbox);
+    let registry = Arc::new(
+        Registry::load(store.clone(), code, identity)
+            .map_err(|e| anyhow::anyhow!("loading functions: {e}"))?,
+    );
+
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let endpoint_url = format!("http://{address}");
+    let logs = nubo_lambda::logs::LogSink::start(store.clone());
+    let invoker = Invoker::start(
+        registry.clone(),
+        catalog,
+        sandbox.clone(),
+        logs,
+        InvokerConfig {
+            account_concurrency: args.concurrency,
+            idle_timeout: Duration::from_secs(args.idle_timeout),
+            endpoint_url: endpoint_url.clone(),
+            ..InvokerConfig::default()
+        },
+    );
+    if let Some(dir) = &args.deploy_examples {
+        deploy_examples(&registry, dir).await?;
+    }
+
+    let mut out = std::io::stdout();
+    writeln!(out, "nubo: store: {}", store.describe())?;
+    writeln!(out, "nubo: isolation: {}", sandbox.describe())?;
+    writeln!(out, "nubo: {} functions", registry.list().len())?;
+    writeln!(out, "nubo: listening on {endpoint_url}")?;
+    out.flush()?;
+
+    nubo_edge::serve(listener, Arc::new(EdgeState { invoker }), shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// The `function.json` of an example: a subset of CreateFunction's members.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct ExampleConfig {
+    function_name: String,
+    runtime: String,
+    handler: Option<String>,
+    #[serde(default)]
+    memory_size: Option<i64>,
+    #[serde(default)]
+    timeout: Option<i64>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// Creates (or updates the code of) every example function, through the same registry the API uses.
+async fn deploy_examples(registry: &Registry, dir: &Path) -> anyhow::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("function.json").is_file())
+        .collect();
+    entries.sort();
+    for example in entries {
+        let config_path = example.join("function.json");
+        let config: ExampleConfig = serde_json::from_slice(&std::fs::read(&config_path)?)
+            .with_context(|| format!("parsing {}", config_path.display()))?;
+        let zip = bytes::Bytes::from(zip_directory(&example)?);
+        let name = config.function_name.clone();
+        let result = if registry.get(&name).is_some() {
+            registry.update_code(&name, zip, None).await.map(|_| ())
+        } else {
+            let spec = FunctionSpec {
+                name: validate::function_name(&config.function_name)?,
+                runtime: validate::runtime(&config.runtime)?,
+                role: "arn:aws:iam::000000000000:role/nubo-example".into(),
+                handler: config.handler,
+                description: config.description.unwrap_or_default(),
+                timeout_seconds: validate::timeout_seconds(config.timeout.unwrap_or(3))?,
+                memory_mb: validate::memory_mb(config.memory_size.unwrap_or(128))?,
+                ephemeral_storage_mb: 512,
+                environment: Default::default(),
+                tags: Default::default(),
+                architectures: vec!["x86_64".into()],
+                tracing_mode: "PassThrough".into(),
+                layers: Vec::new(),
+                dead_letter_target: None,
+                log_format: "Text".into(),
+            };
+            registry.create(spec, zip).await.map(|_| ())
+        };
+        result.map_err(|e| anyhow::anyhow!("deploying example {name}: {e}"))?;
+        println!("nubo: deployed example {name} ({})", config.runtime);
+    }
+    Ok(())
+}
+
+/// Zips a directory (except function.json), keeping executable bits.
+fn zip_directory(dir: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let mut stack = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current)?.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n != "function.json") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    for path in files {
+        let relative = path.strip_prefix(dir)?.to_string_lossy().into_owned();
+        let mode = std::fs::metadata(&path)?.permissions().mode();
+        writer.start_file(
+            relative,
+            zip::write::SimpleFileOptions::default().unix_permissions(mode & 0o777),
+        )?;
+        writer.write_all(&std::fs::read(&path)?)?;
+    }
+    Ok(writer.finish()?.into_inner())
+}

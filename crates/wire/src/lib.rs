@@ -1,0 +1,36 @@
+//! AWS wire details shared by every Nubo service.
+//!
+//! This crate owns what a request and a response look like on the wire, independent of any service:
+//! the error envelope ([`AwsError`]), ARNs ([`arn`]), request ids, timestamps in AWS's formats, and
+//! Signature Version 4 (parsing the credential scope for dispatch, and signing for Nubo's own CLI).
+//! It deliberately knows nothing about functions, stores or HTTP servers.
+
+pub mod arn;
+pub mod error;
+pub mod sigv4;
+pub mod timefmt;
+
+pub use error::{AwsError, ErrorBody};
+
+/// Mints a request id as AWS does: a random UUID, minted at ingress.
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The account and region Nubo presents itself as; both configurable at start.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Region in ARNs and environment variables, e.g. `us-east-1`.
+    pub region: String,
+    /// Twelve-digit account id in ARNs.
+    pub account_id: String,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Self {
+            region: "us-east-1".into(),
+            account_id: "000000000000".into(),
+        }
+    }
+}
