@@ -3,6 +3,7 @@
 //! Only this crate reads the command line and the process environment; everything below receives
 //! typed configuration.
 
+mod bench;
 mod client;
 mod commands;
 mod serve;
@@ -50,6 +51,8 @@ enum Command {
         #[command(flatten)]
         endpoint: EndpointArgs,
     },
+    /// Measure warm and cold invocation against same-run baselines; writes a Markdown table and JSON.
+    Bench(bench::BenchArgs),
     /// List functions.
     Functions {
         #[command(flatten)]
@@ -65,6 +68,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
             Command::Invoke {
                 name,
                 payload,

@@ -1,0 +1,336 @@
+//! `nubo bench`: what users feel, each figure beside a baseline measured in the same run.
+//!
+//! Scenarios (issue "Functions that run"): warm invoke of a `provided` no-op function (p50/p99
+//! latency, sequential; throughput with concurrent clients) against a bare loopback HTTP echo
+//! served by hyper; cold start per runtime against spawning the interpreter alone.
+//! The server under test is the real `nubo serve` binary in a temporary data dir.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use base64::Engine;
+use http_body_util::{BodyExt, Full};
+use serde_json::{json, Value};
+use tokio::io::AsyncBufReadExt;
+
+use crate::client::Client;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// Sequential warm invocations to time.
+    #[arg(long, default_value_t = 2000)]
+    warm_iterations: usize,
+    /// Concurrent clients for the throughput figure.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// How long each throughput run lasts, in seconds.
+    #[arg(long, default_value_t = 3)]
+    throughput_seconds: u64,
+    /// Cold starts to time per runtime.
+    #[arg(long, default_value_t = 15)]
+    cold_iterations: usize,
+    /// The `provided` bootstrap to use (default: `bootstrap` beside this binary, built from
+    /// tests/fixtures/rust-runtime with the official lambda_runtime crate).
+    #[arg(long)]
+    provided_bootstrap: Option<PathBuf>,
+    /// Where to write results.json and results.md.
+    #[arg(long, default_value = "bench-results")]
+    out: PathBuf,
+}
+
+/// Latency distribution.
+#[derive(Debug, Clone)]
+struct Stats {
+    p50_us: f64,
+    p99_us: f64,
+    mean_us: f64,
+    count: usize,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
+    let mean = samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len() as f64 * 1e6;
+    Stats { p50_us: at(0.50), p99_us: at(0.99), mean_us: mean, count: samples.len() }
+}
+
+struct Row {
+    scenario: String,
+    subject: Stats,
+    throughput: Option<f64>,
+    baseline_name: String,
+    baseline: Stats,
+    baseline_throughput: Option<f64>,
+}
+
+/// A running `nubo serve` child.
+struct Server {
+    _child: tokio::process::Child,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start() -> anyhow::Result<Self> {
+        let data = tempfile::tempdir()?;
+        let exe = std::env::current_exe()?;
+        let mut child = tokio::process::Command::new(exe)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .env("NUBO_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix("nubo: listening on ") {
+                    return Ok::<_, anyhow::Error>(url.to_owned());
+                }
+            }
+            anyhow::bail!("server exited before listening")
+        })
+        .await
+        .context("server did not start within 30 s")??;
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self { _child: child, url, _data: data })
+    }
+}
+
+fn zip_of(files: &[(&str, Vec<u8>, u32)]) -> anyhow::Result<Vec<u8>> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body, mode) in files {
+        writer.start_file(*name, zip::write::SimpleFileOptions::default().unix_permissions(*mode))?;
+        writer.write_all(body)?;
+    }
+    Ok(writer.finish()?.into_inner())
+}
+
+async fn create_function(client: &Client, name: &str, runtime: &str, handler: &str, zip: &[u8]) -> anyhow::Result<()> {
+    let body = json!({
+        "FunctionName": name, "Runtime": runtime, "Handler": handler, "MemorySize": 128, "Timeout": 30,
+        "Role": "arn:aws:iam::000000000000:role/bench",
+        "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
+    });
+    let reply = client.send("lambda", http::Method::POST, "/2015-03-31/functions", &[], &[], serde_json::to_vec(&body)?).await?;
+    anyhow::ensure!(reply.status.as_u16() == 201, "creating {name}: {} {}", reply.status, String::from_utf8_lossy(&reply.body));
+    Ok(())
+}
+
+async fn invoke(client: &Client, name: &str, tail: bool) -> anyhow::Result<crate::client::Reply> {
+    let path = format!("/2015-03-31/functions/{name}/invocations");
+    let headers: Vec<(&str, String)> = if tail { vec![("x-amz-log-type", "Tail".into())] } else { Vec::new() };
+    let reply = client.send("lambda", http::Method::POST, &path, &[], &headers, b"{\"noop\":true}".to_vec()).await?;
+    anyhow::ensure!(reply.status.is_success() && !reply.headers.contains_key("x-amz-function-error"), "invoke {name}: {} {}", reply.status, String::from_utf8_lossy(&reply.body));
+    Ok(reply)
+}
+
+/// A bare hyper echo server on loopback: the floor for any HTTP round trip on this machine.
+async fn start_echo() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+                    let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(body)))
+                });
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    Ok(format!("http://{addr}"))
+}
+
+async fn echo_once(client: &Client, _: &str, _: bool) -> anyhow::Result<crate::client::Reply> {
+    client.send("lambda", http::Method::POST, "/echo", &[], &[], b"{\"noop\":true}".to_vec()).await
+}
+
+/// Times `iterations` sequential calls.
+async fn sequential<F, Fut>(iterations: usize, mut call: F) -> anyhow::Result<Stats>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    for _ in 0..(iterations / 10).max(5) {
+        call().await?;
+    }
+    let mut samples = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let start = Instant::now();
+        call().await?;
+        samples.push(start.elapsed());
+    }
+    Ok(stats(samples))
+}
+
+/// Requests per second with `concurrency` clients for `seconds`.
+async fn throughput(client: Arc<Client>, name: &'static str, concurrency: usize, seconds: u64, echo: bool) -> anyhow::Result<f64> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        tasks.spawn(async move {
+            let mut done = 0u64;
+            while Instant::now() < deadline {
+                if echo { echo_once(&client, name, false).await?; } else { invoke(&client, name, false).await?; }
+                done += 1;
+            }
+            Ok::<u64, anyhow::Error>(done)
+        });
+    }
+    let start = Instant::now();
+    let mut total = 0;
+    while let Some(done) = tasks.join_next().await {
+        total += done??;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Spawns `program args` to completion `iterations` times.
+fn spawn_baseline(program: &Path, args: &[&str], iterations: usize) -> anyhow::Result<Stats> {
+    let mut samples = Vec::with_capacity(iterations);
+    for i in 0..iterations + 2 {
+        let start = Instant::now();
+        std::process::Command::new(program).args(args).env_clear().stdout(Stdio::null()).stderr(Stdio::null()).status()?;
+        if i >= 2 {
+            samples.push(start.elapsed());
+        }
+    }
+    Ok(stats(samples))
+}
+
+fn parse_init_ms(reply: &crate::client::Reply) -> Option<f64> {
+    let tail = reply.headers.get("x-amz-log-result")?.to_str().ok()?;
+    let text = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(tail).ok()?).ok()?;
+    let field = text.split('\t').find_map(|f| f.trim().strip_prefix("Init Duration: "))?;
+    field.trim_end_matches(" ms").parse().ok()
+}
+
+/// Cold starts: each iteration changes the configuration, which retires the warm environment.
+async fn cold_starts(client: &Client, name: &str, iterations: usize) -> anyhow::Result<(Stats, Stats)> {
+    let mut client_side = Vec::new();
+    let mut init = Vec::new();
+    for i in 0..iterations + 1 {
+        let body = json!({"Environment": {"Variables": {"ITERATION": i.to_string()}}});
+        let path = format!("/2015-03-31/functions/{name}/configuration");
+        let reply = client.send("lambda", http::Method::PUT, &path, &[], &[], serde_json::to_vec(&body)?).await?;
+        anyhow::ensure!(reply.status.is_success(), "update {name}: {}", String::from_utf8_lossy(&reply.body));
+        let start = Instant::now();
+        let reply = invoke(client, name, true).await?;
+        let elapsed = start.elapsed();
+        if i == 0 {
+            continue; // The first start also warms the page cache.
+        }
+        client_side.push(elapsed);
+        init.push(Duration::from_secs_f64(parse_init_ms(&reply).context("no Init Duration on a cold start")? / 1000.0));
+    }
+    Ok((stats(client_side), stats(init)))
+}
+
+pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let bootstrap = match args.provided_bootstrap {
+        Some(p) => p,
+        None => std::env::current_exe()?.with_file_name("bootstrap"),
+    };
+    anyhow::ensure!(bootstrap.is_file(), "no provided bootstrap at {} (build it: cargo build --release -p rust-runtime-fixture)", bootstrap.display());
+    eprintln!("bench: starting nubo serve …");
+    let server = Server::start().await?;
+    let client = Arc::new(Client::from_env(Some(server.url.clone())));
+    let echo = Arc::new(Client::from_env(Some(start_echo().await?)));
+    let mut rows = Vec::new();
+
+    // Warm invoke of a provided no-op, versus a bare loopback HTTP round trip.
+    let zip = zip_of(&[("bootstrap", std::fs::read(&bootstrap)?, 0o755)])?;
+    create_function(&client, "bench-noop", "provided.al2023", "noop", &zip).await?;
+    eprintln!("bench: warm invoke ({} sequential, {} concurrent for {} s)", args.warm_iterations, args.concurrency, args.throughput_seconds);
+    let warm = sequential(args.warm_iterations, || async { invoke(&client, "bench-noop", false).await.map(|_| ()) }).await?;
+    let warm_baseline = sequential(args.warm_iterations, || async { echo_once(&echo, "", false).await.map(|_| ()) }).await?;
+    let warm_rps = throughput(client.clone(), "bench-noop", args.concurrency, args.throughput_seconds, false).await?;
+    let echo_rps = throughput(echo.clone(), "", args.concurrency, args.throughput_seconds, true).await?;
+    rows.push(Row {
+        scenario: "warm invoke, provided.al2023 no-op (lambda_runtime crate)".into(),
+        subject: warm,
+        throughput: Some(warm_rps),
+        baseline_name: "hyper loopback echo".into(),
+        baseline: warm_baseline,
+        baseline_throughput: Some(echo_rps),
+    });
+
+    // Cold start per runtime, versus spawning the interpreter alone.
+    let mut runtimes: Vec<(String, String, Vec<u8>, PathBuf, Vec<&str>)> = vec![(
+        "provided.al2023".into(), "noop".into(), zip.clone(), bootstrap.clone(), vec![],
+    )];
+    let catalog = nubo_lambda::runtimes::RuntimeCatalog::install(server._data.path(), Default::default())?;
+    for (runtime, handler, file, body) in [
+        ("python3.12", "app.handler", "app.py", "def handler(event, context):\n    return None\n"),
+        ("nodejs20.x", "index.handler", "index.mjs", "export const handler = async () => null;\n"),
+    ] {
+        match catalog.launch(runtime, Path::new("/")) {
+            Ok(launch) => {
+                let baseline_args: Vec<&str> = if runtime.starts_with("python") { vec!["-c", "pass"] } else { vec!["-e", "0"] };
+                runtimes.push((runtime.into(), handler.into(), zip_of(&[(file, body.as_bytes().to_vec(), 0o644)])?, launch.program, baseline_args));
+            }
+            Err(e) => eprintln!("bench: skipping {runtime}: {e}"),
+        }
+    }
+    for (runtime, handler, code, program, baseline_args) in runtimes {
+        let name = format!("bench-cold-{}", runtime.replace('.', "-"));
+        create_function(&client, &name, &runtime, &handler, &code).await?;
+        eprintln!("bench: cold start {runtime} ({} starts)", args.cold_iterations);
+        let (client_side, init) = cold_starts(&client, &name, args.cold_iterations).await?;
+        let spawn = spawn_baseline(&program, &baseline_args, args.cold_iterations)?;
+        let spawn_label = format!("spawn {} {}", program.file_name().and_then(|n| n.to_str()).unwrap_or("?"), baseline_args.join(" "));
+        rows.push(Row { scenario: format!("cold start {runtime}: Init Duration"), subject: init, throughput: None, baseline_name: spawn_label.trim().to_owned(), baseline: spawn.clone(), baseline_throughput: None });
+        rows.push(Row { scenario: format!("cold start {runtime}: whole invoke"), subject: client_side, throughput: None, baseline_name: spawn_label.trim().to_owned(), baseline: spawn, baseline_throughput: None });
+    }
+    drop(server);
+    report(&rows, &args.out)
+}
+
+fn report(rows: &[Row], out: &Path) -> anyhow::Result<()> {
+    let ms = |us: f64| format!("{:.3}", us / 1000.0);
+    let mut md = String::new();
+    md.push_str(&format!(
+        "Machine: {} cores; {}. Ratios are subject ÷ baseline (lower is better for latency).\n\n",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        time::OffsetDateTime::now_utc().date()
+    ));
+    md.push_str("| scenario | p50 ms | p99 ms | req/s | baseline | baseline p50 ms | baseline p99 ms | baseline req/s | p50 ratio | p99 ratio | req/s ratio |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut json_rows = Vec::new();
+    for r in rows {
+        let rps = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".into());
+        let rps_ratio = match (r.throughput, r.baseline_throughput) {
+            (Some(a), Some(b)) => format!("{:.2}", a / b),
+            _ => "–".into(),
+        };
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {} |\n",
+            r.scenario, ms(r.subject.p50_us), ms(r.subject.p99_us), rps(r.throughput), r.baseline_name,
+            ms(r.baseline.p50_us), ms(r.baseline.p99_us), rps(r.baseline_throughput),
+            r.subject.p50_us / r.baseline.p50_us, r.subject.p99_us / r.baseline.p99_us, rps_ratio
+        ));
+        json_rows.push(json!({
+            "scenario": r.scenario,
+            "p50_us": r.subject.p50_us, "p99_us": r.subject.p99_us, "mean_us": r.subject.mean_us, "samples": r.subject.count,
+            "throughput_rps": r.throughput,
+            "baseline": r.baseline_name,
+            "baseline_p50_us": r.baseline.p50_us, "baseline_p99_us": r.baseline.p99_us, "baseline_samples": r.baseline.count,
+            "baseline_throughput_rps": r.baseline_throughput,
+        }));
+    }
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("results.md"), &md)?;
+    std::fs::write(out.join("results.json"), serde_json::to_vec_pretty(&Value::from(json_rows))?)?;
+    print!("{md}");
+    eprintln!("bench: wrote {}/results.md and results.json", out.display());
+    Ok(())
+}
