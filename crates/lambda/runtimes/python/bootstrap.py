@@ -1,1 +1,326 @@
-# placeholder until the bootstrap lands
+"""Nubo's Python runtime: the Lambda Runtime API loop for `python3.x` functions.
+
+Standard library only. Behaves like AWS's own runtime interface client (awslambdaric) where
+user code can tell: handler resolution and its init errors, the context object, the error
+document, the root logger's format. Launched by Nubo as `python -u -s bootstrap.py`, so
+stdout and stderr are unbuffered and reach the log pipe before a response is posted.
+"""
+
+import decimal
+import http.client
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+RUNTIME_API = os.environ["AWS_LAMBDA_RUNTIME_API"]
+TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+BASE = "/2018-06-01/runtime"
+
+_request_id = None
+
+
+class Fault(Exception):
+    """An error of the runtime itself (not of the handler), reported with its own type."""
+
+    def __init__(self, error_type, message, trace=None):
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace or []
+
+
+class RuntimeClient:
+    """One keep-alive connection to the Runtime API; reconnects if the platform closes it."""
+
+    def __init__(self, address):
+        host, _, port = address.rpartition(":")
+        self._host = host
+        self._port = int(port)
+        self._conn = None
+
+    def _request(self, method, path, body=None, headers=None):
+        for attempt in (0, 1):
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(self._host, self._port)
+            try:
+                self._conn.request(method, BASE + path, body=body, headers=headers or {})
+                response = self._conn.getresponse()
+                return response, response.read()
+            except (http.client.HTTPException, ConnectionError):
+                self._conn.close()
+                self._conn = None
+                if attempt:
+                    raise
+
+    def next(self):
+        response, body = self._request("GET", "/invocation/next")
+        if response.status != 200:
+            raise SystemExit("runtime API refused next: %d %s" % (response.status, body[:200]))
+        return response, body
+
+    def respond(self, request_id, payload):
+        self._request(
+            "POST",
+            "/invocation/%s/response" % request_id,
+            payload,
+            {"Content-Type": "application/json"},
+        )
+
+    def error(self, request_id, document):
+        self._post_error("/invocation/%s/error" % request_id, document)
+
+    def init_error(self, document):
+        self._post_error("/init/error", document)
+
+    def _post_error(self, path, document):
+        self._request(
+            "POST",
+            path,
+            json.dumps(document).encode(),
+            {
+                "Content-Type": "application/json",
+                "Lambda-Runtime-Function-Error-Type": document["errorType"],
+            },
+        )
+
+
+class CognitoIdentity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, raw):
+        self.cognito_identity_id = raw.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = raw.get("cognitoIdentityPoolId")
+
+
+class Client:
+    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+
+    def __init__(self, raw):
+        self.installation_id = raw.get("installation_id")
+        self.app_title = raw.get("app_title")
+        self.app_version_name = raw.get("app_version_name")
+        self.app_version_code = raw.get("app_version_code")
+        self.app_package_name = raw.get("app_package_name")
+
+
+class ClientContext:
+    __slots__ = ("custom", "env", "client")
+
+    def __init__(self, raw):
+        self.custom = raw.get("custom")
+        self.env = raw.get("env")
+        client = raw.get("client")
+        self.client = Client(client) if client else None
+
+
+class LambdaContext:
+    """The `context` argument, with the attributes and method AWS documents."""
+
+    def __init__(self, request_id, deadline_ms, invoked_function_arn, client_context, identity):
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_function_arn
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        # A string, as in AWS's runtime interface client.
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.client_context = ClientContext(client_context) if client_context else None
+        self.identity = CognitoIdentity(identity or {})
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def log(self, msg):
+        sys.stdout.write(str(msg))
+
+    def __repr__(self):
+        return (
+            "LambdaContext([aws_request_id=%s,log_group_name=%s,log_stream_name=%s,function_name=%s,"
+            "memory_limit_in_mb=%s,function_version=%s,invoked_function_arn=%s,client_context=%s,"
+            "identity=%s])"
+            % (
+                self.aws_request_id,
+                self.log_group_name,
+                self.log_stream_name,
+                self.function_name,
+                self.memory_limit_in_mb,
+                self.function_version,
+                self.invoked_function_arn,
+                self.client_context,
+                self.identity,
+            )
+        )
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = _request_id
+        return True
+
+
+def setup_logging():
+    """The root logger as AWS configures it: level WARNING unless told, one line per record."""
+    handler = logging.StreamHandler(sys.stdout)
+    formatter = logging.Formatter(
+        "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+        "%Y-%m-%dT%H:%M:%S",
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
+    if level and level.upper() in logging._nameToLevel:
+        root.setLevel(level.upper())
+
+
+def load_handler(handler):
+    try:
+        module_name, function_name = handler.rsplit(".", 1)
+    except ValueError as e:
+        raise Fault("Runtime.MalformedHandlerName", "Bad handler '%s': %s" % (handler, e))
+    module_name = module_name.replace("/", ".")
+    if module_name.split(".")[0] in sys.builtin_module_names:
+        raise Fault(
+            "Runtime.BuiltInModuleConflict",
+            "Cannot use built-in module %s as a handler module" % module_name,
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise Fault(
+            "Runtime.ImportModuleError",
+            "Unable to import module '%s': %s" % (module_name, e),
+        )
+    except SyntaxError as e:
+        trace = ['  File "%s" Line %s\n    %s' % (e.filename, e.lineno, e.text)]
+        raise Fault(
+            "Runtime.UserCodeSyntaxError",
+            "Syntax error in module '%s': %s" % (module_name, e),
+            trace,
+        )
+    function = getattr(module, function_name, None)
+    if function is None:
+        raise Fault(
+            "Runtime.HandlerNotFound",
+            "Handler '%s' missing on module '%s'" % (function_name, module_name),
+        )
+    return function
+
+
+def error_document(error_type, message, trace, request_id=None):
+    document = {"errorMessage": message, "errorType": error_type}
+    if request_id:
+        document["requestId"] = request_id
+    document["stackTrace"] = trace
+    return document
+
+
+def exception_document(exc, request_id):
+    # The first frame is this bootstrap calling the handler; users see their own frames only.
+    frames = traceback.extract_tb(exc.__traceback__)[1:]
+    return error_document(
+        type(exc).__name__, str(exc), traceback.format_list(frames), request_id
+    )
+
+
+def log_error(document):
+    lines = ["[ERROR] %s: %s" % (document["errorType"], document["errorMessage"])]
+    if document.get("stackTrace"):
+        lines.append("Traceback (most recent call last):")
+        lines.extend(line.rstrip("\n") for line in document["stackTrace"])
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+class _Encoder(json.JSONEncoder):
+    def default(self, o):
+        if isinstance(o, decimal.Decimal):
+            return int(o) if o == o.to_integral_value() else float(o)
+        return super().default(o)
+
+
+def invoke(client, function, response, body):
+    global _request_id
+    headers = response.headers
+    request_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+    _request_id = request_id
+    trace_id = headers.get("Lambda-Runtime-Trace-Id")
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    try:
+        client_context = json.loads(headers.get("Lambda-Runtime-Client-Context") or "null")
+        identity = json.loads(headers.get("Lambda-Runtime-Cognito-Identity") or "null")
+        context = LambdaContext(
+            request_id,
+            int(headers.get("Lambda-Runtime-Deadline-Ms") or 0),
+            headers.get("Lambda-Runtime-Invoked-Function-Arn"),
+            client_context,
+            identity,
+        )
+        try:
+            event = json.loads(body) if body else None
+        except ValueError as e:
+            raise Fault("Runtime.UnmarshalError", "Unable to unmarshal input: %s" % e)
+        result = function(event, context)
+        try:
+            payload = json.dumps(result, cls=_Encoder).encode()
+        except (TypeError, ValueError) as e:
+            raise Fault("Runtime.MarshalError", "Unable to marshal response: %s" % e)
+    except Fault as fault:
+        document = error_document(fault.error_type, fault.message, fault.trace, request_id)
+        log_error(document)
+        sys.stdout.flush()
+        client.error(request_id, document)
+        return
+    except Exception as exc:
+        document = exception_document(exc, request_id)
+        log_error(document)
+        sys.stdout.flush()
+        client.error(request_id, document)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    client.respond(request_id, payload)
+
+
+def main():
+    client = RuntimeClient(RUNTIME_API)
+    if TASK_ROOT not in sys.path:
+        sys.path.insert(0, TASK_ROOT)
+    setup_logging()
+    try:
+        function = load_handler(os.environ.get("_HANDLER", ""))
+    except Fault as fault:
+        document = error_document(fault.error_type, fault.message, fault.trace)
+    except Exception as exc:
+        document = error_document(
+            type(exc).__name__,
+            str(exc),
+            traceback.format_list(traceback.extract_tb(exc.__traceback__)),
+        )
+    else:
+        document = None
+    if document is not None:
+        log_error(document)
+        sys.stdout.flush()
+        client.init_error(document)
+        sys.exit(1)
+
+    while True:
+        response, body = client.next()
+        invoke(client, function, response, body)
+
+
+if __name__ == "__main__":
+    main()
