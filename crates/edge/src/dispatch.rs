@@ -91,6 +91,7 @@ async fn unsigned(services: &Services, req: Request) -> Response {
     if let Some(rest) = path.strip_prefix("/_nubo/") {
         return match (req.method(), rest) {
             (&Method::GET, "health") => (StatusCode::OK, "ok\n").into_response(),
+            (&Method::GET, "metrics") => metrics(services),
             (&Method::GET, rest) if rest.starts_with("code/") => {
                 code_download(services, &rest["code/".len()..]).await
             }
@@ -100,6 +101,24 @@ async fn unsigned(services: &Services, req: Request) -> Response {
     rest_json_error(&AwsError::missing_authentication_token(
         "Missing Authentication Token",
     ))
+}
+
+/// Prometheus text: the invoker's gauges and the asynchronous queue.
+fn metrics(services: &Services) -> Response {
+    let state = &services.state;
+    let mut out = format!(
+        "# HELP nubo_active_invocations Invocations running now.\n# TYPE nubo_active_invocations gauge\nnubo_active_invocations {}\n\
+         # HELP nubo_idle_environments Warm environments waiting for work.\n# TYPE nubo_idle_environments gauge\nnubo_idle_environments {}\n",
+        state.invoker.active_invocations(),
+        state.invoker.idle_environments(),
+    );
+    state.async_invoker.write_metrics(&mut out);
+    let mut response = Response::new(Body::from(out));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
 }
 
 /// Serves a stored zip: GetFunction's `Code.Location`.

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::serve::ListenerExt;
-use nubo_lambda::Invoker;
+use nubo_lambda::{AsyncInvoker, Invoker};
 
 pub use dispatch::router;
 
@@ -22,6 +22,8 @@ pub use dispatch::router;
 pub struct EdgeState {
     /// Runs invocations and owns the registry.
     pub invoker: Arc<Invoker>,
+    /// Accepts and delivers `Event` invocations.
+    pub async_invoker: Arc<AsyncInvoker>,
 }
 
 /// Serves until `shutdown` resolves.

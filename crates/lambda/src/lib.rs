@@ -3,9 +3,11 @@
 //! Owns the function [`registry`] (records, validated by [`validate`], written through to the
 //! store), the [`invoker`] (qualifier → environment → event → result under the timeout → logs),
 //! execution [`environment`]s with their [`runtime_api`] listeners, the [`sandbox`] seam, the
-//! [`runtimes`] (our python/node bootstraps, interpreter discovery) and function [`logs`].
+//! [`runtimes`] (our python/node bootstraps, interpreter discovery), function [`logs`] and
+//! [`asynchronous`] invocation (the durable event queue, retries, destinations).
 //! Does not own any wire shape: the edge maps these types to botocore's.
 
+pub mod asynchronous;
 pub mod error;
 pub mod function;
 pub mod invoker;
@@ -18,6 +20,7 @@ pub mod validate;
 mod environment;
 mod runtime_api;
 
+pub use asynchronous::{AsyncConfig, AsyncInvoker, EventInvokeConfig};
 pub use error::{ControlError, InvokeError};
 pub use function::{FunctionRecord, FunctionSnapshot, LATEST};
 pub use invoker::{InvokeRequest, InvokeResult, Invoker, InvokerConfig};

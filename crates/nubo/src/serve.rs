@@ -12,7 +12,7 @@ use nubo_edge::EdgeState;
 use nubo_lambda::function::FunctionSpec;
 use nubo_lambda::runtimes::RuntimeCatalog;
 use nubo_lambda::sandbox::{ProcessSandbox, Sandbox};
-use nubo_lambda::{validate, Invoker, InvokerConfig, Registry};
+use nubo_lambda::{validate, AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, Registry};
 use nubo_store::{CodeStore, SqliteStore, Store};
 
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:4750";
@@ -40,6 +40,10 @@ pub(crate) struct ServeArgs {
     /// Seconds an idle environment stays warm before it is reaped.
     #[arg(long, env = "NUBO_IDLE_TIMEOUT", default_value_t = 600)]
     idle_timeout: u64,
+    /// Delay before the first retry of a failed asynchronous event, in milliseconds; doubled for
+    /// the next. Lambda waits about a minute.
+    #[arg(long, env = "NUBO_ASYNC_RETRY_DELAY_MS", default_value_t = 60_000)]
+    async_retry_delay_ms: u64,
     /// Deploy every example under this directory (each subdirectory with a function.json).
     #[arg(long, value_name = "DIR")]
     deploy_examples: Option<PathBuf>,
@@ -104,6 +108,22 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ..InvokerConfig::default()
         },
     );
+    let async_invoker = AsyncInvoker::start(
+        invoker.clone(),
+        store.clone(),
+        AsyncConfig {
+            retry_delay: Duration::from_millis(args.async_retry_delay_ms),
+            max_in_flight: args.concurrency,
+            ..AsyncConfig::default()
+        },
+    )
+    .context("loading the asynchronous queue")?;
+    if async_invoker.depth() > 0 {
+        println!(
+            "nubo: {} queued asynchronous events to deliver",
+            async_invoker.depth()
+        );
+    }
     if let Some(dir) = &args.deploy_examples {
         deploy_examples(&registry, dir).await?;
     }
@@ -115,7 +135,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: listening on {endpoint_url}")?;
     out.flush()?;
 
-    nubo_edge::serve(listener, Arc::new(EdgeState { invoker }), shutdown_signal()).await?;
+    nubo_edge::serve(listener, Arc::new(EdgeState {
+            invoker,
+            async_invoker,
+        }), shutdown_signal()).await?;
     Ok(())
 }
 

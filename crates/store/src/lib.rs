@@ -2,7 +2,8 @@
 //!
 //! Owns: the [`Store`] trait (function documents, per-function logs) with its embedded SQLite
 //! implementation ([`SqliteStore`], WAL mode, one file in the data dir), and the content-addressed
-//! [`CodeStore`] that keeps every uploaded zip once and unpacks it once, read-only.
+//! [`CodeStore`] that keeps every uploaded zip once and unpacks it once, read-only, and the
+//! durable queue of asynchronous invocations ([`QueuedEvent`], applied in batches of [`QueueOp`]).
 //! Does not own: what a function document means (the lambda crate serializes its own records), nor
 //! any in-memory view — callers keep those and write through.
 
@@ -10,7 +11,7 @@ mod code;
 mod sqlite;
 
 pub use code::{CodeArtifact, CodeStore, MAX_UNZIPPED_BYTES};
-pub use sqlite::SqliteStore;
+pub use sqlite::{raw_insert_baseline, SqliteStore};
 
 /// Errors of the persistence layer.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,45 @@ pub struct LogEvent {
     pub message: String,
 }
 
+/// An accepted asynchronous invocation, kept until it has been delivered or given up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedEvent {
+    /// The invocation's request id (returned to the caller with the 202).
+    pub id: String,
+    /// Function name.
+    pub function_name: String,
+    /// Qualifier the caller gave, if any.
+    pub qualifier: Option<String>,
+    /// The event.
+    pub payload: Vec<u8>,
+    /// Client context, passed through.
+    pub client_context: Option<String>,
+    /// When it was accepted, epoch milliseconds.
+    pub received_ms: i64,
+    /// Attempts that ended in a function error so far.
+    pub attempts: u32,
+    /// Not to be delivered before this time, epoch milliseconds.
+    pub not_before_ms: i64,
+}
+
+/// One change to the asynchronous queue; a batch of them commits in one durable transaction.
+#[derive(Debug, Clone)]
+pub enum QueueOp {
+    /// Accept an event.
+    Enqueue(QueuedEvent),
+    /// Record a failed attempt and when to try again.
+    Reschedule {
+        /// Event id.
+        id: String,
+        /// Attempts so far.
+        attempts: u32,
+        /// Next attempt, epoch milliseconds.
+        not_before_ms: i64,
+    },
+    /// The event is done with (delivered, or sent to its failure path).
+    Remove(String),
+}
+
 /// The state store. SQLite now; PostgreSQL implements the same trait for clusters.
 ///
 /// Documents are opaque JSON text owned by the layer above; the store keys and orders them.
@@ -73,4 +113,21 @@ pub trait Store: Send + Sync + 'static {
         function_name: &str,
         limit: usize,
     ) -> Result<Vec<LogEvent>, StoreError>;
+
+    /// Applies queue changes in one transaction, durable (fsync'd) when it returns.
+    fn apply_queue_ops(&self, ops: &[QueueOp]) -> Result<(), StoreError>;
+    /// Every queued event, oldest first (at start: what to deliver, again if it was in flight).
+    fn queued_events(&self) -> Result<Vec<QueuedEvent>, StoreError>;
+
+    /// Stores a function's asynchronous-invocation settings for one qualifier.
+    fn put_event_invoke_config(
+        &self,
+        name: &str,
+        qualifier: &str,
+        document: &str,
+    ) -> Result<(), StoreError>;
+    /// Removes them; false if there were none.
+    fn delete_event_invoke_config(&self, name: &str, qualifier: &str) -> Result<bool, StoreError>;
+    /// Every function's settings: (name, qualifier, document).
+    fn all_event_invoke_configs(&self) -> Result<Vec<(String, String, String)>, StoreError>;
 }

@@ -5,13 +5,16 @@ use std::path::{Path, PathBuf};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::{LogEvent, Store, StoreError};
+use crate::{LogEvent, QueueOp, QueuedEvent, Store, StoreError};
 
 /// SQLite-backed [`Store`]. One connection behind a mutex: control-plane writes are rare and
-/// short, and the hot path never reaches here (it reads in-memory views).
+/// short, and the hot path never reaches here (it reads in-memory views). The asynchronous queue
+/// has its own connection with `synchronous = FULL`: an acknowledged event must survive a power
+/// cut, not just a crash, and its batches must not wait behind log writes.
 pub struct SqliteStore {
     path: PathBuf,
     conn: Mutex<Connection>,
+    queue: Mutex<Connection>,
 }
 
 const SCHEMA: &str = "
@@ -29,22 +32,60 @@ CREATE TABLE IF NOT EXISTS log_events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_events_by_function ON log_events (function_name, id);
+CREATE TABLE IF NOT EXISTS async_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    function_name TEXT NOT NULL,
+    qualifier TEXT,
+    payload BLOB NOT NULL,
+    client_context TEXT,
+    received_ms INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    not_before_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_invoke_configs (
+    name TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (name, qualifier)
+);
 ";
+
+fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
+/// The benchmark's baseline: `count` single-row inserts, each its own fsync'd transaction, into a
+/// fresh SQLite file in `dir` configured like the queue. Returns inserts per second.
+pub fn raw_insert_baseline(dir: &Path, count: usize, payload: &[u8]) -> Result<f64, StoreError> {
+    let conn = open_connection(&dir.join("baseline.db"), "FULL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL)",
+    )?;
+    let started = std::time::Instant::now();
+    for _ in 0..count {
+        conn.execute("INSERT INTO t (payload) VALUES (?1)", [payload])?;
+    }
+    Ok(count as f64 / started.elapsed().as_secs_f64())
+}
 
 impl SqliteStore {
     /// Opens (creating if needed) `nubo.db` in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join("nubo.db");
-        let conn = Connection::open(&path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let conn = open_connection(&path, "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        let queue = open_connection(&path, "FULL")?;
         Ok(Self {
             path,
             conn: Mutex::new(conn),
+            queue: Mutex::new(queue),
         })
     }
 }
@@ -100,6 +141,7 @@ impl Store for SqliteStore {
             .optional()?;
         tx.execute("DELETE FROM functions WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM log_events WHERE function_name = ?1", [name])?;
+        tx.execute("DELETE FROM event_invoke_configs WHERE name = ?1", [name])?;
         tx.commit()?;
         Ok(existed.is_some())
     }
@@ -146,6 +188,99 @@ impl Store for SqliteStore {
         events.reverse();
         Ok(events)
     }
+
+    fn apply_queue_ops(&self, ops: &[QueueOp]) -> Result<(), StoreError> {
+        let mut conn = self.queue.lock();
+        let tx = conn.transaction()?;
+        for op in ops {
+            match op {
+                QueueOp::Enqueue(e) => {
+                    tx.prepare_cached(
+                        "INSERT OR IGNORE INTO async_events (id, function_name, qualifier, payload, client_context, received_ms, attempts, not_before_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )?
+                    .execute(params![
+                        e.id,
+                        e.function_name,
+                        e.qualifier,
+                        e.payload,
+                        e.client_context,
+                        e.received_ms,
+                        e.attempts,
+                        e.not_before_ms
+                    ])?;
+                }
+                QueueOp::Reschedule {
+                    id,
+                    attempts,
+                    not_before_ms,
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE async_events SET attempts = ?2, not_before_ms = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![id, attempts, not_before_ms])?;
+                }
+                QueueOp::Remove(id) => {
+                    tx.prepare_cached("DELETE FROM async_events WHERE id = ?1")?
+                        .execute([id])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn queued_events(&self) -> Result<Vec<QueuedEvent>, StoreError> {
+        let conn = self.queue.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, function_name, qualifier, payload, client_context, received_ms, attempts, not_before_ms
+             FROM async_events ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(QueuedEvent {
+                id: row.get(0)?,
+                function_name: row.get(1)?,
+                qualifier: row.get(2)?,
+                payload: row.get(3)?,
+                client_context: row.get(4)?,
+                received_ms: row.get(5)?,
+                attempts: row.get(6)?,
+                not_before_ms: row.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn put_event_invoke_config(
+        &self,
+        name: &str,
+        qualifier: &str,
+        document: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.lock().execute(
+            "INSERT INTO event_invoke_configs (name, qualifier, document) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name, qualifier) DO UPDATE SET document = excluded.document",
+            params![name, qualifier, document],
+        )?;
+        Ok(())
+    }
+
+    fn delete_event_invoke_config(&self, name: &str, qualifier: &str) -> Result<bool, StoreError> {
+        let deleted = self.conn.lock().execute(
+            "DELETE FROM event_invoke_configs WHERE name = ?1 AND qualifier = ?2",
+            params![name, qualifier],
+        )?;
+        Ok(deleted > 0)
+    }
+
+    fn all_event_invoke_configs(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT name, qualifier, document FROM event_invoke_configs ORDER BY name, qualifier",
+        )?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 #[cfg(test)]
@@ -180,6 +315,46 @@ mod tests {
         assert!(store.delete_function("a").unwrap());
         assert!(!store.delete_function("a").unwrap());
         assert_eq!(store.all_functions().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn queued_events_survive_reopen_until_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let event = |id: &str| QueuedEvent {
+            id: id.into(),
+            function_name: "f".into(),
+            qualifier: None,
+            payload: b"{}".to_vec(),
+            client_context: None,
+            received_ms: 1,
+            attempts: 0,
+            not_before_ms: 1,
+        };
+        {
+            let store = SqliteStore::open(dir.path()).unwrap();
+            store
+                .apply_queue_ops(&[
+                    QueueOp::Enqueue(event("a")),
+                    QueueOp::Enqueue(event("b")),
+                    QueueOp::Enqueue(event("c")),
+                    QueueOp::Remove("b".into()),
+                    QueueOp::Reschedule {
+                        id: "c".into(),
+                        attempts: 2,
+                        not_before_ms: 99,
+                    },
+                ])
+                .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let queued = store.queued_events().unwrap();
+        assert_eq!(
+            queued
+                .iter()
+                .map(|e| (e.id.as_str(), e.attempts, e.not_before_ms))
+                .collect::<Vec<_>>(),
+            [("a", 0, 1), ("c", 2, 99)]
+        );
     }
 
     #[test]

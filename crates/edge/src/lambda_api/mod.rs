@@ -1,9 +1,11 @@
 //! The Lambda API as botocore's `lambda/2015-03-31` model defines it (rest-json).
 //!
 //! Handlers parse wire shapes ([`shapes`]), call the lambda layer, and render its types back into
-//! wire shapes. One module per resource: [`functions`], [`invoke`], [`account`] (settings and tags).
+//! wire shapes. One module per resource: [`functions`], [`invoke`], [`event_config`] (asynchronous
+//! invocation settings), [`account`] (settings and tags).
 
 mod account;
+mod event_config;
 mod functions;
 mod invoke;
 pub mod shapes;
@@ -50,6 +52,17 @@ pub fn router(state: Arc<EdgeState>) -> Router {
         .route(
             "/2015-03-31/functions/{function}/invocations",
             post(invoke::invoke),
+        )
+        .route(
+            "/2019-09-25/functions/{function}/event-invoke-config",
+            get(event_config::get)
+                .put(event_config::put)
+                .post(event_config::update)
+                .delete(event_config::delete),
+        )
+        .route(
+            "/2019-09-25/functions/{function}/event-invoke-config/list",
+            get(event_config::list),
         )
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))
