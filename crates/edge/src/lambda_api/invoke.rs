@@ -13,7 +13,7 @@ use nubo_wire::AwsError;
 
 use super::read_body;
 use crate::query::Query;
-use crate::response::{empty, ApiError, ApiResult};
+use crate::response::{empty, ApiError, ApiResult, RequestId};
 use crate::EdgeState;
 
 /// AWS's current asynchronous payload limit (raised from 256 KB to 1 MB in 2025).
@@ -69,6 +69,7 @@ pub(crate) async fn invoke(
         }
     };
     let client_context = client_context(header(&req, "x-amz-client-context"))?;
+    let req_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     match invocation_type.as_str() {
         "DryRun" => {
             registry.resolve(&reference.name, reference.qualifier.as_deref())?;
@@ -77,7 +78,7 @@ pub(crate) async fn invoke(
         "RequestResponse" => {
             let too_large = format!("Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation");
             let payload = read_body(req.into_body(), MAX_SYNC_PAYLOAD_BYTES, &too_large).await?;
-            let result = state.invoker.invoke(InvokeRequest { function: reference, payload, client_context, tail_log }).await?;
+            let result = state.invoker.invoke(InvokeRequest { function: reference, payload, client_context, tail_log, request_id: req_id }).await?;
             let mut response = Response::new(axum::body::Body::from(result.payload));
             let headers = response.headers_mut();
             headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -101,7 +102,7 @@ pub(crate) async fn invoke(
             // store that survives restarts. Until then the event runs in the background.
             let invoker = state.invoker.clone();
             tokio::spawn(async move {
-                let request = InvokeRequest { function: reference, payload, client_context, tail_log: false };
+                let request = InvokeRequest { function: reference, payload, client_context, tail_log: false, request_id: None };
                 if let Err(e) = invoker.invoke(request).await {
                     tracing::warn!(error = %e, "asynchronous invocation failed");
                 }
