@@ -408,9 +408,10 @@ impl AsyncInvoker {
             (Some(destination), Some(result)) => {
                 Some((destination.as_str(), self.record(event, condition, result)))
             }
-            (Some(destination), None) => {
-                Some((destination.as_str(), self.record_without_response(event, condition)))
-            }
+            (Some(destination), None) => Some((
+                destination.as_str(),
+                self.record_without_response(event, condition),
+            )),
             (None, _) => None,
         };
         if record.is_none() {
@@ -487,9 +488,10 @@ impl AsyncInvoker {
         if result.function_error {
             response_context["functionError"] = json!("Unhandled");
         }
-        let response_payload: Value = serde_json::from_slice(&result.payload).unwrap_or_else(|_| {
-            Value::String(String::from_utf8_lossy(&result.payload).into_owned())
-        });
+        let response_payload: Value =
+            serde_json::from_slice(&result.payload).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&result.payload).into_owned())
+            });
         json!({
             "version": "1.0",
             "timestamp": nubo_wire::timefmt::iso_millis(time::OffsetDateTime::now_utc()),
@@ -570,10 +572,9 @@ impl AsyncInvoker {
     ) -> Result<bool, ControlError> {
         let store = self.store.clone();
         let (n, q) = (name.to_owned(), qualifier.to_owned());
-        let existed =
-            tokio::task::spawn_blocking(move || store.delete_event_invoke_config(&n, &q))
-                .await
-                .map_err(|e| ControlError::Store(StoreError::Io(std::io::Error::other(e))))??;
+        let existed = tokio::task::spawn_blocking(move || store.delete_event_invoke_config(&n, &q))
+            .await
+            .map_err(|e| ControlError::Store(StoreError::Io(std::io::Error::other(e))))??;
         self.configs
             .write()
             .remove(&(name.to_owned(), qualifier.to_owned()));
@@ -592,7 +593,10 @@ impl AsyncInvoker {
         let age = oldest.map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0);
         let m = &self.metrics;
         let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+            );
         };
         let _ = writeln!(
             out,
@@ -603,14 +607,54 @@ impl AsyncInvoker {
             "# HELP nubo_async_oldest_event_age_seconds Age of the oldest queued event.\n# TYPE nubo_async_oldest_event_age_seconds gauge\nnubo_async_oldest_event_age_seconds {age:.3}"
         );
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        counter(out, "nubo_async_events_accepted_total", "Events acknowledged with 202.", load(&m.accepted));
-        counter(out, "nubo_async_events_succeeded_total", "Events whose invocation succeeded.", load(&m.succeeded));
-        counter(out, "nubo_async_function_errors_total", "Attempts that ended in a function error.", load(&m.function_errors));
-        counter(out, "nubo_async_retries_total", "Retries scheduled after a function error.", load(&m.retries));
-        counter(out, "nubo_async_throttled_total", "Deliveries deferred by a throttle or platform error.", load(&m.throttled));
-        counter(out, "nubo_async_events_dropped_total", "Events given up with no destination to receive them.", load(&m.dropped));
-        counter(out, "nubo_async_event_age_exceeded_total", "Events older than their maximum age.", load(&m.age_exceeded));
-        counter(out, "nubo_async_destination_records_total", "Invocation records queued for destinations.", load(&m.destination_records));
+        counter(
+            out,
+            "nubo_async_events_accepted_total",
+            "Events acknowledged with 202.",
+            load(&m.accepted),
+        );
+        counter(
+            out,
+            "nubo_async_events_succeeded_total",
+            "Events whose invocation succeeded.",
+            load(&m.succeeded),
+        );
+        counter(
+            out,
+            "nubo_async_function_errors_total",
+            "Attempts that ended in a function error.",
+            load(&m.function_errors),
+        );
+        counter(
+            out,
+            "nubo_async_retries_total",
+            "Retries scheduled after a function error.",
+            load(&m.retries),
+        );
+        counter(
+            out,
+            "nubo_async_throttled_total",
+            "Deliveries deferred by a throttle or platform error.",
+            load(&m.throttled),
+        );
+        counter(
+            out,
+            "nubo_async_events_dropped_total",
+            "Events given up with no destination to receive them.",
+            load(&m.dropped),
+        );
+        counter(
+            out,
+            "nubo_async_event_age_exceeded_total",
+            "Events older than their maximum age.",
+            load(&m.age_exceeded),
+        );
+        counter(
+            out,
+            "nubo_async_destination_records_total",
+            "Invocation records queued for destinations.",
+            load(&m.destination_records),
+        );
         let mut samples: Vec<f64> = m.latencies_ms.lock().iter().copied().collect();
         samples.sort_by(f64::total_cmp);
         let _ = writeln!(
@@ -623,7 +667,10 @@ impl AsyncInvoker {
             } else {
                 samples[((samples.len() - 1) as f64 * q).round() as usize] / 1000.0
             };
-            let _ = writeln!(out, "nubo_async_end_to_end_seconds{{quantile=\"{q}\"}} {value:.6}");
+            let _ = writeln!(
+                out,
+                "nubo_async_end_to_end_seconds{{quantile=\"{q}\"}} {value:.6}"
+            );
         }
         let _ = writeln!(
             out,

@@ -267,9 +267,7 @@ impl Invoker {
             "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
         )?;
         let _slot = self.acquire_slot()?;
-        let request_id = request
-            .request_id
-            .unwrap_or_else(nubo_wire::new_request_id);
+        let request_id = request.request_id.unwrap_or_else(nubo_wire::new_request_id);
         let invoked_arn = match &request.function.qualifier {
             Some(q) => {
                 nubo_wire::arn::qualified_function_arn(self.registry.identity(), &function.name, q)

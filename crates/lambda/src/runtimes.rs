@@ -219,7 +219,7 @@ impl RuntimeCatalog {
             // -s: no user site-packages, as on Lambda.
             _ => vec![
                 "-u".into(),
-                "-s".into(),
+                "-S".into(),
                 self.runtime_dir
                     .join("python/bootstrap.py")
                     .display()

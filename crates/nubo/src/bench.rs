@@ -53,9 +53,15 @@ struct Stats {
 
 fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
+    let at =
+        |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
     let mean = samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len() as f64 * 1e6;
-    Stats { p50_us: at(0.50), p99_us: at(0.99), mean_us: mean, count: samples.len() }
+    Stats {
+        p50_us: at(0.50),
+        p99_us: at(0.99),
+        mean_us: mean,
+        count: samples.len(),
+    }
 }
 
 struct Row {
@@ -99,35 +105,80 @@ impl Server {
         .await
         .context("server did not start within 30 s")??;
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Self { _child: child, url, _data: data })
+        Ok(Self {
+            _child: child,
+            url,
+            _data: data,
+        })
     }
 }
 
 fn zip_of(files: &[(&str, Vec<u8>, u32)]) -> anyhow::Result<Vec<u8>> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, body, mode) in files {
-        writer.start_file(*name, zip::write::SimpleFileOptions::default().unix_permissions(*mode))?;
+        writer.start_file(
+            *name,
+            zip::write::SimpleFileOptions::default().unix_permissions(*mode),
+        )?;
         writer.write_all(body)?;
     }
     Ok(writer.finish()?.into_inner())
 }
 
-async fn create_function(client: &Client, name: &str, runtime: &str, handler: &str, zip: &[u8]) -> anyhow::Result<()> {
+async fn create_function(
+    client: &Client,
+    name: &str,
+    runtime: &str,
+    handler: &str,
+    zip: &[u8],
+) -> anyhow::Result<()> {
     let body = json!({
         "FunctionName": name, "Runtime": runtime, "Handler": handler, "MemorySize": 128, "Timeout": 30,
         "Role": "arn:aws:iam::000000000000:role/bench",
         "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
     });
-    let reply = client.send("lambda", http::Method::POST, "/2015-03-31/functions", &[], &[], serde_json::to_vec(&body)?).await?;
-    anyhow::ensure!(reply.status.as_u16() == 201, "creating {name}: {} {}", reply.status, String::from_utf8_lossy(&reply.body));
+    let reply = client
+        .send(
+            "lambda",
+            http::Method::POST,
+            "/2015-03-31/functions",
+            &[],
+            &[],
+            serde_json::to_vec(&body)?,
+        )
+        .await?;
+    anyhow::ensure!(
+        reply.status.as_u16() == 201,
+        "creating {name}: {} {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
     Ok(())
 }
 
 async fn invoke(client: &Client, name: &str, tail: bool) -> anyhow::Result<crate::client::Reply> {
     let path = format!("/2015-03-31/functions/{name}/invocations");
-    let headers: Vec<(&str, String)> = if tail { vec![("x-amz-log-type", "Tail".into())] } else { Vec::new() };
-    let reply = client.send("lambda", http::Method::POST, &path, &[], &headers, b"{\"noop\":true}".to_vec()).await?;
-    anyhow::ensure!(reply.status.is_success() && !reply.headers.contains_key("x-amz-function-error"), "invoke {name}: {} {}", reply.status, String::from_utf8_lossy(&reply.body));
+    let headers: Vec<(&str, String)> = if tail {
+        vec![("x-amz-log-type", "Tail".into())]
+    } else {
+        Vec::new()
+    };
+    let reply = client
+        .send(
+            "lambda",
+            http::Method::POST,
+            &path,
+            &[],
+            &headers,
+            b"{\"noop\":true}".to_vec(),
+        )
+        .await?;
+    anyhow::ensure!(
+        reply.status.is_success() && !reply.headers.contains_key("x-amz-function-error"),
+        "invoke {name}: {} {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
     Ok(reply)
 }
 
@@ -139,11 +190,20 @@ async fn start_echo() -> anyhow::Result<String> {
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async move {
-                    let body = req.into_body().collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(body)))
-                });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service).await;
+                let service = hyper::service::service_fn(
+                    |req: http::Request<hyper::body::Incoming>| async move {
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|c| c.to_bytes())
+                            .unwrap_or_default();
+                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(body)))
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
@@ -151,7 +211,16 @@ async fn start_echo() -> anyhow::Result<String> {
 }
 
 async fn echo_once(client: &Client, _: &str, _: bool) -> anyhow::Result<crate::client::Reply> {
-    client.send("lambda", http::Method::POST, "/echo", &[], &[], b"{\"noop\":true}".to_vec()).await
+    client
+        .send(
+            "lambda",
+            http::Method::POST,
+            "/echo",
+            &[],
+            &[],
+            b"{\"noop\":true}".to_vec(),
+        )
+        .await
 }
 
 /// Times `iterations` sequential calls.
@@ -173,7 +242,13 @@ where
 }
 
 /// Requests per second with `concurrency` clients for `seconds`.
-async fn throughput(client: Arc<Client>, name: &'static str, concurrency: usize, seconds: u64, echo: bool) -> anyhow::Result<f64> {
+async fn throughput(
+    client: Arc<Client>,
+    name: &'static str,
+    concurrency: usize,
+    seconds: u64,
+    echo: bool,
+) -> anyhow::Result<f64> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
@@ -181,7 +256,11 @@ async fn throughput(client: Arc<Client>, name: &'static str, concurrency: usize,
         tasks.spawn(async move {
             let mut done = 0u64;
             while Instant::now() < deadline {
-                if echo { echo_once(&client, name, false).await?; } else { invoke(&client, name, false).await?; }
+                if echo {
+                    echo_once(&client, name, false).await?;
+                } else {
+                    invoke(&client, name, false).await?;
+                }
                 done += 1;
             }
             Ok::<u64, anyhow::Error>(done)
@@ -200,7 +279,12 @@ fn spawn_baseline(program: &Path, args: &[&str], iterations: usize) -> anyhow::R
     let mut samples = Vec::with_capacity(iterations);
     for i in 0..iterations + 2 {
         let start = Instant::now();
-        std::process::Command::new(program).args(args).env_clear().stdout(Stdio::null()).stderr(Stdio::null()).status()?;
+        std::process::Command::new(program)
+            .args(args)
+            .env_clear()
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
         if i >= 2 {
             samples.push(start.elapsed());
         }
@@ -210,20 +294,44 @@ fn spawn_baseline(program: &Path, args: &[&str], iterations: usize) -> anyhow::R
 
 fn parse_init_ms(reply: &crate::client::Reply) -> Option<f64> {
     let tail = reply.headers.get("x-amz-log-result")?.to_str().ok()?;
-    let text = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(tail).ok()?).ok()?;
-    let field = text.split('\t').find_map(|f| f.trim().strip_prefix("Init Duration: "))?;
+    let text = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(tail)
+            .ok()?,
+    )
+    .ok()?;
+    let field = text
+        .split('\t')
+        .find_map(|f| f.trim().strip_prefix("Init Duration: "))?;
     field.trim_end_matches(" ms").parse().ok()
 }
 
 /// Cold starts: each iteration changes the configuration, which retires the warm environment.
-async fn cold_starts(client: &Client, name: &str, iterations: usize) -> anyhow::Result<(Stats, Stats)> {
+async fn cold_starts(
+    client: &Client,
+    name: &str,
+    iterations: usize,
+) -> anyhow::Result<(Stats, Stats)> {
     let mut client_side = Vec::new();
     let mut init = Vec::new();
     for i in 0..iterations + 1 {
         let body = json!({"Environment": {"Variables": {"ITERATION": i.to_string()}}});
         let path = format!("/2015-03-31/functions/{name}/configuration");
-        let reply = client.send("lambda", http::Method::PUT, &path, &[], &[], serde_json::to_vec(&body)?).await?;
-        anyhow::ensure!(reply.status.is_success(), "update {name}: {}", String::from_utf8_lossy(&reply.body));
+        let reply = client
+            .send(
+                "lambda",
+                http::Method::PUT,
+                &path,
+                &[],
+                &[],
+                serde_json::to_vec(&body)?,
+            )
+            .await?;
+        anyhow::ensure!(
+            reply.status.is_success(),
+            "update {name}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
         let start = Instant::now();
         let reply = invoke(client, name, true).await?;
         let elapsed = start.elapsed();
@@ -231,7 +339,9 @@ async fn cold_starts(client: &Client, name: &str, iterations: usize) -> anyhow::
             continue; // The first start also warms the page cache.
         }
         client_side.push(elapsed);
-        init.push(Duration::from_secs_f64(parse_init_ms(&reply).context("no Init Duration on a cold start")? / 1000.0));
+        init.push(Duration::from_secs_f64(
+            parse_init_ms(&reply).context("no Init Duration on a cold start")? / 1000.0,
+        ));
     }
     Ok((stats(client_side), stats(init)))
 }
@@ -241,7 +351,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(p) => p,
         None => std::env::current_exe()?.with_file_name("bootstrap"),
     };
-    anyhow::ensure!(bootstrap.is_file(), "no provided bootstrap at {} (build it: cargo build --release -p rust-runtime-fixture)", bootstrap.display());
+    anyhow::ensure!(
+        bootstrap.is_file(),
+        "no provided bootstrap at {} (build it: cargo build --release -p rust-runtime-fixture)",
+        bootstrap.display()
+    );
     eprintln!("bench: starting nubo serve …");
     let server = Server::start().await?;
     let client = Arc::new(Client::from_env(Some(server.url.clone())));
@@ -251,11 +365,34 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // Warm invoke of a provided no-op, versus a bare loopback HTTP round trip.
     let zip = zip_of(&[("bootstrap", std::fs::read(&bootstrap)?, 0o755)])?;
     create_function(&client, "bench-noop", "provided.al2023", "noop", &zip).await?;
-    eprintln!("bench: warm invoke ({} sequential, {} concurrent for {} s)", args.warm_iterations, args.concurrency, args.throughput_seconds);
-    let warm = sequential(args.warm_iterations, || async { invoke(&client, "bench-noop", false).await.map(|_| ()) }).await?;
-    let warm_baseline = sequential(args.warm_iterations, || async { echo_once(&echo, "", false).await.map(|_| ()) }).await?;
-    let warm_rps = throughput(client.clone(), "bench-noop", args.concurrency, args.throughput_seconds, false).await?;
-    let echo_rps = throughput(echo.clone(), "", args.concurrency, args.throughput_seconds, true).await?;
+    eprintln!(
+        "bench: warm invoke ({} sequential, {} concurrent for {} s)",
+        args.warm_iterations, args.concurrency, args.throughput_seconds
+    );
+    let warm = sequential(args.warm_iterations, || async {
+        invoke(&client, "bench-noop", false).await.map(|_| ())
+    })
+    .await?;
+    let warm_baseline = sequential(args.warm_iterations, || async {
+        echo_once(&echo, "", false).await.map(|_| ())
+    })
+    .await?;
+    let warm_rps = throughput(
+        client.clone(),
+        "bench-noop",
+        args.concurrency,
+        args.throughput_seconds,
+        false,
+    )
+    .await?;
+    let echo_rps = throughput(
+        echo.clone(),
+        "",
+        args.concurrency,
+        args.throughput_seconds,
+        true,
+    )
+    .await?;
     rows.push(Row {
         scenario: "warm invoke, provided.al2023 no-op (lambda_runtime crate)".into(),
         subject: warm,
@@ -267,17 +404,42 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     // Cold start per runtime, versus spawning the interpreter alone.
     let mut runtimes: Vec<(String, String, Vec<u8>, PathBuf, Vec<&str>)> = vec![(
-        "provided.al2023".into(), "noop".into(), zip.clone(), bootstrap.clone(), vec![],
+        "provided.al2023".into(),
+        "noop".into(),
+        zip.clone(),
+        bootstrap.clone(),
+        vec![],
     )];
-    let catalog = nubo_lambda::runtimes::RuntimeCatalog::install(server._data.path(), Default::default())?;
+    let catalog =
+        nubo_lambda::runtimes::RuntimeCatalog::install(server._data.path(), Default::default())?;
     for (runtime, handler, file, body) in [
-        ("python3.12", "app.handler", "app.py", "def handler(event, context):\n    return None\n"),
-        ("nodejs20.x", "index.handler", "index.mjs", "export const handler = async () => null;\n"),
+        (
+            "python3.12",
+            "app.handler",
+            "app.py",
+            "def handler(event, context):\n    return None\n",
+        ),
+        (
+            "nodejs20.x",
+            "index.handler",
+            "index.mjs",
+            "export const handler = async () => null;\n",
+        ),
     ] {
         match catalog.launch(runtime, Path::new("/")) {
             Ok(launch) => {
-                let baseline_args: Vec<&str> = if runtime.starts_with("python") { vec!["-c", "pass"] } else { vec!["-e", "0"] };
-                runtimes.push((runtime.into(), handler.into(), zip_of(&[(file, body.as_bytes().to_vec(), 0o644)])?, launch.program, baseline_args));
+                let baseline_args: Vec<&str> = if runtime.starts_with("python") {
+                    vec!["-c", "pass"]
+                } else {
+                    vec!["-e", "0"]
+                };
+                runtimes.push((
+                    runtime.into(),
+                    handler.into(),
+                    zip_of(&[(file, body.as_bytes().to_vec(), 0o644)])?,
+                    launch.program,
+                    baseline_args,
+                ));
             }
             Err(e) => eprintln!("bench: skipping {runtime}: {e}"),
         }
@@ -285,12 +447,33 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for (runtime, handler, code, program, baseline_args) in runtimes {
         let name = format!("bench-cold-{}", runtime.replace('.', "-"));
         create_function(&client, &name, &runtime, &handler, &code).await?;
-        eprintln!("bench: cold start {runtime} ({} starts)", args.cold_iterations);
+        eprintln!(
+            "bench: cold start {runtime} ({} starts)",
+            args.cold_iterations
+        );
         let (client_side, init) = cold_starts(&client, &name, args.cold_iterations).await?;
         let spawn = spawn_baseline(&program, &baseline_args, args.cold_iterations)?;
-        let spawn_label = format!("spawn {} {}", program.file_name().and_then(|n| n.to_str()).unwrap_or("?"), baseline_args.join(" "));
-        rows.push(Row { scenario: format!("cold start {runtime}: Init Duration"), subject: init, throughput: None, baseline_name: spawn_label.trim().to_owned(), baseline: spawn.clone(), baseline_throughput: None });
-        rows.push(Row { scenario: format!("cold start {runtime}: whole invoke"), subject: client_side, throughput: None, baseline_name: spawn_label.trim().to_owned(), baseline: spawn, baseline_throughput: None });
+        let spawn_label = format!(
+            "spawn {} {}",
+            program.file_name().and_then(|n| n.to_str()).unwrap_or("?"),
+            baseline_args.join(" ")
+        );
+        rows.push(Row {
+            scenario: format!("cold start {runtime}: Init Duration"),
+            subject: init,
+            throughput: None,
+            baseline_name: spawn_label.trim().to_owned(),
+            baseline: spawn.clone(),
+            baseline_throughput: None,
+        });
+        rows.push(Row {
+            scenario: format!("cold start {runtime}: whole invoke"),
+            subject: client_side,
+            throughput: None,
+            baseline_name: spawn_label.trim().to_owned(),
+            baseline: spawn,
+            baseline_throughput: None,
+        });
     }
     drop(server);
     report(&rows, &args.out)
@@ -301,7 +484,9 @@ fn report(rows: &[Row], out: &Path) -> anyhow::Result<()> {
     let mut md = String::new();
     md.push_str(&format!(
         "Machine: {} cores; {}. Ratios are subject ÷ baseline (lower is better for latency).\n\n",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
         time::OffsetDateTime::now_utc().date()
     ));
     md.push_str("| scenario | p50 ms | p99 ms | req/s | baseline | baseline p50 ms | baseline p99 ms | baseline req/s | p50 ratio | p99 ratio | req/s ratio |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -314,9 +499,17 @@ fn report(rows: &[Row], out: &Path) -> anyhow::Result<()> {
         };
         md.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {} |\n",
-            r.scenario, ms(r.subject.p50_us), ms(r.subject.p99_us), rps(r.throughput), r.baseline_name,
-            ms(r.baseline.p50_us), ms(r.baseline.p99_us), rps(r.baseline_throughput),
-            r.subject.p50_us / r.baseline.p50_us, r.subject.p99_us / r.baseline.p99_us, rps_ratio
+            r.scenario,
+            ms(r.subject.p50_us),
+            ms(r.subject.p99_us),
+            rps(r.throughput),
+            r.baseline_name,
+            ms(r.baseline.p50_us),
+            ms(r.baseline.p99_us),
+            rps(r.baseline_throughput),
+            r.subject.p50_us / r.baseline.p50_us,
+            r.subject.p99_us / r.baseline.p99_us,
+            rps_ratio
         ));
         json_rows.push(json!({
             "scenario": r.scenario,
@@ -329,7 +522,10 @@ fn report(rows: &[Row], out: &Path) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(out)?;
     std::fs::write(out.join("results.md"), &md)?;
-    std::fs::write(out.join("results.json"), serde_json::to_vec_pretty(&Value::from(json_rows))?)?;
+    std::fs::write(
+        out.join("results.json"),
+        serde_json::to_vec_pretty(&Value::from(json_rows))?,
+    )?;
     print!("{md}");
     eprintln!("bench: wrote {}/results.md and results.json", out.display());
     Ok(())

@@ -135,10 +135,15 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: listening on {endpoint_url}")?;
     out.flush()?;
 
-    nubo_edge::serve(listener, Arc::new(EdgeState {
+    nubo_edge::serve(
+        listener,
+        Arc::new(EdgeState {
             invoker,
             async_invoker,
-        }), shutdown_signal()).await?;
+        }),
+        shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 

@@ -77,8 +77,7 @@ fn apply(
         config.maximum_retry_attempts = Some(range(n, "maximumRetryAttempts", 0, 2)?);
     }
     if let Some(n) = input.maximum_event_age_in_seconds {
-        config.maximum_event_age_seconds =
-            Some(range(n, "maximumEventAgeInSeconds", 60, 21_600)?);
+        config.maximum_event_age_seconds = Some(range(n, "maximumEventAgeInSeconds", 60, 21_600)?);
     }
     if let Some(destinations) = input.destination_config {
         if let Some(d) = destinations.on_success {
@@ -122,8 +121,11 @@ fn target(state: &EdgeState, function: &str, query: &Query) -> Result<(String, S
 }
 
 fn not_configured(state: &EdgeState, name: &str, qualifier: &str) -> ApiError {
-    let arn =
-        nubo_wire::arn::qualified_function_arn(state.invoker.registry().identity(), name, qualifier);
+    let arn = nubo_wire::arn::qualified_function_arn(
+        state.invoker.registry().identity(),
+        name,
+        qualifier,
+    );
     ApiError(AwsError::resource_not_found(format!(
         "The function {arn} doesn't have an EventInvokeConfig"
     )))
@@ -144,7 +146,10 @@ pub(crate) async fn put(
         .async_invoker
         .put_event_invoke_config(&name, &qualifier, config)
         .await?;
-    Ok(json(StatusCode::OK, &render(&state, &name, &qualifier, &stored)))
+    Ok(json(
+        StatusCode::OK,
+        &render(&state, &name, &qualifier, &stored),
+    ))
 }
 
 /// `POST`: changes the given fields, keeping the others.
@@ -166,7 +171,10 @@ pub(crate) async fn update(
         .async_invoker
         .put_event_invoke_config(&name, &qualifier, config)
         .await?;
-    Ok(json(StatusCode::OK, &render(&state, &name, &qualifier, &stored)))
+    Ok(json(
+        StatusCode::OK,
+        &render(&state, &name, &qualifier, &stored),
+    ))
 }
 
 /// `GET`.
@@ -181,7 +189,10 @@ pub(crate) async fn get(
         .async_invoker
         .event_invoke_config(&name, &qualifier)
         .ok_or_else(|| not_configured(&state, &name, &qualifier))?;
-    Ok(json(StatusCode::OK, &render(&state, &name, &qualifier, &config)))
+    Ok(json(
+        StatusCode::OK,
+        &render(&state, &name, &qualifier, &config),
+    ))
 }
 
 /// `DELETE` → 204.

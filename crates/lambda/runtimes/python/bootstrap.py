@@ -2,19 +2,21 @@
 
 Standard library only. Behaves like AWS's own runtime interface client (awslambdaric) where
 user code can tell: handler resolution and its init errors, the context object, the error
-document, the root logger's format. Launched by Nubo as `python -u -s bootstrap.py`, so
-stdout and stderr are unbuffered and reach the log pipe before a response is posted.
+document, the root logger's format. Launched by Nubo as `python -u -S bootstrap.py`: stdout and
+stderr are unbuffered, so they reach the log pipe before a response is posted, and `site` is not
+run — its `.pth` processing can cost tens of milliseconds per cold start — so the interpreter's
+site-packages directory is put on `sys.path` here instead. For the same reason the Runtime API
+client is a few lines over a socket rather than `http.client` (which pulls in the email package),
+and modules needed only on error paths are imported when needed.
 """
 
-import decimal
-import http.client
 import importlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
-import traceback
 
 RUNTIME_API = os.environ["AWS_LAMBDA_RUNTIME_API"]
 TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
@@ -34,27 +36,67 @@ class Fault(Exception):
 
 
 class RuntimeClient:
-    """One keep-alive connection to the Runtime API; reconnects if the platform closes it."""
+    """HTTP/1.1 over one keep-alive socket to the Runtime API; reconnects if it is closed."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
-        self._host = host
-        self._port = int(port)
-        self._conn = None
+        self._address = (host, int(port))
+        self._sock = None
+        self._file = None
+
+    def _connect(self):
+        self._sock = socket.create_connection(self._address)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._file = self._sock.makefile("rb")
+
+    def _close(self):
+        for closable in (self._file, self._sock):
+            if closable is not None:
+                try:
+                    closable.close()
+                except OSError:
+                    pass
+        self._sock = self._file = None
 
     def _request(self, method, path, body=None, headers=None):
+        body = body or b""
+        head = "%s %s%s HTTP/1.1\r\nHost: runtime\r\nContent-Length: %d\r\n" % (
+            method,
+            BASE,
+            path,
+            len(body),
+        )
+        for name, value in (headers or {}).items():
+            head += "%s: %s\r\n" % (name, value)
+        message = head.encode("latin-1") + b"\r\n" + body
         for attempt in (0, 1):
-            if self._conn is None:
-                self._conn = http.client.HTTPConnection(self._host, self._port)
             try:
-                self._conn.request(method, BASE + path, body=body, headers=headers or {})
-                response = self._conn.getresponse()
-                return response, response.read()
-            except (http.client.HTTPException, ConnectionError):
-                self._conn.close()
-                self._conn = None
+                if self._sock is None:
+                    self._connect()
+                self._sock.sendall(message)
+                return self._read_response()
+            except (OSError, ValueError):
+                self._close()
                 if attempt:
                     raise
+
+    def _read_response(self):
+        status_line = self._file.readline()
+        if not status_line:
+            raise ConnectionError("runtime API closed the connection")
+        status = int(status_line.split(None, 2)[1])
+        headers = Headers()
+        while True:
+            line = self._file.readline()
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length") or 0)
+        body = self._file.read(length) if length else b""
+        if headers.get("connection", "").lower() == "close":
+            self._close()
+        return Response(status, headers), body
 
     def next(self):
         response, body = self._request("GET", "/invocation/next")
@@ -86,6 +128,34 @@ class RuntimeClient:
                 "Lambda-Runtime-Function-Error-Type": document["errorType"],
             },
         )
+
+
+class Headers(dict):
+    """Response headers, looked up case-insensitively."""
+
+    def get(self, name, default=None):
+        return dict.get(self, name.lower(), default)
+
+
+class Response:
+    __slots__ = ("status", "headers")
+
+    def __init__(self, status, headers):
+        self.status = status
+        self.headers = headers
+
+
+def add_site_packages():
+    """What `site` would add, minus `.pth` processing: the interpreter's site-packages."""
+    version = "python%d.%d" % sys.version_info[:2]
+    for prefix in dict.fromkeys((sys.prefix, sys.exec_prefix)):
+        for lib in ("lib", "lib64"):
+            path = os.path.join(prefix, lib, version, "site-packages")
+            if path not in sys.path and os.path.isdir(path):
+                sys.path.append(path)
+    for path in ("/usr/lib/python3/dist-packages", "/usr/local/lib/%s/dist-packages" % version):
+        if sys.prefix == "/usr" and path not in sys.path and os.path.isdir(path):
+            sys.path.append(path)
 
 
 class CognitoIdentity:
@@ -226,6 +296,8 @@ def error_document(error_type, message, trace, request_id=None):
 
 
 def exception_document(exc, request_id):
+    import traceback
+
     # The first frame is this bootstrap calling the handler; users see their own frames only.
     frames = traceback.extract_tb(exc.__traceback__)[1:]
     return error_document(
@@ -243,7 +315,9 @@ def log_error(document):
 
 class _Encoder(json.JSONEncoder):
     def default(self, o):
-        if isinstance(o, decimal.Decimal):
+        # Decimal (as DynamoDB returns numbers) is imported by whoever made one; do not pay for it.
+        decimal = sys.modules.get("decimal")
+        if decimal is not None and isinstance(o, decimal.Decimal):
             return int(o) if o == o.to_integral_value() else float(o)
         return super().default(o)
 
@@ -296,6 +370,11 @@ def invoke(client, function, response, body):
 
 def main():
     client = RuntimeClient(RUNTIME_API)
+    if sys.flags.no_site:
+        add_site_packages()
+    # The bootstrap's own directory is not the user's: the task root goes first instead.
+    if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
+        sys.path.pop(0)
     if TASK_ROOT not in sys.path:
         sys.path.insert(0, TASK_ROOT)
     setup_logging()
@@ -304,6 +383,8 @@ def main():
     except Fault as fault:
         document = error_document(fault.error_type, fault.message, fault.trace)
     except Exception as exc:
+        import traceback
+
         document = error_document(
             type(exc).__name__,
             str(exc),

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Nubo's whole test suite: Rust unit/integration tests, then the end-to-end suite (real server,
+# real boto3 / aws CLI) in tests/e2e. Extra arguments go to pytest, e.g. `scripts/test.sh -k invoke -x`.
+# Needs only a Rust toolchain, python3 (>= 3.10) and node on PATH.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+echo "==> cargo test --workspace"
+cargo test --workspace
+
+echo "==> cargo build -p nubo -p rust-runtime-fixture"
+cargo build -p nubo -p rust-runtime-fixture
+
+VENV="$ROOT/.venv"
+REQUIREMENTS="$ROOT/tests/e2e/requirements.txt"
+STAMP="$VENV/.requirements.sha256"
+PYTHON="${PYTHON:-python3}"
+
+sha256_of() {
+    if command -v sha256sum >/dev/null 2>&1; then
+        sha256sum "$1" | cut -d' ' -f1
+    else
+        shasum -a 256 "$1" | cut -d' ' -f1
+    fi
+}
+
+wanted="$(sha256_of "$REQUIREMENTS")"
+if [[ ! -x "$VENV/bin/python" ]]; then
+    echo "==> creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$wanted" ]]; then
+    echo "==> installing tests/e2e/requirements.txt into .venv"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+    echo "$wanted" >"$STAMP"
+fi
+
+echo "==> pytest tests/e2e"
+exec "$VENV/bin/python" -m pytest -q tests/e2e "$@"
