@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_of, function_arn, invoke
+from conftest import ROLE, error_of, function_arn, invoke, lambda_client_for, make_zip
 
 # --------------------------------------------------------------------------------------------------
 # Function sources. Each runtime's handler understands the same small set of "actions".
@@ -550,3 +550,33 @@ def test_invoke_after_delete_is_404(lam, make_function):
     with pytest.raises(ClientError) as e:
         lam.invoke(FunctionName=name, Payload=b"{}")
     assert error_of(e)[:2] == ("ResourceNotFoundException", 404)
+
+
+SLOW_TO_RETURN_BOOTSTRAP = """#!/usr/bin/env python3
+# A provided runtime that takes its time between posting a response and asking for the next event.
+import os, time, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+while True:
+    with urllib.request.urlopen(api + "next") as event:
+        request_id = event.headers["Lambda-Runtime-Aws-Request-Id"]
+    urllib.request.urlopen(urllib.request.Request(api + request_id + "/response", data=b'"done"', method="POST")).read()
+    time.sleep(0.5)
+"""
+
+
+def test_warm_environment_still_finishing_is_waited_for(start_server, tmp_path):
+    """A warm environment older than the init limit that has not yet come back to `next` is
+    waited for, not reported as an init timeout."""
+    srv = start_server(tmp_path / "init", ["--init-timeout", "1"])
+    lam = lambda_client_for(srv.endpoint)
+    name = "slow-to-return"
+    lam.create_function(
+        FunctionName=name, Runtime="provided.al2023", Handler="x", Role=ROLE, Timeout=5,
+        Code={"ZipFile": make_zip({"bootstrap": SLOW_TO_RETURN_BOOTSTRAP})},
+    )
+    assert invoke(lam, name, {}).json == "done"
+    time.sleep(1.2)  # the environment is now older than the init limit, and back in `next`
+    for _ in range(3):  # each call finds the runtime still sleeping after its last response
+        result = invoke(lam, name, {})
+        assert result.function_error is None, result
+        assert result.json == "done"

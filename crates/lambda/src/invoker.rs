@@ -478,8 +478,15 @@ impl Invoker {
         tokio::pin!(init_error_reported);
         init_error_reported.as_mut().enable();
 
-        // Phase 1: the runtime picks the event up (immediately when warm; after init when cold).
-        let init_deadline = env.started + self.config.init_timeout;
+        // Phase 1: the runtime picks the event up: after init when cold, under the init limit;
+        // when warm, as soon as it is back in `next` (it may still be finishing the previous
+        // response, so a warm environment gets the function's timeout, not an init deadline that
+        // passed long ago).
+        let init_deadline = if env.initialized {
+            Instant::now() + timeout
+        } else {
+            env.started + self.config.init_timeout
+        };
         let delivered_at = if let Some(init_error) = state.init_error() {
             return (Outcome::InitError(init_error), None, Instant::now());
         } else {
@@ -497,7 +504,12 @@ impl Invoker {
                     return (outcome, None, Instant::now());
                 }
                 _ = tokio::time::sleep_until(init_deadline.into()) => {
-                    return (Outcome::InitTimedOut(self.config.init_timeout), None, Instant::now());
+                    let outcome = if env.initialized {
+                        Outcome::TimedOut(timeout)
+                    } else {
+                        Outcome::InitTimedOut(self.config.init_timeout)
+                    };
+                    return (outcome, None, Instant::now());
                 }
             }
         };

@@ -40,6 +40,9 @@ pub(crate) struct ServeArgs {
     /// Seconds an idle environment stays warm before it is reaped.
     #[arg(long, env = "NUBO_IDLE_TIMEOUT", default_value_t = 600)]
     idle_timeout: u64,
+    /// Seconds a runtime may take to initialize (Lambda's limit is 10).
+    #[arg(long, env = "NUBO_INIT_TIMEOUT", default_value_t = 10)]
+    init_timeout: u64,
     /// Delay before the first retry of a failed asynchronous event, in milliseconds; doubled for
     /// the next. Lambda waits about a minute.
     #[arg(long, env = "NUBO_ASYNC_RETRY_DELAY_MS", default_value_t = 60_000)]
@@ -104,6 +107,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         InvokerConfig {
             account_concurrency: args.concurrency,
             idle_timeout: Duration::from_secs(args.idle_timeout),
+            init_timeout: Duration::from_secs(args.init_timeout.max(1)),
             endpoint_url: endpoint_url.clone(),
             ..InvokerConfig::default()
         },
