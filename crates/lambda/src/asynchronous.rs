@@ -20,7 +20,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use nubo_store::{QueueOp, QueuedEvent, Store, StoreError};
@@ -104,6 +104,8 @@ struct Metrics {
 #[derive(Default)]
 struct Queue {
     events: HashMap<String, Pending>,
+    /// When events accepted by this process were acknowledged (precise end-to-end latency).
+    accepted_at: HashMap<String, Instant>,
     due: BinaryHeap<Reverse<(i64, u64, String)>>,
     seq: u64,
 }
@@ -236,7 +238,10 @@ impl AsyncInvoker {
             Err(_) => return Err(store_failure("the queue writer has stopped")),
         }
         self.metrics.accepted.fetch_add(1, Ordering::Relaxed);
-        self.queue.lock().schedule(event, 0);
+        let mut queue = self.queue.lock();
+        queue.accepted_at.insert(event.id.clone(), Instant::now());
+        queue.schedule(event, 0);
+        drop(queue);
         self.wake.notify_one();
         Ok(())
     }
@@ -364,7 +369,11 @@ impl AsyncInvoker {
     }
 
     fn record_latency(&self, event: &QueuedEvent) {
-        let latency = (now_ms() - event.received_ms).max(0) as f64;
+        let accepted = self.queue.lock().accepted_at.get(&event.id).copied();
+        let latency = match accepted {
+            Some(at) => at.elapsed().as_secs_f64() * 1000.0,
+            None => (now_ms() - event.received_ms).max(0) as f64,
+        };
         let mut samples = self.metrics.latencies_ms.lock();
         if samples.len() == LATENCY_SAMPLES {
             samples.pop_front();
@@ -453,6 +462,7 @@ impl AsyncInvoker {
         self.write(ops);
         let mut queue = self.queue.lock();
         queue.events.remove(&event.id);
+        queue.accepted_at.remove(&event.id);
         if let Some(next) = follow_up {
             queue.schedule(next, 0);
             drop(queue);

@@ -37,6 +37,9 @@ pub(crate) struct BenchArgs {
     /// tests/fixtures/rust-runtime with the official lambda_runtime crate).
     #[arg(long)]
     provided_bootstrap: Option<PathBuf>,
+    /// Asynchronous events sent one at a time for the end-to-end figure.
+    #[arg(long, default_value_t = 300)]
+    async_events: usize,
     /// Where to write results.json and results.md.
     #[arg(long, default_value = "bench-results")]
     out: PathBuf,
@@ -223,6 +226,84 @@ async fn echo_once(client: &Client, _: &str, _: bool) -> anyhow::Result<crate::c
         .await
 }
 
+async fn send_event(client: &Client, name: &str) -> anyhow::Result<()> {
+    let path = format!("/2015-03-31/functions/{name}/invocations");
+    let reply = client
+        .send(
+            "lambda",
+            http::Method::POST,
+            &path,
+            &[],
+            &[("x-amz-invocation-type", "Event".into())],
+            b"{\"noop\":true}".to_vec(),
+        )
+        .await?;
+    anyhow::ensure!(
+        reply.status.as_u16() == 202,
+        "event to {name}: {} {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
+    Ok(())
+}
+
+/// The server's metrics as `name → value`.
+async fn metrics(server_url: &str) -> anyhow::Result<std::collections::HashMap<String, f64>> {
+    let plain = Client::from_env(Some(server_url.to_owned()));
+    let reply = plain.get_unsigned("/_nubo/metrics").await?;
+    let text = String::from_utf8_lossy(&reply.body);
+    Ok(text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_owned(), v.parse().ok()?))
+        })
+        .collect())
+}
+
+/// Waits until the asynchronous queue is empty.
+async fn drain(server_url: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if metrics(server_url).await?.get("nubo_async_queue_depth") == Some(&0.0) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    anyhow::bail!("the asynchronous queue did not drain within 120 s")
+}
+
+/// Durable accepts: `concurrency` clients sending `Event` invocations for `seconds`.
+async fn accept_rate(
+    client: Arc<Client>,
+    name: &'static str,
+    concurrency: usize,
+    seconds: u64,
+) -> anyhow::Result<(Stats, f64)> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        tasks.spawn(async move {
+            let mut samples = Vec::new();
+            while Instant::now() < deadline {
+                let start = Instant::now();
+                send_event(&client, name).await?;
+                samples.push(start.elapsed());
+            }
+            Ok::<_, anyhow::Error>(samples)
+        });
+    }
+    let start = Instant::now();
+    let mut all = Vec::new();
+    while let Some(samples) = tasks.join_next().await {
+        all.extend(samples??);
+    }
+    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    Ok((stats(all), rate))
+}
+
 /// Times `iterations` sequential calls.
 async fn sequential<F, Fut>(iterations: usize, mut call: F) -> anyhow::Result<Stats>
 where
@@ -395,11 +476,81 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     .await?;
     rows.push(Row {
         scenario: "warm invoke, provided.al2023 no-op (lambda_runtime crate)".into(),
-        subject: warm,
+        subject: warm.clone(),
         throughput: Some(warm_rps),
         baseline_name: "hyper loopback echo".into(),
         baseline: warm_baseline,
         baseline_throughput: Some(echo_rps),
+    });
+
+    // Asynchronous invocation. End-to-end first, at low load, on an empty queue: accept → the
+    // invocation's success, as the server measures it, beside a warm synchronous invoke.
+    eprintln!(
+        "bench: async end-to-end ({} events, one at a time)",
+        args.async_events
+    );
+    for _ in 0..args.async_events {
+        send_event(&client, "bench-noop").await?;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drain(&server.url).await?;
+    let m = metrics(&server.url).await?;
+    let quantile = |q: &str| {
+        m.get(&format!(
+            "nubo_async_end_to_end_seconds{{quantile=\"{q}\"}}"
+        ))
+        .copied()
+        .unwrap_or(f64::NAN)
+            * 1e6
+    };
+    let end_to_end = Stats {
+        p50_us: quantile("0.5"),
+        p99_us: quantile("0.99"),
+        mean_us: m
+            .get("nubo_async_end_to_end_seconds_sum")
+            .copied()
+            .unwrap_or(0.0)
+            * 1e6
+            / m.get("nubo_async_end_to_end_seconds_count")
+                .copied()
+                .unwrap_or(1.0),
+        count: args.async_events,
+    };
+    rows.push(Row {
+        scenario: "async Event, accept → completed (server-measured), low load".into(),
+        subject: end_to_end,
+        throughput: None,
+        baseline_name: "warm sync invoke (above)".into(),
+        baseline: warm.clone(),
+        baseline_throughput: None,
+    });
+    // Then the durable accept rate under concurrency, beside the store's raw fsync'd insert.
+    eprintln!(
+        "bench: async accept ({} concurrent for {} s)",
+        args.concurrency, args.throughput_seconds
+    );
+    let (accept, accept_rps) = accept_rate(
+        client.clone(),
+        "bench-noop",
+        args.concurrency,
+        args.throughput_seconds,
+    )
+    .await?;
+    drain(&server.url).await?;
+    let raw_dir = tempfile::tempdir_in(server._data.path())?;
+    let raw = nubo_store::raw_insert_baseline(raw_dir.path(), 500, b"{\"noop\":true}")?;
+    let raw_total: f64 = raw.iter().map(Duration::as_secs_f64).sum();
+    let raw_rps = raw.len() as f64 / raw_total;
+    rows.push(Row {
+        scenario: format!(
+            "async Event accepted durably (202 after fsync), {} clients",
+            args.concurrency
+        ),
+        subject: accept,
+        throughput: Some(accept_rps),
+        baseline_name: "SQLite insert, one fsync'd transaction each".into(),
+        baseline: stats(raw),
+        baseline_throughput: Some(raw_rps),
     });
 
     // Cold start per runtime, versus spawning the interpreter alone.

@@ -109,9 +109,22 @@ impl Client {
         {
             request = request.header(name, value);
         }
+        self.execute(request.body(Full::new(Bytes::from(body)))?)
+            .await
+    }
+
+    /// An unsigned `GET` of one of Nubo's own paths (`/_nubo/…`).
+    pub(crate) async fn get_unsigned(&self, path: &str) -> anyhow::Result<Reply> {
+        let request = http::Request::builder()
+            .uri(format!("{}{path}", self.base))
+            .body(Full::new(Bytes::new()))?;
+        self.execute(request).await
+    }
+
+    async fn execute(&self, request: http::Request<Full<Bytes>>) -> anyhow::Result<Reply> {
         let response = self
             .http
-            .request(request.body(Full::new(Bytes::from(body)))?)
+            .request(request)
             .await
             .map_err(|e| anyhow::anyhow!("cannot reach Nubo at {}: {e}", self.base))?;
         let (parts, body) = response.into_parts();

@@ -61,17 +61,23 @@ fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, StoreEr
 }
 
 /// The benchmark's baseline: `count` single-row inserts, each its own fsync'd transaction, into a
-/// fresh SQLite file in `dir` configured like the queue. Returns inserts per second.
-pub fn raw_insert_baseline(dir: &Path, count: usize, payload: &[u8]) -> Result<f64, StoreError> {
+/// fresh SQLite file in `dir` configured like the queue. Returns each insert's duration.
+pub fn raw_insert_baseline(
+    dir: &Path,
+    count: usize,
+    payload: &[u8],
+) -> Result<Vec<std::time::Duration>, StoreError> {
     let conn = open_connection(&dir.join("baseline.db"), "FULL")?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL)",
     )?;
-    let started = std::time::Instant::now();
+    let mut samples = Vec::with_capacity(count);
     for _ in 0..count {
+        let started = std::time::Instant::now();
         conn.execute("INSERT INTO t (payload) VALUES (?1)", [payload])?;
+        samples.push(started.elapsed());
     }
-    Ok(count as f64 / started.elapsed().as_secs_f64())
+    Ok(samples)
 }
 
 impl SqliteStore {
