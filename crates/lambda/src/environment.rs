@@ -22,6 +22,8 @@ pub(crate) struct EnvironmentContext<'a> {
     pub(crate) code_dir: &'a Path,
     pub(crate) identity: &'a nubo_wire::Identity,
     pub(crate) endpoint_url: &'a str,
+    /// `on-demand` or `provisioned-concurrency` (`AWS_LAMBDA_INITIALIZATION_TYPE`).
+    pub(crate) initialization_type: &'static str,
 }
 
 pub(crate) struct Environment {
@@ -37,6 +39,8 @@ pub(crate) struct Environment {
     pub(crate) last_used: Instant,
     /// The interpreter substitution note, said in the log of the first invocation.
     pub(crate) substitution: Option<String>,
+    /// Held by environments initialized ahead for provisioned concurrency.
+    pub(crate) provisioned: Option<crate::provisioned::Ticket>,
 }
 
 impl Drop for Environment {
@@ -102,6 +106,7 @@ impl Environment {
             initialized: false,
             last_used: started,
             substitution,
+            provisioned: None,
         })
     }
 
@@ -163,7 +168,10 @@ fn environment_variables(
             format!("/aws/lambda/{}", function.name),
         ),
         ("AWS_LAMBDA_LOG_STREAM_NAME".into(), stream.into()),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+        (
+            "AWS_LAMBDA_INITIALIZATION_TYPE".into(),
+            ctx.initialization_type.into(),
+        ),
         ("AWS_REGION".into(), ctx.identity.region.clone()),
         ("AWS_DEFAULT_REGION".into(), ctx.identity.region.clone()),
         (

@@ -67,7 +67,37 @@ pub struct FunctionRecord {
     pub last_modified: String,
     /// Changes on every update; the optimistic-concurrency token.
     pub revision_id: String,
+    /// Reserved concurrency (kept on `$LATEST`; it applies to the whole function).
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
+    /// The highest version number ever published (kept on `$LATEST`; numbers are never reused).
+    #[serde(default)]
+    pub last_published_version: u64,
+    /// On a published version: the `$LATEST` revision it was published from.
+    #[serde(default)]
+    pub source_revision: Option<String>,
 }
+
+/// An alias: a name for a version, optionally sending a share of traffic to a second one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AliasRecord {
+    /// The function's name.
+    pub function_name: String,
+    /// The alias name.
+    pub name: String,
+    /// The version it points at (a number or `$LATEST`).
+    pub function_version: String,
+    /// Free text.
+    pub description: String,
+    /// `RoutingConfig.AdditionalVersionWeights`: version → share of traffic (0–1).
+    #[serde(default)]
+    pub additional_version_weights: BTreeMap<String, f64>,
+    /// Optimistic-concurrency token.
+    pub revision_id: String,
+}
+
+/// A shared, immutable alias; replaced on update.
+pub type AliasSnapshot = Arc<AliasRecord>;
 
 fn default_log_format() -> String {
     "Text".into()

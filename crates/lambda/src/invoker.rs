@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use crate::environment::{Environment, EnvironmentContext};
 use crate::function::FunctionSnapshot;
 use crate::logs::{report_line, LogSink, Report};
+use crate::provisioned::{Provisioned, ProvisionedConfig, ProvisionedStatus, Ticket};
 use crate::registry::Registry;
 use crate::runtime_api::{Delivery, InitError, RuntimeResult};
 use crate::runtimes::{family, Family, RuntimeCatalog};
@@ -89,11 +90,16 @@ struct Pool {
 }
 
 impl Pool {
+    /// The most recently used idle environment of exactly this revision.
     fn take(&self, function: &FunctionSnapshot) -> Option<Environment> {
         let mut idle = self.idle.lock();
         let envs = idle.get_mut(&function.name)?;
-        while let Some(env) = envs.pop() {
-            if env.revision_id == function.revision_id && !env.has_exited() {
+        while let Some(i) = envs
+            .iter()
+            .rposition(|e| e.revision_id == function.revision_id)
+        {
+            let env = envs.remove(i);
+            if !env.has_exited() {
                 return Some(env);
             }
         }
@@ -109,9 +115,38 @@ impl Pool {
             .push(env);
     }
 
-    fn retire(&self, name: &str) {
-        let retired = self.idle.lock().remove(name);
+    /// Drops idle environments whose revision is no longer any version of the function.
+    fn retire_stale(&self, name: &str, live: &[String]) {
+        let mut retired = Vec::new();
+        {
+            let mut idle = self.idle.lock();
+            if let Some(envs) = idle.get_mut(name) {
+                let (keep, stale): (Vec<_>, Vec<_>) = envs
+                    .drain(..)
+                    .partition(|e| live.iter().any(|r| *r == e.revision_id));
+                *envs = keep;
+                retired = stale;
+            }
+        }
         drop(retired);
+    }
+
+    /// Drops the idle environments held for a provisioned-concurrency configuration.
+    fn release(&self, owner: &Arc<Provisioned>) {
+        let mut released = Vec::new();
+        {
+            let mut idle = self.idle.lock();
+            if let Some(envs) = idle.get_mut(&owner.function) {
+                let (keep, gone): (Vec<_>, Vec<_>) = envs.drain(..).partition(|e| {
+                    !e.provisioned
+                        .as_ref()
+                        .is_some_and(|t| Arc::ptr_eq(&t.0, owner))
+                });
+                *envs = keep;
+                released = gone;
+            }
+        }
+        drop(released);
     }
 
     fn reap(&self, idle_timeout: Duration) -> usize {
@@ -119,9 +154,10 @@ impl Pool {
         {
             let mut idle = self.idle.lock();
             for envs in idle.values_mut() {
-                let (keep, old): (Vec<_>, Vec<_>) = envs
-                    .drain(..)
-                    .partition(|e| e.idle_for() < idle_timeout && !e.has_exited());
+                let (keep, old): (Vec<_>, Vec<_>) = envs.drain(..).partition(|e| {
+                    let provisioned = e.provisioned.as_ref().is_some_and(|t| t.0.is_active());
+                    !e.has_exited() && (provisioned || e.idle_for() < idle_timeout)
+                });
                 *envs = keep;
                 reaped.extend(old);
             }
@@ -144,15 +180,29 @@ pub struct Invoker {
     config: InvokerConfig,
     pool: Arc<Pool>,
     active: AtomicUsize,
+    unreserved_active: AtomicUsize,
+    function_active: parking_lot::RwLock<HashMap<String, Arc<AtomicUsize>>>,
+    provisioned: Mutex<HashMap<(String, String), Arc<Provisioned>>>,
     substitutions_said: Mutex<HashSet<String>>,
 }
 
-/// Releases a concurrency slot when the invocation ends, however it ends.
-struct Slot<'a>(&'a AtomicUsize);
+/// Releases a concurrency slot when the invocation ends, however it ends: the account-wide
+/// count, and either the function's reserved count or the unreserved pool's.
+struct Slot<'a> {
+    active: &'a AtomicUsize,
+    pool: Option<&'a AtomicUsize>,
+    reserved: Option<Arc<AtomicUsize>>,
+}
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.active.fetch_sub(1, Ordering::AcqRel);
+        if let Some(pool) = self.pool {
+            pool.fetch_sub(1, Ordering::AcqRel);
+        }
+        if let Some(reserved) = &self.reserved {
+            reserved.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -176,7 +226,12 @@ impl Invoker {
     ) -> Arc<Self> {
         let pool = Arc::new(Pool::default());
         let retire = pool.clone();
-        registry.on_change(move |name| retire.retire(name));
+        let live = Arc::downgrade(&registry);
+        registry.on_change(move |name| {
+            if let Some(registry) = live.upgrade() {
+                retire.retire_stale(name, &registry.live_revisions(name));
+            }
+        });
         let invoker = Arc::new(Self {
             registry,
             catalog,
@@ -185,6 +240,9 @@ impl Invoker {
             config,
             pool,
             active: AtomicUsize::new(0),
+            unreserved_active: AtomicUsize::new(0),
+            function_active: parking_lot::RwLock::new(HashMap::new()),
+            provisioned: Mutex::new(HashMap::new()),
             substitutions_said: Mutex::new(HashSet::new()),
         });
         let weak = Arc::downgrade(&invoker);
@@ -225,15 +283,56 @@ impl Invoker {
         self.active.load(Ordering::Acquire)
     }
 
-    fn acquire_slot(&self) -> Result<Slot<'_>, InvokeError> {
-        let previous = self.active.fetch_add(1, Ordering::AcqRel);
-        let slot = Slot(&self.active);
-        if previous >= self.config.account_concurrency {
-            return Err(InvokeError::Throttled {
-                reason: "ConcurrentInvocationLimitExceeded",
-            });
+    /// Lambda's concurrency model: a function with reserved concurrency runs within it (0 disables
+    /// the function); the others share what the reservations leave of the account limit.
+    fn acquire_slot(&self, function: &str) -> Result<Slot<'_>, InvokeError> {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        let reserved = self
+            .registry
+            .get(function)
+            .and_then(|f| f.reserved_concurrency);
+        let mut slot = Slot {
+            active: &self.active,
+            pool: None,
+            reserved: None,
+        };
+        match reserved {
+            Some(limit) => {
+                let counter = self.function_counter(function);
+                let previous = counter.fetch_add(1, Ordering::AcqRel);
+                slot.reserved = Some(counter);
+                if previous >= limit as usize {
+                    return Err(InvokeError::Throttled {
+                        reason: "ReservedFunctionConcurrentInvocationLimitExceeded",
+                    });
+                }
+            }
+            None => {
+                let previous = self.unreserved_active.fetch_add(1, Ordering::AcqRel);
+                slot.pool = Some(&self.unreserved_active);
+                let unreserved = self
+                    .config
+                    .account_concurrency
+                    .saturating_sub(self.registry.reserved_total());
+                if previous >= unreserved {
+                    return Err(InvokeError::Throttled {
+                        reason: "ConcurrentInvocationLimitExceeded",
+                    });
+                }
+            }
         }
         Ok(slot)
+    }
+
+    fn function_counter(&self, function: &str) -> Arc<AtomicUsize> {
+        if let Some(counter) = self.function_active.read().get(function) {
+            return counter.clone();
+        }
+        self.function_active
+            .write()
+            .entry(function.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// Validates an event payload: at most 6 MB, and JSON.
@@ -257,7 +356,7 @@ impl Invoker {
 
     /// Runs one synchronous invocation.
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResult, InvokeError> {
-        let function = self.registry.resolve(
+        let function = self.registry.resolve_for_invoke(
             &request.function.name,
             request.function.qualifier.as_deref(),
         )?;
@@ -266,7 +365,7 @@ impl Invoker {
             MAX_SYNC_PAYLOAD_BYTES,
             "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
         )?;
-        let _slot = self.acquire_slot()?;
+        let _slot = self.acquire_slot(&function.name)?;
         let request_id = request.request_id.unwrap_or_else(nubo_wire::new_request_id);
         let invoked_arn = match &request.function.qualifier {
             Some(q) => {
@@ -362,8 +461,10 @@ impl Invoker {
             note,
         );
         env.initialized = true;
-        let current = self.registry.get(&function.name);
-        if current.is_some_and(|f| f.revision_id == env.revision_id) {
+        if self
+            .registry
+            .is_live(&function.name, &function.version, &env.revision_id)
+        {
             self.pool.put(&function.name, env);
         }
         Ok(self.result(
@@ -396,6 +497,14 @@ impl Invoker {
         &self,
         function: &FunctionSnapshot,
     ) -> Result<Environment, InvokeError> {
+        self.start_environment_as(function, "on-demand").await
+    }
+
+    async fn start_environment_as(
+        &self,
+        function: &FunctionSnapshot,
+        initialization_type: &'static str,
+    ) -> Result<Environment, InvokeError> {
         let code_dir = self.registry.code().tree(&function.code.sha256_hex);
         let ctx = EnvironmentContext {
             catalog: &self.catalog,
@@ -403,6 +512,7 @@ impl Invoker {
             code_dir: &code_dir,
             identity: self.registry.identity(),
             endpoint_url: &self.config.endpoint_url,
+            initialization_type,
         };
         Environment::start(function, &ctx).await
     }
@@ -684,6 +794,191 @@ fn tail(text: String, limit: usize) -> String {
         start += 1;
     }
     text[start..].to_owned()
+}
+
+/// Provisioned concurrency.
+impl Invoker {
+    /// Starts (or replaces) a provisioned-concurrency configuration and persists it.
+    pub async fn put_provisioned(
+        self: &Arc<Self>,
+        name: &str,
+        qualifier: &str,
+        requested: u32,
+    ) -> Result<Arc<Provisioned>, crate::ControlError> {
+        if qualifier == crate::LATEST {
+            return Err(crate::ControlError::InvalidParameter(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.".into(),
+            ));
+        }
+        self.registry.resolve(name, Some(qualifier))?;
+        if let Some(reserved) = self.registry.get(name).and_then(|f| f.reserved_concurrency) {
+            if requested > reserved {
+                return Err(crate::ControlError::InvalidParameter(format!(
+                    "ProvisionedConcurrentExecutions ({requested}) cannot be greater than the function's ReservedConcurrentExecutions ({reserved})."
+                )));
+            }
+        }
+        let config = ProvisionedConfig {
+            requested,
+            last_modified: nubo_wire::timefmt::iso_millis(time::OffsetDateTime::now_utc()),
+        };
+        self.registry
+            .save_provisioned(name, qualifier, &config)
+            .await?;
+        Ok(self.start_provisioned(name, qualifier, config))
+    }
+
+    /// Re-creates every stored configuration (at start).
+    pub fn restore_provisioned(self: &Arc<Self>) -> Result<usize, crate::ControlError> {
+        let stored = self.registry.stored_provisioned()?;
+        let count = stored.len();
+        for (name, qualifier, config) in stored {
+            self.start_provisioned(&name, &qualifier, config);
+        }
+        Ok(count)
+    }
+
+    fn start_provisioned(
+        self: &Arc<Self>,
+        name: &str,
+        qualifier: &str,
+        config: ProvisionedConfig,
+    ) -> Arc<Provisioned> {
+        let provisioned = Provisioned::new(name.to_owned(), qualifier.to_owned(), config);
+        let previous = self
+            .provisioned
+            .lock()
+            .insert((name.to_owned(), qualifier.to_owned()), provisioned.clone());
+        if let Some(previous) = previous {
+            self.stop_provisioned(&previous);
+        }
+        tokio::spawn(self.clone().keep_provisioned(provisioned.clone()));
+        provisioned
+    }
+
+    fn stop_provisioned(&self, provisioned: &Arc<Provisioned>) {
+        provisioned
+            .active
+            .store(false, std::sync::atomic::Ordering::Release);
+        self.pool.release(provisioned);
+    }
+
+    /// Deletes a configuration; false if there was none.
+    pub async fn delete_provisioned(
+        &self,
+        name: &str,
+        qualifier: &str,
+    ) -> Result<bool, crate::ControlError> {
+        let existed = self.registry.forget_provisioned(name, qualifier).await?;
+        if let Some(p) = self
+            .provisioned
+            .lock()
+            .remove(&(name.to_owned(), qualifier.to_owned()))
+        {
+            self.stop_provisioned(&p);
+        }
+        Ok(existed)
+    }
+
+    /// One configuration's live state.
+    pub fn provisioned(&self, name: &str, qualifier: &str) -> Option<Arc<Provisioned>> {
+        self.provisioned
+            .lock()
+            .get(&(name.to_owned(), qualifier.to_owned()))
+            .cloned()
+    }
+
+    /// A function's configurations, ordered by qualifier.
+    pub fn provisioned_of(&self, name: &str) -> Vec<Arc<Provisioned>> {
+        let mut all: Vec<_> = self
+            .provisioned
+            .lock()
+            .values()
+            .filter(|p| p.function == name)
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.qualifier.cmp(&b.qualifier));
+        all
+    }
+
+    /// Keeps `requested` initialized environments for the configuration while it stands.
+    async fn keep_provisioned(self: Arc<Self>, provisioned: Arc<Provisioned>) {
+        const PARALLEL_STARTS: usize = 4;
+        while provisioned.is_active() {
+            let Ok(function) = self
+                .registry
+                .resolve(&provisioned.function, Some(&provisioned.qualifier))
+            else {
+                // The version or alias is gone; its configuration went with it.
+                self.provisioned
+                    .lock()
+                    .remove(&(provisioned.function.clone(), provisioned.qualifier.clone()));
+                self.stop_provisioned(&provisioned);
+                return;
+            };
+            let wanted = provisioned.config.requested as usize;
+            let missing = wanted.saturating_sub(provisioned.available());
+            if missing == 0 {
+                let mut status = provisioned.status.lock();
+                if *status == ProvisionedStatus::InProgress {
+                    *status = ProvisionedStatus::Ready;
+                }
+            } else {
+                let mut starts = tokio::task::JoinSet::new();
+                for _ in 0..missing.min(PARALLEL_STARTS) {
+                    let (me, function, owner) =
+                        (self.clone(), function.clone(), provisioned.clone());
+                    starts.spawn(async move { me.initialize_ahead(&function, owner).await });
+                }
+                while let Some(started) = starts.join_next().await {
+                    if let Ok(Err(reason)) = started {
+                        tracing::warn!(function = %provisioned.function, qualifier = %provisioned.qualifier, %reason, "provisioned environment failed to initialize");
+                        *provisioned.status.lock() = ProvisionedStatus::Failed(reason);
+                        return;
+                    }
+                }
+                continue;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Starts one environment, waits until its runtime is in `next`, and parks it in the pool.
+    async fn initialize_ahead(
+        &self,
+        function: &FunctionSnapshot,
+        owner: Arc<Provisioned>,
+    ) -> Result<(), String> {
+        let mut env = self
+            .start_environment_as(function, "provisioned-concurrency")
+            .await
+            .map_err(|e| e.to_string())?;
+        let state = env.api.state.clone();
+        let mut ready = state.ready.subscribe();
+        let mut exit = env.exit.clone();
+        let reported = state.init_error_reported.notified();
+        tokio::pin!(reported);
+        reported.as_mut().enable();
+        let failed = |state: &crate::runtime_api::RuntimeApiState| {
+            state
+                .init_error()
+                .and_then(|e| e.error_type)
+                .unwrap_or_else(|| "Runtime.ExitError".into())
+        };
+        tokio::select! {
+            _ = ready.wait_for(|r| *r) => {}
+            _ = exit.wait_for(Option::is_some) => return Err(failed(&state)),
+            _ = &mut reported => return Err(failed(&state)),
+            _ = tokio::time::sleep(self.config.init_timeout) => return Err("Runtime.InitTimeout".into()),
+        }
+        if !owner.is_active() {
+            return Ok(());
+        }
+        env.initialized = true;
+        env.provisioned = Some(Ticket::new(owner));
+        self.pool.put(&function.name, env);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod error;
 pub mod function;
 pub mod invoker;
 pub mod logs;
+pub mod provisioned;
 pub mod registry;
 pub mod runtimes;
 pub mod sandbox;
@@ -22,6 +23,6 @@ mod runtime_api;
 
 pub use asynchronous::{AsyncConfig, AsyncInvoker, EventInvokeConfig};
 pub use error::{ControlError, InvokeError};
-pub use function::{FunctionRecord, FunctionSnapshot, LATEST};
+pub use function::{AliasRecord, AliasSnapshot, FunctionRecord, FunctionSnapshot, LATEST};
 pub use invoker::{InvokeRequest, InvokeResult, Invoker, InvokerConfig};
 pub use registry::Registry;

@@ -2,8 +2,13 @@
 //!
 //! Reads (every invoke) take a snapshot from memory; writes (the control plane) are serialized,
 //! persisted first and then published, so a crash never leaves memory ahead of disk.
+//!
+//! Per function it holds `$LATEST`, the published versions (immutable snapshots, numbered from 1,
+//! numbers never reused) and the aliases. Reserved concurrency lives on `$LATEST`; the registry
+//! keeps the account-wide total so the invoker's throttle check is one atomic read.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -12,7 +17,8 @@ use nubo_wire::Identity;
 use parking_lot::RwLock;
 
 use crate::function::{
-    CodeRef, ConfigurationUpdate, FunctionRecord, FunctionSnapshot, FunctionSpec, LATEST,
+    AliasRecord, AliasSnapshot, CodeRef, ConfigurationUpdate, FunctionRecord, FunctionSnapshot,
+    FunctionSpec, LATEST,
 };
 use crate::validate::MAX_ZIP_BYTES;
 use crate::ControlError;
@@ -23,6 +29,9 @@ pub struct Registry {
     code: CodeStore,
     identity: Identity,
     functions: RwLock<HashMap<String, FunctionSnapshot>>,
+    versions: RwLock<HashMap<String, BTreeMap<u64, FunctionSnapshot>>>,
+    aliases: RwLock<HashMap<String, BTreeMap<String, AliasSnapshot>>>,
+    reserved_total: AtomicUsize,
     writes: tokio::sync::Mutex<()>,
     listeners: RwLock<Vec<Box<dyn Fn(&str) + Send + Sync>>>,
 }
@@ -43,24 +52,55 @@ impl Registry {
         identity: Identity,
     ) -> Result<Self, ControlError> {
         let mut functions = HashMap::new();
+        let mut versions: HashMap<String, BTreeMap<u64, FunctionSnapshot>> = HashMap::new();
         for (name, version, document) in store.all_functions()? {
-            if version != LATEST {
-                continue;
-            }
             match serde_json::from_str::<FunctionRecord>(&document) {
-                Ok(record) => {
+                Ok(record) if version == LATEST => {
                     functions.insert(name, Arc::new(record));
                 }
+                Ok(record) => match version.parse::<u64>() {
+                    Ok(n) => {
+                        versions
+                            .entry(name)
+                            .or_default()
+                            .insert(n, Arc::new(record));
+                    }
+                    Err(_) => {
+                        tracing::error!(function = %name, %version, "skipping a record with an unknown version")
+                    }
+                },
                 Err(e) => {
                     tracing::error!(function = %name, error = %e, "skipping an unreadable function record")
                 }
             }
         }
+        let mut aliases: HashMap<String, BTreeMap<String, AliasSnapshot>> = HashMap::new();
+        for (function, alias, document) in store.all_aliases()? {
+            match serde_json::from_str::<AliasRecord>(&document) {
+                Ok(record) => {
+                    aliases
+                        .entry(function)
+                        .or_default()
+                        .insert(alias, Arc::new(record));
+                }
+                Err(e) => {
+                    tracing::error!(function = %function, %alias, error = %e, "skipping an unreadable alias")
+                }
+            }
+        }
+        let reserved: usize = functions
+            .values()
+            .filter_map(|f| f.reserved_concurrency)
+            .map(|n| n as usize)
+            .sum();
         Ok(Self {
             store,
             code,
             identity,
             functions: RwLock::new(functions),
+            versions: RwLock::new(versions),
+            aliases: RwLock::new(aliases),
+            reserved_total: AtomicUsize::new(reserved),
             writes: tokio::sync::Mutex::new(()),
             listeners: RwLock::new(Vec::new()),
         })
@@ -92,24 +132,152 @@ impl Registry {
         self.functions.read().get(name).cloned()
     }
 
-    /// A function by name and qualifier, or the AWS not-found error.
+    fn not_found(&self, name: &str, qualifier: Option<&str>) -> ControlError {
+        let arn = match qualifier {
+            Some(q) => nubo_wire::arn::qualified_function_arn(&self.identity, name, q),
+            None => nubo_wire::arn::function_arn(&self.identity, name),
+        };
+        ControlError::NotFound(format!("Function not found: {arn}"))
+    }
+
+    /// A published version's snapshot.
+    pub fn version(&self, name: &str, version: u64) -> Option<FunctionSnapshot> {
+        self.versions.read().get(name)?.get(&version).cloned()
+    }
+
+    /// `$LATEST` or a published version, by its name.
+    fn version_named(&self, name: &str, version: &str) -> Option<FunctionSnapshot> {
+        if version == LATEST {
+            return self.get(name);
+        }
+        self.version(name, version.parse().ok()?)
+    }
+
+    /// A function by name and qualifier (`$LATEST`, a version, or an alias — its primary
+    /// version), or the AWS not-found error.
     pub fn resolve(
         &self,
         name: &str,
         qualifier: Option<&str>,
     ) -> Result<FunctionSnapshot, ControlError> {
-        let not_found = || {
-            let arn = match qualifier {
-                Some(q) => nubo_wire::arn::qualified_function_arn(&self.identity, name, q),
-                None => nubo_wire::arn::function_arn(&self.identity, name),
-            };
-            ControlError::NotFound(format!("Function not found: {arn}"))
+        let found = match qualifier {
+            None | Some(LATEST) => self.get(name),
+            Some(q) if q.bytes().all(|b| b.is_ascii_digit()) => {
+                q.parse().ok().and_then(|n| self.version(name, n))
+            }
+            Some(alias) => self
+                .alias(name, alias)
+                .and_then(|a| self.version_named(name, &a.function_version)),
         };
-        match qualifier {
-            None | Some(LATEST) => self.get(name).ok_or_else(not_found),
-            // Published versions and aliases arrive with the versions issue.
-            Some(_) => Err(not_found()),
+        found.ok_or_else(|| self.not_found(name, qualifier))
+    }
+
+    /// The version an invocation runs: like [`Self::resolve`], but an alias with a routing
+    /// configuration picks its additional version with the configured probability.
+    pub fn resolve_for_invoke(
+        &self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<FunctionSnapshot, ControlError> {
+        if let Some(alias) = qualifier
+            .filter(|q| *q != LATEST && !q.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|q| self.alias(name, q))
+        {
+            if let Some((version, weight)) = alias.additional_version_weights.iter().next() {
+                if fastrand::f64() < *weight {
+                    if let Some(snapshot) = self.version_named(name, version) {
+                        return Ok(snapshot);
+                    }
+                }
+            }
         }
+        self.resolve(name, qualifier)
+    }
+
+    /// `$LATEST` then every published version, in order (ListVersionsByFunction).
+    pub fn versions_of(&self, name: &str) -> Option<Vec<FunctionSnapshot>> {
+        let latest = self.get(name)?;
+        let mut all = vec![latest];
+        if let Some(versions) = self.versions.read().get(name) {
+            all.extend(versions.values().cloned());
+        }
+        Some(all)
+    }
+
+    /// Revision ids still in use by a function (its `$LATEST` and versions): environments of any
+    /// other revision can go.
+    pub fn live_revisions(&self, name: &str) -> Vec<String> {
+        let mut live: Vec<String> = self
+            .get(name)
+            .map(|f| f.revision_id.clone())
+            .into_iter()
+            .collect();
+        if let Some(versions) = self.versions.read().get(name) {
+            live.extend(versions.values().map(|v| v.revision_id.clone()));
+        }
+        live
+    }
+
+    /// Whether `revision` is still the current revision of `version` (hot path: no allocation).
+    pub fn is_live(&self, name: &str, version: &str, revision: &str) -> bool {
+        self.version_named(name, version)
+            .is_some_and(|f| f.revision_id == revision)
+    }
+
+    /// Stored provisioned-concurrency settings (read once at start).
+    pub fn stored_provisioned(
+        &self,
+    ) -> Result<Vec<(String, String, crate::provisioned::ProvisionedConfig)>, ControlError> {
+        Ok(self
+            .store
+            .all_provisioned_concurrency()?
+            .into_iter()
+            .filter_map(|(f, q, doc)| Some((f, q, serde_json::from_str(&doc).ok()?)))
+            .collect())
+    }
+
+    /// Persists a provisioned-concurrency setting.
+    pub async fn save_provisioned(
+        &self,
+        name: &str,
+        qualifier: &str,
+        config: &crate::provisioned::ProvisionedConfig,
+    ) -> Result<(), ControlError> {
+        let document = serde_json::to_string(config)
+            .map_err(|e| ControlError::InvalidParameter(e.to_string()))?;
+        let (f, q) = (name.to_owned(), qualifier.to_owned());
+        self.blocking(move |store| store.put_provisioned_concurrency(&f, &q, &document))
+            .await
+    }
+
+    /// Removes a provisioned-concurrency setting; false if there was none.
+    pub async fn forget_provisioned(
+        &self,
+        name: &str,
+        qualifier: &str,
+    ) -> Result<bool, ControlError> {
+        let (f, q) = (name.to_owned(), qualifier.to_owned());
+        self.blocking(move |store| store.delete_provisioned_concurrency(&f, &q))
+            .await
+    }
+
+    /// One alias.
+    pub fn alias(&self, name: &str, alias: &str) -> Option<AliasSnapshot> {
+        self.aliases.read().get(name)?.get(alias).cloned()
+    }
+
+    /// A function's aliases, ordered by name.
+    pub fn aliases_of(&self, name: &str) -> Vec<AliasSnapshot> {
+        self.aliases
+            .read()
+            .get(name)
+            .map(|a| a.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Sum of every function's reserved concurrency.
+    pub fn reserved_total(&self) -> usize {
+        self.reserved_total.load(Ordering::Acquire)
     }
 
     /// Every function's `$LATEST`, ordered by name (stable for pagination).
@@ -164,6 +332,18 @@ impl Registry {
         Ok(())
     }
 
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn Store) -> Result<T, nubo_store::StoreError> + Send + 'static,
+    ) -> Result<T, ControlError> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || work(&*store))
+            .await
+            .map_err(|e| {
+                ControlError::Store(nubo_store::StoreError::Io(std::io::Error::other(e)))
+            })??)
+    }
+
     fn publish(&self, record: FunctionRecord) -> FunctionSnapshot {
         let snapshot = Arc::new(record);
         self.functions
@@ -206,6 +386,9 @@ impl Registry {
             code,
             last_modified: now_last_modified(),
             revision_id: new_revision(),
+            reserved_concurrency: None,
+            last_published_version: 0,
+            source_revision: None,
         };
         match self.persist(&record, true).await {
             Err(ControlError::Store(nubo_store::StoreError::AlreadyExists(_))) => {
@@ -300,7 +483,7 @@ impl Registry {
         Ok(snapshot)
     }
 
-    /// DeleteFunction (the whole function; qualifiers arrive with versions).
+    /// DeleteFunction: the whole function, or one published version (`qualifier`).
     pub async fn delete(&self, name: &str, qualifier: Option<&str>) -> Result<(), ControlError> {
         let _guard = self.writes.lock().await;
         if let Some(q) = qualifier {
@@ -309,21 +492,281 @@ impl Registry {
                     "$LATEST version cannot be deleted without deleting the function.".into(),
                 ));
             }
-            return Err(self
-                .resolve(name, Some(q))
-                .err()
-                .unwrap_or_else(|| ControlError::NotFound(name.into())));
+            let Some(number) = q
+                .parse::<u64>()
+                .ok()
+                .filter(|_| q.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                return Err(ControlError::InvalidParameter(
+                    "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias."
+                        .into(),
+                ));
+            };
+            if self.version(name, number).is_none() {
+                return Err(self.not_found(name, Some(q)));
+            }
+            let referencing: Vec<String> = self
+                .aliases_of(name)
+                .iter()
+                .filter(|a| a.function_version == q || a.additional_version_weights.contains_key(q))
+                .map(|a| a.name.clone())
+                .collect();
+            if !referencing.is_empty() {
+                return Err(ControlError::Conflict(format!(
+                    "Unable to delete version because the following aliases reference it: [{}]",
+                    referencing.join(", ")
+                )));
+            }
+            let (n, v) = (name.to_owned(), q.to_owned());
+            self.blocking(move |store| store.delete_function_version(&n, &v))
+                .await?;
+            if let Some(versions) = self.versions.write().get_mut(name) {
+                versions.remove(&number);
+            }
+            self.changed(name);
+            return Ok(());
         }
         self.resolve(name, None)?;
-        let store = self.store.clone();
         let owned = name.to_owned();
-        tokio::task::spawn_blocking(move || store.delete_function(&owned))
-            .await
-            .map_err(|e| {
-                ControlError::Store(nubo_store::StoreError::Io(std::io::Error::other(e)))
-            })??;
-        self.functions.write().remove(name);
+        self.blocking(move |store| store.delete_function(&owned))
+            .await?;
+        let removed = self.functions.write().remove(name);
+        self.versions.write().remove(name);
+        self.aliases.write().remove(name);
+        if let Some(reserved) = removed.and_then(|f| f.reserved_concurrency) {
+            self.reserved_total
+                .fetch_sub(reserved as usize, Ordering::AcqRel);
+        }
         self.changed(name);
         Ok(())
+    }
+
+    /// PublishVersion: an immutable snapshot of `$LATEST`. Publishing an unchanged `$LATEST`
+    /// again returns the version already published from it.
+    pub async fn publish_version(
+        &self,
+        name: &str,
+        code_sha256: Option<&str>,
+        revision_id: Option<&str>,
+        description: Option<String>,
+    ) -> Result<FunctionSnapshot, ControlError> {
+        let _guard = self.writes.lock().await;
+        let latest = self.resolve(name, None)?;
+        Self::check_revision(&latest, revision_id)?;
+        if let Some(sha) = code_sha256 {
+            if sha != latest.code.sha256_base64 {
+                return Err(ControlError::InvalidParameter(format!(
+                    "CodeSha256 ({sha}) is different from current CodeSha256 in $LATEST ({}). Please try again.",
+                    latest.code.sha256_base64
+                )));
+            }
+        }
+        let newest = self
+            .versions
+            .read()
+            .get(name)
+            .and_then(|v| v.values().next_back().cloned());
+        if let Some(newest) = newest {
+            if newest.source_revision.as_deref() == Some(latest.revision_id.as_str()) {
+                return Ok(newest);
+            }
+        }
+        let number = latest.last_published_version + 1;
+        let mut version = (*latest).clone();
+        version.version = number.to_string();
+        if let Some(description) = description {
+            version.description = description;
+        }
+        version.last_modified = now_last_modified();
+        version.revision_id = new_revision();
+        version.source_revision = Some(latest.revision_id.clone());
+        version.reserved_concurrency = None;
+        self.persist(&version, true).await?;
+        // The counter moves on $LATEST without changing its revision: nothing about it changed.
+        let mut head = (*latest).clone();
+        head.last_published_version = number;
+        self.persist(&head, false).await?;
+        self.functions
+            .write()
+            .insert(name.to_owned(), Arc::new(head));
+        let version = Arc::new(version);
+        self.versions
+            .write()
+            .entry(name.to_owned())
+            .or_default()
+            .insert(number, version.clone());
+        Ok(version)
+    }
+
+    /// Checks an alias's versions and weights.
+    fn check_alias_target(
+        &self,
+        name: &str,
+        version: &str,
+        weights: &BTreeMap<String, f64>,
+    ) -> Result<(), ControlError> {
+        if self.version_named(name, version).is_none() {
+            return Err(self.not_found(name, Some(version)));
+        }
+        if weights.len() > 1 {
+            return Err(ControlError::InvalidParameter(
+                "Number of items in AdditionalVersionWeights cannot be greater than 1".into(),
+            ));
+        }
+        for (extra, weight) in weights {
+            if !(0.0..=1.0).contains(weight) || weight.is_nan() {
+                return Err(ControlError::Validation(format!(
+                    "1 validation error detected: Value '{weight}' at 'routingConfig.additionalVersionWeights' failed to satisfy constraint: Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0]"
+                )));
+            }
+            if version == LATEST || extra == LATEST {
+                return Err(ControlError::InvalidParameter(
+                    "$LATEST is not supported for an alias pointing to more than 1 version".into(),
+                ));
+            }
+            if extra == version {
+                return Err(ControlError::InvalidParameter(format!(
+                    "Invalid function version {extra}. Function version {extra} is already included in routing configuration."
+                )));
+            }
+            if self.version_named(name, extra).is_none() {
+                return Err(ControlError::InvalidParameter(format!(
+                    "Function version {extra} does not exist for function {name}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn persist_alias(&self, alias: AliasRecord) -> Result<AliasSnapshot, ControlError> {
+        let document = serde_json::to_string(&alias)
+            .map_err(|e| ControlError::InvalidParameter(e.to_string()))?;
+        let (f, a) = (alias.function_name.clone(), alias.name.clone());
+        self.blocking(move |store| store.put_alias(&f, &a, &document))
+            .await?;
+        let snapshot = Arc::new(alias);
+        self.aliases
+            .write()
+            .entry(snapshot.function_name.clone())
+            .or_default()
+            .insert(snapshot.name.clone(), snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// CreateAlias.
+    pub async fn create_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: &str,
+        description: String,
+        weights: BTreeMap<String, f64>,
+    ) -> Result<AliasSnapshot, ControlError> {
+        let _guard = self.writes.lock().await;
+        self.resolve(name, None)?;
+        if self.alias(name, alias).is_some() {
+            return Err(ControlError::Conflict(format!(
+                "Alias already exists: {}",
+                nubo_wire::arn::qualified_function_arn(&self.identity, name, alias)
+            )));
+        }
+        self.check_alias_target(name, version, &weights)?;
+        self.persist_alias(AliasRecord {
+            function_name: name.to_owned(),
+            name: alias.to_owned(),
+            function_version: version.to_owned(),
+            description,
+            additional_version_weights: weights,
+            revision_id: new_revision(),
+        })
+        .await
+    }
+
+    /// UpdateAlias: `None` leaves a member as it is.
+    pub async fn update_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: Option<String>,
+        description: Option<String>,
+        weights: Option<BTreeMap<String, f64>>,
+        revision_id: Option<&str>,
+    ) -> Result<AliasSnapshot, ControlError> {
+        let _guard = self.writes.lock().await;
+        self.resolve(name, None)?;
+        let current = self.alias(name, alias).ok_or_else(|| {
+            ControlError::NotFound(format!(
+                "Alias not found: {}",
+                nubo_wire::arn::qualified_function_arn(&self.identity, name, alias)
+            ))
+        })?;
+        if let Some(expected) = revision_id {
+            if expected != current.revision_id {
+                return Err(ControlError::PreconditionFailed(
+                    "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id".into(),
+                ));
+            }
+        }
+        let mut next = (*current).clone();
+        if let Some(v) = version {
+            next.function_version = v;
+        }
+        if let Some(d) = description {
+            next.description = d;
+        }
+        if let Some(w) = weights {
+            next.additional_version_weights = w;
+        }
+        self.check_alias_target(
+            name,
+            &next.function_version,
+            &next.additional_version_weights,
+        )?;
+        next.revision_id = new_revision();
+        self.persist_alias(next).await
+    }
+
+    /// DeleteAlias (idempotent for a missing alias, as Lambda is).
+    pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<(), ControlError> {
+        let _guard = self.writes.lock().await;
+        self.resolve(name, None)?;
+        let (f, a) = (name.to_owned(), alias.to_owned());
+        self.blocking(move |store| store.delete_alias(&f, &a))
+            .await?;
+        if let Some(aliases) = self.aliases.write().get_mut(name) {
+            aliases.remove(alias);
+        }
+        Ok(())
+    }
+
+    /// Put/DeleteFunctionConcurrency. The unreserved pool must keep at least
+    /// `min(100, account_limit / 10)` (Lambda keeps 100 of its default 1000).
+    pub async fn set_reserved_concurrency(
+        &self,
+        name: &str,
+        reserved: Option<u32>,
+        account_limit: usize,
+    ) -> Result<FunctionSnapshot, ControlError> {
+        let _guard = self.writes.lock().await;
+        let current = self.resolve(name, None)?;
+        let others = self.reserved_total() - current.reserved_concurrency.unwrap_or(0) as usize;
+        let minimum = (account_limit / 10).min(100);
+        if let Some(n) = reserved {
+            if others + n as usize > account_limit.saturating_sub(minimum) {
+                return Err(ControlError::InvalidParameter(format!(
+                    "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{minimum}]."
+                )));
+            }
+        }
+        let mut record = (*current).clone();
+        record.reserved_concurrency = reserved;
+        self.persist(&record, false).await?;
+        self.reserved_total
+            .store(others + reserved.unwrap_or(0) as usize, Ordering::Release);
+        let snapshot = Arc::new(record);
+        self.functions
+            .write()
+            .insert(name.to_owned(), snapshot.clone());
+        Ok(snapshot)
     }
 }

@@ -57,6 +57,8 @@ pub(crate) struct RuntimeApiState {
     in_flight: Mutex<Option<(String, oneshot::Sender<RuntimeResult>)>>,
     init_error: Mutex<Option<InitError>>,
     pub(crate) init_error_reported: Notify,
+    /// Set when the runtime first asks for `next`: its initialization is over.
+    pub(crate) ready: tokio::sync::watch::Sender<bool>,
 }
 
 impl RuntimeApiState {
@@ -89,6 +91,7 @@ impl RuntimeApi {
             in_flight: Mutex::new(None),
             init_error: Mutex::new(None),
             init_error_reported: Notify::new(),
+            ready: tokio::sync::watch::Sender::new(false),
         });
         let served = state.clone();
         let server = tokio::spawn(async move {
@@ -181,6 +184,9 @@ async fn read_body(body: Incoming) -> Option<Bytes> {
 }
 
 async fn next(state: &RuntimeApiState) -> Reply {
+    state
+        .ready
+        .send_if_modified(|ready| !std::mem::replace(ready, true));
     let delivery = {
         let mut queue = state.queue.lock().await;
         match queue.recv().await {

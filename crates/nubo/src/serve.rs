@@ -112,6 +112,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ..InvokerConfig::default()
         },
     );
+    let provisioned = invoker
+        .restore_provisioned()
+        .map_err(|e| anyhow::anyhow!("loading provisioned concurrency: {e}"))?;
+    if provisioned > 0 {
+        println!("nubo: {provisioned} provisioned-concurrency configurations");
+    }
     let async_invoker = AsyncInvoker::start(
         invoker.clone(),
         store.clone(),

@@ -103,8 +103,33 @@ pub trait Store: Send + Sync + 'static {
     fn update_function(&self, name: &str, version: &str, document: &str) -> Result<(), StoreError>;
     /// Every stored function version's document, ordered by name then version.
     fn all_functions(&self) -> Result<Vec<(String, String, String)>, StoreError>;
-    /// Deletes a function with all its versions; false if it did not exist.
+    /// Deletes a function with all its versions, aliases and settings; false if it did not exist.
     fn delete_function(&self, name: &str) -> Result<bool, StoreError>;
+    /// Deletes one published version's document; false if it did not exist.
+    fn delete_function_version(&self, name: &str, version: &str) -> Result<bool, StoreError>;
+
+    /// Inserts or replaces an alias's document.
+    fn put_alias(&self, function: &str, alias: &str, document: &str) -> Result<(), StoreError>;
+    /// Deletes an alias; false if it did not exist.
+    fn delete_alias(&self, function: &str, alias: &str) -> Result<bool, StoreError>;
+    /// Every alias: (function, alias, document), ordered.
+    fn all_aliases(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+
+    /// Inserts or replaces a provisioned-concurrency setting for a version or alias.
+    fn put_provisioned_concurrency(
+        &self,
+        function: &str,
+        qualifier: &str,
+        document: &str,
+    ) -> Result<(), StoreError>;
+    /// Deletes one; false if it did not exist.
+    fn delete_provisioned_concurrency(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<bool, StoreError>;
+    /// Every setting: (function, qualifier, document), ordered.
+    fn all_provisioned_concurrency(&self) -> Result<Vec<(String, String, String)>, StoreError>;
     /// Appends log lines (batched by the caller).
     fn append_log_events(&self, events: &[LogEvent]) -> Result<(), StoreError>;
     /// The most recent `limit` log lines of a function, oldest first.

@@ -43,6 +43,18 @@ CREATE TABLE IF NOT EXISTS async_events (
     attempts INTEGER NOT NULL,
     not_before_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS aliases (
+    function_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (function_name, name)
+);
+CREATE TABLE IF NOT EXISTS provisioned_concurrency (
+    function_name TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (function_name, qualifier)
+);
 CREATE TABLE IF NOT EXISTS event_invoke_configs (
     name TEXT NOT NULL,
     qualifier TEXT NOT NULL,
@@ -128,11 +140,7 @@ impl Store for SqliteStore {
     }
 
     fn all_functions(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        let conn = self.conn.lock();
-        let mut stmt =
-            conn.prepare("SELECT name, version, document FROM functions ORDER BY name, version")?;
-        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all_documents("SELECT name, version, document FROM functions ORDER BY name, version")
     }
 
     fn delete_function(&self, name: &str) -> Result<bool, StoreError> {
@@ -148,8 +156,98 @@ impl Store for SqliteStore {
         tx.execute("DELETE FROM functions WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM log_events WHERE function_name = ?1", [name])?;
         tx.execute("DELETE FROM event_invoke_configs WHERE name = ?1", [name])?;
+        tx.execute("DELETE FROM aliases WHERE function_name = ?1", [name])?;
+        tx.execute(
+            "DELETE FROM provisioned_concurrency WHERE function_name = ?1",
+            [name],
+        )?;
         tx.commit()?;
         Ok(existed.is_some())
+    }
+
+    fn delete_function_version(&self, name: &str, version: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let deleted = tx.execute(
+            "DELETE FROM functions WHERE name = ?1 AND version = ?2",
+            params![name, version],
+        )?;
+        tx.execute(
+            "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
+            params![name, version],
+        )?;
+        tx.execute(
+            "DELETE FROM event_invoke_configs WHERE name = ?1 AND qualifier = ?2",
+            params![name, version],
+        )?;
+        tx.commit()?;
+        Ok(deleted > 0)
+    }
+
+    fn put_alias(&self, function: &str, alias: &str, document: &str) -> Result<(), StoreError> {
+        self.conn.lock().execute(
+            "INSERT INTO aliases (function_name, name, document) VALUES (?1, ?2, ?3)
+             ON CONFLICT (function_name, name) DO UPDATE SET document = excluded.document",
+            params![function, alias, document],
+        )?;
+        Ok(())
+    }
+
+    fn delete_alias(&self, function: &str, alias: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let deleted = tx.execute(
+            "DELETE FROM aliases WHERE function_name = ?1 AND name = ?2",
+            params![function, alias],
+        )?;
+        tx.execute(
+            "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
+            params![function, alias],
+        )?;
+        tx.execute(
+            "DELETE FROM event_invoke_configs WHERE name = ?1 AND qualifier = ?2",
+            params![function, alias],
+        )?;
+        tx.commit()?;
+        Ok(deleted > 0)
+    }
+
+    fn all_aliases(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.all_documents(
+            "SELECT function_name, name, document FROM aliases ORDER BY function_name, name",
+        )
+    }
+
+    fn put_provisioned_concurrency(
+        &self,
+        function: &str,
+        qualifier: &str,
+        document: &str,
+    ) -> Result<(), StoreError> {
+        self.conn.lock().execute(
+            "INSERT INTO provisioned_concurrency (function_name, qualifier, document) VALUES (?1, ?2, ?3)
+             ON CONFLICT (function_name, qualifier) DO UPDATE SET document = excluded.document",
+            params![function, qualifier, document],
+        )?;
+        Ok(())
+    }
+
+    fn delete_provisioned_concurrency(
+        &self,
+        function: &str,
+        qualifier: &str,
+    ) -> Result<bool, StoreError> {
+        let deleted = self.conn.lock().execute(
+            "DELETE FROM provisioned_concurrency WHERE function_name = ?1 AND qualifier = ?2",
+            params![function, qualifier],
+        )?;
+        Ok(deleted > 0)
+    }
+
+    fn all_provisioned_concurrency(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.all_documents(
+            "SELECT function_name, qualifier, document FROM provisioned_concurrency ORDER BY function_name, qualifier",
+        )
     }
 
     fn append_log_events(&self, events: &[LogEvent]) -> Result<(), StoreError> {
@@ -280,10 +378,17 @@ impl Store for SqliteStore {
     }
 
     fn all_event_invoke_configs(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        let conn = self.conn.lock();
-        let mut stmt = conn.prepare(
+        self.all_documents(
             "SELECT name, qualifier, document FROM event_invoke_configs ORDER BY name, qualifier",
-        )?;
+        )
+    }
+}
+
+impl SqliteStore {
+    /// Rows of (key, key, document) from a query without parameters.
+    fn all_documents(&self, sql: &str) -> Result<Vec<(String, String, String)>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(sql)?;
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

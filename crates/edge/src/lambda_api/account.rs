@@ -26,7 +26,7 @@ pub(crate) async fn settings(State(state): State<Arc<EdgeState>>) -> ApiResult {
                 "CodeSizeUnzipped": nubo_store::MAX_UNZIPPED_BYTES,
                 "CodeSizeZipped": nubo_lambda::validate::MAX_ZIP_BYTES,
                 "ConcurrentExecutions": concurrency,
-                "UnreservedConcurrentExecutions": concurrency,
+                "UnreservedConcurrentExecutions": concurrency.saturating_sub(state.invoker.registry().reserved_total()),
             },
             "AccountUsage": { "TotalCodeSize": total_code_size, "FunctionCount": function_count },
         }),

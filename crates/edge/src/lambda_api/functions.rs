@@ -36,6 +36,14 @@ pub(crate) fn resolve(
     Ok((reference, snapshot))
 }
 
+fn registry_reserved(state: &EdgeState, name: &str) -> Option<u32> {
+    state
+        .invoker
+        .registry()
+        .get(name)
+        .and_then(|f| f.reserved_concurrency)
+}
+
 fn missing(member: &str) -> ApiError {
     ApiError(AwsError::validation(format!(
         "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
@@ -156,8 +164,14 @@ fn spec_from(
 pub(crate) async fn create(State(state): State<Arc<EdgeState>>, req: Request) -> ApiResult {
     let input: CreateFunctionInput = json_body(req.into_body(), "CreateFunction").await?;
     let registry = state.invoker.registry();
+    let publish = input.publish == Some(true);
     let (spec, zip) = spec_from(input, registry.identity())?;
-    let created = registry.create(spec, zip).await?;
+    let mut created = registry.create(spec, zip).await?;
+    if publish {
+        created = registry
+            .publish_version(&created.name, None, None, None)
+            .await?;
+    }
     Ok(json(
         StatusCode::CREATED,
         &function_configuration(&created, registry.identity(), false),
@@ -188,6 +202,9 @@ pub(crate) async fn get(
     });
     if !snapshot.tags.is_empty() {
         body["Tags"] = json!(snapshot.tags);
+    }
+    if let Some(n) = registry_reserved(&state, &snapshot.name) {
+        body["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
     }
     Ok(json(StatusCode::OK, &body))
 }
@@ -270,9 +287,14 @@ pub(crate) async fn update_code(
             &function_configuration(&snapshot, registry.identity(), false),
         ));
     }
-    let updated = registry
+    let mut updated = registry
         .update_code(&snapshot.name, zip, input.revision_id.as_deref())
         .await?;
+    if input.publish == Some(true) {
+        updated = registry
+            .publish_version(&updated.name, None, None, None)
+            .await?;
+    }
     Ok(json(
         StatusCode::OK,
         &function_configuration(&updated, registry.identity(), false),

@@ -1,14 +1,17 @@
 //! The Lambda API as botocore's `lambda/2015-03-31` model defines it (rest-json).
 //!
 //! Handlers parse wire shapes ([`shapes`]), call the lambda layer, and render its types back into
-//! wire shapes. One module per resource: [`functions`], [`invoke`], [`event_config`] (asynchronous
+//! wire shapes. One module per resource: [`functions`], [`versions`] (and aliases),
+//! [`concurrency`] (reserved and provisioned), [`invoke`], [`event_config`] (asynchronous
 //! invocation settings), [`account`] (settings and tags).
 
 mod account;
+mod concurrency;
 mod event_config;
 mod functions;
 mod invoke;
 pub mod shapes;
+mod versions;
 
 use std::sync::Arc;
 
@@ -52,6 +55,34 @@ pub fn router(state: Arc<EdgeState>) -> Router {
         .route(
             "/2015-03-31/functions/{function}/invocations",
             post(invoke::invoke),
+        )
+        .route(
+            "/2015-03-31/functions/{function}/versions",
+            post(versions::publish).get(versions::list_versions),
+        )
+        .route(
+            "/2015-03-31/functions/{function}/aliases",
+            post(versions::create_alias).get(versions::list_aliases),
+        )
+        .route(
+            "/2015-03-31/functions/{function}/aliases/{alias}",
+            get(versions::get_alias)
+                .put(versions::update_alias)
+                .delete(versions::delete_alias),
+        )
+        .route(
+            "/2017-10-31/functions/{function}/concurrency",
+            axum::routing::put(concurrency::put_reserved).delete(concurrency::delete_reserved),
+        )
+        .route(
+            "/2019-09-30/functions/{function}/concurrency",
+            get(concurrency::get_reserved),
+        )
+        .route(
+            "/2019-09-30/functions/{function}/provisioned-concurrency",
+            get(concurrency::get_provisioned)
+                .put(concurrency::put_provisioned)
+                .delete(concurrency::delete_provisioned),
         )
         .route(
             "/2019-09-25/functions/{function}/event-invoke-config",
