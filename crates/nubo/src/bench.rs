@@ -37,6 +37,9 @@ pub(crate) struct BenchArgs {
     /// tests/fixtures/rust-runtime with the official lambda_runtime crate).
     #[arg(long)]
     provided_bootstrap: Option<PathBuf>,
+    /// Seconds per level of the concurrency-scaling runs (1, 2, 8, 64 clients).
+    #[arg(long, default_value_t = 2)]
+    scaling_seconds: u64,
     /// Asynchronous events sent one at a time for the end-to-end figure.
     #[arg(long, default_value_t = 300)]
     async_events: usize,
@@ -322,37 +325,39 @@ where
     Ok(stats(samples))
 }
 
-/// Requests per second with `concurrency` clients for `seconds`.
+/// Latency and requests per second with `concurrency` clients for `seconds`.
 async fn throughput(
     client: Arc<Client>,
     name: &'static str,
     concurrency: usize,
     seconds: u64,
     echo: bool,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(Stats, f64)> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let client = client.clone();
         tasks.spawn(async move {
-            let mut done = 0u64;
+            let mut samples = Vec::new();
             while Instant::now() < deadline {
+                let start = Instant::now();
                 if echo {
                     echo_once(&client, name, false).await?;
                 } else {
                     invoke(&client, name, false).await?;
                 }
-                done += 1;
+                samples.push(start.elapsed());
             }
-            Ok::<u64, anyhow::Error>(done)
+            Ok::<_, anyhow::Error>(samples)
         });
     }
     let start = Instant::now();
-    let mut total = 0;
-    while let Some(done) = tasks.join_next().await {
-        total += done??;
+    let mut all = Vec::new();
+    while let Some(samples) = tasks.join_next().await {
+        all.extend(samples??);
     }
-    Ok(total as f64 / start.elapsed().as_secs_f64())
+    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
+    Ok((stats(all), rate))
 }
 
 /// Spawns `program args` to completion `iterations` times.
@@ -458,7 +463,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         echo_once(&echo, "", false).await.map(|_| ())
     })
     .await?;
-    let warm_rps = throughput(
+    let (_, warm_rps) = throughput(
         client.clone(),
         "bench-noop",
         args.concurrency,
@@ -466,7 +471,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         false,
     )
     .await?;
-    let echo_rps = throughput(
+    let (_, echo_rps) = throughput(
         echo.clone(),
         "",
         args.concurrency,
@@ -479,9 +484,32 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         subject: warm.clone(),
         throughput: Some(warm_rps),
         baseline_name: "hyper loopback echo".into(),
-        baseline: warm_baseline,
+        baseline: warm_baseline.clone(),
         baseline_throughput: Some(echo_rps),
     });
+
+    // Throughput as concurrency grows, each level beside the echo at the same concurrency.
+    for level in [1usize, 2, 8, 64] {
+        eprintln!("bench: throughput at concurrency {level}");
+        let (latency, rate) = throughput(
+            client.clone(),
+            "bench-noop",
+            level,
+            args.scaling_seconds,
+            false,
+        )
+        .await?;
+        let (echo_latency, echo_rate) =
+            throughput(echo.clone(), "", level, args.scaling_seconds, true).await?;
+        rows.push(Row {
+            scenario: format!("warm invoke, {level} concurrent clients"),
+            subject: latency,
+            throughput: Some(rate),
+            baseline_name: format!("hyper loopback echo, {level} clients"),
+            baseline: echo_latency,
+            baseline_throughput: Some(echo_rate),
+        });
+    }
 
     // Asynchronous invocation. End-to-end first, at low load, on an empty queue: accept → the
     // invocation's success, as the server measures it, beside a warm synchronous invoke.
