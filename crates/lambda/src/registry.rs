@@ -770,3 +770,184 @@ impl Registry {
         Ok(snapshot)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nubo_store::SqliteStore;
+
+    fn zip(body: &str) -> Bytes {
+        use std::io::Write;
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        writer
+            .start_file("app.py", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        writer.write_all(body.as_bytes()).unwrap();
+        Bytes::from(writer.finish().unwrap().into_inner())
+    }
+
+    fn spec(name: &str) -> FunctionSpec {
+        FunctionSpec {
+            name: name.into(),
+            runtime: "python3.12".into(),
+            role: "arn:aws:iam::000000000000:role/r".into(),
+            handler: Some("app.handler".into()),
+            description: String::new(),
+            timeout_seconds: 3,
+            memory_mb: 128,
+            ephemeral_storage_mb: 512,
+            environment: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            architectures: vec!["x86_64".into()],
+            tracing_mode: "PassThrough".into(),
+            layers: Vec::new(),
+            dead_letter_target: None,
+            log_format: "Text".into(),
+        }
+    }
+
+    fn open(dir: &std::path::Path) -> Registry {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).unwrap());
+        Registry::load(store, CodeStore::open(dir).unwrap(), Identity::default()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn versions_are_immutable_numbered_and_survive_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = open(dir.path());
+        registry.create(spec("f"), zip("v1")).await.unwrap();
+        let v1 = registry
+            .publish_version("f", None, None, None)
+            .await
+            .unwrap();
+        assert_eq!(v1.version, "1");
+        // Unchanged $LATEST: the same version again.
+        let again = registry
+            .publish_version("f", None, None, None)
+            .await
+            .unwrap();
+        assert_eq!(again.revision_id, v1.revision_id);
+        registry.update_code("f", zip("v2"), None).await.unwrap();
+        let v2 = registry
+            .publish_version("f", None, None, None)
+            .await
+            .unwrap();
+        assert_eq!(v2.version, "2");
+        assert_ne!(v1.code.sha256_hex, v2.code.sha256_hex);
+        registry.delete("f", Some("2")).await.unwrap();
+        registry
+            .update_configuration(
+                "f",
+                ConfigurationUpdate {
+                    description: Some("changed".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        drop(registry);
+
+        let registry = open(dir.path());
+        let versions: Vec<String> = registry
+            .versions_of("f")
+            .unwrap()
+            .iter()
+            .map(|v| v.version.clone())
+            .collect();
+        assert_eq!(versions, ["$LATEST", "1"]);
+        assert_eq!(registry.resolve("f", Some("1")).unwrap().code, v1.code);
+        // Numbers are never reused, even after a delete and a reload.
+        let v3 = registry
+            .publish_version("f", None, None, None)
+            .await
+            .unwrap();
+        assert_eq!(v3.version, "3");
+    }
+
+    #[tokio::test]
+    async fn aliases_validate_their_targets_and_route_by_weight() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = open(dir.path());
+        registry.create(spec("f"), zip("v1")).await.unwrap();
+        registry
+            .publish_version("f", None, None, None)
+            .await
+            .unwrap();
+        registry.update_code("f", zip("v2"), None).await.unwrap();
+        registry
+            .publish_version("f", None, None, None)
+            .await
+            .unwrap();
+
+        let missing = registry
+            .create_alias("f", "a", "9", String::new(), BTreeMap::new())
+            .await;
+        assert!(matches!(missing, Err(ControlError::NotFound(_))));
+        let weights = |w: f64| BTreeMap::from([("2".to_owned(), w)]);
+        let heavy = registry
+            .create_alias("f", "a", "1", String::new(), weights(1.5))
+            .await;
+        assert!(matches!(heavy, Err(ControlError::Validation(_))));
+        let latest = registry
+            .create_alias("f", "a", LATEST, String::new(), weights(0.5))
+            .await;
+        assert!(matches!(latest, Err(ControlError::InvalidParameter(_))));
+
+        registry
+            .create_alias("f", "a", "1", String::new(), weights(0.5))
+            .await
+            .unwrap();
+        assert!(matches!(
+            registry
+                .create_alias("f", "a", "1", String::new(), BTreeMap::new())
+                .await,
+            Err(ControlError::Conflict(_))
+        ));
+        assert_eq!(registry.resolve("f", Some("a")).unwrap().version, "1");
+        let twos = (0..2000)
+            .filter(|_| registry.resolve_for_invoke("f", Some("a")).unwrap().version == "2")
+            .count();
+        assert!(
+            (800..1200).contains(&twos),
+            "{twos} of 2000 went to version 2"
+        );
+        assert!(matches!(
+            registry.delete("f", Some("2")).await,
+            Err(ControlError::Conflict(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn reservations_keep_the_unreserved_minimum() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = open(dir.path());
+        registry.create(spec("f"), zip("v1")).await.unwrap();
+        registry.create(spec("g"), zip("v1")).await.unwrap();
+        registry
+            .set_reserved_concurrency("f", Some(600), 1000)
+            .await
+            .unwrap();
+        // 600 + 301 would leave 99 unreserved, under the minimum of 100.
+        assert!(matches!(
+            registry
+                .set_reserved_concurrency("g", Some(301), 1000)
+                .await,
+            Err(ControlError::InvalidParameter(_))
+        ));
+        registry
+            .set_reserved_concurrency("g", Some(300), 1000)
+            .await
+            .unwrap();
+        assert_eq!(registry.reserved_total(), 900);
+        // Changing a reservation replaces it rather than adding to it.
+        registry
+            .set_reserved_concurrency("f", Some(10), 1000)
+            .await
+            .unwrap();
+        assert_eq!(registry.reserved_total(), 310);
+        registry.delete("g", None).await.unwrap();
+        assert_eq!(registry.reserved_total(), 10);
+        drop(registry);
+        assert_eq!(open(dir.path()).reserved_total(), 10);
+    }
+}
