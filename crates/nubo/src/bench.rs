@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
 use crate::client::Client;
+use crate::peer;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
@@ -40,6 +41,9 @@ pub(crate) struct BenchArgs {
     /// Seconds per level of the concurrency-scaling runs (1, 2, 8, 64 clients).
     #[arg(long, default_value_t = 2)]
     scaling_seconds: u64,
+    /// The nginx binary for the peer baseline (default: `nginx` on PATH or /usr/sbin/nginx).
+    #[arg(long)]
+    nginx: Option<PathBuf>,
     /// Asynchronous events sent one at a time for the end-to-end figure.
     #[arg(long, default_value_t = 300)]
     async_events: usize,
@@ -55,6 +59,8 @@ struct Stats {
     p99_us: f64,
     mean_us: f64,
     count: usize,
+    /// (percentile, µs) points for the latency plot; empty when only quantiles are known.
+    curve: Vec<(f64, f64)>,
 }
 
 fn stats(mut samples: Vec<Duration>) -> Stats {
@@ -62,11 +68,17 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
     let at =
         |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
     let mean = samples.iter().map(Duration::as_secs_f64).sum::<f64>() / samples.len() as f64 * 1e6;
+    let curve = (0..=98)
+        .map(f64::from)
+        .chain([99.0, 99.5, 99.9, 100.0])
+        .map(|p| (p, at(p / 100.0)))
+        .collect();
     Stats {
         p50_us: at(0.50),
         p99_us: at(0.99),
         mean_us: mean,
         count: samples.len(),
+        curve,
     }
 }
 
@@ -445,7 +457,8 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("bench: starting nubo serve …");
     let server = Server::start().await?;
     let client = Arc::new(Client::from_env(Some(server.url.clone())));
-    let echo = Arc::new(Client::from_env(Some(start_echo().await?)));
+    let echo_url = start_echo().await?;
+    let echo = Arc::new(Client::from_env(Some(echo_url.clone())));
     let mut rows = Vec::new();
 
     // Warm invoke of a provided no-op, versus a bare loopback HTTP round trip.
@@ -487,6 +500,80 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         baseline: warm_baseline.clone(),
         baseline_throughput: Some(echo_rps),
     });
+
+    // The same warm path through our python and node runtimes.
+    for (runtime, handler, file, body) in [
+        (
+            "python3.12",
+            "app.handler",
+            "app.py",
+            "def handler(event, context):\n    return None\n",
+        ),
+        (
+            "nodejs20.x",
+            "index.handler",
+            "index.mjs",
+            "export const handler = async () => null;\n",
+        ),
+    ] {
+        let name = format!("bench-warm-{}", runtime.replace('.', "-"));
+        let code = zip_of(&[(file, body.as_bytes().to_vec(), 0o644)])?;
+        create_function(&client, &name, runtime, handler, &code).await?;
+        if let Err(e) = invoke(&client, &name, false).await {
+            eprintln!("bench: skipping warm {runtime}: {e}");
+            continue;
+        }
+        eprintln!("bench: warm invoke {runtime}");
+        let subject = sequential(args.warm_iterations / 2, || async {
+            invoke(&client, &name, false).await.map(|_| ())
+        })
+        .await?;
+        rows.push(Row {
+            scenario: format!("warm invoke, {runtime} no-op (our bootstrap)"),
+            subject,
+            throughput: None,
+            baseline_name: "hyper loopback echo".into(),
+            baseline: warm_baseline.clone(),
+            baseline_throughput: None,
+        });
+    }
+
+    // A peer doing a comparable job: nginx adding one proxy hop in front of the same echo.
+    match peer::Nginx::start(
+        echo_url.trim_start_matches("http://"),
+        args.nginx.as_deref(),
+    )
+    .await
+    {
+        Ok(Some(nginx)) => {
+            eprintln!("bench: peer {} proxying to the echo", nginx.version);
+            let via = Arc::new(Client::from_env(Some(nginx.url.clone())));
+            let latency = sequential(args.warm_iterations, || async {
+                echo_once(&via, "", false).await.map(|_| ())
+            })
+            .await?;
+            let (_, rate) = throughput(
+                via.clone(),
+                "",
+                args.concurrency,
+                args.throughput_seconds,
+                true,
+            )
+            .await?;
+            rows.push(Row {
+                scenario: "warm invoke, provided.al2023 no-op, beside a peer's proxy hop".into(),
+                subject: warm.clone(),
+                throughput: Some(warm_rps),
+                baseline_name: format!("peer: {} reverse proxy → hyper echo", nginx.version),
+                baseline: latency,
+                baseline_throughput: Some(rate),
+            });
+        }
+        Ok(None) => eprintln!(
+            "bench: no nginx found; the peer row is skipped (scripts/bench.sh installs it)"
+        ),
+        Err(e) => eprintln!("bench: nginx peer failed to start: {e}"),
+    }
 
     // Throughput as concurrency grows, each level beside the echo at the same concurrency.
     for level in [1usize, 2, 8, 64] {
@@ -543,6 +630,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 .copied()
                 .unwrap_or(1.0),
         count: args.async_events,
+        curve: Vec::new(),
     };
     rows.push(Row {
         scenario: "async Event, accept → completed (server-measured), low load".into(),
@@ -700,12 +788,46 @@ fn report(rows: &[Row], out: &Path) -> anyhow::Result<()> {
         }));
     }
     std::fs::create_dir_all(out)?;
+    fn warm(r: &Row) -> bool {
+        r.scenario.starts_with("warm invoke,") && !r.scenario.contains("concurrent")
+    }
+    fn concurrent(r: &Row) -> bool {
+        r.scenario.contains("concurrent clients")
+    }
+    fn cold(r: &Row) -> bool {
+        r.scenario.starts_with("cold start") && r.scenario.ends_with("whole invoke")
+    }
+    let plots: [(&str, &str, fn(&Row) -> bool); 3] = [
+        ("Warm invoke latency (sequential)", "warm.svg", warm),
+        (
+            "Warm invoke latency under concurrency",
+            "concurrency.svg",
+            concurrent,
+        ),
+        ("Cold start, whole invoke", "cold.svg", cold),
+    ];
+    for (title, file, pick) in plots {
+        let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+        for r in rows.iter().filter(|r| pick(r)) {
+            for (label, stats) in [(&r.scenario, &r.subject), (&r.baseline_name, &r.baseline)] {
+                if !stats.curve.is_empty() && !series.iter().any(|(l, _)| l == label) {
+                    series.push((label.clone(), stats.curve.clone()));
+                }
+            }
+        }
+        if !series.is_empty() {
+            std::fs::write(out.join(file), crate::plot::latency_svg(title, &series))?;
+        }
+    }
     std::fs::write(out.join("results.md"), &md)?;
     std::fs::write(
         out.join("results.json"),
         serde_json::to_vec_pretty(&Value::from(json_rows))?,
     )?;
     print!("{md}");
-    eprintln!("bench: wrote {}/results.md and results.json", out.display());
+    eprintln!(
+        "bench: wrote {0}/results.md, {0}/results.json and latency plots {0}/*.svg",
+        out.display()
+    );
     Ok(())
 }

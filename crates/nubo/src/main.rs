@@ -6,6 +6,8 @@
 mod bench;
 mod client;
 mod commands;
+mod peer;
+mod plot;
 mod serve;
 
 use std::path::PathBuf;

@@ -1,0 +1,125 @@
+//! Micro-benchmarks of the invoke hot path before an environment is involved: finding the version
+//! to run (in memory, with weighted alias routing) among many functions, and validating the event.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use nubo_lambda::function::FunctionSpec;
+use nubo_lambda::{Invoker, Registry};
+use nubo_store::{CodeStore, SqliteStore, Store};
+
+const FUNCTIONS: usize = 1000;
+
+fn zip() -> Bytes {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .start_file("app.py", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    writer.write_all(b"def handler(e, c): return e\n").unwrap();
+    Bytes::from(writer.finish().unwrap().into_inner())
+}
+
+fn spec(name: String) -> FunctionSpec {
+    FunctionSpec {
+        name,
+        runtime: "python3.12".into(),
+        role: "arn:aws:iam::000000000000:role/r".into(),
+        handler: Some("app.handler".into()),
+        description: String::new(),
+        timeout_seconds: 3,
+        memory_mb: 128,
+        ephemeral_storage_mb: 512,
+        environment: BTreeMap::new(),
+        tags: BTreeMap::new(),
+        architectures: vec!["x86_64".into()],
+        tracing_mode: "PassThrough".into(),
+        layers: Vec::new(),
+        dead_letter_target: None,
+        log_format: "Text".into(),
+    }
+}
+
+fn registry(dir: &std::path::Path) -> Registry {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).unwrap());
+    let registry =
+        Registry::load(store, CodeStore::open(dir).unwrap(), Default::default()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let code = zip();
+        for i in 0..FUNCTIONS {
+            registry
+                .create(spec(format!("fn-{i}")), code.clone())
+                .await
+                .unwrap();
+        }
+        registry
+            .publish_version("fn-7", None, None, None)
+            .await
+            .unwrap();
+        registry.update_code("fn-7", zip(), None).await.unwrap();
+        registry
+            .update_configuration(
+                "fn-7",
+                nubo_lambda::function::ConfigurationUpdate {
+                    description: Some("v2".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        registry
+            .publish_version("fn-7", None, None, None)
+            .await
+            .unwrap();
+        registry
+            .create_alias(
+                "fn-7",
+                "live",
+                "1",
+                String::new(),
+                BTreeMap::from([("2".to_owned(), 0.5)]),
+            )
+            .await
+            .unwrap();
+    });
+    registry
+}
+
+fn resolve(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = registry(dir.path());
+    c.bench_function("registry/resolve_latest_of_1000", |b| {
+        b.iter(|| {
+            registry
+                .resolve_for_invoke(black_box("fn-500"), None)
+                .unwrap()
+        })
+    });
+    c.bench_function("registry/resolve_weighted_alias", |b| {
+        b.iter(|| {
+            registry
+                .resolve_for_invoke(black_box("fn-7"), Some("live"))
+                .unwrap()
+        })
+    });
+}
+
+fn payload(c: &mut Criterion) {
+    let small = Bytes::from(format!("{{\"data\":\"{}\"}}", "x".repeat(1000)));
+    let large = Bytes::from(format!(
+        "{{\"items\":[{}]}}",
+        vec!["{\"id\":12345,\"name\":\"item\",\"tags\":[\"a\",\"b\"]}"; 2000].join(",")
+    ));
+    c.bench_function("invoke/check_payload_1KB", |b| {
+        b.iter(|| Invoker::check_payload(black_box(small.clone()), 6 << 20, "").unwrap())
+    });
+    c.bench_function("invoke/check_payload_100KB", |b| {
+        b.iter(|| Invoker::check_payload(black_box(large.clone()), 6 << 20, "").unwrap())
+    });
+}
+
+criterion_group!(benches, resolve, payload);
+criterion_main!(benches);
