@@ -50,9 +50,9 @@ impl CgroupRoots {
                 let own = own_path(controller).ok_or_else(|| {
                     io::Error::new(io::ErrorKind::NotFound, "not in /proc/self/cgroup")
                 })?;
-                let root = Path::new(mount)
-                    .join(own.trim_start_matches('/'))
-                    .join(&server);
+                let parent = Path::new(mount).join(own.trim_start_matches('/'));
+                remove_stale(&parent);
+                let root = parent.join(&server);
                 std::fs::create_dir_all(&root)?;
                 let probe = root.join("probe");
                 let _ = std::fs::create_dir(&probe);
@@ -84,7 +84,7 @@ impl CgroupRoots {
                 }
             }
         };
-        let roots = Self {
+        let mut roots = Self {
             memory: try_one(
                 "/sys/fs/cgroup/memory",
                 "memory",
@@ -95,6 +95,14 @@ impl CgroupRoots {
             cpu: try_one("/sys/fs/cgroup/cpu", "cpu", "cpu.shares", "1024"),
             unified: try_one("/sys/fs/cgroup/unified", "", "cgroup.kill", ""),
         };
+        // Warm environments (under their quotas) compete with the host's processes as a group:
+        // give the group the weight of one busy process per CPU rather than of one process.
+        if let Some(cpu) = &roots.cpu {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            if std::fs::write(cpu.join("cpu.shares"), (1024 * cpus).to_string()).is_err() {
+                roots.cpu = None;
+            }
+        }
         (roots, refused)
     }
 
@@ -173,25 +181,35 @@ pub struct Cgroups {
 }
 
 impl Cgroups {
-    /// The `cgroup.procs` files the helper writes its own pid into.
+    /// The `cgroup.procs` files the helper writes its own pid into. Not the CPU one: the
+    /// environment joins that when its init is over (`apply_cpu_quota`).
     pub(crate) fn procs_files(&self) -> Vec<PathBuf> {
-        [&self.memory, &self.pids, &self.cpu, &self.unified]
+        [&self.memory, &self.pids, &self.unified]
             .into_iter()
             .flatten()
             .map(|dir| dir.join("cgroup.procs"))
             .collect()
     }
 
-    /// Caps CPU time at MemorySize / 1769 of one CPU. Applied once initialization is over: Lambda
+    /// Caps CPU time at MemorySize / 1769 of one CPU, by moving the environment's processes into
+    /// its CPU cgroup (what they fork later follows). Done once initialization is over: Lambda
     /// gives init a boost, and a 128 MB function's 7% of a CPU would otherwise turn a 50 ms
-    /// interpreter start into most of a second.
+    /// interpreter start into most of a second. Until then each process competes for the CPU as
+    /// a plain process does (the server's own cgroup), so many simultaneous cold starts are not
+    /// squeezed into one cgroup's share.
     pub fn apply_cpu_quota(&self) {
-        if let Some(dir) = &self.cpu {
-            let quota = self.cpu_quota_us.max(1000);
-            if quota < CPU_PERIOD_US * 64 {
-                let _ = std::fs::write(dir.join("cpu.cfs_period_us"), CPU_PERIOD_US.to_string());
-                let _ = std::fs::write(dir.join("cpu.cfs_quota_us"), quota.to_string());
-            }
+        let Some(dir) = &self.cpu else {
+            return;
+        };
+        let quota = self.cpu_quota_us.max(1000);
+        let _ = std::fs::write(dir.join("cpu.cfs_period_us"), CPU_PERIOD_US.to_string());
+        let _ = std::fs::write(dir.join("cpu.cfs_quota_us"), quota.to_string());
+        let Some(members) = self.memory.as_ref().or(self.pids.as_ref()) else {
+            return;
+        };
+        let procs = std::fs::read_to_string(members.join("cgroup.procs")).unwrap_or_default();
+        for pid in procs.split_whitespace() {
+            let _ = std::fs::write(dir.join("cgroup.procs"), pid);
         }
     }
 
@@ -239,6 +257,31 @@ impl Cgroups {
             }
         }
         all
+    }
+}
+
+/// Removes what servers that died without cleaning up left behind: `nubo-<pid>` directories whose
+/// process is gone, with their (by now empty) environment directories.
+fn remove_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("nubo-")) else {
+            continue;
+        };
+        if Path::new("/proc").join(pid).exists() {
+            continue;
+        }
+        if let Ok(children) = std::fs::read_dir(entry.path()) {
+            for child in children.flatten() {
+                if child.path().is_dir() {
+                    let _ = std::fs::remove_dir(child.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(entry.path());
     }
 }
 

@@ -155,7 +155,7 @@ impl NamespaceSandbox {
                 cg.push_str(&format!(" (pids.max {PIDS_MAX})"));
             }
             if self.cgroups.cpu.is_some() {
-                cg.push_str(" (cpu: MemorySize/1769 of a CPU after init)");
+                cg.push_str(" (cpu: MemorySize/1769 of a CPU once init is over)");
             }
             parts.push(cg);
         }
