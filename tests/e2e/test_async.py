@@ -15,14 +15,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import ROLE, error_of, function_arn, invoke, lambda_client_for, make_zip, unique_name
+from host_files import FUNCTION_SIDE, url_for
 
-# Appends one JSON line per call to $OUT (O_APPEND: lines from concurrent environments don't mix).
-RECORDER = """
+# Appends one JSON line per call to $OUT, through the host-files channel (sandboxed functions do not
+# see the host's files); the collector appends each line whole, so concurrent calls don't mix.
+RECORDER = FUNCTION_SIDE + """
 import json, os, time
 
 def handler(event, context):
-    with open(os.environ["OUT"], "a") as f:
-        f.write(json.dumps({"event": event, "request_id": context.aws_request_id}) + "\\n")
+    write_out(os.environ["OUT"], json.dumps({"event": event, "request_id": context.aws_request_id}) + "\\n")
     if isinstance(event, dict):
         if event.get("sleep"):
             time.sleep(event["sleep"])
@@ -41,7 +42,7 @@ def create_recorder(lam, out_path, name=None):
         Handler="app.handler",
         Timeout=30,
         Code={"ZipFile": make_zip({"app.py": RECORDER})},
-        Environment={"Variables": {"OUT": str(out_path)}},
+        Environment={"Variables": {"OUT": url_for(out_path)}},
     )
     return name
 

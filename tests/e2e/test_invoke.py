@@ -12,12 +12,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import ROLE, error_of, function_arn, invoke, lambda_client_for, make_zip
+from host_files import FUNCTION_SIDE, url_for
 
 # --------------------------------------------------------------------------------------------------
 # Function sources. Each runtime's handler understands the same small set of "actions".
 # --------------------------------------------------------------------------------------------------
 
-PY_APP = r'''
+PY_APP = FUNCTION_SIDE + r'''
 import json, os, sys, time
 
 COUNT = 0
@@ -42,8 +43,7 @@ def handler(event, context):
     if action == "env":
         return {k: os.environ.get(k) for k in event["keys"]}
     if action == "touch":
-        with open(event["path"], "w") as f:
-            f.write(context.aws_request_id)
+        write_out(event["path"], context.aws_request_id, mode="w")
         return None
     return {
         "echo": event,
@@ -300,7 +300,7 @@ def test_dry_run(lam, flavour_fn):
 def test_event_invocation_runs(lam, flavour_fn, tmp_path):
     name = flavour_fn("python")
     marker = tmp_path / "touched"
-    response = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"action": "touch", "path": str(marker)}))
+    response = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"action": "touch", "path": url_for(marker)}))
     assert response["StatusCode"] == 202
     assert response["Payload"].read() == b""
     deadline = time.monotonic() + 15
@@ -409,7 +409,8 @@ def test_environment_variables(lam, flavour_fn, endpoint, flavour):
     assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "128"
     assert env["AWS_REGION"] == "us-east-1"
     assert env["_HANDLER"] == FLAVOURS[flavour][1]
-    assert env["LAMBDA_TASK_ROOT"] and os.path.isdir(env["LAMBDA_TASK_ROOT"])
+    # The code tree on the host, or /var/task where the sandbox gives the function its own root.
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task" or os.path.isdir(env["LAMBDA_TASK_ROOT"]), env
     assert re.fullmatch(r"[\w.\-]+:\d+", env["AWS_LAMBDA_RUNTIME_API"]), env
 
 

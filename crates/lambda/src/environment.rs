@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::ExitStatus;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use crate::function::FunctionRecord;
 use crate::logs::LogCapture;
 use crate::runtime_api::RuntimeApi;
 use crate::runtimes::{Launch, RuntimeCatalog};
-use crate::sandbox::{kill_process_group, Sandbox, SandboxSpec};
+use crate::sandbox::{kill_process_group, Cgroups, Sandbox, SandboxSpec, Spawned};
 use crate::InvokeError;
 
 /// What every environment needs from the platform.
@@ -41,11 +42,17 @@ pub(crate) struct Environment {
     pub(crate) substitution: Option<String>,
     /// Held by environments initialized ahead for provisioned concurrency.
     pub(crate) provisioned: Option<crate::provisioned::Ticket>,
+    /// The environment's cgroups (namespace sandbox), removed once the process is gone.
+    cgroups: Option<Arc<Cgroups>>,
+    /// Set before the exit is published: the kernel's OOM killer ended the environment.
+    oom_killed: Arc<AtomicBool>,
+    /// Peak memory in bytes, read from the cgroup before it is removed.
+    final_max_memory: Arc<AtomicU64>,
 }
 
 impl Drop for Environment {
     fn drop(&mut self) {
-        kill_process_group(self.pid);
+        self.kill();
     }
 }
 
@@ -78,22 +85,46 @@ impl Environment {
             program,
             args,
             env,
-            cwd: ctx.code_dir.to_path_buf(),
+            code_dir: ctx.code_dir.to_path_buf(),
+            runtime_dir: ctx.catalog.runtime_dir().to_path_buf(),
             memory_mb: function.memory_mb,
+            ephemeral_mb: function.ephemeral_storage_mb,
             stdout: stdout.into(),
             stderr: stderr.into(),
         };
         let started = Instant::now();
-        let mut child = match ctx.sandbox.spawn(spec) {
-            Ok(child) => child,
+        let Spawned { mut child, cgroups } = match ctx.sandbox.spawn(spec) {
+            Ok(spawned) => spawned,
             Err(e) => return Err(InvokeError::Sandbox(e.to_string())),
         };
         let pid = child.id().unwrap_or(0);
         tracing::debug!(function = %function.name, environment = %id, pid, "environment started");
         let (exit_tx, exit_rx) = watch::channel(None);
+        let oom_killed = Arc::new(AtomicBool::new(false));
+        let final_max_memory = Arc::new(AtomicU64::new(0));
+        let (oom, peak, limits) = (
+            oom_killed.clone(),
+            final_max_memory.clone(),
+            cgroups.clone(),
+        );
         tokio::spawn(async move {
             let status = child.wait().await.ok();
+            if let Some(limits) = &limits {
+                // Read before the exit is published, so whoever sees the exit sees these too.
+                oom.store(limits.oom_killed(), Ordering::SeqCst);
+                peak.store(limits.max_memory_bytes().unwrap_or(0), Ordering::SeqCst);
+            }
             let _ = exit_tx.send(status);
+            if let Some(limits) = limits {
+                limits.kill();
+                // The last processes of the namespace may take a moment to be reaped.
+                for _ in 0..100 {
+                    if limits.remove() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
         });
         Ok(Self {
             revision_id: function.revision_id.clone(),
@@ -107,11 +138,23 @@ impl Environment {
             last_used: started,
             substitution,
             provisioned: None,
+            cgroups,
+            oom_killed,
+            final_max_memory,
         })
     }
 
-    /// Peak resident memory of the environment's process, in MB.
+    /// Peak memory of the environment in MB: its memory cgroup's high-water mark (every process,
+    /// as Lambda measures), else the runtime process's peak resident set (VmHWM).
     pub(crate) fn max_memory_used_mb(&self) -> u64 {
+        if let Some(cgroups) = &self.cgroups {
+            let bytes = cgroups
+                .max_memory_bytes()
+                .unwrap_or_else(|| self.final_max_memory.load(Ordering::SeqCst));
+            if bytes > 0 {
+                return bytes.div_ceil(1024 * 1024);
+            }
+        }
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
         let kb: u64 = status
@@ -122,9 +165,35 @@ impl Environment {
         kb.div_ceil(1024)
     }
 
-    /// Kills the process group now (drop does too).
+    /// Kills the process group and, with cgroups, everything in the environment's cgroup (drop
+    /// does too).
     pub(crate) fn kill(&self) {
         kill_process_group(self.pid);
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.kill();
+        }
+    }
+
+    /// The first invocation is over: from now on the environment runs under its CPU quota.
+    pub(crate) fn mark_initialized(&mut self) {
+        if self.initialized {
+            return;
+        }
+        self.initialized = true;
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.apply_cpu_quota();
+        }
+    }
+
+    /// True when the environment was ended by its memory limit. Waits briefly for the exit to be
+    /// seen (a runtime's connection can drop before its process is reaped).
+    pub(crate) async fn out_of_memory(&self) -> bool {
+        let Some(cgroups) = &self.cgroups else {
+            return false;
+        };
+        let mut exit = self.exit.clone();
+        let _ = tokio::time::timeout(Duration::from_secs(1), exit.wait_for(Option::is_some)).await;
+        self.oom_killed.load(Ordering::SeqCst) || cgroups.oom_killed()
     }
 
     pub(crate) fn has_exited(&self) -> bool {
@@ -142,7 +211,8 @@ fn environment_variables(
     runtime_api: &str,
     stream: &str,
 ) -> Vec<(String, String)> {
-    let code = ctx.code_dir.display().to_string();
+    // Paths as the function sees them (the namespace sandbox shows the code at /var/task).
+    let code = ctx.sandbox.task_root(ctx.code_dir).display().to_string();
     let mut env: Vec<(String, String)> = vec![
         ("AWS_LAMBDA_RUNTIME_API".into(), runtime_api.into()),
         (
@@ -152,7 +222,10 @@ fn environment_variables(
         ("LAMBDA_TASK_ROOT".into(), code.clone()),
         (
             "LAMBDA_RUNTIME_DIR".into(),
-            ctx.catalog.runtime_dir().display().to_string(),
+            ctx.sandbox
+                .runtime_root(ctx.catalog.runtime_dir())
+                .display()
+                .to_string(),
         ),
         ("AWS_LAMBDA_FUNCTION_NAME".into(), function.name.clone()),
         (

@@ -410,7 +410,10 @@ impl Invoker {
         let init_duration = (cold && delivered_at.is_some())
             .then(|| delivered_at.unwrap_or(env.started) - env.started);
         let duration = finished_at - delivered_at.unwrap_or(env.started);
-        let (function_error, body, platform_line) = self.interpret(outcome, &request_id, &function);
+        // An environment ended by its memory limit is reported as Lambda does (Runtime.OutOfMemory).
+        let out_of_memory = matches!(outcome, Outcome::Exited(_)) && env.out_of_memory().await;
+        let (function_error, body, platform_line) =
+            self.interpret(outcome, out_of_memory, &request_id, &function);
 
         let mut lines = env.logs.drain().await;
         if !healthy {
@@ -460,7 +463,7 @@ impl Invoker {
             &report,
             note,
         );
-        env.initialized = true;
+        env.mark_initialized();
         if self
             .registry
             .is_live(&function.name, &function.version, &env.revision_id)
@@ -641,6 +644,7 @@ impl Invoker {
     fn interpret(
         &self,
         outcome: Outcome,
+        out_of_memory: bool,
         request_id: &str,
         function: &FunctionSnapshot,
     ) -> (bool, Bytes, Option<String>) {
@@ -691,10 +695,15 @@ impl Invoker {
                 };
                 let message =
                     format!("RequestId: {request_id} Error: Runtime exited with error: {how}");
+                let error_type = if out_of_memory {
+                    "Runtime.OutOfMemory"
+                } else {
+                    "Runtime.ExitError"
+                };
                 (
                     true,
-                    error("Runtime.ExitError", message.clone()),
-                    Some(format!("{message}\nRuntime.ExitError")),
+                    error(error_type, message.clone()),
+                    Some(format!("{message}\n{error_type}")),
                 )
             }
             Outcome::TimedOut(timeout) => {
@@ -974,7 +983,7 @@ impl Invoker {
         if !owner.is_active() {
             return Ok(());
         }
-        env.initialized = true;
+        env.mark_initialized();
         env.provisioned = Some(Ticket::new(owner));
         self.pool.put(&function.name, env);
         Ok(())

@@ -47,6 +47,13 @@ pub(crate) struct BenchArgs {
     /// Asynchronous events sent one at a time for the end-to-end figure.
     #[arg(long, default_value_t = 300)]
     async_events: usize,
+    /// Run only the sandbox comparison (cold starts and idle memory, namespace sandbox versus
+    /// `--sandbox process`).
+    #[arg(long)]
+    sandbox_only: bool,
+    /// Idle environments kept per server for the memory-overhead figure.
+    #[arg(long, default_value_t = 10)]
+    idle_environments: usize,
     /// Where to write results.json and results.md.
     #[arg(long, default_value = "bench-results")]
     out: PathBuf,
@@ -100,11 +107,16 @@ struct Server {
 
 impl Server {
     async fn start() -> anyhow::Result<Self> {
+        Self::start_with(&[]).await
+    }
+
+    async fn start_with(extra_args: &[&str]) -> anyhow::Result<Self> {
         let data = tempfile::tempdir()?;
         let exe = std::env::current_exe()?;
         let mut child = tokio::process::Command::new(exe)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
+            .args(extra_args)
             .env("NUBO_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -445,7 +457,7 @@ async fn cold_starts(
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let bootstrap = match args.provided_bootstrap {
+    let bootstrap = match args.provided_bootstrap.clone() {
         Some(p) => p,
         None => std::env::current_exe()?.with_file_name("bootstrap"),
     };
@@ -454,6 +466,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "no provided bootstrap at {} (build it: cargo build --release -p rust-runtime-fixture)",
         bootstrap.display()
     );
+    if args.sandbox_only {
+        let rows = sandbox_comparison(&args, &bootstrap).await?;
+        return report(&rows, &args.out);
+    }
     eprintln!("bench: starting nubo serve …");
     let server = Server::start().await?;
     let client = Arc::new(Client::from_env(Some(server.url.clone())));
@@ -743,7 +759,202 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         });
     }
     drop(server);
+    rows.extend(sandbox_comparison(&args, &bootstrap).await?);
     report(&rows, &args.out)
+}
+
+/// The sandbox's cost: cold start per runtime under the namespace sandbox versus the same server
+/// with `--sandbox process`, and the memory of idle environments (PSS of every process the server
+/// started, per environment; the cgroups' own charge too). Memory figures go to `sandbox-memory.md`.
+async fn sandbox_comparison(args: &BenchArgs, bootstrap: &Path) -> anyhow::Result<Vec<Row>> {
+    eprintln!("bench: sandbox comparison: starting `nubo serve` twice (auto, process) …");
+    let sandboxed = Server::start_with(&["--sandbox", "auto"]).await?;
+    let plain = Server::start_with(&["--sandbox", "process"]).await?;
+    let on = Client::from_env(Some(sandboxed.url.clone()));
+    let off = Client::from_env(Some(plain.url.clone()));
+    let functions = [
+        (
+            "provided.al2023",
+            "noop",
+            zip_of(&[("bootstrap", std::fs::read(bootstrap)?, 0o755)])?,
+        ),
+        (
+            "python3.12",
+            "app.handler",
+            zip_of(&[(
+                "app.py",
+                b"def handler(event, context):
+    return None
+"
+                .to_vec(),
+                0o644,
+            )])?,
+        ),
+        (
+            "nodejs20.x",
+            "index.handler",
+            zip_of(&[(
+                "index.mjs",
+                b"export const handler = async () => null;
+"
+                .to_vec(),
+                0o644,
+            )])?,
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (runtime, handler, zip) in &functions {
+        let name = format!("bench-sandbox-{}", runtime.replace('.', "-"));
+        create_function(&on, &name, runtime, handler, zip).await?;
+        create_function(&off, &name, runtime, handler, zip).await?;
+        eprintln!(
+            "bench: cold start {runtime}, sandbox vs process ({} starts each)",
+            args.cold_iterations
+        );
+        let (with_sandbox, with_init) = cold_starts(&on, &name, args.cold_iterations).await?;
+        let (without, without_init) = cold_starts(&off, &name, args.cold_iterations).await?;
+        rows.push(Row {
+            scenario: format!("cold start {runtime}, namespace sandbox: whole invoke"),
+            subject: with_sandbox,
+            throughput: None,
+            baseline_name: "same, --sandbox process".into(),
+            baseline: without,
+            baseline_throughput: None,
+        });
+        rows.push(Row {
+            scenario: format!("cold start {runtime}, namespace sandbox: Init Duration"),
+            subject: with_init,
+            throughput: None,
+            baseline_name: "same, --sandbox process".into(),
+            baseline: without_init,
+            baseline_throughput: None,
+        });
+    }
+
+    // Idle environments: N concurrent calls of a function that sleeps make N environments.
+    let n = args.idle_environments.max(1);
+    let idle_zip = zip_of(&[(
+        "app.py",
+        b"import time
+def handler(event, context):
+    time.sleep(0.5)
+"
+        .to_vec(),
+        0o644,
+    )])?;
+    let mut lines = vec![format!(
+        "Idle python3.12 environments ({n} per server, MemorySize 128): memory per environment.
+
+| sandbox | PSS per environment (all its processes) | cgroup memory.usage per environment |
+|---|---|---|"
+    )];
+    let mut pss = Vec::new();
+    for (label, server, client) in [("namespace", &sandboxed, &on), ("process", &plain, &off)] {
+        create_function(client, "bench-idle", "python3.12", "app.handler", &idle_zip).await?;
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..n {
+            let client = Client::from_env(Some(server.url.clone()));
+            calls.spawn(async move { invoke(&client, "bench-idle", false).await.map(drop) });
+        }
+        while let Some(done) = calls.join_next().await {
+            done??;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let server_pid = server._child.id().context("server pid")?;
+        let kb = descendants(server_pid)
+            .iter()
+            .map(|pid| pss_kb(*pid))
+            .sum::<u64>();
+        let per_env = kb as f64 / n as f64 / 1024.0;
+        pss.push(per_env);
+        let cgroup = cgroup_usage_mb(server_pid).map(|mb| format!("{:.1} MB", mb / n as f64));
+        lines.push(format!(
+            "| {label} | {per_env:.1} MB | {} |",
+            cgroup.unwrap_or_else(|| "–".into())
+        ));
+    }
+    lines.push(format!(
+        "
+Ratio (namespace ÷ process): {:.2}
+",
+        pss[0] / pss[1]
+    ));
+    let text = lines.join(
+        "
+",
+    );
+    eprintln!("{text}");
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::write(args.out.join("sandbox-memory.md"), &text)?;
+    Ok(rows)
+}
+
+/// Every process descended from `root` (found through /proc/<pid>/stat's ppid).
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // The command name may contain spaces: the ppid is the second field after its ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parent_of.push((pid, ppid));
+        }
+    }
+    let mut found = vec![root];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(
+            parent_of
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(c, _)| *c),
+        );
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+fn pss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The memory charged to a server's environment cgroups (v1), in MB.
+fn cgroup_usage_mb(server_pid: u32) -> Option<f64> {
+    let own = std::fs::read_to_string(format!("/proc/{server_pid}/cgroup")).ok()?;
+    let path = own.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "memory")
+            .then(|| path.to_owned())
+    })?;
+    let dir = Path::new("/sys/fs/cgroup/memory")
+        .join(path.trim_start_matches('/'))
+        .join(format!("nubo-{server_pid}"));
+    let bytes: u64 = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("memory.usage_in_bytes")).ok())
+        .filter_map(|t| t.trim().parse::<u64>().ok())
+        .sum();
+    Some(bytes as f64 / 1024.0 / 1024.0)
 }
 
 fn report(rows: &[Row], out: &Path) -> anyhow::Result<()> {

@@ -63,6 +63,13 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The sandbox helper must run before any thread exists (it unshares namespaces and forks).
+    #[cfg(target_os = "linux")]
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(nubo_lambda::sandbox::INIT_ARG))
+    {
+        nubo_lambda::sandbox::init::main(std::env::args_os().skip(2));
+    }
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -47,9 +47,41 @@ pub(crate) struct ServeArgs {
     /// the next. Lambda waits about a minute.
     #[arg(long, env = "NUBO_ASYNC_RETRY_DELAY_MS", default_value_t = 60_000)]
     async_retry_delay_ms: u64,
+    /// How environments are isolated: `auto` (namespaces and cgroups, as far as the kernel allows;
+    /// a plain process elsewhere) or `process` (a plain child process, no limits).
+    #[arg(long, env = "NUBO_SANDBOX", value_enum, default_value_t = SandboxChoice::Auto)]
+    sandbox: SandboxChoice,
     /// Deploy every example under this directory (each subdirectory with a function.json).
     #[arg(long, value_name = "DIR")]
     deploy_examples: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SandboxChoice {
+    Auto,
+    Process,
+}
+
+/// Probes the namespace sandbox (Linux) or takes the plain process one.
+fn choose_sandbox(choice: SandboxChoice, data_dir: &Path) -> anyhow::Result<Arc<dyn Sandbox>> {
+    #[cfg(target_os = "linux")]
+    if choice == SandboxChoice::Auto {
+        let sandbox =
+            nubo_lambda::sandbox::NamespaceSandbox::probe(nubo_lambda::sandbox::SandboxOptions {
+                helper: std::env::current_exe().context("locating the nubo binary")?,
+                state_dir: data_dir.join("sandbox"),
+            })
+            .context("preparing the sandbox")?;
+        if sandbox.isolates() {
+            return Ok(Arc::new(sandbox));
+        }
+        println!(
+            "nubo: the kernel granted no namespace or cgroup: {}",
+            sandbox.describe()
+        );
+    }
+    let _ = (choice, data_dir);
+    Ok(Arc::new(ProcessSandbox))
 }
 
 fn parse_interpreters(entries: &[String]) -> anyhow::Result<HashMap<String, PathBuf>> {
@@ -87,7 +119,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         RuntimeCatalog::install(&args.data_dir, parse_interpreters(&args.interpreters)?)
             .context("installing runtimes")?,
     );
-    let sandbox: Arc<dyn Sandbox> = Arc::new(ProcessSandbox);
+    let sandbox = choose_sandbox(args.sandbox, &args.data_dir)?;
     let registry = Arc::new(
         Registry::load(store.clone(), code, identity)
             .map_err(|e| anyhow::anyhow!("loading functions: {e}"))?,

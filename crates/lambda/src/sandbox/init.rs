@@ -1,0 +1,414 @@
+//! The sandbox helper: `nubo __sandbox-init <plan as JSON>`.
+//!
+//! A fresh, single-threaded process (the server is multi-threaded, and only async-signal-safe
+//! calls are allowed between its fork and exec). It
+//! 1. moves itself into the environment's cgroups (so everything below is counted);
+//! 2. unshares the mount and pid namespaces and forks: the child is pid 1 of the new pid
+//!    namespace, and the helper stays as its parent, waiting, to pass its exit status on (a
+//!    child killed by a signal makes the helper kill itself with the same signal);
+//! 3. in the child: builds a minimal root on a tmpfs (read-only binds of the system directories,
+//!    the interpreter, our bootstraps at `/var/runtime`, the code at `/var/task`; a few devices; a
+//!    private `/tmp` tmpfs; a fresh `/proc`), pivots into it and detaches the old root;
+//! 4. drops supplementary groups, unshares a user namespace whose only uid/gid (993, Lambda's)
+//!    maps to an unprivileged one outside (written by the helper, which is still in the parent
+//!    namespace), sets no-new-privileges and execs the runtime.
+//!
+//! Errors are printed to stderr (the function's log) and end the helper with status 125.
+
+use std::ffi::{CString, OsString};
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The exit status of a helper that could not set the sandbox up.
+pub const SETUP_FAILED: i32 = 125;
+
+/// Which namespaces an environment gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespaces {
+    /// A user namespace (the function runs as an unprivileged uid).
+    pub user: bool,
+    /// A pid namespace (the function sees only its own processes).
+    pub pid: bool,
+    /// A mount namespace with a minimal root (no view of the host's files).
+    pub mount: bool,
+}
+
+impl Namespaces {
+    /// "user,pid,mount" (or "none").
+    pub fn names(&self) -> String {
+        let names: Vec<&str> = [
+            ("user", self.user),
+            ("pid", self.pid),
+            ("mount", self.mount),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        if names.is_empty() {
+            "none".into()
+        } else {
+            names.join(",")
+        }
+    }
+}
+
+/// A bind mount into the new root.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Bind {
+    pub(crate) source: PathBuf,
+    /// Absolute path inside the new root.
+    pub(crate) target: PathBuf,
+    pub(crate) writable: bool,
+}
+
+/// Everything the helper does, decided by the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Plan {
+    pub(crate) namespaces: Namespaces,
+    /// `cgroup.procs` files to join first.
+    pub(crate) cgroup_procs: Vec<PathBuf>,
+    /// An empty directory to build the new root on.
+    pub(crate) root: PathBuf,
+    pub(crate) binds: Vec<Bind>,
+    /// (link inside the new root, what it points to).
+    pub(crate) symlinks: Vec<(PathBuf, PathBuf)>,
+    /// Device nodes bound at the same path.
+    pub(crate) devices: Vec<PathBuf>,
+    /// Size of the private `/tmp`, in MB.
+    pub(crate) tmp_mb: u32,
+    /// The uid/gid inside the user namespace, and what it maps to outside.
+    pub(crate) uid: u32,
+    pub(crate) outside_uid: u32,
+    /// Fallback limits where cgroups were refused.
+    pub(crate) rlimit_as: Option<u64>,
+    pub(crate) rlimit_nproc: Option<u64>,
+    pub(crate) cwd: PathBuf,
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<String>,
+}
+
+/// The helper's `main`: never returns.
+pub fn main(mut args: impl Iterator<Item = OsString>) -> ! {
+    let plan: Result<Plan, String> = args
+        .next()
+        .ok_or_else(|| "missing plan".to_owned())
+        .and_then(|json| {
+            serde_json::from_slice(json.as_bytes()).map_err(|e| format!("bad plan: {e}"))
+        });
+    let error = match plan {
+        Ok(plan) => match run(&plan) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        },
+        Err(e) => e,
+    };
+    let _ = writeln!(std::io::stderr(), "nubo sandbox: {error}");
+    std::process::exit(SETUP_FAILED);
+}
+
+enum Never {}
+
+fn os_error(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+fn check(ret: libc::c_int, what: &str) -> Result<(), String> {
+    if ret == -1 {
+        Err(os_error(what))
+    } else {
+        Ok(())
+    }
+}
+
+fn cstring(path: &Path) -> Result<CString, String> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| format!("NUL in {}", path.display()))
+}
+
+fn run(plan: &Plan) -> Result<Never, String> {
+    let pid = std::process::id();
+    for procs in &plan.cgroup_procs {
+        std::fs::write(procs, pid.to_string())
+            .map_err(|e| format!("joining {}: {e}", procs.display()))?;
+    }
+    if plan.namespaces.pid {
+        // SAFETY: unshare(2) takes flags only; this process is single-threaded.
+        check(unsafe { libc::unshare(libc::CLONE_NEWPID) }, "unshare(pid)")?;
+    }
+    let (mut to_parent, mut from_child) =
+        UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+    // SAFETY: fork(2) in a single-threaded process; the child continues with ordinary code.
+    let child = unsafe { libc::fork() };
+    if child == -1 {
+        return Err(os_error("fork"));
+    }
+    if child == 0 {
+        drop(from_child);
+        let error = match child_setup(plan, &mut to_parent) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        };
+        let _ = writeln!(std::io::stderr(), "nubo sandbox: {error}");
+        // SAFETY: _exit(2) ends the child without running the parent's atexit handlers.
+        unsafe { libc::_exit(SETUP_FAILED) }
+    }
+    drop(to_parent);
+    if plan.namespaces.user {
+        // The child asks once it has unshared its user namespace; EOF means it failed before.
+        let mut byte = [0u8; 1];
+        if from_child.read_exact(&mut byte).is_ok() {
+            let map = format!("{} {} 1\n", plan.uid, plan.outside_uid);
+            let proc_dir = PathBuf::from(format!("/proc/{child}"));
+            let written = std::fs::write(proc_dir.join("setgroups"), "deny")
+                .and_then(|()| std::fs::write(proc_dir.join("uid_map"), &map))
+                .and_then(|()| std::fs::write(proc_dir.join("gid_map"), &map));
+            if let Err(e) = written {
+                let _ = writeln!(std::io::stderr(), "nubo sandbox: writing the id maps: {e}");
+            } else {
+                let _ = from_child.write_all(&[1]);
+            }
+        }
+    }
+    drop(from_child);
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: waitpid(2) writes one int we own.
+        let ret = unsafe { libc::waitpid(child, &mut status, 0) };
+        if ret == child {
+            break;
+        }
+        if std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return Err(os_error("waitpid"));
+        }
+    }
+    if libc::WIFSIGNALED(status) {
+        let signal = libc::WTERMSIG(status);
+        // SAFETY: resetting a disposition and signalling ourselves: no memory is involved.
+        unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            libc::kill(libc::getpid(), signal);
+        }
+        std::process::exit(128 + signal);
+    }
+    std::process::exit(if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        SETUP_FAILED
+    });
+}
+
+fn child_setup(plan: &Plan, parent: &mut UnixStream) -> Result<Never, String> {
+    // SAFETY: prctl(2) with integer arguments only.
+    unsafe {
+        // The runtime (pid 1 of its namespace, taking everything in it along) dies with the helper.
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        );
+    }
+    if plan.namespaces.mount {
+        // The child's own mount namespace: pivoting it must not move the helper's root (the helper
+        // still needs the host's /proc to write the id maps).
+        // SAFETY: unshare(2) takes flags only; this process is single-threaded.
+        check(
+            unsafe { libc::unshare(libc::CLONE_NEWNS) },
+            "unshare(mount)",
+        )?;
+        // Nothing mounted from here on may propagate back to the host.
+        mount(
+            None,
+            Path::new("/"),
+            None,
+            libc::MS_REC | libc::MS_PRIVATE,
+            None,
+        )?;
+        build_root(plan)?;
+    }
+    for (resource, limit) in [
+        (libc::RLIMIT_AS, plan.rlimit_as),
+        (libc::RLIMIT_NPROC, plan.rlimit_nproc),
+    ] {
+        if let Some(limit) = limit {
+            let value = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            // SAFETY: setrlimit(2) reads one struct we own.
+            check(unsafe { libc::setrlimit(resource, &value) }, "setrlimit")?;
+        }
+    }
+    // SAFETY: setgroups(2) with an empty list reads nothing.
+    check(unsafe { libc::setgroups(0, std::ptr::null()) }, "setgroups")?;
+    let uid = if plan.namespaces.user {
+        // SAFETY: unshare(2) takes flags only; this process is single-threaded.
+        check(
+            unsafe { libc::unshare(libc::CLONE_NEWUSER) },
+            "unshare(user)",
+        )?;
+        parent
+            .write_all(&[1])
+            .map_err(|e| format!("asking for the id maps: {e}"))?;
+        let mut byte = [0u8; 1];
+        parent
+            .read_exact(&mut byte)
+            .map_err(|_| "the id maps were not written".to_owned())?;
+        plan.uid
+    } else if plan.namespaces.mount {
+        plan.outside_uid
+    } else {
+        // Without a private root the host paths on the way to the code may not be readable to an
+        // unprivileged uid: stay as we are.
+        // SAFETY: getuid(2) cannot fail.
+        unsafe { libc::getuid() }
+    };
+    // SAFETY: setresgid/setresuid/prctl take integers only.
+    unsafe {
+        check(libc::setresgid(uid, uid, uid), "setresgid")?;
+        check(libc::setresuid(uid, uid, uid), "setresuid")?;
+        check(
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0),
+            "no_new_privs",
+        )?;
+    }
+    std::env::set_current_dir(&plan.cwd)
+        .map_err(|e| format!("chdir {}: {e}", plan.cwd.display()))?;
+    let error = std::process::Command::new(&plan.program)
+        .args(&plan.args)
+        .exec();
+    Err(format!("exec {}: {error}", plan.program.display()))
+}
+
+fn mount(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> Result<(), String> {
+    let source_c = source.map(cstring).transpose()?;
+    let target_c = cstring(target)?;
+    let fstype_c = fstype.map(|s| CString::new(s).unwrap_or_default());
+    let data_c = data.map(|s| CString::new(s).unwrap_or_default());
+    let ptr = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+    // SAFETY: every pointer is a NUL-terminated string that outlives the call, or null.
+    let ret = unsafe {
+        libc::mount(
+            ptr(&source_c),
+            target_c.as_ptr(),
+            ptr(&fstype_c),
+            flags,
+            ptr(&data_c).cast(),
+        )
+    };
+    check(ret, &format!("mount {}", target.display()))
+}
+
+fn inside(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+fn bind(source: &Path, target: &Path, flags: libc::c_ulong) -> Result<(), String> {
+    let is_dir = std::fs::metadata(source)
+        .map_err(|e| format!("{}: {e}", source.display()))?
+        .is_dir();
+    if is_dir {
+        std::fs::create_dir_all(target)
+    } else {
+        std::fs::create_dir_all(target.parent().unwrap_or(target))
+            .and_then(|()| std::fs::File::create(target).map(drop))
+    }
+    .map_err(|e| format!("creating {}: {e}", target.display()))?;
+    mount(
+        Some(source),
+        target,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )?;
+    mount(
+        None,
+        target,
+        None,
+        libc::MS_REMOUNT | libc::MS_BIND | flags,
+        None,
+    )
+}
+
+fn build_root(plan: &Plan) -> Result<(), String> {
+    let root = &plan.root;
+    let base = libc::MS_NOSUID | libc::MS_NODEV;
+    mount(
+        Some(Path::new("tmpfs")),
+        root,
+        Some("tmpfs"),
+        base,
+        Some("size=1m,mode=755"),
+    )?;
+    for b in &plan.binds {
+        let flags = base | if b.writable { 0 } else { libc::MS_RDONLY };
+        bind(&b.source, &inside(root, &b.target), flags)?;
+    }
+    for device in &plan.devices {
+        bind(
+            device,
+            &inside(root, device),
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+        )?;
+    }
+    for (link, to) in &plan.symlinks {
+        let link = inside(root, link);
+        let _ = std::fs::create_dir_all(link.parent().unwrap_or(root));
+        std::os::unix::fs::symlink(to, &link)
+            .map_err(|e| format!("symlink {}: {e}", link.display()))?;
+    }
+    let tmp = root.join("tmp");
+    let proc_dir = root.join("proc");
+    for dir in [&tmp, &proc_dir] {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let size = format!("size={}m,mode=1777", plan.tmp_mb.max(1));
+    mount(
+        Some(Path::new("tmpfs")),
+        &tmp,
+        Some("tmpfs"),
+        base,
+        Some(&size),
+    )?;
+    mount(
+        Some(Path::new("proc")),
+        &proc_dir,
+        Some("proc"),
+        base | libc::MS_NOEXEC,
+        None,
+    )?;
+    // The skeleton itself is read-only: the function writes to /tmp only.
+    mount(
+        None,
+        root,
+        None,
+        libc::MS_REMOUNT | libc::MS_RDONLY | base,
+        None,
+    )?;
+    std::env::set_current_dir(root).map_err(|e| format!("chdir {}: {e}", root.display()))?;
+    let dot = c".";
+    // SAFETY: pivot_root(2) and umount2(2) with NUL-terminated constant strings.
+    unsafe {
+        check(
+            libc::syscall(libc::SYS_pivot_root, dot.as_ptr(), dot.as_ptr()) as libc::c_int,
+            "pivot_root",
+        )?;
+        // The old root is now stacked under "/": detach it so nothing of the host stays reachable.
+        check(
+            libc::umount2(dot.as_ptr(), libc::MNT_DETACH),
+            "detaching the old root",
+        )?;
+    }
+    std::env::set_current_dir("/").map_err(|e| format!("chdir /: {e}"))
+}

@@ -1,0 +1,368 @@
+//! `NamespaceSandbox`: namespaces, a minimal root, a private `/tmp` and cgroups — each piece
+//! probed once at start-up and kept only if the kernel grants it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use super::cgroup::{CgroupRoots, PIDS_MAX};
+use super::init::{Bind, Namespaces, Plan};
+use super::{Sandbox, SandboxError, SandboxSpec, Spawned, INIT_ARG};
+
+/// Where the function's code appears inside the sandbox (as on Lambda).
+pub(crate) const TASK_ROOT: &str = "/var/task";
+/// Where our bootstraps appear inside the sandbox (as on Lambda).
+pub(crate) const RUNTIME_ROOT: &str = "/var/runtime";
+/// The uid/gid a function runs as inside its user namespace (Lambda's `sbx_user1051`).
+const UID_INSIDE: u32 = 993;
+/// What that uid is outside: nobody.
+const UID_OUTSIDE: u32 = 65534;
+/// Host directories every runtime needs, bound read-only (or re-created as symlinks).
+const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc",
+];
+const DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+];
+
+/// What `NamespaceSandbox::probe` needs from the composition root.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// The `nubo` binary, run in its `__sandbox-init` mode.
+    pub helper: PathBuf,
+    /// A directory of the server's own (under the data dir) for the sandbox's mount point.
+    pub state_dir: PathBuf,
+}
+
+/// Environments in their own namespaces and cgroups, as far as the kernel allows.
+#[derive(Debug)]
+pub struct NamespaceSandbox {
+    helper: PathBuf,
+    root: PathBuf,
+    namespaces: Namespaces,
+    cgroups: CgroupRoots,
+    system_binds: Vec<Bind>,
+    symlinks: Vec<(PathBuf, PathBuf)>,
+    description: String,
+}
+
+impl Drop for NamespaceSandbox {
+    fn drop(&mut self) {
+        self.cgroups.remove();
+    }
+}
+
+impl NamespaceSandbox {
+    /// Tries each piece once and keeps what works. Blocking (runs a few `true`s); call at start.
+    pub fn probe(options: SandboxOptions) -> std::io::Result<Self> {
+        let root = options.state_dir.join("root");
+        std::fs::create_dir_all(&root)?;
+        let probe_task = options.state_dir.join("probe-task");
+        std::fs::create_dir_all(&probe_task)?;
+        let mut system_binds = Vec::new();
+        let mut symlinks = Vec::new();
+        for dir in SYSTEM_DIRS {
+            let path = Path::new(dir);
+            match std::fs::symlink_metadata(path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    if let Ok(target) = std::fs::read_link(path) {
+                        symlinks.push((path.to_path_buf(), target));
+                    }
+                }
+                Ok(meta) if meta.is_dir() => system_binds.push(Bind {
+                    source: path.to_path_buf(),
+                    target: path.to_path_buf(),
+                    writable: false,
+                }),
+                _ => {}
+            }
+        }
+        let (cgroups, refused) = CgroupRoots::probe();
+        let mut sandbox = Self {
+            helper: options.helper,
+            root,
+            namespaces: Namespaces::default(),
+            cgroups,
+            system_binds,
+            symlinks,
+            description: String::new(),
+        };
+        let candidates = [
+            (true, true, true),
+            (false, true, true),
+            (true, false, true),
+            (false, false, true),
+            (true, true, false),
+            (false, true, false),
+        ];
+        let mut failures = Vec::new();
+        let truth = std::fs::canonicalize("/bin/true").unwrap_or_else(|_| "/bin/true".into());
+        for (user, pid, mount) in candidates {
+            let namespaces = Namespaces { user, pid, mount };
+            match sandbox.try_namespaces(namespaces, &truth, &probe_task) {
+                Ok(()) => {
+                    sandbox.namespaces = namespaces;
+                    break;
+                }
+                Err(e) => failures.push(format!("{}: {e}", namespaces.names())),
+            }
+        }
+        sandbox.description = sandbox.describe_pieces(&refused, &failures);
+        Ok(sandbox)
+    }
+
+    fn try_namespaces(
+        &self,
+        namespaces: Namespaces,
+        program: &Path,
+        task: &Path,
+    ) -> Result<(), String> {
+        let plan = self.plan(namespaces, program, &[], task, task, 1, None);
+        let output = std::process::Command::new(&self.helper)
+            .arg(INIT_ARG)
+            .arg(serde_json::to_string(&plan).map_err(|e| e.to_string())?)
+            .env_clear()
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+        }
+    }
+
+    fn describe_pieces(&self, refused: &[String], failures: &[String]) -> String {
+        let mut parts = vec![format!("namespaces: {}", self.namespaces.names())];
+        if self.namespaces.mount {
+            parts.push(format!(
+                "root: read-only system dirs, code at {TASK_ROOT}, no data dir; /tmp: private tmpfs of EphemeralStorage"
+            ));
+        }
+        if self.namespaces.user {
+            parts.push(format!("uid {UID_INSIDE} (nobody outside)"));
+        }
+        let granted = self.cgroups.granted();
+        if granted.is_empty() {
+            parts.push("cgroups: none".into());
+        } else {
+            let mut cg = format!("cgroup v1: {}", granted.join(","));
+            if self.cgroups.pids.is_some() {
+                cg.push_str(&format!(" (pids.max {PIDS_MAX})"));
+            }
+            if self.cgroups.cpu.is_some() {
+                cg.push_str(" (cpu: MemorySize/1769 of a CPU once init is over)");
+            }
+            parts.push(cg);
+        }
+        if self.cgroups.unified.is_some() {
+            parts.push("cgroup v2: cgroup.kill".into());
+        }
+        let mut rlimits = Vec::new();
+        if self.cgroups.memory.is_none() {
+            rlimits.push("RLIMIT_AS=MemorySize+1GiB");
+        }
+        if self.cgroups.pids.is_none() && self.namespaces.mount {
+            rlimits.push("RLIMIT_NPROC=1024 per uid (shared by all functions)");
+        }
+        if !rlimits.is_empty() {
+            parts.push(format!("fallback rlimits: {}", rlimits.join(", ")));
+        }
+        let mut refusals: Vec<String> = refused.to_vec();
+        if !failures.is_empty()
+            && self.namespaces
+                != (Namespaces {
+                    user: true,
+                    pid: true,
+                    mount: true,
+                })
+        {
+            refusals.extend(failures.iter().cloned());
+        }
+        if !refusals.is_empty() {
+            parts.push(format!("refused: {}", refusals.join("; ")));
+        }
+        parts.join("; ")
+    }
+
+    /// True when at least one namespace or cgroup was granted.
+    pub fn isolates(&self) -> bool {
+        self.namespaces != Namespaces::default() || !self.cgroups.granted().is_empty()
+    }
+
+    /// Host path → path inside, for paths under the code or runtime trees.
+    fn translate(mount: bool, value: &str, code_dir: &Path, runtime_dir: &Path) -> String {
+        if !mount {
+            return value.to_owned();
+        }
+        for (host, inside) in [(code_dir, TASK_ROOT), (runtime_dir, RUNTIME_ROOT)] {
+            let host = host.display().to_string();
+            if let Some(rest) = value.strip_prefix(&host) {
+                if rest.is_empty() || rest.starts_with('/') {
+                    return format!("{inside}{rest}");
+                }
+            }
+        }
+        value.to_owned()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn plan(
+        &self,
+        namespaces: Namespaces,
+        program: &Path,
+        args: &[String],
+        code_dir: &Path,
+        runtime_dir: &Path,
+        memory_mb: u32,
+        ephemeral_mb: Option<u32>,
+    ) -> Plan {
+        let mut binds = self.system_binds.clone();
+        // The interpreter's install prefix (e.g. a pyenv version), unless a system dir has it.
+        let outside_system = !self
+            .system_binds
+            .iter()
+            .any(|b| program.starts_with(&b.source))
+            && !program.starts_with(code_dir);
+        if outside_system {
+            let dir = program.parent().unwrap_or(program);
+            let prefix = if dir.file_name().is_some_and(|n| n == "bin") {
+                dir.parent().unwrap_or(dir)
+            } else {
+                dir
+            };
+            binds.push(Bind {
+                source: prefix.to_path_buf(),
+                target: prefix.to_path_buf(),
+                writable: false,
+            });
+        }
+        for (source, target) in [(code_dir, TASK_ROOT), (runtime_dir, RUNTIME_ROOT)] {
+            binds.push(Bind {
+                source: source.to_path_buf(),
+                target: PathBuf::from(target),
+                writable: false,
+            });
+        }
+        let translate =
+            |value: &str| Self::translate(namespaces.mount, value, code_dir, runtime_dir);
+        Plan {
+            namespaces,
+            cgroup_procs: Vec::new(),
+            root: self.root.clone(),
+            binds,
+            symlinks: self.symlinks.clone(),
+            devices: DEVICES.iter().map(PathBuf::from).collect(),
+            tmp_mb: ephemeral_mb.unwrap_or(1),
+            uid: UID_INSIDE,
+            outside_uid: UID_OUTSIDE,
+            rlimit_as: self
+                .cgroups
+                .memory
+                .is_none()
+                .then(|| (u64::from(memory_mb) + 1024) * 1024 * 1024),
+            rlimit_nproc: (self.cgroups.pids.is_none() && self.namespaces.mount)
+                .then_some(u64::from(PIDS_MAX)),
+            cwd: PathBuf::from(translate(&code_dir.display().to_string())),
+            program: PathBuf::from(translate(&program.display().to_string())),
+            args: args.iter().map(|a| translate(a)).collect(),
+        }
+    }
+}
+
+fn check_executable(program: &Path) -> Result<(), SandboxError> {
+    use std::os::unix::fs::PermissionsExt;
+    let error = |source| SandboxError::Spawn {
+        program: program.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(program).map_err(error)?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(error(std::io::Error::from(
+            std::io::ErrorKind::PermissionDenied,
+        )));
+    }
+    Ok(())
+}
+
+impl Sandbox for NamespaceSandbox {
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    fn spawn(&self, spec: SandboxSpec) -> Result<Spawned, SandboxError> {
+        // The helper would only find out after forking; a missing bootstrap is the caller's error.
+        check_executable(&spec.program)?;
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let cgroups = if self.cgroups.granted().is_empty() && self.cgroups.unified.is_none() {
+            None
+        } else {
+            Some(Arc::new(
+                self.cgroups
+                    .create(&id, spec.memory_mb)
+                    .map_err(SandboxError::Cgroup)?,
+            ))
+        };
+        let mut plan = self.plan(
+            self.namespaces,
+            &spec.program,
+            &spec.args,
+            &spec.code_dir,
+            &spec.runtime_dir,
+            spec.memory_mb,
+            Some(spec.ephemeral_mb),
+        );
+        plan.cgroup_procs = cgroups
+            .as_ref()
+            .map(|c| c.procs_files())
+            .unwrap_or_default();
+        let json = serde_json::to_string(&plan).map_err(|e| SandboxError::Spawn {
+            program: spec.program.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
+        let mut command = tokio::process::Command::new(&self.helper);
+        command
+            .arg(INIT_ARG)
+            .arg(json)
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(spec.stdout))
+            .stderr(Stdio::from(spec.stderr))
+            .process_group(0)
+            .kill_on_drop(true);
+        match command.spawn() {
+            Ok(child) => Ok(Spawned { child, cgroups }),
+            Err(source) => {
+                if let Some(c) = &cgroups {
+                    c.remove();
+                }
+                Err(SandboxError::Spawn {
+                    program: self.helper.display().to_string(),
+                    source,
+                })
+            }
+        }
+    }
+
+    fn task_root(&self, code_dir: &Path) -> PathBuf {
+        if self.namespaces.mount {
+            PathBuf::from(TASK_ROOT)
+        } else {
+            code_dir.to_path_buf()
+        }
+    }
+
+    fn runtime_root(&self, runtime_dir: &Path) -> PathBuf {
+        if self.namespaces.mount {
+            PathBuf::from(RUNTIME_ROOT)
+        } else {
+            runtime_dir.to_path_buf()
+        }
+    }
+}

@@ -1,0 +1,57 @@
+"""A channel from functions to files on the test host.
+
+Sandboxed functions have no view of the host's filesystem (their root is a private skeleton with
+the code at /var/task), so a test that wants a function to leave a trace on the host hands it a URL
+instead of a path: the function POSTs to it (the network is open, as on Lambda) and this server,
+in the test process, appends the body to the file the URL names.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+_lock = threading.Lock()
+_server: ThreadingHTTPServer | None = None
+
+
+class _Append(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        path = Path(urllib.parse.unquote(self.path))
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        mode = "w" if self.headers.get("X-Mode") == "write" else "a"
+        with _lock, open(path, mode) as f:
+            f.write(body.decode())
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+def url_for(path: Path) -> str:
+    """A URL that appends what is POSTed to it to `path` (the server starts on first use)."""
+    global _server
+    with _lock:
+        if _server is None:
+            _server = ThreadingHTTPServer(("127.0.0.1", 0), _Append)
+            threading.Thread(target=_server.serve_forever, daemon=True).start()
+        port = _server.server_address[1]
+    return f"http://127.0.0.1:{port}{urllib.parse.quote(str(path))}"
+
+
+# The function side, pasted into function sources: write(target, text) appends to a local file or
+# POSTs to a URL from url_for().
+FUNCTION_SIDE = '''
+import urllib.request as _urlrequest
+
+def write_out(target, text, mode="a"):
+    if target.startswith("http://"):
+        request = _urlrequest.Request(target, data=text.encode(), method="POST", headers={"X-Mode": "write" if mode == "w" else "append"})
+        _urlrequest.urlopen(request, timeout=10).read()
+    else:
+        with open(target, mode) as f:
+            f.write(text)
+'''
