@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS event_invoke_configs (
     document TEXT NOT NULL,
     PRIMARY KEY (name, qualifier)
 );
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
 ";
 
 fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
@@ -287,11 +293,55 @@ impl Store for SqliteStore {
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    fn put_document(&self, kind: &str, id: &str, document: &str) -> Result<(), StoreError> {
+        self.conn.lock().execute(
+            "INSERT INTO documents (kind, id, document) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kind, id) DO UPDATE SET document = excluded.document",
+            params![kind, id, document],
+        )?;
+        Ok(())
+    }
+
+    fn delete_document(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        let deleted = self.conn.lock().execute(
+            "DELETE FROM documents WHERE kind = ?1 AND id = ?2",
+            params![kind, id],
+        )?;
+        Ok(deleted > 0)
+    }
+
+    fn all_documents(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt =
+            conn.prepare("SELECT id, document FROM documents WHERE kind = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([kind], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documents_round_trip_by_kind_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SqliteStore::open(dir.path()).unwrap();
+            store.put_document("a", "1", "{}").unwrap();
+            store.put_document("a", "1", "{\"v\":2}").unwrap();
+            store.put_document("b", "1", "{}").unwrap();
+            assert!(store.delete_document("b", "1").unwrap());
+            assert!(!store.delete_document("b", "1").unwrap());
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.all_documents("a").unwrap(),
+            vec![("1".to_owned(), "{\"v\":2}".to_owned())]
+        );
+        assert!(store.all_documents("b").unwrap().is_empty());
+    }
 
     #[test]
     fn functions_round_trip_and_survive_reopen() {
