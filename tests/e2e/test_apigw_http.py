@@ -577,3 +577,20 @@ def test_apis_survive_a_restart(start_server, tmp_path):
     assert reply.status == 200, reply
     assert reply.json["pathParameters"] == {"id": "9"}
     assert apigw_client_for(srv.endpoint).get_api(ApiId=api_id)["Name"] == "explicit"
+
+
+def test_access_log_lines_fill_context_variables(gw, apis, gw_function, server, endpoint):
+    marker = f"acc-{time.time_ns()}"
+    api_id = explicit_api(
+        gw, apis, gw_function, ["GET /items/{id}"],
+        AccessLogSettings={"DestinationArn": "arn:aws:logs:us-east-1:000000000000:log-group:gw-access",
+                           "Format": marker + " $context.requestId $context.routeKey $context.status "
+                                              "$context.httpMethod $context.identity.sourceIp $context.stage"},
+    )
+    reply = request(endpoint, "GET", f"/_api/{api_id}/prod/items/1")
+    assert reply.status == 200
+    expected = f"{marker} {reply.header('x-amzn-requestid')} GET /items/{{id}} 200 GET 127.0.0.1 prod"
+    deadline = time.monotonic() + 10
+    while expected not in server.stderr_text():
+        assert time.monotonic() < deadline, server.stderr_text()[-2000:]
+        time.sleep(0.05)
