@@ -134,7 +134,7 @@ def test_quick_create_serves_the_v2_event_on_the_api_host(gw, apis, gw_function,
     assert (ctx["apiId"], ctx["stage"], ctx["routeKey"]) == (api_id, "$default", "$default")
     assert ctx["domainName"] == host and ctx["domainPrefix"] == api_id
     assert ctx["accountId"] == "000000000000"
-    assert reply.header("x-amzn-requestid") == ctx["requestId"]
+    assert reply.header("x-amzn-requestid") == ctx["requestId"] == reply.header("apigw-requestid")
     assert isinstance(ctx["timeEpoch"], int) and ctx["time"].endswith(" +0000")
 
     # The same API through the path form, and a binary body arrives base64-encoded.

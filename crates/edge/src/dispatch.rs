@@ -159,6 +159,8 @@ async fn gateway(services: &Services, target: DataPlane, req: Request) -> Respon
         .unwrap_or_else(nubo_wire::new_request_id);
     let gateway = &services.state.gateway;
     let received = time::OffsetDateTime::now_utc();
+    // HTTP APIs answer with `apigw-requestid` (the id in the event's requestContext).
+    let request_id_header = HeaderValue::from_str(&request_id).ok();
     let response = match target {
         DataPlane::Api { id, path, domain } => {
             let ingress = Ingress {
@@ -179,7 +181,11 @@ async fn gateway(services: &Services, target: DataPlane, req: Request) -> Respon
             gateway.handle_url(&id, &path, req, ingress).await
         }
     };
-    response.map(Body::new)
+    let mut response = response.map(Body::new);
+    if let Some(id) = request_id_header {
+        response.headers_mut().insert("apigw-requestid", id);
+    }
+    response
 }
 
 async fn route(services: &Services, req: Request) -> Response {

@@ -952,3 +952,173 @@ fn auto_deploy(doc: &mut ApiDocument) {
         deploy_stage(doc, &name, true, None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nubo_store::SqliteStore;
+
+    fn registry(dir: &std::path::Path) -> ApiRegistry {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).unwrap());
+        ApiRegistry::load(store, Identity::default()).unwrap()
+    }
+
+    fn lambda_integration() -> IntegrationInput {
+        IntegrationInput {
+            integration_type: Some("AWS_PROXY".into()),
+            integration_uri: Some("arn:aws:lambda:us-east-1:000000000000:function:f".into()),
+            payload_format_version: Some("2.0".into()),
+            ..Default::default()
+        }
+    }
+
+    fn route(api: &ApiRegistry, api_id: &str, key: &str, integration: &str) {
+        api.create_route(
+            api_id,
+            RouteInput {
+                route_key: Some(key.into()),
+                target: Some(format!("integrations/{integration}")),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+
+    fn served(api: &ApiRegistry, api_id: &str, stage: &str, path: &str) -> Option<String> {
+        let plane = api.plane();
+        let stage = plane.get(api_id)?.stages.get(stage)?.clone();
+        let index = stage.table.lookup(&http::Method::GET, path)?;
+        Some(stage.routes[index as usize].route_key.clone())
+    }
+
+    #[test]
+    fn a_stage_serves_its_deployment_until_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let api = registry(dir.path());
+        let id = api
+            .create_api(ApiInput {
+                name: Some("a".into()),
+                protocol_type: Some("HTTP".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .api_id;
+        let integration = api.create_integration(&id, lambda_integration()).unwrap();
+        route(&api, &id, "GET /a", &integration.integration_id);
+        api.create_stage(
+            &id,
+            StageInput {
+                stage_name: Some("prod".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            served(&api, &id, "prod", "/a"),
+            None,
+            "nothing deployed yet"
+        );
+        api.create_deployment(&id, Some("prod".into()), None)
+            .unwrap();
+        assert_eq!(served(&api, &id, "prod", "/a").as_deref(), Some("GET /a"));
+        route(&api, &id, "GET /b", &integration.integration_id);
+        assert_eq!(
+            served(&api, &id, "prod", "/b"),
+            None,
+            "the snapshot is immutable"
+        );
+        api.create_deployment(&id, Some("prod".into()), None)
+            .unwrap();
+        assert_eq!(served(&api, &id, "prod", "/b").as_deref(), Some("GET /b"));
+
+        // A restart rebuilds the same plane from the store.
+        drop(api);
+        let again = registry(dir.path());
+        assert_eq!(served(&again, &id, "prod", "/b").as_deref(), Some("GET /b"));
+    }
+
+    #[test]
+    fn quick_create_auto_deploys_and_follows_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let api = registry(dir.path());
+        let id = api
+            .create_api(ApiInput {
+                name: Some("q".into()),
+                protocol_type: Some("HTTP".into()),
+                target: Some("arn:aws:lambda:us-east-1:000000000000:function:f".into()),
+                route_key: Some("GET /x".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .api_id;
+        assert_eq!(
+            served(&api, &id, "$default", "/x").as_deref(),
+            Some("GET /x")
+        );
+        let doc = api.get(&id).unwrap();
+        let integration = doc.integrations.keys().next().unwrap().clone();
+        route(&api, &id, "GET /y", &integration);
+        assert_eq!(
+            served(&api, &id, "$default", "/y").as_deref(),
+            Some("GET /y")
+        );
+        // Superseded auto-deployments are not kept.
+        assert_eq!(api.get(&id).unwrap().deployments.len(), 1);
+    }
+
+    #[test]
+    fn definitions_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let api = registry(dir.path());
+        let id = api
+            .create_api(ApiInput {
+                name: Some("v".into()),
+                protocol_type: Some("HTTP".into()),
+                ..Default::default()
+            })
+            .unwrap()
+            .api_id;
+        let bad = |input: IntegrationInput| api.create_integration(&id, input).is_err();
+        assert!(bad(IntegrationInput {
+            payload_format_version: None,
+            ..lambda_integration()
+        }));
+        assert!(bad(IntegrationInput {
+            timeout_in_millis: Some(49),
+            ..lambda_integration()
+        }));
+        assert!(bad(IntegrationInput {
+            integration_type: Some("MOCK".into()),
+            ..lambda_integration()
+        }));
+        assert!(bad(IntegrationInput {
+            integration_type: Some("HTTP_PROXY".into()),
+            integration_uri: Some("ftp://x".into()),
+            payload_format_version: None,
+            ..Default::default()
+        }));
+        let stage = |vars: &[(&str, &str)]| {
+            api.create_stage(
+                &id,
+                StageInput {
+                    stage_name: Some("s".into()),
+                    stage_variables: Some(
+                        vars.iter()
+                            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                            .collect(),
+                    ),
+                    ..Default::default()
+                },
+            )
+        };
+        assert!(stage(&[("bad-key", "v")]).is_err());
+        assert!(stage(&[("good_key", "v")]).is_ok());
+        assert!(matches!(
+            api.get("nope"),
+            Err(GatewayError::NotFound {
+                resource_type: "API",
+                ..
+            })
+        ));
+    }
+}
