@@ -100,6 +100,7 @@ def test_quick_create_serves_the_v2_event_on_the_api_host(gw, apis, gw_function,
     assert api["ApiEndpoint"] == f"http://{api_id}.execute-api.localhost:{endpoint.rsplit(':', 1)[1]}"
     stages = gw.get_stages(ApiId=api_id)["Items"]
     assert [(s["StageName"], s["AutoDeploy"]) for s in stages] == [("$default", True)]
+    assert gw.get_stage(ApiId=api_id, StageName="$default")["ApiGatewayManaged"] is True
     routes = gw.get_routes(ApiId=api_id)["Items"]
     assert [r["RouteKey"] for r in routes] == ["$default"]
     integration = gw.get_integrations(ApiId=api_id)["Items"][0]

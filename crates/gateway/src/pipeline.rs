@@ -273,7 +273,11 @@ impl Gateway {
             RouteKey::Path { segments, .. } => path_parameters(segments, route_path),
             RouteKey::Default => Vec::new(),
         };
-        let origin_headers = request.headers().clone();
+        // CORS on the way out needs only the request's Origin (an empty map allocates nothing).
+        let mut origin_headers = http::HeaderMap::new();
+        if let Some(origin) = request.headers().get(http::header::ORIGIN) {
+            origin_headers.insert(http::header::ORIGIN, origin.clone());
+        }
         let integration_started = Instant::now();
         // integrate + map_response
         let mut response = match &*target {
