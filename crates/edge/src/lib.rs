@@ -1,10 +1,12 @@
 //! The edge: one listener, every service.
 //!
 //! Owns HTTP serving and the dispatch order of `DESIGN.md` (SigV4 credential scope → Host →
-//! path prefix → missing-signature error), the botocore-shaped Lambda API ([`lambda_api`]) and the
+//! path prefix → missing-signature error), the botocore-shaped Lambda API ([`lambda_api`]), the
+//! apigatewayv2 control API ([`apigw_api`]), the hand-off of gateway data-plane requests, and the
 //! single place where errors become wire responses ([`response`]).
 //! Does not own business rules: handlers translate wire shapes to the lambda layer and back.
 
+pub mod apigw_api;
 mod dispatch;
 pub mod lambda_api;
 mod query;
@@ -24,6 +26,8 @@ pub struct EdgeState {
     pub invoker: Arc<Invoker>,
     /// Accepts and delivers `Event` invocations.
     pub async_invoker: Arc<AsyncInvoker>,
+    /// HTTP APIs and Function URLs: definitions and data plane.
+    pub gateway: Arc<nubo_gateway::Gateway>,
 }
 
 /// Serves until `shutdown` resolves.

@@ -3,6 +3,9 @@
 //! Scenarios (issue "Functions that run"): warm invoke of a `provided` no-op function (p50/p99
 //! latency, sequential; throughput with concurrent clients) against a bare loopback HTTP echo
 //! served by hyper; cold start per runtime against spawning the interpreter alone.
+//! Issue "HTTP APIs": a request through an HTTP API (quick create, payload 2.0) to the same warm
+//! function beside a direct invoke of it, measured back to back; and route-table lookup cost with
+//! 10,000 routes against 10 (in-process micro-benchmark of `nubo_gateway::routing`).
 //! The server under test is the real `nubo serve` binary in a temporary data dir.
 
 use std::io::Write;
@@ -468,7 +471,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     if args.sandbox_only {
         let rows = sandbox_comparison(&args, &bootstrap).await?;
-        return report(&rows, &args.out);
+        return report(&rows, &[], &args.out);
     }
     eprintln!("bench: starting nubo serve …");
     let server = Server::start().await?;
@@ -613,6 +616,35 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             baseline_throughput: Some(echo_rate),
         });
     }
+
+    // HTTP API → the same warm function, beside a direct invoke measured right before it.
+    eprintln!(
+        "bench: HTTP API vs direct invoke ({} sequential each)",
+        args.warm_iterations
+    );
+    let api_id = create_http_api(&client, "bench-noop").await?;
+    let direct = sequential(args.warm_iterations, || async {
+        invoke(&client, "bench-noop", false).await.map(|_| ())
+    })
+    .await?;
+    let through_api = sequential(args.warm_iterations, || async {
+        api_call(&client, &api_id).await
+    })
+    .await?;
+    rows.push(Row {
+        scenario: format!(
+            "HTTP API → warm function (payload 2.0); gateway adds {:.3} ms p50, {:.3} ms p99",
+            (through_api.p50_us - direct.p50_us) / 1000.0,
+            (through_api.p99_us - direct.p99_us) / 1000.0
+        ),
+        subject: through_api,
+        throughput: None,
+        baseline_name: "direct warm invoke, same function, same run".into(),
+        baseline: direct,
+        baseline_throughput: None,
+    });
+    eprintln!("bench: route lookup, 10 and 10,000 routes");
+    let micro = vec![route_lookup_row()];
 
     // Asynchronous invocation. End-to-end first, at low load, on an empty queue: accept → the
     // invocation's success, as the server measures it, beside a warm synchronous invoke.
@@ -760,7 +792,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     drop(server);
     rows.extend(sandbox_comparison(&args, &bootstrap).await?);
-    report(&rows, &args.out)
+    report(&rows, &micro, &args.out)
 }
 
 /// The sandbox's cost: cold start per runtime under the namespace sandbox versus the same server
@@ -957,7 +989,146 @@ fn cgroup_usage_mb(server_pid: u32) -> Option<f64> {
     Some(bytes as f64 / 1024.0 / 1024.0)
 }
 
-fn report(rows: &[Row], out: &Path) -> anyhow::Result<()> {
+/// Quick-creates an HTTP API in front of `function`; returns its id.
+async fn create_http_api(client: &Client, function: &str) -> anyhow::Result<String> {
+    let body = json!({
+        "name": "bench", "protocolType": "HTTP",
+        "target": format!("arn:aws:lambda:us-east-1:000000000000:function:{function}"),
+    });
+    let reply = client
+        .send(
+            "apigateway",
+            http::Method::POST,
+            "/v2/apis",
+            &[],
+            &[],
+            serde_json::to_vec(&body)?,
+        )
+        .await?;
+    anyhow::ensure!(
+        reply.status.as_u16() == 201,
+        "creating an HTTP API: {} {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
+    let created: Value = serde_json::from_slice(&reply.body)?;
+    created["apiId"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no apiId in CreateApi's answer")
+}
+
+/// One request through the API's `$default` stage (path form), signed like the direct invoke so
+/// both carry the same headers.
+async fn api_call(client: &Client, api_id: &str) -> anyhow::Result<()> {
+    let path = format!("/_api/{api_id}/bench");
+    let reply = client
+        .send(
+            "execute-api",
+            http::Method::POST,
+            &path,
+            &[],
+            &[],
+            b"{\"noop\":true}".to_vec(),
+        )
+        .await?;
+    anyhow::ensure!(
+        reply.status.is_success(),
+        "HTTP API call: {} {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
+    Ok(())
+}
+
+/// A micro-benchmark figure in nanoseconds.
+struct MicroRow {
+    scenario: String,
+    p50_ns: f64,
+    p99_ns: f64,
+    baseline_name: String,
+    baseline_p50_ns: f64,
+    baseline_p99_ns: f64,
+}
+
+/// Route keys shaped like real APIs: literals, parameters and a greedy catch-all per service.
+fn route_keys(count: usize) -> Vec<nubo_gateway::routing::RouteKey> {
+    let services = (count / 10).max(1);
+    let mut keys = Vec::with_capacity(count);
+    let mut i = 0;
+    while keys.len() < count {
+        let svc = i % services;
+        let text = match (i / services) % 10 {
+            0 => format!("GET /svc{svc}/items"),
+            1 => format!("GET /svc{svc}/items/{{id}}"),
+            2 => format!("PUT /svc{svc}/items/{{id}}"),
+            3 => format!("DELETE /svc{svc}/items/{{id}}"),
+            4 => format!("GET /svc{svc}/items/{{id}}/tags"),
+            5 => format!("POST /svc{svc}/items"),
+            6 => format!("GET /svc{svc}/users/{{user}}/orders/{{order}}"),
+            7 => format!("GET /svc{svc}/health"),
+            8 => format!("ANY /svc{svc}/files/{{path+}}"),
+            _ => format!("GET /svc{svc}/v2/{{a}}/{{b}}"),
+        };
+        i += 1;
+        if let Ok(key) = nubo_gateway::routing::RouteKey::parse(&text) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+/// ns per lookup: batches of lookups over a fixed mix of matching paths.
+fn lookup_cost(routes: usize) -> (f64, f64) {
+    let keys = route_keys(routes);
+    let table = nubo_gateway::routing::RouteTable::build(&keys);
+    let services = (routes / 10).max(1);
+    let paths: Vec<(http::Method, String)> = (0..64)
+        .map(|i| {
+            let svc = (i * 7919) % services;
+            match i % 4 {
+                0 => (http::Method::GET, format!("/svc{svc}/items/{i}")),
+                1 => (
+                    http::Method::GET,
+                    format!("/svc{svc}/users/u{i}/orders/o{i}"),
+                ),
+                2 => (http::Method::POST, format!("/svc{svc}/files/a/b/{i}.txt")),
+                _ => (http::Method::GET, format!("/svc{svc}/health")),
+            }
+        })
+        .collect();
+    const BATCH: usize = 1000;
+    let mut samples = Vec::with_capacity(300);
+    let mut found = 0usize;
+    for round in 0..320 {
+        let start = Instant::now();
+        for j in 0..BATCH {
+            let (method, path) = &paths[j % paths.len()];
+            found += std::hint::black_box(table.lookup(method, path)).is_some() as usize;
+        }
+        if round >= 20 {
+            samples.push(start.elapsed() / BATCH as u32);
+        }
+    }
+    assert!(found > 0, "the benchmark paths must match routes");
+    let s = stats(samples);
+    (s.p50_us * 1000.0, s.p99_us * 1000.0)
+}
+
+fn route_lookup_row() -> MicroRow {
+    let (small_p50, small_p99) = lookup_cost(10);
+    let (large_p50, large_p99) = lookup_cost(10_000);
+    MicroRow {
+        scenario: "route lookup, 10,000 routes".into(),
+        p50_ns: large_p50,
+        p99_ns: large_p99,
+        baseline_name: "route lookup, 10 routes".into(),
+        baseline_p50_ns: small_p50,
+        baseline_p99_ns: small_p99,
+    }
+}
+
+fn report(rows: &[Row], micro: &[MicroRow], out: &Path) -> anyhow::Result<()> {
     let ms = |us: f64| format!("{:.3}", us / 1000.0);
     let mut md = String::new();
     md.push_str(&format!(
@@ -996,6 +1167,25 @@ fn report(rows: &[Row], out: &Path) -> anyhow::Result<()> {
             "baseline": r.baseline_name,
             "baseline_p50_us": r.baseline.p50_us, "baseline_p99_us": r.baseline.p99_us, "baseline_samples": r.baseline.count,
             "baseline_throughput_rps": r.baseline_throughput,
+        }));
+    }
+    if !micro.is_empty() {
+        md.push_str("\n| micro-benchmark | p50 ns | p99 ns | baseline | baseline p50 ns | baseline p99 ns | p50 ratio |\n|---|---|---|---|---|---|---|\n");
+    }
+    for m in micro {
+        md.push_str(&format!(
+            "| {} | {:.0} | {:.0} | {} | {:.0} | {:.0} | {:.2} |\n",
+            m.scenario,
+            m.p50_ns,
+            m.p99_ns,
+            m.baseline_name,
+            m.baseline_p50_ns,
+            m.baseline_p99_ns,
+            m.p50_ns / m.baseline_p50_ns
+        ));
+        json_rows.push(json!({
+            "scenario": m.scenario, "p50_ns": m.p50_ns, "p99_ns": m.p99_ns,
+            "baseline": m.baseline_name, "baseline_p50_ns": m.baseline_p50_ns, "baseline_p99_ns": m.baseline_p99_ns,
         }));
     }
     std::fs::create_dir_all(out)?;

@@ -170,10 +170,22 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         deploy_examples(&registry, dir).await?;
     }
 
+    let gateway = nubo_gateway::Gateway::start(
+        store.clone(),
+        invoker.clone(),
+        nubo_gateway::GatewayConfig {
+            identity: registry.identity().clone(),
+            port: address.port(),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("loading HTTP APIs: {e}"))?;
+    let api_count = gateway.apis().list().len();
+
     let mut out = std::io::stdout();
     writeln!(out, "nubo: store: {}", store.describe())?;
     writeln!(out, "nubo: isolation: {}", sandbox.describe())?;
     writeln!(out, "nubo: {} functions", registry.list().len())?;
+    writeln!(out, "nubo: {api_count} HTTP APIs")?;
     writeln!(out, "nubo: listening on {endpoint_url}")?;
     out.flush()?;
 
@@ -182,6 +194,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(EdgeState {
             invoker,
             async_invoker,
+            gateway,
         }),
         shutdown_signal(),
     )

@@ -3,7 +3,8 @@
 //! Owns: the [`Store`] trait (function documents, per-function logs) with its embedded SQLite
 //! implementation ([`SqliteStore`], WAL mode, one file in the data dir), and the content-addressed
 //! [`CodeStore`] that keeps every uploaded zip once and unpacks it once, read-only, and the
-//! durable queue of asynchronous invocations ([`QueuedEvent`], applied in batches of [`QueueOp`]).
+//! durable queue of asynchronous invocations ([`QueuedEvent`], applied in batches of [`QueueOp`]),
+//! and generic keyed documents (`put_document`) for layers whose records need no query beyond "all".
 //! Does not own: what a function document means (the lambda crate serializes its own records), nor
 //! any in-memory view — callers keep those and write through.
 
@@ -155,4 +156,12 @@ pub trait Store: Send + Sync + 'static {
     fn delete_event_invoke_config(&self, name: &str, qualifier: &str) -> Result<bool, StoreError>;
     /// Every function's settings: (name, qualifier, document).
     fn all_event_invoke_configs(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+
+    /// Stores (inserts or replaces) a document of some `kind` (e.g. `apigw-api`, `function-url`)
+    /// owned by a layer above; the store only keys it.
+    fn put_document(&self, kind: &str, id: &str, document: &str) -> Result<(), StoreError>;
+    /// Removes a document; false if there was none.
+    fn delete_document(&self, kind: &str, id: &str) -> Result<bool, StoreError>;
+    /// Every document of a kind: (id, document), ordered by id.
+    fn all_documents(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
 }

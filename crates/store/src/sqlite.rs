@@ -61,6 +61,12 @@ CREATE TABLE IF NOT EXISTS event_invoke_configs (
     document TEXT NOT NULL,
     PRIMARY KEY (name, qualifier)
 );
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
 ";
 
 fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
@@ -140,7 +146,7 @@ impl Store for SqliteStore {
     }
 
     fn all_functions(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.all_documents("SELECT name, version, document FROM functions ORDER BY name, version")
+        self.rows_of("SELECT name, version, document FROM functions ORDER BY name, version")
     }
 
     fn delete_function(&self, name: &str) -> Result<bool, StoreError> {
@@ -213,7 +219,7 @@ impl Store for SqliteStore {
     }
 
     fn all_aliases(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.all_documents(
+        self.rows_of(
             "SELECT function_name, name, document FROM aliases ORDER BY function_name, name",
         )
     }
@@ -245,7 +251,7 @@ impl Store for SqliteStore {
     }
 
     fn all_provisioned_concurrency(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.all_documents(
+        self.rows_of(
             "SELECT function_name, qualifier, document FROM provisioned_concurrency ORDER BY function_name, qualifier",
         )
     }
@@ -378,15 +384,40 @@ impl Store for SqliteStore {
     }
 
     fn all_event_invoke_configs(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        self.all_documents(
+        self.rows_of(
             "SELECT name, qualifier, document FROM event_invoke_configs ORDER BY name, qualifier",
         )
+    }
+
+    fn put_document(&self, kind: &str, id: &str, document: &str) -> Result<(), StoreError> {
+        self.conn.lock().execute(
+            "INSERT INTO documents (kind, id, document) VALUES (?1, ?2, ?3)
+             ON CONFLICT (kind, id) DO UPDATE SET document = excluded.document",
+            params![kind, id, document],
+        )?;
+        Ok(())
+    }
+
+    fn delete_document(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+        let deleted = self.conn.lock().execute(
+            "DELETE FROM documents WHERE kind = ?1 AND id = ?2",
+            params![kind, id],
+        )?;
+        Ok(deleted > 0)
+    }
+
+    fn all_documents(&self, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt =
+            conn.prepare("SELECT id, document FROM documents WHERE kind = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([kind], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }
 
 impl SqliteStore {
     /// Rows of (key, key, document) from a query without parameters.
-    fn all_documents(&self, sql: &str) -> Result<Vec<(String, String, String)>, StoreError> {
+    fn rows_of(&self, sql: &str) -> Result<Vec<(String, String, String)>, StoreError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare(sql)?;
         let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
@@ -397,6 +428,25 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn documents_round_trip_by_kind_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = SqliteStore::open(dir.path()).unwrap();
+            store.put_document("a", "1", "{}").unwrap();
+            store.put_document("a", "1", "{\"v\":2}").unwrap();
+            store.put_document("b", "1", "{}").unwrap();
+            assert!(store.delete_document("b", "1").unwrap());
+            assert!(!store.delete_document("b", "1").unwrap());
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.all_documents("a").unwrap(),
+            vec![("1".to_owned(), "{\"v\":2}".to_owned())]
+        );
+        assert!(store.all_documents("b").unwrap().is_empty());
+    }
 
     #[test]
     fn functions_round_trip_and_survive_reopen() {

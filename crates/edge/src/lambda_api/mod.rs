@@ -3,11 +3,12 @@
 //! Handlers parse wire shapes ([`shapes`]), call the lambda layer, and render its types back into
 //! wire shapes. One module per resource: [`functions`], [`versions`] (and aliases),
 //! [`concurrency`] (reserved and provisioned), [`invoke`], [`event_config`] (asynchronous
-//! invocation settings), [`account`] (settings and tags).
+//! invocation settings), [`account`] (settings and tags), [`function_urls`] (Function URL configs).
 
 mod account;
 mod concurrency;
 mod event_config;
+mod function_urls;
 mod functions;
 mod invoke;
 pub mod shapes;
@@ -94,6 +95,17 @@ pub fn router(state: Arc<EdgeState>) -> Router {
         .route(
             "/2019-09-25/functions/{function}/event-invoke-config/list",
             get(event_config::list),
+        )
+        .route(
+            "/2021-10-31/functions/{function}/url",
+            get(function_urls::get)
+                .post(function_urls::create)
+                .put(function_urls::update)
+                .delete(function_urls::delete),
+        )
+        .route(
+            "/2021-10-31/functions/{function}/urls",
+            get(function_urls::list),
         )
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))

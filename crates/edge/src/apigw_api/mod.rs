@@ -1,0 +1,145 @@
+//! The apigatewayv2 control API for HTTP APIs (rest-json, signed as `apigateway`, `/v2/…`).
+//!
+//! Request members are camelCase JSON parsed into the gateway's input types; responses render the
+//! gateway's records (their camelCase serialization is the wire shape) plus computed members such
+//! as `apiEndpoint`. One module per resource: [`apis`] (incl. import/export), [`routes`],
+//! [`integrations`], [`stages`], [`deployments`].
+
+mod apis;
+mod deployments;
+mod integrations;
+mod routes;
+mod stages;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use nubo_wire::AwsError;
+use serde_json::{json, Value};
+
+use crate::query::Query;
+use crate::response::{rest_json_error, ApiError};
+use crate::EdgeState;
+
+/// The `/v2/` routes of the `apigateway` service.
+pub fn router(state: Arc<EdgeState>) -> Router {
+    Router::new()
+        .route(
+            "/v2/apis",
+            post(apis::create).get(apis::list).put(apis::import),
+        )
+        .route(
+            "/v2/apis/{api_id}",
+            get(apis::get)
+                .patch(apis::update)
+                .delete(apis::delete)
+                .put(apis::reimport),
+        )
+        .route(
+            "/v2/apis/{api_id}/exports/{specification}",
+            get(apis::export),
+        )
+        .route(
+            "/v2/apis/{api_id}/routes",
+            post(routes::create).get(routes::list),
+        )
+        .route(
+            "/v2/apis/{api_id}/routes/{route_id}",
+            get(routes::get)
+                .patch(routes::update)
+                .delete(routes::delete),
+        )
+        .route(
+            "/v2/apis/{api_id}/integrations",
+            post(integrations::create).get(integrations::list),
+        )
+        .route(
+            "/v2/apis/{api_id}/integrations/{integration_id}",
+            get(integrations::get)
+                .patch(integrations::update)
+                .delete(integrations::delete),
+        )
+        .route(
+            "/v2/apis/{api_id}/stages",
+            post(stages::create).get(stages::list),
+        )
+        .route(
+            "/v2/apis/{api_id}/stages/{stage_name}",
+            get(stages::get)
+                .patch(stages::update)
+                .delete(stages::delete),
+        )
+        .route(
+            "/v2/apis/{api_id}/deployments",
+            post(deployments::create).get(deployments::list),
+        )
+        .route(
+            "/v2/apis/{api_id}/deployments/{deployment_id}",
+            get(deployments::get).delete(deployments::delete),
+        )
+        .fallback(|| async {
+            rest_json_error(&AwsError::new(
+                "NotFoundException",
+                http::StatusCode::NOT_FOUND,
+                "The requested operation is not supported by Nubo's API Gateway API",
+            ))
+        })
+        .with_state(state)
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError(AwsError::new(
+        "BadRequestException",
+        http::StatusCode::BAD_REQUEST,
+        message,
+    ))
+}
+
+/// Parses a JSON body as apigatewayv2 does (malformed → `BadRequestException`).
+pub(crate) async fn body<T: serde::de::DeserializeOwned>(
+    body: axum::body::Body,
+) -> Result<T, ApiError> {
+    let bytes =
+        crate::lambda_api::read_body(body, 6 * 1024 * 1024, "Request body too large").await?;
+    let bytes = if bytes.is_empty() {
+        b"{}".as_slice()
+    } else {
+        &bytes
+    };
+    serde_json::from_slice(bytes).map_err(|e| bad_request(format!("Invalid request body: {e}")))
+}
+
+/// `{"items": [...], "nextToken": ...}` with `maxResults` / `nextToken` (an offset) applied.
+pub(crate) fn page(items: Vec<Value>, raw_query: Option<&str>) -> Result<Value, ApiError> {
+    let query = Query::parse(raw_query);
+    let start = match query.get("nextToken") {
+        None | Some("") => 0,
+        Some(token) => token
+            .parse::<usize>()
+            .map_err(|_| bad_request(format!("Invalid nextToken {token}")))?,
+    };
+    let max = match query.get("maxResults") {
+        None | Some("") => usize::MAX,
+        Some(m) => m
+            .parse::<usize>()
+            .ok()
+            .filter(|m| *m > 0)
+            .ok_or_else(|| bad_request(format!("Invalid maxResults {m}")))?,
+    };
+    let end = start.saturating_add(max).min(items.len());
+    let slice: Vec<Value> = items
+        .get(start..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
+    let mut out = json!({ "items": slice });
+    if end < items.len() {
+        out["nextToken"] = json!(end.to_string());
+    }
+    Ok(out)
+}
+
+/// Serializes a record (its camelCase form is the wire shape).
+pub(crate) fn render<T: serde::Serialize>(record: &T) -> Value {
+    serde_json::to_value(record).unwrap_or(Value::Null)
+}

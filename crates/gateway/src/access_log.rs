@@ -1,0 +1,175 @@
+//! Access logs: a stage's `accessLogSettings.format` with `$context.*` variables filled in.
+//!
+//! The request path only formats the line and hands it to a bounded channel (dropping it when the
+//! writer is behind); a background task writes batches to the store under the log group named by
+//! `destinationArn` (stream `{apiId}/{stage}`) and to the `nubo::access` tracing target.
+
+use std::sync::Arc;
+
+use nubo_store::{LogEvent, Store};
+use tokio::sync::mpsc;
+
+/// The values a format may reference.
+#[derive(Debug, Clone, Default)]
+pub struct AccessContext {
+    /// `$context.requestId` / `extendedRequestId`.
+    pub request_id: String,
+    /// `$context.apiId`.
+    pub api_id: String,
+    /// `$context.stage`.
+    pub stage: String,
+    /// `$context.routeKey` (`-` when nothing matched).
+    pub route_key: String,
+    /// `$context.httpMethod`.
+    pub http_method: String,
+    /// `$context.path`.
+    pub path: String,
+    /// `$context.status`.
+    pub status: u16,
+    /// `$context.responseLength`.
+    pub response_length: Option<u64>,
+    /// `$context.requestTime`.
+    pub request_time: String,
+    /// `$context.requestTimeEpoch` (ms).
+    pub request_time_epoch: i64,
+    /// `$context.identity.sourceIp`.
+    pub source_ip: String,
+    /// `$context.identity.userAgent`.
+    pub user_agent: String,
+    /// `$context.domainName`.
+    pub domain_name: String,
+    /// `$context.integrationLatency` (ms).
+    pub integration_latency_ms: Option<u128>,
+    /// `$context.responseLatency` (ms).
+    pub response_latency_ms: u128,
+    /// `$context.integrationStatus`.
+    pub integration_status: Option<u16>,
+    /// `$context.error.message` / `integrationErrorMessage`.
+    pub error_message: Option<String>,
+}
+
+impl AccessContext {
+    fn variable(&self, name: &str) -> String {
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        match name {
+            "requestId" | "extendedRequestId" => self.request_id.clone(),
+            "apiId" => self.api_id.clone(),
+            "stage" => self.stage.clone(),
+            "routeKey" => self.route_key.clone(),
+            "httpMethod" => self.http_method.clone(),
+            "path" => self.path.clone(),
+            "protocol" => "HTTP/1.1".into(),
+            "status" => self.status.to_string(),
+            "responseLength" => opt(self.response_length.map(|l| l.to_string())),
+            "requestTime" => self.request_time.clone(),
+            "requestTimeEpoch" => self.request_time_epoch.to_string(),
+            "identity.sourceIp" => self.source_ip.clone(),
+            "identity.userAgent" => self.user_agent.clone(),
+            "domainName" => self.domain_name.clone(),
+            "domainPrefix" => self.domain_name.split('.').next().unwrap_or("").to_owned(),
+            "integrationLatency" | "integration.latency" => {
+                opt(self.integration_latency_ms.map(|l| l.to_string()))
+            }
+            "responseLatency" => self.response_latency_ms.to_string(),
+            "integrationStatus" | "integration.status" => {
+                opt(self.integration_status.map(|s| s.to_string()))
+            }
+            "error.message" | "integrationErrorMessage" | "integration.error" => {
+                opt(self.error_message.clone())
+            }
+            _ => "-".into(),
+        }
+    }
+}
+
+/// Fills `$context.x` variables in `format`.
+pub fn render(format: &str, ctx: &AccessContext) -> String {
+    let mut out = String::with_capacity(format.len() + 64);
+    let mut rest = format;
+    while let Some(at) = rest.find("$context.") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "$context.".len()..];
+        let len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+            .unwrap_or(after.len());
+        let name = after[..len].trim_end_matches('.');
+        out.push_str(&ctx.variable(name));
+        rest = &after[name.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The log group a destination ARN names (`arn:aws:logs:…:log-group:NAME[:*]`).
+pub fn log_group(destination_arn: &str) -> String {
+    destination_arn
+        .split_once(":log-group:")
+        .map(|(_, g)| g.trim_end_matches(":*").to_owned())
+        .unwrap_or_else(|| destination_arn.to_owned())
+}
+
+/// The writer side of access logs.
+#[derive(Clone)]
+pub struct AccessLogSink {
+    sender: mpsc::Sender<LogEvent>,
+}
+
+impl AccessLogSink {
+    /// Starts the background writer.
+    pub fn start(store: Arc<dyn Store>) -> Self {
+        let (sender, mut receiver) = mpsc::channel::<LogEvent>(4096);
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while receiver.recv_many(&mut batch, 256).await > 0 {
+                let events = std::mem::take(&mut batch);
+                let store = store.clone();
+                let written =
+                    tokio::task::spawn_blocking(move || store.append_log_events(&events)).await;
+                if !matches!(written, Ok(Ok(()))) {
+                    tracing::warn!("could not write access log lines");
+                }
+            }
+        });
+        Self { sender }
+    }
+
+    /// Queues a line; never waits.
+    pub fn write(&self, group: String, stream: String, message: String) {
+        tracing::info!(target: "nubo::access", "{message}");
+        let event = LogEvent {
+            function_name: group,
+            stream,
+            timestamp_ms: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                as i64,
+            message,
+        };
+        let _ = self.sender.try_send(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_are_filled_and_unknown_ones_dashed() {
+        let ctx = AccessContext {
+            request_id: "r1".into(),
+            route_key: "GET /a".into(),
+            status: 200,
+            source_ip: "127.0.0.1".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            render(
+                r#"{"id":"$context.requestId","ip":"$context.identity.sourceIp","s":$context.status,"k":"$context.routeKey","x":"$context.nope"}"#,
+                &ctx
+            ),
+            r#"{"id":"r1","ip":"127.0.0.1","s":200,"k":"GET /a","x":"-"}"#
+        );
+        assert_eq!(
+            log_group("arn:aws:logs:us-east-1:0:log-group:my-logs:*"),
+            "my-logs"
+        );
+    }
+}
