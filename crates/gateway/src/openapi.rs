@@ -33,7 +33,7 @@ fn parse_document(body: &str) -> Result<Value, GatewayError> {
         serde_json::from_str(body)
             .map_err(|e| GatewayError::bad_request(format!("Invalid OpenAPI JSON: {e}")))
     } else {
-        serde_yaml::from_str(body)
+        serde_norway::from_str(body)
             .map_err(|e| GatewayError::bad_request(format!("Invalid OpenAPI YAML: {e}")))
     }
 }
@@ -366,7 +366,7 @@ pub fn export_api(
     }
     let value = Value::Object(out);
     if yaml {
-        serde_yaml::to_string(&value).map_err(|e| GatewayError::bad_request(e.to_string()))
+        serde_norway::to_string(&value).map_err(|e| GatewayError::bad_request(e.to_string()))
     } else {
         serde_json::to_string_pretty(&value).map_err(|e| GatewayError::bad_request(e.to_string()))
     }
