@@ -11,7 +11,7 @@ use nubo_wire::AwsError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::json_body;
+use super::{json_body, required};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
@@ -34,12 +34,6 @@ fn unqualified(state: &EdgeState, function: &str) -> Result<String, ApiError> {
     Ok(registry.resolve(&reference.name, None)?.name.clone())
 }
 
-fn null(member: &str) -> ApiError {
-    ApiError(AwsError::validation(format!(
-        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-    )))
-}
-
 /// `PUT /2017-10-31/functions/{FunctionName}/concurrency`.
 pub(crate) async fn put_reserved(
     State(state): State<Arc<EdgeState>>,
@@ -50,7 +44,7 @@ pub(crate) async fn put_reserved(
     let input: ReservedInput = json_body(req.into_body(), "PutFunctionConcurrency").await?;
     let n = input
         .reserved_concurrent_executions
-        .ok_or_else(|| null("reservedConcurrentExecutions"))?;
+        .ok_or_else(|| required("reservedConcurrentExecutions"))?;
     if n < 0 {
         return Err(ApiError(AwsError::validation(format!(
             "1 validation error detected: Value '{n}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0"
@@ -125,7 +119,7 @@ fn qualified(
     let registry = state.invoker.registry();
     let reference = FunctionRef::parse(function, registry.identity())?
         .with_query_qualifier(query.get("Qualifier"))?;
-    let qualifier = reference.qualifier.ok_or_else(|| null("qualifier"))?;
+    let qualifier = reference.qualifier.ok_or_else(|| required("qualifier"))?;
     registry.resolve(&reference.name, Some(&qualifier))?;
     Ok((reference.name, qualifier))
 }
@@ -158,7 +152,7 @@ pub(crate) async fn put_provisioned(
         json_body(req.into_body(), "PutProvisionedConcurrencyConfig").await?;
     let n = input
         .provisioned_concurrent_executions
-        .ok_or_else(|| null("provisionedConcurrentExecutions"))?;
+        .ok_or_else(|| required("provisionedConcurrentExecutions"))?;
     if n < 1 {
         return Err(ApiError(AwsError::validation(format!(
             "1 validation error detected: Value '{n}' at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 1"

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::functions::resolve;
-use super::json_body;
+use super::{json_body, max_items};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
@@ -223,13 +223,7 @@ pub(crate) async fn list(
     let registry = state.invoker.registry();
     let reference = nubo_wire::arn::FunctionRef::parse(&function, registry.identity())?;
     let snapshot = registry.resolve(&reference.name, None)?;
-    let max_items = match query.get("MaxItems") {
-        None => 50,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) => range(n, "maxItems", 1, 50)? as usize,
-            Err(_) => range(0, "maxItems", 1, 50)? as usize,
-        },
-    };
+    let max_items = max_items(&query, 50, 50)?;
     let marker = query.get("Marker").filter(|m| !m.is_empty());
     let all = state.async_invoker.event_invoke_configs(&snapshot.name);
     let mut page = all

@@ -118,14 +118,7 @@ pub(super) async fn list(
     let query = Query::parse(query.as_deref());
     let reference = reference(&state, &function, &Query::default())?;
     let all = state.gateway.urls().list(&reference.name)?;
-    let max = match query.get("MaxItems") {
-        None => 50,
-        Some(m) => m.parse::<usize>().ok().filter(|m| (1..=50).contains(m)).ok_or_else(|| {
-            ApiError(AwsError::validation(format!(
-                "1 validation error detected: Value '{m}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 50"
-            )))
-        })?,
-    };
+    let max = super::max_items(&query, 50, 50)?;
     let start = match query.get("Marker").filter(|m| !m.is_empty()) {
         None => 0,
         Some(m) => m

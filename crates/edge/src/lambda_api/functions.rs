@@ -14,11 +14,11 @@ use nubo_wire::arn::FunctionRef;
 use nubo_wire::AwsError;
 use serde_json::{json, Value};
 
-use super::json_body;
 use super::shapes::{
     function_configuration, CodeInput, CreateFunctionInput, UpdateCodeInput,
     UpdateConfigurationInput,
 };
+use super::{json_body, max_items, required};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
@@ -42,12 +42,6 @@ fn registry_reserved(state: &EdgeState, name: &str) -> Option<u32> {
         .registry()
         .get(name)
         .and_then(|f| f.reserved_concurrency)
-}
-
-fn missing(member: &str) -> ApiError {
-    ApiError(AwsError::validation(format!(
-        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-    )))
 }
 
 /// The zip bytes of a `Code` / UpdateFunctionCode input.
@@ -81,7 +75,9 @@ fn spec_from(
     input: CreateFunctionInput,
     identity: &nubo_wire::Identity,
 ) -> Result<(FunctionSpec, Bytes), ApiError> {
-    let raw_name = input.function_name.ok_or_else(|| missing("functionName"))?;
+    let raw_name = input
+        .function_name
+        .ok_or_else(|| required("functionName"))?;
     // CreateFunction also accepts an ARN naming this account's function.
     let name = if raw_name.contains(':') {
         let reference = FunctionRef::parse(&raw_name, identity)?;
@@ -94,7 +90,7 @@ fn spec_from(
     } else {
         validate::function_name(&raw_name)?
     };
-    let role = validate::role(&input.role.ok_or_else(|| missing("role"))?)?;
+    let role = validate::role(&input.role.ok_or_else(|| required("role"))?)?;
     if input.package_type.as_deref().is_some_and(|p| p != "Zip") {
         return Err(ApiError(AwsError::invalid_parameter(
             "Container image functions are not supported by Nubo; use PackageType Zip",
@@ -117,7 +113,7 @@ fn spec_from(
     }
     let environment = input.environment.unwrap_or_default().variables;
     validate::environment(&environment)?;
-    let code: CodeInput = input.code.ok_or_else(|| missing("code"))?;
+    let code: CodeInput = input.code.ok_or_else(|| required("code"))?;
     let zip = zip_bytes(
         code.zip_file.as_deref(),
         code.s3_bucket.as_deref().or(code.s3_key.as_deref()),
@@ -230,18 +226,7 @@ pub(crate) async fn list(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
-    let max_items = match query.get("MaxItems") {
-        None => 50,
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) if (1..=10_000).contains(&n) => n as usize,
-            _ => {
-                return Err(ApiError(AwsError::validation(format!(
-                    "1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy constraint: \
-                     Member must have value between 1 and 10000"
-                ))))
-            }
-        },
-    };
+    let max_items = max_items(&query, 50, 10_000)?;
     let registry = state.invoker.registry();
     // The marker is the last name returned: names are unique and ordered, so pages stay stable
     // while functions are added or removed.

@@ -24,6 +24,7 @@ use http_body_util::{BodyExt, Limited};
 use nubo_wire::AwsError;
 use serde::de::DeserializeOwned;
 
+use crate::query::Query;
 use crate::response::{rest_json_error, ApiError};
 use crate::EdgeState;
 
@@ -121,6 +122,28 @@ pub fn router(state: Arc<EdgeState>) -> Router {
             ))
         })
         .with_state(state)
+}
+
+/// `MaxItems` from the query: `default` when absent, AWS's validation error outside `1..=max`.
+pub(crate) fn max_items(query: &Query, default: usize, max: usize) -> Result<usize, ApiError> {
+    let Some(raw) = query.get("MaxItems") else {
+        return Ok(default);
+    };
+    raw.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| {
+            ApiError(AwsError::validation(format!(
+                "1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and {max}"
+            )))
+        })
+}
+
+/// AWS's error for a required member that is missing.
+pub(crate) fn required(member: &str) -> ApiError {
+    ApiError(AwsError::validation(format!(
+        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+    )))
 }
 
 /// Reads a body up to `limit` bytes; over it is AWS's 413 with `too_large` as the message.

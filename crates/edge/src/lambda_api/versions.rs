@@ -11,8 +11,8 @@ use nubo_wire::{AwsError, Identity};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::json_body;
 use super::shapes::function_configuration;
+use super::{json_body, max_items, required};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
@@ -46,18 +46,6 @@ fn function_name(state: &EdgeState, function: &str) -> Result<String, ApiError> 
     let registry = state.invoker.registry();
     let reference = FunctionRef::parse(function, registry.identity())?;
     Ok(registry.resolve(&reference.name, None)?.name.clone())
-}
-
-fn max_items(query: &Query, max: i64) -> Result<usize, ApiError> {
-    match query.get("MaxItems") {
-        None => Ok(max as usize),
-        Some(raw) => match raw.parse::<i64>() {
-            Ok(n) if (1..=max).contains(&n) => Ok(n as usize),
-            _ => Err(ApiError(AwsError::validation(format!(
-                "1 validation error detected: Value '{raw}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and {max}"
-            )))),
-        },
-    }
 }
 
 /// `POST /2015-03-31/functions/{FunctionName}/versions` → 201.
@@ -94,7 +82,7 @@ pub(crate) async fn list_versions(
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
     let name = function_name(&state, &function)?;
-    let limit = max_items(&query, 10_000)?;
+    let limit = max_items(&query, 50, 10_000)?;
     let registry = state.invoker.registry();
     let all = registry.versions_of(&name).unwrap_or_default();
     // The marker is the last version returned; `$LATEST` sorts first.
@@ -166,10 +154,10 @@ pub(crate) async fn create_alias(
 ) -> ApiResult {
     let name = function_name(&state, &function)?;
     let input: AliasInput = json_body(req.into_body(), "CreateAlias").await?;
-    let alias = input.name.ok_or_else(|| null("name"))?;
+    let alias = input.name.ok_or_else(|| required("name"))?;
     let version = input
         .function_version
-        .ok_or_else(|| null("functionVersion"))?;
+        .ok_or_else(|| required("functionVersion"))?;
     check_alias_name(&alias)?;
     check_version(&version)?;
     let description = input.description.unwrap_or_default();
@@ -186,12 +174,6 @@ pub(crate) async fn create_alias(
         StatusCode::CREATED,
         &alias_configuration(&created, registry.identity()),
     ))
-}
-
-fn null(member: &str) -> ApiError {
-    ApiError(AwsError::validation(format!(
-        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
-    )))
 }
 
 fn alias_not_found(state: &EdgeState, name: &str, alias: &str) -> ApiError {
@@ -268,7 +250,7 @@ pub(crate) async fn list_aliases(
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
     let name = function_name(&state, &function)?;
-    let limit = max_items(&query, 10_000)?;
+    let limit = max_items(&query, 50, 10_000)?;
     let registry = state.invoker.registry();
     let version = query.get("FunctionVersion");
     let marker = query.get("Marker").filter(|m| !m.is_empty());
