@@ -27,5 +27,5 @@ target/release/nubo bench --out bench-results "$@"
 
 echo "==> micro-benchmarks (criterion)"
 cargo bench -p nubo-wire -p nubo-lambda --bench wire --bench lambda -- --warm-up-time 1 --measurement-time 2 2>&1 |
-    grep -E '^[a-z_/0-9]+ +time:|^[a-z_/0-9]+$|^ +time:' || true
+    grep -E '^[A-Za-z_/0-9]+ +time:|^[A-Za-z_/0-9]+$|^ +time:' || true
 echo "==> done: bench-results/results.md (table), results.json, warm.svg, concurrency.svg, cold.svg"
