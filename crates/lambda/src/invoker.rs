@@ -121,9 +121,8 @@ impl Pool {
         {
             let mut idle = self.idle.lock();
             if let Some(envs) = idle.get_mut(name) {
-                let (keep, stale): (Vec<_>, Vec<_>) = envs
-                    .drain(..)
-                    .partition(|e| live.iter().any(|r| *r == e.revision_id));
+                let (keep, stale): (Vec<_>, Vec<_>) =
+                    envs.drain(..).partition(|e| live.contains(&e.revision_id));
                 *envs = keep;
                 retired = stale;
             }

@@ -23,6 +23,9 @@ use crate::function::{
 use crate::validate::MAX_ZIP_BYTES;
 use crate::ControlError;
 
+/// Called with a function's name after any change to it.
+type Listener = Box<dyn Fn(&str) + Send + Sync>;
+
 /// Owns function records.
 pub struct Registry {
     store: Arc<dyn Store>,
@@ -33,7 +36,7 @@ pub struct Registry {
     aliases: RwLock<HashMap<String, BTreeMap<String, AliasSnapshot>>>,
     reserved_total: AtomicUsize,
     writes: tokio::sync::Mutex<()>,
-    listeners: RwLock<Vec<Box<dyn Fn(&str) + Send + Sync>>>,
+    listeners: RwLock<Vec<Listener>>,
 }
 
 fn now_last_modified() -> String {

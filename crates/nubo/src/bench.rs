@@ -724,7 +724,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     });
 
     // Cold start per runtime, versus spawning the interpreter alone.
-    let mut runtimes: Vec<(String, String, Vec<u8>, PathBuf, Vec<&str>)> = vec![(
+    // (runtime, handler, code zip, program spawned for the baseline, its arguments)
+    type ColdCase<'a> = (String, String, Vec<u8>, PathBuf, Vec<&'a str>);
+    let mut runtimes: Vec<ColdCase<'_>> = vec![(
         "provided.al2023".into(),
         "noop".into(),
         zip.clone(),
@@ -1204,7 +1206,8 @@ fn report(rows: &[Row], micro: &[MicroRow], out: &Path) -> anyhow::Result<()> {
     fn cold(r: &Row) -> bool {
         r.scenario.starts_with("cold start") && r.scenario.ends_with("whole invoke")
     }
-    let plots: [(&str, &str, fn(&Row) -> bool); 3] = [
+    type Plot<'a> = (&'a str, &'a str, fn(&Row) -> bool);
+    let plots: [Plot<'_>; 3] = [
         ("Warm invoke latency (sequential)", "warm.svg", warm),
         (
             "Warm invoke latency under concurrency",

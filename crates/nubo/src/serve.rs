@@ -141,7 +141,6 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             idle_timeout: Duration::from_secs(args.idle_timeout),
             init_timeout: Duration::from_secs(args.init_timeout.max(1)),
             endpoint_url: endpoint_url.clone(),
-            ..InvokerConfig::default()
         },
     );
     let provisioned = invoker
