@@ -572,11 +572,12 @@ impl Invoker {
             timeout,
             invoked_function_arn,
             client_context,
+            // X-Ray's shape; the ids need to be unique-ish, not unguessable (no getrandom per invoke).
             trace_id: format!(
-                "Root=1-{:08x}-{};Parent={};Sampled=0",
+                "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0",
                 time::OffsetDateTime::now_utc().unix_timestamp(),
-                &uuid::Uuid::new_v4().simple().to_string()[..24],
-                &uuid::Uuid::new_v4().simple().to_string()[..16]
+                fastrand::u128(..) >> 32,
+                fastrand::u64(..)
             ),
             delivered: delivered_tx,
             result: result_tx,

@@ -176,23 +176,35 @@ async fn create_function(
         "Role": "arn:aws:iam::000000000000:role/bench",
         "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
     });
+    create(client, "lambda", "/2015-03-31/functions", &body, name).await?;
+    Ok(())
+}
+
+/// POSTs a JSON body to a create operation and insists on 201.
+async fn create(
+    client: &Client,
+    service: &str,
+    path: &str,
+    body: &Value,
+    what: &str,
+) -> anyhow::Result<crate::client::Reply> {
     let reply = client
         .send(
-            "lambda",
+            service,
             http::Method::POST,
-            "/2015-03-31/functions",
+            path,
             &[],
             &[],
-            serde_json::to_vec(&body)?,
+            serde_json::to_vec(body)?,
         )
         .await?;
     anyhow::ensure!(
         reply.status.as_u16() == 201,
-        "creating {name}: {} {}",
+        "creating {what}: {} {}",
         reply.status,
         String::from_utf8_lossy(&reply.body)
     );
-    Ok(())
+    Ok(reply)
 }
 
 async fn invoke(client: &Client, name: &str, tail: bool) -> anyhow::Result<crate::client::Reply> {
@@ -1003,22 +1015,7 @@ async fn create_http_api(client: &Client, function: &str) -> anyhow::Result<Stri
         "name": "bench", "protocolType": "HTTP",
         "target": format!("arn:aws:lambda:us-east-1:000000000000:function:{function}"),
     });
-    let reply = client
-        .send(
-            "apigateway",
-            http::Method::POST,
-            "/v2/apis",
-            &[],
-            &[],
-            serde_json::to_vec(&body)?,
-        )
-        .await?;
-    anyhow::ensure!(
-        reply.status.as_u16() == 201,
-        "creating an HTTP API: {} {}",
-        reply.status,
-        String::from_utf8_lossy(&reply.body)
-    );
+    let reply = create(client, "apigateway", "/v2/apis", &body, "an HTTP API").await?;
     let created: Value = serde_json::from_slice(&reply.body)?;
     created["apiId"]
         .as_str()
