@@ -118,3 +118,24 @@ def test_examples_redeploy_on_existing_data_dir(start_server, tmp_path):
     lam = lambda_client_for(srv2.endpoint)
     names = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
     assert {"hello-python", "hello-node"} <= names
+
+
+def test_relative_data_dir_as_in_the_readme(start_server):
+    """The README's start command uses the default `./.nubo`: a relative data dir must work
+    (environments run elsewhere, and the sandbox binds code from it)."""
+    import shutil
+    import uuid
+    from pathlib import Path
+
+    from conftest import REPO
+
+    relative = Path("target") / f"e2e-relative-{uuid.uuid4().hex[:8]}"
+    try:
+        srv = start_server(relative, ["--deploy-examples", "examples"])
+        lam = lambda_client_for(srv.endpoint)
+        for name in ("hello-python", "hello-node"):
+            result = invoke(lam, name, {"name": "Ada"})
+            assert result.function_error is None, result
+            assert "Hello, Ada!" in json.loads(result.json["body"])["message"]
+    finally:
+        shutil.rmtree(REPO / relative, ignore_errors=True)

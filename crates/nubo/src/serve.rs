@@ -100,7 +100,13 @@ fn parse_interpreters(entries: &[String]) -> anyhow::Result<HashMap<String, Path
         .collect()
 }
 
-pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+    // Absolute from here on: environments run with other working directories (and, sandboxed,
+    // see these paths only through bind mounts made from absolute sources).
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    args.data_dir = std::fs::canonicalize(&args.data_dir)
+        .with_context(|| format!("resolving {}", args.data_dir.display()))?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("NUBO_LOG")
