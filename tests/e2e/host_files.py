@@ -8,6 +8,7 @@ in the test process, appends the body to the file the URL names.
 
 from __future__ import annotations
 
+import os
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,9 +22,15 @@ class _Append(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         path = Path(urllib.parse.unquote(self.path))
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        mode = "w" if self.headers.get("X-Mode") == "write" else "a"
-        with _lock, open(path, mode) as f:
-            f.write(body.decode())
+        with _lock:
+            if self.headers.get("X-Mode") == "write":
+                # Readers poll for the file: it appears whole or not at all.
+                partial = path.with_name(path.name + ".partial")
+                partial.write_text(body.decode())
+                os.replace(partial, path)
+            else:
+                with open(path, "a") as f:
+                    f.write(body.decode())
         self.send_response(204)
         self.end_headers()
 

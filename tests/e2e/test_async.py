@@ -50,7 +50,10 @@ def create_recorder(lam, out_path, name=None):
 def calls(path) -> list[dict]:
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    # A line still being appended (no newline yet) is read on the next poll.
+    complete = text[: text.rfind("\n") + 1]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 def wait_for(predicate, timeout=30.0, interval=0.05):

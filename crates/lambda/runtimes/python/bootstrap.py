@@ -6,15 +6,14 @@ document, the root logger's format. Launched by Nubo as `python -u -S bootstrap.
 stderr are unbuffered, so they reach the log pipe before a response is posted, and `site` is not
 run — its `.pth` processing can cost tens of milliseconds per cold start — so the interpreter's
 site-packages directory is put on `sys.path` here instead. For the same reason the Runtime API
-client is a few lines over a socket rather than `http.client` (which pulls in the email package),
-and modules needed only on error paths are imported when needed.
+client is a few lines over the C `_socket` module (`socket` costs ~19 ms to import, `http.client`
+more), `logging` is configured only if the function imports it, and modules needed only on error
+paths are imported when needed.
 """
 
-import importlib
+import _socket
 import json
-import logging
 import os
-import socket
 import sys
 import time
 
@@ -42,21 +41,22 @@ class RuntimeClient:
         host, _, port = address.rpartition(":")
         self._address = (host, int(port))
         self._sock = None
-        self._file = None
+        self._buffer = bytearray()
 
     def _connect(self):
-        self._sock = socket.create_connection(self._address)
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._file = self._sock.makefile("rb")
+        sock = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+        sock.connect(self._address)
+        self._sock = sock
+        self._buffer = bytearray()
 
     def _close(self):
-        for closable in (self._file, self._sock):
-            if closable is not None:
-                try:
-                    closable.close()
-                except OSError:
-                    pass
-        self._sock = self._file = None
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+        self._sock = None
 
     def _request(self, method, path, body=None, headers=None):
         body = body or b""
@@ -80,20 +80,29 @@ class RuntimeClient:
                 if attempt:
                     raise
 
-    def _read_response(self):
-        status_line = self._file.readline()
-        if not status_line:
+    def _fill(self):
+        chunk = self._sock.recv(1 << 16)
+        if not chunk:
             raise ConnectionError("runtime API closed the connection")
-        status = int(status_line.split(None, 2)[1])
-        headers = Headers()
+        self._buffer += chunk
+
+    def _read_response(self):
         while True:
-            line = self._file.readline()
-            if line in (b"\r\n", b"\n", b""):
+            end = self._buffer.find(b"\r\n\r\n")
+            if end >= 0:
                 break
-            name, _, value = line.decode("latin-1").partition(":")
+            self._fill()
+        lines = bytes(self._buffer[:end]).decode("latin-1").split("\r\n")
+        status = int(lines[0].split(None, 2)[1])
+        headers = Headers()
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         length = int(headers.get("content-length") or 0)
-        body = self._file.read(length) if length else b""
+        while len(self._buffer) < end + 4 + length:
+            self._fill()
+        body = bytes(self._buffer[end + 4 : end + 4 + length])
+        del self._buffer[: end + 4 + length]
         if headers.get("connection", "").lower() == "close":
             self._close()
         return Response(status, headers), body
@@ -228,14 +237,14 @@ class LambdaContext:
         )
 
 
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record):
-        record.aws_request_id = _request_id
-        return True
-
-
-def setup_logging():
+def setup_logging(logging):
     """The root logger as AWS configures it: level WARNING unless told, one line per record."""
+
+    class RequestIdFilter(logging.Filter):
+        def filter(self, record):
+            record.aws_request_id = _request_id
+            return True
+
     handler = logging.StreamHandler(sys.stdout)
     formatter = logging.Formatter(
         "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
@@ -243,7 +252,7 @@ def setup_logging():
     )
     formatter.converter = time.gmtime
     handler.setFormatter(formatter)
-    handler.addFilter(_RequestIdFilter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)
@@ -251,6 +260,31 @@ def setup_logging():
     level = os.environ.get("AWS_LAMBDA_LOG_LEVEL")
     if level and level.upper() in logging._nameToLevel:
         root.setLevel(level.upper())
+
+
+class ConfigureLoggingOnImport:
+    """A meta-path finder that configures `logging` right after the function (or a library it
+    uses) first imports it, so functions that never log do not pay for importing it."""
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "logging":
+            return None
+        sys.meta_path.remove(cls)
+        for finder in sys.meta_path:
+            spec = finder.find_spec(name, path, target) if hasattr(finder, "find_spec") else None
+            if spec is not None:
+                break
+        else:
+            return None
+        execute = spec.loader.exec_module
+
+        def execute_and_configure(module):
+            execute(module)
+            setup_logging(module)
+
+        spec.loader.exec_module = execute_and_configure
+        return spec
 
 
 def load_handler(handler):
@@ -265,7 +299,8 @@ def load_handler(handler):
             "Cannot use built-in module %s as a handler module" % module_name,
         )
     try:
-        module = importlib.import_module(module_name)
+        __import__(module_name)
+        module = sys.modules[module_name]
     except ImportError as e:
         raise Fault(
             "Runtime.ImportModuleError",
@@ -377,7 +412,10 @@ def main():
         sys.path.pop(0)
     if TASK_ROOT not in sys.path:
         sys.path.insert(0, TASK_ROOT)
-    setup_logging()
+    if "logging" in sys.modules:
+        setup_logging(sys.modules["logging"])
+    else:
+        sys.meta_path.insert(0, ConfigureLoggingOnImport)
     try:
         function = load_handler(os.environ.get("_HANDLER", ""))
     except Fault as fault:
