@@ -48,6 +48,42 @@ pub(crate) struct Environment {
     oom_killed: Arc<AtomicBool>,
     /// Peak memory in bytes, read from the cgroup before it is removed.
     final_max_memory: Arc<AtomicU64>,
+    /// The peak-memory source, opened on first use (one `pread` per invocation afterwards).
+    peak_memory: std::sync::OnceLock<Option<PeakMemory>>,
+}
+
+/// Where an environment's peak memory is read (REPORT's Max Memory Used): the cgroup's
+/// `memory.max_usage_in_bytes` (every process of the environment) or the runtime's VmHWM. Kept
+/// open because it is read after every invocation: re-reading at offset 0 regenerates it.
+enum PeakMemory {
+    Cgroup(std::fs::File),
+    Status(std::fs::File),
+}
+
+impl PeakMemory {
+    /// Peak bytes, or `None` if the source is gone.
+    fn read(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut buffer = [0u8; 4096];
+        let (file, cgroup) = match self {
+            Self::Cgroup(f) => (f, true),
+            Self::Status(f) => (f, false),
+        };
+        let n = file.read_at(&mut buffer, 0).ok()?;
+        let text = std::str::from_utf8(&buffer[..n]).ok()?;
+        if cgroup {
+            return text.trim().parse().ok();
+        }
+        let kb: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb * 1024)
+    }
 }
 
 impl Drop for Environment {
@@ -141,28 +177,25 @@ impl Environment {
             cgroups,
             oom_killed,
             final_max_memory,
+            peak_memory: std::sync::OnceLock::new(),
         })
     }
 
     /// Peak memory of the environment in MB: its memory cgroup's high-water mark (every process,
     /// as Lambda measures), else the runtime process's peak resident set (VmHWM).
     pub(crate) fn max_memory_used_mb(&self) -> u64 {
-        if let Some(cgroups) = &self.cgroups {
-            let bytes = cgroups
-                .max_memory_bytes()
-                .unwrap_or_else(|| self.final_max_memory.load(Ordering::SeqCst));
-            if bytes > 0 {
-                return bytes.div_ceil(1024 * 1024);
-            }
-        }
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
-        let kb: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0);
-        kb.div_ceil(1024)
+        let source = self.peak_memory.get_or_init(|| match &self.cgroups {
+            Some(cgroups) => cgroups.open_max_memory().map(PeakMemory::Cgroup),
+            None => std::fs::File::open(format!("/proc/{}/status", self.pid))
+                .ok()
+                .map(PeakMemory::Status),
+        });
+        let bytes = source
+            .as_ref()
+            .and_then(PeakMemory::read)
+            .filter(|b| *b > 0)
+            .unwrap_or_else(|| self.final_max_memory.load(Ordering::SeqCst));
+        bytes.div_ceil(1024 * 1024)
     }
 
     /// Kills the process group and, with cgroups, everything in the environment's cgroup (drop

@@ -135,6 +135,9 @@ impl LogSink {
         let (tx, mut rx) = mpsc::channel::<Vec<LogEvent>>(4096);
         tokio::spawn(async move {
             while let Some(mut batch) = rx.recv().await {
+                // Let a few invocations' lines gather: one SQLite commit per batch, not per
+                // invocation, keeps the writer's CPU off the invoke path's cores.
+                tokio::time::sleep(LOG_LINGER).await;
                 while let Ok(more) = rx.try_recv() {
                     batch.extend(more);
                     if batch.len() > 10_000 {
@@ -159,6 +162,9 @@ impl LogSink {
         }
     }
 }
+
+/// How long the log writer waits for more lines before committing a batch.
+const LOG_LINGER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Figures for the REPORT line.
 #[derive(Debug, Clone, Copy)]

@@ -213,6 +213,11 @@ impl Cgroups {
         }
     }
 
+    /// `memory.max_usage_in_bytes`, opened for repeated reads at offset 0.
+    pub fn open_max_memory(&self) -> Option<std::fs::File> {
+        std::fs::File::open(self.memory.as_ref()?.join("memory.max_usage_in_bytes")).ok()
+    }
+
     /// Peak memory charged to the environment, in bytes (`memory.max_usage_in_bytes`).
     pub fn max_memory_bytes(&self) -> Option<u64> {
         read_number(self.memory.as_ref()?.join("memory.max_usage_in_bytes"))
