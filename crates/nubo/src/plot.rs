@@ -37,7 +37,7 @@ pub(crate) fn latency_svg(title: &str, series: &[(String, Vec<(f64, f64)>)]) -> 
         };
         LEFT + t * plot_w
     };
-    let y = |us: f64| TOP + plot_h * (1.0 - (us.max(lo).log10() - log_lo) / (log_hi - log_lo));
+    let y = |us: f64| TOP + plot_h * (1.0 - (us.max(1e-3).log10() - log_lo) / (log_hi - log_lo));
 
     let mut svg = String::new();
     let _ = write!(
@@ -132,5 +132,19 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("b &amp; c") && svg.contains("t &lt;1&gt;"));
+    }
+
+    #[test]
+    fn decades_are_evenly_spaced() {
+        let svg = latency_svg("t", &[("a".into(), vec![(0.0, 15.0), (100.0, 1500.0)])]);
+        // The y of each decade's grid line: 10 µs, 100 µs, 1 ms, 10 ms.
+        let ys: Vec<f64> = svg
+            .split(r#"<line x1="70" y1=""#)
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(ys.len() >= 3, "{ys:?}");
+        let gaps: Vec<f64> = ys.windows(2).map(|w| w[0] - w[1]).collect();
+        assert!(gaps.iter().all(|g| (g - gaps[0]).abs() < 0.2), "{gaps:?}");
     }
 }
