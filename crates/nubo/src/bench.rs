@@ -322,36 +322,6 @@ async fn drain(server_url: &str) -> anyhow::Result<()> {
     anyhow::bail!("the asynchronous queue did not drain within 120 s")
 }
 
-/// Durable accepts: `concurrency` clients sending `Event` invocations for `seconds`.
-async fn accept_rate(
-    client: Arc<Client>,
-    name: &'static str,
-    concurrency: usize,
-    seconds: u64,
-) -> anyhow::Result<(Stats, f64)> {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let client = client.clone();
-        tasks.spawn(async move {
-            let mut samples = Vec::new();
-            while Instant::now() < deadline {
-                let start = Instant::now();
-                send_event(&client, name).await?;
-                samples.push(start.elapsed());
-            }
-            Ok::<_, anyhow::Error>(samples)
-        });
-    }
-    let start = Instant::now();
-    let mut all = Vec::new();
-    while let Some(samples) = tasks.join_next().await {
-        all.extend(samples??);
-    }
-    let rate = all.len() as f64 / start.elapsed().as_secs_f64();
-    Ok((stats(all), rate))
-}
-
 /// Times `iterations` sequential calls.
 async fn sequential<F, Fut>(iterations: usize, mut call: F) -> anyhow::Result<Stats>
 where
@@ -370,13 +340,24 @@ where
     Ok(stats(samples))
 }
 
-/// Latency and requests per second with `concurrency` clients for `seconds`.
+/// What each client of a load run sends.
+#[derive(Debug, Clone, Copy)]
+enum Call {
+    /// A synchronous invoke of the function.
+    Invoke,
+    /// An `Event` invoke (202 once durably queued).
+    Event,
+    /// A request to the echo server (the baseline).
+    Echo,
+}
+
+/// Latency and requests per second with `concurrency` clients sending `call` for `seconds`.
 async fn throughput(
     client: Arc<Client>,
     name: &'static str,
     concurrency: usize,
     seconds: u64,
-    echo: bool,
+    call: Call,
 ) -> anyhow::Result<(Stats, f64)> {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
@@ -386,10 +367,10 @@ async fn throughput(
             let mut samples = Vec::new();
             while Instant::now() < deadline {
                 let start = Instant::now();
-                if echo {
-                    echo_once(&client, name, false).await?;
-                } else {
-                    invoke(&client, name, false).await?;
+                match call {
+                    Call::Invoke => invoke(&client, name, false).await.map(drop)?,
+                    Call::Event => send_event(&client, name).await?,
+                    Call::Echo => echo_once(&client, name, false).await.map(drop)?,
                 }
                 samples.push(start.elapsed());
             }
@@ -518,7 +499,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "bench-noop",
         args.concurrency,
         args.throughput_seconds,
-        false,
+        Call::Invoke,
     )
     .await?;
     let (_, echo_rps) = throughput(
@@ -526,7 +507,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "",
         args.concurrency,
         args.throughput_seconds,
-        true,
+        Call::Echo,
     )
     .await?;
     rows.push(Row {
@@ -594,7 +575,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "",
                 args.concurrency,
                 args.throughput_seconds,
-                true,
+                Call::Echo,
             )
             .await?;
             rows.push(Row {
@@ -620,11 +601,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "bench-noop",
             level,
             args.scaling_seconds,
-            false,
+            Call::Invoke,
         )
         .await?;
         let (echo_latency, echo_rate) =
-            throughput(echo.clone(), "", level, args.scaling_seconds, true).await?;
+            throughput(echo.clone(), "", level, args.scaling_seconds, Call::Echo).await?;
         rows.push(Row {
             scenario: format!("warm invoke, {level} concurrent clients"),
             subject: latency,
@@ -711,11 +692,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "bench: async accept ({} concurrent for {} s)",
         args.concurrency, args.throughput_seconds
     );
-    let (accept, accept_rps) = accept_rate(
+    let (accept, accept_rps) = throughput(
         client.clone(),
         "bench-noop",
         args.concurrency,
         args.throughput_seconds,
+        Call::Event,
     )
     .await?;
     drain(&server.url).await?;
