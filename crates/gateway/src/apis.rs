@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use nubo_store::Store;
-use nubo_wire::Identity;
+use nubo_wire::Scope;
 use parking_lot::{Mutex, RwLock};
 use serde::Deserialize;
 use serde_json::Value;
@@ -127,7 +127,7 @@ pub struct StageInput {
 /// Owns API definitions and the compiled data plane.
 pub struct ApiRegistry {
     store: Arc<dyn Store>,
-    identity: Identity,
+    scope: Scope,
     apis: RwLock<BTreeMap<String, Arc<ApiDocument>>>,
     plane: RwLock<Arc<DataPlane>>,
     writes: Mutex<()>,
@@ -176,7 +176,7 @@ fn check_route_settings(settings: &RouteSettings) -> Result<(), GatewayError> {
 
 impl ApiRegistry {
     /// Loads every API from the store and compiles its stages.
-    pub fn load(store: Arc<dyn Store>, identity: Identity) -> Result<Self, GatewayError> {
+    pub fn load(store: Arc<dyn Store>, scope: Scope) -> Result<Self, GatewayError> {
         let mut apis = BTreeMap::new();
         for (id, document) in store.all_documents(API_DOCUMENT_KIND)? {
             match serde_json::from_str::<ApiDocument>(&document) {
@@ -188,11 +188,11 @@ impl ApiRegistry {
         }
         let plane: DataPlane = apis
             .iter()
-            .map(|(id, doc)| (id.clone(), Arc::new(CompiledApi::compile(doc, &identity))))
+            .map(|(id, doc)| (id.clone(), Arc::new(CompiledApi::compile(doc, &scope))))
             .collect();
         Ok(Self {
             store,
-            identity,
+            scope,
             apis: RwLock::new(apis),
             plane: RwLock::new(Arc::new(plane)),
             writes: Mutex::new(()),
@@ -205,8 +205,8 @@ impl ApiRegistry {
     }
 
     /// Account and region.
-    pub fn identity(&self) -> &Identity {
-        &self.identity
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// Every API, ordered by id.
@@ -228,7 +228,7 @@ impl ApiRegistry {
         let text =
             serde_json::to_string(&doc).map_err(|e| GatewayError::bad_request(e.to_string()))?;
         self.store.put_document(API_DOCUMENT_KIND, &id, &text)?;
-        let compiled = Arc::new(CompiledApi::compile(&doc, &self.identity));
+        let compiled = Arc::new(CompiledApi::compile(&doc, &self.scope));
         self.apis.write().insert(id.clone(), Arc::new(doc));
         let mut plane = self.plane.write();
         let mut next: DataPlane = (**plane).clone();
@@ -485,7 +485,7 @@ impl ApiRegistry {
             .as_deref()
             .ok_or_else(|| GatewayError::bad_request("IntegrationUri is required for HTTP APIs"))?;
         if record.integration_type == "AWS_PROXY" {
-            if lambda_function(uri, &self.identity).is_none() {
+            if lambda_function(uri, &self.scope).is_none() {
                 return Err(GatewayError::bad_request(format!(
                     "Invalid integration URI {uri}: expected a Lambda function ARN"
                 )));
@@ -960,7 +960,7 @@ mod tests {
 
     fn registry(dir: &std::path::Path) -> ApiRegistry {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).unwrap());
-        ApiRegistry::load(store, Identity::default()).unwrap()
+        ApiRegistry::load(store, Scope::default()).unwrap()
     }
 
     fn lambda_integration() -> IntegrationInput {

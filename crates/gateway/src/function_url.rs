@@ -323,10 +323,10 @@ impl UrlRegistry {
 
     /// The function ARN a config names (qualified when it has a qualifier).
     pub fn function_arn(&self, name: &str, qualifier: Option<&str>) -> String {
-        let identity = self.functions.identity();
+        let scope = self.functions.scope();
         match qualifier {
-            Some(q) => nubo_wire::arn::qualified_function_arn(identity, name, q),
-            None => nubo_wire::arn::function_arn(identity, name),
+            Some(q) => nubo_wire::arn::qualified_function_arn(scope, name, q),
+            None => nubo_wire::arn::function_arn(scope, name),
         }
     }
 }

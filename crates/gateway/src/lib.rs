@@ -34,7 +34,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use nubo_lambda::Invoker;
 use nubo_store::Store;
-use nubo_wire::Identity;
+use nubo_wire::Scope;
 
 pub use apis::ApiRegistry;
 pub use error::GatewayError;
@@ -52,7 +52,7 @@ pub type GatewayResponse = http::Response<GatewayBody>;
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     /// Account and region.
-    pub identity: Identity,
+    pub scope: Scope,
     /// The port Nubo listens on (for `apiEndpoint` and Function URLs).
     pub port: u16,
 }
@@ -105,7 +105,7 @@ impl Gateway {
         invoker: Arc<Invoker>,
         config: GatewayConfig,
     ) -> Result<Arc<Self>, GatewayError> {
-        let apis = ApiRegistry::load(store.clone(), config.identity.clone())?;
+        let apis = ApiRegistry::load(store.clone(), config.scope.clone())?;
         let urls = Arc::new(UrlRegistry::load(
             store.clone(),
             invoker.registry().clone(),

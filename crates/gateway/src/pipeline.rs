@@ -304,7 +304,7 @@ impl Gateway {
                 };
                 let route_facts = RouteFacts {
                     api_id: &stage.api_id,
-                    account_id: &self.config.identity.account_id,
+                    account_id: &self.config.scope.account_id,
                     stage: &stage.stage_name,
                     route_key: &route.route_key,
                     route_id: &route.route_id,
@@ -512,7 +512,7 @@ impl Gateway {
         };
         let route = RouteFacts {
             api_id: url_id,
-            account_id: &self.config.identity.account_id,
+            account_id: &self.config.scope.account_id,
             stage: "$default",
             route_key: "$default",
             route_id: "$default",

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use nubo_wire::arn::FunctionRef;
-use nubo_wire::Identity;
+use nubo_wire::Scope;
 
 use crate::cors::CorsPolicy;
 use crate::model::{AccessLogSettings, ApiDocument, IntegrationRecord, RouteSettings};
@@ -41,7 +41,7 @@ pub enum Target {
 
 /// Parses a Lambda integration URI: a function ARN (optionally qualified), a bare name, or
 /// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations`.
-pub fn lambda_function(uri: &str, identity: &Identity) -> Option<FunctionRef> {
+pub fn lambda_function(uri: &str, scope: &Scope) -> Option<FunctionRef> {
     let arn = match uri.split_once(":lambda:path/") {
         Some((_, path)) => path
             .split_once("/functions/")?
@@ -49,17 +49,17 @@ pub fn lambda_function(uri: &str, identity: &Identity) -> Option<FunctionRef> {
             .strip_suffix("/invocations")?,
         None => uri,
     };
-    FunctionRef::parse(arn, identity).ok()
+    FunctionRef::parse(arn, scope).ok()
 }
 
 impl Target {
     /// Compiles an integration record (validated at definition time).
-    pub fn compile(record: &IntegrationRecord, identity: &Identity) -> Option<Self> {
+    pub fn compile(record: &IntegrationRecord, scope: &Scope) -> Option<Self> {
         let timeout = Duration::from_millis(record.timeout_in_millis.clamp(50, 30_000) as u64);
         let uri = record.integration_uri.as_deref()?;
         match record.integration_type.as_str() {
             "AWS_PROXY" => Some(Self::Lambda {
-                function: lambda_function(uri, identity)?,
+                function: lambda_function(uri, scope)?,
                 v2: record.payload_format_version == "2.0",
                 timeout,
             }),
@@ -154,7 +154,7 @@ pub struct CompiledApi {
 
 impl CompiledApi {
     /// Compiles every stage that has a deployment.
-    pub fn compile(doc: &ApiDocument, identity: &Identity) -> Self {
+    pub fn compile(doc: &ApiDocument, scope: &Scope) -> Self {
         let mut stages = HashMap::new();
         if doc.api.disable_execute_api_endpoint {
             return Self { stages };
@@ -172,7 +172,7 @@ impl CompiledApi {
                 .integrations
                 .iter()
                 .filter_map(|i| {
-                    Target::compile(i, identity).map(|t| (i.integration_id.as_str(), Arc::new(t)))
+                    Target::compile(i, scope).map(|t| (i.integration_id.as_str(), Arc::new(t)))
                 })
                 .collect();
             let routes: Vec<CompiledRoute> = snapshot
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn lambda_uris_in_every_accepted_form() {
-        let id = Identity::default();
+        let id = Scope::default();
         let plain =
             lambda_function("arn:aws:lambda:us-east-1:000000000000:function:f", &id).unwrap();
         assert_eq!(

@@ -434,7 +434,7 @@ impl AsyncInvoker {
         let mut ops = vec![QueueOp::Remove(event.id.clone())];
         let mut follow_up = None;
         if let Some((destination, record)) = record {
-            match FunctionRef::parse(destination, self.invoker.registry().identity()) {
+            match FunctionRef::parse(destination, self.invoker.registry().scope()) {
                 Ok(target) => {
                     let now = now_ms();
                     let next = QueuedEvent {
@@ -478,7 +478,7 @@ impl AsyncInvoker {
 
     fn function_arn(&self, event: &QueuedEvent) -> String {
         nubo_wire::arn::qualified_function_arn(
-            self.invoker.registry().identity(),
+            self.invoker.registry().scope(),
             &event.function_name,
             event.qualifier.as_deref().unwrap_or(LATEST),
         )

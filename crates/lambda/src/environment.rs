@@ -21,7 +21,7 @@ pub(crate) struct EnvironmentContext<'a> {
     pub(crate) catalog: &'a RuntimeCatalog,
     pub(crate) sandbox: &'a dyn Sandbox,
     pub(crate) code_dir: &'a Path,
-    pub(crate) identity: &'a nubo_wire::Identity,
+    pub(crate) scope: &'a nubo_wire::Scope,
     pub(crate) endpoint_url: &'a str,
     /// `on-demand` or `provisioned-concurrency` (`AWS_LAMBDA_INITIALIZATION_TYPE`).
     pub(crate) initialization_type: &'static str,
@@ -278,8 +278,8 @@ fn environment_variables(
             "AWS_LAMBDA_INITIALIZATION_TYPE".into(),
             ctx.initialization_type.into(),
         ),
-        ("AWS_REGION".into(), ctx.identity.region.clone()),
-        ("AWS_DEFAULT_REGION".into(), ctx.identity.region.clone()),
+        ("AWS_REGION".into(), ctx.scope.region.clone()),
+        ("AWS_DEFAULT_REGION".into(), ctx.scope.region.clone()),
         (
             "AWS_EXECUTION_ENV".into(),
             format!("AWS_Lambda_{}", function.runtime),

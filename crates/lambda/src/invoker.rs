@@ -368,9 +368,9 @@ impl Invoker {
         let request_id = request.request_id.unwrap_or_else(nubo_wire::new_request_id);
         let invoked_arn = match &request.function.qualifier {
             Some(q) => {
-                nubo_wire::arn::qualified_function_arn(self.registry.identity(), &function.name, q)
+                nubo_wire::arn::qualified_function_arn(self.registry.scope(), &function.name, q)
             }
-            None => nubo_wire::arn::function_arn(self.registry.identity(), &function.name),
+            None => nubo_wire::arn::function_arn(self.registry.scope(), &function.name),
         };
 
         let mut env = match self.pool.take(&function) {
@@ -512,7 +512,7 @@ impl Invoker {
             catalog: &self.catalog,
             sandbox: self.sandbox.as_ref(),
             code_dir: &code_dir,
-            identity: self.registry.identity(),
+            scope: self.registry.scope(),
             endpoint_url: &self.config.endpoint_url,
             initialization_type,
         };

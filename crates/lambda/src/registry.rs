@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use nubo_store::{CodeStore, Store};
-use nubo_wire::Identity;
+use nubo_wire::Scope;
 use parking_lot::RwLock;
 
 use crate::function::{
@@ -30,7 +30,7 @@ type Listener = Box<dyn Fn(&str) + Send + Sync>;
 pub struct Registry {
     store: Arc<dyn Store>,
     code: CodeStore,
-    identity: Identity,
+    scope: Scope,
     functions: RwLock<HashMap<String, FunctionSnapshot>>,
     versions: RwLock<HashMap<String, BTreeMap<u64, FunctionSnapshot>>>,
     aliases: RwLock<HashMap<String, BTreeMap<String, AliasSnapshot>>>,
@@ -52,7 +52,7 @@ impl Registry {
     pub fn load(
         store: Arc<dyn Store>,
         code: CodeStore,
-        identity: Identity,
+        scope: Scope,
     ) -> Result<Self, ControlError> {
         let mut functions = HashMap::new();
         let mut versions: HashMap<String, BTreeMap<u64, FunctionSnapshot>> = HashMap::new();
@@ -99,7 +99,7 @@ impl Registry {
         Ok(Self {
             store,
             code,
-            identity,
+            scope,
             functions: RwLock::new(functions),
             versions: RwLock::new(versions),
             aliases: RwLock::new(aliases),
@@ -126,8 +126,8 @@ impl Registry {
     }
 
     /// Account and region.
-    pub fn identity(&self) -> &Identity {
-        &self.identity
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// A function's `$LATEST` snapshot.
@@ -137,8 +137,8 @@ impl Registry {
 
     fn not_found(&self, name: &str, qualifier: Option<&str>) -> ControlError {
         let arn = match qualifier {
-            Some(q) => nubo_wire::arn::qualified_function_arn(&self.identity, name, q),
-            None => nubo_wire::arn::function_arn(&self.identity, name),
+            Some(q) => nubo_wire::arn::qualified_function_arn(&self.scope, name, q),
+            None => nubo_wire::arn::function_arn(&self.scope, name),
         };
         ControlError::NotFound(format!("Function not found: {arn}"))
     }
@@ -670,7 +670,7 @@ impl Registry {
         if self.alias(name, alias).is_some() {
             return Err(ControlError::Conflict(format!(
                 "Alias already exists: {}",
-                nubo_wire::arn::qualified_function_arn(&self.identity, name, alias)
+                nubo_wire::arn::qualified_function_arn(&self.scope, name, alias)
             )));
         }
         self.check_alias_target(name, version, &weights)?;
@@ -700,7 +700,7 @@ impl Registry {
         let current = self.alias(name, alias).ok_or_else(|| {
             ControlError::NotFound(format!(
                 "Alias not found: {}",
-                nubo_wire::arn::qualified_function_arn(&self.identity, name, alias)
+                nubo_wire::arn::qualified_function_arn(&self.scope, name, alias)
             ))
         })?;
         if let Some(expected) = revision_id {
@@ -811,7 +811,7 @@ mod tests {
 
     fn open(dir: &std::path::Path) -> Registry {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).unwrap());
-        Registry::load(store, CodeStore::open(dir).unwrap(), Identity::default()).unwrap()
+        Registry::load(store, CodeStore::open(dir).unwrap(), Scope::default()).unwrap()
     }
 
     #[tokio::test]

@@ -114,7 +114,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let identity = nubo_wire::Identity {
+    let scope = nubo_wire::Scope {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
     };
@@ -127,7 +127,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     );
     let sandbox = choose_sandbox(args.sandbox, &args.data_dir)?;
     let registry = Arc::new(
-        Registry::load(store.clone(), code, identity)
+        Registry::load(store.clone(), code, scope)
             .map_err(|e| anyhow::anyhow!("loading functions: {e}"))?,
     );
 
@@ -179,7 +179,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         store.clone(),
         invoker.clone(),
         nubo_gateway::GatewayConfig {
-            identity: registry.identity().clone(),
+            scope: registry.scope().clone(),
             port: address.port(),
         },
     )

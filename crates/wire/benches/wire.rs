@@ -5,7 +5,7 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::sigv4::{parse_authorization, sign, Credentials, SigningRequest};
-use nubo_wire::Identity;
+use nubo_wire::Scope;
 
 const AUTHORIZATION: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261128/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
 
@@ -39,15 +39,15 @@ fn sigv4(c: &mut Criterion) {
 }
 
 fn arn(c: &mut Criterion) {
-    let identity = Identity::default();
+    let scope = Scope::default();
     c.bench_function("arn/function_ref_name", |b| {
-        b.iter(|| FunctionRef::parse(black_box("my-function"), &identity).unwrap())
+        b.iter(|| FunctionRef::parse(black_box("my-function"), &scope).unwrap())
     });
     c.bench_function("arn/function_ref_full_arn", |b| {
         b.iter(|| {
             FunctionRef::parse(
                 black_box("arn:aws:lambda:us-east-1:000000000000:function:my-function:live"),
-                &identity,
+                &scope,
             )
             .unwrap()
         })

@@ -1,6 +1,6 @@
 //! Amazon Resource Names for Lambda, and the forms a client may name a function by.
 
-use crate::{AwsError, Identity};
+use crate::{AwsError, Scope};
 
 /// How a request named a function: the bare name plus the qualifier it carried, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,16 +12,16 @@ pub struct FunctionRef {
 }
 
 /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME`.
-pub fn function_arn(identity: &Identity, name: &str) -> String {
+pub fn function_arn(scope: &Scope, name: &str) -> String {
     format!(
         "arn:aws:lambda:{}:{}:function:{}",
-        identity.region, identity.account_id, name
+        scope.region, scope.account_id, name
     )
 }
 
 /// The function ARN with `:QUALIFIER` appended.
-pub fn qualified_function_arn(identity: &Identity, name: &str, qualifier: &str) -> String {
-    format!("{}:{}", function_arn(identity, name), qualifier)
+pub fn qualified_function_arn(scope: &Scope, name: &str, qualifier: &str) -> String {
+    format!("{}:{}", function_arn(scope, name), qualifier)
 }
 
 fn is_name_char(c: char) -> bool {
@@ -42,7 +42,7 @@ pub fn is_valid_qualifier(qualifier: &str) -> bool {
 impl FunctionRef {
     /// Parses `name`, `name:qualifier`, `ACCOUNT:function:name[:q]` or a full function ARN.
     /// A reference into another region or account is not found here, as on AWS.
-    pub fn parse(input: &str, identity: &Identity) -> Result<Self, AwsError> {
+    pub fn parse(input: &str, scope: &Scope) -> Result<Self, AwsError> {
         let invalid = || {
             AwsError::validation(format!(
                 "1 validation error detected: Value '{input}' at 'functionName' failed to satisfy constraint: \
@@ -77,10 +77,10 @@ impl FunctionRef {
         if !is_valid_function_name(name) || !qualifier.is_none_or(is_valid_qualifier) {
             return Err(invalid());
         }
-        if account.is_some_and(|a| a != identity.account_id)
-            || region.is_some_and(|r| r != identity.region)
+        if account.is_some_and(|a| a != scope.account_id)
+            || region.is_some_and(|r| r != scope.region)
         {
-            let arn = function_arn(identity, name);
+            let arn = function_arn(scope, name);
             return Err(AwsError::resource_not_found(format!(
                 "Function not found: {arn}"
             )));
@@ -118,7 +118,7 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> Result<FunctionRef, AwsError> {
-        FunctionRef::parse(s, &Identity::default())
+        FunctionRef::parse(s, &Scope::default())
     }
 
     #[test]
@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn arns() {
-        let id = Identity::default();
+        let id = Scope::default();
         assert_eq!(
             function_arn(&id, "f"),
             "arn:aws:lambda:us-east-1:000000000000:function:f"

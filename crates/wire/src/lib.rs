@@ -17,16 +17,19 @@ pub fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// The account and region Nubo presents itself as; both configurable at start.
-#[derive(Debug, Clone)]
-pub struct Identity {
+/// The account and region a resource lives in, and a request acts in: AWS scopes every Lambda
+/// function, API and queue by both. The server's configured default (`--region`, the default account)
+/// is one `Scope`; a signed request's own scope comes from its credential (region) and, once access
+/// keys map to accounts, its key (account).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scope {
     /// Region in ARNs and environment variables, e.g. `us-east-1`.
     pub region: String,
     /// Twelve-digit account id in ARNs.
     pub account_id: String,
 }
 
-impl Default for Identity {
+impl Default for Scope {
     fn default() -> Self {
         Self {
             region: "us-east-1".into(),

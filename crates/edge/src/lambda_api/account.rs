@@ -41,7 +41,7 @@ fn function_of(state: &EdgeState, resource: &str) -> Result<String, ApiError> {
             "1 validation error detected: Value '{resource}' at 'resource' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*):lambda:[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?|layer:[a-zA-Z0-9-_]+)"
         ))));
     }
-    let reference = FunctionRef::parse(resource, registry.identity())?;
+    let reference = FunctionRef::parse(resource, registry.scope())?;
     if reference.qualifier.is_some() {
         return Err(ApiError(AwsError::invalid_parameter("Tags are not supported on function versions or aliases; use the unqualified function ARN")));
     }

@@ -30,7 +30,7 @@ struct ProvisionedInput {
 
 fn unqualified(state: &EdgeState, function: &str) -> Result<String, ApiError> {
     let registry = state.invoker.registry();
-    let reference = FunctionRef::parse(function, registry.identity())?;
+    let reference = FunctionRef::parse(function, registry.scope())?;
     Ok(registry.resolve(&reference.name, None)?.name.clone())
 }
 
@@ -117,7 +117,7 @@ fn qualified(
     query: &Query,
 ) -> Result<(String, String), ApiError> {
     let registry = state.invoker.registry();
-    let reference = FunctionRef::parse(function, registry.identity())?
+    let reference = FunctionRef::parse(function, registry.scope())?
         .with_query_qualifier(query.get("Qualifier"))?;
     let qualifier = reference.qualifier.ok_or_else(|| required("qualifier"))?;
     registry.resolve(&reference.name, Some(&qualifier))?;
@@ -131,7 +131,7 @@ fn not_configured(state: &EdgeState, name: &str, qualifier: &str) -> ApiError {
         format!(
             "No Provisioned Concurrency Config found for this function: {}",
             nubo_wire::arn::qualified_function_arn(
-                state.invoker.registry().identity(),
+                state.invoker.registry().scope(),
                 name,
                 qualifier
             )
@@ -175,7 +175,7 @@ pub(crate) async fn get_provisioned(
     let query = Query::parse(query.as_deref());
     if query.get("List") == Some("ALL") {
         let name = unqualified(&state, &function)?;
-        let identity = state.invoker.registry().identity();
+        let scope = state.invoker.registry().scope();
         let configs: Vec<Value> = state
             .invoker
             .provisioned_of(&name)
@@ -183,7 +183,7 @@ pub(crate) async fn get_provisioned(
             .map(|p| {
                 let mut item = provisioned_shape(p);
                 item["FunctionArn"] = json!(nubo_wire::arn::qualified_function_arn(
-                    identity,
+                    scope,
                     &p.function,
                     &p.qualifier
                 ));

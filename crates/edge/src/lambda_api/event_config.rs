@@ -91,14 +91,14 @@ fn apply(
 }
 
 fn render(state: &EdgeState, name: &str, qualifier: &str, config: &EventInvokeConfig) -> Value {
-    let identity = state.invoker.registry().identity();
+    let scope = state.invoker.registry().scope();
     let target = |d: &Option<String>| match d {
         Some(arn) => json!({ "Destination": arn }),
         None => json!({}),
     };
     let mut body = json!({
         "LastModified": config.last_modified,
-        "FunctionArn": nubo_wire::arn::qualified_function_arn(identity, name, qualifier),
+        "FunctionArn": nubo_wire::arn::qualified_function_arn(scope, name, qualifier),
         "DestinationConfig": {
             "OnSuccess": target(&config.on_success),
             "OnFailure": target(&config.on_failure),
@@ -121,11 +121,8 @@ fn target(state: &EdgeState, function: &str, query: &Query) -> Result<(String, S
 }
 
 fn not_configured(state: &EdgeState, name: &str, qualifier: &str) -> ApiError {
-    let arn = nubo_wire::arn::qualified_function_arn(
-        state.invoker.registry().identity(),
-        name,
-        qualifier,
-    );
+    let arn =
+        nubo_wire::arn::qualified_function_arn(state.invoker.registry().scope(), name, qualifier);
     ApiError(AwsError::resource_not_found(format!(
         "The function {arn} doesn't have an EventInvokeConfig"
     )))
@@ -221,7 +218,7 @@ pub(crate) async fn list(
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
     let registry = state.invoker.registry();
-    let reference = nubo_wire::arn::FunctionRef::parse(&function, registry.identity())?;
+    let reference = nubo_wire::arn::FunctionRef::parse(&function, registry.scope())?;
     let snapshot = registry.resolve(&reference.name, None)?;
     let max_items = max_items(&query, 50, 50)?;
     let marker = query.get("Marker").filter(|m| !m.is_empty());

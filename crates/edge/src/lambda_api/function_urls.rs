@@ -17,9 +17,9 @@ use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
 
 fn reference(state: &EdgeState, function: &str, query: &Query) -> Result<FunctionRef, ApiError> {
-    let identity = state.invoker.registry().identity();
+    let scope = state.invoker.registry().scope();
     let reference =
-        FunctionRef::parse(function, identity)?.with_query_qualifier(query.get("Qualifier"))?;
+        FunctionRef::parse(function, scope)?.with_query_qualifier(query.get("Qualifier"))?;
     if let Some(q) = reference.qualifier.as_deref() {
         // Function URLs point at an alias or `$LATEST`, never at a published version.
         if q.chars().all(|c| c.is_ascii_digit()) {

@@ -30,7 +30,7 @@ pub(crate) fn resolve(
     query: &Query,
 ) -> Result<(FunctionRef, FunctionSnapshot), ApiError> {
     let registry = state.invoker.registry();
-    let reference = FunctionRef::parse(function, registry.identity())?
+    let reference = FunctionRef::parse(function, registry.scope())?
         .with_query_qualifier(query.get("Qualifier"))?;
     let snapshot = registry.resolve(&reference.name, reference.qualifier.as_deref())?;
     Ok((reference, snapshot))
@@ -73,14 +73,14 @@ fn zip_bytes(
 
 fn spec_from(
     input: CreateFunctionInput,
-    identity: &nubo_wire::Identity,
+    scope: &nubo_wire::Scope,
 ) -> Result<(FunctionSpec, Bytes), ApiError> {
     let raw_name = input
         .function_name
         .ok_or_else(|| required("functionName"))?;
     // CreateFunction also accepts an ARN naming this account's function.
     let name = if raw_name.contains(':') {
-        let reference = FunctionRef::parse(&raw_name, identity)?;
+        let reference = FunctionRef::parse(&raw_name, scope)?;
         if reference.qualifier.is_some() {
             return Err(ApiError(AwsError::invalid_parameter(
                 "Function name cannot carry a qualifier when creating a function",
@@ -161,7 +161,7 @@ pub(crate) async fn create(State(state): State<Arc<EdgeState>>, req: Request) ->
     let input: CreateFunctionInput = json_body(req.into_body(), "CreateFunction").await?;
     let registry = state.invoker.registry();
     let publish = input.publish == Some(true);
-    let (spec, zip) = spec_from(input, registry.identity())?;
+    let (spec, zip) = spec_from(input, registry.scope())?;
     let mut created = registry.create(spec, zip).await?;
     if publish {
         created = registry
@@ -170,7 +170,7 @@ pub(crate) async fn create(State(state): State<Arc<EdgeState>>, req: Request) ->
     }
     Ok(json(
         StatusCode::CREATED,
-        &function_configuration(&created, registry.identity(), false),
+        &function_configuration(&created, registry.scope(), false),
     ))
 }
 
@@ -183,14 +183,14 @@ pub(crate) async fn get(
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
     let (reference, snapshot) = resolve(&state, &function, &query)?;
-    let identity = state.invoker.registry().identity();
+    let scope = state.invoker.registry().scope();
     let host = req
         .headers()
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1:4750");
     let mut body = json!({
-        "Configuration": function_configuration(&snapshot, identity, reference.qualifier.is_some()),
+        "Configuration": function_configuration(&snapshot, scope, reference.qualifier.is_some()),
         "Code": {
             "RepositoryType": "S3",
             "Location": format!("http://{host}/_nubo/code/{}.zip", snapshot.code.sha256_hex),
@@ -213,10 +213,10 @@ pub(crate) async fn get_configuration(
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
     let (reference, snapshot) = resolve(&state, &function, &query)?;
-    let identity = state.invoker.registry().identity();
+    let scope = state.invoker.registry().scope();
     Ok(json(
         StatusCode::OK,
-        &function_configuration(&snapshot, identity, reference.qualifier.is_some()),
+        &function_configuration(&snapshot, scope, reference.qualifier.is_some()),
     ))
 }
 
@@ -238,7 +238,7 @@ pub(crate) async fn list(
     let functions: Vec<Value> = page
         .by_ref()
         .take(max_items)
-        .map(|f| function_configuration(f, registry.identity(), false))
+        .map(|f| function_configuration(f, registry.scope(), false))
         .collect();
     let mut body = json!({ "Functions": functions });
     if page.next().is_some() {
@@ -269,7 +269,7 @@ pub(crate) async fn update_code(
     if input.dry_run == Some(true) {
         return Ok(json(
             StatusCode::OK,
-            &function_configuration(&snapshot, registry.identity(), false),
+            &function_configuration(&snapshot, registry.scope(), false),
         ));
     }
     let mut updated = registry
@@ -282,7 +282,7 @@ pub(crate) async fn update_code(
     }
     Ok(json(
         StatusCode::OK,
-        &function_configuration(&updated, registry.identity(), false),
+        &function_configuration(&updated, registry.scope(), false),
     ))
 }
 
@@ -351,7 +351,7 @@ pub(crate) async fn update_configuration(
         .await?;
     Ok(json(
         StatusCode::OK,
-        &function_configuration(&updated, registry.identity(), false),
+        &function_configuration(&updated, registry.scope(), false),
     ))
 }
 
@@ -363,7 +363,7 @@ pub(crate) async fn delete(
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
     let registry = state.invoker.registry();
-    let reference = FunctionRef::parse(&function, registry.identity())?
+    let reference = FunctionRef::parse(&function, registry.scope())?
         .with_query_qualifier(query.get("Qualifier"))?;
     registry
         .delete(&reference.name, reference.qualifier.as_deref())

@@ -54,7 +54,7 @@ pub(crate) async fn invoke(
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
     let registry = state.invoker.registry();
-    let reference = FunctionRef::parse(&function, registry.identity())?
+    let reference = FunctionRef::parse(&function, registry.scope())?
         .with_query_qualifier(query.get("Qualifier"))?;
     let invocation_type = header(&req, "x-amz-invocation-type")
         .unwrap_or("RequestResponse")

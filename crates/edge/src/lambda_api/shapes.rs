@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use nubo_lambda::FunctionRecord;
-use nubo_wire::Identity;
+use nubo_wire::Scope;
 
 /// `Environment`.
 #[derive(Debug, Deserialize, Default)]
@@ -170,15 +170,11 @@ pub struct TagInput {
 
 /// `FunctionConfiguration` for a record; `qualified` adds `:VERSION` to the ARN as AWS does when a
 /// version was asked for.
-pub fn function_configuration(
-    record: &FunctionRecord,
-    identity: &Identity,
-    qualified: bool,
-) -> Value {
+pub fn function_configuration(record: &FunctionRecord, scope: &Scope, qualified: bool) -> Value {
     let arn = if qualified {
-        nubo_wire::arn::qualified_function_arn(identity, &record.name, &record.version)
+        nubo_wire::arn::qualified_function_arn(scope, &record.name, &record.version)
     } else {
-        nubo_wire::arn::function_arn(identity, &record.name)
+        nubo_wire::arn::function_arn(scope, &record.name)
     };
     let mut config = json!({
         "FunctionName": record.name,
@@ -202,7 +198,7 @@ pub fn function_configuration(
         "LoggingConfig": {"LogFormat": record.log_format, "LogGroup": format!("/aws/lambda/{}", record.name)},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "RuntimeVersionConfig": {
-            "RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:nubo-{}", identity.region, record.runtime)
+            "RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:nubo-{}", scope.region, record.runtime)
         },
     });
     let object = config.as_object_mut().expect("literal object");

@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use http::StatusCode;
 use nubo_lambda::{AliasRecord, LATEST};
 use nubo_wire::arn::FunctionRef;
-use nubo_wire::{AwsError, Identity};
+use nubo_wire::{AwsError, Scope};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -44,7 +44,7 @@ struct AliasInput {
 /// The unqualified function a `{FunctionName}` path segment names.
 fn function_name(state: &EdgeState, function: &str) -> Result<String, ApiError> {
     let registry = state.invoker.registry();
-    let reference = FunctionRef::parse(function, registry.identity())?;
+    let reference = FunctionRef::parse(function, registry.scope())?;
     Ok(registry.resolve(&reference.name, None)?.name.clone())
 }
 
@@ -70,7 +70,7 @@ pub(crate) async fn publish(
         .await?;
     Ok(json(
         StatusCode::CREATED,
-        &function_configuration(&version, registry.identity(), true),
+        &function_configuration(&version, registry.scope(), true),
     ))
 }
 
@@ -96,7 +96,7 @@ pub(crate) async fn list_versions(
     let page: Vec<Value> = all[start..]
         .iter()
         .take(limit)
-        .map(|v| function_configuration(v, registry.identity(), true))
+        .map(|v| function_configuration(v, registry.scope(), true))
         .collect();
     let mut body = json!({ "Versions": page });
     if start + limit < all.len() {
@@ -106,9 +106,9 @@ pub(crate) async fn list_versions(
 }
 
 /// botocore's `AliasConfiguration`.
-pub(crate) fn alias_configuration(alias: &AliasRecord, identity: &Identity) -> Value {
+pub(crate) fn alias_configuration(alias: &AliasRecord, scope: &Scope) -> Value {
     let mut body = json!({
-        "AliasArn": nubo_wire::arn::qualified_function_arn(identity, &alias.function_name, &alias.name),
+        "AliasArn": nubo_wire::arn::qualified_function_arn(scope, &alias.function_name, &alias.name),
         "Name": alias.name,
         "FunctionVersion": alias.function_version,
         "Description": alias.description,
@@ -172,14 +172,14 @@ pub(crate) async fn create_alias(
         .await?;
     Ok(json(
         StatusCode::CREATED,
-        &alias_configuration(&created, registry.identity()),
+        &alias_configuration(&created, registry.scope()),
     ))
 }
 
 fn alias_not_found(state: &EdgeState, name: &str, alias: &str) -> ApiError {
     ApiError(AwsError::resource_not_found(format!(
         "Alias not found: {}",
-        nubo_wire::arn::qualified_function_arn(state.invoker.registry().identity(), name, alias)
+        nubo_wire::arn::qualified_function_arn(state.invoker.registry().scope(), name, alias)
     )))
 }
 
@@ -195,7 +195,7 @@ pub(crate) async fn get_alias(
         .ok_or_else(|| alias_not_found(&state, &name, &alias))?;
     Ok(json(
         StatusCode::OK,
-        &alias_configuration(&found, registry.identity()),
+        &alias_configuration(&found, registry.scope()),
     ))
 }
 
@@ -228,7 +228,7 @@ pub(crate) async fn update_alias(
         .await?;
     Ok(json(
         StatusCode::OK,
-        &alias_configuration(&updated, registry.identity()),
+        &alias_configuration(&updated, registry.scope()),
     ))
 }
 
@@ -267,7 +267,7 @@ pub(crate) async fn list_aliases(
     let page: Vec<Value> = all
         .iter()
         .take(limit)
-        .map(|a| alias_configuration(a, registry.identity()))
+        .map(|a| alias_configuration(a, registry.scope()))
         .collect();
     let mut body = json!({ "Aliases": page });
     if all.len() > limit {
