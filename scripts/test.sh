@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Nubo's whole test suite: Rust unit/integration tests, then the end-to-end suite (real server,
 # real boto3 / aws CLI) in tests/e2e. Extra arguments go to pytest, e.g. `scripts/test.sh -k invoke -x`.
-# Needs only a Rust toolchain, python3 (>= 3.10) and node on PATH.
+# Needs only a Rust toolchain, python3 (>= 3.10, with pip) and node (with npm) on PATH: the test
+# servers install the runtimes' AWS SDKs with pip and npm into target/e2e-runtime-sdk themselves.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -45,6 +45,14 @@ CLIENT_ENV = {
 LISTENING = re.compile(r"^nubo: listening on (http://\S+)\s*$")
 START_TIMEOUT = 30.0
 
+# The runtimes' AWS SDKs (boto3, the SDK for JavaScript) are installed by the servers themselves, in
+# the background, into one directory every test server shares: the first server of a session on a
+# fresh machine installs them, the others find them (servers take turns with a lock), and later
+# sessions reuse them (`cargo clean` removes them).
+RUNTIME_SDK_DIR = REPO / "target" / "e2e-runtime-sdk"
+RUNTIME_SDK_LINE = "nubo: runtime SDKs: "
+RUNTIME_SDK_TIMEOUT = 600.0
+
 
 # --------------------------------------------------------------------------------------------------
 # The server process
@@ -54,9 +62,16 @@ START_TIMEOUT = 30.0
 class NuboServer:
     """One `nubo serve` process in its own process group, on a free port."""
 
-    def __init__(self, data_dir: Path, extra_args: list[str] | None = None, log_path: Path | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        extra_args: list[str] | None = None,
+        log_path: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+    ):
         self.data_dir = Path(data_dir)
         self.extra_args = list(extra_args or [])
+        self.extra_env = dict(extra_env or {})
         self.log_path = log_path or (self.data_dir.parent / f"{self.data_dir.name}-server-{uuid.uuid4().hex[:6]}.log")
         self.proc: subprocess.Popen | None = None
         self.endpoint: str = ""
@@ -71,6 +86,8 @@ class NuboServer:
         env.setdefault("NUBO_LOG", "info")
         for var in ("NUBO_LISTEN", "NUBO_DATA_DIR", "NUBO_ENDPOINT"):
             env.pop(var, None)
+        env.setdefault("NUBO_RUNTIME_SDK_DIR", str(RUNTIME_SDK_DIR))
+        env.update(self.extra_env)
         self._stderr = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(NUBO), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.extra_args],
@@ -153,7 +170,27 @@ class NuboServer:
     def restart(self) -> "NuboServer":
         """Stops this server (SIGTERM) and starts a new one on the same data dir and arguments."""
         self.stop()
-        return NuboServer(self.data_dir, self.extra_args).start()
+        return NuboServer(self.data_dir, self.extra_args, extra_env=self.extra_env).start()
+
+    def runtime_sdk_outcome(self, timeout: float = RUNTIME_SDK_TIMEOUT) -> str:
+        """Waits until the server says how its runtime SDKs stand (ready at start, or the end of its
+        background install, successful or not) and returns that line."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.stdout_lines:
+                if line.startswith(RUNTIME_SDK_LINE) and "installing into" not in line:
+                    return line
+            if self.proc is not None and self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        pytest.fail(f"no runtime SDKs within {timeout}s: {self.stdout_lines}\n{self.stderr_text()}")
+
+    def runtime_sdk(self, timeout: float = RUNTIME_SDK_TIMEOUT) -> str:
+        """The runtime SDK line once they are ready; fails the test if the install failed."""
+        line = self.runtime_sdk_outcome(timeout)
+        if "installation failed" in line:
+            pytest.fail(f"the runtime SDKs could not be installed: {line}\n{self.stderr_text()}")
+        return line
 
 
 def lambda_client_for(endpoint: str, validate: bool = True):
@@ -185,8 +222,14 @@ def start_server(tmp_path):
     """Starts extra servers (e.g. on a given data dir or with --deploy-examples); all stopped at teardown."""
     started: list[NuboServer] = []
 
-    def start(data_dir: Path | None = None, extra_args: list[str] | None = None) -> NuboServer:
-        srv = NuboServer(data_dir or (tmp_path / f"data-{len(started)}"), extra_args).start()
+    def start(
+        data_dir: Path | None = None,
+        extra_args: list[str] | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> NuboServer:
+        srv = NuboServer(
+            data_dir or (tmp_path / f"data-{len(started)}"), extra_args, extra_env=extra_env
+        ).start()
         started.append(srv)
         return srv
 

@@ -1,5 +1,8 @@
 //! One execution environment: a sandboxed process running a runtime, its Runtime API listener and
 //! its log pipe. Used by one invocation at a time; killed (with everything it forked) when dropped.
+//! What the function sees inside (paths, SDK, variables, credentials) is worked out in [`view`].
+
+mod view;
 
 use std::path::Path;
 use std::process::ExitStatus;
@@ -99,11 +102,7 @@ impl Environment {
         function: &FunctionRecord,
         ctx: &EnvironmentContext<'_>,
     ) -> Result<Self, InvokeError> {
-        let Launch {
-            program,
-            args,
-            substitution,
-        } = ctx.catalog.launch(&function.runtime, ctx.code_dir)?;
+        let mut launch = ctx.catalog.launch(&function.runtime, ctx.code_dir)?;
         let api = RuntimeApi::start()
             .await
             .map_err(|e| InvokeError::Sandbox(e.to_string()))?;
@@ -116,13 +115,22 @@ impl Environment {
             function.version,
             id
         );
-        let env = environment_variables(function, ctx, &api.addr.to_string(), &stream);
+        let view = view::view(function, ctx, &mut launch, &api.addr.to_string(), &stream);
+        let Launch {
+            program,
+            args,
+            substitution,
+            runtime_dir,
+            ..
+        } = launch;
         let spec = SandboxSpec {
             program,
             args,
-            env,
+            env: view.env,
             code_dir: ctx.code_dir.to_path_buf(),
-            runtime_dir: ctx.catalog.runtime_dir().to_path_buf(),
+            runtime_dir,
+            mounts: view.mounts,
+            links: view.links,
             memory_mb: function.memory_mb,
             ephemeral_mb: function.ephemeral_storage_mb,
             stdout: stdout.into(),
@@ -236,74 +244,4 @@ impl Environment {
     pub(crate) fn idle_for(&self) -> Duration {
         self.last_used.elapsed()
     }
-}
-
-fn environment_variables(
-    function: &FunctionRecord,
-    ctx: &EnvironmentContext<'_>,
-    runtime_api: &str,
-    stream: &str,
-) -> Vec<(String, String)> {
-    // Paths as the function sees them (the namespace sandbox shows the code at /var/task).
-    let code = ctx.sandbox.task_root(ctx.code_dir).display().to_string();
-    let mut env: Vec<(String, String)> = vec![
-        ("AWS_LAMBDA_RUNTIME_API".into(), runtime_api.into()),
-        (
-            "_HANDLER".into(),
-            function.handler.clone().unwrap_or_default(),
-        ),
-        ("LAMBDA_TASK_ROOT".into(), code.clone()),
-        (
-            "LAMBDA_RUNTIME_DIR".into(),
-            ctx.sandbox
-                .runtime_root(ctx.catalog.runtime_dir())
-                .display()
-                .to_string(),
-        ),
-        ("AWS_LAMBDA_FUNCTION_NAME".into(), function.name.clone()),
-        (
-            "AWS_LAMBDA_FUNCTION_VERSION".into(),
-            function.version.clone(),
-        ),
-        (
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
-            function.memory_mb.to_string(),
-        ),
-        (
-            "AWS_LAMBDA_LOG_GROUP_NAME".into(),
-            format!("/aws/lambda/{}", function.name),
-        ),
-        ("AWS_LAMBDA_LOG_STREAM_NAME".into(), stream.into()),
-        (
-            "AWS_LAMBDA_INITIALIZATION_TYPE".into(),
-            ctx.initialization_type.into(),
-        ),
-        ("AWS_REGION".into(), ctx.scope.region.clone()),
-        ("AWS_DEFAULT_REGION".into(), ctx.scope.region.clone()),
-        (
-            "AWS_EXECUTION_ENV".into(),
-            format!("AWS_Lambda_{}", function.runtime),
-        ),
-        // Credentials of the "execution role": any key works against Nubo's own services.
-        ("AWS_ACCESS_KEY_ID".into(), "nubo".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "nubo".into()),
-        ("AWS_SESSION_TOKEN".into(), "nubo".into()),
-        ("TZ".into(), ":UTC".into()),
-        ("LANG".into(), "en_US.UTF-8".into()),
-        (
-            "PATH".into(),
-            format!("/usr/local/bin:/usr/bin:/bin:{code}"),
-        ),
-        ("LD_LIBRARY_PATH".into(), format!("{code}/lib")),
-    ];
-    if !function.environment.contains_key("AWS_ENDPOINT_URL") {
-        env.push(("AWS_ENDPOINT_URL".into(), ctx.endpoint_url.into()));
-    }
-    env.extend(
-        function
-            .environment
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
-    env
 }

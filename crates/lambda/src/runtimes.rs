@@ -5,12 +5,19 @@
 //! (`provided*`). Interpreters are found once, by their real paths — version-manager shims are
 //! scripts that cost ~100 ms per start — and the nearest installed version stands in for a missing
 //! one. Operators override any mapping (`--interpreter python3.12=/opt/py312/bin/python3`).
+//!
+//! Each family has its own runtime directory (`LAMBDA_RUNTIME_DIR`, `/var/runtime` inside the
+//! sandbox) holding our bootstrap; the AWS SDK that Lambda ships with the family comes from the
+//! shared [`sdk::RuntimeSdk`] once it is installed.
+
+pub mod sdk;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::InvokeError;
+use sdk::{InstallReport, PythonTool, RuntimeSdk};
 
 /// AWS's current runtime identifiers.
 pub const SUPPORTED: &[&str] = &[
@@ -123,7 +130,19 @@ pub struct Launch {
     /// Set when a different interpreter version stands in for the requested one; said once in the
     /// function's log.
     pub substitution: Option<String>,
+    /// The family and version of what actually runs (the interpreter found, not the one asked
+    /// for): it picks the SDK and the interpreter's names on `PATH`.
+    pub family: Family,
+    /// The runtime's directory on the host (`LAMBDA_RUNTIME_DIR`).
+    pub runtime_dir: PathBuf,
 }
+
+/// The family directories under `<data>/runtimes`, each with its bootstrap (if any).
+const FAMILY_DIRS: [(&str, Option<(&str, &str)>); 3] = [
+    ("python", Some(("bootstrap.py", PYTHON_BOOTSTRAP))),
+    ("node", Some(("bootstrap.mjs", NODE_BOOTSTRAP))),
+    ("provided", None),
+];
 
 /// An interpreter found on this host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,23 +154,25 @@ struct Interpreter {
 /// Finds interpreters and writes our bootstraps; one per process, shared by every environment.
 #[derive(Debug)]
 pub struct RuntimeCatalog {
-    runtime_dir: PathBuf,
+    runtimes_dir: PathBuf,
     overrides: HashMap<String, PathBuf>,
     pythons: OnceLock<Vec<Interpreter>>,
     nodes: OnceLock<Vec<Interpreter>>,
+    sdk: Option<Arc<RuntimeSdk>>,
 }
 
 impl RuntimeCatalog {
-    /// Writes the bootstraps under `<data_dir>/runtimes` and remembers operator overrides
-    /// (runtime identifier → interpreter path).
+    /// Writes the bootstraps under `<data_dir>/runtimes/<family>` and remembers operator overrides
+    /// (runtime identifier → interpreter path). Without [`RuntimeCatalog::with_sdk`], functions go
+    /// without the AWS SDKs.
     pub fn install(data_dir: &Path, overrides: HashMap<String, PathBuf>) -> std::io::Result<Self> {
-        let runtime_dir = data_dir.join("runtimes");
-        for (dir, file, body) in [
-            ("python", "bootstrap.py", PYTHON_BOOTSTRAP),
-            ("node", "bootstrap.mjs", NODE_BOOTSTRAP),
-        ] {
-            let dir = runtime_dir.join(dir);
+        let runtimes_dir = data_dir.join("runtimes");
+        for (family_dir, bootstrap) in FAMILY_DIRS {
+            let dir = runtimes_dir.join(family_dir);
             std::fs::create_dir_all(&dir)?;
+            let Some((file, body)) = bootstrap else {
+                continue;
+            };
             let path = dir.join(file);
             if std::fs::read_to_string(&path).ok().as_deref() != Some(body) {
                 let tmp = dir.join(format!(".{file}.tmp"));
@@ -159,23 +180,79 @@ impl RuntimeCatalog {
                 std::fs::rename(&tmp, &path)?;
             }
         }
+        // The empty directory the SDK is mounted on inside the sandbox (Lambda's
+        // /var/runtime/node_modules); the runtime directory itself is read-only in there.
+        std::fs::create_dir_all(runtimes_dir.join("node").join("node_modules"))?;
         Ok(Self {
-            runtime_dir,
+            runtimes_dir,
             overrides,
             pythons: OnceLock::new(),
             nodes: OnceLock::new(),
+            sdk: None,
         })
     }
 
-    /// The directory holding our bootstraps (`LAMBDA_RUNTIME_DIR`).
-    pub fn runtime_dir(&self) -> &Path {
-        &self.runtime_dir
+    /// Shows environments the runtimes' AWS SDKs from `sdk` (each part once it is installed).
+    pub fn with_sdk(mut self, sdk: Arc<RuntimeSdk>) -> Self {
+        self.sdk = Some(sdk);
+        self
+    }
+
+    /// The runtimes' AWS SDKs, if this server has them.
+    pub fn sdk(&self) -> Option<&Arc<RuntimeSdk>> {
+        self.sdk.as_ref()
+    }
+
+    /// The tree of the AWS SDK for what `launch` runs, once installed (boto3 for its python, the
+    /// SDK for JavaScript for node 18 and later). A read of a `OnceLock`: no disk.
+    pub fn sdk_for(&self, launch: &Launch) -> Option<&Path> {
+        let sdk = self.sdk.as_deref()?;
+        match launch.family {
+            Family::Python { minor } => sdk.python(minor),
+            Family::Node { major } if major >= 18 => sdk.node(),
+            _ => None,
+        }
+    }
+
+    /// Installs whatever part of the runtimes' SDKs is missing (blocking; see [`sdk`]). `None`
+    /// when this server has no SDK directory.
+    pub fn install_sdk(&self) -> Option<InstallReport> {
+        let sdk = self.sdk.as_deref()?;
+        if sdk.is_complete() {
+            return None;
+        }
+        let mut pythons: Vec<PythonTool> = self
+            .pythons
+            .get_or_init(discover_pythons)
+            .iter()
+            .map(|i| PythonTool {
+                minor: i.version,
+                path: i.path.clone(),
+            })
+            .collect();
+        // Interpreters the operator named compile the .pyc for their versions too.
+        for (runtime, path) in &self.overrides {
+            if let Family::Python { minor } = family(runtime) {
+                pythons.push(PythonTool {
+                    minor,
+                    path: path.clone(),
+                });
+            }
+        }
+        pythons.sort_by_key(|p| std::cmp::Reverse(p.minor));
+        let node = self
+            .nodes
+            .get_or_init(discover_nodes)
+            .iter()
+            .max_by_key(|i| i.version)
+            .map(|i| i.path.clone());
+        Some(sdk.install(&pythons, node.as_deref()))
     }
 
     /// How to launch `runtime` for code unpacked at `code_dir`.
     pub fn launch(&self, runtime: &str, code_dir: &Path) -> Result<Launch, InvokeError> {
         if let Some(path) = self.overrides.get(runtime) {
-            return Ok(self.interpreter_launch(runtime, path.clone(), None));
+            return Ok(self.interpreter_launch(family(runtime), path.clone(), None));
         }
         match family(runtime) {
             Family::Python { minor } => {
@@ -185,7 +262,7 @@ impl RuntimeCatalog {
                 let note = (found.version != minor).then(|| {
                     format!("nubo: {runtime} is not installed on this host; running python3.{} at {}", found.version, found.path.display())
                 });
-                Ok(self.interpreter_launch(runtime, found.path.clone(), note))
+                Ok(self.interpreter_launch(Family::Python { minor: found.version }, found.path.clone(), note))
             }
             Family::Node { major } => {
                 let found = nearest(self.nodes.get_or_init(discover_nodes), major).ok_or_else(|| {
@@ -194,9 +271,15 @@ impl RuntimeCatalog {
                 let note = (found.version != major).then(|| {
                     format!("nubo: {runtime} is not installed on this host; running node {} at {}", found.version, found.path.display())
                 });
-                Ok(self.interpreter_launch(runtime, found.path.clone(), note))
+                Ok(self.interpreter_launch(Family::Node { major: found.version }, found.path.clone(), note))
             }
-            Family::Provided => Ok(Launch { program: code_dir.join("bootstrap"), args: Vec::new(), substitution: None }),
+            Family::Provided => Ok(Launch {
+                program: code_dir.join("bootstrap"),
+                args: Vec::new(),
+                substitution: None,
+                family: Family::Provided,
+                runtime_dir: self.runtimes_dir.join("provided"),
+            }),
             Family::Unsupported => Err(InvokeError::InvalidRuntime(format!(
                 "The runtime {runtime} is accepted but cannot run on Nubo yet; use a provided runtime with your own bootstrap"
             ))),
@@ -205,31 +288,31 @@ impl RuntimeCatalog {
 
     fn interpreter_launch(
         &self,
-        runtime: &str,
+        family: Family,
         program: PathBuf,
         substitution: Option<String>,
     ) -> Launch {
-        let args = match family(runtime) {
-            Family::Node { .. } => vec![self
-                .runtime_dir
-                .join("node/bootstrap.mjs")
-                .display()
-                .to_string()],
+        let (runtime_dir, args) = match family {
+            Family::Node { .. } => {
+                let dir = self.runtimes_dir.join("node");
+                let bootstrap = dir.join("bootstrap.mjs").display().to_string();
+                (dir, vec![bootstrap])
+            }
             // -u: unbuffered output, so log lines reach the pipe before the response is posted.
-            // -s: no user site-packages, as on Lambda.
-            _ => vec![
-                "-u".into(),
-                "-S".into(),
-                self.runtime_dir
-                    .join("python/bootstrap.py")
-                    .display()
-                    .to_string(),
-            ],
+            // -S: no `site` (its .pth processing costs cold starts); the bootstrap lays out
+            // sys.path itself, without user site-packages, as on Lambda.
+            _ => {
+                let dir = self.runtimes_dir.join("python");
+                let bootstrap = dir.join("bootstrap.py").display().to_string();
+                (dir, vec!["-u".into(), "-S".into(), bootstrap])
+            }
         };
         Launch {
             program,
             args,
             substitution,
+            family,
+            runtime_dir,
         }
     }
 }

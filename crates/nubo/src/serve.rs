@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use nubo_edge::EdgeState;
 use nubo_lambda::function::FunctionSpec;
+use nubo_lambda::runtimes::sdk::RuntimeSdk;
 use nubo_lambda::runtimes::RuntimeCatalog;
 use nubo_lambda::sandbox::{ProcessSandbox, Sandbox};
 use nubo_lambda::{validate, AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, Registry};
@@ -54,6 +55,26 @@ pub(crate) struct ServeArgs {
     /// Deploy every example under this directory (each subdirectory with a function.json).
     #[arg(long, value_name = "DIR")]
     deploy_examples: Option<PathBuf>,
+    /// Where the AWS SDKs Lambda's runtimes ship (boto3, the SDK for JavaScript v3) are installed,
+    /// once, in the background, and shared read-only by every environment; `off` to go without.
+    /// Default: `$XDG_CACHE_HOME/nubo/runtime-sdk` (or `~/.cache/…`; `<data-dir>/runtime-sdk`
+    /// without a home).
+    #[arg(long, env = "NUBO_RUNTIME_SDK_DIR", value_name = "DIR|off")]
+    runtime_sdk_dir: Option<PathBuf>,
+}
+
+/// The runtimes' SDK directory from `--runtime-sdk-dir`, the user's cache dir or the data dir.
+fn runtime_sdk_dir(args: &ServeArgs) -> Option<PathBuf> {
+    match &args.runtime_sdk_dir {
+        Some(dir) if dir.as_os_str() == "off" => None,
+        Some(dir) => Some(std::path::absolute(dir).unwrap_or_else(|_| dir.clone())),
+        None => std::env::var_os("XDG_CACHE_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .map(|cache| cache.join("nubo").join("runtime-sdk"))
+            .or_else(|| Some(args.data_dir.join("runtime-sdk"))),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -121,10 +142,13 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let store: Arc<dyn Store> =
         Arc::new(SqliteStore::open(&args.data_dir).context("opening the store")?);
     let code = CodeStore::open(&args.data_dir).context("opening the code store")?;
-    let catalog = Arc::new(
+    let mut catalog =
         RuntimeCatalog::install(&args.data_dir, parse_interpreters(&args.interpreters)?)
-            .context("installing runtimes")?,
-    );
+            .context("installing runtimes")?;
+    if let Some(dir) = runtime_sdk_dir(&args) {
+        catalog = catalog.with_sdk(Arc::new(RuntimeSdk::open(dir)));
+    }
+    let catalog = Arc::new(catalog);
     let sandbox = choose_sandbox(args.sandbox, &args.data_dir)?;
     let registry = Arc::new(
         Registry::load(store.clone(), code, scope)
@@ -139,7 +163,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let logs = nubo_lambda::logs::LogSink::start(store.clone());
     let invoker = Invoker::start(
         registry.clone(),
-        catalog,
+        catalog.clone(),
         sandbox.clone(),
         logs,
         InvokerConfig {
@@ -189,10 +213,26 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     writeln!(out, "nubo: store: {}", store.describe())?;
     writeln!(out, "nubo: isolation: {}", sandbox.describe())?;
+    let sdk_line = match catalog.sdk() {
+        Some(sdk) => sdk.describe(),
+        None => "off (functions run without boto3 and the AWS SDK for JavaScript)".into(),
+    };
+    writeln!(out, "nubo: runtime SDKs: {sdk_line}")?;
     writeln!(out, "nubo: {} functions", registry.list().len())?;
     writeln!(out, "nubo: {api_count} HTTP APIs")?;
     writeln!(out, "nubo: listening on {endpoint_url}")?;
     out.flush()?;
+    // Never waited for: environments started before it is done run without the SDKs.
+    std::thread::spawn(move || {
+        if let Some(report) = catalog.install_sdk() {
+            if report.complete() {
+                tracing::info!("runtime SDKs: {report}");
+            } else {
+                tracing::warn!("runtime SDKs: {report}");
+            }
+            println!("nubo: runtime SDKs: {report}");
+        }
+    });
 
     nubo_edge::serve(
         listener,

@@ -13,12 +13,16 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import util from "node:util";
-import { createRequire } from "node:module";
+import module, { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 
 const [apiHost, apiPort] = splitAddress(process.env.AWS_LAMBDA_RUNTIME_API);
 const taskRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
 const BASE = "/2018-06-01/runtime";
+
+// Nubo's arguments, not the function's: process.argv is left as Lambda's.
+const esmNodePath = process.argv.includes("--esm-node-path");
+process.argv = process.argv.filter((arg) => arg !== "--esm-node-path");
 
 let currentRequestId;
 
@@ -185,6 +189,37 @@ function isModulePackage(dir) {
   return false;
 }
 
+// Lambda's node 18+ runtimes let ES modules import packages from NODE_PATH (the runtime's SDK,
+// layers), which node's own resolver ignores. In the sandbox the SDK is reachable through
+// /node_modules for free; without a private root Nubo asks for this loader (`--esm-node-path`). It
+// runs on a thread of its own and costs ~28 ms, so only ES module handlers get it.
+const NODE_PATH_LOADER = `
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+const dirs = (process.env.NODE_PATH || "").split(":").filter(Boolean);
+export async function resolve(specifier, context, next) {
+  try {
+    return await next(specifier, context);
+  } catch (error) {
+    const bare = !/^([./]|[a-z][a-z0-9+.-]*:)/i.test(specifier);
+    if (!bare || !error || error.code !== "ERR_MODULE_NOT_FOUND") throw error;
+    for (const dir of dirs) {
+      const parentURL = pathToFileURL(path.join(dir, "noop.js")).href;
+      try {
+        return await next(specifier, { ...context, parentURL });
+      } catch {}
+    }
+    throw error;
+  }
+}`;
+
+let nodePathLoader = false;
+function useNodePathLoader() {
+  if (nodePathLoader || !esmNodePath || typeof module.register !== "function") return;
+  nodePathLoader = true;
+  module.register("data:text/javascript," + encodeURIComponent(NODE_PATH_LOADER));
+}
+
 async function loadModule(moduleName) {
   const base = path.resolve(taskRoot, moduleName);
   const require = createRequire(path.join(taskRoot, "noop.js"));
@@ -192,11 +227,17 @@ async function loadModule(moduleName) {
     const file = base + ext;
     if (!fs.existsSync(file)) continue;
     const esm = ext === ".mjs" || (ext === ".js" && isModulePackage(path.dirname(file)));
-    if (esm) return await import(pathToFileURL(file).href);
+    if (esm) {
+      useNodePathLoader();
+      return await import(pathToFileURL(file).href);
+    }
     try {
       return require(file);
     } catch (e) {
-      if (e && e.code === "ERR_REQUIRE_ESM") return await import(pathToFileURL(file).href);
+      if (e && e.code === "ERR_REQUIRE_ESM") {
+        useNodePathLoader();
+        return await import(pathToFileURL(file).href);
+      }
       throw e;
     }
   }

@@ -403,15 +403,30 @@ def invoke(client, function, response, body):
     client.respond(request_id, payload)
 
 
+def set_search_path(sdk):
+    """sys.path as Lambda's python 3.11+ runtimes lay it out: the task root, the layers' /opt/python,
+    the runtime's boto3, then PYTHONPATH (/var/runtime) and the standard library. So a function's
+    own packaged boto3 wins over the runtime's, and the runtime's over whatever the host interpreter
+    has in its site-packages (last: `add_site_packages`)."""
+    version = "python%d.%d" % sys.version_info[:2]
+    front = [TASK_ROOT, "/opt/python/lib/%s/site-packages" % version, "/opt/python"]
+    if sdk:
+        front.append(sdk)
+    sys.path[:] = front + [p for p in sys.path if p not in front]
+
+
 def main():
+    # Arguments after the script are Nubo's (where the runtime's boto3 is), not the function's:
+    # sys.argv is left as Lambda's.
+    sdk = sys.argv[1] if len(sys.argv) > 1 else None
+    del sys.argv[1:]
     client = RuntimeClient(RUNTIME_API)
     if sys.flags.no_site:
         add_site_packages()
     # The bootstrap's own directory is not the user's: the task root goes first instead.
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
         sys.path.pop(0)
-    if TASK_ROOT not in sys.path:
-        sys.path.insert(0, TASK_ROOT)
+    set_search_path(sdk)
     if "logging" in sys.modules:
         setup_logging(sys.modules["logging"])
     else:

@@ -7,8 +7,9 @@
 //!    namespace, and the helper stays as its parent, waiting, to pass its exit status on (a
 //!    child killed by a signal makes the helper kill itself with the same signal);
 //! 3. in the child: builds a minimal root on a tmpfs (read-only binds of the system directories,
-//!    the interpreter, our bootstraps at `/var/runtime`, the code at `/var/task`; a few devices; a
-//!    private `/tmp` tmpfs; a fresh `/proc`), pivots into it and detaches the old root;
+//!    the interpreter, our bootstrap at `/var/runtime`, the code at `/var/task`, the runtime's SDK;
+//!    a few devices; an empty `/opt`; a private `/tmp` tmpfs; a fresh `/proc`), pivots into it and
+//!    detaches the old root; sets `RLIMIT_NOFILE` (and the fallback rlimits);
 //! 4. drops supplementary groups, unshares a user namespace whose only uid/gid (993, Lambda's)
 //!    maps to an unprivileged one outside (written by the helper, which is still in the parent
 //!    namespace), sets no-new-privileges and execs the runtime.
@@ -244,6 +245,7 @@ fn child_setup(plan: &Plan, parent: &mut UnixStream) -> Result<Never, String> {
             check(unsafe { libc::setrlimit(resource, &value) }, "setrlimit")?;
         }
     }
+    super::set_open_files_limit().map_err(|e| format!("setrlimit(NOFILE): {e}"))?;
     // SAFETY: setgroups(2) with an empty list reads nothing.
     check(unsafe { libc::setgroups(0, std::ptr::null()) }, "setgroups")?;
     let uid = if plan.namespaces.user {
@@ -320,6 +322,9 @@ fn bind(source: &Path, target: &Path, flags: libc::c_ulong) -> Result<(), String
         .is_dir();
     if is_dir {
         std::fs::create_dir_all(target)
+    } else if target.exists() {
+        // A file inside an earlier (read-only) bind, e.g. /etc/passwd: mounted over as it is.
+        Ok(())
     } else {
         std::fs::create_dir_all(target.parent().unwrap_or(target))
             .and_then(|()| std::fs::File::create(target).map(drop))
@@ -370,7 +375,9 @@ fn build_root(plan: &Plan) -> Result<(), String> {
     }
     let tmp = root.join("tmp");
     let proc_dir = root.join("proc");
-    for dir in [&tmp, &proc_dir] {
+    // `/opt` is where layers land on Lambda; without layers it is an empty, read-only directory.
+    let opt = root.join("opt");
+    for dir in [&tmp, &proc_dir, &opt] {
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     }
     let size = format!("size={}m,mode=1777", plan.tmp_mb.max(1));

@@ -24,12 +24,24 @@ pub use cgroup::Cgroups;
 pub use namespace::{NamespaceSandbox, SandboxOptions};
 
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 
 /// The first argument that puts the `nubo` binary in its sandbox helper mode.
 pub const INIT_ARG: &str = "__sandbox-init";
+
+/// Open files per environment, as on Lambda (`ulimit -n`; soft and hard limit).
+pub const OPEN_FILES_MAX: u64 = 1024;
+
+/// A host tree shown read-only inside the environment at a Lambda path (the runtime's SDK).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// The tree on the host.
+    pub host: PathBuf,
+    /// Where it appears inside a private root (absolute).
+    pub inside: PathBuf,
+}
 
 /// What to run.
 #[derive(Debug)]
@@ -42,8 +54,14 @@ pub struct SandboxSpec {
     pub env: Vec<(String, String)>,
     /// The function's code tree on the host (also the working directory).
     pub code_dir: PathBuf,
-    /// Our runtime bootstraps on the host.
+    /// The runtime's own directory on the host (`LAMBDA_RUNTIME_DIR`: our bootstrap).
     pub runtime_dir: PathBuf,
+    /// Further read-only trees, bound after the code and runtime (so a mount may sit inside
+    /// `/var/runtime`, on an empty directory that is there for it). Only a sandbox with a private
+    /// root shows them; without one the function reaches the host paths instead.
+    pub mounts: Vec<Mount>,
+    /// Symbolic links (path inside, target) made in a private root; ignored without one.
+    pub links: Vec<(PathBuf, PathBuf)>,
     /// Memory in MB, for sandboxes that enforce it.
     pub memory_mb: u32,
     /// Size of the private `/tmp` in MB, for sandboxes that give one.
@@ -85,23 +103,39 @@ pub trait Sandbox: Send + Sync + 'static {
     fn describe(&self) -> String;
     /// Starts the process.
     fn spawn(&self, spec: SandboxSpec) -> Result<Spawned, SandboxError>;
-    /// Where the code tree at `code_dir` appears to the function (`LAMBDA_TASK_ROOT`).
-    fn task_root(&self, code_dir: &Path) -> PathBuf {
-        code_dir.to_path_buf()
-    }
-    /// Where our bootstraps at `runtime_dir` appear to the function (`LAMBDA_RUNTIME_DIR`).
-    fn runtime_root(&self, runtime_dir: &Path) -> PathBuf {
-        runtime_dir.to_path_buf()
+    /// True when the function sees Lambda's layout: the code at `/var/task`, the runtime at
+    /// `/var/runtime`, each [`Mount`] at its `inside` path. False when it sees the host's paths.
+    fn lambda_layout(&self) -> bool {
+        false
     }
 }
 
-/// A plain child process in its own process group; no resource limits.
+/// Sets the per-environment rlimits every sandbox applies (async-signal-safe: one syscall).
+pub(crate) fn set_open_files_limit() -> std::io::Result<()> {
+    let value = libc::rlimit {
+        rlim_cur: OPEN_FILES_MAX,
+        rlim_max: OPEN_FILES_MAX,
+    };
+    // SAFETY: setrlimit(2) reads one struct we own.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &value) } == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A plain child process in its own process group, with Lambda's open-files limit.
+///
+/// No process limit: `RLIMIT_NPROC` counts every process of the server's uid, so 1024 would
+/// starve a desktop user's functions of threads (and root ignores it); cgroups are the namespace
+/// sandbox's business.
 #[derive(Debug, Default)]
 pub struct ProcessSandbox;
 
 impl Sandbox for ProcessSandbox {
     fn describe(&self) -> String {
-        "plain child processes (own process group; no namespaces, cgroups or private /tmp)".into()
+        format!(
+            "plain child processes (own process group; RLIMIT_NOFILE {OPEN_FILES_MAX}; no namespaces, cgroups or private /tmp)"
+        )
     }
 
     fn spawn(&self, spec: SandboxSpec) -> Result<Spawned, SandboxError> {
@@ -116,6 +150,10 @@ impl Sandbox for ProcessSandbox {
             .stderr(Stdio::from(spec.stderr))
             .process_group(0)
             .kill_on_drop(true);
+        // SAFETY: the closure runs between fork and exec and makes one async-signal-safe call.
+        unsafe {
+            command.pre_exec(set_open_files_limit);
+        }
         let child = command.spawn().map_err(|source| SandboxError::Spawn {
             program: spec.program.display().to_string(),
             source,

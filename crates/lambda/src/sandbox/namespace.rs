@@ -7,14 +7,18 @@ use std::sync::Arc;
 
 use super::cgroup::{CgroupRoots, PIDS_MAX};
 use super::init::{Bind, Namespaces, Plan};
-use super::{Sandbox, SandboxError, SandboxSpec, Spawned, INIT_ARG};
+use super::{Mount, Sandbox, SandboxError, SandboxSpec, Spawned, INIT_ARG, OPEN_FILES_MAX};
 
 /// Where the function's code appears inside the sandbox (as on Lambda).
 pub(crate) const TASK_ROOT: &str = "/var/task";
-/// Where our bootstraps appear inside the sandbox (as on Lambda).
+/// Where the runtime's directory (our bootstrap) appears inside the sandbox (as on Lambda).
 pub(crate) const RUNTIME_ROOT: &str = "/var/runtime";
 /// The uid/gid a function runs as inside its user namespace (Lambda's `sbx_user1051`).
 const UID_INSIDE: u32 = 993;
+/// Its account entries, so `getpwuid` finds it (node's `os.homedir()` fails without one; the SDK
+/// for JavaScript asks it for `~/.aws`). The home directory does not exist, as on Lambda.
+const PASSWD_ENTRY: &str = "sbx_user1051:x:993:993::/home/sbx_user1051:/sbin/nologin";
+const GROUP_ENTRY: &str = "sbx_user1051:x:993:";
 /// What that uid is outside: nobody.
 const UID_OUTSIDE: u32 = 65534;
 /// Host directories every runtime needs, bound read-only (or re-created as symlinks).
@@ -106,6 +110,11 @@ impl NamespaceSandbox {
             match sandbox.try_namespaces(namespaces, &truth, &probe_task) {
                 Ok(()) => {
                     sandbox.namespaces = namespaces;
+                    if user && mount {
+                        sandbox
+                            .system_binds
+                            .extend(account_files(&options.state_dir)?);
+                    }
                     break;
                 }
                 Err(e) => failures.push(format!("{}: {e}", namespaces.names())),
@@ -121,7 +130,15 @@ impl NamespaceSandbox {
         program: &Path,
         task: &Path,
     ) -> Result<(), String> {
-        let plan = self.plan(namespaces, program, &[], task, task, 1, None);
+        let what = Launch {
+            program,
+            args: &[],
+            code_dir: task,
+            runtime_dir: task,
+            mounts: &[],
+            links: &[],
+        };
+        let plan = self.plan(namespaces, &what, 1, None);
         let output = std::process::Command::new(&self.helper)
             .arg(INIT_ARG)
             .arg(serde_json::to_string(&plan).map_err(|e| e.to_string())?)
@@ -140,11 +157,11 @@ impl NamespaceSandbox {
         let mut parts = vec![format!("namespaces: {}", self.namespaces.names())];
         if self.namespaces.mount {
             parts.push(format!(
-                "root: read-only system dirs, code at {TASK_ROOT}, no data dir; /tmp: private tmpfs of EphemeralStorage"
+                "root: read-only system dirs, code at {TASK_ROOT}, runtime and SDK at {RUNTIME_ROOT}, empty /opt, no data dir; /tmp: private tmpfs of EphemeralStorage"
             ));
         }
         if self.namespaces.user {
-            parts.push(format!("uid {UID_INSIDE} (nobody outside)"));
+            parts.push(format!("uid {UID_INSIDE} (sbx_user1051; nobody outside)"));
         }
         let granted = self.cgroups.granted();
         if granted.is_empty() {
@@ -162,16 +179,16 @@ impl NamespaceSandbox {
         if self.cgroups.unified.is_some() {
             parts.push("cgroup v2: cgroup.kill".into());
         }
-        let mut rlimits = Vec::new();
+        let mut rlimits = vec![format!("RLIMIT_NOFILE={OPEN_FILES_MAX}")];
         if self.cgroups.memory.is_none() {
-            rlimits.push("RLIMIT_AS=MemorySize+1GiB");
+            rlimits.push("RLIMIT_AS=MemorySize+1GiB (fallback)".into());
         }
         if self.cgroups.pids.is_none() && self.namespaces.mount {
-            rlimits.push("RLIMIT_NPROC=1024 per uid (shared by all functions)");
+            rlimits.push(format!(
+                "RLIMIT_NPROC={PIDS_MAX} per uid (fallback, shared by all functions)"
+            ));
         }
-        if !rlimits.is_empty() {
-            parts.push(format!("fallback rlimits: {}", rlimits.join(", ")));
-        }
+        parts.push(format!("rlimits: {}", rlimits.join(", ")));
         let mut refusals: Vec<String> = refused.to_vec();
         if !failures.is_empty()
             && self.namespaces
@@ -194,40 +211,45 @@ impl NamespaceSandbox {
         self.namespaces != Namespaces::default() || !self.cgroups.granted().is_empty()
     }
 
-    /// Host path → path inside, for paths under the code or runtime trees.
-    fn translate(mount: bool, value: &str, code_dir: &Path, runtime_dir: &Path) -> String {
+    /// Host path → path inside, for paths under the code, runtime or mounted trees.
+    fn translate(mount: bool, value: &str, what: &Launch<'_>) -> String {
         if !mount {
             return value.to_owned();
         }
-        for (host, inside) in [(code_dir, TASK_ROOT), (runtime_dir, RUNTIME_ROOT)] {
+        let trees = [
+            (what.code_dir, Path::new(TASK_ROOT)),
+            (what.runtime_dir, Path::new(RUNTIME_ROOT)),
+        ];
+        let mounted = what
+            .mounts
+            .iter()
+            .map(|m| (m.host.as_path(), m.inside.as_path()));
+        for (host, inside) in trees.into_iter().chain(mounted) {
             let host = host.display().to_string();
             if let Some(rest) = value.strip_prefix(&host) {
                 if rest.is_empty() || rest.starts_with('/') {
-                    return format!("{inside}{rest}");
+                    return format!("{}{rest}", inside.display());
                 }
             }
         }
         value.to_owned()
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn plan(
         &self,
         namespaces: Namespaces,
-        program: &Path,
-        args: &[String],
-        code_dir: &Path,
-        runtime_dir: &Path,
+        what: &Launch<'_>,
         memory_mb: u32,
         ephemeral_mb: Option<u32>,
     ) -> Plan {
+        let program = what.program;
         let mut binds = self.system_binds.clone();
         // The interpreter's install prefix (e.g. a pyenv version), unless a system dir has it.
         let outside_system = !self
             .system_binds
             .iter()
             .any(|b| program.starts_with(&b.source))
-            && !program.starts_with(code_dir);
+            && !program.starts_with(what.code_dir);
         if outside_system {
             let dir = program.parent().unwrap_or(program);
             let prefix = if dir.file_name().is_some_and(|n| n == "bin") {
@@ -241,21 +263,28 @@ impl NamespaceSandbox {
                 writable: false,
             });
         }
-        for (source, target) in [(code_dir, TASK_ROOT), (runtime_dir, RUNTIME_ROOT)] {
+        for (source, target) in [(what.code_dir, TASK_ROOT), (what.runtime_dir, RUNTIME_ROOT)] {
             binds.push(Bind {
                 source: source.to_path_buf(),
                 target: PathBuf::from(target),
                 writable: false,
             });
         }
-        let translate =
-            |value: &str| Self::translate(namespaces.mount, value, code_dir, runtime_dir);
+        // After /var/runtime: a mount may sit on an empty directory inside it.
+        binds.extend(what.mounts.iter().map(|m| Bind {
+            source: m.host.clone(),
+            target: m.inside.clone(),
+            writable: false,
+        }));
+        let mut symlinks = self.symlinks.clone();
+        symlinks.extend(what.links.iter().cloned());
+        let translate = |value: &str| Self::translate(namespaces.mount, value, what);
         Plan {
             namespaces,
             cgroup_procs: Vec::new(),
             root: self.root.clone(),
             binds,
-            symlinks: self.symlinks.clone(),
+            symlinks,
             devices: DEVICES.iter().map(PathBuf::from).collect(),
             tmp_mb: ephemeral_mb.unwrap_or(1),
             uid: UID_INSIDE,
@@ -267,11 +296,49 @@ impl NamespaceSandbox {
                 .then(|| (u64::from(memory_mb) + 1024) * 1024 * 1024),
             rlimit_nproc: (self.cgroups.pids.is_none() && self.namespaces.mount)
                 .then_some(u64::from(PIDS_MAX)),
-            cwd: PathBuf::from(translate(&code_dir.display().to_string())),
+            cwd: PathBuf::from(translate(&what.code_dir.display().to_string())),
             program: PathBuf::from(translate(&program.display().to_string())),
-            args: args.iter().map(|a| translate(a)).collect(),
+            args: what.args.iter().map(|a| translate(a)).collect(),
         }
     }
+}
+
+/// What one environment runs and sees, borrowed from its [`SandboxSpec`].
+struct Launch<'a> {
+    program: &'a Path,
+    args: &'a [String],
+    code_dir: &'a Path,
+    runtime_dir: &'a Path,
+    mounts: &'a [Mount],
+    links: &'a [(PathBuf, PathBuf)],
+}
+
+/// The host's `/etc/passwd` and `/etc/group` with the sandbox user in place of any host entry of
+/// the same id, written under `state_dir` and bound over the originals inside.
+fn account_files(state_dir: &Path) -> std::io::Result<Vec<Bind>> {
+    let dir = state_dir.join("etc");
+    std::fs::create_dir_all(&dir)?;
+    let mut binds = Vec::new();
+    for (name, entry) in [("passwd", PASSWD_ENTRY), ("group", GROUP_ENTRY)] {
+        let host = Path::new("/etc").join(name);
+        let Ok(text) = std::fs::read_to_string(&host) else {
+            continue;
+        };
+        let id = UID_INSIDE.to_string();
+        let mut lines: Vec<&str> = text
+            .lines()
+            .filter(|line| line.split(':').nth(2) != Some(id.as_str()))
+            .collect();
+        lines.push(entry);
+        let path = dir.join(name);
+        std::fs::write(&path, lines.join("\n") + "\n")?;
+        binds.push(Bind {
+            source: path,
+            target: host,
+            writable: false,
+        });
+    }
+    Ok(binds)
 }
 
 fn check_executable(program: &Path) -> Result<(), SandboxError> {
@@ -307,12 +374,17 @@ impl Sandbox for NamespaceSandbox {
                     .map_err(SandboxError::Cgroup)?,
             ))
         };
+        let what = Launch {
+            program: &spec.program,
+            args: &spec.args,
+            code_dir: &spec.code_dir,
+            runtime_dir: &spec.runtime_dir,
+            mounts: &spec.mounts,
+            links: &spec.links,
+        };
         let mut plan = self.plan(
             self.namespaces,
-            &spec.program,
-            &spec.args,
-            &spec.code_dir,
-            &spec.runtime_dir,
+            &what,
             spec.memory_mb,
             Some(spec.ephemeral_mb),
         );
@@ -350,19 +422,7 @@ impl Sandbox for NamespaceSandbox {
         }
     }
 
-    fn task_root(&self, code_dir: &Path) -> PathBuf {
-        if self.namespaces.mount {
-            PathBuf::from(TASK_ROOT)
-        } else {
-            code_dir.to_path_buf()
-        }
-    }
-
-    fn runtime_root(&self, runtime_dir: &Path) -> PathBuf {
-        if self.namespaces.mount {
-            PathBuf::from(RUNTIME_ROOT)
-        } else {
-            runtime_dir.to_path_buf()
-        }
+    fn lambda_layout(&self) -> bool {
+        self.namespaces.mount
     }
 }
