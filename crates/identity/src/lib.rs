@@ -10,5 +10,6 @@
 //! It deliberately knows nothing of HTTP servers, stores or functions: the edge calls it with
 //! values, and the store is reached only through [`registry::IdentityStore`].
 
+pub mod actions;
 pub mod managed;
 pub mod policy;
