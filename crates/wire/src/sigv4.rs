@@ -149,6 +149,19 @@ pub fn sign(
     service: &str,
     at: OffsetDateTime,
 ) -> Vec<(&'static str, String)> {
+    sign_with_token(request, credentials, None, region, service, at)
+}
+
+/// [`sign`] for temporary credentials: `session_token` is sent and signed as
+/// `x-amz-security-token`, as SDKs do.
+pub fn sign_with_token(
+    request: &SigningRequest<'_>,
+    credentials: &Credentials,
+    session_token: Option<&str>,
+    region: &str,
+    service: &str,
+    at: OffsetDateTime,
+) -> Vec<(&'static str, String)> {
     use sha2::{Digest, Sha256};
 
     let amz_date = crate::timefmt::amz_date(at);
@@ -160,7 +173,11 @@ pub fn sign(
         .map(|(k, v)| (uri_encode(k), uri_encode(v)))
         .collect();
     query.sort();
-    let signed_headers = "host;x-amz-content-sha256;x-amz-date";
+    let signed_headers = if session_token.is_some() {
+        "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+    } else {
+        "host;x-amz-content-sha256;x-amz-date"
+    };
     let parts = canonical::CanonicalParts {
         method: request.method,
         raw_path: request.encoded_path,
@@ -172,11 +189,15 @@ pub fn sign(
     let mut hasher = Sha256::new();
     canonical::write_canonical_request(&parts, &mut hasher, |out| {
         use canonical::Sink;
+        let token = session_token.map(|t| ("x-amz-security-token", t));
         for (name, value) in [
             ("host", request.host),
             ("x-amz-content-sha256", payload_hash.as_str()),
             ("x-amz-date", amz_date.as_str()),
-        ] {
+        ]
+        .into_iter()
+        .chain(token)
+        {
             out.put_str(name);
             out.put(b":");
             out.put_str(value);
@@ -187,7 +208,7 @@ pub fn sign(
     let key = SigningKey::derive(&credentials.secret_access_key, day, region, service);
     let signature =
         hex::encode(key.sign_request_hash(&amz_date, &scope, &hasher.finalize().into()));
-    vec![
+    let mut headers = vec![
         (
             "authorization",
             format!(
@@ -197,7 +218,11 @@ pub fn sign(
         ),
         ("x-amz-date", amz_date),
         ("x-amz-content-sha256", payload_hash),
-    ]
+    ];
+    if let Some(token) = session_token {
+        headers.push(("x-amz-security-token", token.to_owned()));
+    }
+    headers
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //! everything in its own account. Services and anonymous callers have no identity policies, so only
 //! the resource policy can grant them anything.
 
+use std::sync::Arc;
+
 use http::StatusCode;
 use nubo_wire::sigv4::AuthFamily;
 use nubo_wire::AwsError;
@@ -42,7 +44,7 @@ pub enum Decision {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PolicySet<'a> {
     /// The principal's identity-based policies (inline, managed, groups').
-    pub identity: &'a [&'a Policy],
+    pub identity: &'a [Arc<Policy>],
     /// The resource's policy, if it has one.
     pub resource: Option<&'a Policy>,
     /// The account that owns the resource (`None`: the principal's own account).

@@ -18,11 +18,10 @@ fn decide(
     resource: Option<&str>,
     owner: Option<&str>,
 ) -> Decision {
-    let identity: Vec<Policy> = identity
+    let refs: Vec<std::sync::Arc<Policy>> = identity
         .iter()
-        .map(|d| parse_identity_policy(d).unwrap())
+        .map(|d| std::sync::Arc::new(parse_identity_policy(d).unwrap()))
         .collect();
-    let refs: Vec<&Policy> = identity.iter().collect();
     let resource = resource.map(|d| parse_resource_policy(d).unwrap());
     let keys = ConditionKeys::default().with(
         "aws:SourceArn",
