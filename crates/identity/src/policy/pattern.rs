@@ -14,26 +14,40 @@ pub struct Pattern {
     variables: bool,
     /// Actions compare case-insensitively (the pattern is stored lower-cased).
     ignore_case: bool,
+    /// Bytes before the first wildcard: compared in one go, so most mismatches cost a `memcmp`.
+    prefix_len: usize,
+    /// No wildcard at all: plain equality.
+    literal: bool,
+}
+
+fn wildcard_free_prefix(text: &str) -> usize {
+    text.find(['*', '?']).unwrap_or(text.len())
 }
 
 impl Pattern {
     /// An action pattern (lower-cased; variables are not allowed in actions).
     pub fn action(text: &str) -> Self {
+        let prefix_len = wildcard_free_prefix(text);
         Self {
             everything: text == "*",
             text: text.to_ascii_lowercase(),
             variables: false,
             ignore_case: true,
+            prefix_len,
+            literal: prefix_len == text.len(),
         }
     }
 
     /// A resource (or ARN condition) pattern; `variables` says whether `${…}` is substituted.
     pub fn resource(text: &str, variables: bool) -> Self {
+        let prefix_len = wildcard_free_prefix(text);
         Self {
             everything: text == "*",
             variables: variables && text.contains("${"),
             text: text.to_owned(),
             ignore_case: false,
+            prefix_len,
+            literal: prefix_len == text.len(),
         }
     }
 
@@ -53,10 +67,30 @@ impl Pattern {
                 // A variable with no value in the request never matches (IAM's rule).
                 None => false,
             }
-        } else if self.ignore_case {
-            matches_with(&self.text, value, |p, v| p == v.to_ascii_lowercase())
         } else {
-            wildcard_match(&self.text, value)
+            let (pattern, value) = (self.text.as_bytes(), value.as_bytes());
+            let n = self.prefix_len;
+            let prefix_matches = value.len() >= n
+                && if self.ignore_case {
+                    pattern[..n].eq_ignore_ascii_case(&value[..n])
+                } else {
+                    pattern[..n] == value[..n]
+                };
+            if !prefix_matches {
+                return false;
+            }
+            if self.literal {
+                return value.len() == n;
+            }
+            // The prefix is plain ASCII-or-UTF-8 text cut before a wildcard, so both rests start
+            // on character boundaries.
+            if self.ignore_case {
+                matches_bytes(&pattern[n..], &value[n..], |p, v| {
+                    p == v.to_ascii_lowercase()
+                })
+            } else {
+                matches_bytes(&pattern[n..], &value[n..], |p, v| p == v)
+            }
         }
     }
 }
@@ -111,7 +145,10 @@ pub fn wildcard_match_ignore_case(pattern: &str, value: &str) -> bool {
 }
 
 fn matches_with(pattern: &str, value: &str, eq: impl Fn(u8, u8) -> bool) -> bool {
-    let (p, v) = (pattern.as_bytes(), value.as_bytes());
+    matches_bytes(pattern.as_bytes(), value.as_bytes(), eq)
+}
+
+fn matches_bytes(p: &[u8], v: &[u8], eq: impl Fn(u8, u8) -> bool) -> bool {
     let (mut pi, mut vi) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while vi < v.len() {
@@ -146,6 +183,29 @@ fn utf8_width(first: u8) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::{ConditionKeys, Principal};
+
+    #[test]
+    fn compiled_patterns_take_their_fast_paths_correctly() {
+        let principal = Principal::anonymous();
+        let keys = ConditionKeys::default();
+        let ctx = RequestContext {
+            principal: &principal,
+            action: "",
+            resource: "",
+            keys: &keys,
+            now: time::OffsetDateTime::UNIX_EPOCH,
+        };
+        assert!(Pattern::action("Lambda:Get*").matches("lambda:GETFUNCTION", &ctx));
+        assert!(Pattern::action("lambda:InvokeFunction").matches("LAMBDA:invokefunction", &ctx));
+        assert!(!Pattern::action("lambda:InvokeFunction").matches("lambda:InvokeFunctionUrl", &ctx));
+        assert!(!Pattern::action("lambda:Get*").matches("lambda:Ge", &ctx));
+        assert!(Pattern::resource("arn:aws:s3:::b/*", false).matches("arn:aws:s3:::b/x", &ctx));
+        assert!(!Pattern::resource("arn:aws:s3:::b/*", false).matches("arn:aws:s3:::B/x", &ctx));
+        assert!(Pattern::resource("arn:x", false).matches("arn:x", &ctx));
+        assert!(!Pattern::resource("arn:x", false).matches("arn:xy", &ctx));
+        assert!(Pattern::resource("arn:a?c:*:z", false).matches("arn:abc:q:z", &ctx));
+    }
 
     #[test]
     fn globs() {
