@@ -1,14 +1,15 @@
 //! IAM (signing name `iam`, query protocol), the subset issue 10 serves. Users, roles and groups
-//! are named by ARN with their path (`arn:aws:iam::{account}:user/team/alice`); the edge supplies
-//! `UserPath`/`RolePath`/`GroupPath` (`/` for new entities without `Path`, the stored path for
-//! existing ones) and, for access-key calls without `UserName`, the caller's own user name. List
-//! calls are authorized on the path prefix (`…:user/` for ListUsers), as AWS's denials show.
+//! are named by ARN with their path (`arn:aws:iam::{account}:user/team/alice`); paths default to
+//! `/`, so the edge supplies `UserPath`/`RolePath`/`GroupPath` only for existing entities that have
+//! another one (from the registry) and, for access-key calls without `UserName`, the caller's own
+//! user name. List calls are authorized on the path prefix (`…:user/` for ListUsers), as AWS's
+//! denials show.
 
 use super::{check, Rule};
 
-const USER: &str = "arn:aws:iam::{account}:user{UserPath}{UserName}";
-const ROLE: &str = "arn:aws:iam::{account}:role{RolePath}{RoleName}";
-const GROUP: &str = "arn:aws:iam::{account}:group{GroupPath}{GroupName}";
+const USER: &str = "arn:aws:iam::{account}:user{UserPath=/}{UserName}";
+const ROLE: &str = "arn:aws:iam::{account}:role{RolePath=/}{RoleName}";
+const GROUP: &str = "arn:aws:iam::{account}:group{GroupPath=/}{GroupName}";
 
 macro_rules! on {
     ($operation:literal, $resource:expr) => {
@@ -24,7 +25,7 @@ pub(super) const RULES: &[Rule] = &[
     on!("CreateUser", USER),
     on!("GetUser", USER),
     on!("DeleteUser", USER),
-    on!("ListUsers", "arn:aws:iam::{account}:user{PathPrefix}"),
+    on!("ListUsers", "arn:aws:iam::{account}:user{PathPrefix=/}"),
     on!("CreateAccessKey", USER),
     on!("ListAccessKeys", USER),
     on!("UpdateAccessKey", USER),
@@ -40,7 +41,7 @@ pub(super) const RULES: &[Rule] = &[
     on!("CreateRole", ROLE),
     on!("GetRole", ROLE),
     on!("DeleteRole", ROLE),
-    on!("ListRoles", "arn:aws:iam::{account}:role{PathPrefix}"),
+    on!("ListRoles", "arn:aws:iam::{account}:role{PathPrefix=/}"),
     on!("UpdateRole", ROLE),
     on!("UpdateAssumeRolePolicy", ROLE),
     on!("PutRolePolicy", ROLE),
@@ -53,7 +54,7 @@ pub(super) const RULES: &[Rule] = &[
     on!("CreateGroup", GROUP),
     on!("GetGroup", GROUP),
     on!("DeleteGroup", GROUP),
-    on!("ListGroups", "arn:aws:iam::{account}:group{PathPrefix}"),
+    on!("ListGroups", "arn:aws:iam::{account}:group{PathPrefix=/}"),
     on!("AddUserToGroup", GROUP),
     on!("RemoveUserFromGroup", GROUP),
     on!("PutGroupPolicy", GROUP),
@@ -65,7 +66,7 @@ pub(super) const RULES: &[Rule] = &[
     on!("ListAttachedGroupPolicies", GROUP),
     on!(
         "CreatePolicy",
-        "arn:aws:iam::{account}:policy{PolicyPath}{PolicyName}"
+        "arn:aws:iam::{account}:policy{PolicyPath=/}{PolicyName}"
     ),
     on!("GetPolicy", "{PolicyArn}"),
     on!("DeletePolicy", "{PolicyArn}"),

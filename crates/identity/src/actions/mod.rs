@@ -2,9 +2,9 @@
 //! resource ARN each is checked against (the Service Authorization Reference), one declarative
 //! table per service.
 //!
-//! A resource is a template: `{Name}` is a request parameter (required), `{:Name}` appends
-//! `:value` when the parameter is present (Lambda's qualifier), `{region}` and `{account}` come from
-//! the request's scope. A check with `when` applies only if that parameter is present
+//! A resource is a template: `{Name}` is a request parameter (required), `{Name=default}` one with
+//! a default (IAM paths default to `/`), `{:Name}` appends `:value` when the parameter is present
+//! (Lambda's qualifier), `{region}` and `{account}` come from the request's scope. A check with `when` applies only if that parameter is present
 //! (`iam:PassRole` on `UpdateFunctionConfiguration` only when it changes the role).
 //!
 //! The edge fills the parameters in the form the template wants: Lambda's `FunctionName` as the
@@ -166,6 +166,10 @@ fn expand<'p>(
                     out.push(':');
                     out.push_str(value);
                 }
+            }
+            with_default if with_default.contains('=') => {
+                let (name, default) = with_default.split_once('=').expect("contains '='");
+                out.push_str(param(name).unwrap_or(default));
             }
             required => {
                 out.push_str(param(required).ok_or_else(|| TableError::MissingParameter {
