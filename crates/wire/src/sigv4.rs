@@ -8,7 +8,9 @@
 
 mod canonical;
 mod chunked;
+mod dates;
 mod error;
+mod payload;
 mod verify;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};

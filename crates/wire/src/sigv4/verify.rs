@@ -15,15 +15,17 @@ use http::HeaderMap;
 use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time};
+use time::{Duration, OffsetDateTime};
 
 use super::canonical::{
     canonical_query_pairs, string_to_sign, write_canonical_headers, write_canonical_request,
-    CanonicalParts, SigningKey, UriMode, ALGORITHM, EMPTY_SHA256,
+    CanonicalParts, SigningKey, UriMode, ALGORITHM,
 };
 use super::chunked::ChunkSignatureChain;
+use super::dates::{parse_amz_date, parse_http_date};
 use super::error::{MismatchDetails, SigV4Error, SkewDetails};
 use super::parse_authorization_parts;
+use super::payload::payload_hash;
 
 /// The longest a presigned URL may live: seven days (`X-Amz-Expires` ≤ 604800).
 pub const MAX_PRESIGN_EXPIRES_SECONDS: i64 = 604_800;
@@ -218,7 +220,7 @@ struct Claim<'a> {
     presigned: bool,
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(crate) fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -247,7 +249,7 @@ pub fn verify<'a>(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
         ));
     }
-    let payload_hash = payload_hash(request, &claim)?;
+    let payload_hash = payload_hash(request, claim.presigned)?;
 
     let key = keys
         .signing_key(&KeyRequest {
@@ -411,7 +413,7 @@ fn check_scope_day(scope_day: &str, amz_date: &str) -> Result<(), SigV4Error> {
 }
 
 /// The raw value of the first query parameter called `name`.
-fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+pub(crate) fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     query.split('&').find_map(|item| {
         let (key, value) = item.split_once('=').unwrap_or((item, ""));
         (key == name).then_some(value)
@@ -516,143 +518,6 @@ fn split_credential(credential: Cow<'_, str>) -> Result<CredentialParts<'_>, Sig
         Cow::Owned((*service).to_owned()),
         Cow::Owned(scope),
     ))
-}
-
-/// The payload hash as it enters the canonical request, before the body is checked against it.
-enum ClaimedPayload<'a> {
-    Header(&'a str, PayloadHash),
-    Computed(String),
-}
-
-impl ClaimedPayload<'_> {
-    fn canonical(&self) -> &str {
-        match self {
-            Self::Header(value, _) => value,
-            Self::Computed(hex) => hex,
-        }
-    }
-
-    /// Checks a signed hex hash against the body when the body is at hand.
-    fn into_verified(self, payload: Payload<'_>) -> Result<PayloadHash, SigV4Error> {
-        match self {
-            Self::Computed(hex) => Ok(PayloadHash::Sha256Hex(hex)),
-            Self::Header(_, PayloadHash::Sha256Hex(claimed)) => {
-                let actual = match payload {
-                    Payload::Bytes(body) => Some(Sha256::digest(body).into()),
-                    Payload::Sha256(digest) => Some(digest),
-                    Payload::Unavailable => None,
-                };
-                if let Some(actual) = actual {
-                    let actual: [u8; 32] = actual;
-                    let mut claimed_bytes = [0u8; 32];
-                    if hex::decode_to_slice(&claimed, &mut claimed_bytes).is_err()
-                        || claimed_bytes != actual
-                    {
-                        return Err(SigV4Error::ContentSha256Mismatch);
-                    }
-                }
-                Ok(PayloadHash::Sha256Hex(claimed))
-            }
-            Self::Header(_, other) => Ok(other),
-        }
-    }
-}
-
-fn is_hex_sha256(value: &str) -> bool {
-    value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn payload_hash<'a>(
-    request: &VerifyRequest<'a>,
-    claim: &Claim<'_>,
-) -> Result<ClaimedPayload<'a>, SigV4Error> {
-    let header = header_str(request.headers, "x-amz-content-sha256");
-    let s3 = request.uri_mode == UriMode::S3;
-    if claim.presigned && s3 {
-        // S3 presigned URLs sign UNSIGNED-PAYLOAD unless the URL names a hash.
-        return Ok(match query_param(request.query, "X-Amz-Content-Sha256") {
-            Some(value) if is_hex_sha256(value) => {
-                ClaimedPayload::Header(value, PayloadHash::Sha256Hex(value.to_ascii_lowercase()))
-            }
-            _ => ClaimedPayload::Header("UNSIGNED-PAYLOAD", PayloadHash::Unsigned),
-        });
-    }
-    match header {
-        Some(value) => {
-            let kind = match value {
-                "UNSIGNED-PAYLOAD" => PayloadHash::Unsigned,
-                "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" => {
-                    PayloadHash::StreamingSigned { trailer: false }
-                }
-                "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" => {
-                    PayloadHash::StreamingSigned { trailer: true }
-                }
-                "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => PayloadHash::StreamingUnsignedTrailer,
-                hex if is_hex_sha256(hex) => PayloadHash::Sha256Hex(hex.to_ascii_lowercase()),
-                _ => return Err(SigV4Error::InvalidContentSha256),
-            };
-            Ok(ClaimedPayload::Header(value, kind))
-        }
-        None if s3 && !claim.presigned => Err(SigV4Error::MissingContentSha256),
-        None => match request.payload {
-            Payload::Bytes([]) => Ok(ClaimedPayload::Computed(EMPTY_SHA256.to_owned())),
-            Payload::Bytes(body) => Ok(ClaimedPayload::Computed(hex::encode(Sha256::digest(body)))),
-            Payload::Sha256(digest) => Ok(ClaimedPayload::Computed(hex::encode(digest))),
-            Payload::Unavailable => Err(SigV4Error::MissingContentSha256),
-        },
-    }
-}
-
-/// `20150830T123600Z` → a UTC time.
-pub(crate) fn parse_amz_date(text: &str) -> Option<OffsetDateTime> {
-    let b = text.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<u32> {
-        let digits = text.get(range)?;
-        digits
-            .bytes()
-            .all(|d| d.is_ascii_digit())
-            .then(|| digits.parse().ok())?
-    };
-    let date = Date::from_calendar_date(
-        num(0..4)? as i32,
-        Month::try_from(num(4..6)? as u8).ok()?,
-        num(6..8)? as u8,
-    )
-    .ok()?;
-    let time = Time::from_hms(num(9..11)? as u8, num(11..13)? as u8, num(13..15)? as u8).ok()?;
-    Some(PrimitiveDateTime::new(date, time).assume_utc())
-}
-
-/// RFC 1123 `Sun, 06 Nov 1994 08:49:37 GMT` → a UTC time.
-fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
-    let mut fields = text.split_ascii_whitespace();
-    let (_weekday, day, month, year, clock, zone) = (
-        fields.next()?,
-        fields.next()?,
-        fields.next()?,
-        fields.next()?,
-        fields.next()?,
-        fields.next()?,
-    );
-    if zone != "GMT" || fields.next().is_some() {
-        return None;
-    }
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = MONTHS.iter().position(|m| *m == month)? as u8 + 1;
-    let date = Date::from_calendar_date(
-        year.parse().ok()?,
-        Month::try_from(month).ok()?,
-        day.parse().ok()?,
-    )
-    .ok()?;
-    let mut hms = clock.split(':').map(|n| n.parse::<u8>().ok());
-    let time = Time::from_hms(hms.next()??, hms.next()??, hms.next()??).ok()?;
-    Some(PrimitiveDateTime::new(date, time).assume_utc())
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Verification rules on AWS's `get-vanilla` request and its presigned twin (spec/sigv4.md §7.1).
 
 use super::*;
+use crate::sigv4::dates::{parse_amz_date, parse_http_date};
 use crate::sigv4::AuthFamily;
+use crate::sigv4::EMPTY_SHA256;
 use time::macros::datetime;
 
 const AKID: &str = "AKIDEXAMPLE";
