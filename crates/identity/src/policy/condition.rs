@@ -5,8 +5,8 @@
 //! A negated operator (`StringNotEquals`, `ArnNotLike`, `NotIpAddress`, …) holds when the request's
 //! value matches none of them. When the request lacks the key, a positive operator fails and a
 //! negated one holds — unless `…IfExists` makes any operator hold. `Null` tests presence.
-//! `ForAnyValue:` holds when some request value matches; `ForAllValues:` when every one does (and
-//! when there are none).
+//! `ForAnyValue:` holds when some request value matches (never when the key is absent);
+//! `ForAllValues:` when every one does (and when there are none).
 
 use std::net::IpAddr;
 
@@ -160,7 +160,9 @@ impl Condition {
         let Some(request_values) = request_values else {
             return match op.qualifier {
                 SetQualifier::ForAllValues => true,
-                _ => op.if_exists || op.negated,
+                // "If the key … is not present or is empty, the condition returns false."
+                SetQualifier::ForAnyValue => op.if_exists,
+                SetQualifier::None => op.if_exists || op.negated,
             };
         };
         let matches_one = |value: &str| self.values.iter().any(|p| self.compare(p, value, context));
