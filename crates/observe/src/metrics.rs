@@ -184,7 +184,8 @@ impl MetricsRegistry {
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail, and our collectors return no errors of their own.
-        let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry.lock());
+        let _ =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry.lock());
         out
     }
 }

@@ -39,7 +39,9 @@ pub struct CodeStore {
 
 impl std::fmt::Debug for CodeStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CodeStore").field("root", &self.root).finish()
+        f.debug_struct("CodeStore")
+            .field("root", &self.root)
+            .finish()
     }
 }
 
@@ -246,7 +248,10 @@ mod tests {
         assert_eq!(mode("bootstrap"), 0o555);
         assert_eq!(mode("lib/data.txt"), 0o444);
         assert_eq!(store.read_zip(&a.sha256_hex).await.unwrap(), zip);
-        assert!(dir.path().join(format!("code/sha256/{}.zip", a.sha256_hex)).is_file());
+        assert!(dir
+            .path()
+            .join(format!("code/sha256/{}.zip", a.sha256_hex))
+            .is_file());
         remove_tree(dir.path()).unwrap();
     }
 

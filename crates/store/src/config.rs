@@ -69,8 +69,7 @@ impl StoreConfig {
                 let store = crate::blocking::run(move || SqliteStore::open_file(&path)).await?;
                 let store = Arc::new(store);
                 let blobs_dir = CodeStore::directory(data_dir);
-                let blobs =
-                    crate::blocking::run(move || FsBlobs::open(&blobs_dir, ".zip")).await?;
+                let blobs = crate::blocking::run(move || FsBlobs::open(&blobs_dir, ".zip")).await?;
                 Ok(Stores {
                     documents: store.clone(),
                     queues: store.clone(),

@@ -61,9 +61,9 @@ impl QueueOp {
     /// The queue the op changes.
     pub fn queue(&self) -> &str {
         match self {
-            Self::Enqueue { queue, .. } | Self::Reschedule { queue, .. } | Self::Remove { queue, .. } => {
-                queue
-            }
+            Self::Enqueue { queue, .. }
+            | Self::Reschedule { queue, .. }
+            | Self::Remove { queue, .. } => queue,
         }
     }
 

@@ -20,7 +20,10 @@ pub async fn blobs_round_trip_and_survive_reopen(backend: &dyn Backend) {
         assert!(!blobs.delete("other").await.unwrap());
         for bad in ["", "../escape", "a/b", ".hidden", &"x".repeat(129)] {
             let refused = blobs.put(bad, Bytes::new()).await;
-            assert!(matches!(refused, Err(StoreError::Invalid(_))), "{bad}: {refused:?}");
+            assert!(
+                matches!(refused, Err(StoreError::Invalid(_))),
+                "{bad}: {refused:?}"
+            );
         }
     }
     let blobs = backend.open().await.blobs;

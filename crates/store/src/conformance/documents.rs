@@ -43,7 +43,10 @@ pub async fn documents_preconditions_guard_writes(backend: &dyn Backend) {
         .await
         .unwrap();
     let again = docs.put(C, "k", "two".into(), Precondition::Absent).await;
-    assert!(matches!(again, Err(StoreError::AlreadyExists(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(StoreError::AlreadyExists(_))),
+        "{again:?}"
+    );
     let r2 = docs
         .put(C, "k", "two".into(), Precondition::Revision(r1))
         .await
@@ -56,7 +59,10 @@ pub async fn documents_preconditions_guard_writes(backend: &dyn Backend) {
     let missing = docs
         .put(C, "nope", "x".into(), Precondition::Revision(r2))
         .await;
-    assert!(matches!(missing, Err(StoreError::Conflict(_))), "{missing:?}");
+    assert!(
+        matches!(missing, Err(StoreError::Conflict(_))),
+        "{missing:?}"
+    );
     assert_eq!(docs.get(C, "nope").await.unwrap(), None);
 
     let stale_delete = docs.delete(C, "k", Precondition::Revision(r1)).await;
@@ -70,7 +76,10 @@ pub async fn documents_preconditions_guard_writes(backend: &dyn Backend) {
         matches!(absent_delete, Err(StoreError::Invalid(_))),
         "{absent_delete:?}"
     );
-    assert!(docs.delete(C, "k", Precondition::Revision(r2)).await.unwrap());
+    assert!(docs
+        .delete(C, "k", Precondition::Revision(r2))
+        .await
+        .unwrap());
     assert!(!docs.delete(C, "k", Precondition::None).await.unwrap());
     let empty = docs.put("", "k", "x".into(), Precondition::None).await;
     assert!(matches!(empty, Err(StoreError::Invalid(_))), "{empty:?}");

@@ -39,9 +39,12 @@ pub async fn logs_read_in_time_order(backend: &dyn Backend) {
     ])
     .await
     .unwrap();
-    logs.append(vec![event(GROUP, "s2", 5, "first"), event(GROUP, "s1", 30, "d")])
-        .await
-        .unwrap();
+    logs.append(vec![
+        event(GROUP, "s2", 5, "first"),
+        event(GROUP, "s1", 30, "d"),
+    ])
+    .await
+    .unwrap();
     logs.append(Vec::new()).await.unwrap();
     let page = logs.read(query(GROUP)).await.unwrap();
     assert_eq!(messages(&page), ["first", "a", "b", "c", "d"]);
@@ -61,7 +64,14 @@ pub async fn logs_filter_by_time_range_and_stream(backend: &dyn Backend) {
     let logs = backend.open().await.logs;
     logs.append(
         (0..10)
-            .map(|i| event(GROUP, if i % 2 == 0 { "even" } else { "odd" }, i, &i.to_string()))
+            .map(|i| {
+                event(
+                    GROUP,
+                    if i % 2 == 0 { "even" } else { "odd" },
+                    i,
+                    &i.to_string(),
+                )
+            })
             .collect(),
     )
     .await

@@ -92,7 +92,10 @@ pub async fn queues_batches_are_atomic(backend: &dyn Backend) {
     assert!(matches!(failed, Err(StoreError::Invalid(_))), "{failed:?}");
     assert_eq!(ids(&queues.messages("events").await.unwrap()), ["e1"]);
     let no_queue = queues.apply(vec![enqueue("", message("z", b""))]).await;
-    assert!(matches!(no_queue, Err(StoreError::Invalid(_))), "{no_queue:?}");
+    assert!(
+        matches!(no_queue, Err(StoreError::Invalid(_))),
+        "{no_queue:?}"
+    );
 
     queues
         .apply(vec![

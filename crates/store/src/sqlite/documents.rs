@@ -48,7 +48,11 @@ impl Documents for SqliteStore {
     }
 }
 
-fn list(conn: &Connection, collection: &str, query: &ListQuery) -> Result<Vec<Document>, StoreError> {
+fn list(
+    conn: &Connection,
+    collection: &str,
+    query: &ListQuery,
+) -> Result<Vec<Document>, StoreError> {
     // Only the bounds that apply go into the statement, so SQLite always sees a plain range on
     // the primary key.
     let end = prefix_end(&query.prefix);

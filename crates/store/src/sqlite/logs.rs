@@ -118,7 +118,13 @@ fn append(conn: &mut Connection, events: &[LogEvent]) -> Result<(), StoreError> 
             .map_err(db)?;
         for e in events {
             insert
-                .execute(params![e.group, e.stream, e.timestamp_ms, ingestion, e.message])
+                .execute(params![
+                    e.group,
+                    e.stream,
+                    e.timestamp_ms,
+                    ingestion,
+                    e.message
+                ])
                 .map_err(db)?;
             let span = spans
                 .entry((e.group.as_str(), e.stream.as_str()))
@@ -192,7 +198,10 @@ fn read(
     // One more than the page, to know whether another page follows.
     let fetch = (limit + 1) as i64;
     args.push(&fetch);
-    sql.push_str(&format!(" ORDER BY timestamp_ms, seq LIMIT ?{}", args.len()));
+    sql.push_str(&format!(
+        " ORDER BY timestamp_ms, seq LIMIT ?{}",
+        args.len()
+    ));
     let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
     let mut rows: Vec<(i64, StoredLogEvent)> = stmt
         .query_map(args.as_slice(), |row| {

@@ -49,7 +49,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 fn open_connection(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(db)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db)?;
     conn.pragma_update(None, "synchronous", synchronous)
         .map_err(db)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;

@@ -258,8 +258,18 @@ mod tests {
                     },
                 ],
                 logs: vec![
-                    ("f".into(), "2026/01/01/[$LATEST]abc".into(), 10, "START".into()),
-                    ("my-access-logs".into(), "abc123/prod".into(), 20, "GET /".into()),
+                    (
+                        "f".into(),
+                        "2026/01/01/[$LATEST]abc".into(),
+                        10,
+                        "START".into(),
+                    ),
+                    (
+                        "my-access-logs".into(),
+                        "abc123/prod".into(),
+                        20,
+                        "GET /".into(),
+                    ),
                 ],
             },
         );
@@ -288,7 +298,10 @@ mod tests {
                     pair("g/$LATEST", "{\"g\":\"latest\"}")
                 ]
             );
-            assert_eq!(docs(legacy_names::ALIASES).await, [pair("f/live", "{\"alias\":1}")]);
+            assert_eq!(
+                docs(legacy_names::ALIASES).await,
+                [pair("f/live", "{\"alias\":1}")]
+            );
             assert_eq!(
                 docs(legacy_names::PROVISIONED).await,
                 [pair("f/1", "{\"requested\":2}")]
@@ -300,14 +313,23 @@ mod tests {
             assert_eq!(docs("apigw-api").await, [pair("abc123", "{\"api\":1}")]);
             assert_eq!(docs("function-url").await, [pair("f", "{\"url\":1}")]);
 
-            let queued = stores.queues.messages(legacy_names::ASYNC_QUEUE).await.unwrap();
+            let queued = stores
+                .queues
+                .messages(legacy_names::ASYNC_QUEUE)
+                .await
+                .unwrap();
             assert_eq!(queued.len(), 2);
             assert_eq!(
                 queued[0].body,
                 b"{\"clientContext\":null,\"function\":\"f\",\"qualifier\":null}\n{\"n\":1}"
             );
             assert_eq!(
-                (queued[1].id.as_str(), queued[1].attempts, queued[1].not_before_ms, queued[1].received_ms),
+                (
+                    queued[1].id.as_str(),
+                    queued[1].attempts,
+                    queued[1].not_before_ms,
+                    queued[1].received_ms
+                ),
                 ("e2", 1, 300, 200)
             );
             assert_eq!(
@@ -331,10 +353,20 @@ mod tests {
         }
         // New writes continue after the migrated revisions.
         let stores = config.open(dir.path()).await.unwrap();
-        let migrated = stores.documents.get(legacy_names::FUNCTIONS, "f/1").await.unwrap().unwrap();
+        let migrated = stores
+            .documents
+            .get(legacy_names::FUNCTIONS, "f/1")
+            .await
+            .unwrap()
+            .unwrap();
         let next = stores
             .documents
-            .put(legacy_names::FUNCTIONS, "f/1", "{}".into(), crate::Precondition::Revision(migrated.revision))
+            .put(
+                legacy_names::FUNCTIONS,
+                "f/1",
+                "{}".into(),
+                crate::Precondition::Revision(migrated.revision),
+            )
             .await
             .unwrap();
         assert!(next > migrated.revision);
