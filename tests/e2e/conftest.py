@@ -54,7 +54,14 @@ START_TIMEOUT = 30.0
 class NuboServer:
     """One `nubo serve` process in its own process group, on a free port."""
 
-    def __init__(self, data_dir: Path, extra_args: list[str] | None = None, log_path: Path | None = None):
+    def __init__(
+        self,
+        data_dir: Path,
+        extra_args: list[str] | None = None,
+        log_path: Path | None = None,
+        binary: Path | None = None,
+    ):
+        self.binary = Path(binary or NUBO)
         self.data_dir = Path(data_dir)
         self.extra_args = list(extra_args or [])
         self.log_path = log_path or (self.data_dir.parent / f"{self.data_dir.name}-server-{uuid.uuid4().hex[:6]}.log")
@@ -64,8 +71,8 @@ class NuboServer:
         self._listening = threading.Event()
 
     def start(self) -> "NuboServer":
-        if not NUBO.is_file():
-            pytest.fail(f"{NUBO} is missing: run `cargo build -p nubo -p rust-runtime-fixture` first")
+        if not self.binary.is_file():
+            pytest.fail(f"{self.binary} is missing: run `cargo build -p nubo -p rust-runtime-fixture` first")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env.setdefault("NUBO_LOG", "info")
@@ -73,7 +80,7 @@ class NuboServer:
             env.pop(var, None)
         self._stderr = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(NUBO), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.extra_args],
+            [str(self.binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.extra_args],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             stdin=subprocess.DEVNULL,

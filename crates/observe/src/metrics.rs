@@ -224,7 +224,8 @@ impl SlidingQuantiles {
             }
         };
         let values = self.inner.quantiles.iter().map(|&q| (q, at(q))).collect();
-        (values, sorted.iter().sum(), sorted.len())
+        // Not `sum()`: its empty sum is -0.0.
+        (values, sorted.iter().fold(0.0, |a, b| a + b), sorted.len())
     }
 }
 
