@@ -23,10 +23,17 @@ pub fn function_log_group(function_name: &str) -> String {
     format!("/aws/lambda/{function_name}")
 }
 
+/// What one send carries: one invocation's lines, or a single line (an access log) without the
+/// allocation of a one-element vector.
+enum Sent {
+    Many(Vec<LogEvent>),
+    One(LogEvent),
+}
+
 /// Sends log events to the background writer; cheap to clone, never blocks.
 #[derive(Clone)]
 pub struct LogWriter {
-    tx: mpsc::Sender<Vec<LogEvent>>,
+    tx: mpsc::Sender<Sent>,
 }
 
 impl std::fmt::Debug for LogWriter {
@@ -39,15 +46,21 @@ impl LogWriter {
     /// Starts the writer task (inside a tokio runtime). It ends once every `LogWriter` clone is
     /// dropped and what was sent has been written.
     pub fn start(logs: Arc<dyn Logs>) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Vec<LogEvent>>(CHANNEL);
+        let (tx, mut rx) = mpsc::channel::<Sent>(CHANNEL);
         tokio::spawn(async move {
-            while let Some(mut batch) = rx.recv().await {
+            let add = |batch: &mut Vec<LogEvent>, sent: Sent| match sent {
+                Sent::Many(events) => batch.extend(events),
+                Sent::One(event) => batch.push(event),
+            };
+            while let Some(first) = rx.recv().await {
+                let mut batch = Vec::new();
+                add(&mut batch, first);
                 // Let a few invocations' lines gather: one commit per batch, not per invocation,
                 // keeps the writer's CPU off the invoke path's cores.
                 tokio::time::sleep(LINGER).await;
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
-                        Ok(more) => batch.extend(more),
+                        Ok(more) => add(&mut batch, more),
                         Err(_) => break,
                     }
                 }
@@ -61,14 +74,18 @@ impl LogWriter {
 
     /// Queues events (one invocation's, say); if the writer is far behind they are dropped.
     pub fn send(&self, events: Vec<LogEvent>) {
-        if self.tx.try_send(events).is_err() {
-            tracing::warn!("the log writer is behind; dropped a batch of log events");
-        }
+        self.queue(Sent::Many(events));
     }
 
     /// Queues one event.
     pub fn send_one(&self, event: LogEvent) {
-        self.send(vec![event]);
+        self.queue(Sent::One(event));
+    }
+
+    fn queue(&self, sent: Sent) {
+        if self.tx.try_send(sent).is_err() {
+            tracing::warn!("the log writer is behind; dropped log events");
+        }
     }
 }
 
