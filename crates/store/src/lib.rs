@@ -15,7 +15,7 @@
 //!
 //! [`StoreConfig`] picks a backend from a URL (`sqlite:<path>`; the default is
 //! `<data-dir>/nubo.db`) and opens all four as one [`Stores`]. The SQLite backend runs its work on
-//! tokio's blocking pool, never on a runtime worker. [`conformance`] (feature `conformance`) is
+//! tokio's blocking pool, never on a runtime worker. `conformance` (feature `conformance`) is
 //! the test suite every backend must pass.
 //!
 //! Does not own: what a document, message body or blob means (the layers above serialize their
