@@ -17,15 +17,14 @@
 //! once. The queue is the store's `lambda-async` queue; a message's body is the event's routing
 //! header (one JSON line) followed by its payload bytes ([`QueuedEvent::to_message`]).
 
-use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use nubo_observe::{Counter, MetricsRegistry, SlidingQuantiles};
-use nubo_store::{Documents, ListQuery, Message, Precondition, QueueOp, Queues, StoreError};
+use nubo_observe::MetricsRegistry;
+use nubo_store::{Documents, ListQuery, Precondition, QueueOp, Queues, StoreError};
 use nubo_wire::arn::FunctionRef;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
@@ -34,6 +33,8 @@ use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
 use crate::collections::{self, ASYNC_QUEUE, EVENT_INVOKE_CONFIGS};
 use crate::function::LATEST;
+use crate::metrics::AsyncMetrics;
+pub use crate::queued_event::QueuedEvent;
 use crate::{ControlError, InvokeError, InvokeRequest, InvokeResult, Invoker};
 
 /// Lambda's defaults for asynchronous invocation.
@@ -43,7 +44,7 @@ pub const DEFAULT_MAXIMUM_EVENT_AGE_SECONDS: u32 = 21_600;
 /// Most events one commit takes (bounds the latency of a batch).
 const MAX_BATCH_OPS: usize = 2048;
 /// End-to-end latencies kept for the quantiles in the metrics.
-const LATENCY_SAMPLES: usize = 4096;
+pub(crate) const LATENCY_SAMPLES: usize = 4096;
 
 /// A function's asynchronous-invocation settings for one qualifier (`PutFunctionEventInvokeConfig`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -85,78 +86,6 @@ impl Default for AsyncConfig {
     }
 }
 
-/// An accepted asynchronous invocation, kept until it has been delivered or given up on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueuedEvent {
-    /// The invocation's request id (returned to the caller with the 202); the message id.
-    pub id: String,
-    /// Function name.
-    pub function_name: String,
-    /// Qualifier the caller gave, if any.
-    pub qualifier: Option<String>,
-    /// The event.
-    pub payload: Vec<u8>,
-    /// Client context, passed through.
-    pub client_context: Option<String>,
-    /// When it was accepted, epoch milliseconds.
-    pub received_ms: i64,
-    /// Attempts that ended in a function error so far.
-    pub attempts: u32,
-    /// Not to be delivered before this time, epoch milliseconds.
-    pub not_before_ms: i64,
-}
-
-/// The first line of a queued message's body: where the event goes.
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EventHeader<'a> {
-    #[serde(borrow)]
-    function: Cow<'a, str>,
-    #[serde(borrow)]
-    qualifier: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    client_context: Option<Cow<'a, str>>,
-}
-
-impl QueuedEvent {
-    /// The queue message: `{"function":…,"qualifier":…,"clientContext":…}` + `\n` + payload.
-    /// (serde_json escapes control characters, so the header holds no raw newline.)
-    pub fn to_message(&self) -> Message {
-        let header = EventHeader {
-            function: Cow::Borrowed(&self.function_name),
-            qualifier: self.qualifier.as_deref().map(Cow::Borrowed),
-            client_context: self.client_context.as_deref().map(Cow::Borrowed),
-        };
-        let mut body = serde_json::to_vec(&header).expect("a header of strings serializes");
-        body.reserve(1 + self.payload.len());
-        body.push(b'\n');
-        body.extend_from_slice(&self.payload);
-        Message {
-            id: self.id.clone(),
-            body,
-            attempts: self.attempts,
-            not_before_ms: self.not_before_ms,
-            received_ms: self.received_ms,
-        }
-    }
-
-    /// Reads a queue message back; `None` if its body is not one of ours.
-    pub fn from_message(message: Message) -> Option<Self> {
-        let split = message.body.iter().position(|&b| b == b'\n')?;
-        let header: EventHeader<'_> = serde_json::from_slice(&message.body[..split]).ok()?;
-        Some(Self {
-            function_name: header.function.into_owned(),
-            qualifier: header.qualifier.map(Cow::into_owned),
-            client_context: header.client_context.map(Cow::into_owned),
-            payload: message.body[split + 1..].to_vec(),
-            id: message.id,
-            received_ms: message.received_ms,
-            attempts: message.attempts,
-            not_before_ms: message.not_before_ms,
-        })
-    }
-}
-
 fn enqueue(event: &QueuedEvent) -> QueueOp {
     QueueOp::Enqueue {
         queue: ASYNC_QUEUE.into(),
@@ -167,78 +96,6 @@ fn enqueue(event: &QueuedEvent) -> QueueOp {
 struct Batch {
     ops: Vec<QueueOp>,
     ack: Option<oneshot::Sender<Result<(), String>>>,
-}
-
-/// The queue's counters, registered once at start.
-struct Metrics {
-    accepted: Counter,
-    succeeded: Counter,
-    function_errors: Counter,
-    retries: Counter,
-    throttled: Counter,
-    dropped: Counter,
-    age_exceeded: Counter,
-    destination_records: Counter,
-    end_to_end: SlidingQuantiles,
-}
-
-impl Metrics {
-    /// Registers the queue's metrics; the two gauges read the queue through `this`.
-    fn register(registry: &MetricsRegistry, this: &std::sync::Weak<AsyncInvoker>) -> Self {
-        let weak = this.clone();
-        registry.gauge_fn(
-            "nubo_async_queue_depth",
-            "Asynchronous events accepted and not yet done with",
-            move || weak.upgrade().map_or(0, |a| a.depth() as i64),
-        );
-        let weak = this.clone();
-        registry.gauge_fn_f64(
-            "nubo_async_oldest_event_age_seconds",
-            "Age of the oldest queued event",
-            move || weak.upgrade().map_or(0.0, |a| a.oldest_age_seconds()),
-        );
-        let counter = |name: &str, help: &str| registry.counter(name, help);
-        Self {
-            accepted: counter(
-                "nubo_async_events_accepted_total",
-                "Events acknowledged with 202",
-            ),
-            succeeded: counter(
-                "nubo_async_events_succeeded_total",
-                "Events whose invocation succeeded",
-            ),
-            function_errors: counter(
-                "nubo_async_function_errors_total",
-                "Attempts that ended in a function error",
-            ),
-            retries: counter(
-                "nubo_async_retries_total",
-                "Retries scheduled after a function error",
-            ),
-            throttled: counter(
-                "nubo_async_throttled_total",
-                "Deliveries deferred by a throttle or platform error",
-            ),
-            dropped: counter(
-                "nubo_async_events_dropped_total",
-                "Events given up with no destination to receive them",
-            ),
-            age_exceeded: counter(
-                "nubo_async_event_age_exceeded_total",
-                "Events older than their maximum age",
-            ),
-            destination_records: counter(
-                "nubo_async_destination_records_total",
-                "Invocation records queued for destinations",
-            ),
-            end_to_end: registry.sliding_quantiles(
-                "nubo_async_end_to_end_seconds",
-                &format!("Accept to successful completion, over the last {LATENCY_SAMPLES} events"),
-                LATENCY_SAMPLES,
-                &[0.5, 0.99],
-            ),
-        }
-    }
 }
 
 /// Queue state in memory: every accepted, undelivered event and when it is next due.
@@ -276,7 +133,7 @@ pub struct AsyncInvoker {
     in_flight: Arc<Semaphore>,
     configs: RwLock<HashMap<(String, String), EventInvokeConfig>>,
     config: AsyncConfig,
-    metrics: Metrics,
+    metrics: AsyncMetrics,
 }
 
 fn now_ms() -> i64 {
@@ -342,7 +199,7 @@ impl AsyncInvoker {
             wake: Notify::new(),
             configs: RwLock::new(configs),
             config,
-            metrics: Metrics::register(metrics, weak),
+            metrics: AsyncMetrics::register(metrics, weak),
         });
         let weak = Arc::downgrade(&this);
         this.invoker.registry().on_change(move |name| {
@@ -406,7 +263,7 @@ impl AsyncInvoker {
     }
 
     /// How long the oldest queued event has waited, in seconds (0 when none).
-    fn oldest_age_seconds(&self) -> f64 {
+    pub(crate) fn oldest_age_seconds(&self) -> f64 {
         let oldest = self
             .queue
             .lock()
@@ -789,64 +646,5 @@ async fn write_batches(queues: Arc<dyn Queues>, mut batches: mpsc::UnboundedRece
         for ack in acks {
             let _ = ack.send(result.clone());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(qualifier: Option<&str>, client_context: Option<&str>, payload: &[u8]) -> QueuedEvent {
-        QueuedEvent {
-            id: "e1".into(),
-            function_name: "f".into(),
-            qualifier: qualifier.map(str::to_owned),
-            payload: payload.to_vec(),
-            client_context: client_context.map(str::to_owned),
-            received_ms: 100,
-            attempts: 1,
-            not_before_ms: 300,
-        }
-    }
-
-    #[test]
-    fn events_round_trip_through_queue_messages() {
-        for e in [
-            event(None, None, b"{}"),
-            event(
-                Some("live"),
-                Some("line\nbreak \"quoted\""),
-                b"{\"a\":\"\\n\"}\n",
-            ),
-            event(Some("1"), None, b""),
-        ] {
-            assert_eq!(QueuedEvent::from_message(e.to_message()), Some(e));
-        }
-        let foreign = Message {
-            id: "x".into(),
-            body: b"not ours".to_vec(),
-            attempts: 0,
-            not_before_ms: 0,
-            received_ms: 0,
-        };
-        assert_eq!(QueuedEvent::from_message(foreign), None);
-    }
-
-    #[test]
-    fn bodies_written_by_the_store_migration_are_read() {
-        // What `nubo-store` writes for a version-0 `async_events` row (keys in its order).
-        let message = Message {
-            id: "e1".into(),
-            body:
-                b"{\"clientContext\":\"ctx\",\"function\":\"f\",\"qualifier\":\"live\"}\n{\"n\":2}"
-                    .to_vec(),
-            attempts: 1,
-            not_before_ms: 300,
-            received_ms: 100,
-        };
-        assert_eq!(
-            QueuedEvent::from_message(message),
-            Some(event(Some("live"), Some("ctx"), b"{\"n\":2}"))
-        );
     }
 }

@@ -22,6 +22,7 @@ pub mod validate;
 
 mod environment;
 mod metrics;
+mod queued_event;
 mod runtime_api;
 
 pub use asynchronous::{AsyncConfig, AsyncInvoker, EventInvokeConfig, QueuedEvent};
