@@ -68,7 +68,9 @@ class NuboServer:
         extra_args: list[str] | None = None,
         log_path: Path | None = None,
         extra_env: dict[str, str] | None = None,
+        binary: Path | None = None,
     ):
+        self.binary = Path(binary or NUBO)
         self.data_dir = Path(data_dir)
         self.extra_args = list(extra_args or [])
         self.extra_env = dict(extra_env or {})
@@ -79,8 +81,8 @@ class NuboServer:
         self._listening = threading.Event()
 
     def start(self) -> "NuboServer":
-        if not NUBO.is_file():
-            pytest.fail(f"{NUBO} is missing: run `cargo build -p nubo -p rust-runtime-fixture` first")
+        if not self.binary.is_file():
+            pytest.fail(f"{self.binary} is missing: run `cargo build -p nubo -p rust-runtime-fixture` first")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         env.setdefault("NUBO_LOG", "info")
@@ -90,7 +92,7 @@ class NuboServer:
         env.update(self.extra_env)
         self._stderr = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(NUBO), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.extra_args],
+            [str(self.binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.extra_args],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             stdin=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""`nubo serve` flags that change invocation behaviour: --concurrency and --idle-timeout."""
+"""`nubo serve` flags: --concurrency and --idle-timeout (invocation behaviour), --store (where state lives)."""
 
 import json
 import threading
@@ -63,3 +63,28 @@ def test_idle_environments_are_reaped(start_server, tmp_path):
     assert "Init Duration" not in invoke(lam, name, {}, log=True).log
     time.sleep(2.5)
     assert "Init Duration" in invoke(lam, name, {}, log=True).log, "the idle environment was not reaped"
+
+
+def test_store_url_puts_the_database_elsewhere(start_server, tmp_path):
+    db = tmp_path / "state" / "elsewhere.db"
+    args = ["--store", f"sqlite:{db}"]
+    srv = start_server(tmp_path / "store-url", args)
+    assert f"nubo: store: SQLite (WAL) at {db}" in srv.stdout_lines, srv.stdout_lines
+    lam = lambda_client_for(srv.endpoint)
+    name = _create(lam)
+    assert db.is_file() and not (tmp_path / "store-url" / "nubo.db").exists()
+    again = start_server.restart(srv)
+    assert invoke(lambda_client_for(again.endpoint), name, {}).function_error is None
+
+
+def test_an_unknown_store_scheme_is_refused(tmp_path):
+    import subprocess
+    from conftest import NUBO
+
+    result = subprocess.run(
+        [str(NUBO), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "d"),
+         "--store", "postgres://db/nubo"],
+        capture_output=True, timeout=30,
+    )
+    assert result.returncode != 0
+    assert b"unknown store URL scheme \"postgres\"" in result.stderr, result.stderr

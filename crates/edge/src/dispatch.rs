@@ -234,30 +234,22 @@ async fn unsigned(services: &Services, req: Request) -> Response {
     ))
 }
 
-/// Prometheus text: the invoker's gauges and the asynchronous queue.
+/// Prometheus text: every metric registered at start (see `nubo_observe::MetricsRegistry`).
 fn metrics(services: &Services) -> Response {
-    let state = &services.state;
-    let mut out = format!(
-        "# HELP nubo_active_invocations Invocations running now.\n# TYPE nubo_active_invocations gauge\nnubo_active_invocations {}\n\
-         # HELP nubo_idle_environments Warm environments waiting for work.\n# TYPE nubo_idle_environments gauge\nnubo_idle_environments {}\n",
-        state.invoker.active_invocations(),
-        state.invoker.idle_environments(),
-    );
-    state.async_invoker.write_metrics(&mut out);
-    let mut response = Response::new(Body::from(out));
+    let mut response = Response::new(Body::from(services.state.metrics.encode()));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
+        HeaderValue::from_static(nubo_observe::MetricsRegistry::CONTENT_TYPE),
     );
     response
 }
 
 /// Serves a stored zip: GetFunction's `Code.Location`.
 async fn code_download(services: &Services, sha256_hex: &str) -> Response {
-    let code = services.state.invoker.registry().code().clone();
-    let sha = sha256_hex.trim_end_matches(".zip").to_owned();
-    match tokio::task::spawn_blocking(move || code.read_zip(&sha)).await {
-        Ok(Ok(bytes)) => {
+    let code = services.state.invoker.registry().code();
+    let sha = sha256_hex.trim_end_matches(".zip");
+    match code.read_zip(sha).await {
+        Ok(bytes) => {
             let mut response = Response::new(Body::from(bytes));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,

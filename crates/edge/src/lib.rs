@@ -28,6 +28,8 @@ pub struct EdgeState {
     pub async_invoker: Arc<AsyncInvoker>,
     /// HTTP APIs and Function URLs: definitions and data plane.
     pub gateway: Arc<nubo_gateway::Gateway>,
+    /// Every metric, rendered at `/_nubo/metrics`.
+    pub metrics: Arc<nubo_observe::MetricsRegistry>,
 }
 
 /// Serves until `shutdown` resolves.

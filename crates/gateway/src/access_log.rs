@@ -1,13 +1,12 @@
 //! Access logs: a stage's `accessLogSettings.format` with `$context.*` variables filled in.
 //!
-//! The request path only formats the line and hands it to a bounded channel (dropping it when the
-//! writer is behind); a background task writes batches to the store under the log group named by
-//! `destinationArn` (stream `{apiId}/{stage}`) and to the `nubo::access` tracing target.
+//! The request path only formats the line and hands it to the shared log writer
+//! (`nubo_observe::LogWriter`: a bounded channel, dropped when the writer is behind), which commits
+//! batches to the store under the log group named by `destinationArn` (stream `{apiId}/{stage}`);
+//! the line also goes to the `nubo::access` tracing target.
 
-use std::sync::Arc;
-
-use nubo_store::{LogEvent, Store};
-use tokio::sync::mpsc;
+use nubo_observe::LogWriter;
+use nubo_store::LogEvent;
 
 /// The values a format may reference.
 #[derive(Debug, Clone, Default)]
@@ -111,39 +110,24 @@ pub fn log_group(destination_arn: &str) -> String {
 /// The writer side of access logs.
 #[derive(Clone)]
 pub struct AccessLogSink {
-    sender: mpsc::Sender<LogEvent>,
+    writer: LogWriter,
 }
 
 impl AccessLogSink {
-    /// Starts the background writer.
-    pub fn start(store: Arc<dyn Store>) -> Self {
-        let (sender, mut receiver) = mpsc::channel::<LogEvent>(4096);
-        tokio::spawn(async move {
-            let mut batch = Vec::new();
-            while receiver.recv_many(&mut batch, 256).await > 0 {
-                let events = std::mem::take(&mut batch);
-                let store = store.clone();
-                let written =
-                    tokio::task::spawn_blocking(move || store.append_log_events(&events)).await;
-                if !matches!(written, Ok(Ok(()))) {
-                    tracing::warn!("could not write access log lines");
-                }
-            }
-        });
-        Self { sender }
+    /// Access logs through the shared writer.
+    pub fn new(writer: LogWriter) -> Self {
+        Self { writer }
     }
 
     /// Queues a line; never waits.
     pub fn write(&self, group: String, stream: String, message: String) {
         tracing::info!(target: "nubo::access", "{message}");
-        let event = LogEvent {
-            function_name: group,
+        self.writer.send_one(LogEvent {
+            group,
             stream,
-            timestamp_ms: (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-                as i64,
+            timestamp_ms: nubo_wire::timefmt::epoch_millis(time::OffsetDateTime::now_utc()),
             message,
-        };
-        let _ = self.sender.try_send(event);
+        });
     }
 }
 

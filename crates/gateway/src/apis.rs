@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use nubo_store::Store;
+use nubo_store::{Documents, ListQuery, Precondition};
 use nubo_wire::Scope;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -21,8 +21,8 @@ use crate::plane::{lambda_function, CompiledApi, DataPlane};
 use crate::routing::RouteKey;
 use crate::GatewayError;
 
-/// Store document kind of an API.
-pub const API_DOCUMENT_KIND: &str = "apigw-api";
+/// Store collection of APIs (one document per API, keyed by its id).
+pub const API_COLLECTION: &str = "apigw-api";
 
 /// CreateApi / UpdateApi members (camelCase, as apigatewayv2 sends them).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -126,11 +126,12 @@ pub struct StageInput {
 
 /// Owns API definitions and the compiled data plane.
 pub struct ApiRegistry {
-    store: Arc<dyn Store>,
+    documents: Arc<dyn Documents>,
     scope: Scope,
     apis: RwLock<BTreeMap<String, Arc<ApiDocument>>>,
     plane: RwLock<Arc<DataPlane>>,
-    writes: Mutex<()>,
+    /// Serializes writers; held across the store write, so it is an async mutex.
+    writes: tokio::sync::Mutex<()>,
 }
 
 fn check_name(name: &str) -> Result<(), GatewayError> {
@@ -176,14 +177,16 @@ fn check_route_settings(settings: &RouteSettings) -> Result<(), GatewayError> {
 
 impl ApiRegistry {
     /// Loads every API from the store and compiles its stages.
-    pub fn load(store: Arc<dyn Store>, scope: Scope) -> Result<Self, GatewayError> {
+    pub async fn load(documents: Arc<dyn Documents>, scope: Scope) -> Result<Self, GatewayError> {
         let mut apis = BTreeMap::new();
-        for (id, document) in store.all_documents(API_DOCUMENT_KIND)? {
-            match serde_json::from_str::<ApiDocument>(&document) {
+        for stored in documents.list(API_COLLECTION, ListQuery::all()).await? {
+            match serde_json::from_str::<ApiDocument>(&stored.body) {
                 Ok(doc) => {
-                    apis.insert(id, Arc::new(doc));
+                    apis.insert(stored.key, Arc::new(doc));
                 }
-                Err(e) => tracing::error!(api = %id, error = %e, "skipping an unreadable API"),
+                Err(e) => {
+                    tracing::error!(api = %stored.key, error = %e, "skipping an unreadable API")
+                }
             }
         }
         let plane: DataPlane = apis
@@ -191,11 +194,11 @@ impl ApiRegistry {
             .map(|(id, doc)| (id.clone(), Arc::new(CompiledApi::compile(doc, &scope))))
             .collect();
         Ok(Self {
-            store,
+            documents,
             scope,
             apis: RwLock::new(apis),
             plane: RwLock::new(Arc::new(plane)),
-            writes: Mutex::new(()),
+            writes: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -223,11 +226,13 @@ impl ApiRegistry {
             .ok_or_else(|| GatewayError::not_found("API", api_id))
     }
 
-    fn publish(&self, doc: ApiDocument) -> Result<(), GatewayError> {
+    async fn publish(&self, doc: ApiDocument) -> Result<(), GatewayError> {
         let id = doc.api.api_id.clone();
         let text =
             serde_json::to_string(&doc).map_err(|e| GatewayError::bad_request(e.to_string()))?;
-        self.store.put_document(API_DOCUMENT_KIND, &id, &text)?;
+        self.documents
+            .put(API_COLLECTION, &id, text, Precondition::None)
+            .await?;
         let compiled = Arc::new(CompiledApi::compile(&doc, &self.scope));
         self.apis.write().insert(id.clone(), Arc::new(doc));
         let mut plane = self.plane.write();
@@ -239,24 +244,24 @@ impl ApiRegistry {
 
     /// Applies `change` to a copy of the API; if the definition changed, auto-deploying stages are
     /// redeployed; then the result is persisted, published and compiled.
-    pub(crate) fn modify<R>(
+    pub(crate) async fn modify<R>(
         &self,
         api_id: &str,
         change: impl FnOnce(&mut ApiDocument) -> Result<R, GatewayError>,
     ) -> Result<R, GatewayError> {
-        let _writes = self.writes.lock();
+        let _writes = self.writes.lock().await;
         let mut doc = (*self.get(api_id)?).clone();
         let before = doc.snapshot();
         let result = change(&mut doc)?;
         if doc.snapshot() != before {
             auto_deploy(&mut doc);
         }
-        self.publish(doc)?;
+        self.publish(doc).await?;
         Ok(result)
     }
 
     /// CreateApi, including quick create (`target`).
-    pub fn create_api(&self, input: ApiInput) -> Result<ApiRecord, GatewayError> {
+    pub async fn create_api(&self, input: ApiInput) -> Result<ApiRecord, GatewayError> {
         let name = input
             .name
             .clone()
@@ -342,13 +347,17 @@ impl ApiRegistry {
             doc.stages.insert(stage.stage_name.clone(), stage);
             auto_deploy(&mut doc);
         }
-        let _writes = self.writes.lock();
-        self.publish(doc)?;
+        let _writes = self.writes.lock().await;
+        self.publish(doc).await?;
         Ok(api)
     }
 
     /// UpdateApi.
-    pub fn update_api(&self, api_id: &str, input: ApiInput) -> Result<ApiRecord, GatewayError> {
+    pub async fn update_api(
+        &self,
+        api_id: &str,
+        input: ApiInput,
+    ) -> Result<ApiRecord, GatewayError> {
         self.modify(api_id, |doc| {
             let api = &mut doc.api;
             if let Some(name) = input.name {
@@ -373,13 +382,16 @@ impl ApiRegistry {
             }
             Ok(api.clone())
         })
+        .await
     }
 
     /// DeleteApi.
-    pub fn delete_api(&self, api_id: &str) -> Result<(), GatewayError> {
-        let _writes = self.writes.lock();
+    pub async fn delete_api(&self, api_id: &str) -> Result<(), GatewayError> {
+        let _writes = self.writes.lock().await;
         self.get(api_id)?;
-        self.store.delete_document(API_DOCUMENT_KIND, api_id)?;
+        self.documents
+            .delete(API_COLLECTION, api_id, Precondition::None)
+            .await?;
         self.apis.write().remove(api_id);
         let mut plane = self.plane.write();
         let mut next: DataPlane = (**plane).clone();
@@ -389,9 +401,9 @@ impl ApiRegistry {
     }
 
     /// Replaces the whole definition of an API (ImportApi / ReimportApi publish through here).
-    pub fn put_document(&self, doc: ApiDocument) -> Result<(), GatewayError> {
-        let _writes = self.writes.lock();
-        self.publish(doc)
+    pub async fn put_document(&self, doc: ApiDocument) -> Result<(), GatewayError> {
+        let _writes = self.writes.lock().await;
+        self.publish(doc).await
     }
 
     /// A validated integration record with a fresh id (not yet part of any API).
@@ -523,7 +535,7 @@ impl ApiRegistry {
     }
 
     /// CreateIntegration.
-    pub fn create_integration(
+    pub async fn create_integration(
         &self,
         api_id: &str,
         input: IntegrationInput,
@@ -534,10 +546,11 @@ impl ApiRegistry {
                 .insert(record.integration_id.clone(), record.clone());
             Ok(record)
         })
+        .await
     }
 
     /// UpdateIntegration.
-    pub fn update_integration(
+    pub async fn update_integration(
         &self,
         api_id: &str,
         integration_id: &str,
@@ -551,10 +564,11 @@ impl ApiRegistry {
             self.apply_integration(record, input, false)?;
             Ok(record.clone())
         })
+        .await
     }
 
     /// DeleteIntegration.
-    pub fn delete_integration(
+    pub async fn delete_integration(
         &self,
         api_id: &str,
         integration_id: &str,
@@ -575,6 +589,7 @@ impl ApiRegistry {
                 .map(|_| ())
                 .ok_or_else(|| GatewayError::not_found("Integration", integration_id))
         })
+        .await
     }
 
     fn apply_route(
@@ -635,7 +650,7 @@ impl ApiRegistry {
     }
 
     /// CreateRoute.
-    pub fn create_route(
+    pub async fn create_route(
         &self,
         api_id: &str,
         input: RouteInput,
@@ -660,10 +675,11 @@ impl ApiRegistry {
             doc.routes.insert(record.route_id.clone(), record.clone());
             Ok(record)
         })
+        .await
     }
 
     /// UpdateRoute.
-    pub fn update_route(
+    pub async fn update_route(
         &self,
         api_id: &str,
         route_id: &str,
@@ -679,16 +695,18 @@ impl ApiRegistry {
             doc.routes.insert(route_id.to_owned(), record.clone());
             Ok(record)
         })
+        .await
     }
 
     /// DeleteRoute.
-    pub fn delete_route(&self, api_id: &str, route_id: &str) -> Result<(), GatewayError> {
+    pub async fn delete_route(&self, api_id: &str, route_id: &str) -> Result<(), GatewayError> {
         self.modify(api_id, |doc| {
             doc.routes
                 .remove(route_id)
                 .map(|_| ())
                 .ok_or_else(|| GatewayError::not_found("Route", route_id))
         })
+        .await
     }
 
     fn apply_stage(
@@ -736,7 +754,7 @@ impl ApiRegistry {
     }
 
     /// CreateStage (an auto-deploying stage is deployed at once).
-    pub fn create_stage(
+    pub async fn create_stage(
         &self,
         api_id: &str,
         input: StageInput,
@@ -771,10 +789,11 @@ impl ApiRegistry {
             }
             Ok(doc.stages[&name].clone())
         })
+        .await
     }
 
     /// UpdateStage.
-    pub fn update_stage(
+    pub async fn update_stage(
         &self,
         api_id: &str,
         stage_name: &str,
@@ -795,20 +814,22 @@ impl ApiRegistry {
             }
             Ok(doc.stages[stage_name].clone())
         })
+        .await
     }
 
     /// DeleteStage.
-    pub fn delete_stage(&self, api_id: &str, stage_name: &str) -> Result<(), GatewayError> {
+    pub async fn delete_stage(&self, api_id: &str, stage_name: &str) -> Result<(), GatewayError> {
         self.modify(api_id, |doc| {
             doc.stages
                 .remove(stage_name)
                 .map(|_| ())
                 .ok_or_else(|| GatewayError::not_found("Stage", stage_name))
         })
+        .await
     }
 
     /// CreateDeployment (optionally onto a stage).
-    pub fn create_deployment(
+    pub async fn create_deployment(
         &self,
         api_id: &str,
         stage_name: Option<String>,
@@ -840,10 +861,15 @@ impl ApiRegistry {
                 .insert(record.deployment_id.clone(), record.clone());
             Ok(record)
         })
+        .await
     }
 
     /// DeleteDeployment (not while a stage serves it).
-    pub fn delete_deployment(&self, api_id: &str, deployment_id: &str) -> Result<(), GatewayError> {
+    pub async fn delete_deployment(
+        &self,
+        api_id: &str,
+        deployment_id: &str,
+    ) -> Result<(), GatewayError> {
         self.modify(api_id, |doc| {
             if doc
                 .stages
@@ -859,6 +885,7 @@ impl ApiRegistry {
                 .map(|_| ())
                 .ok_or_else(|| GatewayError::not_found("Deployment", deployment_id))
         })
+        .await
     }
 }
 
@@ -956,11 +983,13 @@ fn auto_deploy(doc: &mut ApiDocument) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nubo_store::SqliteStore;
+    use nubo_store::StoreConfig;
 
-    fn registry(dir: &std::path::Path) -> ApiRegistry {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).unwrap());
-        ApiRegistry::load(store, Scope::default()).unwrap()
+    async fn registry(dir: &std::path::Path) -> ApiRegistry {
+        let stores = StoreConfig::in_data_dir(dir).open(dir).await.unwrap();
+        ApiRegistry::load(stores.documents, Scope::default())
+            .await
+            .unwrap()
     }
 
     fn lambda_integration() -> IntegrationInput {
@@ -972,7 +1001,7 @@ mod tests {
         }
     }
 
-    fn route(api: &ApiRegistry, api_id: &str, key: &str, integration: &str) {
+    async fn route(api: &ApiRegistry, api_id: &str, key: &str, integration: &str) {
         api.create_route(
             api_id,
             RouteInput {
@@ -981,6 +1010,7 @@ mod tests {
                 ..Default::default()
             },
         )
+        .await
         .unwrap();
     }
 
@@ -991,20 +1021,24 @@ mod tests {
         Some(stage.routes[index as usize].route_key.clone())
     }
 
-    #[test]
-    fn a_stage_serves_its_deployment_until_the_next_one() {
+    #[tokio::test]
+    async fn a_stage_serves_its_deployment_until_the_next_one() {
         let dir = tempfile::tempdir().unwrap();
-        let api = registry(dir.path());
+        let api = registry(dir.path()).await;
         let id = api
             .create_api(ApiInput {
                 name: Some("a".into()),
                 protocol_type: Some("HTTP".into()),
                 ..Default::default()
             })
+            .await
             .unwrap()
             .api_id;
-        let integration = api.create_integration(&id, lambda_integration()).unwrap();
-        route(&api, &id, "GET /a", &integration.integration_id);
+        let integration = api
+            .create_integration(&id, lambda_integration())
+            .await
+            .unwrap();
+        route(&api, &id, "GET /a", &integration.integration_id).await;
         api.create_stage(
             &id,
             StageInput {
@@ -1012,6 +1046,7 @@ mod tests {
                 ..Default::default()
             },
         )
+        .await
         .unwrap();
         assert_eq!(
             served(&api, &id, "prod", "/a"),
@@ -1019,28 +1054,30 @@ mod tests {
             "nothing deployed yet"
         );
         api.create_deployment(&id, Some("prod".into()), None)
+            .await
             .unwrap();
         assert_eq!(served(&api, &id, "prod", "/a").as_deref(), Some("GET /a"));
-        route(&api, &id, "GET /b", &integration.integration_id);
+        route(&api, &id, "GET /b", &integration.integration_id).await;
         assert_eq!(
             served(&api, &id, "prod", "/b"),
             None,
             "the snapshot is immutable"
         );
         api.create_deployment(&id, Some("prod".into()), None)
+            .await
             .unwrap();
         assert_eq!(served(&api, &id, "prod", "/b").as_deref(), Some("GET /b"));
 
         // A restart rebuilds the same plane from the store.
         drop(api);
-        let again = registry(dir.path());
+        let again = registry(dir.path()).await;
         assert_eq!(served(&again, &id, "prod", "/b").as_deref(), Some("GET /b"));
     }
 
-    #[test]
-    fn quick_create_auto_deploys_and_follows_changes() {
+    #[tokio::test]
+    async fn quick_create_auto_deploys_and_follows_changes() {
         let dir = tempfile::tempdir().unwrap();
-        let api = registry(dir.path());
+        let api = registry(dir.path()).await;
         let id = api
             .create_api(ApiInput {
                 name: Some("q".into()),
@@ -1049,6 +1086,7 @@ mod tests {
                 route_key: Some("GET /x".into()),
                 ..Default::default()
             })
+            .await
             .unwrap()
             .api_id;
         assert_eq!(
@@ -1057,7 +1095,7 @@ mod tests {
         );
         let doc = api.get(&id).unwrap();
         let integration = doc.integrations.keys().next().unwrap().clone();
-        route(&api, &id, "GET /y", &integration);
+        route(&api, &id, "GET /y", &integration).await;
         assert_eq!(
             served(&api, &id, "$default", "/y").as_deref(),
             Some("GET /y")
@@ -1066,37 +1104,46 @@ mod tests {
         assert_eq!(api.get(&id).unwrap().deployments.len(), 1);
     }
 
-    #[test]
-    fn definitions_are_validated() {
+    #[tokio::test]
+    async fn definitions_are_validated() {
         let dir = tempfile::tempdir().unwrap();
-        let api = registry(dir.path());
+        let api = registry(dir.path()).await;
         let id = api
             .create_api(ApiInput {
                 name: Some("v".into()),
                 protocol_type: Some("HTTP".into()),
                 ..Default::default()
             })
+            .await
             .unwrap()
             .api_id;
-        let bad = |input: IntegrationInput| api.create_integration(&id, input).is_err();
+        let bad = |input: IntegrationInput| api.create_integration(&id, input);
         assert!(bad(IntegrationInput {
             payload_format_version: None,
             ..lambda_integration()
-        }));
+        })
+        .await
+        .is_err());
         assert!(bad(IntegrationInput {
             timeout_in_millis: Some(49),
             ..lambda_integration()
-        }));
+        })
+        .await
+        .is_err());
         assert!(bad(IntegrationInput {
             integration_type: Some("MOCK".into()),
             ..lambda_integration()
-        }));
+        })
+        .await
+        .is_err());
         assert!(bad(IntegrationInput {
             integration_type: Some("HTTP_PROXY".into()),
             integration_uri: Some("ftp://x".into()),
             payload_format_version: None,
             ..Default::default()
-        }));
+        })
+        .await
+        .is_err());
         let stage = |vars: &[(&str, &str)]| {
             api.create_stage(
                 &id,
@@ -1111,8 +1158,8 @@ mod tests {
                 },
             )
         };
-        assert!(stage(&[("bad-key", "v")]).is_err());
-        assert!(stage(&[("good_key", "v")]).is_ok());
+        assert!(stage(&[("bad-key", "v")]).await.is_err());
+        assert!(stage(&[("good_key", "v")]).await.is_ok());
         assert!(matches!(
             api.get("nope"),
             Err(GatewayError::NotFound {

@@ -7,15 +7,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use nubo_lambda::Registry;
-use nubo_store::Store;
+use nubo_store::{Documents, ListQuery, Precondition};
 use nubo_wire::AwsError;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{new_id, Cors};
 
-/// Store document kind of a Function URL config.
-pub const URL_DOCUMENT_KIND: &str = "function-url";
+/// Store collection of Function URL configs (keyed `{function}` or `{function}:{qualifier}`).
+pub const URL_COLLECTION: &str = "function-url";
 
 /// Lambda's `Cors` shape (PascalCase members).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -97,11 +97,12 @@ fn document_id(name: &str, qualifier: Option<&str>) -> String {
 
 /// Owns Function URL configs (in memory, written through to the store).
 pub struct UrlRegistry {
-    store: Arc<dyn Store>,
+    documents: Arc<dyn Documents>,
     functions: Arc<Registry>,
     by_key: RwLock<HashMap<String, Arc<FunctionUrlRecord>>>,
     by_url: RwLock<HashMap<String, Arc<FunctionUrlRecord>>>,
-    writes: Mutex<()>,
+    /// Serializes writers; held across the store write, so it is an async mutex.
+    writes: tokio::sync::Mutex<()>,
 }
 
 fn now() -> String {
@@ -134,31 +135,37 @@ fn check_input(input: &UrlInput) -> Result<(), AwsError> {
 }
 
 impl UrlRegistry {
-    /// Loads every config from the store.
-    pub fn load(
-        store: Arc<dyn Store>,
+    /// Loads every config from the store (after the functions). Configs of functions that no
+    /// longer exist — left by a crash between a function's delete and its URL's — are removed.
+    pub async fn load(
+        documents: Arc<dyn Documents>,
         functions: Arc<Registry>,
     ) -> Result<Self, nubo_store::StoreError> {
         let mut by_key = HashMap::new();
         let mut by_url = HashMap::new();
-        for (id, document) in store.all_documents(URL_DOCUMENT_KIND)? {
-            match serde_json::from_str::<FunctionUrlRecord>(&document) {
+        for stored in documents.list(URL_COLLECTION, ListQuery::all()).await? {
+            match serde_json::from_str::<FunctionUrlRecord>(&stored.body) {
+                Ok(record) if functions.get(&record.function_name).is_none() => {
+                    documents
+                        .delete(URL_COLLECTION, &stored.key, Precondition::None)
+                        .await?;
+                }
                 Ok(record) => {
                     let record = Arc::new(record);
                     by_url.insert(record.url_id.clone(), record.clone());
-                    by_key.insert(id, record);
+                    by_key.insert(stored.key, record);
                 }
                 Err(e) => {
-                    tracing::error!(id = %id, error = %e, "skipping an unreadable Function URL")
+                    tracing::error!(id = %stored.key, error = %e, "skipping an unreadable Function URL")
                 }
             }
         }
         Ok(Self {
-            store,
+            documents,
             functions,
             by_key: RwLock::new(by_key),
             by_url: RwLock::new(by_url),
-            writes: Mutex::new(()),
+            writes: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -181,14 +188,15 @@ impl UrlRegistry {
             .map_err(AwsError::from)
     }
 
-    fn persist(
+    async fn persist(
         &self,
         key: &str,
         record: FunctionUrlRecord,
     ) -> Result<Arc<FunctionUrlRecord>, AwsError> {
         let text = serde_json::to_string(&record).map_err(|e| AwsError::service(e.to_string()))?;
-        self.store
-            .put_document(URL_DOCUMENT_KIND, key, &text)
+        self.documents
+            .put(URL_COLLECTION, key, text, Precondition::None)
+            .await
             .map_err(|e| AwsError::service(e.to_string()))?;
         let record = Arc::new(record);
         self.by_key.write().insert(key.to_owned(), record.clone());
@@ -199,7 +207,7 @@ impl UrlRegistry {
     }
 
     /// CreateFunctionUrlConfig.
-    pub fn create(
+    pub async fn create(
         &self,
         name: &str,
         qualifier: Option<&str>,
@@ -210,7 +218,7 @@ impl UrlRegistry {
             AwsError::validation("1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null")
         })?;
         self.check_function(name, qualifier)?;
-        let _writes = self.writes.lock();
+        let _writes = self.writes.lock().await;
         let key = document_id(name, qualifier);
         if self.by_key.read().contains_key(&key) {
             return Err(AwsError::resource_conflict(format!(
@@ -232,6 +240,7 @@ impl UrlRegistry {
                 last_modified_time: at,
             },
         )
+        .await
     }
 
     /// GetFunctionUrlConfig.
@@ -249,14 +258,14 @@ impl UrlRegistry {
     }
 
     /// UpdateFunctionUrlConfig.
-    pub fn update(
+    pub async fn update(
         &self,
         name: &str,
         qualifier: Option<&str>,
         input: UrlInput,
     ) -> Result<Arc<FunctionUrlRecord>, AwsError> {
         check_input(&input)?;
-        let _writes = self.writes.lock();
+        let _writes = self.writes.lock().await;
         let mut record = (*self.get(name, qualifier)?).clone();
         if let Some(auth) = input.auth_type {
             record.auth_type = auth;
@@ -268,22 +277,20 @@ impl UrlRegistry {
             record.invoke_mode = mode;
         }
         record.last_modified_time = now();
-        self.persist(&document_id(name, qualifier), record)
+        self.persist(&document_id(name, qualifier), record).await
     }
 
     /// DeleteFunctionUrlConfig.
-    pub fn delete(&self, name: &str, qualifier: Option<&str>) -> Result<(), AwsError> {
-        let _writes = self.writes.lock();
+    pub async fn delete(&self, name: &str, qualifier: Option<&str>) -> Result<(), AwsError> {
+        let _writes = self.writes.lock().await;
         let record = self.get(name, qualifier)?;
-        self.remove(&document_id(name, qualifier), &record.url_id)
-    }
-
-    fn remove(&self, key: &str, url_id: &str) -> Result<(), AwsError> {
-        self.store
-            .delete_document(URL_DOCUMENT_KIND, key)
+        let key = document_id(name, qualifier);
+        self.documents
+            .delete(URL_COLLECTION, &key, Precondition::None)
+            .await
             .map_err(|e| AwsError::service(e.to_string()))?;
-        self.by_key.write().remove(key);
-        self.by_url.write().remove(url_id);
+        self.by_key.write().remove(&key);
+        self.by_url.write().remove(&record.url_id);
         Ok(())
     }
 
@@ -301,24 +308,49 @@ impl UrlRegistry {
         Ok(all)
     }
 
-    /// Drops the configs of a function that no longer exists (called on registry changes).
-    pub fn forget_deleted(&self, name: &str) {
+    /// Drops the configs of a function that no longer exists (called on registry changes, inside
+    /// the runtime). They stop serving at once; their documents are deleted by a task (a crash
+    /// before it ends leaves orphans that [`Self::load`] removes).
+    pub fn forget_deleted(self: &Arc<Self>, name: &str) {
         if self.functions.get(name).is_some() {
             return;
         }
-        let _writes = self.writes.lock();
-        let doomed: Vec<(String, String)> = self
-            .by_key
-            .read()
-            .iter()
-            .filter(|(_, r)| r.function_name == name)
-            .map(|(k, r)| (k.clone(), r.url_id.clone()))
-            .collect();
-        for (key, url_id) in doomed {
-            if let Err(e) = self.remove(&key, &url_id) {
-                tracing::error!(error = %e, "could not remove the Function URL of a deleted function");
+        let doomed: Vec<String> = {
+            let mut by_key = self.by_key.write();
+            let keys: Vec<String> = by_key
+                .iter()
+                .filter(|(_, r)| r.function_name == name)
+                .map(|(k, _)| k.clone())
+                .collect();
+            let mut by_url = self.by_url.write();
+            for key in &keys {
+                if let Some(record) = by_key.remove(key) {
+                    by_url.remove(&record.url_id);
+                }
             }
+            keys
+        };
+        if doomed.is_empty() {
+            return;
         }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _writes = this.writes.lock().await;
+            for key in doomed {
+                // A function of the same name may have been created again, with a new URL,
+                // before this task ran: that one stays.
+                if this.by_key.read().contains_key(&key) {
+                    continue;
+                }
+                if let Err(e) = this
+                    .documents
+                    .delete(URL_COLLECTION, &key, Precondition::None)
+                    .await
+                {
+                    tracing::error!(error = %e, "could not remove the Function URL of a deleted function");
+                }
+            }
+        });
     }
 
     /// The function ARN a config names (qualified when it has a qualifier).

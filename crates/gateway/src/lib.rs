@@ -33,7 +33,8 @@ use http_body_util::combinators::UnsyncBoxBody;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use nubo_lambda::Invoker;
-use nubo_store::Store;
+use nubo_observe::LogWriter;
+use nubo_store::Documents;
 use nubo_wire::Scope;
 
 pub use apis::ApiRegistry;
@@ -98,18 +99,16 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Loads APIs and Function URLs from the store and starts the access-log writer. Must run
-    /// inside a tokio runtime.
-    pub fn start(
-        store: Arc<dyn Store>,
+    /// Loads APIs and Function URLs from the store (after the functions); access logs go to
+    /// `logs`. Must run inside a tokio runtime.
+    pub async fn start(
+        documents: Arc<dyn Documents>,
+        logs: LogWriter,
         invoker: Arc<Invoker>,
         config: GatewayConfig,
     ) -> Result<Arc<Self>, GatewayError> {
-        let apis = ApiRegistry::load(store.clone(), config.scope.clone())?;
-        let urls = Arc::new(UrlRegistry::load(
-            store.clone(),
-            invoker.registry().clone(),
-        )?);
+        let apis = ApiRegistry::load(documents.clone(), config.scope.clone()).await?;
+        let urls = Arc::new(UrlRegistry::load(documents, invoker.registry().clone()).await?);
         let listener_urls = urls.clone();
         invoker
             .registry()
@@ -122,7 +121,7 @@ impl Gateway {
             urls,
             invoker,
             http,
-            access_log: access_log::AccessLogSink::start(store),
+            access_log: access_log::AccessLogSink::new(logs),
             account_bucket: throttle::TokenBucket::new(
                 throttle::ACCOUNT_RATE,
                 throttle::ACCOUNT_BURST,

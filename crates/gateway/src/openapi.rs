@@ -175,7 +175,7 @@ fn definition(
 }
 
 /// ImportApi: a new HTTP API from an OpenAPI 3 document (no stage is created).
-pub fn import_api(
+pub async fn import_api(
     registry: &ApiRegistry,
     body: &str,
     fail_on_warnings: bool,
@@ -195,18 +195,20 @@ pub fn import_api(
         tags: BTreeMap::new(),
         warnings: def.warnings,
     };
-    registry.put_document(ApiDocument {
-        api: api.clone(),
-        routes: def.routes,
-        integrations: def.integrations,
-        stages: BTreeMap::new(),
-        deployments: BTreeMap::new(),
-    })?;
+    registry
+        .put_document(ApiDocument {
+            api: api.clone(),
+            routes: def.routes,
+            integrations: def.integrations,
+            stages: BTreeMap::new(),
+            deployments: BTreeMap::new(),
+        })
+        .await?;
     Ok(api)
 }
 
 /// ReimportApi: replaces routes, integrations and CORS; stages stay (auto-deploying ones redeploy).
-pub fn reimport_api(
+pub async fn reimport_api(
     registry: &ApiRegistry,
     api_id: &str,
     body: &str,
@@ -214,18 +216,20 @@ pub fn reimport_api(
 ) -> Result<ApiRecord, GatewayError> {
     registry.get(api_id)?;
     let def = definition(registry, body, fail_on_warnings)?;
-    registry.modify(api_id, |doc| {
-        doc.api.name = def.title;
-        doc.api.version = def.version;
-        if def.description.is_some() {
-            doc.api.description = def.description;
-        }
-        doc.api.cors_configuration = def.cors;
-        doc.api.warnings = def.warnings;
-        doc.routes = def.routes;
-        doc.integrations = def.integrations;
-        Ok(doc.api.clone())
-    })
+    registry
+        .modify(api_id, |doc| {
+            doc.api.name = def.title;
+            doc.api.version = def.version;
+            if def.description.is_some() {
+                doc.api.description = def.description;
+            }
+            doc.api.cors_configuration = def.cors;
+            doc.api.warnings = def.warnings;
+            doc.routes = def.routes;
+            doc.integrations = def.integrations;
+            Ok(doc.api.clone())
+        })
+        .await
 }
 
 fn integration_extension(record: &crate::model::IntegrationRecord) -> Value {

@@ -3,13 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use nubo_lambda::function::FunctionSpec;
 use nubo_lambda::{Invoker, Registry};
-use nubo_store::{CodeStore, SqliteStore, Store};
+use nubo_store::{CodeStore, StoreConfig};
 
 const FUNCTIONS: usize = 1000;
 
@@ -43,11 +42,13 @@ fn spec(name: String) -> FunctionSpec {
 }
 
 fn registry(dir: &std::path::Path) -> Registry {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).unwrap());
-    let registry =
-        Registry::load(store, CodeStore::open(dir).unwrap(), Default::default()).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
+        let stores = StoreConfig::in_data_dir(dir).open(dir).await.unwrap();
+        let code = CodeStore::with_blobs(dir, stores.blobs).unwrap();
+        let registry = Registry::load(stores.documents, code, Default::default())
+            .await
+            .unwrap();
         let code = zip();
         for i in 0..FUNCTIONS {
             registry
@@ -84,8 +85,8 @@ fn registry(dir: &std::path::Path) -> Registry {
             )
             .await
             .unwrap();
-    });
-    registry
+        registry
+    })
 }
 
 fn resolve(c: &mut Criterion) {

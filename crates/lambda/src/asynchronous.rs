@@ -13,24 +13,28 @@
 //!   than `MaximumEventAgeInSeconds` (then `EventAgeExceeded`).
 //!
 //! A destination record and the removal of its event commit in one transaction. At start every
-//! row still in the queue is delivered again (those in flight at a crash included): at least once.
+//! message still in the queue is delivered again (those in flight at a crash included): at least
+//! once. The queue is the store's `lambda-async` queue; a message's body is the event's routing
+//! header (one JSON line) followed by its payload bytes ([`QueuedEvent::to_message`]).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use nubo_store::{QueueOp, QueuedEvent, Store, StoreError};
+use nubo_observe::MetricsRegistry;
+use nubo_store::{Documents, ListQuery, Precondition, QueueOp, Queues, StoreError};
 use nubo_wire::arn::FunctionRef;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::sync::{oneshot, Notify, Semaphore};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
+use crate::collections::{self, ASYNC_QUEUE, EVENT_INVOKE_CONFIGS};
 use crate::function::LATEST;
+use crate::metrics::AsyncMetrics;
+pub use crate::queued_event::QueuedEvent;
 use crate::{ControlError, InvokeError, InvokeRequest, InvokeResult, Invoker};
 
 /// Lambda's defaults for asynchronous invocation.
@@ -40,7 +44,7 @@ pub const DEFAULT_MAXIMUM_EVENT_AGE_SECONDS: u32 = 21_600;
 /// Most events one commit takes (bounds the latency of a batch).
 const MAX_BATCH_OPS: usize = 2048;
 /// End-to-end latencies kept for the quantiles in the metrics.
-const LATENCY_SAMPLES: usize = 4096;
+pub(crate) const LATENCY_SAMPLES: usize = 4096;
 
 /// A function's asynchronous-invocation settings for one qualifier (`PutFunctionEventInvokeConfig`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -82,22 +86,16 @@ impl Default for AsyncConfig {
     }
 }
 
+fn enqueue(event: &QueuedEvent) -> QueueOp {
+    QueueOp::Enqueue {
+        queue: ASYNC_QUEUE.into(),
+        message: event.to_message(),
+    }
+}
+
 struct Batch {
     ops: Vec<QueueOp>,
     ack: Option<oneshot::Sender<Result<(), String>>>,
-}
-
-#[derive(Default)]
-struct Metrics {
-    accepted: AtomicU64,
-    succeeded: AtomicU64,
-    function_errors: AtomicU64,
-    retries: AtomicU64,
-    throttled: AtomicU64,
-    dropped: AtomicU64,
-    age_exceeded: AtomicU64,
-    destination_records: AtomicU64,
-    latencies_ms: Mutex<VecDeque<f64>>,
 }
 
 /// Queue state in memory: every accepted, undelivered event and when it is next due.
@@ -128,14 +126,14 @@ impl Queue {
 /// Accepts, stores and delivers asynchronous invocations.
 pub struct AsyncInvoker {
     invoker: Arc<Invoker>,
-    store: Arc<dyn Store>,
-    writer: std::sync::mpsc::Sender<Batch>,
+    documents: Arc<dyn Documents>,
+    writer: mpsc::UnboundedSender<Batch>,
     queue: Mutex<Queue>,
     wake: Notify,
     in_flight: Arc<Semaphore>,
     configs: RwLock<HashMap<(String, String), EventInvokeConfig>>,
     config: AsyncConfig,
-    metrics: Metrics,
+    metrics: AsyncMetrics,
 }
 
 fn now_ms() -> i64 {
@@ -143,27 +141,44 @@ fn now_ms() -> i64 {
 }
 
 impl AsyncInvoker {
-    /// Loads settings and the queue from the store, then starts the writer and the dispatcher.
-    /// Every event still queued (in flight at a crash included) is delivered again.
-    pub fn start(
+    /// Loads settings and the queue from the store, then starts the writer and the dispatcher
+    /// and registers the queue's metrics. Every event still queued (in flight at a crash
+    /// included) is delivered again.
+    pub async fn start(
         invoker: Arc<Invoker>,
-        store: Arc<dyn Store>,
+        documents: Arc<dyn Documents>,
+        queues: Arc<dyn Queues>,
+        metrics: &MetricsRegistry,
         config: AsyncConfig,
     ) -> Result<Arc<Self>, StoreError> {
         let mut configs = HashMap::new();
-        for (name, qualifier, document) in store.all_event_invoke_configs()? {
-            match serde_json::from_str(&document) {
-                Ok(c) => {
-                    configs.insert((name, qualifier), c);
+        for stored in documents
+            .list(EVENT_INVOKE_CONFIGS, ListQuery::all())
+            .await?
+        {
+            let parsed = collections::split(&stored.key)
+                .ok_or_else(|| "malformed key".to_owned())
+                .and_then(|(name, qualifier)| {
+                    serde_json::from_str(&stored.body)
+                        .map(|c| ((name.to_owned(), qualifier.to_owned()), c))
+                        .map_err(|e| e.to_string())
+                });
+            match parsed {
+                Ok((key, c)) => {
+                    configs.insert(key, c);
                 }
                 Err(e) => {
-                    tracing::error!(function = %name, error = %e, "skipping an unreadable event invoke config")
+                    tracing::error!(key = %stored.key, error = %e, "skipping an unreadable event invoke config")
                 }
             }
         }
         let mut queue = Queue::default();
-        for event in store.queued_events()? {
-            queue.schedule(Arc::new(event), 0);
+        for message in queues.messages(ASYNC_QUEUE).await? {
+            let id = message.id.clone();
+            match QueuedEvent::from_message(message) {
+                Some(event) => queue.schedule(Arc::new(event), 0),
+                None => tracing::error!(event = %id, "skipping an unreadable queued event"),
+            }
         }
         if !queue.events.is_empty() {
             tracing::info!(
@@ -172,23 +187,19 @@ impl AsyncInvoker {
             );
         }
 
-        let (writer, batches) = std::sync::mpsc::channel::<Batch>();
-        let writer_store = store.clone();
-        std::thread::Builder::new()
-            .name("nubo-async-queue".into())
-            .spawn(move || write_batches(&*writer_store, &batches))
-            .expect("spawn the queue writer thread");
+        let (writer, batches) = mpsc::unbounded_channel::<Batch>();
+        tokio::spawn(write_batches(queues, batches));
 
-        let this = Arc::new(Self {
+        let this = Arc::new_cyclic(|weak| Self {
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             invoker,
-            store,
+            documents,
             writer,
             queue: Mutex::new(queue),
             wake: Notify::new(),
             configs: RwLock::new(configs),
             config,
-            metrics: Metrics::default(),
+            metrics: AsyncMetrics::register(metrics, weak),
         });
         let weak = Arc::downgrade(&this);
         this.invoker.registry().on_change(move |name| {
@@ -228,7 +239,7 @@ impl AsyncInvoker {
         let (ack, acked) = oneshot::channel();
         self.writer
             .send(Batch {
-                ops: vec![QueueOp::Enqueue((*event).clone())],
+                ops: vec![enqueue(&event)],
                 ack: Some(ack),
             })
             .map_err(|_| store_failure("the queue writer has stopped"))?;
@@ -237,7 +248,7 @@ impl AsyncInvoker {
             Ok(Err(e)) => return Err(store_failure(&e)),
             Err(_) => return Err(store_failure("the queue writer has stopped")),
         }
-        self.metrics.accepted.fetch_add(1, Ordering::Relaxed);
+        self.metrics.accepted.inc();
         let mut queue = self.queue.lock();
         queue.accepted_at.insert(event.id.clone(), Instant::now());
         queue.schedule(event, 0);
@@ -249,6 +260,18 @@ impl AsyncInvoker {
     /// Events accepted and not yet done with.
     pub fn depth(&self) -> usize {
         self.queue.lock().events.len()
+    }
+
+    /// How long the oldest queued event has waited, in seconds (0 when none).
+    pub(crate) fn oldest_age_seconds(&self) -> f64 {
+        let oldest = self
+            .queue
+            .lock()
+            .events
+            .values()
+            .map(|p| p.event.received_ms)
+            .min();
+        oldest.map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0)
     }
 
     async fn dispatch(this: std::sync::Weak<Self>) {
@@ -314,7 +337,7 @@ impl AsyncInvoker {
                 .unwrap_or(DEFAULT_MAXIMUM_EVENT_AGE_SECONDS),
         ) * 1000;
         if now_ms() - event.received_ms > max_age_ms {
-            self.metrics.age_exceeded.fetch_add(1, Ordering::Relaxed);
+            self.metrics.age_exceeded.inc();
             self.give_up(&event, &settings, "EventAgeExceeded", None);
             return;
         }
@@ -330,7 +353,7 @@ impl AsyncInvoker {
         };
         match self.invoker.invoke(request).await {
             Ok(result) if !result.function_error => {
-                self.metrics.succeeded.fetch_add(1, Ordering::Relaxed);
+                self.metrics.succeeded.inc();
                 self.record_latency(&event);
                 let record = settings
                     .on_success
@@ -339,7 +362,7 @@ impl AsyncInvoker {
                 self.finish(&event, record);
             }
             Ok(result) => {
-                self.metrics.function_errors.fetch_add(1, Ordering::Relaxed);
+                self.metrics.function_errors.inc();
                 let attempts = event.attempts + 1;
                 let allowed = settings
                     .maximum_retry_attempts
@@ -347,19 +370,19 @@ impl AsyncInvoker {
                 if attempts > allowed {
                     self.give_up(&event, &settings, "RetriesExhausted", Some(&result));
                 } else {
-                    self.metrics.retries.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.retries.inc();
                     let delay = self.config.retry_delay * 2u32.pow(attempts - 1);
                     self.retry(&event, attempts, delay, 0, true);
                 }
             }
             Err(InvokeError::Control(ControlError::NotFound(_))) => {
                 // The function was deleted while its events waited: nothing left to call.
-                self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                self.metrics.dropped.inc();
                 self.finish(&event, None);
             }
             Err(e) => {
                 // Throttles and platform errors: try again later, without counting an attempt.
-                self.metrics.throttled.fetch_add(1, Ordering::Relaxed);
+                self.metrics.throttled.inc();
                 tracing::debug!(event = %event.id, error = %e, "asynchronous delivery deferred");
                 let delay = (self.config.throttle_delay * 2u32.saturating_pow(throttles.min(16)))
                     .min(self.config.max_throttle_delay);
@@ -370,15 +393,11 @@ impl AsyncInvoker {
 
     fn record_latency(&self, event: &QueuedEvent) {
         let accepted = self.queue.lock().accepted_at.get(&event.id).copied();
-        let latency = match accepted {
-            Some(at) => at.elapsed().as_secs_f64() * 1000.0,
-            None => (now_ms() - event.received_ms).max(0) as f64,
+        let seconds = match accepted {
+            Some(at) => at.elapsed().as_secs_f64(),
+            None => (now_ms() - event.received_ms).max(0) as f64 / 1000.0,
         };
-        let mut samples = self.metrics.latencies_ms.lock();
-        if samples.len() == LATENCY_SAMPLES {
-            samples.pop_front();
-        }
-        samples.push_back(latency);
+        self.metrics.end_to_end.record(seconds);
     }
 
     fn retry(
@@ -397,6 +416,7 @@ impl AsyncInvoker {
         });
         if persist {
             self.write(vec![QueueOp::Reschedule {
+                queue: ASYNC_QUEUE.into(),
                 id: event.id.clone(),
                 attempts,
                 not_before_ms,
@@ -424,14 +444,17 @@ impl AsyncInvoker {
             (None, _) => None,
         };
         if record.is_none() {
-            self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.dropped.inc();
         }
         self.finish(event, record);
     }
 
     /// Removes the event and, in the same transaction, queues its destination record.
     fn finish(&self, event: &QueuedEvent, record: Option<(&str, Value)>) {
-        let mut ops = vec![QueueOp::Remove(event.id.clone())];
+        let mut ops = vec![QueueOp::Remove {
+            queue: ASYNC_QUEUE.into(),
+            id: event.id.clone(),
+        }];
         let mut follow_up = None;
         if let Some((destination, record)) = record {
             match FunctionRef::parse(destination, self.invoker.registry().scope()) {
@@ -447,15 +470,13 @@ impl AsyncInvoker {
                         attempts: 0,
                         not_before_ms: now,
                     };
-                    ops.push(QueueOp::Enqueue(next.clone()));
+                    ops.push(enqueue(&next));
                     follow_up = Some(Arc::new(next));
-                    self.metrics
-                        .destination_records
-                        .fetch_add(1, Ordering::Relaxed);
+                    self.metrics.destination_records.inc();
                 }
                 Err(e) => {
                     tracing::warn!(destination, error = %e.message, "unusable destination; record dropped");
-                    self.metrics.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.dropped.inc();
                 }
             }
         }
@@ -563,11 +584,14 @@ impl AsyncInvoker {
     ) -> Result<EventInvokeConfig, ControlError> {
         config.last_modified = now_ms() as f64 / 1000.0;
         let document = serde_json::to_string(&config).expect("settings serialize");
-        let store = self.store.clone();
-        let (n, q) = (name.to_owned(), qualifier.to_owned());
-        tokio::task::spawn_blocking(move || store.put_event_invoke_config(&n, &q, &document))
-            .await
-            .map_err(|e| ControlError::Store(StoreError::Io(std::io::Error::other(e))))??;
+        self.documents
+            .put(
+                EVENT_INVOKE_CONFIGS,
+                &collections::key(name, qualifier),
+                document,
+                Precondition::None,
+            )
+            .await?;
         self.configs
             .write()
             .insert((name.to_owned(), qualifier.to_owned()), config.clone());
@@ -580,126 +604,29 @@ impl AsyncInvoker {
         name: &str,
         qualifier: &str,
     ) -> Result<bool, ControlError> {
-        let store = self.store.clone();
-        let (n, q) = (name.to_owned(), qualifier.to_owned());
-        let existed = tokio::task::spawn_blocking(move || store.delete_event_invoke_config(&n, &q))
-            .await
-            .map_err(|e| ControlError::Store(StoreError::Io(std::io::Error::other(e))))??;
+        let existed = self
+            .documents
+            .delete(
+                EVENT_INVOKE_CONFIGS,
+                &collections::key(name, qualifier),
+                Precondition::None,
+            )
+            .await?;
         self.configs
             .write()
             .remove(&(name.to_owned(), qualifier.to_owned()));
         Ok(existed)
     }
-
-    // --- metrics ------------------------------------------------------------------------------
-
-    /// Prometheus text lines for the queue.
-    pub fn write_metrics(&self, out: &mut String) {
-        let (depth, oldest) = {
-            let queue = self.queue.lock();
-            let oldest = queue.events.values().map(|p| p.event.received_ms).min();
-            (queue.events.len(), oldest)
-        };
-        let age = oldest.map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0);
-        let m = &self.metrics;
-        let counter = |out: &mut String, name: &str, help: &str, value: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-            );
-        };
-        let _ = writeln!(
-            out,
-            "# HELP nubo_async_queue_depth Asynchronous events accepted and not yet done with.\n# TYPE nubo_async_queue_depth gauge\nnubo_async_queue_depth {depth}"
-        );
-        let _ = writeln!(
-            out,
-            "# HELP nubo_async_oldest_event_age_seconds Age of the oldest queued event.\n# TYPE nubo_async_oldest_event_age_seconds gauge\nnubo_async_oldest_event_age_seconds {age:.3}"
-        );
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        counter(
-            out,
-            "nubo_async_events_accepted_total",
-            "Events acknowledged with 202.",
-            load(&m.accepted),
-        );
-        counter(
-            out,
-            "nubo_async_events_succeeded_total",
-            "Events whose invocation succeeded.",
-            load(&m.succeeded),
-        );
-        counter(
-            out,
-            "nubo_async_function_errors_total",
-            "Attempts that ended in a function error.",
-            load(&m.function_errors),
-        );
-        counter(
-            out,
-            "nubo_async_retries_total",
-            "Retries scheduled after a function error.",
-            load(&m.retries),
-        );
-        counter(
-            out,
-            "nubo_async_throttled_total",
-            "Deliveries deferred by a throttle or platform error.",
-            load(&m.throttled),
-        );
-        counter(
-            out,
-            "nubo_async_events_dropped_total",
-            "Events given up with no destination to receive them.",
-            load(&m.dropped),
-        );
-        counter(
-            out,
-            "nubo_async_event_age_exceeded_total",
-            "Events older than their maximum age.",
-            load(&m.age_exceeded),
-        );
-        counter(
-            out,
-            "nubo_async_destination_records_total",
-            "Invocation records queued for destinations.",
-            load(&m.destination_records),
-        );
-        let mut samples: Vec<f64> = m.latencies_ms.lock().iter().copied().collect();
-        samples.sort_by(f64::total_cmp);
-        let _ = writeln!(
-            out,
-            "# HELP nubo_async_end_to_end_seconds Accept to successful completion, over the last {LATENCY_SAMPLES} events.\n# TYPE nubo_async_end_to_end_seconds summary"
-        );
-        for q in [0.5, 0.99] {
-            let value = if samples.is_empty() {
-                0.0
-            } else {
-                samples[((samples.len() - 1) as f64 * q).round() as usize] / 1000.0
-            };
-            let _ = writeln!(
-                out,
-                "nubo_async_end_to_end_seconds{{quantile=\"{q}\"}} {value:.6}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "nubo_async_end_to_end_seconds_sum {:.6}\nnubo_async_end_to_end_seconds_count {}",
-            samples.iter().sum::<f64>() / 1000.0,
-            samples.len()
-        );
-    }
 }
 
 fn store_failure(message: &str) -> InvokeError {
-    InvokeError::Control(ControlError::Store(StoreError::Io(std::io::Error::other(
-        message.to_owned(),
-    ))))
+    InvokeError::Control(ControlError::Store(StoreError::Backend(message.to_owned())))
 }
 
-/// The writer thread: takes whatever has gathered, commits it in one transaction, acknowledges.
-fn write_batches(store: &dyn Store, batches: &std::sync::mpsc::Receiver<Batch>) {
-    while let Ok(first) = batches.recv() {
+/// The writer: takes whatever has gathered, commits it in one transaction, acknowledges. While a
+/// commit syncs (on the store's blocking thread), the next batches gather in the channel.
+async fn write_batches(queues: Arc<dyn Queues>, mut batches: mpsc::UnboundedReceiver<Batch>) {
+    while let Some(first) = batches.recv().await {
         let mut ops = first.ops;
         let mut acks: Vec<_> = first.ack.into_iter().collect();
         while ops.len() < MAX_BATCH_OPS {
@@ -711,9 +638,10 @@ fn write_batches(store: &dyn Store, batches: &std::sync::mpsc::Receiver<Batch>) 
                 Err(_) => break,
             }
         }
-        let result = store.apply_queue_ops(&ops).map_err(|e| e.to_string());
+        let count = ops.len();
+        let result = queues.apply(ops).await.map_err(|e| e.to_string());
         if let Err(e) = &result {
-            tracing::error!(error = %e, ops = ops.len(), "asynchronous queue commit failed");
+            tracing::error!(error = %e, ops = count, "asynchronous queue commit failed");
         }
         for ack in acks {
             let _ = ack.send(result.clone());

@@ -48,7 +48,9 @@ impl From<ControlError> for AwsError {
                 ))
             }
             ControlError::Store(StoreError::NotFound(m)) => AwsError::resource_not_found(m),
-            ControlError::Store(StoreError::AlreadyExists(m)) => AwsError::resource_conflict(m),
+            ControlError::Store(StoreError::AlreadyExists(m) | StoreError::Conflict(m)) => {
+                AwsError::resource_conflict(m)
+            }
             ControlError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 AwsError::service("An internal error occurred in the state store.")

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
+use nubo_observe::LogWriter;
 use nubo_store::LogEvent;
 use nubo_wire::arn::FunctionRef;
 use parking_lot::Mutex;
@@ -16,7 +17,7 @@ use tokio::sync::oneshot;
 
 use crate::environment::{Environment, EnvironmentContext};
 use crate::function::FunctionSnapshot;
-use crate::logs::{report_line, LogSink, Report};
+use crate::logs::{report_line, Report};
 use crate::provisioned::{Provisioned, ProvisionedConfig, ProvisionedStatus, Ticket};
 use crate::registry::Registry;
 use crate::runtime_api::{Delivery, InitError, RuntimeResult};
@@ -175,7 +176,7 @@ pub struct Invoker {
     registry: Arc<Registry>,
     catalog: Arc<RuntimeCatalog>,
     sandbox: Arc<dyn Sandbox>,
-    logs: LogSink,
+    logs: LogWriter,
     config: InvokerConfig,
     pool: Arc<Pool>,
     active: AtomicUsize,
@@ -220,7 +221,7 @@ impl Invoker {
         registry: Arc<Registry>,
         catalog: Arc<RuntimeCatalog>,
         sandbox: Arc<dyn Sandbox>,
-        logs: LogSink,
+        logs: LogWriter,
         config: InvokerConfig,
     ) -> Arc<Self> {
         let pool = Arc::new(Pool::default());
@@ -770,6 +771,7 @@ impl Invoker {
             text.push_str(line);
             text.push('\n');
         }
+        let group = nubo_observe::function_log_group(&function.name);
         let stream = stream.map(str::to_owned).unwrap_or_else(|| {
             format!(
                 "{}/[{}]{}",
@@ -782,7 +784,7 @@ impl Invoker {
             framed
                 .into_iter()
                 .map(|(timestamp_ms, message)| LogEvent {
-                    function_name: function.name.clone(),
+                    group: group.clone(),
                     stream: stream.clone(),
                     timestamp_ms,
                     message,
@@ -838,8 +840,8 @@ impl Invoker {
     }
 
     /// Re-creates every stored configuration (at start).
-    pub fn restore_provisioned(self: &Arc<Self>) -> Result<usize, crate::ControlError> {
-        let stored = self.registry.stored_provisioned()?;
+    pub async fn restore_provisioned(self: &Arc<Self>) -> Result<usize, crate::ControlError> {
+        let stored = self.registry.stored_provisioned().await?;
         let count = stored.len();
         for (name, qualifier, config) in stored {
             self.start_provisioned(&name, &qualifier, config);

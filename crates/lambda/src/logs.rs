@@ -1,14 +1,13 @@
-//! Function logs: capturing an environment's output, framing it with the platform's
-//! START/END/REPORT lines, and writing it to the store off the hot path.
+//! Function logs: capturing an environment's output and framing it with the platform's
+//! START/END/REPORT lines. The framed lines go to `nubo_observe::LogWriter`, off the hot path.
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nubo_store::{LogEvent, Store};
 use parking_lot::Mutex;
 use tokio::io::AsyncReadExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Lines captured from one environment's stdout+stderr pipe, with a marker protocol that tells
 /// when everything written before a point in time has been read.
@@ -122,49 +121,6 @@ async fn read_loop(
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
-
-/// Sends finished invocation logs to a background writer; never blocks the invoker.
-#[derive(Clone)]
-pub struct LogSink {
-    tx: mpsc::Sender<Vec<LogEvent>>,
-}
-
-impl LogSink {
-    /// Starts the writer task that batches log lines into the store.
-    pub fn start(store: Arc<dyn Store>) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Vec<LogEvent>>(4096);
-        tokio::spawn(async move {
-            while let Some(mut batch) = rx.recv().await {
-                // Let a few invocations' lines gather: one SQLite commit per batch, not per
-                // invocation, keeps the writer's CPU off the invoke path's cores.
-                tokio::time::sleep(LOG_LINGER).await;
-                while let Ok(more) = rx.try_recv() {
-                    batch.extend(more);
-                    if batch.len() > 10_000 {
-                        break;
-                    }
-                }
-                let store = store.clone();
-                let result =
-                    tokio::task::spawn_blocking(move || store.append_log_events(&batch)).await;
-                if let Ok(Err(e)) = result {
-                    tracing::warn!(error = %e, "could not store function logs");
-                }
-            }
-        });
-        Self { tx }
-    }
-
-    /// Queues lines; if the writer is far behind they are dropped (and counted in a warning).
-    pub fn send(&self, events: Vec<LogEvent>) {
-        if self.tx.try_send(events).is_err() {
-            tracing::warn!("function log writer is behind; dropped a batch of log lines");
-        }
-    }
-}
-
-/// How long the log writer waits for more lines before committing a batch.
-const LOG_LINGER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Figures for the REPORT line.
 #[derive(Debug, Clone, Copy)]

@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use nubo_store::{CodeStore, Store};
+use nubo_store::{Change, CodeStore, Documents, ListQuery, Precondition, StoreError};
 use nubo_wire::Scope;
 use parking_lot::RwLock;
 
+use crate::collections::{self, ALIASES, EVENT_INVOKE_CONFIGS, FUNCTIONS, PROVISIONED};
 use crate::function::{
     AliasRecord, AliasSnapshot, CodeRef, ConfigurationUpdate, FunctionRecord, FunctionSnapshot,
     FunctionSpec, LATEST,
@@ -28,7 +29,7 @@ type Listener = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Owns function records.
 pub struct Registry {
-    store: Arc<dyn Store>,
+    documents: Arc<dyn Documents>,
     code: CodeStore,
     scope: Scope,
     functions: RwLock<HashMap<String, FunctionSnapshot>>,
@@ -49,15 +50,20 @@ fn new_revision() -> String {
 
 impl Registry {
     /// Loads every function from the store.
-    pub fn load(
-        store: Arc<dyn Store>,
+    pub async fn load(
+        documents: Arc<dyn Documents>,
         code: CodeStore,
         scope: Scope,
     ) -> Result<Self, ControlError> {
         let mut functions = HashMap::new();
         let mut versions: HashMap<String, BTreeMap<u64, FunctionSnapshot>> = HashMap::new();
-        for (name, version, document) in store.all_functions()? {
-            match serde_json::from_str::<FunctionRecord>(&document) {
+        for stored in documents.list(FUNCTIONS, ListQuery::all()).await? {
+            let Some((name, version)) = collections::split(&stored.key) else {
+                tracing::error!(key = %stored.key, "skipping a function record with a malformed key");
+                continue;
+            };
+            let (name, version) = (name.to_owned(), version.to_owned());
+            match serde_json::from_str::<FunctionRecord>(&stored.body) {
                 Ok(record) if version == LATEST => {
                     functions.insert(name, Arc::new(record));
                 }
@@ -78,13 +84,17 @@ impl Registry {
             }
         }
         let mut aliases: HashMap<String, BTreeMap<String, AliasSnapshot>> = HashMap::new();
-        for (function, alias, document) in store.all_aliases()? {
-            match serde_json::from_str::<AliasRecord>(&document) {
+        for stored in documents.list(ALIASES, ListQuery::all()).await? {
+            let Some((function, alias)) = collections::split(&stored.key) else {
+                tracing::error!(key = %stored.key, "skipping an alias with a malformed key");
+                continue;
+            };
+            match serde_json::from_str::<AliasRecord>(&stored.body) {
                 Ok(record) => {
                     aliases
-                        .entry(function)
+                        .entry(function.to_owned())
                         .or_default()
-                        .insert(alias, Arc::new(record));
+                        .insert(alias.to_owned(), Arc::new(record));
                 }
                 Err(e) => {
                     tracing::error!(function = %function, %alias, error = %e, "skipping an unreadable alias")
@@ -97,7 +107,7 @@ impl Registry {
             .map(|n| n as usize)
             .sum();
         Ok(Self {
-            store,
+            documents,
             code,
             scope,
             functions: RwLock::new(functions),
@@ -228,14 +238,22 @@ impl Registry {
     }
 
     /// Stored provisioned-concurrency settings (read once at start).
-    pub fn stored_provisioned(
+    pub async fn stored_provisioned(
         &self,
     ) -> Result<Vec<(String, String, crate::provisioned::ProvisionedConfig)>, ControlError> {
         Ok(self
-            .store
-            .all_provisioned_concurrency()?
+            .documents
+            .list(PROVISIONED, ListQuery::all())
+            .await?
             .into_iter()
-            .filter_map(|(f, q, doc)| Some((f, q, serde_json::from_str(&doc).ok()?)))
+            .filter_map(|stored| {
+                let (f, q) = collections::split(&stored.key)?;
+                Some((
+                    f.to_owned(),
+                    q.to_owned(),
+                    serde_json::from_str(&stored.body).ok()?,
+                ))
+            })
             .collect())
     }
 
@@ -248,9 +266,15 @@ impl Registry {
     ) -> Result<(), ControlError> {
         let document = serde_json::to_string(config)
             .map_err(|e| ControlError::InvalidParameter(e.to_string()))?;
-        let (f, q) = (name.to_owned(), qualifier.to_owned());
-        self.blocking(move |store| store.put_provisioned_concurrency(&f, &q, &document))
-            .await
+        self.documents
+            .put(
+                PROVISIONED,
+                &collections::key(name, qualifier),
+                document,
+                Precondition::None,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Removes a provisioned-concurrency setting; false if there was none.
@@ -259,9 +283,14 @@ impl Registry {
         name: &str,
         qualifier: &str,
     ) -> Result<bool, ControlError> {
-        let (f, q) = (name.to_owned(), qualifier.to_owned());
-        self.blocking(move |store| store.delete_provisioned_concurrency(&f, &q))
-            .await
+        Ok(self
+            .documents
+            .delete(
+                PROVISIONED,
+                &collections::key(name, qualifier),
+                Precondition::None,
+            )
+            .await?)
     }
 
     /// One alias.
@@ -305,12 +334,7 @@ impl Registry {
                 "Zipped size must be smaller than {MAX_ZIP_BYTES} bytes"
             )));
         }
-        let code = self.code.clone();
-        let artifact = tokio::task::spawn_blocking(move || code.put_zip(&zip))
-            .await
-            .map_err(|e| {
-                ControlError::Store(nubo_store::StoreError::Io(std::io::Error::other(e)))
-            })??;
+        let artifact = self.code.put_zip(zip).await?;
         Ok(CodeRef {
             sha256_hex: artifact.sha256_hex,
             sha256_base64: artifact.sha256_base64,
@@ -318,33 +342,25 @@ impl Registry {
         })
     }
 
+    /// Writes a function version's record: a new one must not exist yet (`insert`), an update
+    /// replaces what is there (writes are serialized by `writes`, so it is ours).
     async fn persist(&self, record: &FunctionRecord, insert: bool) -> Result<(), ControlError> {
-        let store = self.store.clone();
         let document = serde_json::to_string(record)
             .map_err(|e| ControlError::InvalidParameter(e.to_string()))?;
-        let (name, version) = (record.name.clone(), record.version.clone());
-        tokio::task::spawn_blocking(move || {
-            if insert {
-                store.insert_function(&name, &version, &document)
-            } else {
-                store.update_function(&name, &version, &document)
-            }
-        })
-        .await
-        .map_err(|e| ControlError::Store(nubo_store::StoreError::Io(std::io::Error::other(e))))??;
+        let precondition = if insert {
+            Precondition::Absent
+        } else {
+            Precondition::None
+        };
+        self.documents
+            .put(
+                FUNCTIONS,
+                &collections::key(&record.name, &record.version),
+                document,
+                precondition,
+            )
+            .await?;
         Ok(())
-    }
-
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&dyn Store) -> Result<T, nubo_store::StoreError> + Send + 'static,
-    ) -> Result<T, ControlError> {
-        let store = self.store.clone();
-        Ok(tokio::task::spawn_blocking(move || work(&*store))
-            .await
-            .map_err(|e| {
-                ControlError::Store(nubo_store::StoreError::Io(std::io::Error::other(e)))
-            })??)
     }
 
     fn publish(&self, record: FunctionRecord) -> FunctionSnapshot {
@@ -394,9 +410,7 @@ impl Registry {
             source_revision: None,
         };
         match self.persist(&record, true).await {
-            Err(ControlError::Store(nubo_store::StoreError::AlreadyExists(_))) => {
-                return Err(conflict())
-            }
+            Err(ControlError::Store(StoreError::AlreadyExists(_))) => return Err(conflict()),
             other => other?,
         }
         Ok(self.publish(record))
@@ -520,8 +534,14 @@ impl Registry {
                     referencing.join(", ")
                 )));
             }
-            let (n, v) = (name.to_owned(), q.to_owned());
-            self.blocking(move |store| store.delete_function_version(&n, &v))
+            // The version and its settings go in one transaction.
+            let key = collections::key(name, q);
+            self.documents
+                .commit(vec![
+                    Change::delete(FUNCTIONS, &key),
+                    Change::delete(PROVISIONED, &key),
+                    Change::delete(EVENT_INVOKE_CONFIGS, &key),
+                ])
                 .await?;
             if let Some(versions) = self.versions.write().get_mut(name) {
                 versions.remove(&number);
@@ -530,8 +550,16 @@ impl Registry {
             return Ok(());
         }
         self.resolve(name, None)?;
-        let owned = name.to_owned();
-        self.blocking(move |store| store.delete_function(&owned))
+        // Every version, alias and setting of the function goes in one transaction. Its logs
+        // stay, as Lambda keeps a deleted function's log group.
+        let prefix = collections::function_prefix(name);
+        self.documents
+            .commit(
+                [FUNCTIONS, ALIASES, PROVISIONED, EVENT_INVOKE_CONFIGS]
+                    .into_iter()
+                    .map(|collection| Change::delete_prefix(collection, &prefix))
+                    .collect(),
+            )
             .await?;
         let removed = self.functions.write().remove(name);
         self.versions.write().remove(name);
@@ -644,8 +672,13 @@ impl Registry {
     async fn persist_alias(&self, alias: AliasRecord) -> Result<AliasSnapshot, ControlError> {
         let document = serde_json::to_string(&alias)
             .map_err(|e| ControlError::InvalidParameter(e.to_string()))?;
-        let (f, a) = (alias.function_name.clone(), alias.name.clone());
-        self.blocking(move |store| store.put_alias(&f, &a, &document))
+        self.documents
+            .put(
+                ALIASES,
+                &collections::key(&alias.function_name, &alias.name),
+                document,
+                Precondition::None,
+            )
             .await?;
         let snapshot = Arc::new(alias);
         self.aliases
@@ -733,8 +766,14 @@ impl Registry {
     pub async fn delete_alias(&self, name: &str, alias: &str) -> Result<(), ControlError> {
         let _guard = self.writes.lock().await;
         self.resolve(name, None)?;
-        let (f, a) = (name.to_owned(), alias.to_owned());
-        self.blocking(move |store| store.delete_alias(&f, &a))
+        // The alias and its settings go in one transaction.
+        let key = collections::key(name, alias);
+        self.documents
+            .commit(vec![
+                Change::delete(ALIASES, &key),
+                Change::delete(PROVISIONED, &key),
+                Change::delete(EVENT_INVOKE_CONFIGS, &key),
+            ])
             .await?;
         if let Some(aliases) = self.aliases.write().get_mut(name) {
             aliases.remove(alias);
@@ -777,7 +816,7 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nubo_store::SqliteStore;
+    use nubo_store::StoreConfig;
 
     fn zip(body: &str) -> Bytes {
         use std::io::Write;
@@ -809,15 +848,18 @@ mod tests {
         }
     }
 
-    fn open(dir: &std::path::Path) -> Registry {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir).unwrap());
-        Registry::load(store, CodeStore::open(dir).unwrap(), Scope::default()).unwrap()
+    async fn open(dir: &std::path::Path) -> Registry {
+        let stores = StoreConfig::in_data_dir(dir).open(dir).await.unwrap();
+        let code = CodeStore::with_blobs(dir, stores.blobs).unwrap();
+        Registry::load(stores.documents, code, Scope::default())
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
     async fn versions_are_immutable_numbered_and_survive_reload() {
         let dir = tempfile::tempdir().unwrap();
-        let registry = open(dir.path());
+        let registry = open(dir.path()).await;
         registry.create(spec("f"), zip("v1")).await.unwrap();
         let v1 = registry
             .publish_version("f", None, None, None)
@@ -850,7 +892,7 @@ mod tests {
             .unwrap();
         drop(registry);
 
-        let registry = open(dir.path());
+        let registry = open(dir.path()).await;
         let versions: Vec<String> = registry
             .versions_of("f")
             .unwrap()
@@ -870,7 +912,7 @@ mod tests {
     #[tokio::test]
     async fn aliases_validate_their_targets_and_route_by_weight() {
         let dir = tempfile::tempdir().unwrap();
-        let registry = open(dir.path());
+        let registry = open(dir.path()).await;
         registry.create(spec("f"), zip("v1")).await.unwrap();
         registry
             .publish_version("f", None, None, None)
@@ -923,7 +965,7 @@ mod tests {
     #[tokio::test]
     async fn reservations_keep_the_unreserved_minimum() {
         let dir = tempfile::tempdir().unwrap();
-        let registry = open(dir.path());
+        let registry = open(dir.path()).await;
         registry.create(spec("f"), zip("v1")).await.unwrap();
         registry.create(spec("g"), zip("v1")).await.unwrap();
         registry
@@ -951,6 +993,6 @@ mod tests {
         registry.delete("g", None).await.unwrap();
         assert_eq!(registry.reserved_total(), 10);
         drop(registry);
-        assert_eq!(open(dir.path()).reserved_total(), 10);
+        assert_eq!(open(dir.path()).await.reserved_total(), 10);
     }
 }

@@ -14,7 +14,8 @@ use nubo_lambda::runtimes::sdk::RuntimeSdk;
 use nubo_lambda::runtimes::RuntimeCatalog;
 use nubo_lambda::sandbox::{ProcessSandbox, Sandbox};
 use nubo_lambda::{validate, AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, Registry};
-use nubo_store::{CodeStore, SqliteStore, Store};
+use nubo_observe::{LogWriter, MetricsRegistry};
+use nubo_store::{CodeStore, StoreConfig};
 
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:4750";
 
@@ -26,6 +27,9 @@ pub(crate) struct ServeArgs {
     /// Where state, code and logs live.
     #[arg(long, env = "NUBO_DATA_DIR", default_value = "./.nubo")]
     data_dir: PathBuf,
+    /// The state store as a URL: `sqlite:<path>` (default: `sqlite:<data-dir>/nubo.db`).
+    #[arg(long, env = "NUBO_STORE", value_name = "URL")]
+    store: Option<String>,
     /// Region in ARNs and function environments.
     #[arg(long, env = "NUBO_REGION", default_value = "us-east-1")]
     region: String,
@@ -139,9 +143,18 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
     };
-    let store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&args.data_dir).context("opening the store")?);
-    let code = CodeStore::open(&args.data_dir).context("opening the code store")?;
+    let store_config = match &args.store {
+        Some(url) => StoreConfig::from_url(url)?,
+        None => StoreConfig::in_data_dir(&args.data_dir),
+    };
+    let stores = store_config
+        .open(&args.data_dir)
+        .await
+        .with_context(|| format!("opening the store ({})", store_config.describe()))?;
+    let code = CodeStore::with_blobs(&args.data_dir, stores.blobs.clone())
+        .context("opening the code store")?;
+    let metrics = Arc::new(MetricsRegistry::new());
+    let logs = LogWriter::start(stores.logs.clone());
     let mut catalog =
         RuntimeCatalog::install(&args.data_dir, parse_interpreters(&args.interpreters)?)
             .context("installing runtimes")?;
@@ -151,7 +164,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let catalog = Arc::new(catalog);
     let sandbox = choose_sandbox(args.sandbox, &args.data_dir)?;
     let registry = Arc::new(
-        Registry::load(store.clone(), code, scope)
+        Registry::load(stores.documents.clone(), code, scope)
+            .await
             .map_err(|e| anyhow::anyhow!("loading functions: {e}"))?,
     );
 
@@ -160,12 +174,11 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr()?;
     let endpoint_url = format!("http://{address}");
-    let logs = nubo_lambda::logs::LogSink::start(store.clone());
     let invoker = Invoker::start(
         registry.clone(),
         catalog.clone(),
         sandbox.clone(),
-        logs,
+        logs.clone(),
         InvokerConfig {
             account_concurrency: args.concurrency,
             idle_timeout: Duration::from_secs(args.idle_timeout),
@@ -173,21 +186,26 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             endpoint_url: endpoint_url.clone(),
         },
     );
+    invoker.register_metrics(&metrics);
     let provisioned = invoker
         .restore_provisioned()
+        .await
         .map_err(|e| anyhow::anyhow!("loading provisioned concurrency: {e}"))?;
     if provisioned > 0 {
         println!("nubo: {provisioned} provisioned-concurrency configurations");
     }
     let async_invoker = AsyncInvoker::start(
         invoker.clone(),
-        store.clone(),
+        stores.documents.clone(),
+        stores.queues.clone(),
+        &metrics,
         AsyncConfig {
             retry_delay: Duration::from_millis(args.async_retry_delay_ms),
             max_in_flight: args.concurrency,
             ..AsyncConfig::default()
         },
     )
+    .await
     .context("loading the asynchronous queue")?;
     if async_invoker.depth() > 0 {
         println!(
@@ -200,18 +218,20 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     }
 
     let gateway = nubo_gateway::Gateway::start(
-        store.clone(),
+        stores.documents.clone(),
+        logs,
         invoker.clone(),
         nubo_gateway::GatewayConfig {
             scope: registry.scope().clone(),
             port: address.port(),
         },
     )
+    .await
     .map_err(|e| anyhow::anyhow!("loading HTTP APIs: {e}"))?;
     let api_count = gateway.apis().list().len();
 
     let mut out = std::io::stdout();
-    writeln!(out, "nubo: store: {}", store.describe())?;
+    writeln!(out, "nubo: store: {}", store_config.describe())?;
     writeln!(out, "nubo: isolation: {}", sandbox.describe())?;
     let sdk_line = match catalog.sdk() {
         Some(sdk) => sdk.describe(),
@@ -240,6 +260,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             invoker,
             async_invoker,
             gateway,
+            metrics,
         }),
         shutdown_signal(),
     )

@@ -1,16 +1,20 @@
-//! Content-addressed function code: `code/sha256/<hex>.zip` and its unpacked tree `code/sha256/<hex>/`.
+//! Content-addressed function code: the zip in [`Blobs`] under its hex SHA-256 (the embedded
+//! backend keeps it at `code/sha256/<hex>.zip`), and its unpacked tree at `code/sha256/<hex>/`.
 //!
 //! The same zip uploaded twice is stored once; its tree is unpacked once, made read-only and shared by
-//! every environment running that code.
+//! every environment running that code. Trees are always local: environments run from them.
 
 use std::io::{Cursor, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine;
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::StoreError;
+use crate::blobs::unique_suffix;
+use crate::{Blobs, FsBlobs, StoreError};
 
 /// AWS's limit on the unzipped size of a function (250 MB).
 pub const MAX_UNZIPPED_BYTES: u64 = 262_144_000;
@@ -26,18 +30,39 @@ pub struct CodeArtifact {
     pub size: u64,
 }
 
-/// The code directory of a data dir.
-#[derive(Debug, Clone)]
+/// Function code: zips in a blob store, unpacked trees in a local directory.
+#[derive(Clone)]
 pub struct CodeStore {
     root: PathBuf,
+    zips: Arc<dyn Blobs>,
+}
+
+impl std::fmt::Debug for CodeStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeStore")
+            .field("root", &self.root)
+            .finish()
+    }
 }
 
 impl CodeStore {
-    /// Uses `<data_dir>/code/sha256`.
+    /// The code directory of a data dir: trees and zips in `<data_dir>/code/sha256`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        let root = data_dir.join("code").join("sha256");
+        let root = Self::directory(data_dir);
+        let zips = FsBlobs::open(&root, ".zip")?;
+        Self::with_blobs(data_dir, Arc::new(zips))
+    }
+
+    /// Trees in `<data_dir>/code/sha256`, zips in `zips`.
+    pub fn with_blobs(data_dir: &Path, zips: Arc<dyn Blobs>) -> Result<Self, StoreError> {
+        let root = Self::directory(data_dir);
         std::fs::create_dir_all(&root)?;
-        Ok(Self { root })
+        Ok(Self { root, zips })
+    }
+
+    /// Where a data dir keeps code (the embedded blob store puts zips there too).
+    pub fn directory(data_dir: &Path) -> PathBuf {
+        data_dir.join("code").join("sha256")
     }
 
     /// The unpacked, read-only tree of an artifact.
@@ -45,67 +70,57 @@ impl CodeStore {
         self.root.join(sha256_hex)
     }
 
-    /// The zip file of an artifact.
-    pub fn zip_path(&self, sha256_hex: &str) -> PathBuf {
-        self.root.join(format!("{sha256_hex}.zip"))
-    }
-
     /// Validates, stores and unpacks a zip; idempotent for identical content.
-    pub fn put_zip(&self, zip: &[u8]) -> Result<CodeArtifact, StoreError> {
-        let digest = Sha256::digest(zip);
+    pub async fn put_zip(&self, zip: Bytes) -> Result<CodeArtifact, StoreError> {
+        let digest = Sha256::digest(&zip);
         let artifact = CodeArtifact {
             sha256_hex: hex::encode(digest),
             sha256_base64: base64::engine::general_purpose::STANDARD.encode(digest),
             size: zip.len() as u64,
         };
         let tree = self.tree(&artifact.sha256_hex);
-        if tree.is_dir() && self.zip_path(&artifact.sha256_hex).is_file() {
+        let unpacked = {
+            let tree = tree.clone();
+            crate::blocking::run(move || Ok(tree.is_dir())).await?
+        };
+        if unpacked && self.zips.contains(&artifact.sha256_hex).await? {
             return Ok(artifact);
         }
         // Unpack into a private temporary directory first, then rename into place, so a crash or a
         // concurrent upload of the same zip never leaves a half-written tree at the final path.
-        let staging = self.root.join(format!(".staging-{}", uuid_like()));
-        let result = unpack(zip, &staging).and_then(|()| {
-            write_atomically(&self.zip_path(&artifact.sha256_hex), zip)?;
-            match std::fs::rename(&staging, &tree) {
+        let staging = self.root.join(format!(".staging-{}", unique_suffix()));
+        let unpacking = {
+            let (zip, staging) = (zip.clone(), staging.clone());
+            crate::blocking::run(move || unpack(&zip, &staging)).await
+        };
+        let stored = match unpacking {
+            Ok(()) => self.zips.put(&artifact.sha256_hex, zip).await,
+            Err(e) => Err(e),
+        };
+        crate::blocking::run(move || {
+            let placed = stored.and_then(|()| match std::fs::rename(&staging, &tree) {
                 Ok(()) => Ok(()),
                 // Someone else finished the same content first; theirs is identical.
                 Err(_) if tree.is_dir() => Ok(()),
                 Err(e) => Err(e.into()),
+            });
+            if staging.exists() {
+                let _ = remove_tree(&staging);
             }
-        });
-        if staging.exists() {
-            let _ = remove_tree(&staging);
-        }
-        result.map(|()| artifact)
+            placed
+        })
+        .await?;
+        Ok(artifact)
     }
 
     /// Reads a stored zip back (for GetFunction's `Code.Location`).
-    pub fn read_zip(&self, sha256_hex: &str) -> Result<Vec<u8>, StoreError> {
+    pub async fn read_zip(&self, sha256_hex: &str) -> Result<Bytes, StoreError> {
+        let not_found = || StoreError::NotFound(format!("code {sha256_hex}"));
         if sha256_hex.len() != 64 || !sha256_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::NotFound(format!("code {sha256_hex}")));
+            return Err(not_found());
         }
-        std::fs::read(self.zip_path(sha256_hex)).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => StoreError::NotFound(format!("code {sha256_hex}")),
-            _ => e.into(),
-        })
+        self.zips.get(sha256_hex).await?.ok_or_else(not_found)
     }
-}
-
-fn uuid_like() -> String {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{}-{nanos}", std::process::id())
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    let tmp = path.with_extension(format!("tmp-{}", uuid_like()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 fn remove_tree(path: &Path) -> std::io::Result<()> {
@@ -209,16 +224,17 @@ mod tests {
         w.finish().unwrap().into_inner()
     }
 
-    #[test]
-    fn stores_once_unpacks_read_only_and_keeps_exec_bits() {
+    #[tokio::test]
+    async fn stores_once_unpacks_read_only_and_keeps_exec_bits() {
         let dir = tempfile::tempdir().unwrap();
         let store = CodeStore::open(dir.path()).unwrap();
         let zip = zip_of(&[
             ("bootstrap", "#!/bin/sh\n", 0o755),
             ("lib/data.txt", "x", 0o644),
         ]);
-        let a = store.put_zip(&zip).unwrap();
-        let b = store.put_zip(&zip).unwrap();
+        let zip = Bytes::from(zip);
+        let a = store.put_zip(zip.clone()).await.unwrap();
+        let b = store.put_zip(zip.clone()).await.unwrap();
         assert_eq!(a, b);
         assert_eq!(a.size, zip.len() as u64);
         let tree = store.tree(&a.sha256_hex);
@@ -231,26 +247,30 @@ mod tests {
         };
         assert_eq!(mode("bootstrap"), 0o555);
         assert_eq!(mode("lib/data.txt"), 0o444);
-        assert_eq!(store.read_zip(&a.sha256_hex).unwrap(), zip);
+        assert_eq!(store.read_zip(&a.sha256_hex).await.unwrap(), zip);
+        assert!(dir
+            .path()
+            .join(format!("code/sha256/{}.zip", a.sha256_hex))
+            .is_file());
         remove_tree(dir.path()).unwrap();
     }
 
-    #[test]
-    fn rejects_garbage_and_traversal() {
+    #[tokio::test]
+    async fn rejects_garbage_and_traversal() {
         let dir = tempfile::tempdir().unwrap();
         let store = CodeStore::open(dir.path()).unwrap();
         assert!(matches!(
-            store.put_zip(b"not a zip"),
+            store.put_zip(Bytes::from_static(b"not a zip")).await,
             Err(StoreError::InvalidZip(_))
         ));
         let evil = zip_of(&[("../escape.txt", "x", 0o644)]);
         assert!(matches!(
-            store.put_zip(&evil),
+            store.put_zip(Bytes::from(evil)).await,
             Err(StoreError::InvalidZip(_))
         ));
         assert!(!dir.path().join("code/escape.txt").exists());
         assert!(matches!(
-            store.read_zip("../../etc/passwd"),
+            store.read_zip("../../etc/passwd").await,
             Err(StoreError::NotFound(_))
         ));
     }

@@ -25,7 +25,7 @@ fn api_value(state: &EdgeState, api: &ApiRecord) -> Value {
 
 pub(super) async fn create(State(state): State<Arc<EdgeState>>, req: Request) -> ApiResult {
     let input: ApiInput = body(req.into_body()).await?;
-    let api = state.gateway.apis().create_api(input)?;
+    let api = state.gateway.apis().create_api(input).await?;
     Ok(json(StatusCode::CREATED, &api_value(&state, &api)))
 }
 
@@ -57,7 +57,7 @@ pub(super) async fn update(
     req: Request,
 ) -> ApiResult {
     let input: ApiInput = body(req.into_body()).await?;
-    let api = state.gateway.apis().update_api(&api_id, input)?;
+    let api = state.gateway.apis().update_api(&api_id, input).await?;
     Ok(json(StatusCode::OK, &api_value(&state, &api)))
 }
 
@@ -65,7 +65,7 @@ pub(super) async fn delete(
     State(state): State<Arc<EdgeState>>,
     Path(api_id): Path<String>,
 ) -> ApiResult {
-    state.gateway.apis().delete_api(&api_id)?;
+    state.gateway.apis().delete_api(&api_id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -86,7 +86,8 @@ pub(super) async fn import(
     let query = Query::parse(query.as_deref());
     let input: ImportBody = body(req.into_body()).await?;
     let document = input.body.ok_or_else(|| bad_request("Body is required"))?;
-    let api = openapi::import_api(state.gateway.apis(), &document, fail_on_warnings(&query))?;
+    let api =
+        openapi::import_api(state.gateway.apis(), &document, fail_on_warnings(&query)).await?;
     Ok(json(StatusCode::CREATED, &api_value(&state, &api)))
 }
 
@@ -104,7 +105,8 @@ pub(super) async fn reimport(
         &api_id,
         &document,
         fail_on_warnings(&query),
-    )?;
+    )
+    .await?;
     Ok(json(StatusCode::CREATED, &api_value(&state, &api)))
 }
 

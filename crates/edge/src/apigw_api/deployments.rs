@@ -40,11 +40,15 @@ pub(super) async fn create(
     req: Request,
 ) -> ApiResult {
     let input: DeploymentInput = body(req.into_body()).await?;
-    let deployment = state.gateway.apis().create_deployment(
-        &api_id,
-        input.stage_name.filter(|s| !s.is_empty()),
-        input.description,
-    )?;
+    let deployment = state
+        .gateway
+        .apis()
+        .create_deployment(
+            &api_id,
+            input.stage_name.filter(|s| !s.is_empty()),
+            input.description,
+        )
+        .await?;
     Ok(json(StatusCode::CREATED, &render(&deployment)))
 }
 
@@ -77,6 +81,7 @@ pub(super) async fn delete(
     state
         .gateway
         .apis()
-        .delete_deployment(&api_id, &deployment_id)?;
+        .delete_deployment(&api_id, &deployment_id)
+        .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -18,7 +18,11 @@ pub(super) async fn create(
     req: Request,
 ) -> ApiResult {
     let input: IntegrationInput = body(req.into_body()).await?;
-    let integration = state.gateway.apis().create_integration(&api_id, input)?;
+    let integration = state
+        .gateway
+        .apis()
+        .create_integration(&api_id, input)
+        .await?;
     Ok(json(StatusCode::CREATED, &render(&integration)))
 }
 
@@ -53,7 +57,8 @@ pub(super) async fn update(
     let integration = state
         .gateway
         .apis()
-        .update_integration(&api_id, &integration_id, input)?;
+        .update_integration(&api_id, &integration_id, input)
+        .await?;
     Ok(json(StatusCode::OK, &render(&integration)))
 }
 
@@ -64,6 +69,7 @@ pub(super) async fn delete(
     state
         .gateway
         .apis()
-        .delete_integration(&api_id, &integration_id)?;
+        .delete_integration(&api_id, &integration_id)
+        .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

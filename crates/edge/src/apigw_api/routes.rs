@@ -17,7 +17,7 @@ pub(super) async fn create(
     req: Request,
 ) -> ApiResult {
     let input: RouteInput = body(req.into_body()).await?;
-    let route = state.gateway.apis().create_route(&api_id, input)?;
+    let route = state.gateway.apis().create_route(&api_id, input).await?;
     Ok(json(StatusCode::CREATED, &render(&route)))
 }
 
@@ -52,7 +52,8 @@ pub(super) async fn update(
     let route = state
         .gateway
         .apis()
-        .update_route(&api_id, &route_id, input)?;
+        .update_route(&api_id, &route_id, input)
+        .await?;
     Ok(json(StatusCode::OK, &render(&route)))
 }
 
@@ -60,6 +61,10 @@ pub(super) async fn delete(
     State(state): State<Arc<EdgeState>>,
     Path((api_id, route_id)): Path<(String, String)>,
 ) -> ApiResult {
-    state.gateway.apis().delete_route(&api_id, &route_id)?;
+    state
+        .gateway
+        .apis()
+        .delete_route(&api_id, &route_id)
+        .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -17,7 +17,7 @@ pub(super) async fn create(
     req: Request,
 ) -> ApiResult {
     let input: StageInput = body(req.into_body()).await?;
-    let stage = state.gateway.apis().create_stage(&api_id, input)?;
+    let stage = state.gateway.apis().create_stage(&api_id, input).await?;
     Ok(json(StatusCode::CREATED, &render(&stage)))
 }
 
@@ -52,7 +52,8 @@ pub(super) async fn update(
     let stage = state
         .gateway
         .apis()
-        .update_stage(&api_id, &stage_name, input)?;
+        .update_stage(&api_id, &stage_name, input)
+        .await?;
     Ok(json(StatusCode::OK, &render(&stage)))
 }
 
@@ -60,6 +61,10 @@ pub(super) async fn delete(
     State(state): State<Arc<EdgeState>>,
     Path((api_id, stage_name)): Path<(String, String)>,
 ) -> ApiResult {
-    state.gateway.apis().delete_stage(&api_id, &stage_name)?;
+    state
+        .gateway
+        .apis()
+        .delete_stage(&api_id, &stage_name)
+        .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -57,11 +57,11 @@ pub(super) async fn create(
     let query = Query::parse(query.as_deref());
     let reference = reference(&state, &function, &query)?;
     let input: UrlInput = json_body(req.into_body(), "CreateFunctionUrlConfig").await?;
-    let record =
-        state
-            .gateway
-            .urls()
-            .create(&reference.name, reference.qualifier.as_deref(), input)?;
+    let record = state
+        .gateway
+        .urls()
+        .create(&reference.name, reference.qualifier.as_deref(), input)
+        .await?;
     Ok(json(StatusCode::CREATED, &render(&state, &record, false)))
 }
 
@@ -88,11 +88,11 @@ pub(super) async fn update(
     let query = Query::parse(query.as_deref());
     let reference = reference(&state, &function, &query)?;
     let input: UrlInput = json_body(req.into_body(), "UpdateFunctionUrlConfig").await?;
-    let record =
-        state
-            .gateway
-            .urls()
-            .update(&reference.name, reference.qualifier.as_deref(), input)?;
+    let record = state
+        .gateway
+        .urls()
+        .update(&reference.name, reference.qualifier.as_deref(), input)
+        .await?;
     Ok(json(StatusCode::OK, &render(&state, &record, true)))
 }
 
@@ -106,7 +106,8 @@ pub(super) async fn delete(
     state
         .gateway
         .urls()
-        .delete(&reference.name, reference.qualifier.as_deref())?;
+        .delete(&reference.name, reference.qualifier.as_deref())
+        .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

@@ -1,0 +1,16 @@
+//! One observability sink: the metrics registry and the batching log writer.
+//!
+//! Owns [`MetricsRegistry`] — Prometheus metrics from `prometheus-client`, registered once at
+//! start by the components that own them (counters they bump, gauges read at scrape time) and
+//! rendered at `/_nubo/metrics` — and [`LogWriter`], the one writer for every log line Nubo keeps
+//! (function logs, access logs): a bounded channel that never makes the request path wait, drained
+//! by a task that commits batches to the store's [`nubo_store::Logs`] keyed by group and stream.
+//! Does not own: what is measured or logged (the lambda and gateway crates decide), nor how logs
+//! are read back (the store's `Logs` trait; a CloudWatch Logs API will sit on it).
+//! No global state: the composition root makes one registry and one writer and passes them in.
+
+mod logs;
+mod metrics;
+
+pub use logs::{function_log_group, LogWriter};
+pub use metrics::{Counter, MetricsRegistry, SlidingQuantiles};

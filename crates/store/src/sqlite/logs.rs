@@ -1,0 +1,235 @@
+//! Logs in SQLite: events indexed by (group, time, append order), and one summary row per stream
+//! kept up to date in the same transaction as each batch (what DescribeLogStreams lists).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, ToSql};
+
+use super::{db, now_ms, prefix_end, write_transaction, Inner, SqliteStore, TextBytes};
+use crate::{LogEvent, LogPage, LogQuery, LogStream, Logs, StoreError, StoredLogEvent};
+
+/// CloudWatch's default (and largest) page.
+const MAX_PAGE: usize = 10_000;
+
+fn pick(inner: &Inner) -> &parking_lot::Mutex<Connection> {
+    &inner.logs
+}
+
+/// A page token: the (timestamp, seq) of the last event returned.
+fn token(timestamp_ms: i64, seq: i64) -> String {
+    format!("f/{timestamp_ms}/{seq}")
+}
+
+fn parse_token(token: &str) -> Result<(i64, i64), StoreError> {
+    let invalid = || StoreError::Invalid(format!("unknown log page token {token:?}"));
+    let rest = token.strip_prefix("f/").ok_or_else(invalid)?;
+    let (timestamp, seq) = rest.split_once('/').ok_or_else(invalid)?;
+    Ok((
+        timestamp.parse().map_err(|_| invalid())?,
+        seq.parse().map_err(|_| invalid())?,
+    ))
+}
+
+#[async_trait]
+impl Logs for SqliteStore {
+    async fn append(&self, events: Vec<LogEvent>) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.with(pick, move |conn| append(conn, &events)).await
+    }
+
+    async fn read(&self, query: LogQuery) -> Result<LogPage, StoreError> {
+        let after = query.token.as_deref().map(parse_token).transpose()?;
+        self.with(pick, move |conn| read(conn, &query, after)).await
+    }
+
+    async fn streams(&self, group: &str, prefix: &str) -> Result<Vec<LogStream>, StoreError> {
+        let (group, prefix) = (group.to_owned(), prefix.to_owned());
+        self.with(pick, move |conn| {
+            let end = prefix_end(&prefix);
+            let mut sql = String::from(
+                "SELECT stream, first_event_ms, last_event_ms, last_ingestion_ms, events
+                 FROM log_streams WHERE log_group = ?1 AND stream >= ?2",
+            );
+            let mut args: Vec<&dyn ToSql> = vec![&group, &prefix];
+            let end_bytes;
+            if let Some(end) = &end {
+                end_bytes = TextBytes(end);
+                sql.push_str(" AND stream < ?3");
+                args.push(&end_bytes);
+            }
+            sql.push_str(" ORDER BY stream");
+            let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+            let rows = stmt
+                .query_map(args.as_slice(), |row| {
+                    Ok(LogStream {
+                        name: row.get(0)?,
+                        first_event_ms: row.get(1)?,
+                        last_event_ms: row.get(2)?,
+                        last_ingestion_ms: row.get(3)?,
+                        events: row.get::<_, i64>(4)? as u64,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn groups(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = prefix.to_owned();
+        self.with(pick, move |conn| {
+            let end = prefix_end(&prefix);
+            let mut sql =
+                String::from("SELECT DISTINCT log_group FROM log_streams WHERE log_group >= ?1");
+            let mut args: Vec<&dyn ToSql> = vec![&prefix];
+            let end_bytes;
+            if let Some(end) = &end {
+                end_bytes = TextBytes(end);
+                sql.push_str(" AND log_group < ?2");
+                args.push(&end_bytes);
+            }
+            sql.push_str(" ORDER BY log_group");
+            let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+            let rows = stmt
+                .query_map(args.as_slice(), |row| row.get(0))
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+}
+
+/// Per stream of a batch: (first, last, count).
+type StreamSpans<'a> = BTreeMap<(&'a str, &'a str), (i64, i64, i64)>;
+
+fn append(conn: &mut Connection, events: &[LogEvent]) -> Result<(), StoreError> {
+    let ingestion = now_ms();
+    let mut spans: StreamSpans<'_> = BTreeMap::new();
+    let tx = write_transaction(conn)?;
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO log_events (log_group, stream, timestamp_ms, ingestion_ms, message)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(db)?;
+        for e in events {
+            insert
+                .execute(params![
+                    e.group,
+                    e.stream,
+                    e.timestamp_ms,
+                    ingestion,
+                    e.message
+                ])
+                .map_err(db)?;
+            let span = spans
+                .entry((e.group.as_str(), e.stream.as_str()))
+                .or_insert((e.timestamp_ms, e.timestamp_ms, 0));
+            span.0 = span.0.min(e.timestamp_ms);
+            span.1 = span.1.max(e.timestamp_ms);
+            span.2 += 1;
+        }
+        let mut upsert = tx
+            .prepare_cached(
+                "INSERT INTO log_streams
+                     (log_group, stream, first_event_ms, last_event_ms, last_ingestion_ms, events)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (log_group, stream) DO UPDATE SET
+                     first_event_ms = min(first_event_ms, excluded.first_event_ms),
+                     last_event_ms = max(last_event_ms, excluded.last_event_ms),
+                     last_ingestion_ms = excluded.last_ingestion_ms,
+                     events = events + excluded.events",
+            )
+            .map_err(db)?;
+        for ((group, stream), (first, last, count)) in &spans {
+            upsert
+                .execute(params![group, stream, first, last, ingestion, count])
+                .map_err(db)?;
+        }
+    }
+    tx.commit().map_err(db)
+}
+
+fn read(
+    conn: &Connection,
+    query: &LogQuery,
+    after: Option<(i64, i64)>,
+) -> Result<LogPage, StoreError> {
+    let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE);
+    let mut sql = String::from(
+        "SELECT seq, stream, timestamp_ms, ingestion_ms, message FROM log_events
+         WHERE log_group = ?1",
+    );
+    let mut args: Vec<&dyn ToSql> = vec![&query.group];
+    if !query.streams.is_empty() {
+        sql.push_str(" AND stream IN (");
+        for (i, stream) in query.streams.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            args.push(stream);
+            sql.push_str(&format!("?{}", args.len()));
+        }
+        sql.push(')');
+    }
+    if let Some(start) = &query.start_ms {
+        args.push(start);
+        sql.push_str(&format!(" AND timestamp_ms >= ?{}", args.len()));
+    }
+    if let Some(end) = &query.end_ms {
+        args.push(end);
+        sql.push_str(&format!(" AND timestamp_ms < ?{}", args.len()));
+    }
+    let (after_time, after_seq);
+    if let Some((time, seq)) = after {
+        (after_time, after_seq) = (time, seq);
+        args.push(&after_time);
+        args.push(&after_seq);
+        sql.push_str(&format!(
+            " AND (timestamp_ms, seq) > (?{}, ?{})",
+            args.len() - 1,
+            args.len()
+        ));
+    }
+    // One more than the page, to know whether another page follows.
+    let fetch = (limit + 1) as i64;
+    args.push(&fetch);
+    sql.push_str(&format!(
+        " ORDER BY timestamp_ms, seq LIMIT ?{}",
+        args.len()
+    ));
+    let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+    let mut rows: Vec<(i64, StoredLogEvent)> = stmt
+        .query_map(args.as_slice(), |row| {
+            Ok((
+                row.get(0)?,
+                StoredLogEvent {
+                    event: LogEvent {
+                        group: query.group.clone(),
+                        stream: row.get(1)?,
+                        timestamp_ms: row.get(2)?,
+                        message: row.get(4)?,
+                    },
+                    ingestion_ms: row.get(3)?,
+                },
+            ))
+        })
+        .map_err(db)?
+        .collect::<Result<_, _>>()
+        .map_err(db)?;
+    let next_token = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last()
+            .map(|(seq, e)| token(e.event.timestamp_ms, *seq))
+    } else {
+        None
+    };
+    Ok(LogPage {
+        events: rows.into_iter().map(|(_, e)| e).collect(),
+        next_token,
+    })
+}
