@@ -63,7 +63,8 @@ impl XmlWriter {
         self
     }
 
-    /// `<name xmlns="namespace">…</name>`: the root of a reply.
+    /// `<name xmlns="namespace">…</name>`: the root of a reply (no `xmlns` when `namespace` is
+    /// empty, as for a service whose namespace is unknown).
     pub fn element_ns(
         &mut self,
         name: &str,
@@ -101,7 +102,7 @@ impl XmlWriter {
         debug_assert!(is_name(name), "not an XML element name: {name:?}");
         self.out.push('<');
         self.out.push_str(name);
-        if let Some(namespace) = namespace {
+        if let Some(namespace) = namespace.filter(|ns| !ns.is_empty()) {
             self.out.push_str(" xmlns=\"");
             escape_into(&mut self.out, namespace);
             self.out.push('"');

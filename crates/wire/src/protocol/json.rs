@@ -6,6 +6,7 @@
 //! botocore's JSONParser reads `__type` (dropping a `namespace#` prefix) and `message` or
 //! `Message`; other SDKs read the header.
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -97,11 +98,12 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
 
 /// A 200 reply carrying the output's members.
 pub fn response<T: Serialize + ?Sized>(version: JsonVersion, output: &T) -> WireResponse {
-    reply(
-        StatusCode::OK,
-        version.content_type(),
-        serde_json::to_vec(output).unwrap_or_default(),
-    )
+    encoded_response(version, serde_json::to_vec(output).unwrap_or_default())
+}
+
+/// A 200 reply whose body the handler has already encoded as JSON.
+pub fn encoded_response(version: JsonVersion, body: impl Into<Bytes>) -> WireResponse {
+    reply(StatusCode::OK, version.content_type(), body)
 }
 
 /// `{"__type": code, "message": …, …extra}`.
