@@ -15,7 +15,7 @@ use nubo_lambda::sandbox::{ProcessSandbox, Sandbox};
 use nubo_lambda::{validate, AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, Registry};
 use nubo_store::{CodeStore, SqliteStore, Store};
 
-pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:4750";
+use nubo::client::DEFAULT_LISTEN;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
