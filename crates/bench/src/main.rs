@@ -14,7 +14,8 @@ use clap::Parser;
 
 /// Measure warm and cold invocation against same-run baselines; writes a Markdown table and JSON.
 #[derive(Debug, Parser)]
-#[command(name = "nubo-bench", version, about)]
+// A later `--out` (or any option) wins, so `scripts/bench.sh`'s defaults can be overridden.
+#[command(name = "nubo-bench", version, about, args_override_self = true)]
 struct Cli {
     #[command(flatten)]
     args: bench::BenchArgs,
