@@ -171,11 +171,6 @@ impl Registry {
 
     /// Hands a signed request to its service's operation.
     pub(crate) async fn dispatch(&self, signing_name: &str, req: Request) -> Response {
-        let request_id = req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
         let Some(binding) = self
             .services
             .get(signing_name)
@@ -183,19 +178,23 @@ impl Registry {
         else {
             let protocol = self.protocol_for(signing_name, &req);
             let err = protocol.unknown_operation(not_served_message(signing_name, &req));
-            return wire(protocol.error_response(&err, &request_id));
+            return wire(protocol.error_response(&err, &request_id_of(&req)));
         };
+        // Rest services (Lambda's invoke among them) route and render errors themselves.
+        if let Operations::Rest(router) = &binding.operations {
+            return router.clone().oneshot(req).await.into_response();
+        }
         let protocol = binding.protocol;
+        let request_id = request_id_of(&req);
         let result = match &binding.operations {
-            Operations::Rest(router) => return router.clone().oneshot(req).await.into_response(),
-            Operations::NotServed => {
-                Err(protocol.unknown_operation(not_served_message(signing_name, &req)))
-            }
             Operations::Json(operations) => {
                 json_operation(operations, request_id.clone(), req).await
             }
             Operations::Query(operations) => {
                 query_operation(operations, request_id.clone(), req).await
+            }
+            Operations::NotServed | Operations::Rest(_) => {
+                Err(protocol.unknown_operation(not_served_message(signing_name, &req)))
             }
         };
         match result {
@@ -203,6 +202,14 @@ impl Registry {
             Err(err) => wire(protocol.error_response(&err, &request_id)),
         }
     }
+}
+
+/// The id minted at ingress (empty only if a test dispatches without one).
+fn request_id_of(req: &Request) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
 }
 
 fn not_served_message(signing_name: &str, req: &Request) -> String {
