@@ -939,7 +939,7 @@ Ratio (namespace ÷ process): {:.2}
     Ok(rows)
 }
 
-/// Every process descended from `root` (found through /proc/<pid>/stat's ppid).
+/// Every process descended from `root` (found through `/proc/<pid>/stat`'s ppid).
 fn descendants(root: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {

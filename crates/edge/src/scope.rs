@@ -10,7 +10,7 @@
 //! ```
 //!
 //! The account is the server's default for every request until access keys map to accounts (the
-//! identity issue): that lookup belongs in [`signed_scope`], the one place a credential becomes a
+//! identity issue): that lookup belongs in `signed_scope`, the one place a credential becomes a
 //! scope.
 
 use axum::extract::{FromRequestParts, Request};

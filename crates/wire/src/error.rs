@@ -2,7 +2,7 @@
 //!
 //! Every layer has its own error enum; each converts into [`AwsError`] with the exact AWS error code
 //! and HTTP status. Rendering is the protocol's job ([`crate::protocol`]), and the edge is the only
-//! caller; error codes live in one table per service ([`error_table!`]).
+//! caller; error codes live in one table per service ([`crate::error_table!`]).
 
 use http::StatusCode;
 use serde_json::{Map, Value};
@@ -78,7 +78,7 @@ macro_rules! constructors {
 
 // Lambda's table (the first service, so its constructors sit on `AwsError` itself), plus the
 // signature errors every service shares; statuses are botocore's. Other services declare their
-// own with [`error_table!`].
+// own with [`crate::error_table!`].
 constructors! {
     invalid_parameter => ("InvalidParameterValueException", BAD_REQUEST),
     validation => ("ValidationException", BAD_REQUEST),
