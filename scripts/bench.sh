@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Nubo's benchmark suite in one command: builds release binaries, installs the peer baseline
-# (nginx) when it can, runs `nubo bench` (end-to-end scenarios beside same-run baselines, written
-# to bench-results/{results.md,results.json,*.svg}) and the criterion micro-benchmarks of the hot
-# functions (short runs; reports under target/criterion). Extra arguments go to `nubo bench`.
+# (nginx) when it can, runs `nubo-bench` (the unpublished crates/bench: end-to-end scenarios against
+# the real `nubo` binary beside same-run baselines, written to bench-results/{results.md,
+# results.json,*.svg}) and the criterion micro-benchmarks of the hot functions (short runs; reports
+# under target/criterion). Extra arguments go to `nubo-bench`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,11 +20,11 @@ if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
     fi
 fi
 
-echo "==> cargo build --release -p nubo -p rust-runtime-fixture"
-cargo build --release -p nubo -p rust-runtime-fixture
+echo "==> cargo build --release -p nubo -p nubo-bench -p rust-runtime-fixture"
+cargo build --release -p nubo -p nubo-bench -p rust-runtime-fixture
 
-echo "==> nubo bench"
-target/release/nubo bench --out bench-results "$@"
+echo "==> nubo-bench"
+target/release/nubo-bench --nubo target/release/nubo --out bench-results "$@"
 
 echo "==> micro-benchmarks (criterion)"
 cargo bench -p nubo-wire -p nubo-lambda --bench wire --bench lambda -- --warm-up-time 1 --measurement-time 2 2>&1 |

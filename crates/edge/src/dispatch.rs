@@ -1,5 +1,7 @@
 //! Who handles a request, in `DESIGN.md`'s order:
-//! 1. a SigV4 credential scope names the service (header or presigned query);
+//! 1. a SigV4 credential scope names the service (header or presigned query): the service
+//!    registry ([`crate::registry`], filled in [`crate::services`]) takes it from there, and the
+//!    request acts in the scope of the credential's region ([`crate::scope`]);
 //! 2. the `Host` names a gateway API (`{api-id}.execute-api.localhost[:port]`) or a Function URL
 //!    (`{url-id}.lambda-url.localhost[:port]`);
 //! 3. a path prefix: `/_api/{api-id}/…` (the rest is what the API sees: `/{stage}/…`, or the
@@ -9,7 +11,8 @@
 //!
 //! Gateway data-plane requests (2 and 3) are recognised before the SigV4 check: their
 //! `Authorization` header belongs to the API's caller (a bearer token is not a signature), and
-//! apigatewayv2's own control calls never use those hosts or prefixes.
+//! apigatewayv2's own control calls never use those hosts or prefixes. Every request carries a
+//! [`RequestScope`]: the credential's for signed requests, the server's default for the rest.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,58 +22,30 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http::{HeaderValue, Method, StatusCode};
-use nubo_wire::sigv4::parse_authorization;
-use nubo_wire::AwsError;
-use tower::ServiceExt;
+use nubo_wire::{AwsError, Scope};
 
 use nubo_gateway::{HostTarget, Ingress};
 
+use crate::registry::{wire, Registry};
 use crate::response::{rest_json_error, RequestId};
-use crate::{apigw_api, lambda_api, EdgeState};
+use crate::scope::{credential_scope, signed_scope, RequestScope};
+use crate::EdgeState;
 
 struct Services {
     state: Arc<EdgeState>,
-    lambda: Router,
-    apigateway: Router,
+    registry: Registry,
+    /// The scope of unsigned and data-plane requests: `--region`, `--account-id`.
+    default_scope: Scope,
 }
 
 /// The whole edge as one axum router.
 pub fn router(state: Arc<EdgeState>) -> Router {
     let services = Arc::new(Services {
-        lambda: lambda_api::router(state.clone()),
-        apigateway: apigw_api::router(state.clone()),
+        registry: crate::services::registry(&state),
+        default_scope: state.invoker.registry().scope().clone(),
         state,
     });
     Router::new().fallback(dispatch).with_state(services)
-}
-
-/// Which service a signed request names, from the Authorization header or a presigned query.
-fn signed_service(req: &Request) -> Option<Result<String, AwsError>> {
-    if let Some(header) = req.headers().get(http::header::AUTHORIZATION) {
-        let header = match header.to_str() {
-            Ok(h) => h,
-            Err(_) => {
-                return Some(Err(AwsError::incomplete_signature(
-                    "Authorization header is not valid text",
-                )))
-            }
-        };
-        return Some(parse_authorization(header).map(|a| a.service.to_owned()));
-    }
-    let query = req.uri().query()?;
-    let credential = query
-        .split('&')
-        .find_map(|p| p.strip_prefix("X-Amz-Credential="))?;
-    let credential = percent_encoding::percent_decode_str(credential)
-        .decode_utf8_lossy()
-        .into_owned();
-    let parts: Vec<&str> = credential.split('/').collect();
-    Some(match parts.as_slice() {
-        [_, _, _, service, "aws4_request"] => Ok((*service).to_owned()),
-        _ => Err(AwsError::incomplete_signature(format!(
-            "Credential is malformed: '{credential}'."
-        ))),
-    })
 }
 
 async fn dispatch(State(services): State<Arc<Services>>, mut req: Request) -> Response {
@@ -188,32 +163,48 @@ async fn gateway(services: &Services, target: DataPlane, req: Request) -> Respon
     response
 }
 
-async fn route(services: &Services, req: Request) -> Response {
+async fn route(services: &Services, mut req: Request) -> Response {
     if let Some(target) = data_plane(&services.state, &req) {
+        req.extensions_mut()
+            .insert(RequestScope(services.default_scope.clone()));
         return gateway(services, target, req).await;
     }
-    match signed_service(&req) {
-        Some(Ok(service)) => match service.as_str() {
-            "lambda" => services.lambda.clone().oneshot(req).await.into_response(),
-            "apigateway" if req.uri().path().starts_with("/v2/") => services
-                .apigateway
-                .clone()
-                .oneshot(req)
-                .await
-                .into_response(),
-            "apigateway" => rest_json_error(&AwsError::new(
-                "NotFoundException",
-                StatusCode::NOT_FOUND,
-                "REST APIs (apigateway v1) are not served by Nubo yet; HTTP APIs live under /v2/",
-            )),
-            other => rest_json_error(&AwsError::new(
-                "UnknownServiceException",
-                StatusCode::BAD_REQUEST,
-                format!("Nubo does not serve the '{other}' service yet"),
-            )),
-        },
+    match credential_scope(&req) {
+        Some(Ok(credential)) => {
+            dispatch_signed(&services.registry, &services.default_scope, credential, req).await
+        }
+        // Which service a malformed signature meant is unknown, so its error is rest-json.
         Some(Err(err)) => rest_json_error(&err),
-        None => unsigned(services, req).await,
+        None => {
+            req.extensions_mut()
+                .insert(RequestScope(services.default_scope.clone()));
+            unsigned(services, req).await
+        }
+    }
+}
+
+/// A signed request: scoped to its credential's region, then handed to the service it was
+/// signed for.
+async fn dispatch_signed(
+    registry: &Registry,
+    default_scope: &Scope,
+    credential: crate::scope::CredentialScope,
+    mut req: Request,
+) -> Response {
+    match signed_scope(&credential, default_scope) {
+        Ok(scope) => {
+            req.extensions_mut().insert(RequestScope(scope));
+            registry.dispatch(&credential.service, req).await
+        }
+        Err(err) => {
+            let request_id = req
+                .extensions()
+                .get::<RequestId>()
+                .map(|r| r.0.clone())
+                .unwrap_or_default();
+            let protocol = registry.protocol_for(&credential.service, &req);
+            wire(protocol.error_response(&err, &request_id))
+        }
     }
 }
 
@@ -258,5 +249,83 @@ async fn code_download(services: &Services, sha256_hex: &str) -> Response {
             response
         }
         _ => (StatusCode::NOT_FOUND, "no such code\n").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::tests::{read, registry};
+
+    fn signed_for(
+        method: &str,
+        region: &str,
+        service: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Request {
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=AKID/20240101/{region}/{service}/aws4_request, \
+             SignedHeaders=host;x-amz-date, Signature=abcd"
+        );
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", authorization);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut req = builder.body(Body::from(body.to_owned())).unwrap();
+        req.extensions_mut().insert(RequestId("rid".into()));
+        req
+    }
+
+    async fn signed(registry: &Registry, req: Request) -> Response {
+        let credential = credential_scope(&req).unwrap().unwrap();
+        dispatch_signed(registry, &Scope::default(), credential, req).await
+    }
+
+    #[tokio::test]
+    async fn a_request_signed_for_eu_west_1_acts_in_eu_west_1() {
+        let registry = registry();
+        let (status, _, body) = read(
+            signed(
+                &registry,
+                signed_for("GET", "eu-west-1", "restsvc", "/scope", &[], ""),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "eu-west-1"));
+        let (_, _, body) = read(
+            signed(
+                &registry,
+                signed_for("GET", "us-west-2", "restsvc", "/scope", &[], ""),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(body, "us-west-2");
+    }
+
+    #[tokio::test]
+    async fn an_impossible_region_is_refused_in_the_services_protocol() {
+        let registry = registry();
+        let form = [("content-type", "application/x-www-form-urlencoded")];
+        let (status, _, body) = read(
+            signed(
+                &registry,
+                signed_for("POST", "Not A Region", "iam", "/", &form, "Action=GetUser"),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(body.starts_with("<ErrorResponse"), "{body}");
+        assert!(
+            body.contains("<Code>InvalidSignatureException</Code>"),
+            "{body}"
+        );
     }
 }

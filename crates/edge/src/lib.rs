@@ -1,16 +1,22 @@
 //! The edge: one listener, every service.
 //!
 //! Owns HTTP serving and the dispatch order of `DESIGN.md` (SigV4 credential scope → Host →
-//! path prefix → missing-signature error), the botocore-shaped Lambda API ([`lambda_api`]), the
-//! apigatewayv2 control API ([`apigw_api`]), the hand-off of gateway data-plane requests, and the
-//! single place where errors become wire responses ([`response`]).
+//! path prefix → missing-signature error), the service registry (one line per AWS service, in
+//! `services.rs`; signed requests are routed by signing name, then method + path, `X-Amz-Target`
+//! or `Action`), the per-request [`RequestScope`], the botocore-shaped Lambda API ([`lambda_api`]),
+//! the apigatewayv2 control API ([`apigw_api`]), the hand-off of gateway data-plane requests, and
+//! the single place where errors become wire responses ([`response`], rendering through
+//! `nubo_wire::protocol`).
 //! Does not own business rules: handlers translate wire shapes to the lambda layer and back.
 
 pub mod apigw_api;
 mod dispatch;
 pub mod lambda_api;
 mod query;
+mod registry;
 pub mod response;
+pub mod scope;
+mod services;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +25,7 @@ use axum::serve::ListenerExt;
 use nubo_lambda::{AsyncInvoker, Invoker};
 
 pub use dispatch::router;
+pub use scope::RequestScope;
 
 /// Everything the edge needs to answer requests.
 pub struct EdgeState {

@@ -27,15 +27,7 @@ impl IntoResponse for ApiError {
 
 /// Renders an error in rest-json form: status, `x-amzn-ErrorType`, `{"Type","message"}`.
 pub fn rest_json_error(err: &AwsError) -> Response {
-    let mut response = Response::new(Body::from(err.rest_json_body()));
-    *response.status_mut() = err.status;
-    let headers = response.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert("x-amzn-errortype", HeaderValue::from_static(err.code));
-    response
+    nubo_wire::protocol::rest_json::error_response(err).map(Body::from)
 }
 
 /// A JSON success response.

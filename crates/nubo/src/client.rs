@@ -1,4 +1,5 @@
-//! A small SigV4-signing HTTP client for the CLI: the CLI is a client of the same API boto3 uses.
+//! A small SigV4-signing HTTP client for the CLI and the benchmarks: both are clients of the same
+//! API boto3 uses.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -6,14 +7,21 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
 use nubo_wire::sigv4::{sign, Credentials, SigningRequest};
 
+/// Where `nubo serve` listens unless told otherwise, and so where clients look first.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4750";
+
 /// A response, read whole.
-pub(crate) struct Reply {
-    pub(crate) status: http::StatusCode,
-    pub(crate) headers: http::HeaderMap,
-    pub(crate) body: Bytes,
+pub struct Reply {
+    /// HTTP status.
+    pub status: http::StatusCode,
+    /// Response headers.
+    pub headers: http::HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
 }
 
-pub(crate) struct Client {
+/// A client of one Nubo endpoint, signing as the environment's credentials (or `nubo`/`nubo`).
+pub struct Client {
     base: String,
     region: String,
     credentials: Credentials,
@@ -21,15 +29,12 @@ pub(crate) struct Client {
 }
 
 /// `--endpoint`, else `NUBO_ENDPOINT`, else `AWS_ENDPOINT_URL`, else `NUBO_LISTEN`, else the default.
-pub(crate) fn resolve_endpoint(
-    flag: Option<String>,
-    env: impl Fn(&str) -> Option<String>,
-) -> String {
+pub fn resolve_endpoint(flag: Option<String>, env: impl Fn(&str) -> Option<String>) -> String {
     let raw = flag
         .or_else(|| env("NUBO_ENDPOINT"))
         .or_else(|| env("AWS_ENDPOINT_URL"))
         .or_else(|| env("NUBO_LISTEN"))
-        .unwrap_or_else(|| crate::serve::DEFAULT_LISTEN.to_owned());
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let url = if raw.contains("://") {
         raw
     } else {
@@ -39,7 +44,7 @@ pub(crate) fn resolve_endpoint(
 }
 
 impl Client {
-    pub(crate) fn from_env(endpoint: Option<String>) -> Self {
+    pub fn from_env(endpoint: Option<String>) -> Self {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Self {
             base: resolve_endpoint(endpoint, env),
@@ -55,7 +60,7 @@ impl Client {
     }
 
     /// Sends a signed request to `service`; `path` is already URI-encoded.
-    pub(crate) async fn send(
+    pub async fn send(
         &self,
         service: &str,
         method: http::Method,
@@ -114,7 +119,7 @@ impl Client {
     }
 
     /// An unsigned `GET` of one of Nubo's own paths (`/_nubo/…`).
-    pub(crate) async fn get_unsigned(&self, path: &str) -> anyhow::Result<Reply> {
+    pub async fn get_unsigned(&self, path: &str) -> anyhow::Result<Reply> {
         let request = http::Request::builder()
             .uri(format!("{}{path}", self.base))
             .body(Full::new(Bytes::new()))?;

@@ -3,12 +3,10 @@
 //! Only this crate reads the command line and the process environment; everything below receives
 //! typed configuration.
 
-mod bench;
-mod client;
 mod commands;
-mod peer;
-mod plot;
 mod serve;
+
+use nubo::client;
 
 use std::path::PathBuf;
 
@@ -53,8 +51,6 @@ enum Command {
         #[command(flatten)]
         endpoint: EndpointArgs,
     },
-    /// Measure warm and cold invocation against same-run baselines; writes a Markdown table and JSON.
-    Bench(bench::BenchArgs),
     /// List functions.
     Functions {
         #[command(flatten)]
@@ -77,7 +73,6 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
             Command::Invoke {
                 name,
                 payload,

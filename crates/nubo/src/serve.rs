@@ -17,7 +17,7 @@ use nubo_lambda::{validate, AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, R
 use nubo_observe::{LogWriter, MetricsRegistry};
 use nubo_store::{CodeStore, StoreConfig};
 
-pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:4750";
+use nubo::client::DEFAULT_LISTEN;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
@@ -65,6 +65,10 @@ pub(crate) struct ServeArgs {
     /// without a home).
     #[arg(long, env = "NUBO_RUNTIME_SDK_DIR", value_name = "DIR|off")]
     runtime_sdk_dir: Option<PathBuf>,
+    /// Seconds requests in flight at SIGTERM or Ctrl-C may take to finish before the server exits
+    /// anyway; a second signal exits at once. An idle server exits at once.
+    #[arg(long, env = "NUBO_SHUTDOWN_GRACE", default_value_t = 10)]
+    shutdown_grace: u64,
 }
 
 /// The runtimes' SDK directory from `--runtime-sdk-dir`, the user's cache dir or the data dir.
@@ -139,6 +143,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // Installed before anything slow, so a SIGTERM during start-up is not lost.
+    let mut signals = ShutdownSignals::install()?;
     let scope = nubo_wire::Scope {
         region: args.region.clone(),
         account_id: args.account_id.clone(),
@@ -254,7 +260,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         }
     });
 
-    nubo_edge::serve(
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = nubo_edge::serve(
         listener,
         Arc::new(EdgeState {
             invoker,
@@ -262,20 +269,52 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             gateway,
             metrics,
         }),
-        shutdown_signal(),
-    )
-    .await?;
+        async {
+            let _ = stopped.await;
+        },
+    );
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return Ok(result?),
+        signal = signals.next() => tracing::info!("{signal}: shutting down"),
+    }
+    // Stop accepting; idle connections close at once and requests in flight may finish within
+    // the grace period. Nothing else waits: state is durable as it is written (the asynchronous
+    // queue commits before it acknowledges), so an idle server exits within milliseconds.
+    let _ = stop.send(());
+    let grace = Duration::from_secs(args.shutdown_grace);
+    tokio::select! {
+        result = &mut server => result?,
+        _ = tokio::time::sleep(grace) => {
+            tracing::warn!("requests still in flight after {grace:?}; exiting without them");
+        }
+        signal = signals.next() => tracing::warn!("{signal} again: exiting now"),
+    }
     Ok(())
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+/// SIGTERM and SIGINT (Ctrl-C), each of which may arrive more than once.
+struct ShutdownSignals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            terminate: signal(SignalKind::terminate()).context("installing a SIGTERM handler")?,
+            interrupt: signal(SignalKind::interrupt()).context("installing a SIGINT handler")?,
+        })
     }
-    tracing::info!("shutting down");
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
 }
 
 /// The `function.json` of an example: a subset of CreateFunction's members.

@@ -1,7 +1,8 @@
 //! The one error type that becomes a wire response.
 //!
 //! Every layer has its own error enum; each converts into [`AwsError`] with the exact AWS error code
-//! and HTTP status, and only the edge renders it (rest-json: `x-amzn-ErrorType` + `{"Type","message"}`).
+//! and HTTP status. Rendering is the protocol's job ([`crate::protocol`]), and the edge is the only
+//! caller; error codes live in one table per service ([`crate::error_table!`]).
 
 use http::StatusCode;
 use serde_json::{Map, Value};
@@ -23,6 +24,45 @@ pub struct AwsError {
 /// The JSON body of a rest-json error, rendered.
 pub type ErrorBody = Vec<u8>;
 
+/// Declares a table of AWS error codes: one constructor per code, each taking the message.
+///
+/// Every service keeps its codes in one such table (the codes and statuses are botocore's), so a
+/// code is spelled once and handlers write `S3Errors::no_such_bucket(msg)`:
+///
+/// ```
+/// nubo_wire::error_table! {
+///     /// Errors of an example service.
+///     pub struct ExampleErrors {
+///         no_such_thing => ("NoSuchThing", NOT_FOUND),
+///     }
+/// }
+/// let err = ExampleErrors::no_such_thing("The thing does not exist");
+/// assert_eq!((err.code, err.status.as_u16()), ("NoSuchThing", 404));
+/// ```
+#[macro_export]
+macro_rules! error_table {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $table:ident {
+            $($fn_name:ident => ($code:literal, $status:ident)),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy)]
+        $vis struct $table;
+
+        impl $table {
+            $(
+                #[doc = concat!("`", $code, "` (", stringify!($status), ").")]
+                #[allow(dead_code)]
+                $vis fn $fn_name(message: impl Into<String>) -> $crate::AwsError {
+                    $crate::AwsError::new($code, $crate::__http::StatusCode::$status, message)
+                }
+            )*
+        }
+    };
+}
+
 macro_rules! constructors {
     ($($fn_name:ident => ($code:literal, $status:ident)),* $(,)?) => {
         impl AwsError {
@@ -36,7 +76,9 @@ macro_rules! constructors {
     };
 }
 
-// The declarative table of the codes Nubo returns; statuses are botocore's.
+// Lambda's table (the first service, so its constructors sit on `AwsError` itself), plus the
+// signature errors every service shares; statuses are botocore's. Other services declare their
+// own with [`crate::error_table!`].
 constructors! {
     invalid_parameter => ("InvalidParameterValueException", BAD_REQUEST),
     validation => ("ValidationException", BAD_REQUEST),
@@ -51,6 +93,7 @@ constructors! {
     service => ("ServiceException", INTERNAL_SERVER_ERROR),
     missing_authentication_token => ("MissingAuthenticationTokenException", FORBIDDEN),
     incomplete_signature => ("IncompleteSignatureException", FORBIDDEN),
+    invalid_signature => ("InvalidSignatureException", FORBIDDEN),
     unknown_operation => ("UnknownOperationException", NOT_FOUND),
 }
 
@@ -79,6 +122,15 @@ impl AwsError {
             "Server"
         } else {
             "User"
+        }
+    }
+
+    /// `Sender` for client faults, `Receiver` for ours — the `Type` of query and XML error bodies.
+    pub fn xml_fault_type(&self) -> &'static str {
+        if self.status.is_server_error() {
+            "Receiver"
+        } else {
+            "Sender"
         }
     }
 

@@ -1,16 +1,26 @@
 //! AWS wire details shared by every Nubo service.
 //!
 //! This crate owns what a request and a response look like on the wire, independent of any service:
-//! the error envelope ([`AwsError`]), ARNs ([`arn`]), request ids, timestamps in AWS's formats, and
-//! Signature Version 4 (parsing the credential scope for dispatch, and signing for Nubo's own CLI).
-//! It deliberately knows nothing about functions, stores or HTTP servers.
+//! the error envelope ([`AwsError`]) and per-service error tables ([`error_table!`]), the four
+//! protocols AWS services speak ([`protocol`]: rest-json, json, query, rest-xml — decoding requests,
+//! encoding replies and errors), XML ([`xml`]), ARNs ([`arn`]), request ids, timestamps in AWS's
+//! formats, and Signature Version 4 (parsing the credential scope for dispatch, and signing for
+//! Nubo's own CLI). It deliberately knows nothing about functions, stores or HTTP servers: replies
+//! are plain `http::Response<Bytes>` values the edge hands to its server.
 
 pub mod arn;
 pub mod error;
+pub mod protocol;
 pub mod sigv4;
 pub mod timefmt;
+pub mod xml;
 
 pub use error::{AwsError, ErrorBody};
+pub use protocol::Protocol;
+
+// For `error_table!` expansions in crates that do not depend on `http` themselves.
+#[doc(hidden)]
+pub use http as __http;
 
 /// Mints a request id as AWS does: a random UUID, minted at ingress.
 pub fn new_request_id() -> String {

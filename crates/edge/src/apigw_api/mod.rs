@@ -78,11 +78,16 @@ pub fn router(state: Arc<EdgeState>) -> Router {
             "/v2/apis/{api_id}/deployments/{deployment_id}",
             get(deployments::get).delete(deployments::delete),
         )
-        .fallback(|| async {
+        .fallback(|uri: http::Uri| async move {
+            let message = if uri.path().starts_with("/v2/") {
+                "The requested operation is not supported by Nubo's API Gateway API"
+            } else {
+                "REST APIs (apigateway v1) are not served by Nubo yet; HTTP APIs live under /v2/"
+            };
             rest_json_error(&AwsError::new(
                 "NotFoundException",
                 http::StatusCode::NOT_FOUND,
-                "The requested operation is not supported by Nubo's API Gateway API",
+                message,
             ))
         })
         .with_state(state)

@@ -1,4 +1,4 @@
-//! `nubo bench`: what users feel, each figure beside a baseline measured in the same run.
+//! The benchmark scenarios: what users feel, each figure beside a baseline measured in the same run.
 //!
 //! Scenarios (issue "Functions that run"): warm invoke of a `provided` no-op function (p50/p99
 //! latency, sequential; throughput with concurrent clients) against a bare loopback HTTP echo
@@ -20,11 +20,15 @@ use http_body_util::{BodyExt, Full};
 use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
-use crate::client::Client;
+use nubo::client::{Client, Reply};
+
 use crate::peer;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
+    /// The `nubo` binary under test (default: `nubo` beside this executable).
+    #[arg(long)]
+    nubo: Option<PathBuf>,
     /// Sequential warm invocations to time.
     #[arg(long, default_value_t = 2000)]
     warm_iterations: usize,
@@ -109,14 +113,13 @@ struct Server {
 }
 
 impl Server {
-    async fn start() -> anyhow::Result<Self> {
-        Self::start_with(&[]).await
+    async fn start(nubo: &Path) -> anyhow::Result<Self> {
+        Self::start_with(nubo, &[]).await
     }
 
-    async fn start_with(extra_args: &[&str]) -> anyhow::Result<Self> {
+    async fn start_with(nubo: &Path, extra_args: &[&str]) -> anyhow::Result<Self> {
         let data = tempfile::tempdir()?;
-        let exe = std::env::current_exe()?;
-        let mut child = tokio::process::Command::new(exe)
+        let mut child = tokio::process::Command::new(nubo)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
             .args(extra_args)
@@ -187,7 +190,7 @@ async fn create(
     path: &str,
     body: &Value,
     what: &str,
-) -> anyhow::Result<crate::client::Reply> {
+) -> anyhow::Result<Reply> {
     let reply = client
         .send(
             service,
@@ -207,7 +210,7 @@ async fn create(
     Ok(reply)
 }
 
-async fn invoke(client: &Client, name: &str, tail: bool) -> anyhow::Result<crate::client::Reply> {
+async fn invoke(client: &Client, name: &str, tail: bool) -> anyhow::Result<Reply> {
     let path = format!("/2015-03-31/functions/{name}/invocations");
     let headers: Vec<(&str, String)> = if tail {
         vec![("x-amz-log-type", "Tail".into())]
@@ -261,7 +264,7 @@ async fn start_echo() -> anyhow::Result<String> {
     Ok(format!("http://{addr}"))
 }
 
-async fn echo_once(client: &Client, _: &str, _: bool) -> anyhow::Result<crate::client::Reply> {
+async fn echo_once(client: &Client, _: &str, _: bool) -> anyhow::Result<Reply> {
     client
         .send(
             "lambda",
@@ -404,7 +407,7 @@ fn spawn_baseline(program: &Path, args: &[&str], iterations: usize) -> anyhow::R
     Ok(stats(samples))
 }
 
-fn parse_init_ms(reply: &crate::client::Reply) -> Option<f64> {
+fn parse_init_ms(reply: &Reply) -> Option<f64> {
     let tail = reply.headers.get("x-amz-log-result")?.to_str().ok()?;
     let text = String::from_utf8(
         base64::engine::general_purpose::STANDARD
@@ -463,17 +466,26 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(p) => p,
         None => std::env::current_exe()?.with_file_name("bootstrap"),
     };
+    let nubo = match args.nubo.clone() {
+        Some(p) => p,
+        None => std::env::current_exe()?.with_file_name("nubo"),
+    };
+    anyhow::ensure!(
+        nubo.is_file(),
+        "no nubo binary at {} (build it: cargo build --release -p nubo)",
+        nubo.display()
+    );
     anyhow::ensure!(
         bootstrap.is_file(),
         "no provided bootstrap at {} (build it: cargo build --release -p rust-runtime-fixture)",
         bootstrap.display()
     );
     if args.sandbox_only {
-        let rows = sandbox_comparison(&args, &bootstrap).await?;
+        let rows = sandbox_comparison(&args, &nubo, &bootstrap).await?;
         return report(&rows, &[], &args.out);
     }
     eprintln!("bench: starting nubo serve …");
-    let server = Server::start().await?;
+    let server = Server::start(&nubo).await?;
     let client = Arc::new(Client::from_env(Some(server.url.clone())));
     let echo_url = start_echo().await?;
     let echo = Arc::new(Client::from_env(Some(echo_url.clone())));
@@ -793,17 +805,21 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         });
     }
     drop(server);
-    rows.extend(sandbox_comparison(&args, &bootstrap).await?);
+    rows.extend(sandbox_comparison(&args, &nubo, &bootstrap).await?);
     report(&rows, &micro, &args.out)
 }
 
 /// The sandbox's cost: cold start per runtime under the namespace sandbox versus the same server
 /// with `--sandbox process`, and the memory of idle environments (PSS of every process the server
 /// started, per environment; the cgroups' own charge too). Memory figures go to `sandbox-memory.md`.
-async fn sandbox_comparison(args: &BenchArgs, bootstrap: &Path) -> anyhow::Result<Vec<Row>> {
+async fn sandbox_comparison(
+    args: &BenchArgs,
+    nubo: &Path,
+    bootstrap: &Path,
+) -> anyhow::Result<Vec<Row>> {
     eprintln!("bench: sandbox comparison: starting `nubo serve` twice (auto, process) …");
-    let sandboxed = Server::start_with(&["--sandbox", "auto"]).await?;
-    let plain = Server::start_with(&["--sandbox", "process"]).await?;
+    let sandboxed = Server::start_with(nubo, &["--sandbox", "auto"]).await?;
+    let plain = Server::start_with(nubo, &["--sandbox", "process"]).await?;
     let on = Client::from_env(Some(sandboxed.url.clone()));
     let off = Client::from_env(Some(plain.url.clone()));
     let functions = [
@@ -923,7 +939,7 @@ Ratio (namespace ÷ process): {:.2}
     Ok(rows)
 }
 
-/// Every process descended from `root` (found through /proc/<pid>/stat's ppid).
+/// Every process descended from `root` (found through `/proc/<pid>/stat`'s ppid).
 fn descendants(root: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {

@@ -1,0 +1,127 @@
+//! Operation tables of the json and query bindings: typed handlers, erased for the registry.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use nubo_wire::protocol::json::{self, JsonVersion};
+use nubo_wire::protocol::query::QueryRequest;
+use nubo_wire::xml::XmlOutput;
+use nubo_wire::{AwsError, Scope};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+// The json and query bindings serve no production service until SQS, DynamoDB, IAM or STS land;
+// the tests below drive them. Hence `cfg_attr(not(test), allow(dead_code))` on their items.
+
+/// How large a json or query request body may be unless a service says otherwise.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const DEFAULT_MAX_BODY: usize = 6 * 1024 * 1024;
+
+/// What an operation handler knows about its request besides the input.
+#[cfg_attr(not(test), allow(dead_code))]
+#[derive(Debug, Clone)]
+pub(crate) struct OperationContext {
+    /// The account and region the request acts in.
+    pub(crate) scope: Scope,
+    /// The id minted at ingress (query replies carry it in their body).
+    pub(crate) request_id: String,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+pub(super) type JsonHandler =
+    Box<dyn Fn(OperationContext, Bytes) -> BoxFuture<Result<Vec<u8>, AwsError>> + Send + Sync>;
+pub(super) type QueryHandler = Box<
+    dyn Fn(OperationContext, QueryRequest) -> BoxFuture<Result<Box<dyn XmlOutput + Send>, AwsError>>
+        + Send
+        + Sync,
+>;
+
+/// A json-protocol service's operations, keyed by the full `X-Amz-Target`.
+pub(crate) struct JsonOperations {
+    pub(super) version: JsonVersion,
+    pub(super) max_body: usize,
+    pub(super) handlers: HashMap<&'static str, JsonHandler>,
+}
+
+#[cfg_attr(not(test), allow(dead_code))]
+impl JsonOperations {
+    /// No operations yet.
+    pub(crate) fn new(version: JsonVersion) -> Self {
+        Self {
+            version,
+            max_body: DEFAULT_MAX_BODY,
+            handlers: HashMap::new(),
+        }
+    }
+
+    /// The largest body the service accepts.
+    pub(crate) fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Registers `handler` for `target` (e.g. `DynamoDB_20120810.PutItem`): the body is decoded
+    /// into `I` (malformed → `SerializationException`) and the output encoded as JSON.
+    pub(crate) fn operation<I, O, F, Fut>(mut self, target: &'static str, handler: F) -> Self
+    where
+        I: DeserializeOwned,
+        O: Serialize,
+        F: Fn(OperationContext, I) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, AwsError>> + Send + 'static,
+    {
+        let handler: JsonHandler = Box::new(move |context, body| {
+            let input = match json::decode::<I>(&body) {
+                Ok(input) => input,
+                Err(err) => return Box::pin(std::future::ready(Err(err))),
+            };
+            let output = handler(context, input);
+            Box::pin(async move {
+                let output = output.await?;
+                serde_json::to_vec(&output)
+                    .map_err(|e| AwsError::service(format!("The reply could not be encoded: {e}")))
+            })
+        });
+        self.handlers.insert(target, handler);
+        self
+    }
+}
+
+/// A query-protocol service's operations, keyed by `Action`.
+pub(crate) struct QueryOperations {
+    pub(super) xml_namespace: &'static str,
+    pub(super) max_body: usize,
+    pub(super) handlers: HashMap<&'static str, QueryHandler>,
+}
+
+#[cfg_attr(not(test), allow(dead_code))]
+impl QueryOperations {
+    /// No operations yet; replies carry `xml_namespace`.
+    pub(crate) fn new(xml_namespace: &'static str) -> Self {
+        Self {
+            xml_namespace,
+            max_body: DEFAULT_MAX_BODY,
+            handlers: HashMap::new(),
+        }
+    }
+
+    /// Registers `handler` for `action`: it gets the decoded fields and returns the output the
+    /// reply carries in `<{action}Result>`.
+    pub(crate) fn operation<O, F, Fut>(mut self, action: &'static str, handler: F) -> Self
+    where
+        O: XmlOutput + Send + 'static,
+        F: Fn(OperationContext, QueryRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<O, AwsError>> + Send + 'static,
+    {
+        let handler: QueryHandler = Box::new(move |context, request| {
+            let output = handler(context, request);
+            Box::pin(async move {
+                let output: Box<dyn XmlOutput + Send> = Box::new(output.await?);
+                Ok(output)
+            })
+        });
+        self.handlers.insert(action, handler);
+        self
+    }
+}

@@ -1,0 +1,82 @@
+//! The services the edge answers for, one line each (see "Add a service" in ARCHITECTURE.md).
+//!
+//! Served services register their module's operations. Every other service a client may sign for
+//! is listed in [`NOT_SERVED`] with its signing name and protocols as botocore's models give them,
+//! so a request to it gets an error in its own protocol — XML for IAM, STS and S3, `__type` JSON for
+//! DynamoDB, CloudWatch Logs and EventBridge — that the SDK raises as a `ClientError` with a code.
+
+use std::sync::Arc;
+
+use nubo_wire::protocol::json::JsonVersion;
+use nubo_wire::Protocol;
+
+use crate::registry::{Registry, Service};
+use crate::{apigw_api, lambda_api, EdgeState};
+
+/// Builds the registry: the served services, then the rest.
+pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
+    let mut registry = Registry::default();
+    registry.register(
+        Service::new("lambda").rest(Protocol::RestJson, lambda_api::router(state.clone())),
+    );
+    registry.register(
+        Service::new("apigateway").rest(Protocol::RestJson, apigw_api::router(state.clone())),
+    );
+    register_not_served(&mut registry);
+    registry
+}
+
+/// Registers every entry of [`NOT_SERVED`].
+pub(crate) fn register_not_served(registry: &mut Registry) {
+    for (signing_name, protocols) in NOT_SERVED {
+        let service = protocols
+            .iter()
+            .fold(Service::new(signing_name), |service, protocol| {
+                service.not_served(*protocol)
+            });
+        registry.register(service);
+    }
+}
+
+const JSON_1_0: Protocol = Protocol::Json(JsonVersion::V1_0);
+const JSON_1_1: Protocol = Protocol::Json(JsonVersion::V1_1);
+
+const fn query(xml_namespace: &'static str) -> Protocol {
+    Protocol::Query { xml_namespace }
+}
+
+/// Services not served yet: signing name → protocols, the one today's botocore uses first. SQS and
+/// CloudWatch moved from query to json; older SDKs still send query, so both are answered.
+pub(crate) const NOT_SERVED: &[(&str, &[Protocol])] = &[
+    ("s3", &[Protocol::RestXml]),
+    ("sqs", &[JSON_1_0, query(namespace::SQS)]),
+    ("dynamodb", &[JSON_1_0]),
+    ("logs", &[JSON_1_1]),
+    ("monitoring", &[JSON_1_0, query(namespace::MONITORING)]),
+    ("events", &[JSON_1_1]),
+    ("iam", &[query(namespace::IAM)]),
+    ("sts", &[query(namespace::STS)]),
+    ("ecr", &[JSON_1_1]),
+    ("signer", &[Protocol::RestJson]),
+    ("cloudformation", &[query(namespace::CLOUDFORMATION)]),
+    ("execute-api", &[Protocol::RestJson]),
+    ("xray", &[Protocol::RestJson]),
+    ("sns", &[query(namespace::SNS)]),
+    ("kinesis", &[JSON_1_1]),
+    ("states", &[JSON_1_0]),
+    ("secretsmanager", &[JSON_1_1]),
+    ("ssm", &[JSON_1_1]),
+    ("kms", &[JSON_1_1]),
+    ("scheduler", &[Protocol::RestJson]),
+];
+
+/// The XML namespaces of query services' replies (botocore's `metadata.xmlNamespace`; SQS's and
+/// CloudWatch's from their last query-protocol models).
+mod namespace {
+    pub(super) const SQS: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
+    pub(super) const MONITORING: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";
+    pub(super) const IAM: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+    pub(super) const STS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+    pub(super) const CLOUDFORMATION: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
+    pub(super) const SNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
+}

@@ -1,0 +1,73 @@
+//! `rest-json`: the operation is the method + path template (routing is the edge's), input members
+//! come from the path, query string, headers and a JSON body, replies are JSON.
+//!
+//! Errors carry the code in `x-amzn-ErrorType` (botocore's RestJSONParser prefers that header to
+//! any body member) and a JSON body. The body is Lambda's `{"Type": "User", "message": …}` plus
+//! any extra members, byte for byte as Nubo has always sent it.
+
+use http::{HeaderValue, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{reply, WireResponse};
+use crate::AwsError;
+
+/// The content type of rest-json bodies.
+pub const CONTENT_TYPE: &str = "application/json";
+
+/// Decodes a JSON body into an input shape; an empty body is an input with no members.
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+    let body = if body.is_empty() { b"{}" } else { body };
+    serde_json::from_slice(body)
+}
+
+/// A JSON reply with `status`.
+pub fn response<T: Serialize + ?Sized>(status: StatusCode, output: &T) -> WireResponse {
+    reply(
+        status,
+        CONTENT_TYPE,
+        serde_json::to_vec(output).unwrap_or_default(),
+    )
+}
+
+/// The error reply: status, `x-amzn-ErrorType: Code`, `{"Type", "message", …extra}`.
+pub fn error_response(err: &AwsError) -> WireResponse {
+    let mut response = reply(err.status, CONTENT_TYPE, err.rest_json_body());
+    response
+        .headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static(err.code));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_keeps_lambdas_body_and_names_the_code_in_a_header() {
+        let err = AwsError::resource_not_found(
+            "Function not found: arn:aws:lambda:us-east-1:000000000000:function:f",
+        );
+        let response = error_response(&err);
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            response.headers()["x-amzn-errortype"],
+            "ResourceNotFoundException"
+        );
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(
+            response.body().as_ref(),
+            br#"{"Type":"User","message":"Function not found: arn:aws:lambda:us-east-1:000000000000:function:f"}"#
+        );
+    }
+
+    #[test]
+    fn empty_body_is_an_empty_input() {
+        #[derive(serde::Deserialize)]
+        struct Input {
+            name: Option<String>,
+        }
+        assert!(decode::<Input>(b"").unwrap().name.is_none());
+        assert!(decode::<Input>(b"{\"name\":").is_err());
+    }
+}

@@ -1,0 +1,98 @@
+"""Services Nubo does not serve yet answer in their own protocol, so boto3 raises a ClientError
+with a code (not a parse failure or a bare 400): XML for the query services (IAM, STS) and S3, `__type`
+JSON for the json services (SQS, DynamoDB, CloudWatch Logs, EventBridge, CloudWatch)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import CREDENTIALS, REGION
+
+# (service, a call, expected code, expected HTTP status, protocol botocore uses for it)
+CALLS = [
+    ("sqs", lambda c: c.list_queues(), "UnknownOperationException", 400, "json"),
+    ("dynamodb", lambda c: c.list_tables(), "UnknownOperationException", 400, "json"),
+    ("logs", lambda c: c.describe_log_groups(), "UnknownOperationException", 400, "json"),
+    ("events", lambda c: c.list_rules(), "UnknownOperationException", 400, "json"),
+    ("cloudwatch", lambda c: c.list_metrics(), "UnknownOperationException", 400, "json"),
+    ("iam", lambda c: c.list_users(), "InvalidAction", 400, "query"),
+    ("sts", lambda c: c.get_caller_identity(), "InvalidAction", 400, "query"),
+    ("cloudformation", lambda c: c.list_stacks(), "InvalidAction", 400, "query"),
+    ("s3", lambda c: c.list_buckets(), "NotImplemented", 501, "rest-xml"),
+    ("s3", lambda c: c.create_bucket(Bucket="nubo-bucket"), "NotImplemented", 501, "rest-xml"),
+    ("xray", lambda c: c.get_sampling_rules(), "UnknownOperationException", 404, "rest-json"),
+]
+
+
+def client(service: str, endpoint: str):
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        config=Config(retries={"max_attempts": 0}, connect_timeout=10, read_timeout=30),
+        **CREDENTIALS,
+    )
+
+
+@pytest.mark.parametrize(
+    "service,call,code,status,protocol",
+    CALLS,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(CALLS)],
+)
+def test_unserved_service_answers_in_its_protocol(endpoint, service, call, code, status, protocol):
+    c = client(service, endpoint)
+    assert c.meta.service_model.resolved_protocol == protocol  # what this test is about
+    with pytest.raises(ClientError) as excinfo:
+        call(c)
+    response = excinfo.value.response
+    assert response["Error"]["Code"] == code, response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == status, response
+    assert "does not serve" in response["Error"]["Message"], response
+    assert response["ResponseMetadata"].get("RequestId"), response
+
+
+def test_query_services_also_answer_sqs_in_query_form(endpoint):
+    """Older SDKs still speak query to SQS; the same service answers them in XML."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        method="POST",
+        url=endpoint + "/",
+        data="Action=ListQueues&Version=2012-11-05",
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    SigV4Auth(Credentials("test", "test"), "sqs", REGION).add_auth(request)
+    prepared = request.prepare()
+    req = urllib.request.Request(prepared.url, data=prepared.body.encode(), headers=dict(prepared.headers), method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        pytest.fail("an unserved service answered 2xx")
+    except urllib.error.HTTPError as e:
+        body = e.read().decode()
+        assert e.code == 400
+        assert body.startswith('<ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/">'), body
+        assert "<Code>InvalidAction</Code>" in body and "<Type>Sender</Type>" in body, body
+
+
+def test_a_region_that_cannot_be_a_region_is_refused(endpoint):
+    """The request's region becomes its scope; one that cannot be a region never gets that far."""
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name="Mars-Central-1",
+        config=Config(retries={"max_attempts": 0}),
+        **CREDENTIALS,
+    )
+    with pytest.raises(ClientError) as excinfo:
+        lam.list_functions()
+    error = excinfo.value.response
+    assert error["Error"]["Code"] == "InvalidSignatureException"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
