@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::cgroup::{CgroupRoots, PIDS_MAX};
 use super::init::{Bind, Namespaces, Plan};
-use super::network::{FunctionNetwork, NetPlan, Stack, RUNTIME_API_INSIDE};
+use super::network::{FunctionNetwork, NetPlan, Stack, StackKind, RUNTIME_API_INSIDE};
 use super::{
     Control, Mount, Sandbox, SandboxError, SandboxSpec, Spawned, INIT_ARG, OPEN_FILES_MAX,
 };
@@ -147,6 +147,16 @@ impl NamespaceSandbox {
         }
         let mut refused = refused;
         sandbox.network = sandbox.probe_network(&options, &truth, &probe_task, &mut refused);
+        let slirp = sandbox
+            .network
+            .stack
+            .as_ref()
+            .is_some_and(|s| s.kind == StackKind::Slirp4netns);
+        if slirp && sandbox.namespaces.mount {
+            sandbox
+                .system_binds
+                .extend(slirp_resolver(&options.state_dir)?);
+        }
         let mut plan = sandbox.probe_plan(sandbox.namespaces, &truth, &probe_task);
         plan.seccomp = true;
         match sandbox.try_plan(&plan) {
@@ -199,11 +209,13 @@ impl NamespaceSandbox {
             plan.net = Some(NetPlan::for_endpoint(0, Some(stack.clone())));
             match self.try_plan(&plan) {
                 Ok(()) => {
+                    // Said once at start: a better stack was there but did not work.
+                    refused.extend(failures);
                     return Network {
                         private: true,
                         description: format!("network: {inside}; {}", stack.describe()),
                         stack: Some(stack),
-                    }
+                    };
                 }
                 Err(e) => failures.push(format!("{}: {e}", stack.program.display())),
             }
@@ -457,6 +469,25 @@ fn account_files(state_dir: &Path) -> std::io::Result<Vec<Bind>> {
         });
     }
     Ok(binds)
+}
+
+/// slirp4netns answers DNS at 10.0.2.3, forwarding to the host's resolver — also one on the
+/// host's loopback (systemd-resolved's 127.0.0.53), which the function cannot reach itself. Shown
+/// over `/etc/resolv.conf` when the host's is a plain file (a symlink points out of the root).
+fn slirp_resolver(state_dir: &Path) -> std::io::Result<Option<Bind>> {
+    let host = Path::new("/etc/resolv.conf");
+    if !std::fs::symlink_metadata(host).is_ok_and(|m| m.is_file()) {
+        return Ok(None);
+    }
+    let dir = state_dir.join("etc");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("resolv.conf");
+    std::fs::write(&path, "nameserver 10.0.2.3\n")?;
+    Ok(Some(Bind {
+        source: path,
+        target: host.to_path_buf(),
+        writable: false,
+    }))
 }
 
 fn check_executable(program: &Path) -> Result<(), SandboxError> {

@@ -429,10 +429,19 @@ fn attach(stack: &Stack, host_namespace: RawFd) -> Result<OwnedFd, String> {
             // SAFETY: dup2/setns/prctl are async-signal-safe; the helper is single-threaded anyway.
             unsafe {
                 command.pre_exec(move || {
-                    if libc::dup2(ready, 3) == -1 || libc::dup2(exit, 4) == -1 {
+                    // First: the namespace's descriptor may be 3 or 4, which the dup2s replace;
+                    // and the pipes go through high numbers so neither overwrites the other.
+                    back_home(host_namespace)?;
+                    let ready = libc::fcntl(ready, libc::F_DUPFD, 10);
+                    let exit = libc::fcntl(exit, libc::F_DUPFD, 10);
+                    if ready == -1
+                        || exit == -1
+                        || libc::dup2(ready, 3) == -1
+                        || libc::dup2(exit, 4) == -1
+                    {
                         return Err(io::Error::last_os_error());
                     }
-                    back_home(host_namespace)
+                    Ok(())
                 });
             }
             exit_pipe = Some((exit_read, exit_write));
