@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -379,3 +379,11 @@ def test_environments_do_not_outlive_a_sigkilled_server(start_server):
     while alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert alive() == [], "environment processes outlived the server"
+
+
+def test_the_default_network_uses_slirp4netns_when_it_is_installed(isolation):
+    require(isolation, r"namespaces: [a-z,]*net", "a network namespace per environment")
+    if not shutil.which("slirp4netns"):
+        pytest.skip("slirp4netns is not installed (scripts/test.sh installs it as root)")
+    assert "outbound via slirp4netns (host loopback unreachable)" in isolation, isolation
+    assert "refused:" not in isolation or "slirp4netns" not in isolation.split("refused:", 1)[1], isolation

@@ -226,7 +226,7 @@ fn run(plan: &Plan, control: Option<OwnedFd>) -> Result<Never, String> {
     drop(from_child);
     drop(network_ready);
     if let Some(control) = &control {
-        watch(child, control);
+        watch(child, control, &plan.runtime_cgroup_procs);
     }
     let mut status: libc::c_int = 0;
     loop {
@@ -258,7 +258,7 @@ fn run(plan: &Plan, control: Option<OwnedFd>) -> Result<Never, String> {
 /// Returns once the child has exited, having killed it if the server closed the control socket
 /// first (the environment was dropped, or the server is gone). Without `pidfd_open` (Linux < 5.3)
 /// it returns at once and the caller just waits.
-fn watch(child: libc::pid_t, control: &OwnedFd) {
+fn watch(child: libc::pid_t, control: &OwnedFd, runtime_cgroups: &[PathBuf]) {
     // SAFETY: pidfd_open(2) with integer arguments; the result is a new descriptor we own.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child, 0) } as libc::c_int;
     if pidfd < 0 {
@@ -295,6 +295,13 @@ fn watch(child: libc::pid_t, control: &OwnedFd) {
             // SAFETY: kill(2) with integers; the child is ours and not yet reaped.
             unsafe {
                 libc::kill(child, libc::SIGKILL);
+            }
+            // A frozen environment (v1 freezer) takes the signal only once thawed; v2 at once.
+            for procs in runtime_cgroups {
+                if let Some(dir) = procs.parent() {
+                    let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+                    let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+                }
             }
             return;
         }

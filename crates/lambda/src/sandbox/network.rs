@@ -239,6 +239,14 @@ impl Control {
 }
 
 #[cfg(target_os = "linux")]
+#[cfg(not(target_os = "linux"))]
+impl Control {
+    /// Only Linux gives environments a network of their own.
+    pub async fn listeners(&self) -> io::Result<InsideListeners> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+}
+
 /// Sends `payload` with `fds` attached (`SCM_RIGHTS`). Blocking; the helper's side.
 pub(crate) fn send_fds(socket: BorrowedFd<'_>, payload: &[u8], fds: &[RawFd]) -> io::Result<()> {
     assert!(
