@@ -22,6 +22,8 @@ pub mod init;
 mod namespace;
 pub mod network;
 #[cfg(target_os = "linux")]
+mod root_files;
+#[cfg(target_os = "linux")]
 mod seccomp;
 
 pub use cgroup::Cgroups;

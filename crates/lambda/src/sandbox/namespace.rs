@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::cgroup::{CgroupRoots, PIDS_MAX};
 use super::init::{Bind, Namespaces, Plan};
 use super::network::{FunctionNetwork, NetPlan, Stack, StackKind, RUNTIME_API_INSIDE};
+use super::root_files::{account_files, slirp_resolver};
 use super::{
     Control, Mount, Sandbox, SandboxError, SandboxSpec, Spawned, INIT_ARG, OPEN_FILES_MAX,
 };
@@ -19,11 +20,7 @@ pub(crate) const TASK_ROOT: &str = "/var/task";
 /// Where the runtime's directory (our bootstrap) appears inside the sandbox (as on Lambda).
 pub(crate) const RUNTIME_ROOT: &str = "/var/runtime";
 /// The uid/gid a function runs as inside its user namespace (Lambda's `sbx_user1051`).
-const UID_INSIDE: u32 = 993;
-/// Its account entries, so `getpwuid` finds it (node's `os.homedir()` fails without one; the SDK
-/// for JavaScript asks it for `~/.aws`). The home directory does not exist, as on Lambda.
-const PASSWD_ENTRY: &str = "sbx_user1051:x:993:993::/home/sbx_user1051:/sbin/nologin";
-const GROUP_ENTRY: &str = "sbx_user1051:x:993:";
+pub(super) const UID_INSIDE: u32 = 993;
 /// What that uid is outside: nobody.
 const UID_OUTSIDE: u32 = 65534;
 /// Host directories every runtime needs, bound read-only (or re-created as symlinks).
@@ -441,53 +438,6 @@ struct Launch<'a> {
     runtime_dir: &'a Path,
     mounts: &'a [Mount],
     links: &'a [(PathBuf, PathBuf)],
-}
-
-/// The host's `/etc/passwd` and `/etc/group` with the sandbox user in place of any host entry of
-/// the same id, written under `state_dir` and bound over the originals inside.
-fn account_files(state_dir: &Path) -> std::io::Result<Vec<Bind>> {
-    let dir = state_dir.join("etc");
-    std::fs::create_dir_all(&dir)?;
-    let mut binds = Vec::new();
-    for (name, entry) in [("passwd", PASSWD_ENTRY), ("group", GROUP_ENTRY)] {
-        let host = Path::new("/etc").join(name);
-        let Ok(text) = std::fs::read_to_string(&host) else {
-            continue;
-        };
-        let id = UID_INSIDE.to_string();
-        let mut lines: Vec<&str> = text
-            .lines()
-            .filter(|line| line.split(':').nth(2) != Some(id.as_str()))
-            .collect();
-        lines.push(entry);
-        let path = dir.join(name);
-        std::fs::write(&path, lines.join("\n") + "\n")?;
-        binds.push(Bind {
-            source: path,
-            target: host,
-            writable: false,
-        });
-    }
-    Ok(binds)
-}
-
-/// slirp4netns answers DNS at 10.0.2.3, forwarding to the host's resolver — also one on the
-/// host's loopback (systemd-resolved's 127.0.0.53), which the function cannot reach itself. Shown
-/// over `/etc/resolv.conf` when the host's is a plain file (a symlink points out of the root).
-fn slirp_resolver(state_dir: &Path) -> std::io::Result<Option<Bind>> {
-    let host = Path::new("/etc/resolv.conf");
-    if !std::fs::symlink_metadata(host).is_ok_and(|m| m.is_file()) {
-        return Ok(None);
-    }
-    let dir = state_dir.join("etc");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("resolv.conf");
-    std::fs::write(&path, "nameserver 10.0.2.3\n")?;
-    Ok(Some(Bind {
-        source: path,
-        target: host.to_path_buf(),
-        writable: false,
-    }))
 }
 
 fn check_executable(program: &Path) -> Result<(), SandboxError> {
