@@ -8,6 +8,17 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
+# Functions reach the network through a user-mode network stack in their own network namespace
+# (slirp4netns; pasta for --function-network host-loopback). Without them the server still runs,
+# with no outbound network for functions (it says so), and the tests that need it are skipped.
+if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1 \
+    && { ! command -v slirp4netns >/dev/null 2>&1 || ! command -v pasta >/dev/null 2>&1; }; then
+    echo "==> apt-get install slirp4netns passt"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slirp4netns passt >/dev/null \
+        || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slirp4netns passt >/dev/null; } \
+        || echo "    (could not install them: functions get no outbound network)"
+fi
+
 echo "==> cargo test --workspace"
 cargo test --workspace
 

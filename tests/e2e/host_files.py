@@ -2,8 +2,11 @@
 
 Sandboxed functions have no view of the host's filesystem (their root is a private skeleton with
 the code at /var/task), so a test that wants a function to leave a trace on the host hands it a URL
-instead of a path: the function POSTs to it (the network is open, as on Lambda) and this server,
-in the test process, appends the body to the file the URL names.
+instead of a path: the function POSTs to it and this server appends the body to the file the URL
+names. Functions reach non-loopback destinations only (their own network namespace has no route to
+the host's loopback), so where this machine allows it the server runs on a test host of its own
+(`netns_hosts`: a network namespace behind a veth pair, sharing the host's files); elsewhere (no
+root, so no namespaces for functions either) it runs in the test process on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from pathlib import Path
 
 _lock = threading.Lock()
 _server: ThreadingHTTPServer | None = None
+_base: str | None = None
 
 
-class _Append(BaseHTTPRequestHandler):
+class Append(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server's naming)
         path = Path(urllib.parse.unquote(self.path))
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -40,13 +44,18 @@ class _Append(BaseHTTPRequestHandler):
 
 def url_for(path: Path) -> str:
     """A URL that appends what is POSTed to it to `path` (the server starts on first use)."""
-    global _server
+    global _server, _base
     with _lock:
-        if _server is None:
-            _server = ThreadingHTTPServer(("127.0.0.1", 0), _Append)
-            threading.Thread(target=_server.serve_forever, daemon=True).start()
-        port = _server.server_address[1]
-    return f"http://127.0.0.1:{port}{urllib.parse.quote(str(path))}"
+        if _base is None:
+            import netns_hosts
+
+            if netns_hosts.available():
+                _base = netns_hosts.start("files").url
+            else:
+                _server = ThreadingHTTPServer(("127.0.0.1", 0), Append)
+                threading.Thread(target=_server.serve_forever, daemon=True).start()
+                _base = f"http://127.0.0.1:{_server.server_address[1]}"
+    return f"{_base}{urllib.parse.quote(str(path))}"
 
 
 # The function side, pasted into function sources: write(target, text) appends to a local file or

@@ -810,18 +810,28 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// The sandbox's cost: cold start per runtime under the namespace sandbox versus the same server
-/// with `--sandbox process`, and the memory of idle environments (PSS of every process the server
-/// started, per environment; the cgroups' own charge too). Memory figures go to `sandbox-memory.md`.
+/// with `--sandbox process`; the network namespace's share (the default, with slirp4netns for
+/// outbound traffic, and `--function-network none`, versus `--function-network host`: no network
+/// namespace); a warm invoke under the sandbox (thawed before and frozen after each invocation)
+/// versus `--sandbox process`; and the memory of idle environments (PSS of every process the
+/// server started, per environment — the network stack included; the cgroups' own charge too).
+/// Memory figures go to `sandbox-memory.md`.
 async fn sandbox_comparison(
     args: &BenchArgs,
     nubo: &Path,
     bootstrap: &Path,
 ) -> anyhow::Result<Vec<Row>> {
-    eprintln!("bench: sandbox comparison: starting `nubo serve` twice (auto, process) …");
+    eprintln!("bench: sandbox comparison: starting `nubo serve` four times (auto with outbound, none and host networks; process) …");
     let sandboxed = Server::start_with(nubo, &["--sandbox", "auto"]).await?;
     let plain = Server::start_with(nubo, &["--sandbox", "process"]).await?;
+    let host_network =
+        Server::start_with(nubo, &["--sandbox", "auto", "--function-network", "host"]).await?;
+    let no_outbound =
+        Server::start_with(nubo, &["--sandbox", "auto", "--function-network", "none"]).await?;
     let on = Client::from_env(Some(sandboxed.url.clone()));
     let off = Client::from_env(Some(plain.url.clone()));
+    let shared = Client::from_env(Some(host_network.url.clone()));
+    let sealed = Client::from_env(Some(no_outbound.url.clone()));
     let functions = [
         (
             "provided.al2023",
@@ -855,8 +865,9 @@ async fn sandbox_comparison(
     let mut rows = Vec::new();
     for (runtime, handler, zip) in &functions {
         let name = format!("bench-sandbox-{}", runtime.replace('.', "-"));
-        create_function(&on, &name, runtime, handler, zip).await?;
-        create_function(&off, &name, runtime, handler, zip).await?;
+        for client in [&on, &off, &shared, &sealed] {
+            create_function(client, &name, runtime, handler, zip).await?;
+        }
         eprintln!(
             "bench: cold start {runtime}, sandbox vs process ({} starts each)",
             args.cold_iterations
@@ -865,7 +876,7 @@ async fn sandbox_comparison(
         let (without, without_init) = cold_starts(&off, &name, args.cold_iterations).await?;
         rows.push(Row {
             scenario: format!("cold start {runtime}, namespace sandbox: whole invoke"),
-            subject: with_sandbox,
+            subject: with_sandbox.clone(),
             throughput: None,
             baseline_name: "same, --sandbox process".into(),
             baseline: without,
@@ -873,13 +884,72 @@ async fn sandbox_comparison(
         });
         rows.push(Row {
             scenario: format!("cold start {runtime}, namespace sandbox: Init Duration"),
-            subject: with_init,
+            subject: with_init.clone(),
             throughput: None,
             baseline_name: "same, --sandbox process".into(),
             baseline: without_init,
             baseline_throughput: None,
         });
+        eprintln!(
+            "bench: cold start {runtime}, network namespace vs none (--function-network host)"
+        );
+        let (host_net, host_net_init) = cold_starts(&shared, &name, args.cold_iterations).await?;
+        let (none, none_init) = cold_starts(&sealed, &name, args.cold_iterations).await?;
+        let baseline_name = "same sandbox, --function-network host (no network namespace)";
+        for (scenario, subject, baseline) in [
+            (
+                "network namespace + slirp4netns (default): whole invoke",
+                with_sandbox.clone(),
+                host_net.clone(),
+            ),
+            (
+                "network namespace + slirp4netns (default): Init Duration",
+                with_init,
+                host_net_init.clone(),
+            ),
+            (
+                "network namespace only (none): whole invoke",
+                none,
+                host_net,
+            ),
+            (
+                "network namespace only (none): Init Duration",
+                none_init,
+                host_net_init,
+            ),
+        ] {
+            rows.push(Row {
+                scenario: format!("cold start {runtime}, {scenario}"),
+                subject,
+                throughput: None,
+                baseline_name: baseline_name.into(),
+                baseline,
+                baseline_throughput: None,
+            });
+        }
     }
+    // Warm: the sandboxed environment is thawed before and frozen after every invocation.
+    let name = "bench-sandbox-provided-al2023";
+    eprintln!("bench: warm invoke provided, sandbox (freezer) vs process");
+    invoke(&on, name, false).await?;
+    invoke(&off, name, false).await?;
+    let frozen = sequential(args.warm_iterations, || async {
+        invoke(&on, name, false).await.map(|_| ())
+    })
+    .await?;
+    let unfrozen = sequential(args.warm_iterations, || async {
+        invoke(&off, name, false).await.map(|_| ())
+    })
+    .await?;
+    rows.push(Row {
+        scenario: "warm invoke provided.al2023, namespace sandbox (thaw before, freeze after)"
+            .into(),
+        subject: frozen,
+        throughput: None,
+        baseline_name: "same, --sandbox process".into(),
+        baseline: unfrozen,
+        baseline_throughput: None,
+    });
 
     // Idle environments: N concurrent calls of a function that sleeps make N environments.
     let n = args.idle_environments.max(1);
@@ -899,7 +969,15 @@ def handler(event, context):
 |---|---|---|"
     )];
     let mut pss = Vec::new();
-    for (label, server, client) in [("namespace", &sandboxed, &on), ("process", &plain, &off)] {
+    for (label, server, client) in [
+        (
+            "namespace (network namespace + slirp4netns)",
+            &sandboxed,
+            &on,
+        ),
+        ("namespace, --function-network host", &host_network, &shared),
+        ("process", &plain, &off),
+    ] {
         create_function(client, "bench-idle", "python3.12", "app.handler", &idle_zip).await?;
         let mut calls = tokio::task::JoinSet::new();
         for _ in 0..n {
@@ -925,9 +1003,10 @@ def handler(event, context):
     }
     lines.push(format!(
         "
-Ratio (namespace ÷ process): {:.2}
+Ratio (namespace ÷ process): {:.2}; the network namespace and its stack add {:.1} MB per environment
 ",
-        pss[0] / pss[1]
+        pss[0] / pss[2],
+        pss[0] - pss[1]
     ));
     let text = lines.join(
         "

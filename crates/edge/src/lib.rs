@@ -56,3 +56,43 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await
 }
+
+/// The edge served on listeners inside environments' own networks (their `AWS_ENDPOINT_URL`).
+///
+/// Requests through it carry [`FromEnvironment`]: their peer address is the environment's own
+/// loopback, which must never pass for the host's.
+pub struct EnvironmentEndpointServer {
+    app: axum::Router,
+}
+
+/// Marks a request that came from inside an execution environment.
+#[derive(Debug, Clone, Copy)]
+pub struct FromEnvironment;
+
+impl EnvironmentEndpointServer {
+    /// The router, built once for every environment.
+    pub fn new(state: Arc<EdgeState>) -> Self {
+        Self {
+            app: router(state).layer(axum::Extension(FromEnvironment)),
+        }
+    }
+}
+
+impl nubo_lambda::EndpointServer for EnvironmentEndpointServer {
+    fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        let app = self.app.clone();
+        Box::pin(async move {
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            let _ = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        })
+    }
+}

@@ -1,8 +1,12 @@
-//! One execution environment: a sandboxed process running a runtime, its Runtime API listener and
-//! its log pipe. Used by one invocation at a time; killed (with everything it forked) when dropped.
-//! What the function sees inside (paths, SDK, variables, credentials) is worked out in [`view`].
+//! One execution environment: a sandboxed process running a runtime, its Runtime API listener, the
+//! Nubo endpoint inside its own network ([`endpoint`]) and its log pipe. Used by one invocation at
+//! a time, frozen while idle; killed (with everything it forked) when dropped. What the function
+//! sees inside (paths, SDK, variables, credentials) is worked out in [`view`].
 
+mod endpoint;
 mod view;
+
+pub use endpoint::{EndpointServer, EnvironmentEndpoint};
 
 use std::path::Path;
 use std::process::ExitStatus;
@@ -14,10 +18,14 @@ use tokio::sync::watch;
 
 use crate::function::FunctionRecord;
 use crate::logs::LogCapture;
-use crate::runtime_api::RuntimeApi;
+use crate::runtime_api::{InitDone, RuntimeApi};
 use crate::runtimes::{Launch, RuntimeCatalog};
-use crate::sandbox::{kill_process_group, Cgroups, Sandbox, SandboxSpec, Spawned};
+use crate::sandbox::network::{inside_endpoint_port, RUNTIME_API_INSIDE};
+use crate::sandbox::{kill_process_group, Cgroups, Control, Sandbox, SandboxSpec, Spawned};
 use crate::InvokeError;
+
+/// How long initialization runs without the CPU quota at most (Lambda's init boost).
+const INIT_BOOST: Duration = Duration::from_secs(10);
 
 /// What every environment needs from the platform.
 pub(crate) struct EnvironmentContext<'a> {
@@ -26,6 +34,8 @@ pub(crate) struct EnvironmentContext<'a> {
     pub(crate) code_dir: &'a Path,
     pub(crate) scope: &'a nubo_wire::Scope,
     pub(crate) endpoint_url: &'a str,
+    /// Serves the Nubo endpoint inside environments with a network of their own.
+    pub(crate) endpoint: &'a Arc<EnvironmentEndpoint>,
     /// `on-demand` or `provisioned-concurrency` (`AWS_LAMBDA_INITIALIZATION_TYPE`).
     pub(crate) initialization_type: &'static str,
 }
@@ -53,6 +63,10 @@ pub(crate) struct Environment {
     final_max_memory: Arc<AtomicU64>,
     /// The peak-memory source, opened on first use (one `pread` per invocation afterwards).
     peak_memory: std::sync::OnceLock<Option<PeakMemory>>,
+    /// The helper's control socket: dropping it makes the helper end the environment.
+    _control: Option<Control>,
+    /// Serving the Nubo endpoint inside; the init boost's timer.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Where an environment's peak memory is read (REPORT's Max Memory Used): the cgroup's
@@ -92,6 +106,9 @@ impl PeakMemory {
 impl Drop for Environment {
     fn drop(&mut self) {
         self.kill();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
@@ -103,11 +120,29 @@ impl Environment {
         ctx: &EnvironmentContext<'_>,
     ) -> Result<Self, InvokeError> {
         let mut launch = ctx.catalog.launch(&function.runtime, ctx.code_dir)?;
-        let api = RuntimeApi::start()
-            .await
-            .map_err(|e| InvokeError::Sandbox(e.to_string()))?;
-        let (logs, stdout, stderr) =
-            LogCapture::new().map_err(|e| InvokeError::Sandbox(e.to_string()))?;
+        let sandbox_error = |e: std::io::Error| InvokeError::Sandbox(e.to_string());
+        let server_port = port_of(ctx.endpoint_url);
+        // Without a network of its own, the Runtime API listens on a host loopback port.
+        let host_listener = if ctx.sandbox.private_network() {
+            None
+        } else {
+            Some(
+                tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                    .await
+                    .map_err(sandbox_error)?,
+            )
+        };
+        let (runtime_api, endpoint_url) = match &host_listener {
+            Some(listener) => (
+                listener.local_addr().map_err(sandbox_error)?.to_string(),
+                ctx.endpoint_url.to_owned(),
+            ),
+            None => (
+                RUNTIME_API_INSIDE.to_owned(),
+                format!("http://127.0.0.1:{}", inside_endpoint_port(server_port)),
+            ),
+        };
+        let (logs, stdout, stderr) = LogCapture::new().map_err(sandbox_error)?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let stream = format!(
             "{}/[{}]{}",
@@ -115,7 +150,16 @@ impl Environment {
             function.version,
             id
         );
-        let view = view::view(function, ctx, &mut launch, &api.addr.to_string(), &stream);
+        let view = view::view(
+            function,
+            ctx,
+            &mut launch,
+            &view::Addresses {
+                runtime_api: &runtime_api,
+                endpoint_url: &endpoint_url,
+            },
+            &stream,
+        );
         let Launch {
             program,
             args,
@@ -133,11 +177,16 @@ impl Environment {
             links: view.links,
             memory_mb: function.memory_mb,
             ephemeral_mb: function.ephemeral_storage_mb,
+            endpoint_port: server_port,
             stdout: stdout.into(),
             stderr: stderr.into(),
         };
         let started = Instant::now();
-        let Spawned { mut child, cgroups } = match ctx.sandbox.spawn(spec) {
+        let Spawned {
+            mut child,
+            cgroups,
+            control,
+        } = match ctx.sandbox.spawn(spec) {
             Ok(spawned) => spawned,
             Err(e) => return Err(InvokeError::Sandbox(e.to_string())),
         };
@@ -170,6 +219,42 @@ impl Environment {
                 }
             }
         });
+        let mut tasks = Vec::new();
+        let api_listener = match (host_listener, &control) {
+            (Some(listener), _) => listener,
+            (None, Some(control)) => {
+                let inside = tokio::time::timeout(Duration::from_secs(10), control.listeners())
+                    .await
+                    .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
+                let inside = match inside {
+                    Ok(inside) => inside,
+                    Err(e) => {
+                        kill_process_group(pid);
+                        return Err(InvokeError::Sandbox(format!(
+                            "the environment's network: {e}"
+                        )));
+                    }
+                };
+                tasks.push(ctx.endpoint.serve(inside.endpoint));
+                tokio::net::TcpListener::from_std(inside.runtime_api).map_err(sandbox_error)?
+            }
+            (None, None) => {
+                kill_process_group(pid);
+                return Err(InvokeError::Sandbox(
+                    "the sandbox gave no control socket for the environment's network".into(),
+                ));
+            }
+        };
+        // The CPU quota starts when init is over, or after the boost at the latest.
+        let init_done: Option<InitDone> = cgroups.clone().map(|c| {
+            let boosted = c.clone();
+            tasks.push(tokio::spawn(async move {
+                tokio::time::sleep(INIT_BOOST).await;
+                boosted.apply_cpu_quota();
+            }));
+            Box::new(move || c.apply_cpu_quota()) as InitDone
+        });
+        let api = RuntimeApi::serve(api_listener, init_done);
         Ok(Self {
             revision_id: function.revision_id.clone(),
             stream,
@@ -186,6 +271,8 @@ impl Environment {
             oom_killed,
             final_max_memory,
             peak_memory: std::sync::OnceLock::new(),
+            _control: control,
+            tasks,
         })
     }
 
@@ -215,7 +302,7 @@ impl Environment {
         }
     }
 
-    /// The first invocation is over: from now on the environment runs under its CPU quota.
+    /// The first invocation is over. (The CPU quota already applies, since the end of init.)
     pub(crate) fn mark_initialized(&mut self) {
         if self.initialized {
             return;
@@ -223,6 +310,21 @@ impl Environment {
         self.initialized = true;
         if let Some(cgroups) = &self.cgroups {
             cgroups.apply_cpu_quota();
+        }
+    }
+
+    /// Freezes the function's processes while the environment is idle (Lambda freezes between
+    /// invocations): background threads and processes stop until [`thaw`](Self::thaw).
+    pub(crate) fn freeze(&self) {
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.set_frozen(true);
+        }
+    }
+
+    /// Lets the function's processes run again, before the next event is delivered.
+    pub(crate) fn thaw(&self) {
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.set_frozen(false);
         }
     }
 
@@ -243,5 +345,31 @@ impl Environment {
 
     pub(crate) fn idle_for(&self) -> Duration {
         self.last_used.elapsed()
+    }
+}
+
+/// The port of the server's endpoint URL (`http://host:port`), 80 when it names none.
+fn port_of(url: &str) -> u16 {
+    let authority = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    authority
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse().ok())
+        .unwrap_or(80)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::port_of;
+
+    #[test]
+    fn the_endpoint_port_comes_from_the_url() {
+        assert_eq!(port_of("http://127.0.0.1:4750"), 4750);
+        assert_eq!(port_of("http://[::1]:9000/"), 9000);
+        assert_eq!(port_of("http://localhost"), 80);
     }
 }

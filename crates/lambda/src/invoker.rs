@@ -41,6 +41,8 @@ pub struct InvokerConfig {
     pub init_timeout: Duration,
     /// The URL functions reach Nubo at (`AWS_ENDPOINT_URL`).
     pub endpoint_url: String,
+    /// Serves that URL inside environments with a network of their own.
+    pub environment_endpoint: Arc<crate::EnvironmentEndpoint>,
 }
 
 impl Default for InvokerConfig {
@@ -50,6 +52,7 @@ impl Default for InvokerConfig {
             idle_timeout: Duration::from_secs(600),
             init_timeout: Duration::from_secs(10),
             endpoint_url: "http://127.0.0.1:4750".into(),
+            environment_endpoint: Arc::default(),
         }
     }
 }
@@ -91,8 +94,14 @@ struct Pool {
 }
 
 impl Pool {
-    /// The most recently used idle environment of exactly this revision.
+    /// The most recently used idle environment of exactly this revision, thawed.
     fn take(&self, function: &FunctionSnapshot) -> Option<Environment> {
+        let env = self.take_idle(function)?;
+        env.thaw();
+        Some(env)
+    }
+
+    fn take_idle(&self, function: &FunctionSnapshot) -> Option<Environment> {
         let mut idle = self.idle.lock();
         let envs = idle.get_mut(&function.name)?;
         while let Some(i) = envs
@@ -109,6 +118,7 @@ impl Pool {
 
     fn put(&self, name: &str, mut env: Environment) {
         env.last_used = Instant::now();
+        env.freeze();
         self.idle
             .lock()
             .entry(name.to_owned())
@@ -515,6 +525,7 @@ impl Invoker {
             code_dir: &code_dir,
             scope: self.registry.scope(),
             endpoint_url: &self.config.endpoint_url,
+            endpoint: &self.config.environment_endpoint,
             initialization_type,
         };
         Environment::start(function, &ctx).await

@@ -26,6 +26,7 @@ mod queued_event;
 mod runtime_api;
 
 pub use asynchronous::{AsyncConfig, AsyncInvoker, EventInvokeConfig, QueuedEvent};
+pub use environment::{EndpointServer, EnvironmentEndpoint};
 pub use error::{ControlError, InvokeError};
 pub use function::{AliasRecord, AliasSnapshot, FunctionRecord, FunctionSnapshot, LATEST};
 pub use invoker::{InvokeRequest, InvokeResult, Invoker, InvokerConfig};

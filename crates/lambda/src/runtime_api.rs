@@ -1,11 +1,12 @@
-//! The Lambda Runtime API, served to one execution environment on its own loopback port.
+//! The Lambda Runtime API, served to one execution environment on a listener of its own.
 //!
 //! `AWS_LAMBDA_RUNTIME_API` must be `host:port` with no path, so each environment gets a listener of
-//! its own (cheap with tokio) and official runtime clients work unmodified. One invocation at a
-//! time: `next` hands out a [`Delivery`], `response`/`error` complete it.
+//! its own (cheap with tokio) and official runtime clients work unmodified: `127.0.0.1:9001` inside
+//! the environment's own network namespace (the sandbox made the listener in there), else a
+//! loopback port of the host. One invocation at a time: `next` hands out a [`Delivery`],
+//! `response`/`error` complete it.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,7 +60,12 @@ pub(crate) struct RuntimeApiState {
     pub(crate) init_error_reported: Notify,
     /// Set when the runtime first asks for `next`: its initialization is over.
     pub(crate) ready: tokio::sync::watch::Sender<bool>,
+    /// Run once, at that moment, before the first event is handed out (the CPU quota starts).
+    init_done: Mutex<Option<InitDone>>,
 }
+
+/// What happens when initialization is over.
+pub(crate) type InitDone = Box<dyn FnOnce() + Send>;
 
 impl RuntimeApiState {
     pub(crate) fn init_error(&self) -> Option<InitError> {
@@ -69,7 +75,6 @@ impl RuntimeApiState {
 
 /// A running Runtime API for one environment.
 pub(crate) struct RuntimeApi {
-    pub(crate) addr: SocketAddr,
     pub(crate) state: Arc<RuntimeApiState>,
     pub(crate) deliveries: mpsc::Sender<Delivery>,
     server: tokio::task::JoinHandle<()>,
@@ -82,9 +87,9 @@ impl Drop for RuntimeApi {
 }
 
 impl RuntimeApi {
-    pub(crate) async fn start() -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+    /// Serves the Runtime API on `listener`; `init_done` runs when the runtime first asks for
+    /// `next`.
+    pub(crate) fn serve(listener: tokio::net::TcpListener, init_done: Option<InitDone>) -> Self {
         let (tx, rx) = mpsc::channel(1);
         let state = Arc::new(RuntimeApiState {
             queue: tokio::sync::Mutex::new(rx),
@@ -92,6 +97,7 @@ impl RuntimeApi {
             init_error: Mutex::new(None),
             init_error_reported: Notify::new(),
             ready: tokio::sync::watch::Sender::new(false),
+            init_done: Mutex::new(init_done),
         });
         let served = state.clone();
         let server = tokio::spawn(async move {
@@ -108,12 +114,11 @@ impl RuntimeApi {
                 });
             }
         });
-        Ok(Self {
-            addr,
+        Self {
             state,
             deliveries: tx,
             server,
-        })
+        }
     }
 }
 
@@ -184,9 +189,16 @@ async fn read_body(body: Incoming) -> Option<Bytes> {
 }
 
 async fn next(state: &RuntimeApiState) -> Reply {
-    state
+    let first = state
         .ready
         .send_if_modified(|ready| !std::mem::replace(ready, true));
+    if first {
+        // Before the first event: the first invocation runs as every later one does.
+        let done = state.init_done.lock().take();
+        if let Some(done) = done {
+            done();
+        }
+    }
     let delivery = {
         let mut queue = state.queue.lock().await;
         match queue.recv().await {

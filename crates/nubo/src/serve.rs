@@ -12,7 +12,7 @@ use nubo_edge::EdgeState;
 use nubo_lambda::function::FunctionSpec;
 use nubo_lambda::runtimes::sdk::RuntimeSdk;
 use nubo_lambda::runtimes::RuntimeCatalog;
-use nubo_lambda::sandbox::{ProcessSandbox, Sandbox};
+use nubo_lambda::sandbox::{FunctionNetwork, ProcessSandbox, Sandbox};
 use nubo_lambda::{validate, AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, Registry};
 use nubo_observe::{LogWriter, MetricsRegistry};
 use nubo_store::{CodeStore, StoreConfig};
@@ -56,6 +56,13 @@ pub(crate) struct ServeArgs {
     /// a plain process elsewhere) or `process` (a plain child process, no limits).
     #[arg(long, env = "NUBO_SANDBOX", value_enum, default_value_t = SandboxChoice::Auto)]
     sandbox: SandboxChoice,
+    /// What functions' network reaches, each environment in a network namespace of its own:
+    /// `outbound` (non-loopback destinations, through slirp4netns or pasta; not the host's
+    /// loopback services), `none` (only the Nubo endpoint), `host-loopback` (outbound, and the
+    /// host's loopback services at 127.0.0.1:<port>, for local development; needs pasta), or
+    /// `host` (no namespace: the host's network, Runtime APIs on host loopback ports).
+    #[arg(long, env = "NUBO_FUNCTION_NETWORK", value_enum, default_value_t = NetworkChoice::Outbound)]
+    function_network: NetworkChoice,
     /// Deploy every example under this directory (each subdirectory with a function.json).
     #[arg(long, value_name = "DIR")]
     deploy_examples: Option<PathBuf>,
@@ -91,14 +98,39 @@ pub(crate) enum SandboxChoice {
     Process,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum NetworkChoice {
+    Outbound,
+    None,
+    HostLoopback,
+    Host,
+}
+
+impl From<NetworkChoice> for FunctionNetwork {
+    fn from(choice: NetworkChoice) -> Self {
+        match choice {
+            NetworkChoice::Outbound => Self::Outbound,
+            NetworkChoice::None => Self::None,
+            NetworkChoice::HostLoopback => Self::HostLoopback,
+            NetworkChoice::Host => Self::Host,
+        }
+    }
+}
+
 /// Probes the namespace sandbox (Linux) or takes the plain process one.
-fn choose_sandbox(choice: SandboxChoice, data_dir: &Path) -> anyhow::Result<Arc<dyn Sandbox>> {
+fn choose_sandbox(
+    choice: SandboxChoice,
+    network: FunctionNetwork,
+    data_dir: &Path,
+) -> anyhow::Result<Arc<dyn Sandbox>> {
     #[cfg(target_os = "linux")]
     if choice == SandboxChoice::Auto {
         let sandbox =
             nubo_lambda::sandbox::NamespaceSandbox::probe(nubo_lambda::sandbox::SandboxOptions {
                 helper: std::env::current_exe().context("locating the nubo binary")?,
                 state_dir: data_dir.join("sandbox"),
+                network,
+                tool_path: std::env::var_os("PATH"),
             })
             .context("preparing the sandbox")?;
         if sandbox.isolates() {
@@ -109,7 +141,7 @@ fn choose_sandbox(choice: SandboxChoice, data_dir: &Path) -> anyhow::Result<Arc<
             sandbox.describe()
         );
     }
-    let _ = (choice, data_dir);
+    let _ = (choice, network, data_dir);
     Ok(Arc::new(ProcessSandbox))
 }
 
@@ -168,7 +200,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         catalog = catalog.with_sdk(Arc::new(RuntimeSdk::open(dir)));
     }
     let catalog = Arc::new(catalog);
-    let sandbox = choose_sandbox(args.sandbox, &args.data_dir)?;
+    let sandbox = choose_sandbox(args.sandbox, args.function_network.into(), &args.data_dir)?;
     let registry = Arc::new(
         Registry::load(stores.documents.clone(), code, scope)
             .await
@@ -180,6 +212,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr()?;
     let endpoint_url = format!("http://{address}");
+    let environment_endpoint = Arc::new(nubo_lambda::EnvironmentEndpoint::default());
     let invoker = Invoker::start(
         registry.clone(),
         catalog.clone(),
@@ -190,6 +223,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             idle_timeout: Duration::from_secs(args.idle_timeout),
             init_timeout: Duration::from_secs(args.init_timeout.max(1)),
             endpoint_url: endpoint_url.clone(),
+            environment_endpoint: environment_endpoint.clone(),
         },
     );
     invoker.register_metrics(&metrics);
@@ -261,18 +295,18 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     });
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = nubo_edge::serve(
-        listener,
-        Arc::new(EdgeState {
-            invoker,
-            async_invoker,
-            gateway,
-            metrics,
-        }),
-        async {
-            let _ = stopped.await;
-        },
-    );
+    let edge = Arc::new(EdgeState {
+        invoker,
+        async_invoker,
+        gateway,
+        metrics,
+    });
+    environment_endpoint.set(Arc::new(nubo_edge::EnvironmentEndpointServer::new(
+        edge.clone(),
+    )));
+    let server = nubo_edge::serve(listener, edge, async {
+        let _ = stopped.await;
+    });
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => return Ok(result?),

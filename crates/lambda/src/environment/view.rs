@@ -46,12 +46,20 @@ pub(crate) struct View {
     pub(crate) links: Vec<(PathBuf, PathBuf)>,
 }
 
+/// Where the function reaches the platform, as seen from inside the environment.
+pub(crate) struct Addresses<'a> {
+    /// `AWS_LAMBDA_RUNTIME_API` (`host:port`).
+    pub(crate) runtime_api: &'a str,
+    /// `AWS_ENDPOINT_URL`, unless the function sets its own.
+    pub(crate) endpoint_url: &'a str,
+}
+
 /// Works out the view for `function` run as `launch`; may add arguments to the bootstrap.
 pub(crate) fn view(
     function: &FunctionRecord,
     ctx: &EnvironmentContext<'_>,
     launch: &mut Launch,
-    runtime_api: &str,
+    addresses: &Addresses<'_>,
     stream: &str,
 ) -> View {
     let sandbox: &dyn Sandbox = ctx.sandbox;
@@ -138,7 +146,7 @@ pub(crate) fn view(
         _ => {}
     }
 
-    set("AWS_LAMBDA_RUNTIME_API", runtime_api.into());
+    set("AWS_LAMBDA_RUNTIME_API", addresses.runtime_api.into());
     set("_HANDLER", function.handler.clone().unwrap_or_default());
     set("LAMBDA_TASK_ROOT", task.clone());
     set("LAMBDA_RUNTIME_DIR", runtime.clone());
@@ -200,7 +208,7 @@ pub(crate) fn view(
     set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
     if !function.environment.contains_key("AWS_ENDPOINT_URL") {
         // SDK calls from the function reach Nubo.
-        set("AWS_ENDPOINT_URL", ctx.endpoint_url.into());
+        set("AWS_ENDPOINT_URL", addresses.endpoint_url.into());
     }
     // The function's own variables come last and win (reserved keys were refused at creation).
     env.extend(

@@ -1,23 +1,32 @@
 //! The sandbox helper: `nubo __sandbox-init <plan as JSON>`.
 //!
 //! A fresh, single-threaded process (the server is multi-threaded, and only async-signal-safe
-//! calls are allowed between its fork and exec). It
-//! 1. moves itself into the environment's cgroups (so everything below is counted);
-//! 2. unshares the mount and pid namespaces and forks: the child is pid 1 of the new pid
-//!    namespace, and the helper stays as its parent, waiting, to pass its exit status on (a
-//!    child killed by a signal makes the helper kill itself with the same signal);
-//! 3. in the child: builds a minimal root on a tmpfs (read-only binds of the system directories,
-//!    the interpreter, our bootstrap at `/var/runtime`, the code at `/var/task`, the runtime's SDK;
-//!    a few devices; an empty `/opt`; a private `/tmp` tmpfs; a fresh `/proc`), pivots into it and
-//!    detaches the old root; sets `RLIMIT_NOFILE` (and the fallback rlimits);
-//! 4. drops supplementary groups, unshares a user namespace whose only uid/gid (993, Lambda's)
+//! calls are allowed between its fork and exec). Its stdin is the server's control socket. It
+//! 1. with a network plan: unshares a network namespace, binds the Runtime API and the Nubo
+//!    endpoint in there, hands the listeners to the server over the control socket and attaches
+//!    the user-mode network stack ([`super::network`]);
+//! 2. moves itself into the environment's memory and pids cgroups (so everything below is
+//!    counted);
+//! 3. unshares the pid namespace and forks: the child is pid 1 of the new pid namespace, and the
+//!    helper stays as its parent, waiting, to pass its exit status on (a child killed by a signal
+//!    makes the helper kill itself with the same signal) — and watching the control socket: when
+//!    the server closes it (the environment is dropped, or the server died, even by SIGKILL) the
+//!    helper kills the child, and with it everything in the namespace;
+//! 4. in the child: joins the freezable cgroup, builds a minimal root on a tmpfs (read-only binds
+//!    of the system directories, the interpreter, our bootstrap at `/var/runtime`, the code at
+//!    `/var/task`, the runtime's SDK; a few devices; an empty `/opt`; a private `/tmp` tmpfs; a
+//!    fresh `/proc`), pivots into it and detaches the old root; sets `RLIMIT_NOFILE` (and the
+//!    fallback rlimits);
+//! 5. drops supplementary groups, unshares a user namespace whose only uid/gid (993, Lambda's)
 //!    maps to an unprivileged one outside (written by the helper, which is still in the parent
-//!    namespace), sets no-new-privileges and execs the runtime.
+//!    namespace), sets no-new-privileges, installs the seccomp filter ([`super::seccomp`]), waits
+//!    for the network stack to be ready and execs the runtime.
 //!
 //! Errors are printed to stderr (the function's log) and end the helper with status 125.
 
 use std::ffi::{CString, OsString};
 use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -71,8 +80,20 @@ pub(crate) struct Bind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Plan {
     pub(crate) namespaces: Namespaces,
-    /// `cgroup.procs` files to join first.
+    /// `cgroup.procs` files the helper joins before it forks (memory, pids).
     pub(crate) cgroup_procs: Vec<PathBuf>,
+    /// `cgroup.procs` files the runtime alone joins (the freezable, killable group).
+    #[serde(default)]
+    pub(crate) runtime_cgroup_procs: Vec<PathBuf>,
+    /// The environment's own network namespace, when it gets one.
+    #[serde(default)]
+    pub(crate) net: Option<super::network::NetPlan>,
+    /// Install the seccomp filter before exec.
+    #[serde(default)]
+    pub(crate) seccomp: bool,
+    /// Stdin is the server's control socket (the listeners go out on it; its end ends us).
+    #[serde(default)]
+    pub(crate) control: bool,
     /// An empty directory to build the new root on.
     pub(crate) root: PathBuf,
     pub(crate) binds: Vec<Bind>,
@@ -102,7 +123,7 @@ pub fn main(mut args: impl Iterator<Item = OsString>) -> ! {
             serde_json::from_slice(json.as_bytes()).map_err(|e| format!("bad plan: {e}"))
         });
     let error = match plan {
-        Ok(plan) => match run(&plan) {
+        Ok(plan) => match take_control(&plan).and_then(|control| run(&plan, control)) {
             Ok(never) => match never {},
             Err(e) => e,
         },
@@ -130,8 +151,35 @@ fn cstring(path: &Path) -> Result<CString, String> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| format!("NUL in {}", path.display()))
 }
 
-fn run(plan: &Plan) -> Result<Never, String> {
+/// Moves the control socket off stdin (close-on-exec) and puts `/dev/null` there, so neither the
+/// runtime nor the network stack inherits it.
+fn take_control(plan: &Plan) -> Result<Option<OwnedFd>, String> {
+    if !plan.control {
+        return Ok(None);
+    }
+    // SAFETY: fcntl/open/dup2 on descriptors this process owns.
+    unsafe {
+        let control = libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3);
+        if control == -1 {
+            return Err(os_error("taking the control socket"));
+        }
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if null == -1 || libc::dup2(null, 0) == -1 {
+            return Err(os_error("/dev/null"));
+        }
+        libc::close(null);
+        Ok(Some(OwnedFd::from_raw_fd(control)))
+    }
+}
+
+fn run(plan: &Plan, control: Option<OwnedFd>) -> Result<Never, String> {
     let pid = std::process::id();
+    // The network first, outside the cgroups: the stack is the platform's overhead, not the
+    // function's, and must not be frozen with it.
+    let network_ready = match &plan.net {
+        Some(net) => super::network::enter(net, control.as_ref().map(AsFd::as_fd))?,
+        None => None,
+    };
     for procs in &plan.cgroup_procs {
         std::fs::write(procs, pid.to_string())
             .map_err(|e| format!("joining {}: {e}", procs.display()))?;
@@ -149,7 +197,8 @@ fn run(plan: &Plan) -> Result<Never, String> {
     }
     if child == 0 {
         drop(from_child);
-        let error = match child_setup(plan, &mut to_parent) {
+        drop(control);
+        let error = match child_setup(plan, &mut to_parent, network_ready.as_ref()) {
             Ok(never) => match never {},
             Err(e) => e,
         };
@@ -175,6 +224,10 @@ fn run(plan: &Plan) -> Result<Never, String> {
         }
     }
     drop(from_child);
+    drop(network_ready);
+    if let Some(control) = &control {
+        watch(child, control, &plan.runtime_cgroup_procs);
+    }
     let mut status: libc::c_int = 0;
     loop {
         // SAFETY: waitpid(2) writes one int we own.
@@ -202,7 +255,64 @@ fn run(plan: &Plan) -> Result<Never, String> {
     });
 }
 
-fn child_setup(plan: &Plan, parent: &mut UnixStream) -> Result<Never, String> {
+/// Returns once the child has exited, having killed it if the server closed the control socket
+/// first (the environment was dropped, or the server is gone). Without `pidfd_open` (Linux < 5.3)
+/// it returns at once and the caller just waits.
+fn watch(child: libc::pid_t, control: &OwnedFd, runtime_cgroups: &[PathBuf]) {
+    // SAFETY: pidfd_open(2) with integer arguments; the result is a new descriptor we own.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, child, 0) } as libc::c_int;
+    if pidfd < 0 {
+        return;
+    }
+    // SAFETY: a fresh descriptor.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    let mut fds = [
+        libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: control.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    loop {
+        // SAFETY: poll(2) on two descriptors we own.
+        let ret = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if ret == -1 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        if fds[0].revents != 0 {
+            return;
+        }
+        if fds[1].revents != 0 {
+            // The server sends nothing after the listeners: readable means closed.
+            // SAFETY: kill(2) with integers; the child is ours and not yet reaped.
+            unsafe {
+                libc::kill(child, libc::SIGKILL);
+            }
+            // A frozen environment (v1 freezer) takes the signal only once thawed; v2 at once.
+            for procs in runtime_cgroups {
+                if let Some(dir) = procs.parent() {
+                    let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
+                    let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+                }
+            }
+            return;
+        }
+    }
+}
+
+fn child_setup(
+    plan: &Plan,
+    parent: &mut UnixStream,
+    network_ready: Option<&OwnedFd>,
+) -> Result<Never, String> {
     // SAFETY: prctl(2) with integer arguments only.
     unsafe {
         // The runtime (pid 1 of its namespace, taking everything in it along) dies with the helper.
@@ -213,6 +323,11 @@ fn child_setup(plan: &Plan, parent: &mut UnixStream) -> Result<Never, String> {
             0,
             0,
         );
+    }
+    // The freezable group: the runtime and whatever it forks, not the helper. "0" is the writer
+    // (our pid is 1 here, in the new pid namespace).
+    for procs in &plan.runtime_cgroup_procs {
+        std::fs::write(procs, "0").map_err(|e| format!("joining {}: {e}", procs.display()))?;
     }
     if plan.namespaces.mount {
         // The child's own mount namespace: pivoting it must not move the helper's root (the helper
@@ -281,6 +396,17 @@ fn child_setup(plan: &Plan, parent: &mut UnixStream) -> Result<Never, String> {
     }
     std::env::set_current_dir(&plan.cwd)
         .map_err(|e| format!("chdir {}: {e}", plan.cwd.display()))?;
+    if let (Some(ready), Some(stack)) = (
+        network_ready,
+        plan.net.as_ref().and_then(|n| n.stack.as_ref()),
+    ) {
+        super::network::wait_ready(ready, &stack.program.display().to_string())?;
+    }
+    if plan.seccomp {
+        // Last: the filter refuses what the steps above needed (unshare, mount, pivot_root).
+        super::seccomp::install(&super::seccomp::program())
+            .map_err(|e| format!("installing the seccomp filter: {e}"))?;
+    }
     let error = std::process::Command::new(&plan.program)
         .args(&plan.args)
         .exec();

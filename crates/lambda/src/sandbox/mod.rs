@@ -2,9 +2,11 @@
 //!
 //! [`Sandbox`] is the seam. [`ProcessSandbox`] runs a plain child process in its own process group
 //! (so a timeout kills everything it forked); on Linux, `NamespaceSandbox` (in `namespace.rs`)
-//! puts each environment in its own user/pid/mount namespaces with a minimal read-only root, a
-//! private `/tmp` and v1 cgroups for memory, pids and CPU — whatever of that the kernel grants when
-//! probed at start-up, with rlimits standing in for the cgroup pieces it refuses.
+//! puts each environment in its own user/pid/mount/network namespaces with a minimal read-only
+//! root, a private `/tmp`, its Runtime API listening inside its own network ([`network`]), a
+//! seccomp filter ([`seccomp`]), v1 cgroups for memory, pids and CPU and a freezer — whatever of
+//! that the kernel grants when probed at start-up, with rlimits standing in for the cgroup pieces
+//! it refuses.
 //!
 //! The namespace sandbox runs a small helper before the runtime: the `nubo` binary itself in its
 //! `__sandbox-init` mode ([`init`]), a fresh single-threaded process that may do what a forked
@@ -18,10 +20,16 @@ mod cgroup;
 pub mod init;
 #[cfg(target_os = "linux")]
 mod namespace;
+pub mod network;
+#[cfg(target_os = "linux")]
+mod root_files;
+#[cfg(target_os = "linux")]
+mod seccomp;
 
 pub use cgroup::Cgroups;
 #[cfg(target_os = "linux")]
 pub use namespace::{NamespaceSandbox, SandboxOptions};
+pub use network::{Control, FunctionNetwork, InsideListeners};
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -66,6 +74,8 @@ pub struct SandboxSpec {
     pub memory_mb: u32,
     /// Size of the private `/tmp` in MB, for sandboxes that give one.
     pub ephemeral_mb: u32,
+    /// The server's port: a sandbox with a private network serves the Nubo endpoint on it inside.
+    pub endpoint_port: u16,
     /// Where stdout goes (the environment's log pipe).
     pub stdout: OwnedFd,
     /// Where stderr goes (the same pipe: Lambda logs both).
@@ -95,6 +105,9 @@ pub struct Spawned {
     pub child: tokio::process::Child,
     /// The environment's cgroups, when the sandbox has them.
     pub cgroups: Option<Arc<Cgroups>>,
+    /// With a private network ([`Sandbox::private_network`]): where the listeners made inside
+    /// arrive. Keep it as long as the environment lives: the helper ends it when this closes.
+    pub control: Option<Control>,
 }
 
 /// Starts environment processes.
@@ -106,6 +119,12 @@ pub trait Sandbox: Send + Sync + 'static {
     /// True when the function sees Lambda's layout: the code at `/var/task`, the runtime at
     /// `/var/runtime`, each [`Mount`] at its `inside` path. False when it sees the host's paths.
     fn lambda_layout(&self) -> bool {
+        false
+    }
+    /// True when each environment has a network namespace of its own: its Runtime API is
+    /// [`network::RUNTIME_API_INSIDE`], the Nubo endpoint is `127.0.0.1:<endpoint_port>` inside,
+    /// and [`Spawned::control`] brings the listeners for both.
+    fn private_network(&self) -> bool {
         false
     }
 }
@@ -134,7 +153,7 @@ pub struct ProcessSandbox;
 impl Sandbox for ProcessSandbox {
     fn describe(&self) -> String {
         format!(
-            "plain child processes (own process group; RLIMIT_NOFILE {OPEN_FILES_MAX}; no namespaces, cgroups or private /tmp)"
+            "plain child processes (own process group; RLIMIT_NOFILE {OPEN_FILES_MAX}; no namespaces, cgroups, seccomp or private /tmp; network: the host's, Runtime API on a host loopback port)"
         )
     }
 
@@ -161,6 +180,7 @@ impl Sandbox for ProcessSandbox {
         Ok(Spawned {
             child,
             cgroups: None,
+            control: None,
         })
     }
 }

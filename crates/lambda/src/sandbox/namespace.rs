@@ -1,24 +1,26 @@
-//! `NamespaceSandbox`: namespaces, a minimal root, a private `/tmp` and cgroups — each piece
-//! probed once at start-up and kept only if the kernel grants it.
+//! `NamespaceSandbox`: namespaces, a minimal root, a private `/tmp`, a network of its own, a
+//! seccomp filter and cgroups — each piece probed once at start-up and kept only if the kernel
+//! grants it.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 
 use super::cgroup::{CgroupRoots, PIDS_MAX};
 use super::init::{Bind, Namespaces, Plan};
-use super::{Mount, Sandbox, SandboxError, SandboxSpec, Spawned, INIT_ARG, OPEN_FILES_MAX};
+use super::network::{FunctionNetwork, NetPlan, Stack, StackKind, RUNTIME_API_INSIDE};
+use super::root_files::{account_files, slirp_resolver};
+use super::{
+    Control, Mount, Sandbox, SandboxError, SandboxSpec, Spawned, INIT_ARG, OPEN_FILES_MAX,
+};
 
 /// Where the function's code appears inside the sandbox (as on Lambda).
 pub(crate) const TASK_ROOT: &str = "/var/task";
 /// Where the runtime's directory (our bootstrap) appears inside the sandbox (as on Lambda).
 pub(crate) const RUNTIME_ROOT: &str = "/var/runtime";
 /// The uid/gid a function runs as inside its user namespace (Lambda's `sbx_user1051`).
-const UID_INSIDE: u32 = 993;
-/// Its account entries, so `getpwuid` finds it (node's `os.homedir()` fails without one; the SDK
-/// for JavaScript asks it for `~/.aws`). The home directory does not exist, as on Lambda.
-const PASSWD_ENTRY: &str = "sbx_user1051:x:993:993::/home/sbx_user1051:/sbin/nologin";
-const GROUP_ENTRY: &str = "sbx_user1051:x:993:";
+pub(super) const UID_INSIDE: u32 = 993;
 /// What that uid is outside: nobody.
 const UID_OUTSIDE: u32 = 65534;
 /// Host directories every runtime needs, bound read-only (or re-created as symlinks).
@@ -40,6 +42,21 @@ pub struct SandboxOptions {
     pub helper: PathBuf,
     /// A directory of the server's own (under the data dir) for the sandbox's mount point.
     pub state_dir: PathBuf,
+    /// What functions' network reaches (`--function-network`).
+    pub network: FunctionNetwork,
+    /// Where to look for the user-mode network stacks (`slirp4netns`, `pasta`): the `PATH`.
+    pub tool_path: Option<OsString>,
+}
+
+/// The network environments get.
+#[derive(Debug, Clone, Default)]
+struct Network {
+    /// Each environment in a network namespace of its own.
+    private: bool,
+    /// The user-mode stack attached to it, for outbound traffic.
+    stack: Option<Stack>,
+    /// What the start-up line says about it.
+    description: String,
 }
 
 /// Environments in their own namespaces and cgroups, as far as the kernel allows.
@@ -51,6 +68,8 @@ pub struct NamespaceSandbox {
     cgroups: CgroupRoots,
     system_binds: Vec<Bind>,
     symlinks: Vec<(PathBuf, PathBuf)>,
+    network: Network,
+    seccomp: bool,
     description: String,
 }
 
@@ -87,12 +106,14 @@ impl NamespaceSandbox {
         }
         let (cgroups, refused) = CgroupRoots::probe();
         let mut sandbox = Self {
-            helper: options.helper,
+            helper: options.helper.clone(),
             root,
             namespaces: Namespaces::default(),
             cgroups,
             system_binds,
             symlinks,
+            network: Network::default(),
+            seccomp: false,
             description: String::new(),
         };
         let candidates = [
@@ -107,7 +128,8 @@ impl NamespaceSandbox {
         let truth = std::fs::canonicalize("/bin/true").unwrap_or_else(|_| "/bin/true".into());
         for (user, pid, mount) in candidates {
             let namespaces = Namespaces { user, pid, mount };
-            match sandbox.try_namespaces(namespaces, &truth, &probe_task) {
+            let plan = sandbox.probe_plan(namespaces, &truth, &probe_task);
+            match sandbox.try_plan(&plan) {
                 Ok(()) => {
                     sandbox.namespaces = namespaces;
                     if user && mount {
@@ -120,16 +142,100 @@ impl NamespaceSandbox {
                 Err(e) => failures.push(format!("{}: {e}", namespaces.names())),
             }
         }
+        let mut refused = refused;
+        sandbox.network = sandbox.probe_network(&options, &truth, &probe_task, &mut refused);
+        let slirp = sandbox
+            .network
+            .stack
+            .as_ref()
+            .is_some_and(|s| s.kind == StackKind::Slirp4netns);
+        if slirp && sandbox.namespaces.mount {
+            sandbox
+                .system_binds
+                .extend(slirp_resolver(&options.state_dir)?);
+        }
+        let mut plan = sandbox.probe_plan(sandbox.namespaces, &truth, &probe_task);
+        plan.seccomp = true;
+        match sandbox.try_plan(&plan) {
+            Ok(()) => sandbox.seccomp = true,
+            Err(e) => refused.push(format!("seccomp: {e}")),
+        }
         sandbox.description = sandbox.describe_pieces(&refused, &failures);
         Ok(sandbox)
     }
 
-    fn try_namespaces(
+    /// A network namespace, then the stack for `options.network` (the first candidate that
+    /// works); what is refused goes to `refused` and the description says what it means.
+    fn probe_network(
         &self,
-        namespaces: Namespaces,
-        program: &Path,
+        options: &SandboxOptions,
+        truth: &Path,
         task: &Path,
-    ) -> Result<(), String> {
+        refused: &mut Vec<String>,
+    ) -> Network {
+        let host = |why: String| {
+            Network {
+            private: false,
+            stack: None,
+            description: format!(
+                "network: the host's{why}; Runtime API on a host loopback port any local process can reach"
+            ),
+        }
+        };
+        if options.network == FunctionNetwork::Host {
+            return host(" (--function-network host)".into());
+        }
+        let mut plan = self.probe_plan(self.namespaces, truth, task);
+        plan.net = Some(NetPlan::for_endpoint(0, None));
+        if let Err(e) = self.try_plan(&plan) {
+            refused.push(format!("net: {e}"));
+            return host(" (no network namespace)".into());
+        }
+        let inside = format!("own namespace per environment, Runtime API at {RUNTIME_API_INSIDE} inside, the Nubo endpoint at AWS_ENDPOINT_URL");
+        if options.network == FunctionNetwork::None {
+            return Network {
+                private: true,
+                stack: None,
+                description: format!("network: {inside}; nothing else (--function-network none)"),
+            };
+        }
+        let candidates = Stack::candidates(options.network, options.tool_path.as_deref());
+        let mut failures = Vec::new();
+        for stack in candidates {
+            let mut plan = self.probe_plan(self.namespaces, truth, task);
+            plan.net = Some(NetPlan::for_endpoint(0, Some(stack.clone())));
+            match self.try_plan(&plan) {
+                Ok(()) => {
+                    // Said once at start: a better stack was there but did not work.
+                    refused.extend(failures);
+                    return Network {
+                        private: true,
+                        description: format!("network: {inside}; {}", stack.describe()),
+                        stack: Some(stack),
+                    };
+                }
+                Err(e) => failures.push(format!("{}: {e}", stack.program.display())),
+            }
+        }
+        let why = if failures.is_empty() {
+            "neither slirp4netns nor pasta is installed (Debian: apt-get install slirp4netns passt)"
+                .to_owned()
+        } else {
+            failures.join("; ")
+        };
+        refused.push(format!("outbound: {why}"));
+        Network {
+            private: true,
+            stack: None,
+            description: format!(
+                "network: {inside}; NO outbound network ({} asked, but {why})",
+                options.network.name()
+            ),
+        }
+    }
+
+    /// A plan that runs `program` (`/bin/true`) with `namespaces`, for probing.
+    fn probe_plan(&self, namespaces: Namespaces, program: &Path, task: &Path) -> Plan {
         let what = Launch {
             program,
             args: &[],
@@ -138,10 +244,13 @@ impl NamespaceSandbox {
             mounts: &[],
             links: &[],
         };
-        let plan = self.plan(namespaces, &what, 1, None);
+        self.plan(namespaces, &what, 1, None)
+    }
+
+    fn try_plan(&self, plan: &Plan) -> Result<(), String> {
         let output = std::process::Command::new(&self.helper)
             .arg(INIT_ARG)
-            .arg(serde_json::to_string(&plan).map_err(|e| e.to_string())?)
+            .arg(serde_json::to_string(plan).map_err(|e| e.to_string())?)
             .env_clear()
             .stdin(Stdio::null())
             .output()
@@ -154,7 +263,11 @@ impl NamespaceSandbox {
     }
 
     fn describe_pieces(&self, refused: &[String], failures: &[String]) -> String {
-        let mut parts = vec![format!("namespaces: {}", self.namespaces.names())];
+        let mut names = self.namespaces.names();
+        if self.network.private {
+            names.push_str(",net");
+        }
+        let mut parts = vec![format!("namespaces: {names}")];
         if self.namespaces.mount {
             parts.push(format!(
                 "root: read-only system dirs, code at {TASK_ROOT}, runtime and SDK at {RUNTIME_ROOT}, empty /opt, no data dir; /tmp: private tmpfs of EphemeralStorage"
@@ -162,6 +275,10 @@ impl NamespaceSandbox {
         }
         if self.namespaces.user {
             parts.push(format!("uid {UID_INSIDE} (sbx_user1051; nobody outside)"));
+        }
+        parts.push(self.network.description.clone());
+        if self.seccomp {
+            parts.push(format!("seccomp: {}", super::seccomp::SUMMARY));
         }
         let granted = self.cgroups.granted();
         if granted.is_empty() {
@@ -172,12 +289,18 @@ impl NamespaceSandbox {
                 cg.push_str(&format!(" (pids.max {PIDS_MAX})"));
             }
             if self.cgroups.cpu.is_some() {
-                cg.push_str(" (cpu: MemorySize/1769 of a CPU once init is over)");
+                cg.push_str(
+                    " (cpu: MemorySize/1769 of a CPU from the end of init, at most 10 s of boost)",
+                );
             }
             parts.push(cg);
         }
         if self.cgroups.unified.is_some() {
             parts.push("cgroup v2: cgroup.kill".into());
+        }
+        match self.cgroups.freezing() {
+            Some(how) => parts.push(format!("idle environments frozen ({how})")),
+            None => parts.push("idle environments not frozen (no freezer)".into()),
         }
         let mut rlimits = vec![format!("RLIMIT_NOFILE={OPEN_FILES_MAX}")];
         if self.cgroups.memory.is_none() {
@@ -282,6 +405,10 @@ impl NamespaceSandbox {
         Plan {
             namespaces,
             cgroup_procs: Vec::new(),
+            runtime_cgroup_procs: Vec::new(),
+            net: None,
+            seccomp: false,
+            control: false,
             root: self.root.clone(),
             binds,
             symlinks,
@@ -311,34 +438,6 @@ struct Launch<'a> {
     runtime_dir: &'a Path,
     mounts: &'a [Mount],
     links: &'a [(PathBuf, PathBuf)],
-}
-
-/// The host's `/etc/passwd` and `/etc/group` with the sandbox user in place of any host entry of
-/// the same id, written under `state_dir` and bound over the originals inside.
-fn account_files(state_dir: &Path) -> std::io::Result<Vec<Bind>> {
-    let dir = state_dir.join("etc");
-    std::fs::create_dir_all(&dir)?;
-    let mut binds = Vec::new();
-    for (name, entry) in [("passwd", PASSWD_ENTRY), ("group", GROUP_ENTRY)] {
-        let host = Path::new("/etc").join(name);
-        let Ok(text) = std::fs::read_to_string(&host) else {
-            continue;
-        };
-        let id = UID_INSIDE.to_string();
-        let mut lines: Vec<&str> = text
-            .lines()
-            .filter(|line| line.split(':').nth(2) != Some(id.as_str()))
-            .collect();
-        lines.push(entry);
-        let path = dir.join(name);
-        std::fs::write(&path, lines.join("\n") + "\n")?;
-        binds.push(Bind {
-            source: path,
-            target: host,
-            writable: false,
-        });
-    }
-    Ok(binds)
 }
 
 fn check_executable(program: &Path) -> Result<(), SandboxError> {
@@ -388,10 +487,23 @@ impl Sandbox for NamespaceSandbox {
             spec.memory_mb,
             Some(spec.ephemeral_mb),
         );
-        plan.cgroup_procs = cgroups
-            .as_ref()
-            .map(|c| c.procs_files())
-            .unwrap_or_default();
+        if let Some(c) = &cgroups {
+            plan.cgroup_procs = c.procs_files();
+            plan.runtime_cgroup_procs = c.runtime_procs_files();
+        }
+        plan.seccomp = self.seccomp;
+        if self.network.private {
+            plan.net = Some(NetPlan::for_endpoint(
+                spec.endpoint_port,
+                self.network.stack.clone(),
+            ));
+        }
+        plan.control = true;
+        let (server_end, helper_end) =
+            std::os::unix::net::UnixStream::pair().map_err(|source| SandboxError::Spawn {
+                program: self.helper.display().to_string(),
+                source,
+            })?;
         let json = serde_json::to_string(&plan).map_err(|e| SandboxError::Spawn {
             program: spec.program.display().to_string(),
             source: std::io::Error::other(e),
@@ -403,13 +515,22 @@ impl Sandbox for NamespaceSandbox {
             .env_clear()
             .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir("/")
-            .stdin(Stdio::null())
+            .stdin(Stdio::from(std::os::fd::OwnedFd::from(helper_end)))
             .stdout(Stdio::from(spec.stdout))
             .stderr(Stdio::from(spec.stderr))
             .process_group(0)
             .kill_on_drop(true);
         match command.spawn() {
-            Ok(child) => Ok(Spawned { child, cgroups }),
+            Ok(child) => Ok(Spawned {
+                child,
+                cgroups,
+                control: Some(
+                    Control::new(server_end).map_err(|source| SandboxError::Spawn {
+                        program: self.helper.display().to_string(),
+                        source,
+                    })?,
+                ),
+            }),
             Err(source) => {
                 if let Some(c) = &cgroups {
                     c.remove();
@@ -424,5 +545,9 @@ impl Sandbox for NamespaceSandbox {
 
     fn lambda_layout(&self) -> bool {
         self.namespaces.mount
+    }
+
+    fn private_network(&self) -> bool {
+        self.network.private
     }
 }
