@@ -6,7 +6,7 @@ use std::io::Write;
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use nubo_lambda::function::FunctionSpec;
+use nubo_lambda::control::records::FunctionSpec;
 use nubo_lambda::{Invoker, Registry};
 use nubo_store::{CodeStore, StoreConfig};
 
@@ -64,7 +64,7 @@ fn registry(dir: &std::path::Path) -> Registry {
         registry
             .update_configuration(
                 "fn-7",
-                nubo_lambda::function::ConfigurationUpdate {
+                nubo_lambda::control::records::ConfigurationUpdate {
                     description: Some("v2".into()),
                     ..Default::default()
                 },

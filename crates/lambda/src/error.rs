@@ -67,7 +67,7 @@ fn limit_of(e: &StoreError) -> u64 {
 }
 
 /// Failures of an invocation that are not the function's own errors (those are results, see
-/// [`crate::invoker::InvokeResult`]).
+/// [`crate::invoke::InvokeResult`]).
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
     /// Resolving the function failed.

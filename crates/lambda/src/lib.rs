@@ -9,24 +9,19 @@
 //! Does not own any wire shape: the edge maps these types to botocore's.
 
 pub mod asynchronous;
-pub mod collections;
+pub mod control;
 pub mod error;
-pub mod function;
-pub mod invoker;
+pub mod invoke;
 pub mod logs;
-pub mod provisioned;
-pub mod registry;
 pub mod runtimes;
 pub mod sandbox;
-pub mod validate;
 
 mod environment;
 mod metrics;
-mod queued_event;
 mod runtime_api;
 
 pub use asynchronous::{AsyncConfig, AsyncInvoker, EventInvokeConfig, QueuedEvent};
+pub use control::records::{AliasRecord, AliasSnapshot, FunctionRecord, FunctionSnapshot, LATEST};
+pub use control::Registry;
 pub use error::{ControlError, InvokeError};
-pub use function::{AliasRecord, AliasSnapshot, FunctionRecord, FunctionSnapshot, LATEST};
-pub use invoker::{InvokeRequest, InvokeResult, Invoker, InvokerConfig};
-pub use registry::Registry;
+pub use invoke::{InvokeRequest, InvokeResult, Invoker, InvokerConfig};

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use bytes::Bytes;
-use nubo_lambda::collections::{self, ASYNC_QUEUE, EVENT_INVOKE_CONFIGS};
-use nubo_lambda::function::FunctionSpec;
-use nubo_lambda::provisioned::ProvisionedConfig;
+use nubo_lambda::control::collections::{self, ASYNC_QUEUE, EVENT_INVOKE_CONFIGS};
+use nubo_lambda::control::concurrency::ProvisionedConfig;
+use nubo_lambda::control::records::FunctionSpec;
 use nubo_lambda::{EventInvokeConfig, QueuedEvent, Registry};
 use nubo_store::conformance::{write_version_0_database, Version0, Version0Event};
 use nubo_store::{CodeStore, ListQuery, StoreConfig};

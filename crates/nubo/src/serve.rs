@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use nubo_edge::EdgeState;
-use nubo_lambda::function::FunctionSpec;
+use nubo_lambda::control::records::FunctionSpec;
+use nubo_lambda::control::validate;
 use nubo_lambda::runtimes::sdk::RuntimeSdk;
 use nubo_lambda::runtimes::RuntimeCatalog;
 use nubo_lambda::sandbox::{ProcessSandbox, Sandbox};
-use nubo_lambda::{validate, AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, Registry};
+use nubo_lambda::{AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, Registry};
 use nubo_observe::{LogWriter, MetricsRegistry};
 use nubo_store::{CodeStore, StoreConfig};
 

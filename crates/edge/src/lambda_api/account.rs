@@ -24,7 +24,7 @@ pub(crate) async fn settings(State(state): State<Arc<EdgeState>>) -> ApiResult {
             "AccountLimit": {
                 "TotalCodeSize": 80_530_636_800u64,
                 "CodeSizeUnzipped": nubo_store::MAX_UNZIPPED_BYTES,
-                "CodeSizeZipped": nubo_lambda::validate::MAX_ZIP_BYTES,
+                "CodeSizeZipped": nubo_lambda::control::validate::MAX_ZIP_BYTES,
                 "ConcurrentExecutions": concurrency,
                 "UnreservedConcurrentExecutions": concurrency.saturating_sub(state.invoker.registry().reserved_total()),
             },

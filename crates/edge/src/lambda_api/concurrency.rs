@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, Request, State};
 use http::StatusCode;
-use nubo_lambda::provisioned::Provisioned;
+use nubo_lambda::control::concurrency::Provisioned;
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::AwsError;
 use serde::Deserialize;
@@ -104,7 +104,7 @@ fn provisioned_shape(p: &Provisioned) -> Value {
         "Status": status.as_str(),
         "LastModified": p.config.last_modified,
     });
-    if let nubo_lambda::provisioned::ProvisionedStatus::Failed(reason) = status {
+    if let nubo_lambda::control::concurrency::ProvisionedStatus::Failed(reason) = status {
         body["StatusReason"] = json!(reason);
     }
     body

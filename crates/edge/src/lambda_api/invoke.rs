@@ -6,7 +6,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::response::Response;
 use base64::Engine;
 use http::{HeaderValue, StatusCode};
-use nubo_lambda::invoker::MAX_SYNC_PAYLOAD_BYTES;
+use nubo_lambda::invoke::MAX_SYNC_PAYLOAD_BYTES;
 use nubo_lambda::{InvokeRequest, Invoker};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::AwsError;

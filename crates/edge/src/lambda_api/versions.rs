@@ -57,7 +57,7 @@ pub(crate) async fn publish(
     let name = function_name(&state, &function)?;
     let input: PublishVersionInput = json_body(req.into_body(), "PublishVersion").await?;
     if let Some(d) = &input.description {
-        nubo_lambda::validate::description(d)?;
+        nubo_lambda::control::validate::description(d)?;
     }
     let registry = state.invoker.registry();
     let version = registry
@@ -161,7 +161,7 @@ pub(crate) async fn create_alias(
     check_alias_name(&alias)?;
     check_version(&version)?;
     let description = input.description.unwrap_or_default();
-    nubo_lambda::validate::description(&description)?;
+    nubo_lambda::control::validate::description(&description)?;
     let weights = input
         .routing_config
         .and_then(|r| r.additional_version_weights)
@@ -211,7 +211,7 @@ pub(crate) async fn update_alias(
         check_version(v)?;
     }
     if let Some(d) = &input.description {
-        nubo_lambda::validate::description(d)?;
+        nubo_lambda::control::validate::description(d)?;
     }
     let registry = state.invoker.registry();
     let updated = registry

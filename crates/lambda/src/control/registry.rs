@@ -16,12 +16,12 @@ use nubo_store::{Change, CodeStore, Documents, ListQuery, Precondition, StoreErr
 use nubo_wire::Scope;
 use parking_lot::RwLock;
 
-use crate::collections::{self, ALIASES, EVENT_INVOKE_CONFIGS, FUNCTIONS, PROVISIONED};
-use crate::function::{
+use super::collections::{self, ALIASES, EVENT_INVOKE_CONFIGS, FUNCTIONS, PROVISIONED};
+use super::records::{
     AliasRecord, AliasSnapshot, CodeRef, ConfigurationUpdate, FunctionRecord, FunctionSnapshot,
     FunctionSpec, LATEST,
 };
-use crate::validate::MAX_ZIP_BYTES;
+use super::validate::MAX_ZIP_BYTES;
 use crate::ControlError;
 
 /// Called with a function's name after any change to it.
@@ -240,7 +240,7 @@ impl Registry {
     /// Stored provisioned-concurrency settings (read once at start).
     pub async fn stored_provisioned(
         &self,
-    ) -> Result<Vec<(String, String, crate::provisioned::ProvisionedConfig)>, ControlError> {
+    ) -> Result<Vec<(String, String, super::concurrency::ProvisionedConfig)>, ControlError> {
         Ok(self
             .documents
             .list(PROVISIONED, ListQuery::all())
@@ -262,7 +262,7 @@ impl Registry {
         &self,
         name: &str,
         qualifier: &str,
-        config: &crate::provisioned::ProvisionedConfig,
+        config: &super::concurrency::ProvisionedConfig,
     ) -> Result<(), ControlError> {
         let document = serde_json::to_string(config)
             .map_err(|e| ControlError::InvalidParameter(e.to_string()))?;

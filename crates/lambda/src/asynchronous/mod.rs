@@ -17,6 +17,8 @@
 //! once. The queue is the store's `lambda-async` queue; a message's body is the event's routing
 //! header (one JSON line) followed by its payload bytes ([`QueuedEvent::to_message`]).
 
+mod queue;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
@@ -31,11 +33,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
-use crate::collections::{self, ASYNC_QUEUE, EVENT_INVOKE_CONFIGS};
-use crate::function::LATEST;
+use crate::control::collections::{self, ASYNC_QUEUE, EVENT_INVOKE_CONFIGS};
+use crate::control::records::LATEST;
 use crate::metrics::AsyncMetrics;
-pub use crate::queued_event::QueuedEvent;
 use crate::{ControlError, InvokeError, InvokeRequest, InvokeResult, Invoker};
+pub use queue::QueuedEvent;
 
 /// Lambda's defaults for asynchronous invocation.
 pub const DEFAULT_MAXIMUM_RETRY_ATTEMPTS: u32 = 2;

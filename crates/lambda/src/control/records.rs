@@ -1,7 +1,7 @@
 //! The function record: what Nubo knows about one version of a function.
 //!
 //! Stored as a JSON document through the store; the edge maps it to botocore's
-//! `FunctionConfiguration`. Values here are already validated (see [`crate::validate`]).
+//! `FunctionConfiguration`. Values here are already validated (see [`super::validate`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

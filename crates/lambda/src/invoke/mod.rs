@@ -15,11 +15,11 @@ use nubo_wire::arn::FunctionRef;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
+use crate::control::concurrency::{Provisioned, ProvisionedConfig, ProvisionedStatus, Ticket};
+use crate::control::records::FunctionSnapshot;
+use crate::control::Registry;
 use crate::environment::{Environment, EnvironmentContext};
-use crate::function::FunctionSnapshot;
 use crate::logs::{report_line, Report};
-use crate::provisioned::{Provisioned, ProvisionedConfig, ProvisionedStatus, Ticket};
-use crate::registry::Registry;
 use crate::runtime_api::{Delivery, InitError, RuntimeResult};
 use crate::runtimes::{family, Family, RuntimeCatalog};
 use crate::sandbox::Sandbox;
