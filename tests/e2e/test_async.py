@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, error_of, function_arn, invoke, lambda_client_for, make_zip, unique_name
+from conftest import ACCOUNT, REGION, ROLE, error_of, function_arn, invoke, lambda_client_for, make_zip, unique_name
 from host_files import FUNCTION_SIDE, url_for
 
 # Appends one JSON line per call to $OUT, through the host-files channel (sandboxed functions do not
@@ -164,9 +164,22 @@ def test_event_invoke_config_api(lam, lam_unvalidated, tmp_path):
                 lam_unvalidated.put_function_event_invoke_config(FunctionName=name, **bad)
             code, status, message = error_of(e)
             assert (code, status) == ("ValidationException", 400) and member in message
+        # Not an ARN at all: the model's pattern (ValidationException); an ARN of a service Nubo
+        # cannot deliver to yet: Lambda's own refusal.
         with pytest.raises(ClientError) as e:
             lam.put_function_event_invoke_config(
                 FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": "not-an-arn"}}
+            )
+        code, status, message = error_of(e)
+        assert (code, status) == ("ValidationException", 400)
+        assert message.startswith(
+            "1 validation error detected: Value 'not-an-arn' at 'destinationConfig.onSuccess.destination' "
+            "failed to satisfy constraint: Member must satisfy regular expression pattern: $|kafka://"
+        ), message
+        with pytest.raises(ClientError) as e:
+            lam.put_function_event_invoke_config(
+                FunctionName=name,
+                DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"}},
             )
         assert error_of(e)[:2] == ("InvalidParameterValueException", 400)
         with pytest.raises(ClientError) as e:

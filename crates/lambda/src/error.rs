@@ -29,6 +29,12 @@ pub enum ControlError {
     Store(#[from] StoreError),
 }
 
+impl From<nubo_wire::Violation> for ControlError {
+    fn from(violation: nubo_wire::Violation) -> Self {
+        Self::Validation(AwsError::from(violation).message)
+    }
+}
+
 impl From<ControlError> for AwsError {
     fn from(err: ControlError) -> Self {
         match err {

@@ -2,13 +2,19 @@
 //! ([`validate`]), held in memory by the [`Registry`] and written through to the store's documents
 //! under the [`collections`] named there.
 //!
-//! One module per resource: [`records`] (the stored shapes), the [`registry`] (functions, versions,
-//! aliases), [`concurrency`] (reserved and provisioned concurrency).
+//! One module per resource: [`records`] (the stored shapes), [`registry`] (the in-memory view and
+//! its lookups), [`functions`], [`versions`], [`aliases`], [`concurrency`] (reserved and
+//! provisioned, with the keepers of provisioned environments), [`event_invoke`] (asynchronous
+//! invocation settings).
 
+pub mod aliases;
 pub mod collections;
 pub mod concurrency;
+pub mod event_invoke;
+pub mod functions;
 pub mod records;
 pub mod registry;
 pub mod validate;
+pub mod versions;
 
-pub use registry::Registry;
+pub use registry::{FunctionChange, Registry};

@@ -1,9 +1,14 @@
-//! Validation of function members against Lambda's constraints, with AWS's error types and messages.
+//! Lambda's rules for function members, with AWS's error types and messages, in one place.
 //!
-//! Members botocore cannot check client-side (upper bounds, enums, patterns) fail with
-//! `ValidationException`; values Lambda itself refuses fail with `InvalidParameterValueException`.
+//! Two kinds, checked in this order as Lambda does: a member outside its model constraints (length,
+//! range, pattern, enum) is a [`Violation`] — the edge gathers every one of a request into one
+//! `ValidationException` ("2 validation errors detected: …") — and only a request whose members
+//! all fit the model reaches the semantic rules, which refuse a value with an
+//! `InvalidParameterValueException` ([`ControlError::InvalidParameter`]).
 
 use std::collections::BTreeMap;
+
+use nubo_wire::{Scope, Violation, Violations};
 
 use crate::runtimes;
 use crate::ControlError;
@@ -18,6 +23,11 @@ pub const EPHEMERAL_MB: (u32, u32) = (512, 10_240);
 pub const ENVIRONMENT_BYTES: usize = 4096;
 /// Direct upload of a zip (50 MB).
 pub const MAX_ZIP_BYTES: usize = 50 * 1024 * 1024;
+/// The `RoleArn` shape's pattern.
+pub const ROLE_PATTERN: &str = "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+";
+
+/// A `RevisionId` precondition that no longer holds.
+pub const REVISION_MISMATCH: &str = "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id";
 
 /// Variables the platform sets; users cannot.
 pub const RESERVED_VARIABLES: &[&str] = &[
@@ -39,144 +49,133 @@ pub const RESERVED_VARIABLES: &[&str] = &[
     "AWS_LAMBDA_RUNTIME_API",
     "LAMBDA_TASK_ROOT",
     "LAMBDA_RUNTIME_DIR",
+    "TZ",
 ];
 
-fn constraint(value: impl std::fmt::Display, member: &str, rule: &str) -> ControlError {
-    ControlError::Validation(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {rule}"
-    ))
+/// A `ValidationException` for every violation gathered, or `Ok` when there were none.
+pub fn report(violations: Violations) -> Result<(), ControlError> {
+    match violations.message() {
+        Some(message) => Err(ControlError::Validation(message)),
+        None => Ok(()),
+    }
 }
 
-fn in_range(value: u32, member: &str, (min, max): (u32, u32)) -> Result<u32, ControlError> {
-    if value < min {
-        return Err(constraint(
-            value,
-            member,
-            &format!("Member must have value greater than or equal to {min}"),
-        ));
-    }
-    if value > max {
-        return Err(constraint(
-            value,
-            member,
-            &format!("Member must have value less than or equal to {max}"),
-        ));
-    }
-    Ok(value)
+fn in_range(value: i64, member: &str, (min, max): (u32, u32)) -> Result<u32, Violation> {
+    Violation::range(value, member, i64::from(min), i64::from(max)).map(|v| v as u32)
 }
 
 /// MemorySize.
-pub fn memory_mb(value: i64) -> Result<u32, ControlError> {
-    in_range(clamp_u32(value), "memorySize", MEMORY_MB)
+pub fn memory_mb(value: i64) -> Result<u32, Violation> {
+    in_range(value, "memorySize", MEMORY_MB)
 }
 
 /// Timeout.
-pub fn timeout_seconds(value: i64) -> Result<u32, ControlError> {
-    in_range(clamp_u32(value), "timeout", TIMEOUT_SECONDS)
+pub fn timeout_seconds(value: i64) -> Result<u32, Violation> {
+    in_range(value, "timeout", TIMEOUT_SECONDS)
 }
 
 /// EphemeralStorage.Size.
-pub fn ephemeral_mb(value: i64) -> Result<u32, ControlError> {
-    in_range(clamp_u32(value), "ephemeralStorage.size", EPHEMERAL_MB)
+pub fn ephemeral_mb(value: i64) -> Result<u32, Violation> {
+    in_range(value, "ephemeralStorage.size", EPHEMERAL_MB)
 }
 
-fn clamp_u32(value: i64) -> u32 {
-    value.clamp(0, u32::MAX as i64) as u32
-}
-
-/// Runtime: on AWS's current list; deprecated ones are refused as AWS does.
-pub fn runtime(value: &str) -> Result<String, ControlError> {
-    if runtimes::is_supported(value) {
-        return Ok(value.to_owned());
+/// Runtime, as the model sees it: any identifier Lambda knows, current or deprecated.
+pub fn runtime(value: &str) -> Result<(), Violation> {
+    if runtimes::is_supported(value) || runtimes::DEPRECATED.contains(&value) {
+        Ok(())
+    } else {
+        Err(Violation::enum_set(value, "runtime", runtimes::SUPPORTED))
     }
+}
+
+/// Runtime, as Lambda's rules see it: deprecated ones are refused for new code.
+pub fn supported_runtime(value: &str) -> Result<String, ControlError> {
     if runtimes::DEPRECATED.contains(&value) {
         return Err(ControlError::InvalidParameter(format!(
             "The runtime parameter of {value} is no longer supported for creating or updating AWS Lambda functions. \
              We recommend you use a supported runtime while creating or updating functions."
         )));
     }
-    Err(constraint(
-        value,
-        "runtime",
-        &format!(
-            "Member must satisfy enum value set: [{}]",
-            runtimes::SUPPORTED.join(", ")
-        ),
-    ))
+    Ok(value.to_owned())
 }
 
 /// Role: an IAM role ARN.
-pub fn role(value: &str) -> Result<String, ControlError> {
-    let ok = (|| {
-        let rest = value.strip_prefix("arn:")?;
-        let (partition, rest) = rest.split_once(':')?;
-        if !partition.is_empty() && !partition.starts_with("aws") {
-            return None;
-        }
-        let rest = rest.strip_prefix("iam::")?;
-        let (account, rest) = rest.split_once(':')?;
-        let path = rest.strip_prefix("role/")?;
-        let path_ok = !path.is_empty()
-            && path
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c));
-        (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && path_ok)
-            .then_some(())
-    })()
-    .is_some();
-    if ok {
+pub fn role(value: &str) -> Result<String, Violation> {
+    if role_account(value).is_some() {
         Ok(value.to_owned())
     } else {
-        Err(constraint(value, "role", "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+"))
+        Err(Violation::pattern(value, "role", ROLE_PATTERN))
+    }
+}
+
+/// The account of a role ARN that matches the pattern.
+fn role_account(value: &str) -> Option<&str> {
+    let rest = value.strip_prefix("arn:")?;
+    let (partition, rest) = rest.split_once(':')?;
+    if !partition.is_empty() && !partition.starts_with("aws") {
+        return None;
+    }
+    let rest = rest.strip_prefix("iam::")?;
+    let (account, rest) = rest.split_once(':')?;
+    let path = rest.strip_prefix("role/")?;
+    let path_ok = !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c));
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && path_ok)
+        .then_some(account)
+}
+
+/// A function's role must be in its own account: Lambda cannot pass another account's role.
+pub fn role_in_account(role: &str, scope: &Scope) -> Result<(), ControlError> {
+    match role_account(role) {
+        Some(account) if account != scope.account_id => Err(ControlError::InvalidParameter(
+            "Cross-account pass role is not allowed.".into(),
+        )),
+        _ => Ok(()),
     }
 }
 
 /// Handler: up to 128 non-space characters.
-pub fn handler(value: &str) -> Result<String, ControlError> {
+pub fn handler(value: &str) -> Result<String, Violation> {
     if value.len() > 128 {
-        return Err(constraint(
-            value,
-            "handler",
-            "Member must have length less than or equal to 128",
-        ));
+        return Err(Violation::max_length(value, "handler", 128));
     }
     if value.is_empty() || value.chars().any(char::is_whitespace) {
-        return Err(constraint(
-            value,
-            "handler",
-            "Member must satisfy regular expression pattern: [^\\s]+",
-        ));
+        return Err(Violation::pattern(value, "handler", "[^\\s]+"));
     }
     Ok(value.to_owned())
 }
 
 /// Description: up to 256 characters.
-pub fn description(value: &str) -> Result<String, ControlError> {
+pub fn description(value: &str) -> Result<String, Violation> {
     if value.chars().count() > 256 {
-        return Err(constraint(
-            value,
-            "description",
-            "Member must have length less than or equal to 256",
-        ));
+        return Err(Violation::max_length(value, "description", 256));
     }
     Ok(value.to_owned())
 }
 
-/// Environment variables: key pattern, reserved keys, 4 KB total.
-pub fn environment(variables: &BTreeMap<String, String>) -> Result<(), ControlError> {
+/// Environment variable names: the model's key pattern (values are never echoed: they may be
+/// secrets).
+pub fn environment_keys(variables: &BTreeMap<String, String>) -> Result<(), Violation> {
     for key in variables.keys() {
         let mut chars = key.chars();
         let pattern_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
             && key.len() >= 2
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !pattern_ok {
-            return Err(constraint(
+            return Err(Violation::new(
                 "[PROTECTED]",
                 "environment.variables",
                 "Member must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
             ));
         }
     }
+    Ok(())
+}
+
+/// Environment variables, as Lambda's rules see them: no reserved keys, 4 KB in total.
+pub fn environment(variables: &BTreeMap<String, String>) -> Result<(), ControlError> {
     let reserved: Vec<&str> = variables
         .keys()
         .map(String::as_str)
@@ -202,53 +201,52 @@ pub fn environment(variables: &BTreeMap<String, String>) -> Result<(), ControlEr
 }
 
 /// Architectures: exactly one of `x86_64` / `arm64`.
-pub fn architectures(values: &[String]) -> Result<Vec<String>, ControlError> {
+pub fn architectures(values: &[String]) -> Result<Vec<String>, Violation> {
     match values {
         [] => Ok(vec!["x86_64".into()]),
         [one] if one == "x86_64" || one == "arm64" => Ok(vec![one.clone()]),
-        [one] => Err(constraint(
+        [one] => Err(Violation::enum_set(
             one,
             "architectures",
-            "Member must satisfy enum value set: [x86_64, arm64]",
+            &["x86_64", "arm64"],
         )),
-        _ => Err(constraint(
+        _ => Err(Violation::max_length(
             format!("{values:?}"),
             "architectures",
-            "Member must have length less than or equal to 1",
+            1,
         )),
     }
 }
 
 /// Tracing mode.
-pub fn tracing_mode(value: &str) -> Result<String, ControlError> {
+pub fn tracing_mode(value: &str) -> Result<String, Violation> {
     match value {
         "Active" | "PassThrough" => Ok(value.to_owned()),
-        _ => Err(constraint(
+        _ => Err(Violation::enum_set(
             value,
             "tracingConfig.mode",
-            "Member must satisfy enum value set: [Active, PassThrough]",
+            &["Active", "PassThrough"],
         )),
     }
 }
 
 /// Log format.
-pub fn log_format(value: &str) -> Result<String, ControlError> {
+pub fn log_format(value: &str) -> Result<String, Violation> {
     match value {
         "Text" | "JSON" => Ok(value.to_owned()),
-        _ => Err(constraint(
+        _ => Err(Violation::enum_set(
             value,
             "loggingConfig.logFormat",
-            "Member must satisfy enum value set: [JSON, Text]",
+            &["JSON", "Text"],
         )),
     }
 }
 
-/// Function name for creation (plain names only).
-pub fn function_name(value: &str) -> Result<String, ControlError> {
-    if nubo_wire::arn::is_valid_function_name(value) {
-        Ok(value.to_owned())
-    } else {
-        Err(constraint(value, "functionName", "Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ and have length between 1 and 64"))
+/// Package type: the model's enum (Nubo runs `Zip` only; the edge refuses `Image` afterwards).
+pub fn package_type(value: &str) -> Result<(), Violation> {
+    match value {
+        "Zip" | "Image" => Ok(()),
+        _ => Err(Violation::enum_set(value, "packageType", &["Zip", "Image"])),
     }
 }
 
@@ -256,38 +254,41 @@ pub fn function_name(value: &str) -> Result<String, ControlError> {
 mod tests {
     use super::*;
 
-    fn code(r: Result<impl std::fmt::Debug, ControlError>) -> &'static str {
-        match r {
-            Err(ControlError::Validation(_)) => "ValidationException",
-            Err(ControlError::InvalidParameter(_)) => "InvalidParameterValueException",
-            Err(_) => "other",
-            Ok(_) => "ok",
-        }
-    }
-
     #[test]
     fn numeric_bounds() {
-        assert_eq!(code(memory_mb(128)), "ok");
-        assert_eq!(code(memory_mb(10_241)), "ValidationException");
-        assert_eq!(code(memory_mb(64)), "ValidationException");
-        assert_eq!(code(timeout_seconds(901)), "ValidationException");
-        assert_eq!(code(timeout_seconds(0)), "ValidationException");
-        assert_eq!(code(ephemeral_mb(511)), "ValidationException");
+        assert!(memory_mb(128).is_ok());
+        assert!(memory_mb(10_241).is_err());
+        assert!(memory_mb(64).is_err());
+        assert!(timeout_seconds(901).is_err());
+        assert!(timeout_seconds(0).is_err());
+        assert!(ephemeral_mb(511).is_err());
+        assert_eq!(
+            memory_mb(64).unwrap_err().to_string(),
+            "Value '64' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"
+        );
     }
 
     #[test]
     fn runtimes_and_roles() {
-        assert_eq!(code(runtime("python3.14")), "ok");
-        assert_eq!(code(runtime("nodejs24.x")), "ok");
-        assert_eq!(code(runtime("provided.al2023")), "ok");
-        assert_eq!(code(runtime("cobol1")), "ValidationException");
-        assert_eq!(code(runtime("python2.7")), "InvalidParameterValueException");
-        assert_eq!(
-            code(role("arn:aws:iam::123456789012:role/lambda-role")),
-            "ok"
-        );
-        assert_eq!(code(role("notarole")), "ValidationException");
-        assert_eq!(code(role("arn:aws:iam::123:role/x")), "ValidationException");
+        assert!(runtime("python3.14").is_ok());
+        assert!(runtime("nodejs24.x").is_ok());
+        assert!(runtime("provided.al2023").is_ok());
+        assert!(runtime("cobol1").is_err());
+        // In the model, refused by Lambda's rules.
+        assert!(runtime("python2.7").is_ok());
+        assert!(matches!(
+            supported_runtime("python2.7"),
+            Err(ControlError::InvalidParameter(_))
+        ));
+        assert!(role("arn:aws:iam::123456789012:role/lambda-role").is_ok());
+        assert!(role("notarole").is_err());
+        assert!(role("arn:aws:iam::123:role/x").is_err());
+        let home = Scope::default();
+        assert!(role_in_account("arn:aws:iam::000000000000:role/r", &home).is_ok());
+        assert!(matches!(
+            role_in_account("arn:aws:iam::123456789012:role/r", &home),
+            Err(ControlError::InvalidParameter(m)) if m == "Cross-account pass role is not allowed."
+        ));
     }
 
     #[test]
@@ -298,21 +299,17 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<BTreeMap<_, _>>()
         };
-        assert_eq!(
-            code(environment(&vars(&[("GREETING", "hi")])).map(|_| ())),
-            "ok"
-        );
-        assert_eq!(
-            code(environment(&vars(&[("AWS_REGION", "x")])).map(|_| ())),
-            "InvalidParameterValueException"
-        );
-        assert_eq!(
-            code(environment(&vars(&[("BIG", &"x".repeat(4094))])).map(|_| ())),
-            "InvalidParameterValueException"
-        );
-        assert_eq!(
-            code(environment(&vars(&[("1BAD", "x")])).map(|_| ())),
-            "ValidationException"
-        );
+        assert!(environment(&vars(&[("GREETING", "hi")])).is_ok());
+        for reserved in ["AWS_REGION", "TZ"] {
+            assert!(matches!(
+                environment(&vars(&[(reserved, "x")])),
+                Err(ControlError::InvalidParameter(m)) if m.ends_with(reserved)
+            ));
+        }
+        assert!(matches!(
+            environment(&vars(&[("BIG", &"x".repeat(4094))])),
+            Err(ControlError::InvalidParameter(_))
+        ));
+        assert!(environment_keys(&vars(&[("1BAD", "x")])).is_err());
     }
 }
