@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::reference::Unqualified;
-use super::{json_body, max_items, registry, required};
+use super::{json_body, page, registry, required};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
@@ -60,11 +60,10 @@ pub(crate) fn alias_configuration(alias: &AliasRecord, scope: &Scope) -> Value {
 /// `POST /2015-03-31/functions/{FunctionName}/aliases` → 201.
 pub(crate) async fn create(
     State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
+    Unqualified(function, _): Unqualified,
     req: Request,
 ) -> ApiResult {
     let registry = registry(&state);
-    registry.function(&function)?;
     let input: AliasInput = json_body(req, "CreateAlias").await?;
     let alias = input.name.ok_or_else(|| required("name"))?;
     let version = input
@@ -90,12 +89,10 @@ pub(crate) async fn create(
 /// `GET /2015-03-31/functions/{FunctionName}/aliases/{Name}`.
 pub(crate) async fn get(
     State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
+    Unqualified(function, _): Unqualified,
     Path(AliasPath { alias }): Path<AliasPath>,
 ) -> ApiResult {
-    let registry = registry(&state);
-    registry.function(&function)?;
-    let found = registry
+    let found = registry(&state)
         .alias(&function.scope, &function.name, &alias)
         .ok_or_else(|| ApiError::from(alias_not_found(&function, &alias)))?;
     Ok(json(
@@ -107,12 +104,10 @@ pub(crate) async fn get(
 /// `PUT /2015-03-31/functions/{FunctionName}/aliases/{Name}`.
 pub(crate) async fn update(
     State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
+    Unqualified(function, _): Unqualified,
     Path(AliasPath { alias }): Path<AliasPath>,
     req: Request,
 ) -> ApiResult {
-    let registry = registry(&state);
-    registry.function(&function)?;
     let input: AliasInput = json_body(req, "UpdateAlias").await?;
     if let Some(v) = &input.function_version {
         check_version(v, "functionVersion")?;
@@ -120,7 +115,7 @@ pub(crate) async fn update(
     if let Some(d) = &input.description {
         validate::description(d)?;
     }
-    let updated = registry
+    let updated = registry(&state)
         .update_alias(
             &function,
             &alias,
@@ -141,25 +136,22 @@ pub(crate) async fn update(
 /// `DELETE /2015-03-31/functions/{FunctionName}/aliases/{Name}` → 204.
 pub(crate) async fn delete(
     State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
+    Unqualified(function, _): Unqualified,
     Path(AliasPath { alias }): Path<AliasPath>,
 ) -> ApiResult {
     registry(&state).delete_alias(&function, &alias).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
-/// `GET /2015-03-31/functions/{FunctionName}/aliases` → `{Aliases, NextMarker}`.
+/// `GET /2015-03-31/functions/{FunctionName}/aliases` → `{Aliases, NextMarker}`, optionally only
+/// those that route to `FunctionVersion`.
 pub(crate) async fn list(
     State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
+    Unqualified(function, _): Unqualified,
     query: Query,
 ) -> ApiResult {
-    let registry = registry(&state);
-    registry.function(&function)?;
-    let limit = max_items(&query, 50, 10_000)?;
     let version = query.get("FunctionVersion");
-    let marker = query.get("Marker").filter(|m| !m.is_empty());
-    let all: Vec<_> = registry
+    let all: Vec<_> = registry(&state)
         .aliases_of(&function.scope, &function.name)
         .into_iter()
         .filter(|a| {
@@ -167,16 +159,15 @@ pub(crate) async fn list(
                 a.function_version == v || a.additional_version_weights.contains_key(v)
             })
         })
-        .filter(|a| marker.is_none_or(|m| a.name.as_str() > m))
         .collect();
-    let page: Vec<Value> = all
+    let (page, next) = page(&all, &query, (50, 10_000), |a| a.name.clone())?;
+    let aliases: Vec<Value> = page
         .iter()
-        .take(limit)
         .map(|a| alias_configuration(a, &function.scope))
         .collect();
-    let mut body = json!({ "Aliases": page });
-    if all.len() > limit {
-        body["NextMarker"] = json!(all[limit - 1].name);
+    let mut body = json!({ "Aliases": aliases });
+    if let Some(next) = next {
+        body["NextMarker"] = json!(next);
     }
     Ok(json(StatusCode::OK, &body))
 }

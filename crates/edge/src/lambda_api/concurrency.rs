@@ -32,10 +32,9 @@ struct ProvisionedInput {
 /// `PUT /2017-10-31/functions/{FunctionName}/concurrency`.
 pub(crate) async fn put_reserved(
     State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
+    Unqualified(function, _): Unqualified,
     req: Request,
 ) -> ApiResult {
-    registry(&state).function(&function)?;
     let input: ReservedInput = json_body(req, "PutFunctionConcurrency").await?;
     let n = input
         .reserved_concurrent_executions
@@ -54,12 +53,8 @@ pub(crate) async fn put_reserved(
 }
 
 /// `GET /2019-09-30/functions/{FunctionName}/concurrency`.
-pub(crate) async fn get_reserved(
-    State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
-) -> ApiResult {
-    let reserved = registry(&state).function(&function)?.reserved_concurrency;
-    let body = match reserved {
+pub(crate) async fn get_reserved(Unqualified(_, latest): Unqualified) -> ApiResult {
+    let body = match latest.reserved_concurrency {
         Some(n) => json!({ "ReservedConcurrentExecutions": n }),
         None => json!({}),
     };
@@ -69,7 +64,7 @@ pub(crate) async fn get_reserved(
 /// `DELETE /2017-10-31/functions/{FunctionName}/concurrency` → 204.
 pub(crate) async fn delete_reserved(
     State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
+    Unqualified(function, _): Unqualified,
 ) -> ApiResult {
     registry(&state)
         .set_reserved_concurrency(&function, None, state.invoker.account_concurrency())

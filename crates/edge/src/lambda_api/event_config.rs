@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::reference::{Function, Unqualified};
-use super::{json_body, max_items, registry};
+use super::{json_body, page, registry};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
@@ -174,29 +174,21 @@ pub(crate) async fn delete(
 /// `GET …/event-invoke-config/list` with `Marker` / `MaxItems` (1–50).
 pub(crate) async fn list(
     State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
+    Unqualified(function, _): Unqualified,
     query: Query,
 ) -> ApiResult {
-    let registry = registry(&state);
-    registry.function(&function)?;
-    let max_items = max_items(&query, 50, 50)?;
-    let marker = query.get("Marker").filter(|m| !m.is_empty());
-    let all: Vec<_> = registry
-        .event_invoke_configs(&function.scope, &function.name)
-        .into_iter()
-        .filter(|(q, _)| marker.is_none_or(|m| q.as_str() > m))
-        .collect();
-    let configs: Vec<Value> = all
+    let all = registry(&state).event_invoke_configs(&function.scope, &function.name);
+    let (page, next) = page(&all, &query, (50, 50), |(q, _)| q.clone())?;
+    let configs: Vec<Value> = page
         .iter()
-        .take(max_items)
         .filter_map(|(q, c)| {
             let qualifier = Qualifier::new(q.as_str()).ok()?;
             Some(render(&function.qualified(Some(qualifier)), c))
         })
         .collect();
     let mut body = json!({ "FunctionEventInvokeConfigs": configs });
-    if all.len() > max_items {
-        body["NextMarker"] = json!(all[max_items - 1].0);
+    if let Some(next) = next {
+        body["NextMarker"] = json!(next);
     }
     Ok(json(StatusCode::OK, &body))
 }

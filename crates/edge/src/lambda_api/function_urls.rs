@@ -113,7 +113,7 @@ pub(super) async fn delete(
 
 pub(super) async fn list(
     State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
+    Unqualified(function, _): Unqualified,
     query: Query,
 ) -> ApiResult {
     let function = url_target(&state, function)?;

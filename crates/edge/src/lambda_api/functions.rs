@@ -22,7 +22,7 @@ use super::reference::Function;
 use super::shapes::{
     function_configuration, CreateFunctionInput, UpdateCodeInput, UpdateConfigurationInput,
 };
-use super::{json_body, max_items, registry};
+use super::{json_body, page, registry};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::{EdgeState, RequestScope};
@@ -256,46 +256,36 @@ pub(crate) async fn get_configuration(
 }
 
 /// `GET /2015-03-31/functions` with `Marker` / `MaxItems` → `{Functions, NextMarker}`; with
-/// `FunctionVersion=ALL`, every version of every function, each with its qualified ARN.
+/// `FunctionVersion=ALL`, every version of every function, each with its qualified ARN. The marker
+/// names the last entry returned; entries are unique and ordered, so pages stay stable while
+/// functions are added or removed.
 pub(crate) async fn list(
     State(state): State<Arc<EdgeState>>,
     RequestScope(scope): RequestScope,
     query: Query,
 ) -> ApiResult {
-    let max_items = max_items(&query, 50, 10_000)?;
-    let all_versions = match query.get("FunctionVersion") {
-        None => false,
-        Some("ALL") => true,
+    let registry = registry(&state);
+    let (all, all_versions) = match query.get("FunctionVersion") {
+        None => (registry.list(&scope), false),
+        Some("ALL") => (registry.list_all_versions(&scope), true),
         Some(other) => {
             return Err(Violation::enum_set(other, "functionVersion", &["ALL"]).into());
         }
     };
-    let registry = registry(&state);
-    let (all, marker_of): (_, fn(&nubo_lambda::FunctionRecord) -> String) = if all_versions {
-        (registry.list_all_versions(&scope), |f| {
+    let (page, next) = page(&all, &query, (50, 10_000), |f| {
+        if all_versions {
             format!("{}:{}", f.name, f.version)
-        })
-    } else {
-        (registry.list(&scope), |f| f.name.clone())
-    };
-    // The marker names the last entry returned; entries are unique and ordered, so pages stay
-    // stable while functions are added or removed.
-    let start = match query.get("Marker").filter(|m| !m.is_empty()) {
-        Some(marker) => all.iter().position(|f| marker_of(f) == marker).map_or_else(
-            || all.iter().take_while(|f| f.name.as_str() <= marker).count(),
-            |i| i + 1,
-        ),
-        None => 0,
-    };
-    let page = all.get(start..).unwrap_or_default();
+        } else {
+            f.name.clone()
+        }
+    })?;
     let functions: Vec<Value> = page
         .iter()
-        .take(max_items)
         .map(|f| function_configuration(f, &scope, all_versions))
         .collect();
     let mut body = json!({ "Functions": functions });
-    if page.len() > max_items {
-        body["NextMarker"] = json!(marker_of(&page[max_items - 1]));
+    if let Some(next) = next {
+        body["NextMarker"] = json!(next);
     }
     Ok(json(StatusCode::OK, &body))
 }

@@ -190,6 +190,30 @@ pub(crate) fn max_items(query: &Query, default: usize, max: usize) -> Result<usi
         .ok_or_else(|| Violation::between(raw, "maxItems", 1, max).into())
 }
 
+/// One page of `all` (ordered by `key`), as Lambda's list operations page: after the entry whose
+/// key is the `Marker` (or, when that entry is gone, after every entry whose key sorts before
+/// it), at most `MaxItems` entries (1..=`max`, `default` when absent). Returns the page and, when
+/// more entries follow, the marker of its last one.
+pub(crate) fn page<'a, T>(
+    all: &'a [T],
+    query: &Query,
+    (default, max): (usize, usize),
+    key: impl Fn(&T) -> String,
+) -> Result<(&'a [T], Option<String>), ApiError> {
+    let limit = max_items(query, default, max)?;
+    let start = match query.get("Marker").filter(|m| !m.is_empty()) {
+        None => 0,
+        Some(marker) => all.iter().position(|e| key(e) == marker).map_or_else(
+            || all.iter().take_while(|e| key(e).as_str() <= marker).count(),
+            |i| i + 1,
+        ),
+    };
+    let rest = all.get(start..).unwrap_or_default();
+    let page = &rest[..rest.len().min(limit)];
+    let next = (rest.len() > limit).then(|| key(&page[limit - 1]));
+    Ok((page, next))
+}
+
 /// AWS's error for a required member that is missing.
 pub(crate) fn required(member: &str) -> ApiError {
     Violation::required(member).into()

@@ -4,14 +4,17 @@
 //! possibly with `:qualifier`. [`Function`] parses it in the request's scope (the region it was
 //! signed for; an ARN into another region is "not reachable"), merges the `Qualifier` query
 //! parameter (a different one is AWS's `InvalidParameterValueException`) and rejects with AWS's
-//! errors; [`Unqualified`] is the same for the operations whose input is the function alone. The
-//! handler resolves the typed [`FunctionRef`] where it wants it (`registry.resolve(&function)`).
+//! errors, and the handler resolves the typed [`FunctionRef`] where it wants it
+//! (`registry.resolve(&function)`). [`Unqualified`] is the function as a whole, for the operations
+//! whose input is the function alone: its qualifier (if any) dropped, and its existence checked —
+//! every such operation answers "not found" before it looks at its input.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Path};
 use http::request::Parts;
+use nubo_lambda::FunctionSnapshot;
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::AwsError;
 
@@ -23,9 +26,10 @@ use crate::{EdgeState, RequestScope};
 #[derive(Debug, Clone)]
 pub(crate) struct Function(pub(crate) FunctionRef);
 
-/// `{function}` alone, its qualifier (if any) dropped: the operations on a whole function.
+/// `{function}` alone, its qualifier (if any) dropped, with its `$LATEST`: an existing function
+/// as a whole.
 #[derive(Debug, Clone)]
-pub(crate) struct Unqualified(pub(crate) FunctionRef);
+pub(crate) struct Unqualified(pub(crate) FunctionRef, pub(crate) FunctionSnapshot);
 
 /// The path's `{function}` parsed in the request's scope.
 async fn from_path(parts: &mut Parts, state: &Arc<EdgeState>) -> Result<FunctionRef, ApiError> {
@@ -61,7 +65,8 @@ impl FromRequestParts<Arc<EdgeState>> for Unqualified {
         parts: &mut Parts,
         state: &Arc<EdgeState>,
     ) -> Result<Self, Self::Rejection> {
-        let function = from_path(parts, state).await?;
-        Ok(Self(function.qualified(None)))
+        let function = from_path(parts, state).await?.qualified(None);
+        let latest = state.invoker.registry().function(&function)?;
+        Ok(Self(function, latest))
     }
 }

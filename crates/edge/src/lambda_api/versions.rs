@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::reference::Unqualified;
 use super::shapes::function_configuration;
-use super::{json_body, max_items, registry};
+use super::{json_body, page, registry};
 use crate::query::Query;
 use crate::response::{json, ApiResult};
 use crate::EdgeState;
@@ -26,11 +26,10 @@ struct PublishVersionInput {
 /// `POST /2015-03-31/functions/{FunctionName}/versions` → 201.
 pub(crate) async fn publish(
     State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
+    Unqualified(function, _): Unqualified,
     req: Request,
 ) -> ApiResult {
     let registry = registry(&state);
-    registry.function(&function)?;
     let input: PublishVersionInput = json_body(req, "PublishVersion").await?;
     if let Some(d) = &input.description {
         validate::description(d)?;
@@ -49,34 +48,24 @@ pub(crate) async fn publish(
     ))
 }
 
-/// `GET /2015-03-31/functions/{FunctionName}/versions` → `{Versions, NextMarker}`.
+/// `GET /2015-03-31/functions/{FunctionName}/versions` → `{Versions, NextMarker}`; the marker
+/// is the last version returned (`$LATEST` comes first).
 pub(crate) async fn list(
     State(state): State<Arc<EdgeState>>,
-    Unqualified(function): Unqualified,
+    Unqualified(function, _): Unqualified,
     query: Query,
 ) -> ApiResult {
-    let registry = registry(&state);
-    registry.function(&function)?;
-    let limit = max_items(&query, 50, 10_000)?;
-    let all = registry
+    let all = registry(&state)
         .versions_of(&function.scope, &function.name)
         .unwrap_or_default();
-    // The marker is the last version returned; `$LATEST` sorts first.
-    let start = match query.get("Marker").filter(|m| !m.is_empty()) {
-        Some(marker) => all
-            .iter()
-            .position(|v| v.version == marker)
-            .map_or(all.len(), |i| i + 1),
-        None => 0,
-    };
-    let page: Vec<Value> = all[start..]
+    let (page, next) = page(&all, &query, (50, 10_000), |v| v.version.clone())?;
+    let versions: Vec<Value> = page
         .iter()
-        .take(limit)
         .map(|v| function_configuration(v, &function.scope, true))
         .collect();
-    let mut body = json!({ "Versions": page });
-    if start + limit < all.len() {
-        body["NextMarker"] = json!(all[start + limit - 1].version);
+    let mut body = json!({ "Versions": versions });
+    if let Some(next) = next {
+        body["NextMarker"] = json!(next);
     }
     Ok(json(StatusCode::OK, &body))
 }
