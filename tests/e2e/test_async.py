@@ -103,6 +103,24 @@ def test_event_is_accepted_with_202_and_runs_under_its_request_id(lam, tmp_path)
         lam.delete_function(FunctionName=name)
 
 
+def test_invoke_async_is_queued_like_an_event(lam, tmp_path):
+    """InvokeAsync (deprecated, still in botocore) queues its InvokeArgs as an Event invocation."""
+    out = tmp_path / "calls.jsonl"
+    name = create_recorder(lam, out)
+    try:
+        response = lam.invoke_async(FunctionName=name, InvokeArgs=json.dumps({"id": "legacy"}))
+        assert response["Status"] == 202
+        assert response["ResponseMetadata"]["HTTPStatusCode"] == 202
+        seen = wait_for(lambda: calls(out))
+        assert [c["event"] for c in seen] == [{"id": "legacy"}]
+        assert seen[0]["request_id"] == response["ResponseMetadata"]["RequestId"]
+        with pytest.raises(ClientError) as e:
+            lam.invoke_async(FunctionName=name + "-missing", InvokeArgs=b"{}")
+        assert error_of(e)[:2] == ("ResourceNotFoundException", 404)
+    finally:
+        lam.delete_function(FunctionName=name)
+
+
 def test_event_errors_before_queueing(lam, lam_unvalidated, tmp_path):
     name = create_recorder(lam, tmp_path / "calls.jsonl")
     try:
