@@ -20,7 +20,7 @@ use nubo_store::{CodeStore, StoreConfig};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::FunctionName;
 
-use nubo::client::DEFAULT_LISTEN;
+use nubo::client::{self, DEFAULT_LISTEN};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
@@ -33,8 +33,9 @@ pub(crate) struct ServeArgs {
     /// The state store as a URL: `sqlite:<path>` (default: `sqlite:<data-dir>/nubo.db`).
     #[arg(long, env = "NUBO_STORE", value_name = "URL")]
     store: Option<String>,
-    /// Region in ARNs and function environments.
-    #[arg(long, env = "NUBO_REGION", default_value = "us-east-1")]
+    /// The default region: where unsigned requests, the CLI and `--deploy-examples` act (a signed
+    /// request acts in the region it is signed for).
+    #[arg(long, env = "NUBO_REGION", default_value = client::DEFAULT_REGION)]
     region: String,
     /// Account id in ARNs.
     #[arg(long, env = "NUBO_ACCOUNT_ID", default_value = "000000000000")]
