@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
 use http::StatusCode;
-use nubo_lambda::control::validate::MAX_ZIP_BYTES;
+use nubo_lambda::control::validate::{self, MAX_ZIP_BYTES};
 use nubo_wire::arn::FunctionRef;
-use nubo_wire::{AwsError, Scope, Violation};
+use nubo_wire::{Scope, Violation};
 use serde_json::json;
 
 use super::shapes::TagInput;
@@ -51,9 +51,7 @@ fn tagged_function(
         return Err(Violation::pattern(resource, "resource", TAGGABLE_PATTERN).into());
     }
     let function = FunctionRef::parse(resource, scope)?;
-    if function.qualifier.is_some() {
-        return Err(ApiError(AwsError::invalid_parameter("Tags are not supported on function versions or aliases; use the unqualified function ARN")));
-    }
+    validate::tags(function.qualifier.is_some(), 0)?;
     registry(state).function(&function)?;
     Ok(function)
 }
@@ -81,11 +79,7 @@ pub(crate) async fn tag(
     let registry = registry(&state);
     let mut tags = registry.function(&function)?.tags.clone();
     tags.extend(input.tags);
-    if tags.len() > 50 {
-        return Err(ApiError(AwsError::invalid_parameter(
-            "A function can have at most 50 tags.",
-        )));
-    }
+    validate::tags(false, tags.len())?;
     registry.set_tags(&function, tags).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -8,12 +8,10 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use base64::Engine;
 use bytes::Bytes;
 use http::StatusCode;
 use nubo_lambda::control::records::{ConfigurationUpdate, FunctionSpec};
 use nubo_lambda::control::validate;
-use nubo_lambda::runtimes::{family, Family};
 use nubo_wire::arn::{FunctionRef, NamedFunction};
 use nubo_wire::{AwsError, FunctionName, Scope, Violation, Violations};
 use serde_json::{json, Value};
@@ -26,33 +24,6 @@ use super::{json_body, page, registry};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::{EdgeState, RequestScope};
-
-/// The zip bytes of a `Code` / UpdateFunctionCode input.
-fn zip_bytes(
-    zip_file: Option<&str>,
-    s3_bucket: Option<&str>,
-    image_uri: Option<&str>,
-) -> Result<Bytes, ApiError> {
-    if let Some(zip) = zip_file {
-        return base64::engine::general_purpose::STANDARD
-            .decode(zip)
-            .map(Bytes::from)
-            .map_err(|_| ApiError(AwsError::invalid_parameter("Could not unzip uploaded file. Please check your file, then try to upload again.")));
-    }
-    if image_uri.is_some() {
-        return Err(ApiError(AwsError::invalid_parameter(
-            "Container image functions are not supported by Nubo; upload a .zip package",
-        )));
-    }
-    if s3_bucket.is_some() {
-        return Err(ApiError(AwsError::invalid_parameter(
-            "Nubo does not serve S3 yet; upload the package directly as ZipFile",
-        )));
-    }
-    Err(ApiError(AwsError::invalid_parameter(
-        "Please provide a source for function code.",
-    )))
-}
 
 /// A member that is required by the model.
 fn present<T>(value: Option<T>, member: &str, model: &mut Violations) -> Option<T> {
@@ -136,34 +107,17 @@ fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec,
     };
 
     // Lambda's own rules.
-    if named.qualifier.is_some() {
-        return Err(ApiError(AwsError::invalid_parameter(
-            "Function name cannot carry a qualifier when creating a function",
-        )));
-    }
+    validate::unqualified_for_create(named.qualifier)?;
     // CreateFunction also accepts an ARN naming a function of this scope.
     let name = match named.account.or(named.region) {
         Some(_) => FunctionRef::parse(raw_name.unwrap_or_default(), scope)?.name,
         None => FunctionName::new(named.name)?,
     };
-    if input.package_type.as_deref().is_some_and(|p| p != "Zip") {
-        return Err(ApiError(AwsError::invalid_parameter(
-            "Container image functions are not supported by Nubo; use PackageType Zip",
-        )));
-    }
-    let runtime = validate::supported_runtime(input.runtime.as_deref().ok_or_else(|| {
-        ApiError(AwsError::invalid_parameter(
-            "Runtime is required for .zip file deployment packages.",
-        ))
-    })?)?;
+    validate::zip_package_type(input.package_type.as_deref())?;
+    let runtime = validate::runtime_and_handler(input.runtime.as_deref(), handler.as_deref())?;
     validate::role_in_account(&role, scope)?;
-    if handler.is_none() && !matches!(family(&runtime), Family::Provided) {
-        return Err(ApiError(AwsError::invalid_parameter(format!(
-            "Handler is required for the {runtime} runtime."
-        ))));
-    }
     validate::environment(&environment)?;
-    let zip = zip_bytes(
+    let zip = validate::zip_package(
         code.zip_file.as_deref(),
         code.s3_bucket.as_deref().or(code.s3_key.as_deref()),
         code.image_uri.as_deref(),
@@ -304,7 +258,7 @@ pub(crate) async fn update_code(
     if let Some(architectures) = &input.architectures {
         validate::architectures(architectures)?;
     }
-    let zip = zip_bytes(
+    let zip = validate::zip_package(
         input.zip_file.as_deref(),
         input.s3_bucket.as_deref().or(input.s3_key.as_deref()),
         input.image_uri.as_deref(),

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::response::Response;
-use base64::Engine;
 use http::{HeaderValue, StatusCode};
+use nubo_lambda::control::validate;
 use nubo_lambda::invoke::MAX_SYNC_PAYLOAD_BYTES;
 use nubo_lambda::{InvokeRequest, Invoker};
 use nubo_wire::arn::FunctionRef;
-use nubo_wire::{AwsError, Violation};
+use nubo_wire::Violation;
 
 use super::read_request;
 use super::reference::Function;
@@ -19,31 +19,9 @@ use crate::EdgeState;
 
 /// AWS's current asynchronous payload limit (raised from 256 KB to 1 MB in 2025).
 pub(crate) const MAX_ASYNC_PAYLOAD_BYTES: usize = 1024 * 1024;
-/// Decoded client context limit.
-const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
 
 fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-fn client_context(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(raw) = raw else { return Ok(None) };
-    let invalid = || {
-        ApiError(AwsError::invalid_parameter(
-            "Client context must be a valid Base64-encoded JSON object.",
-        ))
-    };
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(raw)
-        .map_err(|_| invalid())?;
-    if decoded.len() > MAX_CLIENT_CONTEXT_BYTES {
-        return Err(ApiError(AwsError::invalid_parameter(format!(
-            "Client context must be smaller than {MAX_CLIENT_CONTEXT_BYTES} bytes."
-        ))));
-    }
-    let text = String::from_utf8(decoded).map_err(|_| invalid())?;
-    serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|_| invalid())?;
-    Ok(Some(text))
 }
 
 /// Accepts an `Event` invocation of `function` under the request's id: 202 once queued.
@@ -82,7 +60,7 @@ pub(crate) async fn invoke(
         "Tail" => true,
         other => return Err(Violation::enum_set(other, "logType", &["None", "Tail"]).into()),
     };
-    let client_context = client_context(header(&req, "x-amz-client-context"))?;
+    let client_context = validate::client_context(header(&req, "x-amz-client-context"))?;
     match invocation_type.as_str() {
         "DryRun" => {
             state.invoker.registry().resolve(&function)?;

@@ -8,10 +8,17 @@
 
 use std::collections::BTreeMap;
 
+use base64::Engine;
+use bytes::Bytes;
 use nubo_wire::{Scope, Violation, Violations};
 
 use crate::runtimes;
 use crate::ControlError;
+
+/// Tags one function may carry.
+pub const MAX_TAGS: usize = 50;
+/// Decoded client context limit.
+pub const MAX_CLIENT_CONTEXT_BYTES: usize = 3583;
 
 /// Bounds from `lambda-limits.md`.
 pub const MEMORY_MB: (u32, u32) = (128, 10_240);
@@ -248,6 +255,107 @@ pub fn package_type(value: &str) -> Result<(), Violation> {
         "Zip" | "Image" => Ok(()),
         _ => Err(Violation::enum_set(value, "packageType", &["Zip", "Image"])),
     }
+}
+
+/// The deployment package of CreateFunction / UpdateFunctionCode: a zip given inline (`ZipFile`,
+/// base64 as the JSON carries it). S3 and container images are Nubo's refusals.
+pub fn zip_package(
+    zip_file: Option<&str>,
+    s3_bucket: Option<&str>,
+    image_uri: Option<&str>,
+) -> Result<Bytes, ControlError> {
+    let refuse = |m: &str| Err(ControlError::InvalidParameter(m.into()));
+    if let Some(zip) = zip_file {
+        return base64::engine::general_purpose::STANDARD
+            .decode(zip)
+            .map(Bytes::from)
+            .or_else(|_| refuse("Could not unzip uploaded file. Please check your file, then try to upload again."));
+    }
+    if image_uri.is_some() {
+        return refuse(
+            "Container image functions are not supported by Nubo; upload a .zip package",
+        );
+    }
+    if s3_bucket.is_some() {
+        return refuse("Nubo does not serve S3 yet; upload the package directly as ZipFile");
+    }
+    refuse("Please provide a source for function code.")
+}
+
+/// CreateFunction names a function, never one of its versions or aliases.
+pub fn unqualified_for_create(qualifier: Option<&str>) -> Result<(), ControlError> {
+    match qualifier {
+        Some(_) => Err(ControlError::InvalidParameter(
+            "Function name cannot carry a qualifier when creating a function".into(),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Nubo runs `.zip` packages only.
+pub fn zip_package_type(package_type: Option<&str>) -> Result<(), ControlError> {
+    match package_type {
+        Some(kind) if kind != "Zip" => Err(ControlError::InvalidParameter(
+            "Container image functions are not supported by Nubo; use PackageType Zip".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A `.zip` package needs a runtime, and a managed runtime needs a handler.
+pub fn runtime_and_handler(
+    runtime: Option<&str>,
+    handler: Option<&str>,
+) -> Result<String, ControlError> {
+    let Some(runtime) = runtime else {
+        return Err(ControlError::InvalidParameter(
+            "Runtime is required for .zip file deployment packages.".into(),
+        ));
+    };
+    let runtime = supported_runtime(runtime)?;
+    if handler.is_none() && !matches!(runtimes::family(&runtime), runtimes::Family::Provided) {
+        return Err(ControlError::InvalidParameter(format!(
+            "Handler is required for the {runtime} runtime."
+        )));
+    }
+    Ok(runtime)
+}
+
+/// Tags live on the function itself, at most [`MAX_TAGS`] of them.
+pub fn tags(qualified: bool, count: usize) -> Result<(), ControlError> {
+    if qualified {
+        return Err(ControlError::InvalidParameter(
+            "Tags are not supported on function versions or aliases; use the unqualified function ARN".into(),
+        ));
+    }
+    if count > MAX_TAGS {
+        return Err(ControlError::InvalidParameter(format!(
+            "A function can have at most {MAX_TAGS} tags."
+        )));
+    }
+    Ok(())
+}
+
+/// `X-Amz-Client-Context`: base64 of a JSON object, at most [`MAX_CLIENT_CONTEXT_BYTES`] decoded;
+/// returns the decoded text.
+pub fn client_context(raw: Option<&str>) -> Result<Option<String>, ControlError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let invalid = || {
+        ControlError::InvalidParameter(
+            "Client context must be a valid Base64-encoded JSON object.".into(),
+        )
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(raw)
+        .map_err(|_| invalid())?;
+    if decoded.len() > MAX_CLIENT_CONTEXT_BYTES {
+        return Err(ControlError::InvalidParameter(format!(
+            "Client context must be smaller than {MAX_CLIENT_CONTEXT_BYTES} bytes."
+        )));
+    }
+    let text = String::from_utf8(decoded).map_err(|_| invalid())?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|_| invalid())?;
+    Ok(Some(text))
 }
 
 #[cfg(test)]
