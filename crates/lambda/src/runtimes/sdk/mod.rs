@@ -29,10 +29,10 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const PYTHON_310_PINS: &str = include_str!("../../runtimes/sdk/python3.10.txt");
-const PYTHON_39_PINS: &str = include_str!("../../runtimes/sdk/python3.9.txt");
-const NODE_PACKAGE: &str = include_str!("../../runtimes/sdk/nodejs/package.json");
-const NODE_LOCK: &str = include_str!("../../runtimes/sdk/nodejs/package-lock.json");
+const PYTHON_310_PINS: &str = include_str!("../../../runtimes/sdk/python3.10.txt");
+const PYTHON_39_PINS: &str = include_str!("../../../runtimes/sdk/python3.9.txt");
+const NODE_PACKAGE: &str = include_str!("../../../runtimes/sdk/nodejs/package.json");
+const NODE_LOCK: &str = include_str!("../../../runtimes/sdk/nodejs/package-lock.json");
 
 /// How long one installer (pip, compileall, npm) may run before it is killed.
 const INSTALLER_TIMEOUT: Duration = Duration::from_secs(600);
