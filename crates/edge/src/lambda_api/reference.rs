@@ -9,10 +9,9 @@
 //! whose input is the function alone: its qualifier (if any) dropped, and its existence checked —
 //! every such operation answers "not found" before it looks at its input.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, RawPathParams};
 use http::request::Parts;
 use nubo_lambda::FunctionSnapshot;
 use nubo_wire::arn::FunctionRef;
@@ -34,10 +33,11 @@ pub(crate) struct Unqualified(pub(crate) FunctionRef, pub(crate) FunctionSnapsho
 /// The path's `{function}` parsed in the request's scope.
 async fn from_path(parts: &mut Parts, state: &Arc<EdgeState>) -> Result<FunctionRef, ApiError> {
     let RequestScope(scope) = RequestScope::from_request_parts(parts, state).await?;
-    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+    let params = RawPathParams::from_request_parts(parts, state)
         .await
         .map_err(|e| ApiError(AwsError::validation(e.body_text())))?;
-    let Some(function) = params.get("function") else {
+    // Percent-decoded already (`arn%3Aaws%3A…` arrives as `arn:aws:…`).
+    let Some((_, function)) = params.iter().find(|(key, _)| *key == "function") else {
         return Err(ApiError(AwsError::service(
             "a function route without {function}",
         )));

@@ -45,19 +45,18 @@ pub(crate) struct Slots {
 /// unreserved pool's.
 pub(crate) struct Slot<'a> {
     active: &'a AtomicUsize,
-    counter: Arc<AtomicUsize>,
     scope: Arc<ScopeSlots>,
-    reserved: bool,
+    /// The function's own count when it has a reservation; else the slot is the scope's.
+    reserved: Option<Arc<AtomicUsize>>,
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.active.fetch_sub(1, Ordering::AcqRel);
-        if self.reserved {
-            self.counter.fetch_sub(1, Ordering::AcqRel);
-        } else {
-            self.scope.unreserved.fetch_sub(1, Ordering::AcqRel);
-        }
+        match &self.reserved {
+            Some(counter) => counter.fetch_sub(1, Ordering::AcqRel),
+            None => self.scope.unreserved.fetch_sub(1, Ordering::AcqRel),
+        };
     }
 }
 
@@ -91,9 +90,8 @@ impl Slots {
                 let previous = counter.fetch_add(1, Ordering::AcqRel);
                 let slot = Slot {
                     active: &self.active,
-                    counter,
                     scope: slots,
-                    reserved: true,
+                    reserved: Some(counter),
                 };
                 if previous >= reserved as usize {
                     return Err(InvokeError::Throttled {
@@ -106,9 +104,8 @@ impl Slots {
                 let previous = slots.unreserved.fetch_add(1, Ordering::AcqRel);
                 let slot = Slot {
                     active: &self.active,
-                    counter: Arc::default(),
                     scope: slots,
-                    reserved: false,
+                    reserved: None,
                 };
                 if previous >= limit.saturating_sub(reserved_total) {
                     return Err(InvokeError::Throttled {
