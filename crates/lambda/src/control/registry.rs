@@ -191,17 +191,21 @@ impl Registry {
         self.scopes.read().get(scope)?.functions.get(name).cloned()
     }
 
+    /// Runs `read` on a function's state under the read lock (the hot path: no reference count
+    /// is taken on the state, only on what `read` returns).
+    fn read_state<T>(
+        &self,
+        scope: &Scope,
+        name: &str,
+        read: impl FnOnce(&FunctionState) -> Option<T>,
+    ) -> Option<T> {
+        let scopes = self.scopes.read();
+        read(scopes.get(scope)?.functions.get(name)?)
+    }
+
     /// A function's `$LATEST` snapshot.
     pub fn get(&self, scope: &Scope, name: &str) -> Option<FunctionSnapshot> {
-        Some(
-            self.scopes
-                .read()
-                .get(scope)?
-                .functions
-                .get(name)?
-                .latest
-                .clone(),
-        )
+        self.read_state(scope, name, |state| Some(state.latest.clone()))
     }
 
     /// The AWS not-found error for a function (qualified when `qualifier` is).
@@ -250,19 +254,19 @@ impl Registry {
         function: &FunctionRef,
     ) -> Result<FunctionSnapshot, ControlError> {
         if let Some(QualifierKind::Alias(alias)) = function.qualifier.as_ref().map(|q| q.kind()) {
-            let scopes = self.scopes.read();
-            let state = scopes
-                .get(&function.scope)
-                .and_then(|s| s.functions.get(function.name.as_str()));
-            if let Some((version, weight)) = state
-                .and_then(|s| s.aliases.get(alias))
-                .and_then(|a| a.additional_version_weights.iter().next())
-            {
-                if fastrand::f64() < *weight {
-                    if let Some(snapshot) = state.and_then(|s| s.version_named(version)) {
-                        return Ok(snapshot.clone());
-                    }
-                }
+            let routed = self.read_state(&function.scope, &function.name, |state| {
+                let (version, weight) = state
+                    .aliases
+                    .get(alias)?
+                    .additional_version_weights
+                    .iter()
+                    .next()?;
+                (fastrand::f64() < *weight)
+                    .then(|| state.version_named(version).cloned())
+                    .flatten()
+            });
+            if let Some(snapshot) = routed {
+                return Ok(snapshot);
             }
         }
         self.resolve(function)
@@ -284,12 +288,10 @@ impl Registry {
 
     /// Whether `revision` is still the current revision of `version` (hot path: no allocation).
     pub fn is_live(&self, scope: &Scope, name: &str, version: &str, revision: &str) -> bool {
-        let scopes = self.scopes.read();
-        scopes
-            .get(scope)
-            .and_then(|s| s.functions.get(name))
-            .and_then(|state| state.version_named(version))
-            .is_some_and(|f| f.revision_id == revision)
+        self.read_state(scope, name, |state| {
+            Some(state.version_named(version)?.revision_id == revision)
+        })
+        .unwrap_or(false)
     }
 
     /// One alias.
