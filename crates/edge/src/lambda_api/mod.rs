@@ -1,13 +1,13 @@
 //! The Lambda API as botocore's `lambda/2015-03-31` model defines it (rest-json).
 //!
-//! Handlers parse wire shapes ([`shapes`]), call the lambda layer, and render its types back into
+//! Handlers parse wire shapes (`shapes`), call the lambda layer, and render its types back into
 //! wire shapes. The function a request is about is parsed once, before the handler runs, by the
-//! [`reference`] extractors (path + `Qualifier` + the request's scope). One module per resource:
-//! [`functions`], [`versions`], [`aliases`], [`concurrency`] (reserved and provisioned),
-//! [`invoke`] (and the deprecated InvokeAsync), [`event_config`] (asynchronous invocation
-//! settings), [`account`] (settings and tags), [`function_urls`] (Function URL configs).
+//! `reference` extractors (path + `Qualifier` + the request's scope). One module per resource:
+//! `functions`, `versions`, `aliases`, `concurrency` (reserved and provisioned),
+//! `invoke` (and the deprecated InvokeAsync), `event_config` (asynchronous invocation
+//! settings), `account` (settings and tags), `function_urls` (Function URL configs).
 //!
-//! Every request body is read whole before routing ([`read_body_first`]), so an error answered
+//! Every request body is read whole before routing (`read_body_first`), so an error answered
 //! before a handler looks at the body leaves the client's keep-alive connection usable.
 
 mod account;

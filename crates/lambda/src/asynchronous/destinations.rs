@@ -1,7 +1,7 @@
 //! Destinations: where an asynchronous invocation's record goes once the event is done with
 //! (`OnSuccess`, `OnFailure`; Lambda's `DeadLetterConfig` will be one more use).
 //!
-//! A [`Destination`] is chosen by ARN ([`destination`]). Delivering to one is a set of queue
+//! A `Destination` is chosen by ARN (`destination`). Delivering to one is a set of queue
 //! operations committed in the same transaction as the event's removal, so a crash neither loses
 //! the record nor sends it twice. A function is the only kind today: the record becomes an
 //! asynchronous event for it. A queue, topic or event bus is one more implementation when its

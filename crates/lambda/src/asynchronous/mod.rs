@@ -1,9 +1,9 @@
 //! Asynchronous invocation: events accepted durably, delivered at least once.
 //!
 //! An `Event` invocation is acknowledged only after its message is committed (fsync'd) in the
-//! store's queue ([`queue`]: one writer group-commits, so a durable accept costs a share of an
+//! store's queue (`queue`: one writer group-commits, so a durable accept costs a share of an
 //! fsync rather than a whole one). Accepted events are also held in memory, ordered by when they
-//! are due; the [`dispatcher`] hands due events to the [`Invoker`] under the same concurrency
+//! are due; the `dispatcher` hands due events to the [`Invoker`] under the same concurrency
 //! rules as synchronous calls. Outcomes follow Lambda's rules:
 //! - success → removed, and an invocation record sent to the `OnSuccess` destination if any;
 //! - function error (timeouts included) → retried `MaximumRetryAttempts` times with backoff, then

@@ -5,7 +5,7 @@
 //!
 //! Each provisioned configuration has a keeper task that starts environments until `requested`
 //! of them are initialized (their runtime waits in `next`), then tops the count up whenever one
-//! is lost (a timeout or crash retires it). Each such environment holds a [`Ticket`]; dropping the
+//! is lost (a timeout or crash retires it). Each such environment holds a `Ticket`; dropping the
 //! environment returns the ticket, so `available` is always the number that exist. Idle reaping
 //! leaves them alone while their configuration stands.
 

@@ -1,6 +1,6 @@
-//! The invoker: resolve the function → take a concurrency slot ([`slots`]) → take a warm
-//! environment of that exact revision ([`pool`]) or start one → deliver the event and await the
-//! result under the timeout ([`delivery`]) → turn the outcome into the answer ([`outcome`]) →
+//! The invoker: resolve the function → take a concurrency slot (`slots`) → take a warm
+//! environment of that exact revision (`pool`) or start one → deliver the event and await the
+//! result under the timeout (`delivery`) → turn the outcome into the answer (`outcome`) →
 //! frame and ship the logs ([`crate::logs`]) → return the environment to the pool.
 
 mod delivery;
