@@ -101,6 +101,13 @@ def test_same_name_in_two_regions_lives_side_by_side(endpoint, lam):
             "ReservedConcurrentExecutions"
         ] == 5
         assert "Concurrency" not in lam.get_function(FunctionName=name)
+        provisioned = west.put_provisioned_concurrency_config(
+            FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=1
+        )
+        assert provisioned["RequestedProvisionedConcurrentExecutions"] == 1
+        listed = west.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"]
+        assert [c["FunctionArn"] for c in listed] == [arn("eu-west-1", name, "1")]
+        assert lam.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"] == []
         with pytest.raises(ClientError) as e:
             lam.get_alias(FunctionName=name, Name="live")
         assert error_of(e)[:2] == ("ResourceNotFoundException", 404)
