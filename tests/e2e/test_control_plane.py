@@ -315,3 +315,83 @@ def test_error_wire_shape(endpoint, lam):
     assert headers.get("x-amzn-requestid")
     assert meta.get("RequestId") == headers["x-amzn-requestid"]
     assert e.value.response["Error"]["Message"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Wire corrections (documented AWS behaviour)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_list_functions_all_versions(lam, make_function):
+    """`FunctionVersion=ALL` lists $LATEST and every published version, each with its qualified ARN."""
+    name = make_function()["FunctionName"]
+    lam.publish_version(FunctionName=name)
+    lam.update_function_configuration(FunctionName=name, Description="second")
+    lam.publish_version(FunctionName=name)
+    listed = []
+    for page in lam.get_paginator("list_functions").paginate(
+        FunctionVersion="ALL", PaginationConfig={"PageSize": 2}
+    ):
+        listed.extend(f for f in page["Functions"] if f["FunctionName"] == name)
+    assert [(f["Version"], f["FunctionArn"]) for f in listed] == [
+        ("$LATEST", function_arn(name) + ":$LATEST"),
+        ("1", function_arn(name) + ":1"),
+        ("2", function_arn(name) + ":2"),
+    ]
+    # Without it, one entry per function with its unqualified ARN.
+    plain = [f for f in lam.list_functions(MaxItems=10_000)["Functions"] if f["FunctionName"] == name]
+    assert [f["FunctionArn"] for f in plain] == [function_arn(name)]
+
+
+def test_create_checks_model_constraints_before_lambdas_rules(lam_unvalidated):
+    """Every member outside its model constraints is reported at once, as a ValidationException,
+    before any of Lambda's own rules (here: a deprecated runtime, a reserved variable)."""
+    code, status, message = _create_error(
+        lam_unvalidated,
+        Runtime="python2.7",
+        MemorySize=10241,
+        Timeout=0,
+        Environment={"Variables": {"AWS_REGION": "x"}},
+    )
+    assert (code, status) == ("ValidationException", 400), message
+    assert message.startswith("2 validation errors detected: "), message
+    assert "Value '0' at 'timeout' failed to satisfy constraint: Member must have value greater than or equal to 1" in message
+    assert "Value '10241' at 'memorySize' failed to satisfy constraint: Member must have value less than or equal to 10240" in message
+    # A missing required member counts too.
+    params = dict(FunctionName=unique_name("bad"), Runtime="python3.12", Handler="app.handler",
+                  Code={"ZipFile": make_zip({"app.py": PY_ECHO})}, MemorySize=1)
+    with pytest.raises(ClientError) as e:
+        lam_unvalidated.create_function(**params)
+    code, _, message = error_of(e)
+    assert code == "ValidationException"
+    assert "Value null at 'role' failed to satisfy constraint: Member must not be null" in message
+    assert message.startswith("2 validation errors detected: "), message
+
+
+def test_cross_account_role_is_refused(lam, make_function):
+    other = "arn:aws:iam::123456789012:role/elsewhere"
+    code, status, message = _create_error(lam, Role=other)
+    assert (code, status, message) == (
+        "InvalidParameterValueException", 400, "Cross-account pass role is not allowed."
+    )
+    name = make_function()["FunctionName"]
+    with pytest.raises(ClientError) as e:
+        lam.update_function_configuration(FunctionName=name, Role=other)
+    assert error_of(e) == ("InvalidParameterValueException", 400, "Cross-account pass role is not allowed.")
+
+
+def test_tz_is_a_reserved_variable(lam):
+    code, status, message = _create_error(lam, Environment={"Variables": {"TZ": "Europe/Paris"}})
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert message.endswith("Reserved keys used in this request: TZ"), message
+
+
+def test_an_arn_in_another_region_is_not_reachable(lam, make_function):
+    name = make_function()["FunctionName"]
+    with pytest.raises(ClientError) as e:
+        lam.get_function(FunctionName=f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:{name}")
+    assert error_of(e) == (
+        "ResourceNotFoundException",
+        404,
+        f"Functions from 'eu-west-1' are not reachable in this region ('{REGION}')",
+    )

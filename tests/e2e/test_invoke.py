@@ -553,6 +553,56 @@ def test_invoke_after_delete_is_404(lam, make_function):
     assert error_of(e)[:2] == ("ResourceNotFoundException", 404)
 
 
+def _signed_request(conn, endpoint, method, path, body=b"", headers=None):
+    """Sends one SigV4-signed request on an open connection and reads the whole reply."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=endpoint + path, data=body, headers=headers or {})
+    SigV4Auth(Credentials("test", "test"), "lambda", "us-east-1").add_auth(request)
+    conn.request(method, path, body=body, headers=dict(request.headers.items()))
+    reply = conn.getresponse()
+    return reply.status, reply.read()
+
+
+def test_early_errors_keep_the_connection_usable(endpoint, make_function):
+    """Errors answered before a handler reads the request body (conflicting qualifiers, a payload
+    over the limit) must not close the keep-alive connection: boto3 reuses it for its next call
+    and would fail with ConnectionClosedError."""
+    import http.client
+    from urllib.parse import urlparse
+
+    name = make_function()["FunctionName"]
+    url = urlparse(endpoint)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        body = json.dumps({"pad": "x" * 200_000}).encode()
+        status, reply = _signed_request(
+            conn, endpoint, "POST", f"/2015-03-31/functions/{name}:1/invocations?Qualifier=2", body
+        )
+        assert status == 400, reply
+        assert b"does not match the specified qualifier" in reply
+        status, reply = _signed_request(conn, endpoint, "GET", f"/2015-03-31/functions/{name}")
+        assert status == 200, reply
+
+        # Over the 1 MB limit of an asynchronous invocation.
+        too_big = b'{"pad": "' + b"x" * (1024 * 1024) + b'"}'
+        status, _ = _signed_request(
+            conn,
+            endpoint,
+            "POST",
+            f"/2015-03-31/functions/{name}/invocations",
+            too_big,
+            {"X-Amz-Invocation-Type": "Event"},
+        )
+        assert status == 413
+        status, reply = _signed_request(conn, endpoint, "GET", f"/2015-03-31/functions/{name}/configuration")
+        assert status == 200, reply
+    finally:
+        conn.close()
+
+
 SLOW_TO_RETURN_BOOTSTRAP = """#!/usr/bin/env python3
 # A provided runtime that takes its time between posting a response and asking for the next event.
 import os, time, urllib.request

@@ -42,7 +42,7 @@ struct Services {
 pub fn router(state: Arc<EdgeState>) -> Router {
     let services = Arc::new(Services {
         registry: crate::services::registry(&state),
-        default_scope: state.invoker.registry().scope().clone(),
+        default_scope: state.invoker.registry().default_scope().clone(),
         state,
     });
     Router::new().fallback(dispatch).with_state(services)

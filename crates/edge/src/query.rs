@@ -1,5 +1,9 @@
 //! Query strings as AWS clients send them, with repeated keys kept (`tagKeys=a&tagKeys=b`).
 
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use http::request::Parts;
 use percent_encoding::percent_decode_str;
 
 /// Parsed query pairs in order.
@@ -41,6 +45,15 @@ impl Query {
             .filter(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
             .collect()
+    }
+}
+
+/// The request's query, as an extractor (never rejects: an absent query is an empty one).
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::parse(parts.uri.query()))
     }
 }
 

@@ -145,7 +145,11 @@ impl UrlRegistry {
         let mut by_url = HashMap::new();
         for stored in documents.list(URL_COLLECTION, ListQuery::all()).await? {
             match serde_json::from_str::<FunctionUrlRecord>(&stored.body) {
-                Ok(record) if functions.get(&record.function_name).is_none() => {
+                Ok(record)
+                    if functions
+                        .get(functions.default_scope(), &record.function_name)
+                        .is_none() =>
+                {
                     documents
                         .delete(URL_COLLECTION, &stored.key, Precondition::None)
                         .await?;
@@ -182,8 +186,10 @@ impl UrlRegistry {
     }
 
     fn check_function(&self, name: &str, qualifier: Option<&str>) -> Result<(), AwsError> {
+        let function = nubo_wire::arn::FunctionRef::parse(name, self.functions.default_scope())?
+            .with_query_qualifier(qualifier)?;
         self.functions
-            .resolve(name, qualifier)
+            .resolve(&function)
             .map(|_| ())
             .map_err(AwsError::from)
     }
@@ -312,7 +318,11 @@ impl UrlRegistry {
     /// the runtime). They stop serving at once; their documents are deleted by a task (a crash
     /// before it ends leaves orphans that [`Self::load`] removes).
     pub fn forget_deleted(self: &Arc<Self>, name: &str) {
-        if self.functions.get(name).is_some() {
+        if self
+            .functions
+            .get(self.functions.default_scope(), name)
+            .is_some()
+        {
             return;
         }
         let doomed: Vec<String> = {
@@ -355,7 +365,7 @@ impl UrlRegistry {
 
     /// The function ARN a config names (qualified when it has a qualifier).
     pub fn function_arn(&self, name: &str, qualifier: Option<&str>) -> String {
-        let scope = self.functions.scope();
+        let scope = self.functions.default_scope();
         match qualifier {
             Some(q) => nubo_wire::arn::qualified_function_arn(scope, name, q),
             None => nubo_wire::arn::function_arn(scope, name),

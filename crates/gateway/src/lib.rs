@@ -110,9 +110,13 @@ impl Gateway {
         let apis = ApiRegistry::load(documents.clone(), config.scope.clone()).await?;
         let urls = Arc::new(UrlRegistry::load(documents, invoker.registry().clone()).await?);
         let listener_urls = urls.clone();
-        invoker
-            .registry()
-            .on_change(move |name| listener_urls.forget_deleted(name));
+        let default_scope = invoker.registry().default_scope().clone();
+        invoker.registry().on_change(move |change| {
+            // Function URLs are kept in the default scope (see `function_url`).
+            if !change.exists && change.scope == &default_scope {
+                listener_urls.forget_deleted(change.name)
+            }
+        });
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);

@@ -522,9 +522,11 @@ impl Gateway {
             stage_variables: &no_vars,
         };
         let payload = Bytes::from(event_v2(&facts, &route).to_string());
-        let function = FunctionRef {
-            name: config.function_name.clone(),
-            qualifier: config.qualifier.clone(),
+        // Function URLs live in the server's default scope until they are scoped themselves.
+        let Ok(function) = FunctionRef::parse(&config.function_name, &self.config.scope)
+            .and_then(|f| f.with_query_qualifier(config.qualifier.as_deref()))
+        else {
+            return internal_error();
         };
         let mut response = match self
             .invoke(&function, payload, None, &ingress.request_id)

@@ -6,9 +6,19 @@ use std::io::Write;
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use nubo_lambda::function::FunctionSpec;
+use nubo_lambda::control::records::FunctionSpec;
 use nubo_lambda::{Invoker, Registry};
 use nubo_store::{CodeStore, StoreConfig};
+use nubo_wire::arn::FunctionRef;
+use nubo_wire::{AliasName, FunctionName, Qualifier, Scope};
+
+fn reference(name: &str, qualifier: Option<&str>) -> FunctionRef {
+    FunctionRef::new(
+        Scope::default(),
+        FunctionName::new(name).unwrap(),
+        qualifier.map(|q| Qualifier::new(q).unwrap()),
+    )
+}
 
 const FUNCTIONS: usize = 1000;
 
@@ -23,7 +33,7 @@ fn zip() -> Bytes {
 
 fn spec(name: String) -> FunctionSpec {
     FunctionSpec {
-        name,
+        name: FunctionName::new(name).unwrap(),
         runtime: "python3.12".into(),
         role: "arn:aws:iam::000000000000:role/r".into(),
         handler: Some("app.handler".into()),
@@ -52,19 +62,22 @@ fn registry(dir: &std::path::Path) -> Registry {
         let code = zip();
         for i in 0..FUNCTIONS {
             registry
-                .create(spec(format!("fn-{i}")), code.clone())
+                .create(&Scope::default(), spec(format!("fn-{i}")), code.clone())
                 .await
                 .unwrap();
         }
         registry
-            .publish_version("fn-7", None, None, None)
+            .publish_version(&reference("fn-7", None), None, None, None)
             .await
             .unwrap();
-        registry.update_code("fn-7", zip(), None).await.unwrap();
+        registry
+            .update_code(&reference("fn-7", None), zip(), None)
+            .await
+            .unwrap();
         registry
             .update_configuration(
-                "fn-7",
-                nubo_lambda::function::ConfigurationUpdate {
+                &reference("fn-7", None),
+                nubo_lambda::control::records::ConfigurationUpdate {
                     description: Some("v2".into()),
                     ..Default::default()
                 },
@@ -72,13 +85,13 @@ fn registry(dir: &std::path::Path) -> Registry {
             .await
             .unwrap();
         registry
-            .publish_version("fn-7", None, None, None)
+            .publish_version(&reference("fn-7", None), None, None, None)
             .await
             .unwrap();
         registry
             .create_alias(
-                "fn-7",
-                "live",
+                &reference("fn-7", None),
+                &AliasName::new("live", "name").unwrap(),
                 "1",
                 String::new(),
                 BTreeMap::from([("2".to_owned(), 0.5)]),
@@ -92,19 +105,13 @@ fn registry(dir: &std::path::Path) -> Registry {
 fn resolve(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let registry = registry(dir.path());
+    let latest = reference("fn-500", None);
     c.bench_function("registry/resolve_latest_of_1000", |b| {
-        b.iter(|| {
-            registry
-                .resolve_for_invoke(black_box("fn-500"), None)
-                .unwrap()
-        })
+        b.iter(|| registry.resolve_for_invoke(black_box(&latest)).unwrap())
     });
+    let alias = reference("fn-7", Some("live"));
     c.bench_function("registry/resolve_weighted_alias", |b| {
-        b.iter(|| {
-            registry
-                .resolve_for_invoke(black_box("fn-7"), Some("live"))
-                .unwrap()
-        })
+        b.iter(|| registry.resolve_for_invoke(black_box(&alias)).unwrap())
     });
 }
 

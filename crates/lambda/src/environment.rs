@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::function::FunctionRecord;
+use crate::control::records::FunctionRecord;
 use crate::logs::LogCapture;
 use crate::runtime_api::{InitDone, RuntimeApi};
 use crate::runtimes::{Launch, RuntimeCatalog};
@@ -54,7 +54,7 @@ pub(crate) struct Environment {
     /// The interpreter substitution note, said in the log of the first invocation.
     pub(crate) substitution: Option<String>,
     /// Held by environments initialized ahead for provisioned concurrency.
-    pub(crate) provisioned: Option<crate::provisioned::Ticket>,
+    pub(crate) provisioned: Option<crate::control::concurrency::Ticket>,
     /// The environment's cgroups (namespace sandbox), removed once the process is gone.
     cgroups: Option<Arc<Cgroups>>,
     /// Set before the exit is published: the kernel's OOM killer ended the environment.

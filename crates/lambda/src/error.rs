@@ -29,6 +29,12 @@ pub enum ControlError {
     Store(#[from] StoreError),
 }
 
+impl From<nubo_wire::Violation> for ControlError {
+    fn from(violation: nubo_wire::Violation) -> Self {
+        Self::Validation(AwsError::from(violation).message)
+    }
+}
+
 impl From<ControlError> for AwsError {
     fn from(err: ControlError) -> Self {
         match err {
@@ -67,7 +73,7 @@ fn limit_of(e: &StoreError) -> u64 {
 }
 
 /// Failures of an invocation that are not the function's own errors (those are results, see
-/// [`crate::invoker::InvokeResult`]).
+/// [`crate::invoke::InvokeResult`]).
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
     /// Resolving the function failed.

@@ -1,33 +1,36 @@
-//! The Lambda layer: functions and how they run.
+//! The Lambda layer: functions and how they run, in every scope (account and region) at once.
 //!
-//! Owns the function [`registry`] (records, validated by [`validate`], written through to the
-//! store's documents under the [`collections`] named there), the [`invoker`] (qualifier → environment → event → result under the timeout → logs),
-//! execution [`environment`]s with their [`runtime_api`] listeners, the [`sandbox`] seam, the
-//! [`runtimes`] (our python/node bootstraps, interpreter discovery), function [`logs`] (capture
-//! and framing; `nubo_observe::LogWriter` stores them), [`asynchronous`] invocation (the durable
-//! event queue, retries, destinations) and the invoker's and queue's metrics.
+//! One home per feature:
+//! - [`control`]: the control plane — records, validation ([`control::validate`]), the
+//!   in-memory [`Registry`] written through to the store (functions, versions, aliases, reserved
+//!   and provisioned concurrency, event-invoke settings), keyed by scope;
+//! - [`invoke`]: the invoker — concurrency slots, the pool of warm environments, delivery to the
+//!   Runtime API, outcomes and their error texts;
+//! - [`asynchronous`]: `Event` invocations — the durable queue, the dispatcher, retries and
+//!   destinations;
+//! - execution environments with their Runtime API listeners, the [`sandbox`] seam, the
+//!   [`runtimes`] (our python/node bootstraps, interpreter discovery), function [`logs`] (capture
+//!   and START/END/REPORT framing; `nubo_observe::LogWriter` stores them) and the invoker's and
+//!   queue's metrics.
+//!
 //! Does not own any wire shape: the edge maps these types to botocore's.
 
 pub mod asynchronous;
-pub mod collections;
+pub mod control;
 pub mod error;
-pub mod function;
-pub mod invoker;
+pub mod invoke;
 pub mod logs;
-pub mod provisioned;
-pub mod registry;
 pub mod runtimes;
 pub mod sandbox;
-pub mod validate;
 
 mod environment;
 mod metrics;
-mod queued_event;
 mod runtime_api;
 
-pub use asynchronous::{AsyncConfig, AsyncInvoker, EventInvokeConfig, QueuedEvent};
+pub use asynchronous::{AsyncConfig, AsyncInvoker, QueuedEvent};
+pub use control::event_invoke::EventInvokeConfig;
+pub use control::records::{AliasRecord, AliasSnapshot, FunctionRecord, FunctionSnapshot, LATEST};
+pub use control::{FunctionChange, Registry};
 pub use environment::{EndpointServer, EnvironmentEndpoint};
 pub use error::{ControlError, InvokeError};
-pub use function::{AliasRecord, AliasSnapshot, FunctionRecord, FunctionSnapshot, LATEST};
-pub use invoker::{InvokeRequest, InvokeResult, Invoker, InvokerConfig};
-pub use registry::Registry;
+pub use invoke::{InvokeRequest, InvokeResult, Invoker, InvokerConfig};

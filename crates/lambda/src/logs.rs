@@ -5,9 +5,13 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use nubo_observe::LogWriter;
+use nubo_store::LogEvent;
 use parking_lot::Mutex;
 use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
+
+use crate::control::records::FunctionRecord;
 
 /// Lines captured from one environment's stdout+stderr pipe, with a marker protocol that tells
 /// when everything written before a point in time has been read.
@@ -153,9 +157,105 @@ pub(crate) fn report_line(request_id: &str, report: &Report) -> String {
     line
 }
 
+/// `X-Amz-Log-Result` carries the last 4 KB of the invocation's log.
+const LOG_TAIL_BYTES: usize = 4096;
+
+/// One invocation's log, as the platform frames it around what the function wrote.
+pub(crate) struct Framing<'a> {
+    pub(crate) function: &'a FunctionRecord,
+    pub(crate) request_id: &'a str,
+    /// The environment's stream; `None` names one after the request (no environment ran).
+    pub(crate) stream: Option<&'a str>,
+    /// The platform's own lines after the function's (a timeout, an exit, an init error).
+    pub(crate) platform_line: Option<String>,
+    pub(crate) report: Report,
+    /// Said once before START (an interpreter substitution).
+    pub(crate) note: Option<String>,
+}
+
+impl Framing<'_> {
+    /// Frames the captured `lines` with START/END/REPORT, sends them to the log writer under
+    /// `/aws/lambda/<name>`, and returns the last 4 KB of the text (`LogType: Tail`).
+    pub(crate) fn ship(self, lines: &mut Vec<(i64, String)>, writer: &LogWriter) -> String {
+        let Self {
+            function,
+            request_id,
+            stream,
+            platform_line,
+            report,
+            note,
+        } = self;
+        let now = nubo_wire::timefmt::epoch_millis(time::OffsetDateTime::now_utc());
+        let mut framed: Vec<(i64, String)> = Vec::with_capacity(lines.len() + 4);
+        let first_ts = lines.first().map(|l| l.0).unwrap_or(now);
+        if let Some(note) = note {
+            framed.push((first_ts, note));
+        }
+        framed.push((
+            first_ts,
+            format!(
+                "START RequestId: {request_id} Version: {}",
+                function.version
+            ),
+        ));
+        framed.append(lines);
+        if let Some(line) = platform_line {
+            framed.extend(line.lines().map(|l| (now, l.to_owned())));
+        }
+        framed.push((now, format!("END RequestId: {request_id}")));
+        framed.push((now, report_line(request_id, &report)));
+
+        let mut text = String::new();
+        for (_, line) in &framed {
+            text.push_str(line);
+            text.push('\n');
+        }
+        let group = nubo_observe::function_log_group(&function.name);
+        let stream = stream.map(str::to_owned).unwrap_or_else(|| {
+            format!(
+                "{}/[{}]{}",
+                nubo_wire::timefmt::log_stream_day(time::OffsetDateTime::now_utc()),
+                function.version,
+                request_id.replace('-', "")
+            )
+        });
+        writer.send(
+            framed
+                .into_iter()
+                .map(|(timestamp_ms, message)| LogEvent {
+                    group: group.clone(),
+                    stream: stream.clone(),
+                    timestamp_ms,
+                    message,
+                })
+                .collect(),
+        );
+        tail(text, LOG_TAIL_BYTES)
+    }
+}
+
+/// The last `limit` bytes of `text`, cut at a character boundary.
+fn tail(text: String, limit: usize) -> String {
+    if text.len() <= limit {
+        return text;
+    }
+    let mut start = text.len() - limit;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tail_keeps_the_end_on_a_char_boundary() {
+        assert_eq!(tail("abc".into(), 10), "abc");
+        assert_eq!(tail("abcdef".into(), 3), "def");
+        assert_eq!(tail("aé".into(), 1), "");
+    }
 
     #[test]
     fn report_line_has_aws_fields() {

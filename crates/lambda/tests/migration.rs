@@ -5,13 +5,22 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use bytes::Bytes;
-use nubo_lambda::collections::{self, ASYNC_QUEUE, EVENT_INVOKE_CONFIGS};
-use nubo_lambda::function::FunctionSpec;
-use nubo_lambda::provisioned::ProvisionedConfig;
+use nubo_lambda::control::collections::{self, ASYNC_QUEUE, EVENT_INVOKE_CONFIGS};
+use nubo_lambda::control::concurrency::ProvisionedConfig;
+use nubo_lambda::control::records::FunctionSpec;
 use nubo_lambda::{EventInvokeConfig, QueuedEvent, Registry};
 use nubo_store::conformance::{write_version_0_database, Version0, Version0Event};
 use nubo_store::{CodeStore, ListQuery, StoreConfig};
-use nubo_wire::Scope;
+use nubo_wire::arn::FunctionRef;
+use nubo_wire::{AliasName, FunctionName, Qualifier, Scope};
+
+fn f(qualifier: Option<&str>) -> FunctionRef {
+    FunctionRef::new(
+        Scope::default(),
+        FunctionName::new("f").unwrap(),
+        qualifier.map(|q| Qualifier::new(q).unwrap()),
+    )
+}
 
 fn zip() -> Bytes {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -24,7 +33,7 @@ fn zip() -> Bytes {
 
 fn spec(name: &str) -> FunctionSpec {
     FunctionSpec {
-        name: name.into(),
+        name: FunctionName::new(name).unwrap(),
         runtime: "python3.12".into(),
         role: "arn:aws:iam::000000000000:role/r".into(),
         handler: Some("app.handler".into()),
@@ -64,16 +73,18 @@ async fn a_version_0_data_dir_keeps_functions_aliases_settings_and_events() {
     // Real records, made by today's registry, written as version 0 stored them.
     let scratch = tempfile::tempdir().unwrap();
     let (registry, _) = open(scratch.path()).await;
-    registry.create(spec("f"), zip()).await.unwrap();
+    let scope = Scope::default();
+    registry.create(&scope, spec("f"), zip()).await.unwrap();
     let v1 = registry
-        .publish_version("f", None, None, None)
+        .publish_version(&f(None), None, None, None)
         .await
         .unwrap();
+    let live = AliasName::new("live", "name").unwrap();
     let alias = registry
-        .create_alias("f", "live", "1", String::new(), BTreeMap::new())
+        .create_alias(&f(None), &live, "1", String::new(), BTreeMap::new())
         .await
         .unwrap();
-    let latest = registry.get("f").unwrap();
+    let latest = registry.get(&scope, "f").unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let settings = EventInvokeConfig {
@@ -110,19 +121,31 @@ async fn a_version_0_data_dir_keeps_functions_aliases_settings_and_events() {
 
     let (registry, stores) = open(dir.path()).await;
     let versions: Vec<String> = registry
-        .versions_of("f")
+        .versions_of(&scope, "f")
         .unwrap()
         .iter()
         .map(|v| v.version.clone())
         .collect();
     assert_eq!(versions, ["$LATEST", "1"]);
-    assert_eq!(registry.get("f").unwrap().revision_id, latest.revision_id);
-    assert_eq!(registry.resolve("f", Some("live")).unwrap().version, "1");
-    let provisioned = registry.stored_provisioned().await.unwrap();
-    assert_eq!(provisioned.len(), 1);
     assert_eq!(
-        (provisioned[0].1.as_str(), provisioned[0].2.requested),
-        ("live", 2)
+        registry.get(&scope, "f").unwrap().revision_id,
+        latest.revision_id
+    );
+    assert_eq!(registry.resolve(&f(Some("live"))).unwrap().version, "1");
+    let provisioned = stores
+        .documents
+        .list(collections::PROVISIONED, ListQuery::all())
+        .await
+        .unwrap();
+    assert_eq!(provisioned.len(), 1);
+    assert_eq!(provisioned[0].key, collections::key(&scope, "f", "live"));
+    let stored: ProvisionedConfig = serde_json::from_str(&provisioned[0].body).unwrap();
+    assert_eq!(stored.requested, 2);
+    assert_eq!(
+        registry
+            .event_invoke_config(&f(None))
+            .map(|c| c.maximum_retry_attempts),
+        Some(Some(0))
     );
 
     let configs = stores
@@ -131,7 +154,7 @@ async fn a_version_0_data_dir_keeps_functions_aliases_settings_and_events() {
         .await
         .unwrap();
     assert_eq!(configs.len(), 1);
-    assert_eq!(configs[0].key, collections::key("f", "$LATEST"));
+    assert_eq!(configs[0].key, collections::key(&scope, "f", "$LATEST"));
     let stored: EventInvokeConfig = serde_json::from_str(&configs[0].body).unwrap();
     assert_eq!(stored, settings);
 
@@ -141,14 +164,13 @@ async fn a_version_0_data_dir_keeps_functions_aliases_settings_and_events() {
         .await
         .unwrap()
         .into_iter()
-        .map(|m| QueuedEvent::from_message(m).unwrap())
+        .map(|m| QueuedEvent::from_message(m, &scope).unwrap())
         .collect();
     assert_eq!(
         queued,
         [QueuedEvent {
             id: "e1".into(),
-            function_name: "f".into(),
-            qualifier: Some("live".into()),
+            function: f(Some("live")),
             payload: b"{\"n\":1}".to_vec(),
             client_context: None,
             received_ms: 100,
@@ -158,11 +180,11 @@ async fn a_version_0_data_dir_keeps_functions_aliases_settings_and_events() {
     );
 
     // Deleting the function removes every record of it in one commit, as before.
-    registry.delete("f", None).await.unwrap();
+    registry.delete(&f(None)).await.unwrap();
     drop(registry);
     let (registry, stores) = open(dir.path()).await;
-    assert!(registry.get("f").is_none());
-    assert!(registry.stored_provisioned().await.unwrap().is_empty());
+    assert!(registry.get(&scope, "f").is_none());
+    assert!(registry.event_invoke_config(&f(None)).is_none());
     for collection in [
         collections::FUNCTIONS,
         collections::ALIASES,

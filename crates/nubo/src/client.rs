@@ -9,6 +9,9 @@ use nubo_wire::sigv4::{sign, Credentials, SigningRequest};
 
 /// Where `nubo serve` listens unless told otherwise, and so where clients look first.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4750";
+/// The region `nubo serve` acts in unless told otherwise (`--region`, `NUBO_REGION`), and so the
+/// one clients sign for: resources live in the region a request is signed for.
+pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// A response, read whole.
 pub struct Reply {
@@ -44,19 +47,27 @@ pub fn resolve_endpoint(flag: Option<String>, env: impl Fn(&str) -> Option<Strin
 }
 
 impl Client {
+    /// A client of `endpoint` (see [`resolve_endpoint`]) signing for `NUBO_REGION` (else the
+    /// server's default region) with the environment's credentials.
     pub fn from_env(endpoint: Option<String>) -> Self {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         Self {
             base: resolve_endpoint(endpoint, env),
-            region: env("AWS_REGION")
-                .or_else(|| env("AWS_DEFAULT_REGION"))
-                .unwrap_or_else(|| "us-east-1".into()),
+            // The server's default scope (its `--region` reads the same variable), not the AWS
+            // SDKs' region: the CLI acts where `nubo serve` puts functions unless told otherwise.
+            region: env("NUBO_REGION").unwrap_or_else(|| DEFAULT_REGION.into()),
             credentials: Credentials {
                 access_key_id: env("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "nubo".into()),
                 secret_access_key: env("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "nubo".into()),
             },
             http: HyperClient::builder(TokioExecutor::new()).build_http(),
         }
+    }
+
+    /// The same client, signing for `region` (the scope its requests act in).
+    pub fn in_region(mut self, region: impl Into<String>) -> Self {
+        self.region = region.into();
+        self
     }
 
     /// Sends a signed request to `service`; `path` is already URI-encoded.

@@ -20,12 +20,25 @@ struct Cli {
     command: Command,
 }
 
-/// Where a client command finds the server.
+/// Where a client command finds the server, and the region it acts in.
 #[derive(Debug, clap::Args)]
 struct EndpointArgs {
     /// Server URL; else NUBO_ENDPOINT, else AWS_ENDPOINT_URL, else NUBO_LISTEN, else 127.0.0.1:4750.
     #[arg(long)]
     endpoint: Option<String>,
+    /// Region to act in (functions live in a region); else the server's default, us-east-1.
+    #[arg(long, env = "NUBO_REGION")]
+    region: Option<String>,
+}
+
+impl EndpointArgs {
+    fn client(self) -> client::Client {
+        let client = client::Client::from_env(self.endpoint);
+        match self.region {
+            Some(region) => client.in_region(region),
+            None => client,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,19 +100,11 @@ fn main() -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?,
                     (None, None) => b"{}".to_vec(),
                 };
-                let code = commands::invoke(
-                    &client::Client::from_env(endpoint.endpoint),
-                    &name,
-                    payload,
-                    qualifier,
-                    log,
-                )
-                .await?;
+                let code =
+                    commands::invoke(&endpoint.client(), &name, payload, qualifier, log).await?;
                 std::process::exit(code);
             }
-            Command::Functions { endpoint } => {
-                commands::functions(&client::Client::from_env(endpoint.endpoint)).await
-            }
+            Command::Functions { endpoint } => commands::functions(&endpoint.client()).await,
         }
     })
 }

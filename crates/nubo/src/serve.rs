@@ -9,15 +9,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 use nubo_edge::EdgeState;
-use nubo_lambda::function::FunctionSpec;
+use nubo_lambda::control::records::FunctionSpec;
+use nubo_lambda::control::validate;
 use nubo_lambda::runtimes::sdk::RuntimeSdk;
 use nubo_lambda::runtimes::RuntimeCatalog;
 use nubo_lambda::sandbox::{FunctionNetwork, ProcessSandbox, Sandbox};
-use nubo_lambda::{validate, AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, Registry};
+use nubo_lambda::{AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, Registry};
 use nubo_observe::{LogWriter, MetricsRegistry};
 use nubo_store::{CodeStore, StoreConfig};
+use nubo_wire::arn::FunctionRef;
+use nubo_wire::FunctionName;
 
-use nubo::client::DEFAULT_LISTEN;
+use nubo::client::{self, DEFAULT_LISTEN};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
@@ -30,8 +33,9 @@ pub(crate) struct ServeArgs {
     /// The state store as a URL: `sqlite:<path>` (default: `sqlite:<data-dir>/nubo.db`).
     #[arg(long, env = "NUBO_STORE", value_name = "URL")]
     store: Option<String>,
-    /// Region in ARNs and function environments.
-    #[arg(long, env = "NUBO_REGION", default_value = "us-east-1")]
+    /// The default region: where unsigned requests, the CLI and `--deploy-examples` act (a signed
+    /// request acts in the region it is signed for).
+    #[arg(long, env = "NUBO_REGION", default_value = client::DEFAULT_REGION)]
     region: String,
     /// Account id in ARNs.
     #[arg(long, env = "NUBO_ACCOUNT_ID", default_value = "000000000000")]
@@ -227,16 +231,12 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         },
     );
     invoker.register_metrics(&metrics);
-    let provisioned = invoker
-        .restore_provisioned()
-        .await
-        .map_err(|e| anyhow::anyhow!("loading provisioned concurrency: {e}"))?;
+    let provisioned = invoker.restore_provisioned();
     if provisioned > 0 {
         println!("nubo: {provisioned} provisioned-concurrency configurations");
     }
     let async_invoker = AsyncInvoker::start(
         invoker.clone(),
-        stores.documents.clone(),
         stores.queues.clone(),
         &metrics,
         AsyncConfig {
@@ -262,7 +262,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         logs,
         invoker.clone(),
         nubo_gateway::GatewayConfig {
-            scope: registry.scope().clone(),
+            scope: registry.default_scope().clone(),
             port: address.port(),
         },
     )
@@ -278,7 +278,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         None => "off (functions run without boto3 and the AWS SDK for JavaScript)".into(),
     };
     writeln!(out, "nubo: runtime SDKs: {sdk_line}")?;
-    writeln!(out, "nubo: {} functions", registry.list().len())?;
+    writeln!(out, "nubo: {} functions", registry.count())?;
     writeln!(out, "nubo: {api_count} HTTP APIs")?;
     writeln!(out, "nubo: listening on {endpoint_url}")?;
     out.flush()?;
@@ -380,14 +380,17 @@ async fn deploy_examples(registry: &Registry, dir: &Path) -> anyhow::Result<()> 
         let config: ExampleConfig = serde_json::from_slice(&std::fs::read(&config_path)?)
             .with_context(|| format!("parsing {}", config_path.display()))?;
         let zip = bytes::Bytes::from(zip_directory(&example)?);
-        let name = config.function_name.clone();
-        let result = if registry.get(&name).is_some() {
-            registry.update_code(&name, zip, None).await.map(|_| ())
+        let name = FunctionName::new(config.function_name.as_str())?;
+        let scope = registry.default_scope();
+        let result = if registry.get(scope, &name).is_some() {
+            let function = FunctionRef::new(scope.clone(), name.clone(), None);
+            registry.update_code(&function, zip, None).await.map(|_| ())
         } else {
+            validate::runtime(&config.runtime)?;
             let spec = FunctionSpec {
-                name: validate::function_name(&config.function_name)?,
-                runtime: validate::runtime(&config.runtime)?,
-                role: "arn:aws:iam::000000000000:role/nubo-example".into(),
+                name: name.clone(),
+                runtime: validate::supported_runtime(&config.runtime)?,
+                role: format!("arn:aws:iam::{}:role/nubo-example", scope.account_id),
                 handler: config.handler,
                 description: config.description.unwrap_or_default(),
                 timeout_seconds: validate::timeout_seconds(config.timeout.unwrap_or(3))?,
@@ -401,7 +404,7 @@ async fn deploy_examples(registry: &Registry, dir: &Path) -> anyhow::Result<()> 
                 dead_letter_target: None,
                 log_format: "Text".into(),
             };
-            registry.create(spec, zip).await.map(|_| ())
+            registry.create(scope, spec, zip).await.map(|_| ())
         };
         result.map_err(|e| anyhow::anyhow!("deploying example {name}: {e}"))?;
         println!("nubo: deployed example {name} ({})", config.runtime);

@@ -18,9 +18,12 @@
 //! tokio's blocking pool, never on a runtime worker. `conformance` (feature `conformance`) is
 //! the test suite every backend must pass.
 //!
+//! [`write_through`] is the one shape every registry above uses to keep documents in memory:
+//! writers serialized, the store committed before memory changes ([`WriteThrough`], [`Mirror`]).
+//!
 //! Does not own: what a document, message body or blob means (the layers above serialize their
-//! own records and choose their collection and queue names), nor any in-memory view — callers keep
-//! those and write through.
+//! own records and choose their collection and queue names), nor how a registry indexes its
+//! records in memory.
 
 mod blobs;
 mod blocking;
@@ -30,6 +33,7 @@ mod documents;
 mod logs;
 mod queues;
 mod sqlite;
+pub mod write_through;
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
@@ -43,6 +47,7 @@ pub use documents::{Change, Document, Documents, ListQuery, Outcome, Preconditio
 pub use logs::{LogEvent, LogPage, LogQuery, LogStream, Logs, StoredLogEvent};
 pub use queues::{Message, QueueOp, Queues};
 pub use sqlite::{raw_insert_baseline, SqliteStore};
+pub use write_through::{Mirror, Transaction, WriteThrough, Writer};
 
 /// Errors of the persistence layer. Backend errors are carried as text: no backend's own error
 /// type crosses this crate's API.

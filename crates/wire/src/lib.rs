@@ -3,20 +3,25 @@
 //! This crate owns what a request and a response look like on the wire, independent of any service:
 //! the error envelope ([`AwsError`]) and per-service error tables ([`error_table!`]), the four
 //! protocols AWS services speak ([`protocol`]: rest-json, json, query, rest-xml — decoding requests,
-//! encoding replies and errors), XML ([`xml`]), ARNs ([`arn`]), request ids, timestamps in AWS's
+//! encoding replies and errors), XML ([`xml`]), ARNs and function references ([`arn`]), Lambda's typed names ([`names`]), AWS's
+//! model-constraint errors built in one place ([`validation`]), request ids, timestamps in AWS's
 //! formats, and Signature Version 4 (parsing the credential scope for dispatch, and signing for
 //! Nubo's own CLI). It deliberately knows nothing about functions, stores or HTTP servers: replies
 //! are plain `http::Response<Bytes>` values the edge hands to its server.
 
 pub mod arn;
 pub mod error;
+pub mod names;
 pub mod protocol;
 pub mod sigv4;
 pub mod timefmt;
+pub mod validation;
 pub mod xml;
 
 pub use error::{AwsError, ErrorBody};
+pub use names::{AliasName, FunctionName, Qualifier, QualifierKind, LATEST};
 pub use protocol::Protocol;
+pub use validation::{Violation, Violations};
 
 // For `error_table!` expansions in crates that do not depend on `http` themselves.
 #[doc(hidden)]

@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Request, State};
 use http::StatusCode;
-use nubo_lambda::provisioned::Provisioned;
+use nubo_lambda::control::concurrency::{Provisioned, ProvisionedStatus};
 use nubo_wire::arn::FunctionRef;
-use nubo_wire::AwsError;
+use nubo_wire::{AwsError, Violation};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{json_body, required};
+use super::reference::{Function, Unqualified};
+use super::{json_body, registry, required};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
@@ -28,33 +29,22 @@ struct ProvisionedInput {
     provisioned_concurrent_executions: Option<i64>,
 }
 
-fn unqualified(state: &EdgeState, function: &str) -> Result<String, ApiError> {
-    let registry = state.invoker.registry();
-    let reference = FunctionRef::parse(function, registry.scope())?;
-    Ok(registry.resolve(&reference.name, None)?.name.clone())
-}
-
 /// `PUT /2017-10-31/functions/{FunctionName}/concurrency`.
 pub(crate) async fn put_reserved(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
+    Unqualified(function, _): Unqualified,
     req: Request,
 ) -> ApiResult {
-    let name = unqualified(&state, &function)?;
-    let input: ReservedInput = json_body(req.into_body(), "PutFunctionConcurrency").await?;
+    let input: ReservedInput = json_body(req, "PutFunctionConcurrency").await?;
     let n = input
         .reserved_concurrent_executions
         .ok_or_else(|| required("reservedConcurrentExecutions"))?;
     if n < 0 {
-        return Err(ApiError(AwsError::validation(format!(
-            "1 validation error detected: Value '{n}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0"
-        ))));
+        return Err(Violation::min_value(n, "reservedConcurrentExecutions", 0).into());
     }
     let n = u32::try_from(n).unwrap_or(u32::MAX);
-    state
-        .invoker
-        .registry()
-        .set_reserved_concurrency(&name, Some(n), state.invoker.account_concurrency())
+    registry(&state)
+        .set_reserved_concurrency(&function, Some(n), state.invoker.account_concurrency())
         .await?;
     Ok(json(
         StatusCode::OK,
@@ -63,17 +53,8 @@ pub(crate) async fn put_reserved(
 }
 
 /// `GET /2019-09-30/functions/{FunctionName}/concurrency`.
-pub(crate) async fn get_reserved(
-    State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-) -> ApiResult {
-    let name = unqualified(&state, &function)?;
-    let reserved = state
-        .invoker
-        .registry()
-        .get(&name)
-        .and_then(|f| f.reserved_concurrency);
-    let body = match reserved {
+pub(crate) async fn get_reserved(Unqualified(_, latest): Unqualified) -> ApiResult {
+    let body = match latest.reserved_concurrency {
         Some(n) => json!({ "ReservedConcurrentExecutions": n }),
         None => json!({}),
     };
@@ -83,13 +64,10 @@ pub(crate) async fn get_reserved(
 /// `DELETE /2017-10-31/functions/{FunctionName}/concurrency` → 204.
 pub(crate) async fn delete_reserved(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
+    Unqualified(function, _): Unqualified,
 ) -> ApiResult {
-    let name = unqualified(&state, &function)?;
-    state
-        .invoker
-        .registry()
-        .set_reserved_concurrency(&name, None, state.invoker.account_concurrency())
+    registry(&state)
+        .set_reserved_concurrency(&function, None, state.invoker.account_concurrency())
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -104,37 +82,28 @@ fn provisioned_shape(p: &Provisioned) -> Value {
         "Status": status.as_str(),
         "LastModified": p.config.last_modified,
     });
-    if let nubo_lambda::provisioned::ProvisionedStatus::Failed(reason) = status {
+    if let ProvisionedStatus::Failed(reason) = status {
         body["StatusReason"] = json!(reason);
     }
     body
 }
 
-/// `{FunctionName}` + the required `?Qualifier=`.
-fn qualified(
-    state: &EdgeState,
-    function: &str,
-    query: &Query,
-) -> Result<(String, String), ApiError> {
-    let registry = state.invoker.registry();
-    let reference = FunctionRef::parse(function, registry.scope())?
-        .with_query_qualifier(query.get("Qualifier"))?;
-    let qualifier = reference.qualifier.ok_or_else(|| required("qualifier"))?;
-    registry.resolve(&reference.name, Some(&qualifier))?;
-    Ok((reference.name, qualifier))
+/// A configuration's version or alias: the `Qualifier` is required, and must exist.
+fn qualified(state: &EdgeState, function: &FunctionRef) -> Result<(), ApiError> {
+    if function.qualifier.is_none() {
+        return Err(required("qualifier"));
+    }
+    registry(state).resolve(function)?;
+    Ok(())
 }
 
-fn not_configured(state: &EdgeState, name: &str, qualifier: &str) -> ApiError {
+fn not_configured(function: &FunctionRef) -> ApiError {
     ApiError(AwsError::new(
         "ProvisionedConcurrencyConfigNotFoundException",
         StatusCode::NOT_FOUND,
         format!(
             "No Provisioned Concurrency Config found for this function: {}",
-            nubo_wire::arn::qualified_function_arn(
-                state.invoker.registry().scope(),
-                name,
-                qualifier
-            )
+            function.arn()
         ),
     ))
 }
@@ -142,25 +111,20 @@ fn not_configured(state: &EdgeState, name: &str, qualifier: &str) -> ApiError {
 /// `PUT /2019-09-30/functions/{FunctionName}/provisioned-concurrency?Qualifier=` → 202.
 pub(crate) async fn put_provisioned(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
     req: Request,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let (name, qualifier) = qualified(&state, &function, &query)?;
-    let input: ProvisionedInput =
-        json_body(req.into_body(), "PutProvisionedConcurrencyConfig").await?;
+    qualified(&state, &function)?;
+    let input: ProvisionedInput = json_body(req, "PutProvisionedConcurrencyConfig").await?;
     let n = input
         .provisioned_concurrent_executions
         .ok_or_else(|| required("provisionedConcurrentExecutions"))?;
     if n < 1 {
-        return Err(ApiError(AwsError::validation(format!(
-            "1 validation error detected: Value '{n}' at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 1"
-        ))));
+        return Err(Violation::min_value(n, "provisionedConcurrentExecutions", 1).into());
     }
     let provisioned = state
         .invoker
-        .put_provisioned(&name, &qualifier, u32::try_from(n).unwrap_or(u32::MAX))
+        .put_provisioned(&function, u32::try_from(n).unwrap_or(u32::MAX))
         .await?;
     Ok(json(StatusCode::ACCEPTED, &provisioned_shape(&provisioned)))
 }
@@ -169,24 +133,18 @@ pub(crate) async fn put_provisioned(
 /// (`?Qualifier=`), or all of them (`?List=ALL`).
 pub(crate) async fn get_provisioned(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
+    query: Query,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
     if query.get("List") == Some("ALL") {
-        let name = unqualified(&state, &function)?;
-        let scope = state.invoker.registry().scope();
+        registry(&state).function(&function)?;
         let configs: Vec<Value> = state
             .invoker
-            .provisioned_of(&name)
+            .provisioned_of(&function.scope, &function.name)
             .iter()
             .map(|p| {
                 let mut item = provisioned_shape(p);
-                item["FunctionArn"] = json!(nubo_wire::arn::qualified_function_arn(
-                    scope,
-                    &p.function,
-                    &p.qualifier
-                ));
+                item["FunctionArn"] = json!(p.function.arn());
                 item
             })
             .collect();
@@ -195,24 +153,22 @@ pub(crate) async fn get_provisioned(
             &json!({ "ProvisionedConcurrencyConfigs": configs }),
         ));
     }
-    let (name, qualifier) = qualified(&state, &function, &query)?;
+    qualified(&state, &function)?;
     let provisioned = state
         .invoker
-        .provisioned(&name, &qualifier)
-        .ok_or_else(|| not_configured(&state, &name, &qualifier))?;
+        .provisioned(&function)
+        .ok_or_else(|| not_configured(&function))?;
     Ok(json(StatusCode::OK, &provisioned_shape(&provisioned)))
 }
 
 /// `DELETE /2019-09-30/functions/{FunctionName}/provisioned-concurrency?Qualifier=` → 204.
 pub(crate) async fn delete_provisioned(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let (name, qualifier) = qualified(&state, &function, &query)?;
-    if !state.invoker.delete_provisioned(&name, &qualifier).await? {
-        return Err(not_configured(&state, &name, &qualifier));
+    qualified(&state, &function)?;
+    if !state.invoker.delete_provisioned(&function).await? {
+        return Err(not_configured(&function));
     }
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -3,15 +3,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Request, State};
 use http::StatusCode;
-use nubo_lambda::{EventInvokeConfig, LATEST};
-use nubo_wire::AwsError;
+use nubo_lambda::asynchronous::destinations;
+use nubo_lambda::EventInvokeConfig;
+use nubo_wire::arn::FunctionRef;
+use nubo_wire::{AwsError, Qualifier, Violation};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::functions::resolve;
-use super::{json_body, max_items};
+use super::reference::{Function, Unqualified};
+use super::{json_body, page, registry};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
@@ -37,35 +39,13 @@ struct EventInvokeConfigInput {
     destination_config: Option<DestinationConfigInput>,
 }
 
-fn range(value: i64, member: &str, min: i64, max: i64) -> Result<u32, ApiError> {
-    if value < min {
-        return Err(ApiError(AwsError::validation(format!(
-            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must have value greater than or equal to {min}"
-        ))));
-    }
-    if value > max {
-        return Err(ApiError(AwsError::validation(format!(
-            "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: Member must have value less than or equal to {max}"
-        ))));
-    }
-    Ok(value as u32)
-}
-
-/// A destination must be a function ARN: the only kind Nubo can deliver to until queues land.
-fn destination(arn: Option<String>) -> Result<Option<String>, ApiError> {
+/// A destination ARN: the model's pattern, then one Nubo can deliver to.
+fn destination(arn: Option<String>, member: &str) -> Result<Option<String>, ApiError> {
     let Some(arn) = arn.filter(|a| !a.is_empty()) else {
         return Ok(None);
     };
-    let service = arn.split(':').nth(2).unwrap_or_default();
-    match service {
-        "lambda" if arn.split(':').nth(5) == Some("function") => Ok(Some(arn)),
-        "sqs" | "sns" | "events" => Err(ApiError(AwsError::invalid_parameter(format!(
-            "The destination ARN {arn} is a {service} resource; Nubo delivers to Lambda functions only for now."
-        )))),
-        _ => Err(ApiError(AwsError::invalid_parameter(format!(
-            "The destination ARN {arn} is invalid."
-        )))),
-    }
+    destinations::check(&arn, member)?;
+    Ok(Some(arn))
 }
 
 /// Applies an input onto settings: `Put` starts from nothing, `Update` from what is stored.
@@ -74,31 +54,34 @@ fn apply(
     input: EventInvokeConfigInput,
 ) -> Result<EventInvokeConfig, ApiError> {
     if let Some(n) = input.maximum_retry_attempts {
-        config.maximum_retry_attempts = Some(range(n, "maximumRetryAttempts", 0, 2)?);
+        config.maximum_retry_attempts =
+            Some(Violation::range(n, "maximumRetryAttempts", 0, 2)? as u32);
     }
     if let Some(n) = input.maximum_event_age_in_seconds {
-        config.maximum_event_age_seconds = Some(range(n, "maximumEventAgeInSeconds", 60, 21_600)?);
+        config.maximum_event_age_seconds =
+            Some(Violation::range(n, "maximumEventAgeInSeconds", 60, 21_600)? as u32);
     }
     if let Some(destinations) = input.destination_config {
         if let Some(d) = destinations.on_success {
-            config.on_success = destination(d.destination)?;
+            config.on_success =
+                destination(d.destination, "destinationConfig.onSuccess.destination")?;
         }
         if let Some(d) = destinations.on_failure {
-            config.on_failure = destination(d.destination)?;
+            config.on_failure =
+                destination(d.destination, "destinationConfig.onFailure.destination")?;
         }
     }
     Ok(config)
 }
 
-fn render(state: &EdgeState, name: &str, qualifier: &str, config: &EventInvokeConfig) -> Value {
-    let scope = state.invoker.registry().scope();
+fn render(function: &FunctionRef, config: &EventInvokeConfig) -> Value {
     let target = |d: &Option<String>| match d {
         Some(arn) => json!({ "Destination": arn }),
         None => json!({}),
     };
     let mut body = json!({
         "LastModified": config.last_modified,
-        "FunctionArn": nubo_wire::arn::qualified_function_arn(scope, name, qualifier),
+        "FunctionArn": function.arn(),
         "DestinationConfig": {
             "OnSuccess": target(&config.on_success),
             "OnFailure": target(&config.on_failure),
@@ -113,99 +96,77 @@ fn render(state: &EdgeState, name: &str, qualifier: &str, config: &EventInvokeCo
     body
 }
 
-/// The function (which must exist) and the qualifier the settings are kept under.
-fn target(state: &EdgeState, function: &str, query: &Query) -> Result<(String, String), ApiError> {
-    let (reference, snapshot) = resolve(state, function, query)?;
-    let qualifier = reference.qualifier.unwrap_or_else(|| LATEST.to_owned());
-    Ok((snapshot.name.clone(), qualifier))
+/// The version or alias the settings are kept under (which must exist): `$LATEST` by default.
+fn target(state: &EdgeState, function: FunctionRef) -> Result<FunctionRef, ApiError> {
+    registry(state).resolve(&function)?;
+    let qualifier = function.qualifier.clone().unwrap_or_else(Qualifier::latest);
+    Ok(function.qualified(Some(qualifier)))
 }
 
-fn not_configured(state: &EdgeState, name: &str, qualifier: &str) -> ApiError {
-    let arn =
-        nubo_wire::arn::qualified_function_arn(state.invoker.registry().scope(), name, qualifier);
+fn not_configured(function: &FunctionRef) -> ApiError {
     ApiError(AwsError::resource_not_found(format!(
-        "The function {arn} doesn't have an EventInvokeConfig"
+        "The function {} doesn't have an EventInvokeConfig",
+        function.arn()
     )))
 }
 
 /// `PUT`: replaces the settings.
 pub(crate) async fn put(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
     req: Request,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let (name, qualifier) = target(&state, &function, &query)?;
-    let input = json_body(req.into_body(), "PutFunctionEventInvokeConfig").await?;
+    let function = target(&state, function)?;
+    let input = json_body(req, "PutFunctionEventInvokeConfig").await?;
     let config = apply(EventInvokeConfig::default(), input)?;
-    let stored = state
-        .async_invoker
-        .put_event_invoke_config(&name, &qualifier, config)
+    let stored = registry(&state)
+        .put_event_invoke_config(&function, config)
         .await?;
-    Ok(json(
-        StatusCode::OK,
-        &render(&state, &name, &qualifier, &stored),
-    ))
+    Ok(json(StatusCode::OK, &render(&function, &stored)))
 }
 
 /// `POST`: changes the given fields, keeping the others.
 pub(crate) async fn update(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
     req: Request,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let (name, qualifier) = target(&state, &function, &query)?;
-    let input = json_body(req.into_body(), "UpdateFunctionEventInvokeConfig").await?;
-    let current = state
-        .async_invoker
-        .event_invoke_config(&name, &qualifier)
+    let function = target(&state, function)?;
+    let input = json_body(req, "UpdateFunctionEventInvokeConfig").await?;
+    let current = registry(&state)
+        .event_invoke_config(&function)
+        .map(|c| (*c).clone())
         .unwrap_or_default();
     let config = apply(current, input)?;
-    let stored = state
-        .async_invoker
-        .put_event_invoke_config(&name, &qualifier, config)
+    let stored = registry(&state)
+        .put_event_invoke_config(&function, config)
         .await?;
-    Ok(json(
-        StatusCode::OK,
-        &render(&state, &name, &qualifier, &stored),
-    ))
+    Ok(json(StatusCode::OK, &render(&function, &stored)))
 }
 
 /// `GET`.
 pub(crate) async fn get(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let (name, qualifier) = target(&state, &function, &query)?;
-    let config = state
-        .async_invoker
-        .event_invoke_config(&name, &qualifier)
-        .ok_or_else(|| not_configured(&state, &name, &qualifier))?;
-    Ok(json(
-        StatusCode::OK,
-        &render(&state, &name, &qualifier, &config),
-    ))
+    let function = target(&state, function)?;
+    let config = registry(&state)
+        .event_invoke_config(&function)
+        .ok_or_else(|| not_configured(&function))?;
+    Ok(json(StatusCode::OK, &render(&function, &config)))
 }
 
 /// `DELETE` → 204.
 pub(crate) async fn delete(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let (name, qualifier) = target(&state, &function, &query)?;
-    if !state
-        .async_invoker
-        .delete_event_invoke_config(&name, &qualifier)
+    let function = target(&state, function)?;
+    if !registry(&state)
+        .delete_event_invoke_config(&function)
         .await?
     {
-        return Err(not_configured(&state, &name, &qualifier));
+        return Err(not_configured(&function));
     }
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -213,33 +174,21 @@ pub(crate) async fn delete(
 /// `GET …/event-invoke-config/list` with `Marker` / `MaxItems` (1–50).
 pub(crate) async fn list(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Unqualified(function, _): Unqualified,
+    query: Query,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let registry = state.invoker.registry();
-    let reference = nubo_wire::arn::FunctionRef::parse(&function, registry.scope())?;
-    let snapshot = registry.resolve(&reference.name, None)?;
-    let max_items = max_items(&query, 50, 50)?;
-    let marker = query.get("Marker").filter(|m| !m.is_empty());
-    let all = state.async_invoker.event_invoke_configs(&snapshot.name);
-    let mut page = all
-        .iter()
-        .filter(|(q, _)| marker.is_none_or(|m| q.as_str() > m));
+    let all = registry(&state).event_invoke_configs(&function.scope, &function.name);
+    let (page, next) = page(&all, &query, (50, 50), |(q, _)| q.clone())?;
     let configs: Vec<Value> = page
-        .by_ref()
-        .take(max_items)
-        .map(|(q, c)| render(&state, &snapshot.name, q, c))
+        .iter()
+        .filter_map(|(q, c)| {
+            let qualifier = Qualifier::new(q.as_str()).ok()?;
+            Some(render(&function.qualified(Some(qualifier)), c))
+        })
         .collect();
     let mut body = json!({ "FunctionEventInvokeConfigs": configs });
-    if page.next().is_some() {
-        if let Some(last) = all
-            .iter()
-            .filter(|(q, _)| marker.is_none_or(|m| q.as_str() > m))
-            .nth(max_items - 1)
-        {
-            body["NextMarker"] = json!(last.0);
-        }
+    if let Some(next) = next {
+        body["NextMarker"] = json!(next);
     }
     Ok(json(StatusCode::OK, &body))
 }

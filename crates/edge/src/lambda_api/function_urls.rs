@@ -1,34 +1,42 @@
 //! `/2021-10-31/functions/{FunctionName}/url[s]`: Function URL configs (Create, Get, Update,
 //! Delete, List). The configs live in the gateway (`nubo_gateway::function_url`), which also
-//! serves their data plane.
+//! serves their data plane; they are kept in the server's default scope until the gateway scopes
+//! them.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{Request, State};
 use http::StatusCode;
 use nubo_gateway::function_url::{FunctionUrlRecord, UrlInput};
 use nubo_wire::arn::FunctionRef;
-use nubo_wire::AwsError;
+use nubo_wire::{AwsError, QualifierKind};
 use serde_json::{json, Value};
 
-use super::json_body;
+use super::reference::{Function, Unqualified};
+use super::{json_body, max_items};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
 
-fn reference(state: &EdgeState, function: &str, query: &Query) -> Result<FunctionRef, ApiError> {
-    let scope = state.invoker.registry().scope();
-    let reference =
-        FunctionRef::parse(function, scope)?.with_query_qualifier(query.get("Qualifier"))?;
-    if let Some(q) = reference.qualifier.as_deref() {
-        // Function URLs point at an alias or `$LATEST`, never at a published version.
-        if q.chars().all(|c| c.is_ascii_digit()) {
+/// Function URLs point at an alias or `$LATEST`, never at a published version. Until the gateway
+/// keeps configs per scope, they exist in the default scope only: a request from another region
+/// is refused rather than pointed at a function of the same name there.
+fn url_target(state: &EdgeState, function: FunctionRef) -> Result<FunctionRef, ApiError> {
+    let home = super::registry(state).default_scope();
+    if function.scope != *home {
+        return Err(ApiError(AwsError::invalid_parameter(format!(
+            "Function URLs are served in region '{}' only for now",
+            home.region
+        ))));
+    }
+    if let Some(q) = &function.qualifier {
+        if let QualifierKind::Version(_) = q.kind() {
             return Err(ApiError(AwsError::invalid_parameter(format!(
                 "Function URLs cannot point at a version: {q}"
             ))));
         }
     }
-    Ok(reference)
+    Ok(function)
 }
 
 fn render(state: &EdgeState, record: &FunctionUrlRecord, with_modified: bool) -> Value {
@@ -50,76 +58,67 @@ fn render(state: &EdgeState, record: &FunctionUrlRecord, with_modified: bool) ->
 
 pub(super) async fn create(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
     req: Request,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let reference = reference(&state, &function, &query)?;
-    let input: UrlInput = json_body(req.into_body(), "CreateFunctionUrlConfig").await?;
+    let function = url_target(&state, function)?;
+    let input: UrlInput = json_body(req, "CreateFunctionUrlConfig").await?;
     let record = state
         .gateway
         .urls()
-        .create(&reference.name, reference.qualifier.as_deref(), input)
+        .create(&function.name, function.qualifier.as_deref(), input)
         .await?;
     Ok(json(StatusCode::CREATED, &render(&state, &record, false)))
 }
 
 pub(super) async fn get(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let reference = reference(&state, &function, &query)?;
+    let function = url_target(&state, function)?;
     let record = state
         .gateway
         .urls()
-        .get(&reference.name, reference.qualifier.as_deref())?;
+        .get(&function.name, function.qualifier.as_deref())?;
     Ok(json(StatusCode::OK, &render(&state, &record, true)))
 }
 
 pub(super) async fn update(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
     req: Request,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let reference = reference(&state, &function, &query)?;
-    let input: UrlInput = json_body(req.into_body(), "UpdateFunctionUrlConfig").await?;
+    let function = url_target(&state, function)?;
+    let input: UrlInput = json_body(req, "UpdateFunctionUrlConfig").await?;
     let record = state
         .gateway
         .urls()
-        .update(&reference.name, reference.qualifier.as_deref(), input)
+        .update(&function.name, function.qualifier.as_deref(), input)
         .await?;
     Ok(json(StatusCode::OK, &render(&state, &record, true)))
 }
 
 pub(super) async fn delete(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let reference = reference(&state, &function, &query)?;
+    let function = url_target(&state, function)?;
     state
         .gateway
         .urls()
-        .delete(&reference.name, reference.qualifier.as_deref())
+        .delete(&function.name, function.qualifier.as_deref())
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 pub(super) async fn list(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Unqualified(function, _): Unqualified,
+    query: Query,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let reference = reference(&state, &function, &Query::default())?;
-    let all = state.gateway.urls().list(&reference.name)?;
-    let max = super::max_items(&query, 50, 50)?;
+    let function = url_target(&state, function)?;
+    let all = state.gateway.urls().list(&function.name)?;
+    let max = max_items(&query, 50, 50)?;
     let start = match query.get("Marker").filter(|m| !m.is_empty()) {
         None => 0,
         Some(m) => m

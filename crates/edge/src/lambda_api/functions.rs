@@ -1,120 +1,123 @@
 //! CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions, UpdateFunctionCode,
 //! UpdateFunctionConfiguration, DeleteFunction.
+//!
+//! Inputs are checked as Lambda checks them: every member against its model constraints first,
+//! all failures in one `ValidationException`; then Lambda's own rules, one
+//! `InvalidParameterValueException` at a time.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, Request, State};
-use base64::Engine;
+use axum::extract::{Request, State};
 use bytes::Bytes;
 use http::StatusCode;
-use nubo_lambda::function::{ConfigurationUpdate, FunctionSpec};
-use nubo_lambda::runtimes::{family, Family};
-use nubo_lambda::{validate, ControlError, FunctionSnapshot};
-use nubo_wire::arn::FunctionRef;
-use nubo_wire::AwsError;
+use nubo_lambda::control::records::{ConfigurationUpdate, FunctionSpec};
+use nubo_lambda::control::validate;
+use nubo_wire::arn::{FunctionRef, NamedFunction};
+use nubo_wire::{AwsError, FunctionName, Scope, Violation, Violations};
 use serde_json::{json, Value};
 
+use super::reference::Function;
 use super::shapes::{
-    function_configuration, CodeInput, CreateFunctionInput, UpdateCodeInput,
-    UpdateConfigurationInput,
+    function_configuration, CreateFunctionInput, UpdateCodeInput, UpdateConfigurationInput,
 };
-use super::{json_body, max_items, required};
+use super::{json_body, page, registry};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
-use crate::EdgeState;
+use crate::{EdgeState, RequestScope};
 
-/// Resolves `{FunctionName}` + `?Qualifier=` to a snapshot.
-pub(crate) fn resolve(
-    state: &EdgeState,
-    function: &str,
-    query: &Query,
-) -> Result<(FunctionRef, FunctionSnapshot), ApiError> {
-    let registry = state.invoker.registry();
-    let reference = FunctionRef::parse(function, registry.scope())?
-        .with_query_qualifier(query.get("Qualifier"))?;
-    let snapshot = registry.resolve(&reference.name, reference.qualifier.as_deref())?;
-    Ok((reference, snapshot))
+/// A member that is required by the model.
+fn present<T>(value: Option<T>, member: &str, model: &mut Violations) -> Option<T> {
+    if value.is_none() {
+        model.push(Violation::required(member));
+    }
+    value
 }
 
-fn registry_reserved(state: &EdgeState, name: &str) -> Option<u32> {
-    state
-        .invoker
-        .registry()
-        .get(name)
-        .and_then(|f| f.reserved_concurrency)
-}
-
-/// The zip bytes of a `Code` / UpdateFunctionCode input.
-fn zip_bytes(
-    zip_file: Option<&str>,
-    s3_bucket: Option<&str>,
-    image_uri: Option<&str>,
-) -> Result<Bytes, ApiError> {
-    if let Some(zip) = zip_file {
-        return base64::engine::general_purpose::STANDARD
-            .decode(zip)
-            .map(Bytes::from)
-            .map_err(|_| ApiError(AwsError::invalid_parameter("Could not unzip uploaded file. Please check your file, then try to upload again.")));
+/// CreateFunction's input → the function to create: model constraints, then Lambda's rules.
+fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec, Bytes), ApiError> {
+    let mut model = Violations::new();
+    let raw_name = present(input.function_name.as_deref(), "functionName", &mut model);
+    let named = raw_name.and_then(|n| model.check(NamedFunction::split(n)));
+    if let Some(runtime) = input.runtime.as_deref() {
+        model.check(validate::runtime(runtime));
     }
-    if image_uri.is_some() {
-        return Err(ApiError(AwsError::invalid_parameter(
-            "Container image functions are not supported by Nubo; upload a .zip package",
-        )));
-    }
-    if s3_bucket.is_some() {
-        return Err(ApiError(AwsError::invalid_parameter(
-            "Nubo does not serve S3 yet; upload the package directly as ZipFile",
-        )));
-    }
-    Err(ApiError(AwsError::invalid_parameter(
-        "Please provide a source for function code.",
-    )))
-}
-
-fn spec_from(
-    input: CreateFunctionInput,
-    scope: &nubo_wire::Scope,
-) -> Result<(FunctionSpec, Bytes), ApiError> {
-    let raw_name = input
-        .function_name
-        .ok_or_else(|| required("functionName"))?;
-    // CreateFunction also accepts an ARN naming this account's function.
-    let name = if raw_name.contains(':') {
-        let reference = FunctionRef::parse(&raw_name, scope)?;
-        if reference.qualifier.is_some() {
-            return Err(ApiError(AwsError::invalid_parameter(
-                "Function name cannot carry a qualifier when creating a function",
-            )));
-        }
-        reference.name
-    } else {
-        validate::function_name(&raw_name)?
-    };
-    let role = validate::role(&input.role.ok_or_else(|| required("role"))?)?;
-    if input.package_type.as_deref().is_some_and(|p| p != "Zip") {
-        return Err(ApiError(AwsError::invalid_parameter(
-            "Container image functions are not supported by Nubo; use PackageType Zip",
-        )));
-    }
-    let runtime = validate::runtime(&input.runtime.ok_or_else(|| {
-        ApiError(AwsError::invalid_parameter(
-            "Runtime is required for .zip file deployment packages.",
-        ))
-    })?)?;
+    let role = present(input.role.as_deref(), "role", &mut model)
+        .and_then(|role| model.check(validate::role(role)));
     let handler = input
         .handler
         .as_deref()
-        .map(validate::handler)
-        .transpose()?;
-    if handler.is_none() && !matches!(family(&runtime), Family::Provided) {
-        return Err(ApiError(AwsError::invalid_parameter(format!(
-            "Handler is required for the {runtime} runtime."
-        ))));
+        .and_then(|h| model.check(validate::handler(h)));
+    let code = present(input.code.as_ref(), "code", &mut model);
+    let description = model.check(validate::description(
+        input.description.as_deref().unwrap_or(""),
+    ));
+    let timeout = model.check(validate::timeout_seconds(input.timeout.unwrap_or(3)));
+    let memory = model.check(validate::memory_mb(input.memory_size.unwrap_or(128)));
+    if let Some(package_type) = input.package_type.as_deref() {
+        model.check(validate::package_type(package_type));
     }
     let environment = input.environment.unwrap_or_default().variables;
+    model.check(validate::environment_keys(&environment));
+    let tracing_mode = model.check(validate::tracing_mode(
+        input
+            .tracing_config
+            .and_then(|t| t.mode)
+            .as_deref()
+            .unwrap_or("PassThrough"),
+    ));
+    let architectures = model.check(validate::architectures(
+        &input.architectures.unwrap_or_default(),
+    ));
+    let ephemeral = model.check(validate::ephemeral_mb(
+        input.ephemeral_storage.map(|e| e.size).unwrap_or(512),
+    ));
+    let log_format = model.check(validate::log_format(
+        input
+            .logging_config
+            .and_then(|l| l.log_format)
+            .as_deref()
+            .unwrap_or("Text"),
+    ));
+    model.into_result()?;
+    let (
+        Some(named),
+        Some(role),
+        Some(code),
+        Some(description),
+        Some(timeout_seconds),
+        Some(memory_mb),
+        Some(tracing_mode),
+        Some(architectures),
+        Some(ephemeral_storage_mb),
+        Some(log_format),
+    ) = (
+        named,
+        role,
+        code,
+        description,
+        timeout,
+        memory,
+        tracing_mode,
+        architectures,
+        ephemeral,
+        log_format,
+    )
+    else {
+        return Err(ApiError(AwsError::service("a checked member went missing")));
+    };
+
+    // Lambda's own rules.
+    validate::unqualified_for_create(named.qualifier)?;
+    // CreateFunction also accepts an ARN naming a function of this scope.
+    let name = match named.account.or(named.region) {
+        Some(_) => FunctionRef::parse(raw_name.unwrap_or_default(), scope)?.name,
+        None => FunctionName::new(named.name)?,
+    };
+    validate::zip_package_type(input.package_type.as_deref())?;
+    let runtime = validate::runtime_and_handler(input.runtime.as_deref(), handler.as_deref())?;
+    validate::role_in_account(&role, scope)?;
     validate::environment(&environment)?;
-    let code: CodeInput = input.code.ok_or_else(|| required("code"))?;
-    let zip = zip_bytes(
+    let zip = validate::zip_package(
         code.zip_file.as_deref(),
         code.s3_bucket.as_deref().or(code.s3_key.as_deref()),
         code.image_uri.as_deref(),
@@ -124,73 +127,62 @@ fn spec_from(
         runtime,
         role,
         handler,
-        description: validate::description(input.description.as_deref().unwrap_or(""))?,
-        timeout_seconds: validate::timeout_seconds(input.timeout.unwrap_or(3))?,
-        memory_mb: validate::memory_mb(input.memory_size.unwrap_or(128))?,
-        ephemeral_storage_mb: validate::ephemeral_mb(
-            input.ephemeral_storage.map(|e| e.size).unwrap_or(512),
-        )?,
+        description,
+        timeout_seconds,
+        memory_mb,
+        ephemeral_storage_mb,
         environment,
         tags: input.tags.unwrap_or_default(),
-        architectures: validate::architectures(&input.architectures.unwrap_or_default())?,
-        tracing_mode: validate::tracing_mode(
-            input
-                .tracing_config
-                .and_then(|t| t.mode)
-                .as_deref()
-                .unwrap_or("PassThrough"),
-        )?,
+        architectures,
+        tracing_mode,
         layers: input.layers.unwrap_or_default(),
         dead_letter_target: input
             .dead_letter_config
             .and_then(|d| d.target_arn)
             .filter(|t| !t.is_empty()),
-        log_format: validate::log_format(
-            input
-                .logging_config
-                .and_then(|l| l.log_format)
-                .as_deref()
-                .unwrap_or("Text"),
-        )?,
+        log_format,
     };
     Ok((spec, zip))
 }
 
 /// `POST /2015-03-31/functions` → 201 FunctionConfiguration.
-pub(crate) async fn create(State(state): State<Arc<EdgeState>>, req: Request) -> ApiResult {
-    let input: CreateFunctionInput = json_body(req.into_body(), "CreateFunction").await?;
-    let registry = state.invoker.registry();
+pub(crate) async fn create(
+    State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
+    req: Request,
+) -> ApiResult {
+    let input: CreateFunctionInput = json_body(req, "CreateFunction").await?;
+    let registry = registry(&state);
     let publish = input.publish == Some(true);
-    let (spec, zip) = spec_from(input, registry.scope())?;
-    let mut created = registry.create(spec, zip).await?;
+    let (spec, zip) = spec_from(input, &scope)?;
+    let function = FunctionRef::new(scope.clone(), spec.name.clone(), None);
+    let mut created = registry.create(&scope, spec, zip).await?;
     if publish {
         created = registry
-            .publish_version(&created.name, None, None, None)
+            .publish_version(&function, None, None, None)
             .await?;
     }
     Ok(json(
         StatusCode::CREATED,
-        &function_configuration(&created, registry.scope(), false),
+        &function_configuration(&created, &scope, false),
     ))
 }
 
 /// `GET /2015-03-31/functions/{FunctionName}` → `{Configuration, Code, Tags}`.
 pub(crate) async fn get(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
     req: Request,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let (reference, snapshot) = resolve(&state, &function, &query)?;
-    let scope = state.invoker.registry().scope();
+    let registry = registry(&state);
+    let snapshot = registry.resolve(&function)?;
     let host = req
         .headers()
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1:4750");
     let mut body = json!({
-        "Configuration": function_configuration(&snapshot, scope, reference.qualifier.is_some()),
+        "Configuration": function_configuration(&snapshot, &function.scope, function.qualifier.is_some()),
         "Code": {
             "RepositoryType": "S3",
             "Location": format!("http://{host}/_nubo/code/{}.zip", snapshot.code.sha256_hex),
@@ -199,7 +191,7 @@ pub(crate) async fn get(
     if !snapshot.tags.is_empty() {
         body["Tags"] = json!(snapshot.tags);
     }
-    if let Some(n) = registry_reserved(&state, &snapshot.name) {
+    if let (Some(n), _) = registry.concurrency(&function.scope, &function.name) {
         body["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
     }
     Ok(json(StatusCode::OK, &body))
@@ -208,43 +200,46 @@ pub(crate) async fn get(
 /// `GET /2015-03-31/functions/{FunctionName}/configuration`.
 pub(crate) async fn get_configuration(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let (reference, snapshot) = resolve(&state, &function, &query)?;
-    let scope = state.invoker.registry().scope();
+    let snapshot = registry(&state).resolve(&function)?;
     Ok(json(
         StatusCode::OK,
-        &function_configuration(&snapshot, scope, reference.qualifier.is_some()),
+        &function_configuration(&snapshot, &function.scope, function.qualifier.is_some()),
     ))
 }
 
-/// `GET /2015-03-31/functions` with `Marker` / `MaxItems` → `{Functions, NextMarker}`.
+/// `GET /2015-03-31/functions` with `Marker` / `MaxItems` → `{Functions, NextMarker}`; with
+/// `FunctionVersion=ALL`, every version of every function, each with its qualified ARN. The marker
+/// names the last entry returned; entries are unique and ordered, so pages stay stable while
+/// functions are added or removed.
 pub(crate) async fn list(
     State(state): State<Arc<EdgeState>>,
-    RawQuery(query): RawQuery,
+    RequestScope(scope): RequestScope,
+    query: Query,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let max_items = max_items(&query, 50, 10_000)?;
-    let registry = state.invoker.registry();
-    // The marker is the last name returned: names are unique and ordered, so pages stay stable
-    // while functions are added or removed.
-    let marker = query.get("Marker").filter(|m| !m.is_empty());
-    let all = registry.list();
-    let mut page = all
-        .iter()
-        .filter(|f| marker.is_none_or(|m| f.name.as_str() > m));
+    let registry = registry(&state);
+    let (all, all_versions) = match query.get("FunctionVersion") {
+        None => (registry.list(&scope), false),
+        Some("ALL") => (registry.list_all_versions(&scope), true),
+        Some(other) => {
+            return Err(Violation::enum_set(other, "functionVersion", &["ALL"]).into());
+        }
+    };
+    let (page, next) = page(&all, &query, (50, 10_000), |f| {
+        if all_versions {
+            format!("{}:{}", f.name, f.version)
+        } else {
+            f.name.clone()
+        }
+    })?;
     let functions: Vec<Value> = page
-        .by_ref()
-        .take(max_items)
-        .map(|f| function_configuration(f, registry.scope(), false))
+        .iter()
+        .map(|f| function_configuration(f, &scope, all_versions))
         .collect();
     let mut body = json!({ "Functions": functions });
-    if page.next().is_some() {
-        if let Some(last) = functions.last() {
-            body["NextMarker"] = last["FunctionName"].clone();
-        }
+    if let Some(next) = next {
+        body["NextMarker"] = json!(next);
     }
     Ok(json(StatusCode::OK, &body))
 }
@@ -252,85 +247,109 @@ pub(crate) async fn list(
 /// `PUT /2015-03-31/functions/{FunctionName}/code`.
 pub(crate) async fn update_code(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
+    Function(function): Function,
     req: Request,
 ) -> ApiResult {
-    let (_, snapshot) = resolve(&state, &function, &Query::default())?;
-    let input: UpdateCodeInput = json_body(req.into_body(), "UpdateFunctionCode").await?;
+    let registry = registry(&state);
+    registry.resolve(&function)?;
+    let function = function.qualified(None);
+    let snapshot = registry.function(&function)?;
+    let input: UpdateCodeInput = json_body(req, "UpdateFunctionCode").await?;
     if let Some(architectures) = &input.architectures {
         validate::architectures(architectures)?;
     }
-    let zip = zip_bytes(
+    let zip = validate::zip_package(
         input.zip_file.as_deref(),
         input.s3_bucket.as_deref().or(input.s3_key.as_deref()),
         input.image_uri.as_deref(),
     )?;
-    let registry = state.invoker.registry();
     if input.dry_run == Some(true) {
         return Ok(json(
             StatusCode::OK,
-            &function_configuration(&snapshot, registry.scope(), false),
+            &function_configuration(&snapshot, &function.scope, false),
         ));
     }
     let mut updated = registry
-        .update_code(&snapshot.name, zip, input.revision_id.as_deref())
+        .update_code(&function, zip, input.revision_id.as_deref())
         .await?;
     if input.publish == Some(true) {
         updated = registry
-            .publish_version(&updated.name, None, None, None)
+            .publish_version(&function, None, None, None)
             .await?;
     }
     Ok(json(
         StatusCode::OK,
-        &function_configuration(&updated, registry.scope(), false),
+        &function_configuration(&updated, &function.scope, false),
     ))
 }
 
-fn update_from(input: UpdateConfigurationInput) -> Result<ConfigurationUpdate, ControlError> {
+/// UpdateFunctionConfiguration's input → the update: model constraints, then Lambda's rules.
+fn update_from(
+    input: UpdateConfigurationInput,
+    scope: &Scope,
+) -> Result<ConfigurationUpdate, ApiError> {
+    let mut model = Violations::new();
+    let runtime = input.runtime.as_deref();
+    if let Some(runtime) = runtime {
+        model.check(validate::runtime(runtime));
+    }
+    let role = input
+        .role
+        .as_deref()
+        .and_then(|r| model.check(validate::role(r)));
+    let handler = input
+        .handler
+        .as_deref()
+        .and_then(|h| model.check(validate::handler(h)));
+    let description = input
+        .description
+        .as_deref()
+        .and_then(|d| model.check(validate::description(d)));
+    let timeout_seconds = input
+        .timeout
+        .and_then(|t| model.check(validate::timeout_seconds(t)));
+    let memory_mb = input
+        .memory_size
+        .and_then(|m| model.check(validate::memory_mb(m)));
     let environment = input.environment.map(|e| e.variables);
+    if let Some(variables) = &environment {
+        model.check(validate::environment_keys(variables));
+    }
+    let tracing_mode = input
+        .tracing_config
+        .and_then(|t| t.mode)
+        .and_then(|m| model.check(validate::tracing_mode(&m)));
+    let ephemeral_storage_mb = input
+        .ephemeral_storage
+        .and_then(|e| model.check(validate::ephemeral_mb(e.size)));
+    let log_format = input
+        .logging_config
+        .and_then(|l| l.log_format)
+        .and_then(|f| model.check(validate::log_format(&f)));
+    model.into_result()?;
+
+    let runtime = runtime.map(validate::supported_runtime).transpose()?;
+    if let Some(role) = &role {
+        validate::role_in_account(role, scope)?;
+    }
     if let Some(variables) = &environment {
         validate::environment(variables)?;
     }
     Ok(ConfigurationUpdate {
-        runtime: input
-            .runtime
-            .as_deref()
-            .map(validate::runtime)
-            .transpose()?,
-        role: input.role.as_deref().map(validate::role).transpose()?,
-        handler: input
-            .handler
-            .as_deref()
-            .map(validate::handler)
-            .transpose()?,
-        description: input
-            .description
-            .as_deref()
-            .map(validate::description)
-            .transpose()?,
-        timeout_seconds: input.timeout.map(validate::timeout_seconds).transpose()?,
-        memory_mb: input.memory_size.map(validate::memory_mb).transpose()?,
-        ephemeral_storage_mb: input
-            .ephemeral_storage
-            .map(|e| validate::ephemeral_mb(e.size))
-            .transpose()?,
+        runtime,
+        role,
+        handler,
+        description,
+        timeout_seconds,
+        memory_mb,
+        ephemeral_storage_mb,
         environment,
-        tracing_mode: input
-            .tracing_config
-            .and_then(|t| t.mode)
-            .as_deref()
-            .map(validate::tracing_mode)
-            .transpose()?,
+        tracing_mode,
         layers: input.layers,
         dead_letter_target: input
             .dead_letter_config
             .map(|d| d.target_arn.filter(|t| !t.is_empty())),
-        log_format: input
-            .logging_config
-            .and_then(|l| l.log_format)
-            .as_deref()
-            .map(validate::log_format)
-            .transpose()?,
+        log_format,
         revision_id: input.revision_id,
     })
 }
@@ -338,35 +357,26 @@ fn update_from(input: UpdateConfigurationInput) -> Result<ConfigurationUpdate, C
 /// `PUT /2015-03-31/functions/{FunctionName}/configuration`.
 pub(crate) async fn update_configuration(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
+    Function(function): Function,
     req: Request,
 ) -> ApiResult {
-    let (_, snapshot) = resolve(&state, &function, &Query::default())?;
-    let input: UpdateConfigurationInput =
-        json_body(req.into_body(), "UpdateFunctionConfiguration").await?;
-    let update = update_from(input)?;
-    let registry = state.invoker.registry();
-    let updated = registry
-        .update_configuration(&snapshot.name, update)
-        .await?;
+    let registry = registry(&state);
+    registry.resolve(&function)?;
+    let function = function.qualified(None);
+    let input: UpdateConfigurationInput = json_body(req, "UpdateFunctionConfiguration").await?;
+    let update = update_from(input, &function.scope)?;
+    let updated = registry.update_configuration(&function, update).await?;
     Ok(json(
         StatusCode::OK,
-        &function_configuration(&updated, registry.scope(), false),
+        &function_configuration(&updated, &function.scope, false),
     ))
 }
 
 /// `DELETE /2015-03-31/functions/{FunctionName}` → 204.
 pub(crate) async fn delete(
     State(state): State<Arc<EdgeState>>,
-    Path(function): Path<String>,
-    RawQuery(query): RawQuery,
+    Function(function): Function,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let registry = state.invoker.registry();
-    let reference = FunctionRef::parse(&function, registry.scope())?
-        .with_query_qualifier(query.get("Qualifier"))?;
-    registry
-        .delete(&reference.name, reference.qualifier.as_deref())
-        .await?;
+    registry(&state).delete(&function).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }

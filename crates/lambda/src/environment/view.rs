@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::function::FunctionRecord;
+use crate::control::records::FunctionRecord;
 use crate::runtimes::{family, Family, Launch};
 use crate::sandbox::{Mount, Sandbox};
 

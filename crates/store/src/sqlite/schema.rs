@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS log_streams (
 ";
 
 /// Collection, queue and group names the migration gives version 0's Lambda-shaped tables. The
-/// lambda crate owns these names (`nubo_lambda::collections`); they are repeated here because
+/// lambda crate owns these names (`nubo_lambda::control::collections`); they are repeated here because
 /// this migration is the only code that must know where the old tables' rows go.
 pub(crate) mod legacy_names {
     /// `functions` (name, version).

@@ -1,15 +1,17 @@
 //! The function record: what Nubo knows about one version of a function.
 //!
 //! Stored as a JSON document through the store; the edge maps it to botocore's
-//! `FunctionConfiguration`. Values here are already validated (see [`crate::validate`]).
+//! `FunctionConfiguration`. Values here are already validated (see [`super::validate`]); the
+//! scope a record lives in is its store key's ([`super::collections`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use nubo_wire::FunctionName;
 use serde::{Deserialize, Serialize};
 
 /// The version name of the mutable head of a function.
-pub const LATEST: &str = "$LATEST";
+pub use nubo_wire::LATEST;
 
 /// Where a function's code lives in the code store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +112,7 @@ pub type FunctionSnapshot = Arc<FunctionRecord>;
 #[derive(Debug, Clone)]
 pub struct FunctionSpec {
     /// Name.
-    pub name: String,
+    pub name: FunctionName,
     /// Runtime identifier.
     pub runtime: String,
     /// Role ARN.

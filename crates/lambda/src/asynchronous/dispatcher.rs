@@ -1,0 +1,174 @@
+//! Delivering one due event and acting on its outcome: success, retry with backoff, or give up —
+//! each ending in one queue commit that removes the event and hands its record to a destination.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use nubo_store::QueueOp;
+use serde_json::Value;
+
+use super::destinations::{destination, record};
+use super::queue::QueuedEvent;
+use super::{
+    now_ms, AsyncInvoker, DEFAULT_MAXIMUM_EVENT_AGE_SECONDS, DEFAULT_MAXIMUM_RETRY_ATTEMPTS,
+};
+use crate::control::collections::ASYNC_QUEUE;
+use crate::control::event_invoke::EventInvokeConfig;
+use crate::{ControlError, InvokeError, InvokeRequest, InvokeResult};
+
+impl AsyncInvoker {
+    /// The settings an event runs under: its qualifier's (or `$LATEST`'s), else Lambda's defaults.
+    fn settings(&self, event: &QueuedEvent) -> Arc<EventInvokeConfig> {
+        self.invoker
+            .registry()
+            .event_invoke_config(&event.function)
+            .unwrap_or_default()
+    }
+
+    /// Delivers one event through the invoker and acts on the outcome.
+    pub(super) async fn deliver(&self, event: Arc<QueuedEvent>, throttles: u32) {
+        let settings = self.settings(&event);
+        let max_age_ms = i64::from(
+            settings
+                .maximum_event_age_seconds
+                .unwrap_or(DEFAULT_MAXIMUM_EVENT_AGE_SECONDS),
+        ) * 1000;
+        if now_ms() - event.received_ms > max_age_ms {
+            self.metrics.age_exceeded.inc();
+            self.give_up(&event, &settings, "EventAgeExceeded", None);
+            return;
+        }
+        let request = InvokeRequest {
+            function: event.function.clone(),
+            payload: Bytes::from(event.payload.clone()),
+            client_context: event.client_context.clone(),
+            tail_log: false,
+            request_id: Some(event.id.clone()),
+        };
+        match self.invoker.invoke(request).await {
+            Ok(result) if !result.function_error => {
+                self.metrics.succeeded.inc();
+                self.record_latency(&event);
+                let record = settings
+                    .on_success
+                    .as_deref()
+                    .map(|d| (d, record(&event, "Success", Some(&result))));
+                self.finish(&event, record);
+            }
+            Ok(result) => {
+                self.metrics.function_errors.inc();
+                let attempts = event.attempts + 1;
+                let allowed = settings
+                    .maximum_retry_attempts
+                    .unwrap_or(DEFAULT_MAXIMUM_RETRY_ATTEMPTS);
+                if attempts > allowed {
+                    self.give_up(&event, &settings, "RetriesExhausted", Some(&result));
+                } else {
+                    self.metrics.retries.inc();
+                    let delay = self.config.retry_delay * 2u32.pow(attempts - 1);
+                    self.retry(&event, attempts, delay, 0, true);
+                }
+            }
+            Err(InvokeError::Control(ControlError::NotFound(_))) => {
+                // The function was deleted while its events waited: nothing left to call.
+                self.metrics.dropped.inc();
+                self.finish(&event, None);
+            }
+            Err(e) => {
+                // Throttles and platform errors: try again later, without counting an attempt.
+                self.metrics.throttled.inc();
+                tracing::debug!(event = %event.id, error = %e, "asynchronous delivery deferred");
+                let delay = (self.config.throttle_delay * 2u32.saturating_pow(throttles.min(16)))
+                    .min(self.config.max_throttle_delay);
+                self.retry(&event, event.attempts, delay, throttles + 1, false);
+            }
+        }
+    }
+
+    fn record_latency(&self, event: &QueuedEvent) {
+        let accepted = self.queue.lock().accepted_at.get(&event.id).copied();
+        let seconds = match accepted {
+            Some(at) => at.elapsed().as_secs_f64(),
+            None => (now_ms() - event.received_ms).max(0) as f64 / 1000.0,
+        };
+        self.metrics.end_to_end.record(seconds);
+    }
+
+    /// Puts the event back in line after `delay`; a function error's attempt is persisted.
+    fn retry(
+        &self,
+        event: &QueuedEvent,
+        attempts: u32,
+        delay: Duration,
+        throttles: u32,
+        persist: bool,
+    ) {
+        let not_before_ms = now_ms() + delay.as_millis() as i64;
+        let next = Arc::new(QueuedEvent {
+            attempts,
+            not_before_ms,
+            ..event.clone()
+        });
+        if persist {
+            self.write(vec![QueueOp::Reschedule {
+                queue: ASYNC_QUEUE.into(),
+                id: event.id.clone(),
+                attempts,
+                not_before_ms,
+            }]);
+        }
+        self.queue.lock().schedule(next, throttles);
+        self.wake.notify_one();
+    }
+
+    /// Ends an event that will not succeed: its record goes to `OnFailure`, if set.
+    fn give_up(
+        &self,
+        event: &QueuedEvent,
+        settings: &EventInvokeConfig,
+        condition: &str,
+        result: Option<&InvokeResult>,
+    ) {
+        let record = settings
+            .on_failure
+            .as_deref()
+            .map(|d| (d, record(event, condition, result)));
+        if record.is_none() {
+            self.metrics.dropped.inc();
+        }
+        self.finish(event, record);
+    }
+
+    /// Removes the event and, in the same transaction, hands its record to the destination.
+    fn finish(&self, event: &QueuedEvent, record: Option<(&str, Value)>) {
+        let mut ops = vec![QueueOp::Remove {
+            queue: ASYNC_QUEUE.into(),
+            id: event.id.clone(),
+        }];
+        let mut follow_up = None;
+        if let Some((arn, record)) = record {
+            match destination(arn, &event.function.scope) {
+                Ok(destination) => {
+                    let handover = destination.hand_over(&record);
+                    ops.extend(handover.ops);
+                    follow_up = handover.follow_up;
+                    self.metrics.destination_records.inc();
+                }
+                Err(reason) => {
+                    tracing::warn!(destination = arn, %reason, "unusable destination; record dropped");
+                    self.metrics.dropped.inc();
+                }
+            }
+        }
+        self.write(ops);
+        let mut queue = self.queue.lock();
+        queue.events.remove(&event.id);
+        queue.accepted_at.remove(&event.id);
+        if let Some(next) = follow_up {
+            queue.schedule(next, 0);
+            drop(queue);
+            self.wake.notify_one();
+        }
+    }
+}

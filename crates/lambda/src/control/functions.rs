@@ -1,0 +1,283 @@
+//! Functions: CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration, tags and
+//! DeleteFunction, as writes of the [`Registry`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use nubo_store::{Change, Precondition, StoreError, Transaction};
+use nubo_wire::arn::FunctionRef;
+use nubo_wire::{QualifierKind, Scope};
+
+use super::collections::{self, ALIASES, FUNCTIONS};
+use super::records::{
+    CodeRef, ConfigurationUpdate, FunctionRecord, FunctionSnapshot, FunctionSpec, LATEST,
+};
+use super::registry::{FunctionState, Registry};
+use super::validate::{self, MAX_ZIP_BYTES};
+use crate::ControlError;
+
+pub(super) fn now_last_modified() -> String {
+    nubo_wire::timefmt::last_modified(time::OffsetDateTime::now_utc())
+}
+
+pub(super) fn new_revision() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Stages the put of a version's record.
+pub(super) fn put_record(
+    transaction: &mut Transaction,
+    scope: &Scope,
+    record: &FunctionRecord,
+) -> Result<(), ControlError> {
+    transaction.put_json(
+        FUNCTIONS,
+        &collections::key(scope, &record.name, &record.version),
+        record,
+    )?;
+    Ok(())
+}
+
+fn check_revision(current: &FunctionRecord, expected: Option<&str>) -> Result<(), ControlError> {
+    match expected {
+        Some(expected) if expected != current.revision_id => Err(ControlError::PreconditionFailed(
+            validate::REVISION_MISMATCH.into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Registry {
+    async fn store_code(&self, zip: Bytes) -> Result<CodeRef, ControlError> {
+        if zip.len() > MAX_ZIP_BYTES {
+            return Err(ControlError::RequestTooLarge(format!(
+                "Zipped size must be smaller than {MAX_ZIP_BYTES} bytes"
+            )));
+        }
+        let artifact = self.code().put_zip(zip).await?;
+        Ok(CodeRef {
+            sha256_hex: artifact.sha256_hex,
+            sha256_base64: artifact.sha256_base64,
+            size: artifact.size,
+        })
+    }
+
+    /// CreateFunction, in `scope`.
+    pub async fn create(
+        &self,
+        scope: &Scope,
+        spec: FunctionSpec,
+        zip: Bytes,
+    ) -> Result<FunctionSnapshot, ControlError> {
+        let mut writer = self.writer().await;
+        let conflict = || ControlError::Conflict(format!("Function already exist: {}", spec.name));
+        if self.get(scope, &spec.name).is_some() {
+            return Err(conflict());
+        }
+        let code = self.store_code(zip).await?;
+        let name = spec.name.as_str().to_owned();
+        let record = FunctionRecord {
+            name: name.clone(),
+            version: LATEST.into(),
+            runtime: spec.runtime,
+            role: spec.role,
+            handler: spec.handler,
+            description: spec.description,
+            timeout_seconds: spec.timeout_seconds,
+            memory_mb: spec.memory_mb,
+            ephemeral_storage_mb: spec.ephemeral_storage_mb,
+            environment: spec.environment,
+            tags: spec.tags,
+            architectures: spec.architectures,
+            tracing_mode: spec.tracing_mode,
+            layers: spec.layers,
+            dead_letter_target: spec.dead_letter_target,
+            log_format: spec.log_format,
+            code,
+            last_modified: now_last_modified(),
+            revision_id: new_revision(),
+            reserved_concurrency: None,
+            last_published_version: 0,
+            source_revision: None,
+        };
+        let mut transaction = Transaction::new();
+        transaction.change(
+            Change::put(
+                FUNCTIONS,
+                &collections::key(scope, &name, LATEST),
+                serde_json::to_string(&record).map_err(|e| StoreError::Invalid(e.to_string()))?,
+            )
+            .when(Precondition::Absent),
+        );
+        match writer.commit(transaction).await {
+            Err(StoreError::AlreadyExists(_)) => return Err(conflict()),
+            other => other?,
+        }
+        let snapshot = Arc::new(record);
+        self.swap(
+            scope,
+            &name,
+            None,
+            Some(FunctionState::new(snapshot.clone())),
+        );
+        Ok(snapshot)
+    }
+
+    /// Replaces `$LATEST` with `change` applied to a copy of it.
+    async fn update_latest(
+        &self,
+        function: &FunctionRef,
+        change: impl FnOnce(&mut FunctionRecord) -> Result<(), ControlError>,
+    ) -> Result<FunctionSnapshot, ControlError> {
+        let scope = function.scope.clone();
+        self.modify(function, |state, transaction| {
+            let mut record = (*state.latest).clone();
+            change(&mut record)?;
+            put_record(transaction, &scope, &record)?;
+            state.latest = Arc::new(record);
+            Ok(state.latest.clone())
+        })
+        .await
+    }
+
+    /// UpdateFunctionCode.
+    pub async fn update_code(
+        &self,
+        function: &FunctionRef,
+        zip: Bytes,
+        revision_id: Option<&str>,
+    ) -> Result<FunctionSnapshot, ControlError> {
+        // Checked before the upload is stored, and again under the writer.
+        check_revision(&*self.function(function)?, revision_id)?;
+        let code = self.store_code(zip).await?;
+        self.update_latest(function, |record| {
+            check_revision(record, revision_id)?;
+            record.code = code;
+            record.last_modified = now_last_modified();
+            record.revision_id = new_revision();
+            Ok(())
+        })
+        .await
+    }
+
+    /// UpdateFunctionConfiguration.
+    pub async fn update_configuration(
+        &self,
+        function: &FunctionRef,
+        update: ConfigurationUpdate,
+    ) -> Result<FunctionSnapshot, ControlError> {
+        self.update_latest(function, |record| {
+            check_revision(record, update.revision_id.as_deref())?;
+            macro_rules! apply {
+                ($($field:ident),*) => { $( if let Some(v) = update.$field { record.$field = v; } )* };
+            }
+            apply!(
+                runtime,
+                role,
+                description,
+                timeout_seconds,
+                memory_mb,
+                ephemeral_storage_mb,
+                environment,
+                tracing_mode,
+                layers,
+                dead_letter_target,
+                log_format
+            );
+            if let Some(handler) = update.handler {
+                record.handler = Some(handler);
+            }
+            record.last_modified = now_last_modified();
+            record.revision_id = new_revision();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Replaces a function's tags (TagResource / UntagResource), which does not change its revision.
+    pub async fn set_tags(
+        &self,
+        function: &FunctionRef,
+        tags: BTreeMap<String, String>,
+    ) -> Result<FunctionSnapshot, ControlError> {
+        self.update_latest(function, |record| {
+            record.tags = tags;
+            Ok(())
+        })
+        .await
+    }
+
+    /// DeleteFunction: the whole function, or the published version its qualifier names.
+    pub async fn delete(&self, function: &FunctionRef) -> Result<(), ControlError> {
+        let Some(qualifier) = &function.qualifier else {
+            return self.delete_function(function).await;
+        };
+        let number = match qualifier.kind() {
+            QualifierKind::Latest => {
+                return Err(ControlError::InvalidParameter(
+                    "$LATEST version cannot be deleted without deleting the function.".into(),
+                ))
+            }
+            QualifierKind::Alias(_) => {
+                return Err(ControlError::InvalidParameter(
+                    "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias."
+                        .into(),
+                ))
+            }
+            QualifierKind::Version(number) => number,
+        };
+        let scope = function.scope.clone();
+        self.modify(function, |state, transaction| {
+            if !state.versions.contains_key(&number) {
+                return Err(Registry::not_found(
+                    &scope,
+                    &function.name,
+                    Some(qualifier.as_str()),
+                ));
+            }
+            let referencing: Vec<&str> = state
+                .aliases
+                .values()
+                .filter(|a| {
+                    a.function_version == qualifier.as_str()
+                        || a.additional_version_weights
+                            .contains_key(qualifier.as_str())
+                })
+                .map(|a| a.name.as_str())
+                .collect();
+            if !referencing.is_empty() {
+                return Err(ControlError::Conflict(format!(
+                    "Unable to delete version because the following aliases reference it: [{}]",
+                    referencing.join(", ")
+                )));
+            }
+            // The version and its settings go in one transaction.
+            let key = collections::key(&scope, &function.name, qualifier);
+            transaction.change(Change::delete(FUNCTIONS, &key));
+            self.provisioned.delete(transaction, &key);
+            self.event_invoke.delete(transaction, &key);
+            state.versions.remove(&number);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_function(&self, function: &FunctionRef) -> Result<(), ControlError> {
+        let mut writer = self.writer().await;
+        let current = self
+            .state(&function.scope, &function.name)
+            .ok_or_else(|| Registry::not_found(&function.scope, &function.name, None))?;
+        // Every version, alias and setting of the function goes in one transaction. Its logs
+        // stay, as Lambda keeps a deleted function's log group.
+        let prefix = collections::function_prefix(&function.scope, &function.name);
+        let mut transaction = Transaction::new();
+        transaction.change(Change::delete_prefix(FUNCTIONS, &prefix));
+        transaction.change(Change::delete_prefix(ALIASES, &prefix));
+        self.provisioned.delete_prefix(&mut transaction, &prefix);
+        self.event_invoke.delete_prefix(&mut transaction, &prefix);
+        writer.commit(transaction).await?;
+        self.swap(&function.scope, &function.name, Some(&current), None);
+        Ok(())
+    }
+}

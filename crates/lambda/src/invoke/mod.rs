@@ -1,0 +1,396 @@
+//! The invoker: resolve the function → take a concurrency slot (`slots`) → take a warm
+//! environment of that exact revision (`pool`) or start one → deliver the event and await the
+//! result under the timeout (`delivery`) → turn the outcome into the answer (`outcome`) →
+//! frame and ship the logs ([`crate::logs`]) → return the environment to the pool.
+
+mod delivery;
+mod outcome;
+mod pool;
+mod slots;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use nubo_observe::LogWriter;
+use nubo_wire::arn::FunctionRef;
+use nubo_wire::Scope;
+use parking_lot::Mutex;
+
+use crate::control::concurrency::Provisioned;
+use crate::control::records::FunctionSnapshot;
+use crate::control::Registry;
+use crate::environment::{Environment, EnvironmentContext};
+use crate::logs::{Framing, Report};
+use crate::runtimes::{family, Family, RuntimeCatalog};
+use crate::sandbox::Sandbox;
+use crate::InvokeError;
+use delivery::{deliver, Event};
+use outcome::Interpreted;
+pub(crate) use pool::Pool;
+use slots::Slots;
+
+/// Synchronous request and response payloads are limited to 6 MB.
+pub const MAX_SYNC_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// Tunables of the invoker.
+#[derive(Debug, Clone)]
+pub struct InvokerConfig {
+    /// Each scope's (account and region's) concurrent executions limit.
+    pub account_concurrency: usize,
+    /// How long an idle environment is kept before it is reaped (scale to zero).
+    pub idle_timeout: Duration,
+    /// Lambda's init phase limit.
+    pub init_timeout: Duration,
+    /// The URL functions reach Nubo at (`AWS_ENDPOINT_URL`).
+    pub endpoint_url: String,
+    /// Serves that URL inside environments with a network of their own.
+    pub environment_endpoint: Arc<crate::EnvironmentEndpoint>,
+}
+
+impl Default for InvokerConfig {
+    fn default() -> Self {
+        Self {
+            account_concurrency: 1000,
+            idle_timeout: Duration::from_secs(600),
+            init_timeout: Duration::from_secs(10),
+            endpoint_url: "http://127.0.0.1:4750".into(),
+            environment_endpoint: Arc::default(),
+        }
+    }
+}
+
+/// A synchronous invocation.
+#[derive(Debug, Clone)]
+pub struct InvokeRequest {
+    /// The function as named by the caller, in its scope.
+    pub function: FunctionRef,
+    /// The event.
+    pub payload: Bytes,
+    /// Base64 client context, passed through.
+    pub client_context: Option<String>,
+    /// Return the log tail.
+    pub tail_log: bool,
+    /// The request id to run under (an asynchronous event keeps the id it was accepted with).
+    pub request_id: Option<String>,
+}
+
+/// The outcome of an invocation that ran (function errors included).
+#[derive(Debug, Clone)]
+pub struct InvokeResult {
+    /// The request id (also in the log).
+    pub request_id: String,
+    /// The version that ran.
+    pub executed_version: String,
+    /// True when the function failed (`X-Amz-Function-Error: Unhandled`).
+    pub function_error: bool,
+    /// The response or error document.
+    pub payload: Bytes,
+    /// Base64 of the last 4 KB of the log, when asked.
+    pub log_tail: Option<String>,
+}
+
+/// Runs invocations.
+pub struct Invoker {
+    pub(crate) registry: Arc<Registry>,
+    catalog: Arc<RuntimeCatalog>,
+    sandbox: Arc<dyn Sandbox>,
+    logs: LogWriter,
+    pub(crate) config: InvokerConfig,
+    pub(crate) pool: Arc<Pool>,
+    slots: Slots,
+    /// Provisioned-concurrency configurations standing now, by qualified function.
+    pub(crate) provisioned: Mutex<HashMap<FunctionRef, Arc<Provisioned>>>,
+    substitutions_said: Mutex<HashSet<String>>,
+}
+
+impl Invoker {
+    /// Builds the invoker and starts its idle reaper.
+    pub fn start(
+        registry: Arc<Registry>,
+        catalog: Arc<RuntimeCatalog>,
+        sandbox: Arc<dyn Sandbox>,
+        logs: LogWriter,
+        config: InvokerConfig,
+    ) -> Arc<Self> {
+        let pool = Arc::new(Pool::default());
+        let retire = pool.clone();
+        registry.on_change(move |change| retire.retire(change.retired));
+        let invoker = Arc::new(Self {
+            registry,
+            catalog,
+            sandbox,
+            logs,
+            config,
+            pool,
+            slots: Slots::default(),
+            provisioned: Mutex::new(HashMap::new()),
+            substitutions_said: Mutex::new(HashSet::new()),
+        });
+        let weak = Arc::downgrade(&invoker);
+        let period = (invoker.config.idle_timeout / 4)
+            .clamp(Duration::from_millis(100), Duration::from_secs(30));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(period).await;
+                let Some(invoker) = weak.upgrade() else {
+                    return;
+                };
+                let reaped = invoker.pool.reap(invoker.config.idle_timeout);
+                if reaped > 0 {
+                    tracing::debug!(reaped, "reaped idle environments");
+                }
+            }
+        });
+        invoker
+    }
+
+    /// The registry this invoker resolves functions in.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// Each scope's concurrent executions limit.
+    pub fn account_concurrency(&self) -> usize {
+        self.config.account_concurrency
+    }
+
+    /// Environments currently idle (warm).
+    pub fn idle_environments(&self) -> usize {
+        self.pool.idle_count()
+    }
+
+    /// Invocations currently running.
+    pub fn active_invocations(&self) -> usize {
+        self.slots.active()
+    }
+
+    /// Validates an event payload: at most `limit` bytes, and JSON.
+    pub fn check_payload(
+        payload: Bytes,
+        limit: usize,
+        operation_limit_message: &str,
+    ) -> Result<Bytes, InvokeError> {
+        if payload.len() > limit {
+            return Err(InvokeError::RequestTooLarge(
+                operation_limit_message.to_owned(),
+            ));
+        }
+        if payload.is_empty() {
+            return Ok(Bytes::from_static(b"{}"));
+        }
+        serde_json::from_slice::<serde::de::IgnoredAny>(&payload)
+            .map_err(|e| InvokeError::InvalidRequestContent(e.to_string()))?;
+        Ok(payload)
+    }
+
+    /// Runs one synchronous invocation.
+    pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResult, InvokeError> {
+        let scope = &request.function.scope;
+        let function = self.registry.resolve_for_invoke(&request.function)?;
+        let payload = Self::check_payload(
+            request.payload,
+            MAX_SYNC_PAYLOAD_BYTES,
+            "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
+        )?;
+        let (reserved, reserved_total) = self.registry.concurrency(scope, &function.name);
+        let _slot = self.slots.acquire(
+            scope,
+            &function.name,
+            reserved,
+            reserved_total,
+            self.config.account_concurrency,
+        )?;
+        let request_id = request.request_id.unwrap_or_else(nubo_wire::new_request_id);
+
+        let mut env = match self.pool.take(&function) {
+            Some(env) => env,
+            None => match self.start_environment(scope, &function, "on-demand").await {
+                Ok(env) => env,
+                Err(InvokeError::Sandbox(reason))
+                    if family(&function.runtime) == Family::Provided =>
+                {
+                    tracing::debug!(function = %function.name, %reason, "provided runtime without a usable bootstrap");
+                    return Ok(self.finish(
+                        &function,
+                        request_id,
+                        outcome::invalid_entrypoint,
+                        request.tail_log,
+                    ));
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let cold = !env.initialized;
+        let event = Event {
+            request_id: &request_id,
+            payload,
+            invoked_function_arn: request.function.arn(),
+            client_context: request.client_context,
+        };
+        let delivered = deliver(&mut env, &function, event, self.config.init_timeout).await;
+        let healthy = delivered.outcome.healthy();
+        if !healthy {
+            // Kill now: a timed-out handler must not run on, and its last output is still drained below.
+            env.kill();
+        }
+        let init_duration = (cold && delivered.delivered_at.is_some())
+            .then(|| delivered.delivered_at.unwrap_or(env.started) - env.started);
+        let duration = delivered.finished_at - delivered.delivered_at.unwrap_or(env.started);
+        // An environment ended by its memory limit is reported as Lambda does (Runtime.OutOfMemory).
+        let out_of_memory =
+            matches!(delivered.outcome, outcome::Outcome::Exited(_)) && env.out_of_memory().await;
+        let answer = outcome::interpret(delivered.outcome, out_of_memory, &request_id, &function);
+
+        let mut lines = env.logs.drain().await;
+        let max_memory_used_mb = env.max_memory_used_mb();
+        let report = Report {
+            duration,
+            memory_mb: function.memory_mb,
+            max_memory_used_mb,
+            init_duration,
+        };
+        if !healthy {
+            // The process is being replaced: make sure it is gone before we report.
+            drop(env);
+            let framing = Framing {
+                function: &function,
+                request_id: &request_id,
+                stream: None,
+                platform_line: answer.platform_line,
+                report,
+                note: None,
+            };
+            let tail = framing.ship(&mut lines, &self.logs);
+            return Ok(self.result(
+                request_id,
+                &function,
+                answer.function_error,
+                answer.body,
+                request.tail_log.then_some(tail),
+            ));
+        }
+        let note = env.substitution.take().filter(|note| {
+            self.substitutions_said
+                .lock()
+                .insert(format!("{}|{note}", function.name))
+        });
+        let framing = Framing {
+            function: &function,
+            request_id: &request_id,
+            stream: Some(&env.stream),
+            platform_line: answer.platform_line,
+            report,
+            note,
+        };
+        let tail = framing.ship(&mut lines, &self.logs);
+        env.mark_initialized();
+        if self
+            .registry
+            .is_live(scope, &function.name, &function.version, &env.revision_id)
+        {
+            self.pool.put(env);
+        }
+        Ok(self.result(
+            request_id,
+            &function,
+            answer.function_error,
+            answer.body,
+            request.tail_log.then_some(tail),
+        ))
+    }
+
+    fn result(
+        &self,
+        request_id: String,
+        function: &FunctionSnapshot,
+        function_error: bool,
+        payload: Bytes,
+        tail: Option<String>,
+    ) -> InvokeResult {
+        InvokeResult {
+            request_id,
+            executed_version: function.version.clone(),
+            function_error,
+            payload,
+            log_tail: tail.map(|t| base64::engine::general_purpose::STANDARD.encode(t)),
+        }
+    }
+
+    /// An invocation that ended before any environment ran: logged and answered as Lambda does.
+    fn finish(
+        &self,
+        function: &FunctionSnapshot,
+        request_id: String,
+        answer: fn(&str) -> Interpreted,
+        tail: bool,
+    ) -> InvokeResult {
+        let answer = answer(&request_id);
+        let framing = Framing {
+            function,
+            request_id: &request_id,
+            stream: None,
+            platform_line: answer.platform_line,
+            report: Report {
+                duration: Duration::ZERO,
+                memory_mb: function.memory_mb,
+                max_memory_used_mb: 0,
+                init_duration: None,
+            },
+            note: None,
+        };
+        let log = framing.ship(&mut Vec::new(), &self.logs);
+        self.result(
+            request_id,
+            function,
+            answer.function_error,
+            answer.body,
+            tail.then_some(log),
+        )
+    }
+
+    /// Starts an environment for `function` of `scope` (its `AWS_REGION`); `initialization_type`
+    /// is `on-demand` or `provisioned-concurrency`.
+    pub(crate) async fn start_environment(
+        &self,
+        scope: &Scope,
+        function: &FunctionSnapshot,
+        initialization_type: &'static str,
+    ) -> Result<Environment, InvokeError> {
+        let code_dir = self.registry.code().tree(&function.code.sha256_hex);
+        let ctx = EnvironmentContext {
+            catalog: &self.catalog,
+            sandbox: self.sandbox.as_ref(),
+            code_dir: &code_dir,
+            scope,
+            endpoint_url: &self.config.endpoint_url,
+            endpoint: &self.config.environment_endpoint,
+            initialization_type,
+        };
+        Environment::start(function, &ctx).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_checks() {
+        assert_eq!(
+            &Invoker::check_payload(Bytes::new(), 10, "x").unwrap()[..],
+            b"{}"
+        );
+        assert!(matches!(
+            Invoker::check_payload(Bytes::from_static(b"{nope"), 10, "x"),
+            Err(InvokeError::InvalidRequestContent(_))
+        ));
+        assert!(matches!(
+            Invoker::check_payload(Bytes::from_static(b"[1,2,3,4]"), 3, "x"),
+            Err(InvokeError::RequestTooLarge(_))
+        ));
+        assert!(Invoker::check_payload(Bytes::from_static(b"\"s\""), 10, "x").is_ok());
+    }
+}

@@ -1,0 +1,107 @@
+//! Warm environments waiting for work, keyed by the revision of the version they run.
+//!
+//! An environment only ever runs the revision it was started for, so the revision is the whole
+//! key: a warm environment of a function's `$LATEST` is never handed an invocation of an updated
+//! `$LATEST` or of a published version. When the registry retires revisions (an update, a deleted
+//! version or function), their environments go.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::control::concurrency::Provisioned;
+use crate::control::records::FunctionRecord;
+use crate::environment::Environment;
+
+/// Idle environments by revision, most recently used last.
+#[derive(Default)]
+pub(crate) struct Pool {
+    idle: Mutex<HashMap<String, Vec<Environment>>>,
+}
+
+impl Pool {
+    /// The most recently used idle environment of exactly this revision, thawed.
+    pub(crate) fn take(&self, function: &FunctionRecord) -> Option<Environment> {
+        let env = self.take_idle(function)?;
+        env.thaw();
+        Some(env)
+    }
+
+    fn take_idle(&self, function: &FunctionRecord) -> Option<Environment> {
+        let mut idle = self.idle.lock();
+        let envs = idle.get_mut(&function.revision_id)?;
+        while let Some(env) = envs.pop() {
+            if !env.has_exited() {
+                return Some(env);
+            }
+        }
+        None
+    }
+
+    /// Parks an environment after an invocation (or after its initialization, when provisioned).
+    pub(crate) fn put(&self, mut env: Environment) {
+        env.last_used = Instant::now();
+        env.freeze();
+        let mut idle = self.idle.lock();
+        match idle.get_mut(&env.revision_id) {
+            Some(envs) => envs.push(env),
+            None => {
+                idle.insert(env.revision_id.clone(), vec![env]);
+            }
+        }
+    }
+
+    /// Drops the idle environments of revisions no version runs any more.
+    pub(crate) fn retire(&self, revisions: &[String]) {
+        let retired: Vec<Vec<Environment>> = {
+            let mut idle = self.idle.lock();
+            revisions.iter().filter_map(|r| idle.remove(r)).collect()
+        };
+        // Killed outside the lock.
+        drop(retired);
+    }
+
+    /// Drops the idle environments held for a provisioned-concurrency configuration.
+    pub(crate) fn release(&self, owner: &Arc<Provisioned>) {
+        let mut released = Vec::new();
+        {
+            let mut idle = self.idle.lock();
+            for envs in idle.values_mut() {
+                let (keep, gone): (Vec<_>, Vec<_>) = envs.drain(..).partition(|e| {
+                    !e.provisioned
+                        .as_ref()
+                        .is_some_and(|t| Arc::ptr_eq(&t.0, owner))
+                });
+                *envs = keep;
+                released.extend(gone);
+            }
+        }
+        drop(released);
+    }
+
+    /// Drops environments idle for longer than `idle_timeout` (provisioned ones excepted while
+    /// their configuration stands) and those whose process is gone; returns how many.
+    pub(crate) fn reap(&self, idle_timeout: Duration) -> usize {
+        let mut reaped = Vec::new();
+        {
+            let mut idle = self.idle.lock();
+            for envs in idle.values_mut() {
+                let (keep, old): (Vec<_>, Vec<_>) = envs.drain(..).partition(|e| {
+                    let provisioned = e.provisioned.as_ref().is_some_and(|t| t.0.is_active());
+                    !e.has_exited() && (provisioned || e.idle_for() < idle_timeout)
+                });
+                *envs = keep;
+                reaped.extend(old);
+            }
+            idle.retain(|_, envs| !envs.is_empty());
+        }
+        reaped.len()
+    }
+
+    /// Environments idle now.
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle.lock().values().map(Vec::len).sum()
+    }
+}

@@ -1,0 +1,164 @@
+//! Concurrency slots: Lambda's concurrency model, per scope (each region of each account has its
+//! own limit, as on AWS). A function with reserved concurrency runs within it (0 disables the
+//! function); the others share what the reservations leave of the limit. A [`Slot`] is held for
+//! the whole invocation and gives its place back when dropped, however the invocation ends.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use nubo_wire::Scope;
+use parking_lot::RwLock;
+
+use crate::InvokeError;
+
+/// One scope's running invocations.
+#[derive(Default)]
+struct ScopeSlots {
+    /// Invocations of functions without a reservation.
+    unreserved: AtomicUsize,
+    /// Invocations of each function with a reservation.
+    functions: RwLock<HashMap<String, Arc<AtomicUsize>>>,
+}
+
+impl ScopeSlots {
+    fn function(&self, name: &str) -> Arc<AtomicUsize> {
+        if let Some(counter) = self.functions.read().get(name) {
+            return counter.clone();
+        }
+        self.functions
+            .write()
+            .entry(name.to_owned())
+            .or_default()
+            .clone()
+    }
+}
+
+/// Every scope's slots.
+#[derive(Default)]
+pub(crate) struct Slots {
+    active: AtomicUsize,
+    scopes: RwLock<HashMap<Scope, Arc<ScopeSlots>>>,
+}
+
+/// A taken slot; dropping it releases the account-wide count and the function's or the
+/// unreserved pool's.
+pub(crate) struct Slot<'a> {
+    active: &'a AtomicUsize,
+    scope: Arc<ScopeSlots>,
+    /// The function's own count when it has a reservation; else the slot is the scope's.
+    reserved: Option<Arc<AtomicUsize>>,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.active.fetch_sub(1, Ordering::AcqRel);
+        match &self.reserved {
+            Some(counter) => counter.fetch_sub(1, Ordering::AcqRel),
+            None => self.scope.unreserved.fetch_sub(1, Ordering::AcqRel),
+        };
+    }
+}
+
+impl Slots {
+    fn scope(&self, scope: &Scope) -> Arc<ScopeSlots> {
+        if let Some(slots) = self.scopes.read().get(scope) {
+            return slots.clone();
+        }
+        self.scopes
+            .write()
+            .entry(scope.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// Takes a slot for an invocation of `name` in `scope`: within the function's `reserved`
+    /// count if it has one, else within `limit − reserved_total` shared by the scope's others.
+    pub(crate) fn acquire(
+        &self,
+        scope: &Scope,
+        name: &str,
+        reserved: Option<u32>,
+        reserved_total: usize,
+        limit: usize,
+    ) -> Result<Slot<'_>, InvokeError> {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        let slots = self.scope(scope);
+        match reserved {
+            Some(reserved) => {
+                let counter = slots.function(name);
+                let previous = counter.fetch_add(1, Ordering::AcqRel);
+                let slot = Slot {
+                    active: &self.active,
+                    scope: slots,
+                    reserved: Some(counter),
+                };
+                if previous >= reserved as usize {
+                    return Err(InvokeError::Throttled {
+                        reason: "ReservedFunctionConcurrentInvocationLimitExceeded",
+                    });
+                }
+                Ok(slot)
+            }
+            None => {
+                let previous = slots.unreserved.fetch_add(1, Ordering::AcqRel);
+                let slot = Slot {
+                    active: &self.active,
+                    scope: slots,
+                    reserved: None,
+                };
+                if previous >= limit.saturating_sub(reserved_total) {
+                    return Err(InvokeError::Throttled {
+                        reason: "ConcurrentInvocationLimitExceeded",
+                    });
+                }
+                Ok(slot)
+            }
+        }
+    }
+
+    /// Invocations running now, in every scope.
+    pub(crate) fn active(&self) -> usize {
+        self.active.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(region: &str) -> Scope {
+        Scope {
+            region: region.into(),
+            ..Scope::default()
+        }
+    }
+
+    #[test]
+    fn reservations_and_the_unreserved_pool_are_per_scope() {
+        let slots = Slots::default();
+        let east = scope("us-east-1");
+        // Limit 3, of which 1 reserved elsewhere: two unreserved slots.
+        let a = slots.acquire(&east, "f", None, 1, 3).unwrap();
+        let b = slots.acquire(&east, "g", None, 1, 3).unwrap();
+        assert!(matches!(
+            slots.acquire(&east, "h", None, 1, 3),
+            Err(InvokeError::Throttled {
+                reason: "ConcurrentInvocationLimitExceeded"
+            })
+        ));
+        // Another region has its own limit.
+        let west = slots.acquire(&scope("eu-west-1"), "f", None, 0, 3).unwrap();
+        let reserved = slots.acquire(&east, "r", Some(1), 1, 3).unwrap();
+        assert!(matches!(
+            slots.acquire(&east, "r", Some(1), 1, 3),
+            Err(InvokeError::Throttled {
+                reason: "ReservedFunctionConcurrentInvocationLimitExceeded"
+            })
+        ));
+        assert_eq!(slots.active(), 4);
+        drop((a, b, west, reserved));
+        assert_eq!(slots.active(), 0);
+        assert!(slots.acquire(&east, "h", None, 1, 3).is_ok());
+    }
+}
