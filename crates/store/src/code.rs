@@ -258,10 +258,7 @@ fn unpack(zip: &[u8], into: &Path) -> Result<(), StoreError> {
 /// Refuses archives whose entries cannot all exist at once: the same file twice, or a file where
 /// another entry needs a directory (`lib` and `lib/x.py`). Unpacking them would depend on entry
 /// order (or fail half-way on a read-only file), so they are refused before anything is written.
-fn check_paths(
-    zip: &[u8],
-    archive: &mut zip::ZipArchive<Cursor<&[u8]>>,
-) -> Result<(), StoreError> {
+fn check_paths(zip: &[u8], archive: &mut zip::ZipArchive<Cursor<&[u8]>>) -> Result<(), StoreError> {
     use std::path::Component;
     // The reader keeps one entry per name, so an archive naming a file twice shows fewer entries
     // than its central directory declares.
@@ -396,14 +393,20 @@ mod tests {
             .then(|| replace_bytes(&twice, b"app.pz", b"app.py"))
             .unwrap();
         let result = store.put_zip(Bytes::from(twice)).await;
-        assert!(matches!(result, Err(StoreError::InvalidZip(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(StoreError::InvalidZip(_))),
+            "{result:?}"
+        );
         for files in [
             vec![("lib", "a file", 0o644), ("lib/x.py", "x", 0o644)],
             vec![("lib/x.py", "x", 0o644), ("lib", "a file", 0o644)],
             vec![("a/./b.py", "x", 0o644), ("a/b.py", "y", 0o644)],
         ] {
             let result = store.put_zip(Bytes::from(zip_of(&files))).await;
-            assert!(matches!(result, Err(StoreError::InvalidZip(_))), "{files:?}");
+            assert!(
+                matches!(result, Err(StoreError::InvalidZip(_))),
+                "{files:?}"
+            );
         }
         // Nothing was left behind.
         let left: Vec<_> = std::fs::read_dir(CodeStore::directory(dir.path()))
@@ -433,7 +436,10 @@ mod tests {
             .sweep(HashSet::from([kept.sha256_hex.clone()]))
             .await
             .unwrap();
-        assert_eq!(removed, 4, "gone's tree and zip, the staging tree, the temporary zip");
+        assert_eq!(
+            removed, 4,
+            "gone's tree and zip, the staging tree, the temporary zip"
+        );
         let mut left: Vec<String> = std::fs::read_dir(&root)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
