@@ -41,6 +41,8 @@ pub struct InvokerConfig {
     pub init_timeout: Duration,
     /// The URL functions reach Nubo at (`AWS_ENDPOINT_URL`).
     pub endpoint_url: String,
+    /// Where environments get their execution role's credentials (`None`: stand-ins).
+    pub execution_credentials: Option<Arc<dyn crate::credentials::ExecutionCredentials>>,
 }
 
 impl Default for InvokerConfig {
@@ -50,6 +52,7 @@ impl Default for InvokerConfig {
             idle_timeout: Duration::from_secs(600),
             init_timeout: Duration::from_secs(10),
             endpoint_url: "http://127.0.0.1:4750".into(),
+            execution_credentials: None,
         }
     }
 }
@@ -516,6 +519,7 @@ impl Invoker {
             scope: self.registry.scope(),
             endpoint_url: &self.config.endpoint_url,
             initialization_type,
+            credentials: self.config.execution_credentials.as_deref(),
         };
         Environment::start(function, &ctx).await
     }

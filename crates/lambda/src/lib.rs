@@ -10,6 +10,7 @@
 
 pub mod asynchronous;
 pub mod collections;
+pub mod credentials;
 pub mod error;
 pub mod function;
 pub mod invoker;
