@@ -20,12 +20,22 @@ struct Cli {
     command: Command,
 }
 
-/// Where a client command finds the server.
+/// Where a client command finds the server, and who it signs as.
 #[derive(Debug, clap::Args)]
 struct EndpointArgs {
     /// Server URL; else NUBO_ENDPOINT, else AWS_ENDPOINT_URL, else NUBO_LISTEN, else 127.0.0.1:4750.
     #[arg(long)]
     endpoint: Option<String>,
+    /// The server's data dir, whose `credentials` file holds the administrator's key (used when
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set); else NUBO_DATA_DIR, else ./.nubo.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl EndpointArgs {
+    fn client(self) -> anyhow::Result<client::Client> {
+        client::Client::from_env(self.endpoint, self.data_dir)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,19 +97,11 @@ fn main() -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?,
                     (None, None) => b"{}".to_vec(),
                 };
-                let code = commands::invoke(
-                    &client::Client::from_env(endpoint.endpoint),
-                    &name,
-                    payload,
-                    qualifier,
-                    log,
-                )
-                .await?;
+                let code =
+                    commands::invoke(&endpoint.client()?, &name, payload, qualifier, log).await?;
                 std::process::exit(code);
             }
-            Command::Functions { endpoint } => {
-                commands::functions(&client::Client::from_env(endpoint.endpoint)).await
-            }
+            Command::Functions { endpoint } => commands::functions(&endpoint.client()?).await,
         }
     })
 }

@@ -1,14 +1,18 @@
 //! `nubo serve`: the composition root. Builds the store, sandbox, runtimes, registry, invoker and
 //! edge, owns shutdown, and optionally deploys the examples.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use nubo_edge::EdgeState;
+use nubo_edge::identity_store::load_identities;
+use nubo_edge::{CodeUrls, EdgeState, ServeOptions};
+use nubo_identity::registry::NewRole;
+use nubo_identity::{IdentityRegistry, RegistryConfig};
+use nubo_lambda::credentials::{ExecutionCredentials, RoleCredentials};
 use nubo_lambda::function::FunctionSpec;
 use nubo_lambda::runtimes::sdk::RuntimeSdk;
 use nubo_lambda::runtimes::RuntimeCatalog;
@@ -18,6 +22,7 @@ use nubo_observe::{LogWriter, MetricsRegistry};
 use nubo_store::{CodeStore, StoreConfig};
 
 use nubo::client::DEFAULT_LISTEN;
+use nubo_wire::sigv4::Credentials;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
@@ -69,6 +74,22 @@ pub(crate) struct ServeArgs {
     /// anyway; a second signal exits at once. An idle server exits at once.
     #[arg(long, env = "NUBO_SHUTDOWN_GRACE", default_value_t = 10)]
     shutdown_grace: u64,
+    /// Also accept the well-known key `test` / secret `test` as the account's root, for local
+    /// work (NUBO_DEV_CREDENTIALS=1). Never on a server others can reach.
+    #[arg(long, env = "NUBO_DEV_CREDENTIALS", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new())]
+    dev_credentials: bool,
+    /// A token `/_nubo/metrics` then requires (`Authorization: Bearer <token>`); without one,
+    /// metrics are served to loopback clients only.
+    #[arg(long, env = "NUBO_METRICS_TOKEN", value_name = "TOKEN")]
+    metrics_token: Option<String>,
+    /// Seconds a client may take to send a request's headers (and leave a kept-alive connection
+    /// idle) before the connection is closed.
+    #[arg(long, env = "NUBO_HEADER_TIMEOUT", default_value_t = 30)]
+    header_timeout: u64,
+    /// Connections served at once; one more is answered 503 and closed.
+    #[arg(long, env = "NUBO_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
 }
 
 /// The runtimes' SDK directory from `--runtime-sdk-dir`, the user's cache dir or the data dir.
@@ -169,11 +190,43 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     }
     let catalog = Arc::new(catalog);
     let sandbox = choose_sandbox(args.sandbox, &args.data_dir)?;
+    let identity = Arc::new(
+        load_identities(
+            stores.documents.clone(),
+            RegistryConfig {
+                account_id: args.account_id.clone(),
+                dev_credentials: args.dev_credentials,
+            },
+        )
+        .await?,
+    );
+    let admin = identity
+        .bootstrap_admin()
+        .map_err(|e| anyhow::anyhow!("creating the administrator: {e}"))?;
+    if let Some(key) = &admin {
+        nubo::credentials::write_credentials(
+            &args.data_dir,
+            &key.user_name,
+            &Credentials {
+                access_key_id: key.access_key_id.clone(),
+                secret_access_key: key.secret_access_key.clone(),
+            },
+        )
+        .context("writing the administrator's credentials")?;
+    }
     let registry = Arc::new(
         Registry::load(stores.documents.clone(), code, scope)
             .await
             .map_err(|e| anyhow::anyhow!("loading functions: {e}"))?,
     );
+    let swept = registry
+        .code()
+        .sweep(referenced_code(&registry))
+        .await
+        .context("sweeping unreferenced code")?;
+    if swept > 0 {
+        tracing::info!("removed {swept} unreferenced code entries and interrupted uploads");
+    }
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -190,6 +243,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             idle_timeout: Duration::from_secs(args.idle_timeout),
             init_timeout: Duration::from_secs(args.init_timeout.max(1)),
             endpoint_url: endpoint_url.clone(),
+            execution_credentials: Some(Arc::new(RoleSessions(identity.clone()))),
         },
     );
     invoker.register_metrics(&metrics);
@@ -220,7 +274,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(dir) = &args.deploy_examples {
-        deploy_examples(&registry, dir).await?;
+        let role = example_role(&identity)?;
+        deploy_examples(&registry, dir, &role).await?;
     }
 
     let gateway = nubo_gateway::Gateway::start(
@@ -246,6 +301,24 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: runtime SDKs: {sdk_line}")?;
     writeln!(out, "nubo: {} functions", registry.list().len())?;
     writeln!(out, "nubo: {api_count} HTTP APIs")?;
+    nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
+        .context("writing the AWS config file")?;
+    say_credentials(&mut out, &args, admin.is_some())?;
+    if args.dev_credentials {
+        let warning = if address.ip().is_loopback() {
+            "nubo: dev credentials: the key `test` / secret `test` is the account's root".to_owned()
+        } else {
+            format!(
+                "nubo: WARNING: dev credentials are on and Nubo listens on {address}, beyond \
+                 loopback: anyone who can reach it can sign as `test`/`test`, the account's \
+                 root, and do anything. Turn NUBO_DEV_CREDENTIALS off or listen on 127.0.0.1."
+            )
+        };
+        writeln!(out, "{warning}")?;
+        if !address.ip().is_loopback() {
+            tracing::warn!("dev credentials are accepted on a non-loopback address ({address})");
+        }
+    }
     writeln!(out, "nubo: listening on {endpoint_url}")?;
     out.flush()?;
     // Never waited for: environments started before it is done run without the SDKs.
@@ -268,7 +341,14 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             async_invoker,
             gateway,
             metrics,
+            identity,
+            code_urls: CodeUrls::new(&args.region),
+            metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
         }),
+        ServeOptions {
+            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            max_connections: args.max_connections.max(1),
+        },
         async {
             let _ = stopped.await;
         },
@@ -317,6 +397,100 @@ impl ShutdownSignals {
     }
 }
 
+/// Every code artifact a function version still runs: what the start-up sweep keeps.
+fn referenced_code(registry: &Registry) -> HashSet<String> {
+    let mut referenced = HashSet::new();
+    for function in registry.list() {
+        for version in registry.versions_of(&function.name).unwrap_or_default() {
+            referenced.insert(version.code.sha256_hex.clone());
+        }
+        referenced.insert(function.code.sha256_hex.clone());
+    }
+    referenced
+}
+
+/// Execution-role credentials for environments: a session of the function's role, as Lambda
+/// gives each execution environment.
+#[derive(Debug)]
+struct RoleSessions(Arc<IdentityRegistry>);
+
+impl ExecutionCredentials for RoleSessions {
+    fn credentials(&self, role_arn: &str, function_name: &str) -> Option<RoleCredentials> {
+        let issued = self
+            .0
+            .function_credentials(role_arn, function_name, time::OffsetDateTime::now_utc())
+            .inspect_err(|e| {
+                tracing::warn!(
+                    function = function_name,
+                    role = role_arn,
+                    "no credentials for the environment: {e}"
+                )
+            })
+            .ok()?;
+        Some(RoleCredentials {
+            access_key_id: issued.access_key_id,
+            secret_access_key: issued.secret_access_key,
+            session_token: issued.session_token,
+        })
+    }
+}
+
+/// Says where the administrator's key is and how to use it — never the secret itself.
+fn say_credentials(out: &mut impl Write, args: &ServeArgs, written: bool) -> anyhow::Result<()> {
+    let credentials = nubo::credentials::credentials_file(&args.data_dir);
+    let config = nubo::credentials::config_file(&args.data_dir);
+    if !credentials.is_file() {
+        writeln!(
+            out,
+            "nubo: credentials: {} is gone; create a key with `aws iam create-access-key` as another user",
+            credentials.display()
+        )?;
+        return Ok(());
+    }
+    let state = if written { "written now" } else { "kept" };
+    writeln!(
+        out,
+        "nubo: credentials: the administrator's key is profile `nubo` in {} ({state}, mode 0600); use it with:",
+        credentials.display()
+    )?;
+    writeln!(
+        out,
+        "nubo:   export AWS_SHARED_CREDENTIALS_FILE={} AWS_CONFIG_FILE={} AWS_PROFILE=nubo",
+        credentials.display(),
+        config.display()
+    )?;
+    Ok(())
+}
+
+/// The role examples run as: `nubo-example`, trusting Lambda, with `AWSLambdaBasicExecutionRole`
+/// (created on the first `--deploy-examples`).
+fn example_role(identity: &IdentityRegistry) -> anyhow::Result<String> {
+    const NAME: &str = "nubo-example";
+    const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    if let Ok(role) = identity.get_role(NAME) {
+        return Ok(role.arn);
+    }
+    let role = identity
+        .create_role(
+            NAME,
+            NewRole {
+                trust_policy: TRUST,
+                description: Some(
+                    "The role of the examples `nubo serve --deploy-examples` deploys",
+                ),
+                ..Default::default()
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("creating role {NAME}: {e}"))?;
+    identity
+        .attach_role_policy(
+            NAME,
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        )
+        .map_err(|e| anyhow::anyhow!("attaching a policy to role {NAME}: {e}"))?;
+    Ok(role.arn)
+}
+
 /// The `function.json` of an example: a subset of CreateFunction's members.
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -333,7 +507,7 @@ struct ExampleConfig {
 }
 
 /// Creates (or updates the code of) every example function, through the same registry the API uses.
-async fn deploy_examples(registry: &Registry, dir: &Path) -> anyhow::Result<()> {
+async fn deploy_examples(registry: &Registry, dir: &Path, role: &str) -> anyhow::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .flatten()
@@ -353,7 +527,7 @@ async fn deploy_examples(registry: &Registry, dir: &Path) -> anyhow::Result<()> 
             let spec = FunctionSpec {
                 name: validate::function_name(&config.function_name)?,
                 runtime: validate::runtime(&config.runtime)?,
-                role: "arn:aws:iam::000000000000:role/nubo-example".into(),
+                role: role.to_owned(),
                 handler: config.handler,
                 description: config.description.unwrap_or_default(),
                 timeout_seconds: validate::timeout_seconds(config.timeout.unwrap_or(3))?,
