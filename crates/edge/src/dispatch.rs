@@ -25,13 +25,14 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http::{HeaderValue, Method, StatusCode};
+use nubo_wire::sigv4::SigV4Error;
 use nubo_wire::{AwsError, Scope};
 
 use nubo_gateway::{HostTarget, Ingress};
 
 use crate::auth::Guard;
 use crate::registry::{wire, Registry};
-use crate::response::{rest_json_error, RequestId};
+use crate::response::RequestId;
 use crate::scope::{credential_scope, RequestScope};
 use crate::EdgeState;
 
@@ -181,12 +182,29 @@ async fn route(services: &Services, mut req: Request) -> Response {
     }
     match credential_scope(&req) {
         Some(Ok(credential)) => dispatch_signed(services, credential, req).await,
-        // Which service a malformed signature meant is unknown, so its error is rest-json.
-        Some(Err(err)) => rest_json_error(&err),
-        None => rest_json_error(&AwsError::missing_authentication_token(
-            "Missing Authentication Token",
-        )),
+        // Which service a malformed or missing signature meant is unknown: the error is in the
+        // protocol the request's shape suggests (a form → query, `X-Amz-Target` → json), else
+        // rest-json.
+        Some(Err(err)) => unsigned_error(&req, err),
+        None => {
+            let protocol = guessed_protocol(&req);
+            let family = crate::auth::family(protocol);
+            unsigned_error(&req, SigV4Error::MissingAuthentication.to_aws_error(family))
+        }
     }
+}
+
+fn guessed_protocol(req: &Request) -> nubo_wire::Protocol {
+    crate::registry::request_protocol(req).unwrap_or(nubo_wire::Protocol::RestJson)
+}
+
+fn unsigned_error(req: &Request, err: AwsError) -> Response {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    wire(guessed_protocol(req).error_response(&err, &request_id))
 }
 
 /// A signed request: verified, authenticated and authorized by the guard, then handed to the

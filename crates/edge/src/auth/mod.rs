@@ -153,7 +153,8 @@ pub(crate) struct Guard {
 /// How long a signed request's body may pause between chunks.
 pub(crate) const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
-fn family(protocol: Protocol) -> AuthFamily {
+/// The signature-error family of a protocol.
+pub(crate) fn family(protocol: Protocol) -> AuthFamily {
     match protocol {
         Protocol::RestJson => AuthFamily::RestJson,
         Protocol::Json(_) => AuthFamily::Json,

@@ -130,7 +130,7 @@ fn same_kind(a: Protocol, b: Protocol) -> bool {
 
 /// The protocol a request's own shape says it speaks, if it says: `X-Amz-Target` → json (the
 /// version from the content type), a form body or `?Action=` → query.
-fn request_protocol(req: &Request) -> Option<Protocol> {
+pub(crate) fn request_protocol(req: &Request) -> Option<Protocol> {
     let content_type = req
         .headers()
         .get(http::header::CONTENT_TYPE)
