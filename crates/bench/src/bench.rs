@@ -59,6 +59,10 @@ pub(crate) struct BenchArgs {
     /// `--sandbox process`).
     #[arg(long)]
     sandbox_only: bool,
+    /// Run only the signed-call figure (a signed GetAccountSettings beside an unsigned health
+    /// check on the same server).
+    #[arg(long)]
+    signed_only: bool,
     /// Idle environments kept per server for the memory-overhead figure.
     #[arg(long, default_value_t = 10)]
     idle_environments: usize,
@@ -464,6 +468,44 @@ fn parse_init_ms(reply: &Reply) -> Option<f64> {
     field.trim_end_matches(" ms").parse().ok()
 }
 
+/// What a signed control-plane call costs over an unsigned request to the same server: SigV4
+/// verification, authentication and policy evaluation, plus a trivial handler.
+async fn signed_call(args: &BenchArgs, server: &Server, client: &Client) -> anyhow::Result<Row> {
+    eprintln!("bench: signed GetAccountSettings versus unsigned health");
+    let signed = sequential(args.warm_iterations, || async {
+        let reply = client
+            .send(
+                "lambda",
+                http::Method::GET,
+                "/2016-08-19/account-settings/",
+                &[],
+                &[],
+                Vec::new(),
+            )
+            .await?;
+        anyhow::ensure!(
+            reply.status.is_success(),
+            "GetAccountSettings: {}",
+            reply.status
+        );
+        Ok(())
+    })
+    .await?;
+    let health_client = unsigned_client(&server.url);
+    let unsigned = sequential(args.warm_iterations, || async {
+        health_client.get_unsigned("/_nubo/health").await.map(drop)
+    })
+    .await?;
+    Ok(Row {
+        scenario: "signed GetAccountSettings (verify + authenticate + authorize)".into(),
+        subject: signed,
+        throughput: None,
+        baseline_name: "unsigned GET /_nubo/health".into(),
+        baseline: unsigned,
+        baseline_throughput: None,
+    })
+}
+
 /// Cold starts: each iteration changes the configuration, which retires the warm environment.
 async fn cold_starts(
     client: &Client,
@@ -530,6 +572,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("bench: starting nubo serve …");
     let server = Server::start(&nubo).await?;
     let client = Arc::new(server.client());
+    if args.signed_only {
+        let row = signed_call(&args, &server, &client).await?;
+        return report(&[row], &[], &args.out);
+    }
     let echo_url = start_echo().await?;
     let echo = Arc::new(unsigned_client(&echo_url));
     let mut rows = Vec::new();
@@ -574,41 +620,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         baseline_throughput: Some(echo_rps),
     });
 
-    // What a signed control-plane call costs over an unsigned request to the same server: SigV4
-    // verification, authentication and policy evaluation, plus a trivial handler.
-    eprintln!("bench: signed GetAccountSettings versus unsigned health");
-    let signed = sequential(args.warm_iterations, || async {
-        let reply = client
-            .send(
-                "lambda",
-                http::Method::GET,
-                "/2016-08-19/account-settings/",
-                &[],
-                &[],
-                Vec::new(),
-            )
-            .await?;
-        anyhow::ensure!(
-            reply.status.is_success(),
-            "GetAccountSettings: {}",
-            reply.status
-        );
-        Ok(())
-    })
-    .await?;
-    let health_client = unsigned_client(&server.url);
-    let unsigned = sequential(args.warm_iterations, || async {
-        health_client.get_unsigned("/_nubo/health").await.map(drop)
-    })
-    .await?;
-    rows.push(Row {
-        scenario: "signed GetAccountSettings (verify + authenticate + authorize)".into(),
-        subject: signed,
-        throughput: None,
-        baseline_name: "unsigned GET /_nubo/health".into(),
-        baseline: unsigned,
-        baseline_throughput: None,
-    });
+    rows.push(signed_call(&args, &server, &client).await?);
 
     // The same warm path through our python and node runtimes.
     for (runtime, handler, file, body) in [
