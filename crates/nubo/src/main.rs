@@ -4,6 +4,7 @@
 //! typed configuration.
 
 mod commands;
+mod identity;
 mod serve;
 
 use nubo::client;

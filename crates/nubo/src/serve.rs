@@ -10,9 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use nubo_edge::identity_store::load_identities;
 use nubo_edge::{CodeUrls, EdgeState, ServeOptions};
-use nubo_identity::registry::NewRole;
-use nubo_identity::{IdentityRegistry, RegistryConfig};
-use nubo_lambda::credentials::{ExecutionCredentials, RoleCredentials};
+use nubo_identity::RegistryConfig;
 use nubo_lambda::function::FunctionSpec;
 use nubo_lambda::runtimes::sdk::RuntimeSdk;
 use nubo_lambda::runtimes::RuntimeCatalog;
@@ -22,6 +20,8 @@ use nubo_observe::{LogWriter, MetricsRegistry};
 use nubo_store::{CodeStore, StoreConfig};
 
 use nubo::client::DEFAULT_LISTEN;
+
+use crate::identity;
 use nubo_wire::sigv4::Credentials;
 
 #[derive(Debug, clap::Args)]
@@ -243,7 +243,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             idle_timeout: Duration::from_secs(args.idle_timeout),
             init_timeout: Duration::from_secs(args.init_timeout.max(1)),
             endpoint_url: endpoint_url.clone(),
-            execution_credentials: Some(Arc::new(RoleSessions(identity.clone()))),
+            execution_credentials: Some(Arc::new(identity::RoleSessions(identity.clone()))),
         },
     );
     invoker.register_metrics(&metrics);
@@ -274,7 +274,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(dir) = &args.deploy_examples {
-        let role = example_role(&identity)?;
+        let role = identity::example_role(&identity)?;
         deploy_examples(&registry, dir, &role).await?;
     }
 
@@ -303,7 +303,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: {api_count} HTTP APIs")?;
     nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
         .context("writing the AWS config file")?;
-    say_credentials(&mut out, &args, admin.is_some())?;
+    identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
     if args.dev_credentials {
         let warning = if address.ip().is_loopback() {
             "nubo: dev credentials: the key `test` / secret `test` is the account's root".to_owned()
@@ -407,88 +407,6 @@ fn referenced_code(registry: &Registry) -> HashSet<String> {
         referenced.insert(function.code.sha256_hex.clone());
     }
     referenced
-}
-
-/// Execution-role credentials for environments: a session of the function's role, as Lambda
-/// gives each execution environment.
-#[derive(Debug)]
-struct RoleSessions(Arc<IdentityRegistry>);
-
-impl ExecutionCredentials for RoleSessions {
-    fn credentials(&self, role_arn: &str, function_name: &str) -> Option<RoleCredentials> {
-        let issued = self
-            .0
-            .function_credentials(role_arn, function_name, time::OffsetDateTime::now_utc())
-            .inspect_err(|e| {
-                tracing::warn!(
-                    function = function_name,
-                    role = role_arn,
-                    "no credentials for the environment: {e}"
-                )
-            })
-            .ok()?;
-        Some(RoleCredentials {
-            access_key_id: issued.access_key_id,
-            secret_access_key: issued.secret_access_key,
-            session_token: issued.session_token,
-        })
-    }
-}
-
-/// Says where the administrator's key is and how to use it — never the secret itself.
-fn say_credentials(out: &mut impl Write, args: &ServeArgs, written: bool) -> anyhow::Result<()> {
-    let credentials = nubo::credentials::credentials_file(&args.data_dir);
-    let config = nubo::credentials::config_file(&args.data_dir);
-    if !credentials.is_file() {
-        writeln!(
-            out,
-            "nubo: credentials: {} is gone; create a key with `aws iam create-access-key` as another user",
-            credentials.display()
-        )?;
-        return Ok(());
-    }
-    let state = if written { "written now" } else { "kept" };
-    writeln!(
-        out,
-        "nubo: credentials: the administrator's key is profile `nubo` in {} ({state}, mode 0600); use it with:",
-        credentials.display()
-    )?;
-    writeln!(
-        out,
-        "nubo:   export AWS_SHARED_CREDENTIALS_FILE={} AWS_CONFIG_FILE={} AWS_PROFILE=nubo",
-        credentials.display(),
-        config.display()
-    )?;
-    Ok(())
-}
-
-/// The role examples run as: `nubo-example`, trusting Lambda, with `AWSLambdaBasicExecutionRole`
-/// (created on the first `--deploy-examples`).
-fn example_role(identity: &IdentityRegistry) -> anyhow::Result<String> {
-    const NAME: &str = "nubo-example";
-    const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-    if let Ok(role) = identity.get_role(NAME) {
-        return Ok(role.arn);
-    }
-    let role = identity
-        .create_role(
-            NAME,
-            NewRole {
-                trust_policy: TRUST,
-                description: Some(
-                    "The role of the examples `nubo serve --deploy-examples` deploys",
-                ),
-                ..Default::default()
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("creating role {NAME}: {e}"))?;
-    identity
-        .attach_role_policy(
-            NAME,
-            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-        )
-        .map_err(|e| anyhow::anyhow!("attaching a policy to role {NAME}: {e}"))?;
-    Ok(role.arn)
 }
 
 /// The `function.json` of an example: a subset of CreateFunction's members.
