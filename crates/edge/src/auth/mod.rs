@@ -150,6 +150,19 @@ pub(crate) struct Guard {
     body_idle: Duration,
 }
 
+/// Bodies above this size are hashed and scanned with the worker handed off (`block_in_place`).
+const LARGE_BODY: usize = 1024 * 1024;
+
+/// Runs `work` with the async worker handed to another thread first when `large` (the
+/// multi-threaded runtime moves its other tasks away); small bodies run in place.
+fn off_worker_if<T>(large: bool, work: impl FnOnce() -> T) -> T {
+    if large {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
+}
+
 /// How long a signed request's body may pause between chunks.
 pub(crate) const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -247,19 +260,23 @@ impl Guard {
                 }
             })?;
 
-        let verified = verify(
-            &VerifyRequest {
-                method: parts.method.as_str(),
-                path: parts.uri.path(),
-                query: parts.uri.query().unwrap_or(""),
-                headers: &parts.headers,
-                payload: Payload::Bytes(&body),
-                uri_mode: UriMode::Normalized,
-            },
-            self.identity.as_ref(),
-            now,
-            &verify_options(&target.service),
-        )
+        // Hashing (and, for Lambda, scanning) a large body is CPU work: off the async worker.
+        let large = body.len() > LARGE_BODY;
+        let verified = off_worker_if(large, || {
+            verify(
+                &VerifyRequest {
+                    method: parts.method.as_str(),
+                    path: parts.uri.path(),
+                    query: parts.uri.query().unwrap_or(""),
+                    headers: &parts.headers,
+                    payload: Payload::Bytes(&body),
+                    uri_mode: UriMode::Normalized,
+                },
+                self.identity.as_ref(),
+                now,
+                &verify_options(&target.service),
+            )
+        })
         .map_err(|e| e.to_aws_error(family))?;
         // Only S3 reads aws-chunked bodies; elsewhere a streaming payload is not what the
         // handlers would parse.
@@ -286,17 +303,19 @@ impl Guard {
             _ => None,
         };
         if target.served {
-            self.authorize(
-                target,
-                route,
-                &parts,
-                &body,
-                form.as_ref(),
-                &caller,
-                &scope,
-                now,
-                family,
-            )?;
+            off_worker_if(large, || {
+                self.authorize(
+                    target,
+                    route,
+                    &parts,
+                    &body,
+                    form.as_ref(),
+                    &caller,
+                    &scope,
+                    now,
+                    family,
+                )
+            })?;
         }
 
         parts.extensions.insert(RequestScope(scope));
