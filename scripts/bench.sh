@@ -27,6 +27,6 @@ echo "==> nubo-bench"
 target/release/nubo-bench --nubo target/release/nubo --out bench-results "$@"
 
 echo "==> micro-benchmarks (criterion)"
-cargo bench -p nubo-wire -p nubo-lambda --bench wire --bench lambda -- --warm-up-time 1 --measurement-time 2 2>&1 |
+cargo bench -p nubo-wire -p nubo-lambda -p nubo-identity --bench wire --bench lambda --bench identity -- --warm-up-time 1 --measurement-time 2 2>&1 |
     grep -E '^[A-Za-z_/0-9]+ +time:|^[A-Za-z_/0-9]+$|^ +time:' || true
 echo "==> done: bench-results/results.md (table), results.json, warm.svg, concurrency.svg, cold.svg"

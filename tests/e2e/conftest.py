@@ -33,14 +33,55 @@ EXAMPLES = REPO / "examples"
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
-ROLE = "arn:aws:iam::000000000000:role/nubo-e2e"
-CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-CLIENT_ENV = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
+ROLE_NAME = "nubo-e2e"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
+# Every server verifies signatures: clients sign with the administrator's key each server writes to
+# its data dir at first start (`<data>/credentials`, profile `nubo`), looked up by endpoint.
+_CREDENTIALS_BY_ENDPOINT: dict[str, dict[str, str]] = {}
+
+
+def credentials_for(endpoint: str) -> dict[str, str]:
+    """boto3 keyword arguments with the administrator's key of the server at `endpoint`."""
+    try:
+        return dict(_CREDENTIALS_BY_ENDPOINT[endpoint.rstrip("/")])
+    except KeyError:
+        pytest.fail(f"no credentials known for {endpoint}: was it started through NuboServer?")
+
+
+def client_env_for(endpoint: str) -> dict[str, str]:
+    """Environment variables that make the AWS CLI and `nubo` sign as the server's administrator."""
+    creds = credentials_for(endpoint)
+    return {
+        "AWS_ACCESS_KEY_ID": creds["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": creds["aws_secret_access_key"],
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }
+
+
+def read_credentials(path: Path, profile: str = "nubo") -> dict[str, str] | None:
+    """The key of `profile` in an AWS shared-credentials file."""
+    import configparser
+
+    if not path.is_file():
+        return None
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    if not parser.has_section(profile):
+        return None
+    section = parser[profile]
+    return {
+        "aws_access_key_id": section["aws_access_key_id"],
+        "aws_secret_access_key": section["aws_secret_access_key"],
+    }
 
 LISTENING = re.compile(r"^nubo: listening on (http://\S+)\s*$")
 START_TIMEOUT = 30.0
@@ -69,8 +110,10 @@ class NuboServer:
         log_path: Path | None = None,
         extra_env: dict[str, str] | None = None,
         binary: Path | None = None,
+        listen: str = "127.0.0.1:0",
     ):
         self.binary = Path(binary or NUBO)
+        self.listen = listen
         self.data_dir = Path(data_dir)
         self.extra_args = list(extra_args or [])
         self.extra_env = dict(extra_env or {})
@@ -78,6 +121,7 @@ class NuboServer:
         self.proc: subprocess.Popen | None = None
         self.endpoint: str = ""
         self.stdout_lines: list[str] = []
+        self.credentials: dict[str, str] = {}
         self._listening = threading.Event()
 
     def start(self) -> "NuboServer":
@@ -92,7 +136,7 @@ class NuboServer:
         env.update(self.extra_env)
         self._stderr = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [str(self.binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir), *self.extra_args],
+            [str(self.binary), "serve", "--listen", self.listen, "--data-dir", str(self.data_dir), *self.extra_args],
             stdout=subprocess.PIPE,
             stderr=self._stderr,
             stdin=subprocess.DEVNULL,
@@ -109,7 +153,44 @@ class NuboServer:
                 f"(exit={self.proc.returncode}).\nstdout:\n{output}\nstderr:\n{self.stderr_text()}"
             )
         self._wait_healthy()
+        self._admit_tests()
         return self
+
+    def _admit_tests(self) -> None:
+        """Reads the administrator's key the server wrote and makes sure the execution role the
+        tests name exists (trusting Lambda, with Lambda's full access so functions may call back)."""
+        from botocore.exceptions import ClientError
+
+        creds = read_credentials(self.data_dir / "credentials")
+        if creds is None:
+            # A binary from before identities (the upgrade test's previous release) accepts any key.
+            creds = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+        self.credentials = creds
+        _CREDENTIALS_BY_ENDPOINT[self.endpoint.rstrip("/")] = creds
+        iam = boto3.client(
+            "iam",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            config=Config(retries={"max_attempts": 0}, connect_timeout=10, read_timeout=30),
+            **creds,
+        )
+        try:
+            iam.create_role(RoleName=ROLE_NAME, AssumeRolePolicyDocument=LAMBDA_TRUST)
+            iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn="arn:aws:iam::aws:policy/AWSLambda_FullAccess")
+        except ClientError as e:
+            # Kept from an earlier start on this data dir; or an old binary without IAM.
+            if e.response["Error"]["Code"] not in ("EntityAlreadyExists", "InvalidAction"):
+                raise
+
+    def client(self, service: str, **config):
+        """A boto3 client of this server signing as its administrator."""
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            config=Config(**{"retries": {"max_attempts": 0}, "connect_timeout": 10, "read_timeout": 120, **config}),
+            **self.credentials,
+        )
 
     def _read_stdout(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
@@ -172,7 +253,7 @@ class NuboServer:
     def restart(self) -> "NuboServer":
         """Stops this server (SIGTERM) and starts a new one on the same data dir and arguments."""
         self.stop()
-        return NuboServer(self.data_dir, self.extra_args, extra_env=self.extra_env).start()
+        return NuboServer(self.data_dir, self.extra_args, extra_env=self.extra_env, listen=self.listen).start()
 
     def runtime_sdk_outcome(self, timeout: float = RUNTIME_SDK_TIMEOUT) -> str:
         """Waits until the server says how its runtime SDKs stand (ready at start, or the end of its
@@ -206,7 +287,7 @@ def lambda_client_for(endpoint: str, validate: bool = True):
             connect_timeout=10,
             parameter_validation=validate,
         ),
-        **CREDENTIALS,
+        **credentials_for(endpoint),
     )
 
 
@@ -228,9 +309,10 @@ def start_server(tmp_path):
         data_dir: Path | None = None,
         extra_args: list[str] | None = None,
         extra_env: dict[str, str] | None = None,
+        listen: str = "127.0.0.1:0",
     ) -> NuboServer:
         srv = NuboServer(
-            data_dir or (tmp_path / f"data-{len(started)}"), extra_args, extra_env=extra_env
+            data_dir or (tmp_path / f"data-{len(started)}"), extra_args, extra_env=extra_env, listen=listen
         ).start()
         started.append(srv)
         return srv
@@ -330,7 +412,7 @@ def make_function(lam):
     ) -> dict:
         name = name or unique_name(runtime.replace(".", "").replace("al2023", "").replace("al2", ""))
         code = zip_bytes if zip_bytes is not None else make_zip(files or {"app.py": PY_ECHO})
-        params = dict(FunctionName=name, Runtime=runtime, Role=ROLE, Code={"ZipFile": code}, **kwargs)
+        params = {"FunctionName": name, "Runtime": runtime, "Role": ROLE, "Code": {"ZipFile": code}, **kwargs}
         if handler is not None:
             params["Handler"] = handler
         config = lam.create_function(**params)

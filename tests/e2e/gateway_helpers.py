@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from conftest import CREDENTIALS, REGION
+from conftest import REGION, credentials_for
 
 
 def apigw_client_for(endpoint: str):
@@ -18,7 +18,7 @@ def apigw_client_for(endpoint: str):
         endpoint_url=endpoint,
         region_name=REGION,
         config=Config(retries={"max_attempts": 0}, read_timeout=60, connect_timeout=10),
-        **CREDENTIALS,
+        **credentials_for(endpoint),
     )
 
 

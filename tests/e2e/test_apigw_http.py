@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import error_of, function_arn, make_zip
+from conftest import ROLE, error_of, function_arn, make_zip
 from gateway_helpers import api_host, apigw_client_for, request
 
 # A handler that echoes the event, or answers in the style the path or body asks for.
@@ -569,7 +569,7 @@ def test_apis_survive_a_restart(start_server, tmp_path):
     from conftest import lambda_client_for, make_zip as mz
     srv = start_server()
     lam = lambda_client_for(srv.endpoint)
-    lam.create_function(FunctionName="persisted", Runtime="python3.12", Role="arn:aws:iam::000000000000:role/x",
+    lam.create_function(FunctionName="persisted", Runtime="python3.12", Role=ROLE,
                         Handler="app.handler", Code={"ZipFile": mz({"app.py": GW_APP})})
     gw = apigw_client_for(srv.endpoint)
     api_id = explicit_api(gw, [], "persisted", ["GET /p/{id}"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CLIENT_ENV, NUBO, ROLE, unique_name
+from conftest import NUBO, ROLE, client_env_for, credentials_for, unique_name
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +24,16 @@ def cli_fn(lam, rust_zip):
     lam.delete_function(FunctionName=name)
 
 
-def client_env(**extra) -> dict:
+def client_env(endpoint: str, **extra) -> dict:
+    """The environment of a client command signing as the server's administrator."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NUBO_"))}
-    env.update(CLIENT_ENV)
+    env.update(client_env_for(endpoint))
     env.update(extra)
     return env
 
 
-def run(args, env=None, timeout=60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, env=env or client_env(), timeout=timeout
-    )
+def run(args, env, timeout=60) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 AWS = Path(sys.executable).parent / "aws"
@@ -72,7 +71,8 @@ def test_aws_cli_invoke(endpoint, cli_fn, tmp_path):
             "--payload", '{"from": "aws-cli"}',
             *BINARY_FORMAT,
             out,
-        ]
+        ],
+        client_env(endpoint),
     )
     assert proc.returncode == 0, proc.stderr
     meta = json.loads(proc.stdout)
@@ -83,16 +83,16 @@ def test_aws_cli_invoke(endpoint, cli_fn, tmp_path):
 
 
 def test_aws_cli_control_plane(endpoint, cli_fn):
-    proc = run([AWS, "lambda", "get-function-configuration", "--endpoint-url", endpoint, "--function-name", cli_fn])
+    proc = run([AWS, "lambda", "get-function-configuration", "--endpoint-url", endpoint, "--function-name", cli_fn], client_env(endpoint))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["FunctionName"] == cli_fn
 
-    proc = run([AWS, "lambda", "list-functions", "--endpoint-url", endpoint, "--max-items", "1000"])
+    proc = run([AWS, "lambda", "list-functions", "--endpoint-url", endpoint, "--max-items", "1000"], client_env(endpoint))
     assert proc.returncode == 0, proc.stderr
     assert cli_fn in {f["FunctionName"] for f in json.loads(proc.stdout)["Functions"]}
 
     missing = unique_name("missing")
-    proc = run([AWS, "lambda", "get-function", "--endpoint-url", endpoint, "--function-name", missing])
+    proc = run([AWS, "lambda", "get-function", "--endpoint-url", endpoint, "--function-name", missing], client_env(endpoint))
     assert proc.returncode != 0
     assert "ResourceNotFoundException" in proc.stderr, proc.stderr
 
@@ -101,7 +101,7 @@ def test_aws_cli_reads_endpoint_from_env(endpoint, cli_fn, tmp_path):
     out = tmp_path / "out.json"
     proc = run(
         [AWS, "lambda", "invoke", "--function-name", cli_fn, "--payload", '{"via": "env"}', *BINARY_FORMAT, out],
-        env=client_env(AWS_ENDPOINT_URL=endpoint),
+        env=client_env(endpoint, AWS_ENDPOINT_URL=endpoint),
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text())["echo"] == {"via": "env"}
@@ -113,7 +113,7 @@ def test_aws_cli_reads_endpoint_from_env(endpoint, cli_fn, tmp_path):
 
 
 def test_nubo_invoke_with_endpoint_flag(endpoint, cli_fn):
-    proc = run([NUBO, "invoke", cli_fn, "--payload", '{"from": "nubo"}', "--endpoint", endpoint])
+    proc = run([NUBO, "invoke", cli_fn, "--payload", '{"from": "nubo"}', "--endpoint", endpoint], client_env(endpoint))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["echo"] == {"from": "nubo"}
 
@@ -121,27 +121,27 @@ def test_nubo_invoke_with_endpoint_flag(endpoint, cli_fn):
 def test_nubo_invoke_with_env_endpoint(endpoint, cli_fn, tmp_path):
     event = tmp_path / "event.json"
     event.write_text('{"from": "file"}')
-    proc = run([NUBO, "invoke", cli_fn, "-e", event, "--log"], env=client_env(NUBO_ENDPOINT=endpoint))
+    proc = run([NUBO, "invoke", cli_fn, "-e", event, "--log"], env=client_env(endpoint, NUBO_ENDPOINT=endpoint))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["echo"] == {"from": "file"}
     assert "START RequestId:" in proc.stderr and "REPORT RequestId:" in proc.stderr, proc.stderr
 
 
 def test_nubo_invoke_function_error_exit_code(endpoint, cli_fn):
-    proc = run([NUBO, "invoke", cli_fn, "--payload", '{"fail": true}', "--endpoint", endpoint])
+    proc = run([NUBO, "invoke", cli_fn, "--payload", '{"fail": true}', "--endpoint", endpoint], client_env(endpoint))
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "asked to fail" in proc.stdout
     assert "Unhandled" in proc.stderr
 
 
 def test_nubo_invoke_missing_function_exit_code(endpoint):
-    proc = run([NUBO, "invoke", unique_name("missing"), "--endpoint", endpoint])
+    proc = run([NUBO, "invoke", unique_name("missing"), "--endpoint", endpoint], client_env(endpoint))
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     assert "ResourceNotFoundException (404)" in proc.stderr
 
 
 def test_nubo_functions_lists(endpoint, cli_fn):
-    proc = run([NUBO, "functions", "--endpoint", endpoint])
+    proc = run([NUBO, "functions", "--endpoint", endpoint], client_env(endpoint))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].split()[:2] == ["NAME", "RUNTIME"]
@@ -149,7 +149,7 @@ def test_nubo_functions_lists(endpoint, cli_fn):
     assert row, proc.stdout
     assert "provided.al2023" in row
 
-    proc = run([NUBO, "functions"], env=client_env(NUBO_ENDPOINT=endpoint))
+    proc = run([NUBO, "functions"], env=client_env(endpoint, NUBO_ENDPOINT=endpoint))
     assert proc.returncode == 0, proc.stderr
     assert cli_fn in proc.stdout
 
@@ -243,7 +243,10 @@ def test_unknown_lambda_operation(endpoint, lam):
     from botocore.credentials import Credentials
 
     request = AWSRequest(method="GET", url=endpoint + "/2099-01-01/nothing-here")
-    SigV4Auth(Credentials("test", "test"), "lambda", "us-east-1").add_auth(request)
+    creds = credentials_for(endpoint)
+    SigV4Auth(Credentials(creds["aws_access_key_id"], creds["aws_secret_access_key"]), "lambda", "us-east-1").add_auth(
+        request
+    )
     status, headers, body = http("GET", request.url, headers=dict(request.headers))
     assert 400 <= status < 500
     assert lower(headers).get("x-amzn-errortype")

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncBufReadExt;
 
 use nubo::client::{Client, Reply};
+use nubo_wire::sigv4::Credentials;
 
 use crate::peer;
 
@@ -58,6 +59,10 @@ pub(crate) struct BenchArgs {
     /// `--sandbox process`).
     #[arg(long)]
     sandbox_only: bool,
+    /// Run only the signed-call figure (a signed GetAccountSettings beside an unsigned health
+    /// check on the same server).
+    #[arg(long)]
+    signed_only: bool,
     /// Idle environments kept per server for the memory-overhead figure.
     #[arg(long, default_value_t = 10)]
     idle_environments: usize,
@@ -109,8 +114,12 @@ struct Row {
 struct Server {
     _child: tokio::process::Child,
     url: String,
+    /// The administrator's key the server wrote to its data dir.
+    credentials: Credentials,
     _data: tempfile::TempDir,
 }
+
+const BENCH_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 impl Server {
     async fn start(nubo: &Path) -> anyhow::Result<Self> {
@@ -141,12 +150,49 @@ impl Server {
         .await
         .context("server did not start within 30 s")??;
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Self {
+        let file = nubo::credentials::credentials_file(data.path());
+        let credentials = nubo::credentials::read_profile(&file, nubo::credentials::PROFILE)
+            .with_context(|| format!("no administrator key in {}", file.display()))?;
+        let server = Self {
             _child: child,
             url,
+            credentials,
             _data: data,
-        })
+        };
+        // The role every benchmark function runs as.
+        let reply = server
+            .client()
+            .query(
+                "iam",
+                "CreateRole",
+                "2010-05-08",
+                &[
+                    ("RoleName", "bench"),
+                    ("AssumeRolePolicyDocument", BENCH_TRUST),
+                ],
+            )
+            .await?;
+        anyhow::ensure!(
+            reply.status.is_success(),
+            "creating role bench: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        Ok(server)
     }
+
+    /// A client signing as the administrator.
+    fn client(&self) -> Client {
+        Client::new(&self.url, "us-east-1", self.credentials.clone(), None)
+    }
+}
+
+/// A client of something that reads no signature (the echo server, nginx, `/_nubo/` paths).
+fn unsigned_client(url: &str) -> Client {
+    let nobody = Credentials {
+        access_key_id: "unused".into(),
+        secret_access_key: "unused".into(),
+    };
+    Client::new(url, "us-east-1", nobody, None)
 }
 
 fn zip_of(files: &[(&str, Vec<u8>, u32)]) -> anyhow::Result<Vec<u8>> {
@@ -300,8 +346,9 @@ async fn send_event(client: &Client, name: &str) -> anyhow::Result<()> {
 
 /// The server's metrics as `name → value`.
 async fn metrics(server_url: &str) -> anyhow::Result<std::collections::HashMap<String, f64>> {
-    let plain = Client::from_env(Some(server_url.to_owned()));
-    let reply = plain.get_unsigned("/_nubo/metrics").await?;
+    let reply = unsigned_client(server_url)
+        .get_unsigned("/_nubo/metrics")
+        .await?;
     let text = String::from_utf8_lossy(&reply.body);
     Ok(text
         .lines()
@@ -421,6 +468,44 @@ fn parse_init_ms(reply: &Reply) -> Option<f64> {
     field.trim_end_matches(" ms").parse().ok()
 }
 
+/// What a signed control-plane call costs over an unsigned request to the same server: SigV4
+/// verification, authentication and policy evaluation, plus a trivial handler.
+async fn signed_call(args: &BenchArgs, server: &Server, client: &Client) -> anyhow::Result<Row> {
+    eprintln!("bench: signed GetAccountSettings versus unsigned health");
+    let signed = sequential(args.warm_iterations, || async {
+        let reply = client
+            .send(
+                "lambda",
+                http::Method::GET,
+                "/2016-08-19/account-settings/",
+                &[],
+                &[],
+                Vec::new(),
+            )
+            .await?;
+        anyhow::ensure!(
+            reply.status.is_success(),
+            "GetAccountSettings: {}",
+            reply.status
+        );
+        Ok(())
+    })
+    .await?;
+    let health_client = unsigned_client(&server.url);
+    let unsigned = sequential(args.warm_iterations, || async {
+        health_client.get_unsigned("/_nubo/health").await.map(drop)
+    })
+    .await?;
+    Ok(Row {
+        scenario: "signed GetAccountSettings (verify + authenticate + authorize)".into(),
+        subject: signed,
+        throughput: None,
+        baseline_name: "unsigned GET /_nubo/health".into(),
+        baseline: unsigned,
+        baseline_throughput: None,
+    })
+}
+
 /// Cold starts: each iteration changes the configuration, which retires the warm environment.
 async fn cold_starts(
     client: &Client,
@@ -486,9 +571,13 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     eprintln!("bench: starting nubo serve …");
     let server = Server::start(&nubo).await?;
-    let client = Arc::new(Client::from_env(Some(server.url.clone())));
+    let client = Arc::new(server.client());
+    if args.signed_only {
+        let row = signed_call(&args, &server, &client).await?;
+        return report(&[row], &[], &args.out);
+    }
     let echo_url = start_echo().await?;
-    let echo = Arc::new(Client::from_env(Some(echo_url.clone())));
+    let echo = Arc::new(unsigned_client(&echo_url));
     let mut rows = Vec::new();
 
     // Warm invoke of a provided no-op, versus a bare loopback HTTP round trip.
@@ -530,6 +619,8 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         baseline: warm_baseline.clone(),
         baseline_throughput: Some(echo_rps),
     });
+
+    rows.push(signed_call(&args, &server, &client).await?);
 
     // The same warm path through our python and node runtimes.
     for (runtime, handler, file, body) in [
@@ -577,7 +668,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     {
         Ok(Some(nginx)) => {
             eprintln!("bench: peer {} proxying to the echo", nginx.version);
-            let via = Arc::new(Client::from_env(Some(nginx.url.clone())));
+            let via = Arc::new(unsigned_client(&nginx.url));
             let latency = sequential(args.warm_iterations, || async {
                 echo_once(&via, "", false).await.map(|_| ())
             })
@@ -828,10 +919,10 @@ async fn sandbox_comparison(
         Server::start_with(nubo, &["--sandbox", "auto", "--function-network", "host"]).await?;
     let no_outbound =
         Server::start_with(nubo, &["--sandbox", "auto", "--function-network", "none"]).await?;
-    let on = Client::from_env(Some(sandboxed.url.clone()));
-    let off = Client::from_env(Some(plain.url.clone()));
-    let shared = Client::from_env(Some(host_network.url.clone()));
-    let sealed = Client::from_env(Some(no_outbound.url.clone()));
+    let on = sandboxed.client();
+    let off = plain.client();
+    let shared = host_network.client();
+    let sealed = no_outbound.client();
     let functions = [
         (
             "provided.al2023",
@@ -981,7 +1072,7 @@ def handler(event, context):
         create_function(client, "bench-idle", "python3.12", "app.handler", &idle_zip).await?;
         let mut calls = tokio::task::JoinSet::new();
         for _ in 0..n {
-            let client = Client::from_env(Some(server.url.clone()));
+            let client = server.client();
             calls.spawn(async move { invoke(&client, "bench-idle", false).await.map(drop) });
         }
         while let Some(done) = calls.join_next().await {

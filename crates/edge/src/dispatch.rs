@@ -6,12 +6,15 @@
 //!    (`{url-id}.lambda-url.localhost[:port]`);
 //! 3. a path prefix: `/_api/{api-id}/…` (the rest is what the API sees: `/{stage}/…`, or the
 //!    `$default` stage's path when the first segment names no stage), `/_url/{url-id}/…`, and
-//!    `/_nubo/…` for health, code downloads and the console;
+//!    `/_nubo/…` for health, metrics (loopback or a token) and code downloads (URLs the server
+//!    presigned);
 //! 4. anything else is an unsigned call to an AWS API: `MissingAuthenticationTokenException`.
 //!
 //! Gateway data-plane requests (2 and 3) are recognised before the SigV4 check: their
 //! `Authorization` header belongs to the API's caller (a bearer token is not a signature), and
-//! apigatewayv2's own control calls never use those hosts or prefixes. Every request carries a
+//! apigatewayv2's own control calls never use those hosts or prefixes; `/_nubo/code/…` URLs carry
+//! the server's own presigned credential. A signed request passes the [`Guard`] (verification,
+//! authentication, authorization) before its service sees it. Every request carries a
 //! [`RequestScope`]: the credential's for signed requests, the server's default for the rest.
 
 use std::net::SocketAddr;
@@ -22,18 +25,21 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http::{HeaderValue, Method, StatusCode};
+use nubo_wire::sigv4::SigV4Error;
 use nubo_wire::{AwsError, Scope};
 
 use nubo_gateway::{HostTarget, Ingress};
 
+use crate::auth::Guard;
 use crate::registry::{wire, Registry};
-use crate::response::{rest_json_error, RequestId};
-use crate::scope::{credential_scope, signed_scope, RequestScope};
+use crate::response::RequestId;
+use crate::scope::{credential_scope, RequestScope};
 use crate::EdgeState;
 
 struct Services {
     state: Arc<EdgeState>,
     registry: Registry,
+    guard: Guard,
     /// The scope of unsigned and data-plane requests: `--region`, `--account-id`.
     default_scope: Scope,
 }
@@ -42,6 +48,7 @@ struct Services {
 pub fn router(state: Arc<EdgeState>) -> Router {
     let services = Arc::new(Services {
         registry: crate::services::registry(&state),
+        guard: Guard::new(state.identity.clone()),
         default_scope: state.invoker.registry().default_scope().clone(),
         state,
     });
@@ -169,60 +176,77 @@ async fn route(services: &Services, mut req: Request) -> Response {
             .insert(RequestScope(services.default_scope.clone()));
         return gateway(services, target, req).await;
     }
+    if let Some(rest) = req.uri().path().strip_prefix("/_nubo/") {
+        let rest = rest.to_owned();
+        return own_paths(services, &rest, req).await;
+    }
     match credential_scope(&req) {
-        Some(Ok(credential)) => {
-            dispatch_signed(&services.registry, &services.default_scope, credential, req).await
-        }
-        // Which service a malformed signature meant is unknown, so its error is rest-json.
-        Some(Err(err)) => rest_json_error(&err),
+        Some(Ok(credential)) => dispatch_signed(services, credential, req).await,
+        // Which service a malformed or missing signature meant is unknown: the error is in the
+        // protocol the request's shape suggests (a form → query, `X-Amz-Target` → json), else
+        // rest-json.
+        Some(Err(err)) => unsigned_error(&req, err),
         None => {
-            req.extensions_mut()
-                .insert(RequestScope(services.default_scope.clone()));
-            unsigned(services, req).await
+            let protocol = guessed_protocol(&req);
+            let family = crate::auth::family(protocol);
+            unsigned_error(&req, SigV4Error::MissingAuthentication.to_aws_error(family))
         }
     }
 }
 
-/// A signed request: scoped to its credential's region, then handed to the service it was
-/// signed for.
+fn guessed_protocol(req: &Request) -> nubo_wire::Protocol {
+    crate::registry::request_protocol(req).unwrap_or(nubo_wire::Protocol::RestJson)
+}
+
+fn unsigned_error(req: &Request, err: AwsError) -> Response {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    wire(guessed_protocol(req).error_response(&err, &request_id))
+}
+
+/// A signed request: verified, authenticated and authorized by the guard, then handed to the
+/// service it was signed for.
 async fn dispatch_signed(
-    registry: &Registry,
-    default_scope: &Scope,
+    services: &Services,
     credential: crate::scope::CredentialScope,
-    mut req: Request,
+    req: Request,
 ) -> Response {
-    match signed_scope(&credential, default_scope) {
-        Ok(scope) => {
-            req.extensions_mut().insert(RequestScope(scope));
-            registry.dispatch(&credential.service, req).await
-        }
-        Err(err) => {
-            let request_id = req
-                .extensions()
-                .get::<RequestId>()
-                .map(|r| r.0.clone())
-                .unwrap_or_default();
-            let protocol = registry.protocol_for(&credential.service, &req);
-            wire(protocol.error_response(&err, &request_id))
-        }
+    let target = services.registry.target(&credential.service, &req);
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    match services
+        .guard
+        .admit(&credential, &target, &services.default_scope, req)
+        .await
+    {
+        Ok(req) => services.registry.dispatch(&credential.service, req).await,
+        Err(err) => wire(target.protocol.error_response(&err, &request_id)),
     }
 }
 
-async fn unsigned(services: &Services, req: Request) -> Response {
-    let path = req.uri().path();
-    if let Some(rest) = path.strip_prefix("/_nubo/") {
-        return match (req.method(), rest) {
-            (&Method::GET, "health") => (StatusCode::OK, "ok\n").into_response(),
-            (&Method::GET, "metrics") => metrics(services),
-            (&Method::GET, rest) if rest.starts_with("code/") => {
-                code_download(services, &rest["code/".len()..]).await
+/// `/_nubo/…`: Nubo's own paths.
+async fn own_paths(services: &Services, rest: &str, req: Request) -> Response {
+    match (req.method(), rest) {
+        (&Method::GET, "health") => (StatusCode::OK, "ok\n").into_response(),
+        (&Method::GET, "metrics") => match crate::own::metrics_allowed(&services.state, &req) {
+            Ok(()) => metrics(services),
+            Err(refusal) => refusal.into_response(),
+        },
+        (&Method::GET, rest) if rest.starts_with("code/") => {
+            let sha = rest["code/".len()..].trim_end_matches(".zip").to_owned();
+            match services.state.code_urls.check(&req, &sha) {
+                Ok(()) => code_download(services, &sha).await,
+                Err(refusal) => refusal.into_response(),
             }
-            _ => (StatusCode::NOT_FOUND, "not found\n").into_response(),
-        };
+        }
+        _ => (StatusCode::NOT_FOUND, "not found\n").into_response(),
     }
-    rest_json_error(&AwsError::missing_authentication_token(
-        "Missing Authentication Token",
-    ))
 }
 
 /// Prometheus text: every metric registered at start (see `nubo_observe::MetricsRegistry`).
@@ -236,9 +260,8 @@ fn metrics(services: &Services) -> Response {
 }
 
 /// Serves a stored zip: GetFunction's `Code.Location`.
-async fn code_download(services: &Services, sha256_hex: &str) -> Response {
+async fn code_download(services: &Services, sha: &str) -> Response {
     let code = services.state.invoker.registry().code();
-    let sha = sha256_hex.trim_end_matches(".zip");
     match code.read_zip(sha).await {
         Ok(bytes) => {
             let mut response = Response::new(Body::from(bytes));
@@ -249,83 +272,5 @@ async fn code_download(services: &Services, sha256_hex: &str) -> Response {
             response
         }
         _ => (StatusCode::NOT_FOUND, "no such code\n").into_response(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::registry::tests::{read, registry};
-
-    fn signed_for(
-        method: &str,
-        region: &str,
-        service: &str,
-        uri: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> Request {
-        let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential=AKID/20240101/{region}/{service}/aws4_request, \
-             SignedHeaders=host;x-amz-date, Signature=abcd"
-        );
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", authorization);
-        for (name, value) in headers {
-            builder = builder.header(*name, *value);
-        }
-        let mut req = builder.body(Body::from(body.to_owned())).unwrap();
-        req.extensions_mut().insert(RequestId("rid".into()));
-        req
-    }
-
-    async fn signed(registry: &Registry, req: Request) -> Response {
-        let credential = credential_scope(&req).unwrap().unwrap();
-        dispatch_signed(registry, &Scope::default(), credential, req).await
-    }
-
-    #[tokio::test]
-    async fn a_request_signed_for_eu_west_1_acts_in_eu_west_1() {
-        let registry = registry();
-        let (status, _, body) = read(
-            signed(
-                &registry,
-                signed_for("GET", "eu-west-1", "restsvc", "/scope", &[], ""),
-            )
-            .await,
-        )
-        .await;
-        assert_eq!((status, body.as_str()), (StatusCode::OK, "eu-west-1"));
-        let (_, _, body) = read(
-            signed(
-                &registry,
-                signed_for("GET", "us-west-2", "restsvc", "/scope", &[], ""),
-            )
-            .await,
-        )
-        .await;
-        assert_eq!(body, "us-west-2");
-    }
-
-    #[tokio::test]
-    async fn an_impossible_region_is_refused_in_the_services_protocol() {
-        let registry = registry();
-        let form = [("content-type", "application/x-www-form-urlencoded")];
-        let (status, _, body) = read(
-            signed(
-                &registry,
-                signed_for("POST", "Not A Region", "iam", "/", &form, "Action=GetUser"),
-            )
-            .await,
-        )
-        .await;
-        assert_eq!(status, StatusCode::FORBIDDEN);
-        assert!(body.starts_with("<ErrorResponse"), "{body}");
-        assert!(
-            body.contains("<Code>InvalidSignatureException</Code>"),
-            "{body}"
-        );
     }
 }

@@ -1,31 +1,40 @@
 //! The edge: one listener, every service.
 //!
-//! Owns HTTP serving and the dispatch order of `DESIGN.md` (SigV4 credential scope → Host →
-//! path prefix → missing-signature error), the service registry (one line per AWS service, in
-//! `services.rs`; signed requests are routed by signing name, then method + path, `X-Amz-Target`
-//! or `Action`), the per-request [`RequestScope`], the botocore-shaped Lambda API ([`lambda_api`]),
-//! the apigatewayv2 control API ([`apigw_api`]), the hand-off of gateway data-plane requests, and
-//! the single place where errors become wire responses ([`response`], rendering through
-//! `nubo_wire::protocol`).
+//! Owns HTTP serving with its connection limits (`server.rs`), the dispatch order of `DESIGN.md`
+//! (SigV4 credential scope → Host → path prefix → missing-signature error), the one place every
+//! signed request is verified, authenticated and authorized ([`auth`]), the service registry (one
+//! line per AWS service, in `services.rs`; signed requests are routed by signing name, then
+//! method + path, `X-Amz-Target` or `Action`), the per-request [`RequestScope`], the
+//! botocore-shaped Lambda API ([`lambda_api`]), the apigatewayv2 control API ([`apigw_api`]), IAM
+//! and STS (`iam_api`, `sts_api`), the identity registry's store ([`identity_store`]), Nubo's own
+//! paths ([`own`]), the hand-off of gateway data-plane requests, and the single place where errors
+//! become wire responses ([`response`], rendering through `nubo_wire::protocol`).
 //! Does not own business rules: handlers translate wire shapes to the lambda layer and back.
 
 pub mod apigw_api;
+pub mod auth;
 mod dispatch;
+mod iam_api;
+pub mod identity_store;
 pub mod lambda_api;
+pub mod own;
 mod query;
 mod registry;
 pub mod response;
 pub mod scope;
+mod server;
 mod services;
+mod sts_api;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
+use nubo_identity::IdentityRegistry;
 use nubo_lambda::{AsyncInvoker, Invoker};
 
 pub use dispatch::router;
+pub use own::CodeUrls;
 pub use scope::RequestScope;
+pub use server::ServeOptions;
 
 /// Everything the edge needs to answer requests.
 pub struct EdgeState {
@@ -37,24 +46,22 @@ pub struct EdgeState {
     pub gateway: Arc<nubo_gateway::Gateway>,
     /// Every metric, rendered at `/_nubo/metrics`.
     pub metrics: Arc<nubo_observe::MetricsRegistry>,
+    /// Access keys, users, roles and policies: who may do what.
+    pub identity: Arc<IdentityRegistry>,
+    /// Signs and checks GetFunction's `Code.Location` URLs.
+    pub code_urls: CodeUrls,
+    /// With a token, `/_nubo/metrics` wants `Authorization: Bearer <token>`; without, loopback.
+    pub metrics_token: Option<String>,
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves (see [`ServeOptions`] for the connection limits).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<EdgeState>,
+    options: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    server::serve_connections(listener, router(state), options, shutdown).await
 }
 
 /// The edge served on listeners inside environments' own networks (their `AWS_ENDPOINT_URL`).
@@ -84,13 +91,14 @@ impl nubo_lambda::EndpointServer for EnvironmentEndpointServer {
         listener: tokio::net::TcpListener,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
         let app = self.app.clone();
+        // The same connection handling as the main listener (header timeout, connection cap):
+        // a function is as untrusted a client as any.
         Box::pin(async move {
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            let _ = axum::serve(
+            let _ = server::serve_connections(
                 listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
+                app,
+                ServeOptions::default(),
+                std::future::pending(),
             )
             .await;
         })

@@ -9,9 +9,8 @@
 //! async fn create(RequestScope(scope): RequestScope, …) -> ApiResult { … scope.region … }
 //! ```
 //!
-//! The account is the server's default for every request until access keys map to accounts (the
-//! identity issue): that lookup belongs in `signed_scope`, the one place a credential becomes a
-//! scope.
+//! The account is the identity registry's (one account per server); the region check lives in
+//! `signed_scope`, the one place a credential becomes a scope.
 
 use axum::extract::{FromRequestParts, Request};
 use http::request::Parts;
@@ -41,8 +40,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestScope {
 /// What a signed request's credential scope names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CredentialScope {
-    /// The access key id (the identity issue maps it to an account).
+    /// The access key id.
     pub(crate) access_key_id: String,
+    /// The scope's `YYYYMMDD`.
+    pub(crate) day: String,
     /// The region the request was signed for.
     pub(crate) region: String,
     /// The signing name of the service: what the edge dispatches on.
@@ -60,6 +61,7 @@ pub(crate) fn credential_scope(req: &Request) -> Option<Result<CredentialScope, 
         };
         return Some(parse_authorization(header).map(|a| CredentialScope {
             access_key_id: a.access_key_id.to_owned(),
+            day: a.date.to_owned(),
             region: a.region.to_owned(),
             service: a.service.to_owned(),
         }));
@@ -74,11 +76,12 @@ pub(crate) fn credential_scope(req: &Request) -> Option<Result<CredentialScope, 
         .into_owned();
     let parts: Vec<&str> = credential.split('/').collect();
     Some(match parts.as_slice() {
-        [access_key_id, _, region, service, "aws4_request"]
+        [access_key_id, day, region, service, "aws4_request"]
             if !access_key_id.is_empty() && !service.is_empty() =>
         {
             Ok(CredentialScope {
                 access_key_id: (*access_key_id).to_owned(),
+                day: (*day).to_owned(),
                 region: (*region).to_owned(),
                 service: (*service).to_owned(),
             })
@@ -142,6 +145,7 @@ mod tests {
             credential,
             CredentialScope {
                 access_key_id: "AKID".into(),
+                day: "20240101".into(),
                 region: "eu-west-1".into(),
                 service: "lambda".into(),
             }
@@ -195,6 +199,7 @@ mod tests {
         ] {
             let credential = CredentialScope {
                 access_key_id: "AKID".into(),
+                day: "20240101".into(),
                 region: region.into(),
                 service: "lambda".into(),
             };

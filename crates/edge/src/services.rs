@@ -2,7 +2,7 @@
 //!
 //! Served services register their module's operations. Every other service a client may sign for
 //! is listed in [`NOT_SERVED`] with its signing name and protocols as botocore's models give them,
-//! so a request to it gets an error in its own protocol — XML for IAM, STS and S3, `__type` JSON for
+//! so a request to it gets an error in its own protocol — XML for S3, SNS and CloudFormation, `__type` JSON for
 //! DynamoDB, CloudWatch Logs and EventBridge — that the SDK raises as a `ClientError` with a code.
 
 use std::sync::Arc;
@@ -10,18 +10,26 @@ use std::sync::Arc;
 use nubo_wire::protocol::json::JsonVersion;
 use nubo_wire::Protocol;
 
+use crate::auth::apigateway::ApiGatewayAuthorizer;
+use crate::auth::lambda::LambdaAuthorizer;
 use crate::registry::{Registry, Service};
-use crate::{apigw_api, lambda_api, EdgeState};
+use crate::{apigw_api, iam_api, lambda_api, sts_api, EdgeState};
 
 /// Builds the registry: the served services, then the rest.
 pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
     let mut registry = Registry::default();
     registry.register(
-        Service::new("lambda").rest(Protocol::RestJson, lambda_api::router(state.clone())),
+        Service::new("lambda")
+            .rest(Protocol::RestJson, lambda_api::router(state.clone()))
+            .authorized_by(LambdaAuthorizer),
     );
     registry.register(
-        Service::new("apigateway").rest(Protocol::RestJson, apigw_api::router(state.clone())),
+        Service::new("apigateway")
+            .rest(Protocol::RestJson, apigw_api::router(state.clone()))
+            .authorized_by(ApiGatewayAuthorizer),
     );
+    registry.register(iam_api::service(state));
+    registry.register(sts_api::service(state));
     register_not_served(&mut registry);
     registry
 }
@@ -54,8 +62,6 @@ pub(crate) const NOT_SERVED: &[(&str, &[Protocol])] = &[
     ("logs", &[JSON_1_1]),
     ("monitoring", &[JSON_1_0, query(namespace::MONITORING)]),
     ("events", &[JSON_1_1]),
-    ("iam", &[query(namespace::IAM)]),
-    ("sts", &[query(namespace::STS)]),
     ("ecr", &[JSON_1_1]),
     ("signer", &[Protocol::RestJson]),
     ("cloudformation", &[query(namespace::CLOUDFORMATION)]),
@@ -75,8 +81,6 @@ pub(crate) const NOT_SERVED: &[(&str, &[Protocol])] = &[
 mod namespace {
     pub(super) const SQS: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
     pub(super) const MONITORING: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";
-    pub(super) const IAM: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
-    pub(super) const STS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
     pub(super) const CLOUDFORMATION: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
     pub(super) const SNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 }

@@ -38,6 +38,8 @@ pub(crate) struct EnvironmentContext<'a> {
     pub(crate) endpoint: &'a Arc<EnvironmentEndpoint>,
     /// `on-demand` or `provisioned-concurrency` (`AWS_LAMBDA_INITIALIZATION_TYPE`).
     pub(crate) initialization_type: &'static str,
+    /// Issues the execution role's credentials.
+    pub(crate) credentials: Option<&'a dyn crate::credentials::ExecutionCredentials>,
 }
 
 pub(crate) struct Environment {

@@ -17,6 +17,7 @@
 
 pub mod asynchronous;
 pub mod control;
+pub mod credentials;
 pub mod error;
 pub mod invoke;
 pub mod logs;

@@ -5,7 +5,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::rt::TokioExecutor;
-use nubo_wire::sigv4::{sign, Credentials, SigningRequest};
+use std::path::PathBuf;
+
+use nubo_wire::sigv4::{sign_with_token, Credentials, SigningRequest};
 
 /// Where `nubo serve` listens unless told otherwise, and so where clients look first.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:4750";
@@ -23,11 +25,12 @@ pub struct Reply {
     pub body: Bytes,
 }
 
-/// A client of one Nubo endpoint, signing as the environment's credentials (or `nubo`/`nubo`).
+/// A client of one Nubo endpoint, signing with one set of credentials.
 pub struct Client {
     base: String,
     region: String,
     credentials: Credentials,
+    session_token: Option<String>,
     http: HyperClient<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
 
@@ -46,20 +49,50 @@ pub fn resolve_endpoint(flag: Option<String>, env: impl Fn(&str) -> Option<Strin
     url.trim_end_matches('/').to_owned()
 }
 
+/// Where a client command's credentials come from: `AWS_ACCESS_KEY_ID` and
+/// `AWS_SECRET_ACCESS_KEY` (with `AWS_SESSION_TOKEN`) when set, else the administrator's key
+/// `nubo serve` wrote to `<data dir>/credentials` (`--data-dir`, else `NUBO_DATA_DIR`, else
+/// `./.nubo`).
+pub fn resolve_credentials(
+    data_dir: Option<PathBuf>,
+    env: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<(Credentials, Option<String>)> {
+    if let (Some(access_key_id), Some(secret_access_key)) =
+        (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"))
+    {
+        let credentials = Credentials {
+            access_key_id,
+            secret_access_key,
+        };
+        return Ok((credentials, env("AWS_SESSION_TOKEN")));
+    }
+    let dir = data_dir
+        .or_else(|| env("NUBO_DATA_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("./.nubo"));
+    let file = crate::credentials::credentials_file(&dir);
+    match crate::credentials::read_profile(&file, crate::credentials::PROFILE) {
+        Some(credentials) => Ok((credentials, None)),
+        None => anyhow::bail!(
+            "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or point --data-dir \
+             (NUBO_DATA_DIR) at the server's data dir, whose {} holds the administrator's key",
+            file.display()
+        ),
+    }
+}
+
 impl Client {
-    /// A client of `endpoint` (see [`resolve_endpoint`]) signing for `NUBO_REGION` (else the
-    /// server's default region) with the environment's credentials.
-    pub fn from_env(endpoint: Option<String>) -> Self {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    /// A client of `base` signing as `credentials` in `region`.
+    pub fn new(
+        base: &str,
+        region: &str,
+        credentials: Credentials,
+        session_token: Option<String>,
+    ) -> Self {
         Self {
-            base: resolve_endpoint(endpoint, env),
-            // The server's default scope (its `--region` reads the same variable), not the AWS
-            // SDKs' region: the CLI acts where `nubo serve` puts functions unless told otherwise.
-            region: env("NUBO_REGION").unwrap_or_else(|| DEFAULT_REGION.into()),
-            credentials: Credentials {
-                access_key_id: env("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "nubo".into()),
-                secret_access_key: env("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "nubo".into()),
-            },
+            base: base.trim_end_matches('/').to_owned(),
+            region: region.to_owned(),
+            credentials,
+            session_token,
             http: HyperClient::builder(TokioExecutor::new()).build_http(),
         }
     }
@@ -68,6 +101,57 @@ impl Client {
     pub fn in_region(mut self, region: impl Into<String>) -> Self {
         self.region = region.into();
         self
+    }
+
+    /// A client as the CLI builds one: endpoint, region and credentials from flags and the
+    /// environment (see [`resolve_endpoint`] and [`resolve_credentials`]).
+    pub fn from_env(endpoint: Option<String>, data_dir: Option<PathBuf>) -> anyhow::Result<Self> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let (credentials, token) = resolve_credentials(data_dir, env)?;
+        // The server's default scope (its `--region` reads the same variable), not the AWS
+        // SDKs' region: the CLI acts where `nubo serve` puts functions unless told otherwise.
+        let region = env("NUBO_REGION").unwrap_or_else(|| DEFAULT_REGION.into());
+        Ok(Self::new(
+            &resolve_endpoint(endpoint, env),
+            &region,
+            credentials,
+            token,
+        ))
+    }
+
+    /// The endpoint.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends a query-protocol call (IAM, STS) as a signed form `POST`.
+    pub async fn query(
+        &self,
+        service: &str,
+        action: &str,
+        version: &str,
+        params: &[(&str, &str)],
+    ) -> anyhow::Result<Reply> {
+        let mut body = format!("Action={action}&Version={version}");
+        for (name, value) in params {
+            body.push('&');
+            body.push_str(&nubo_wire::sigv4::uri_encode(name));
+            body.push('=');
+            body.push_str(&nubo_wire::sigv4::uri_encode(value));
+        }
+        let headers = [(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8".to_owned(),
+        )];
+        self.send(
+            service,
+            http::Method::POST,
+            "/",
+            &[],
+            &headers,
+            body.into_bytes(),
+        )
+        .await
     }
 
     /// Sends a signed request to `service`; `path` is already URI-encoded.
@@ -101,7 +185,7 @@ impl Client {
         } else {
             format!("{}{path}?{query_string}", self.base)
         };
-        let signed = sign(
+        let signed = sign_with_token(
             &SigningRequest {
                 method: method.as_str(),
                 encoded_path: path,
@@ -110,6 +194,7 @@ impl Client {
                 body: &body,
             },
             &self.credentials,
+            self.session_token.as_deref(),
             &self.region,
             service,
             time::OffsetDateTime::now_utc(),
@@ -176,5 +261,39 @@ mod tests {
             (k == "NUBO_ENDPOINT" || k == "AWS_ENDPOINT_URL").then(|| format!("http://{k}"))
         };
         assert_eq!(resolve_endpoint(None, nubo), "http://NUBO_ENDPOINT");
+    }
+
+    #[test]
+    fn credentials_from_the_environment_then_the_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = |k: &str| match k {
+            "AWS_ACCESS_KEY_ID" => Some("AKIAENV".to_owned()),
+            "AWS_SECRET_ACCESS_KEY" => Some("env-secret".to_owned()),
+            "AWS_SESSION_TOKEN" => Some("token".to_owned()),
+            _ => None,
+        };
+        let (credentials, token) = resolve_credentials(None, keys).unwrap();
+        assert_eq!(credentials.access_key_id, "AKIAENV");
+        assert_eq!(token.as_deref(), Some("token"));
+
+        let none = |_: &str| None;
+        assert!(resolve_credentials(Some(dir.path().to_owned()), none).is_err());
+        crate::credentials::write_credentials(
+            dir.path(),
+            "admin",
+            &Credentials {
+                access_key_id: "AKIAFILE".into(),
+                secret_access_key: "file-secret".into(),
+            },
+        )
+        .unwrap();
+        let (credentials, token) = resolve_credentials(Some(dir.path().to_owned()), none).unwrap();
+        assert_eq!(
+            (credentials.access_key_id.as_str(), token),
+            ("AKIAFILE", None)
+        );
+        let data_dir_env =
+            |k: &str| (k == "NUBO_DATA_DIR").then(|| dir.path().display().to_string());
+        assert!(resolve_credentials(None, data_dir_env).is_ok());
     }
 }

@@ -4,6 +4,7 @@
 //! typed configuration.
 
 mod commands;
+mod identity;
 mod serve;
 
 use nubo::client;
@@ -20,7 +21,7 @@ struct Cli {
     command: Command,
 }
 
-/// Where a client command finds the server, and the region it acts in.
+/// Where a client command finds the server, the region it acts in, and who it signs as.
 #[derive(Debug, clap::Args)]
 struct EndpointArgs {
     /// Server URL; else NUBO_ENDPOINT, else AWS_ENDPOINT_URL, else NUBO_LISTEN, else 127.0.0.1:4750.
@@ -29,15 +30,19 @@ struct EndpointArgs {
     /// Region to act in (functions live in a region); else the server's default, us-east-1.
     #[arg(long, env = "NUBO_REGION")]
     region: Option<String>,
+    /// The server's data dir, whose `credentials` file holds the administrator's key (used when
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set); else NUBO_DATA_DIR, else ./.nubo.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 impl EndpointArgs {
-    fn client(self) -> client::Client {
-        let client = client::Client::from_env(self.endpoint);
-        match self.region {
+    fn client(self) -> anyhow::Result<client::Client> {
+        let client = client::Client::from_env(self.endpoint, self.data_dir)?;
+        Ok(match self.region {
             Some(region) => client.in_region(region),
             None => client,
-        }
+        })
     }
 }
 
@@ -101,10 +106,10 @@ fn main() -> anyhow::Result<()> {
                     (None, None) => b"{}".to_vec(),
                 };
                 let code =
-                    commands::invoke(&endpoint.client(), &name, payload, qualifier, log).await?;
+                    commands::invoke(&endpoint.client()?, &name, payload, qualifier, log).await?;
                 std::process::exit(code);
             }
-            Command::Functions { endpoint } => commands::functions(&endpoint.client()).await,
+            Command::Functions { endpoint } => commands::functions(&endpoint.client()?).await,
         }
     })
 }

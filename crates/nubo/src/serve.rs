@@ -11,6 +11,9 @@ use anyhow::Context;
 use nubo_edge::EdgeState;
 use nubo_lambda::control::records::FunctionSpec;
 use nubo_lambda::control::validate;
+use nubo_edge::identity_store::load_identities;
+use nubo_edge::{CodeUrls, ServeOptions};
+use nubo_identity::RegistryConfig;
 use nubo_lambda::runtimes::sdk::RuntimeSdk;
 use nubo_lambda::runtimes::RuntimeCatalog;
 use nubo_lambda::sandbox::{FunctionNetwork, ProcessSandbox, Sandbox};
@@ -21,6 +24,9 @@ use nubo_wire::arn::FunctionRef;
 use nubo_wire::FunctionName;
 
 use nubo::client::{self, DEFAULT_LISTEN};
+
+use crate::identity;
+use nubo_wire::sigv4::Credentials;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
@@ -80,6 +86,22 @@ pub(crate) struct ServeArgs {
     /// anyway; a second signal exits at once. An idle server exits at once.
     #[arg(long, env = "NUBO_SHUTDOWN_GRACE", default_value_t = 10)]
     shutdown_grace: u64,
+    /// Also accept the well-known key `test` / secret `test` as the account's root, for local
+    /// work (NUBO_DEV_CREDENTIALS=1). Never on a server others can reach.
+    #[arg(long, env = "NUBO_DEV_CREDENTIALS", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::FalseyValueParser::new())]
+    dev_credentials: bool,
+    /// A token `/_nubo/metrics` then requires (`Authorization: Bearer <token>`); without one,
+    /// metrics are served to loopback clients only.
+    #[arg(long, env = "NUBO_METRICS_TOKEN", value_name = "TOKEN")]
+    metrics_token: Option<String>,
+    /// Seconds a client may take to send a request's headers (and leave a kept-alive connection
+    /// idle) before the connection is closed.
+    #[arg(long, env = "NUBO_HEADER_TIMEOUT", default_value_t = 30)]
+    header_timeout: u64,
+    /// Connections served at once; one more is answered 503 and closed.
+    #[arg(long, env = "NUBO_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
 }
 
 /// The runtimes' SDK directory from `--runtime-sdk-dir`, the user's cache dir or the data dir.
@@ -205,11 +227,43 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     }
     let catalog = Arc::new(catalog);
     let sandbox = choose_sandbox(args.sandbox, args.function_network.into(), &args.data_dir)?;
+    let identity = Arc::new(
+        load_identities(
+            stores.documents.clone(),
+            RegistryConfig {
+                account_id: args.account_id.clone(),
+                dev_credentials: args.dev_credentials,
+            },
+        )
+        .await?,
+    );
+    let admin = identity
+        .bootstrap_admin()
+        .map_err(|e| anyhow::anyhow!("creating the administrator: {e}"))?;
+    if let Some(key) = &admin {
+        nubo::credentials::write_credentials(
+            &args.data_dir,
+            &key.user_name,
+            &Credentials {
+                access_key_id: key.access_key_id.clone(),
+                secret_access_key: key.secret_access_key.clone(),
+            },
+        )
+        .context("writing the administrator's credentials")?;
+    }
     let registry = Arc::new(
         Registry::load(stores.documents.clone(), code, scope)
             .await
             .map_err(|e| anyhow::anyhow!("loading functions: {e}"))?,
     );
+    let swept = registry
+        .code()
+        .sweep(registry.referenced_code())
+        .await
+        .context("sweeping unreferenced code")?;
+    if swept > 0 {
+        tracing::info!("removed {swept} unreferenced code entries and interrupted uploads");
+    }
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -228,6 +282,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             init_timeout: Duration::from_secs(args.init_timeout.max(1)),
             endpoint_url: endpoint_url.clone(),
             environment_endpoint: environment_endpoint.clone(),
+            execution_credentials: Some(Arc::new(identity::RoleSessions(identity.clone()))),
         },
     );
     invoker.register_metrics(&metrics);
@@ -254,7 +309,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     if let Some(dir) = &args.deploy_examples {
-        deploy_examples(&registry, dir).await?;
+        let role = identity::example_role(&identity)?;
+        deploy_examples(&registry, dir, &role).await?;
     }
 
     let gateway = nubo_gateway::Gateway::start(
@@ -280,6 +336,24 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: runtime SDKs: {sdk_line}")?;
     writeln!(out, "nubo: {} functions", registry.count())?;
     writeln!(out, "nubo: {api_count} HTTP APIs")?;
+    nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
+        .context("writing the AWS config file")?;
+    identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
+    if args.dev_credentials {
+        let warning = if address.ip().is_loopback() {
+            "nubo: dev credentials: the key `test` / secret `test` is the account's root".to_owned()
+        } else {
+            format!(
+                "nubo: WARNING: dev credentials are on and Nubo listens on {address}, beyond \
+                 loopback: anyone who can reach it can sign as `test`/`test`, the account's \
+                 root, and do anything. Turn NUBO_DEV_CREDENTIALS off or listen on 127.0.0.1."
+            )
+        };
+        writeln!(out, "{warning}")?;
+        if !address.ip().is_loopback() {
+            tracing::warn!("dev credentials are accepted on a non-loopback address ({address})");
+        }
+    }
     writeln!(out, "nubo: listening on {endpoint_url}")?;
     out.flush()?;
     // Never waited for: environments started before it is done run without the SDKs.
@@ -300,13 +374,24 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         async_invoker,
         gateway,
         metrics,
+        identity,
+        code_urls: CodeUrls::new(&args.region),
+        metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
     });
     environment_endpoint.set(Arc::new(nubo_edge::EnvironmentEndpointServer::new(
         edge.clone(),
     )));
-    let server = nubo_edge::serve(listener, edge, async {
-        let _ = stopped.await;
-    });
+    let server = nubo_edge::serve(
+        listener,
+        edge,
+        ServeOptions {
+            header_timeout: Duration::from_secs(args.header_timeout.max(1)),
+            max_connections: args.max_connections.max(1),
+        },
+        async {
+            let _ = stopped.await;
+        },
+    );
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => return Ok(result?),
@@ -367,7 +452,7 @@ struct ExampleConfig {
 }
 
 /// Creates (or updates the code of) every example function, through the same registry the API uses.
-async fn deploy_examples(registry: &Registry, dir: &Path) -> anyhow::Result<()> {
+async fn deploy_examples(registry: &Registry, dir: &Path, role: &str) -> anyhow::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .flatten()
@@ -390,7 +475,7 @@ async fn deploy_examples(registry: &Registry, dir: &Path) -> anyhow::Result<()> 
             let spec = FunctionSpec {
                 name: name.clone(),
                 runtime: validate::supported_runtime(&config.runtime)?,
-                role: format!("arn:aws:iam::{}:role/nubo-example", scope.account_id),
+                role: role.to_owned(),
                 handler: config.handler,
                 description: config.description.unwrap_or_default(),
                 timeout_seconds: validate::timeout_seconds(config.timeout.unwrap_or(3))?,

@@ -4,6 +4,7 @@
 //! The same zip uploaded twice is stored once; its tree is unpacked once, made read-only and shared by
 //! every environment running that code. Trees are always local: environments run from them.
 
+use std::collections::HashSet;
 use std::io::{Cursor, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -113,6 +114,50 @@ impl CodeStore {
         Ok(artifact)
     }
 
+    /// Removes what no function refers to any more, at start-up (before anything is uploaded):
+    /// trees and zips whose hex SHA-256 is not in `referenced`, and what an interrupted upload
+    /// left behind (`.staging-*` trees, `*.tmp-*` zips). Returns how many entries went.
+    pub async fn sweep(&self, referenced: HashSet<String>) -> Result<usize, StoreError> {
+        let root = self.root.clone();
+        let (leftovers, unreferenced) = crate::blocking::run(move || {
+            let mut leftovers = Vec::new();
+            let mut unreferenced = Vec::new();
+            for entry in std::fs::read_dir(&root)?.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with(".staging-") || name.contains(".tmp-") {
+                    leftovers.push(entry.path());
+                    continue;
+                }
+                let sha = name.strip_suffix(".zip").unwrap_or(&name);
+                let is_code = sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit());
+                if is_code && !referenced.contains(sha) {
+                    if entry.file_type()?.is_dir() {
+                        leftovers.push(entry.path());
+                    } else {
+                        unreferenced.push(sha.to_owned());
+                    }
+                }
+            }
+            for path in &leftovers {
+                if path.is_dir() {
+                    remove_tree(path)?;
+                } else {
+                    std::fs::remove_file(path)?;
+                }
+            }
+            Ok((leftovers.len(), unreferenced))
+        })
+        .await?;
+        // Zips go through the blob store, whichever backend keeps them.
+        let mut removed = leftovers;
+        for sha in unreferenced {
+            if self.zips.delete(&sha).await? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Reads a stored zip back (for GetFunction's `Code.Location`).
     pub async fn read_zip(&self, sha256_hex: &str) -> Result<Bytes, StoreError> {
         let not_found = || StoreError::NotFound(format!("code {sha256_hex}"));
@@ -158,6 +203,7 @@ fn unpack(zip: &[u8], into: &Path) -> Result<(), StoreError> {
             limit: MAX_UNZIPPED_BYTES,
         });
     }
+    check_paths(zip, &mut archive)?;
     std::fs::create_dir_all(into)?;
     let mut written: u64 = 0;
     let mut dirs = vec![into.to_path_buf()];
@@ -209,6 +255,75 @@ fn unpack(zip: &[u8], into: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Refuses archives whose entries cannot all exist at once: the same file twice, or a file where
+/// another entry needs a directory (`lib` and `lib/x.py`). Unpacking them would depend on entry
+/// order (or fail half-way on a read-only file), so they are refused before anything is written.
+fn check_paths(zip: &[u8], archive: &mut zip::ZipArchive<Cursor<&[u8]>>) -> Result<(), StoreError> {
+    use std::path::Component;
+    // The reader keeps one entry per name, so an archive naming a file twice shows fewer entries
+    // than its central directory declares.
+    let declared = declared_entries(zip);
+    if declared.is_some_and(|n| n != archive.len()) {
+        return Err(StoreError::InvalidZip(
+            "the archive holds several entries with the same name".into(),
+        ));
+    }
+    let mut files: HashSet<PathBuf> = HashSet::new();
+    let mut dirs: HashSet<PathBuf> = HashSet::new();
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| StoreError::InvalidZip(e.to_string()))?;
+        let Some(relative) = entry.enclosed_name() else {
+            return Err(StoreError::InvalidZip(format!(
+                "unsafe path in archive: {}",
+                entry.name()
+            )));
+        };
+        // `a/./b` and `a/b` are one path.
+        let normal: PathBuf = relative
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect();
+        if normal.as_os_str().is_empty() {
+            continue;
+        }
+        let mut ancestor = normal.parent();
+        while let Some(dir) = ancestor.filter(|d| !d.as_os_str().is_empty()) {
+            dirs.insert(dir.to_path_buf());
+            ancestor = dir.parent();
+        }
+        if entry.is_dir() {
+            dirs.insert(normal);
+        } else if !files.insert(normal.clone()) {
+            return Err(StoreError::InvalidZip(format!(
+                "the archive holds {} twice",
+                normal.display()
+            )));
+        }
+    }
+    if let Some(both) = files.iter().find(|f| dirs.contains(*f)) {
+        return Err(StoreError::InvalidZip(format!(
+            "the archive holds {} both as a file and as a directory",
+            both.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The entry count of the end-of-central-directory record (`None` when it is not found, or is
+/// the zip64 marker: such archives are not checked this way).
+fn declared_entries(zip: &[u8]) -> Option<usize> {
+    const SIGNATURE: [u8; 4] = [0x50, 0x4b, 0x05, 0x06];
+    const RECORD: usize = 22;
+    let earliest = zip.len().saturating_sub(RECORD + usize::from(u16::MAX));
+    let at = (earliest..=zip.len().checked_sub(RECORD)?)
+        .rev()
+        .find(|&i| zip[i..i + 4] == SIGNATURE)?;
+    let total = u16::from_le_bytes([zip[at + 10], zip[at + 11]]);
+    (total != u16::MAX).then_some(usize::from(total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +367,88 @@ mod tests {
             .path()
             .join(format!("code/sha256/{}.zip", a.sha256_hex))
             .is_file());
+        remove_tree(dir.path()).unwrap();
+    }
+
+    fn replace_bytes(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+        let mut out = haystack.to_vec();
+        let mut i = 0;
+        while i + from.len() <= out.len() {
+            if &out[i..i + from.len()] == from {
+                out[i..i + from.len()].copy_from_slice(to);
+            }
+            i += 1;
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn refuses_archives_whose_paths_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CodeStore::open(dir.path()).unwrap();
+        // The zip writer refuses a name twice; rename the second entry afterwards (same length).
+        let twice = zip_of(&[("app.py", "a", 0o644), ("app.pz", "b", 0o644)]);
+        let twice = String::from_utf8_lossy(&twice)
+            .contains("app.pz")
+            .then(|| replace_bytes(&twice, b"app.pz", b"app.py"))
+            .unwrap();
+        let result = store.put_zip(Bytes::from(twice)).await;
+        assert!(
+            matches!(result, Err(StoreError::InvalidZip(_))),
+            "{result:?}"
+        );
+        for files in [
+            vec![("lib", "a file", 0o644), ("lib/x.py", "x", 0o644)],
+            vec![("lib/x.py", "x", 0o644), ("lib", "a file", 0o644)],
+            vec![("a/./b.py", "x", 0o644), ("a/b.py", "y", 0o644)],
+        ] {
+            let result = store.put_zip(Bytes::from(zip_of(&files))).await;
+            assert!(
+                matches!(result, Err(StoreError::InvalidZip(_))),
+                "{files:?}"
+            );
+        }
+        // Nothing was left behind.
+        let left: Vec<_> = std::fs::read_dir(CodeStore::directory(dir.path()))
+            .unwrap()
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        let fine = zip_of(&[("lib/", "", 0o755), ("lib/x.py", "x", 0o644)]);
+        store.put_zip(Bytes::from(fine)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn sweep_keeps_referenced_code_and_removes_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CodeStore::open(dir.path()).unwrap();
+        let kept = store
+            .put_zip(Bytes::from(zip_of(&[("a.py", "a", 0o644)])))
+            .await
+            .unwrap();
+        let gone = store
+            .put_zip(Bytes::from(zip_of(&[("b.py", "b", 0o644)])))
+            .await
+            .unwrap();
+        let root = CodeStore::directory(dir.path());
+        std::fs::create_dir_all(root.join(".staging-1-2-3/sub")).unwrap();
+        std::fs::write(root.join(format!("{}.tmp-9-9-9", gone.sha256_hex)), b"half").unwrap();
+        let removed = store
+            .sweep(HashSet::from([kept.sha256_hex.clone()]))
+            .await
+            .unwrap();
+        assert_eq!(
+            removed, 4,
+            "gone's tree and zip, the staging tree, the temporary zip"
+        );
+        let mut left: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [kept.sha256_hex.clone(), format!("{}.zip", kept.sha256_hex)]
+        );
         remove_tree(dir.path()).unwrap();
     }
 

@@ -227,6 +227,70 @@ pub fn sign_with_token(
     headers
 }
 
+/// A presigned URL's query string for a non-S3 service (botocore's `SigV4QueryAuth`): the
+/// request's own query pairs, then `X-Amz-Algorithm`, `-Credential`, `-Date`, `-Expires`,
+/// `-SignedHeaders` (`host` only) and `-Signature`, valid for `expires_seconds` from `at`.
+/// The payload hash is that of `request.body` (empty for a `GET`), as [`verify`] recomputes it.
+pub fn presign(
+    request: &SigningRequest<'_>,
+    credentials: &Credentials,
+    region: &str,
+    service: &str,
+    at: OffsetDateTime,
+    expires_seconds: u32,
+) -> String {
+    use sha2::{Digest, Sha256};
+
+    let amz_date = crate::timefmt::amz_date(at);
+    let day = &amz_date[..8];
+    let scope = format!("{day}/{region}/{service}/aws4_request");
+    let credential = format!("{}/{scope}", credentials.access_key_id);
+    let expires = expires_seconds.to_string();
+    let mut query: Vec<(String, String)> = request
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain([
+            ("X-Amz-Algorithm", canonical::ALGORITHM),
+            ("X-Amz-Credential", credential.as_str()),
+            ("X-Amz-Date", amz_date.as_str()),
+            ("X-Amz-Expires", expires.as_str()),
+            ("X-Amz-SignedHeaders", "host"),
+        ])
+        .map(|(k, v)| (uri_encode(k), uri_encode(v)))
+        .collect();
+    query.sort();
+    let payload_hash = hex::encode(Sha256::digest(request.body));
+    let parts = canonical::CanonicalParts {
+        method: request.method,
+        raw_path: request.encoded_path,
+        uri_mode: UriMode::Normalized,
+        query: &query,
+        signed_headers: "host",
+        payload_hash: &payload_hash,
+    };
+    let mut hasher = Sha256::new();
+    canonical::write_canonical_request(&parts, &mut hasher, |out| {
+        use canonical::Sink;
+        out.put_str("host:");
+        out.put_str(request.host);
+        out.put(b"\n");
+    });
+    let key = SigningKey::derive(&credentials.secret_access_key, day, region, service);
+    let signature =
+        hex::encode(key.sign_request_hash(&amz_date, &scope, &hasher.finalize().into()));
+    let mut out = String::with_capacity(256);
+    for (name, value) in &query {
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+        out.push('&');
+    }
+    out.push_str("X-Amz-Signature=");
+    out.push_str(&signature);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +316,55 @@ mod tests {
         ] {
             assert_eq!(parse_authorization(h).unwrap_err().code, "IncompleteSignatureException", "{h}");
         }
+    }
+
+    /// A presigned URL verifies until it expires, and not after.
+    #[test]
+    fn presigned_urls_verify_until_they_expire() {
+        let at = time::macros::datetime!(2026-01-02 03:04:05 UTC);
+        let creds = Credentials {
+            access_key_id: "NUBOCODE".into(),
+            secret_access_key: "code-secret".into(),
+        };
+        let query = presign(
+            &SigningRequest {
+                method: "GET",
+                encoded_path: "/_nubo/code/abc.zip",
+                query: &[],
+                host: "127.0.0.1:4750",
+                body: b"",
+            },
+            &creds,
+            "us-east-1",
+            "s3",
+            at,
+            600,
+        );
+        assert!(query.contains("X-Amz-Expires=600&"), "{query}");
+        let mut headers = http::HeaderMap::new();
+        headers.insert("host", "127.0.0.1:4750".parse().unwrap());
+        let keys = StaticKeys::default().with("NUBOCODE", "code-secret");
+        let request = VerifyRequest {
+            method: "GET",
+            path: "/_nubo/code/abc.zip",
+            query: &query,
+            headers: &headers,
+            payload: Payload::Bytes(b""),
+            uri_mode: UriMode::Normalized,
+        };
+        let options = VerifyOptions::default();
+        let later = at + time::Duration::seconds(599);
+        assert!(verify(&request, &keys, later, &options).unwrap().presigned);
+        let expired = at + time::Duration::seconds(601);
+        assert_eq!(
+            verify(&request, &keys, expired, &options).unwrap_err(),
+            SigV4Error::PresignExpired
+        );
+        let other = StaticKeys::default().with("NUBOCODE", "another-secret");
+        assert!(matches!(
+            verify(&request, &other, later, &options),
+            Err(SigV4Error::SignatureMismatch(_))
+        ));
     }
 
     /// The signer's output verifies, and its request matches botocore's canonical form (the

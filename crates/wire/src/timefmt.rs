@@ -8,6 +8,8 @@ const LAST_MODIFIED: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
 const ISO_MILLIS: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+const ISO_SECONDS: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 const AMZ_DATE: &[FormatItem<'static>] =
     format_description!("[year][month][day]T[hour][minute][second]Z");
 const LOG_STREAM_DAY: &[FormatItem<'static>] = format_description!("[year]/[month]/[day]");
@@ -20,6 +22,12 @@ pub fn last_modified(at: OffsetDateTime) -> String {
 /// ISO-8601 with milliseconds and `Z`, as in invocation records.
 pub fn iso_millis(at: OffsetDateTime) -> String {
     at.format(ISO_MILLIS).unwrap_or_default()
+}
+
+/// ISO-8601 to the second with `Z`, as IAM and STS write `CreateDate` and `Expiration`:
+/// `2026-11-24T10:00:00Z`.
+pub fn iso_seconds(at: OffsetDateTime) -> String {
+    at.format(ISO_SECONDS).unwrap_or_default()
 }
 
 /// SigV4's `X-Amz-Date`: `20261124T100000Z`.
@@ -48,6 +56,7 @@ mod tests {
         assert_eq!(last_modified(at), "2026-11-24T10:00:01.234+0000");
         assert_eq!(iso_millis(at), "2026-11-24T10:00:01.234Z");
         assert_eq!(amz_date(at), "20261124T100001Z");
+        assert_eq!(iso_seconds(at), "2026-11-24T10:00:01Z");
         assert_eq!(log_stream_day(at), "2026/11/24");
     }
 }

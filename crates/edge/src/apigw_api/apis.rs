@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::{bad_request, body, page, render};
 use crate::query::Query;
-use crate::response::{empty, json, ApiResult};
+use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
 
 fn api_value(state: &EdgeState, api: &ApiRecord) -> Value {
@@ -78,6 +78,22 @@ fn fail_on_warnings(query: &Query) -> bool {
     query.get("failOnWarnings") == Some("true")
 }
 
+/// Runs an import on the blocking pool: parsing an OpenAPI document (YAML above all) is CPU work
+/// that must not stall the async workers. Its size is bounded by the body limit (6 MB), its depth
+/// and alias expansion by the parsers (128 levels; serde_norway's repetition limit).
+async fn off_the_workers<T, F, Fut>(state: &Arc<EdgeState>, work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(Arc<EdgeState>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+{
+    let state = state.clone();
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || runtime.block_on(work(state)))
+        .await
+        .map_err(|e| ApiError(nubo_wire::AwsError::service(format!("import failed: {e}"))))
+}
+
 pub(super) async fn import(
     State(state): State<Arc<EdgeState>>,
     RawQuery(query): RawQuery,
@@ -86,8 +102,11 @@ pub(super) async fn import(
     let query = Query::parse(query.as_deref());
     let input: ImportBody = body(req.into_body()).await?;
     let document = input.body.ok_or_else(|| bad_request("Body is required"))?;
-    let api =
-        openapi::import_api(state.gateway.apis(), &document, fail_on_warnings(&query)).await?;
+    let fail = fail_on_warnings(&query);
+    let api = off_the_workers(&state, move |state| async move {
+        openapi::import_api(state.gateway.apis(), &document, fail).await
+    })
+    .await??;
     Ok(json(StatusCode::CREATED, &api_value(&state, &api)))
 }
 
@@ -100,13 +119,11 @@ pub(super) async fn reimport(
     let query = Query::parse(query.as_deref());
     let input: ImportBody = body(req.into_body()).await?;
     let document = input.body.ok_or_else(|| bad_request("Body is required"))?;
-    let api = openapi::reimport_api(
-        state.gateway.apis(),
-        &api_id,
-        &document,
-        fail_on_warnings(&query),
-    )
-    .await?;
+    let fail = fail_on_warnings(&query);
+    let api = off_the_workers(&state, move |state| async move {
+        openapi::reimport_api(state.gateway.apis(), &api_id, &document, fail).await
+    })
+    .await??;
     Ok(json(StatusCode::CREATED, &api_value(&state, &api)))
 }
 

@@ -185,7 +185,7 @@ pub(crate) async fn get(
         "Configuration": function_configuration(&snapshot, &function.scope, function.qualifier.is_some()),
         "Code": {
             "RepositoryType": "S3",
-            "Location": format!("http://{host}/_nubo/code/{}.zip", snapshot.code.sha256_hex),
+            "Location": state.code_urls.location(host, &snapshot.code.sha256_hex),
         },
     });
     if !snapshot.tags.is_empty() {

@@ -16,6 +16,7 @@
 //! its protocol. The registry itself is built in [`crate::services`], one line per service.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -28,6 +29,7 @@ use nubo_wire::protocol::WireResponse;
 use nubo_wire::{AwsError, Protocol};
 use tower::ServiceExt;
 
+use crate::auth::{Authenticated, Authorizer, Target};
 use crate::response::RequestId;
 use crate::scope::RequestScope;
 
@@ -47,10 +49,12 @@ struct Binding {
     operations: Operations,
 }
 
-/// One AWS service: its signing name and a binding per protocol it speaks, the primary first.
+/// One AWS service: its signing name, a binding per protocol it speaks (the primary first), and
+/// how its operations are authorized ([`crate::auth`]; a served service without it is refused).
 pub(crate) struct Service {
     signing_name: &'static str,
     bindings: Vec<Binding>,
+    authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 impl Service {
@@ -59,7 +63,14 @@ impl Service {
         Self {
             signing_name,
             bindings: Vec::new(),
+            authorizer: None,
         }
+    }
+
+    /// How the service's operations are authorized.
+    pub(crate) fn authorized_by(mut self, authorizer: impl Authorizer) -> Self {
+        self.authorizer = Some(Arc::new(authorizer));
+        self
     }
 
     /// Operations routed by method + path (rest-json, rest-xml).
@@ -119,7 +130,7 @@ fn same_kind(a: Protocol, b: Protocol) -> bool {
 
 /// The protocol a request's own shape says it speaks, if it says: `X-Amz-Target` → json (the
 /// version from the content type), a form body or `?Action=` → query.
-fn request_protocol(req: &Request) -> Option<Protocol> {
+pub(crate) fn request_protocol(req: &Request) -> Option<Protocol> {
     let content_type = req
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -167,6 +178,19 @@ impl Registry {
             .map(|binding| binding.protocol)
             .or_else(|| request_protocol(req))
             .unwrap_or(Protocol::RestJson)
+    }
+
+    /// Where a signed request for `signing_name` goes: the protocol of its errors, whether it is
+    /// served, and its service's authorizer.
+    pub(crate) fn target(&self, signing_name: &str, req: &Request) -> Target {
+        let service = self.services.get(signing_name);
+        let binding = service.and_then(|service| service.binding_for(req));
+        Target {
+            service: signing_name.to_owned(),
+            protocol: self.protocol_for(signing_name, req),
+            served: binding.is_some_and(|b| !matches!(b.operations, Operations::NotServed)),
+            authorizer: service.and_then(|s| s.authorizer.clone()),
+        }
     }
 
     /// Hands a signed request to its service's operation.
@@ -239,7 +263,12 @@ fn context(req: &Request, request_id: String) -> OperationContext {
         .get::<RequestScope>()
         .map(|s| s.0.clone())
         .unwrap_or_default();
-    OperationContext { scope, request_id }
+    let caller = req.extensions().get::<Authenticated>().map(|a| a.0.clone());
+    OperationContext {
+        scope,
+        request_id,
+        caller,
+    }
 }
 
 async fn json_operation(
@@ -266,9 +295,16 @@ async fn query_operation(
     req: Request,
 ) -> Result<WireResponse, AwsError> {
     let context = context(&req, request_id.clone());
-    let url_query = req.uri().query().map(str::to_owned);
-    let body = body(req.into_body(), operations.max_body).await?;
-    let request = query::decode(url_query.as_deref(), &body)?;
+    // Authorization decoded the form already; requests that did not pass it are decoded here.
+    let decoded = req.extensions().get::<query::QueryRequest>().cloned();
+    let request = match decoded {
+        Some(request) => request,
+        None => {
+            let url_query = req.uri().query().map(str::to_owned);
+            let body = body(req.into_body(), operations.max_body).await?;
+            query::decode(url_query.as_deref(), &body)?
+        }
+    };
     let action = request.action.clone();
     let handler = operations.handlers.get(action.as_str()).ok_or_else(|| {
         query::QueryErrors::invalid_action(format!(

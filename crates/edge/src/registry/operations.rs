@@ -27,6 +27,8 @@ pub(crate) struct OperationContext {
     pub(crate) scope: Scope,
     /// The id minted at ingress (query replies carry it in their body).
     pub(crate) request_id: String,
+    /// The verified caller (absent only when a test dispatches past the guard).
+    pub(crate) caller: Option<std::sync::Arc<nubo_identity::Caller>>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

@@ -294,8 +294,11 @@ async fn services_not_served_answer_in_their_own_protocol() {
     }
     // query: an XML ErrorResponse.
     for (service, namespace) in [
-        ("iam", Some("https://iam.amazonaws.com/doc/2010-05-08/")),
-        ("sts", Some("https://sts.amazonaws.com/doc/2011-06-15/")),
+        ("sns", Some("http://sns.amazonaws.com/doc/2010-03-31/")),
+        (
+            "cloudformation",
+            Some("http://cloudformation.amazonaws.com/doc/2010-05-15/"),
+        ),
         ("sqs", Some("http://queue.amazonaws.com/doc/2012-11-05/")),
         ("someday", None),
     ] {

@@ -63,6 +63,8 @@ pub(super) const RULES: &[Rule] = &[
     },
     on_function!("UpdateFunctionCode", "UpdateFunctionCode"),
     on_function!("Invoke", "InvokeFunction", qualified),
+    // The deprecated InvokeAsync is authorized as InvokeFunction, as on AWS.
+    on_function!("InvokeAsync", "InvokeFunction"),
     on_function!("InvokeFunctionUrl", "InvokeFunctionUrl", qualified),
     on_function!("PublishVersion", "PublishVersion"),
     on_function!("ListVersionsByFunction", "ListVersionsByFunction"),

@@ -6,6 +6,12 @@ use crate::error::IamError;
 use crate::keys::unique_id;
 use crate::model::{check_name, check_path, Group, Permissions, User};
 
+fn no_group_policy(name: &str) -> IamError {
+    IamError::NoSuchEntity(format!(
+        "The group policy with name {name} cannot be found."
+    ))
+}
+
 fn no_group(name: &str) -> IamError {
     IamError::NoSuchEntity(format!("The group with name {name} cannot be found."))
 }
@@ -54,6 +60,18 @@ impl IdentityRegistry {
             .cloned()
             .collect();
         Ok((group.clone(), users))
+    }
+
+    /// ListGroups (sorted by name).
+    pub fn list_groups(&self, path_prefix: Option<&str>) -> Vec<Group> {
+        let prefix = path_prefix.unwrap_or("/");
+        self.state
+            .read()
+            .groups
+            .values()
+            .filter(|g| g.path.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 
     /// DeleteGroup: refused while it has members or policies.
@@ -142,6 +160,28 @@ impl IdentityRegistry {
                 .inline_policies
                 .insert(policy_name.to_owned(), document);
             Ok(())
+        })
+    }
+
+    /// GetGroupPolicy: the document text.
+    pub fn get_group_policy(&self, group: &str, policy_name: &str) -> Result<String, IamError> {
+        let (group, _) = self.get_group(group)?;
+        group
+            .permissions
+            .inline_policies
+            .get(policy_name)
+            .map(|d| d.text.clone())
+            .ok_or_else(|| no_group_policy(policy_name))
+    }
+
+    /// DeleteGroupPolicy.
+    pub fn delete_group_policy(&self, group: &str, policy_name: &str) -> Result<(), IamError> {
+        self.change_group(group, |g, _| {
+            g.permissions
+                .inline_policies
+                .remove(policy_name)
+                .map(|_| ())
+                .ok_or_else(|| no_group_policy(policy_name))
         })
     }
 

@@ -234,6 +234,31 @@ impl IdentityRegistry {
             .ok_or_else(missing)
     }
 
+    /// ListPolicyVersions (newest first, as IAM lists them).
+    pub fn list_policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersionInfo>, IamError> {
+        if let Some(aws) = crate::managed::by_arn(arn) {
+            return Ok(vec![PolicyVersionInfo {
+                document: aws.document.to_owned(),
+                version_id: aws.version_id.to_owned(),
+                is_default: true,
+                create_date: epoch(aws.version_created),
+            }]);
+        }
+        let state = self.state.read();
+        let policy = state.policies.get(arn).ok_or_else(|| not_found(arn))?;
+        Ok(policy
+            .versions
+            .iter()
+            .rev()
+            .map(|v| PolicyVersionInfo {
+                document: v.document.text.clone(),
+                version_id: v.version_id.clone(),
+                is_default: v.version_id == policy.default_version_id,
+                create_date: v.create_date,
+            })
+            .collect())
+    }
+
     fn change_policy(
         &self,
         arn: &str,

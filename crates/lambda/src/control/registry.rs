@@ -356,6 +356,17 @@ impl Registry {
             .collect()
     }
 
+    /// Every code artifact a version in any scope still runs: what the start-up sweep keeps.
+    pub fn referenced_code(&self) -> std::collections::HashSet<String> {
+        self.scopes
+            .read()
+            .values()
+            .flat_map(|s| s.functions.values())
+            .flat_map(|f| std::iter::once(&f.latest).chain(f.versions.values()))
+            .map(|version| version.code.sha256_hex.clone())
+            .collect()
+    }
+
     /// Functions in every scope (the start-up line).
     pub fn count(&self) -> usize {
         self.scopes.read().values().map(|s| s.functions.len()).sum()

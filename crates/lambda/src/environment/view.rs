@@ -26,10 +26,9 @@ pub(crate) struct RoleCredentials {
     pub(crate) session_token: &'static str,
 }
 
-/// Stand-ins until the identity work gives each environment its role's temporary credentials:
-/// three distinct values (code that mixes them up fails here as it would on Lambda), the key id
-/// shaped like an STS session's. Today's server accepts them because it parses signatures
-/// without verifying them.
+/// Stand-ins when no credentials are issued (no source, or a role Lambda may not assume): three
+/// distinct values (code that mixes them up fails here as it would on Lambda), the key id shaped
+/// like an STS session's. No server accepts them.
 pub(crate) const PLACEHOLDER_CREDENTIALS: RoleCredentials = RoleCredentials {
     access_key_id: "ASIANUBOPLACEHOLDER0",
     secret_access_key: "NuboPlaceholderSecretAccessKeyForRoles00",
@@ -174,13 +173,21 @@ pub(crate) fn view(
             format!("AWS_Lambda_{}", function.runtime),
         );
     }
-    let credentials = &PLACEHOLDER_CREDENTIALS;
-    set("AWS_ACCESS_KEY_ID", credentials.access_key_id.into());
-    set(
-        "AWS_SECRET_ACCESS_KEY",
-        credentials.secret_access_key.into(),
-    );
-    set("AWS_SESSION_TOKEN", credentials.session_token.into());
+    let issued = ctx
+        .credentials
+        .and_then(|source| source.credentials(&function.role, &function.name));
+    let placeholder = &PLACEHOLDER_CREDENTIALS;
+    let (key_id, secret, token) = match issued {
+        Some(c) => (c.access_key_id, c.secret_access_key, c.session_token),
+        None => (
+            placeholder.access_key_id.into(),
+            placeholder.secret_access_key.into(),
+            placeholder.session_token.into(),
+        ),
+    };
+    set("AWS_ACCESS_KEY_ID", key_id);
+    set("AWS_SECRET_ACCESS_KEY", secret);
+    set("AWS_SESSION_TOKEN", token);
     set("TZ", ":UTC".into());
     set("LANG", "en_US.UTF-8".into());
     // Lambda's managed runtimes put their interpreter's /var/lang/bin first; without a private

@@ -48,6 +48,8 @@ pub struct InvokerConfig {
     pub endpoint_url: String,
     /// Serves that URL inside environments with a network of their own.
     pub environment_endpoint: Arc<crate::EnvironmentEndpoint>,
+    /// Where environments get their execution role's credentials (`None`: stand-ins).
+    pub execution_credentials: Option<Arc<dyn crate::credentials::ExecutionCredentials>>,
 }
 
 impl Default for InvokerConfig {
@@ -58,6 +60,7 @@ impl Default for InvokerConfig {
             init_timeout: Duration::from_secs(10),
             endpoint_url: "http://127.0.0.1:4750".into(),
             environment_endpoint: Arc::default(),
+            execution_credentials: None,
         }
     }
 }
@@ -368,6 +371,7 @@ impl Invoker {
             endpoint_url: &self.config.endpoint_url,
             endpoint: &self.config.environment_endpoint,
             initialization_type,
+            credentials: self.config.execution_credentials.as_deref(),
         };
         Environment::start(function, &ctx).await
     }

@@ -1,0 +1,469 @@
+//! Who may do what, decided once per signed request before any handler runs:
+//!
+//! ```text
+//! name the operation (method + path) ─► read the body (bounded) ─► verify (SigV4)
+//!   ─► authenticate (access key → caller) ─► name the operation (Action) ─► parameters
+//!   ─► authorization_requests (identity's table) ─► authorize (policy evaluation) ─► checks
+//! ```
+//!
+//! [`Guard::admit`] is the whole flow; it returns the request with its body in memory and the
+//! [`Authenticated`] caller, the [`RequestScope`] and (query services) the decoded form as
+//! extensions, or the error the service's protocol renders. What differs per service — naming the
+//! operation from a path, the parameters its resource ARN needs, a resource policy, a check after
+//! authorization — is an [`Authorizer`] the service registers with ([`lambda`], [`apigateway`],
+//! [`iam`], [`sts`]). A served service without one is refused (deny by default), and so is an
+//! operation the authorizer cannot name.
+
+pub(crate) mod apigateway;
+mod body;
+pub(crate) mod iam;
+pub(crate) mod lambda;
+mod rest;
+pub(crate) mod sts;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use bytes::Bytes;
+use http::request::Parts;
+use http::StatusCode;
+use nubo_identity::actions::{authorization_requests, TableError};
+use nubo_identity::policy::{ConditionKeys, Policy, PrincipalKind};
+use nubo_identity::{Caller, IdentityRegistry};
+use nubo_wire::protocol::query::{self, QueryRequest};
+use nubo_wire::sigv4::{
+    verify, AuthFamily, KeyError, KeyRequest, Payload, PayloadHash, SigV4Error, SigningKeys,
+    UriMode, VerifyOptions, VerifyRequest,
+};
+use nubo_wire::{AwsError, Protocol, Scope};
+use time::OffsetDateTime;
+
+use crate::scope::{signed_scope, CredentialScope, RequestScope};
+
+/// The authenticated caller of a request, as a request extension.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Arc<Caller>);
+
+/// What a request asked for, as far as its authorizer needs to know.
+pub(crate) struct Asked<'a> {
+    /// botocore's operation name.
+    pub(crate) operation: &'a str,
+    /// Path labels, for rest operations.
+    pub(crate) labels: &'a [(&'static str, String)],
+    /// Method, URI and headers.
+    pub(crate) parts: &'a Parts,
+    /// The whole body.
+    pub(crate) body: &'a [u8],
+    /// The decoded form of a query request.
+    pub(crate) form: Option<&'a QueryRequest>,
+    /// Who asks.
+    pub(crate) caller: &'a Caller,
+    /// The scope the request acts in.
+    pub(crate) scope: &'a Scope,
+}
+
+impl Asked<'_> {
+    /// A path label's value.
+    pub(crate) fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(label, _)| *label == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// A top-level member of a query request.
+    pub(crate) fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .and_then(|f| f.str(name))
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A query-string parameter of the URL (decoded).
+    pub(crate) fn query_param(&self, name: &str) -> Option<String> {
+        crate::query::Query::parse(self.parts.uri.query())
+            .get(name)
+            .map(str::to_owned)
+    }
+}
+
+/// The parameters an authorization table's templates name: `(name, value)`.
+pub(crate) type Parameters = Vec<(&'static str, String)>;
+
+/// What differs per service in authorization.
+pub(crate) trait Authorizer: Send + Sync + 'static {
+    /// The operation the method and path name (rest services) with its body limit; `None` when
+    /// the operation is named in the body (query) or by nothing the authorizer knows.
+    fn route(&self, parts: &Parts) -> Option<rest::Matched>;
+
+    /// The body limit when [`Authorizer::route`] named nothing.
+    fn default_body_limit(&self) -> usize {
+        1024 * 1024
+    }
+
+    /// The parameters the service's authorization table needs for `asked`.
+    fn parameters(
+        &self,
+        asked: &Asked<'_>,
+        identity: &IdentityRegistry,
+    ) -> Result<Parameters, AwsError>;
+
+    /// The resource's own policy, when it has one (a role's trust policy for AssumeRole).
+    fn resource_policy(
+        &self,
+        _asked: &Asked<'_>,
+        _parameters: &Parameters,
+        _identity: &IdentityRegistry,
+    ) -> Option<Arc<Policy>> {
+        None
+    }
+
+    /// A check after authorization (CreateFunction: Lambda may assume the role).
+    fn after_authorization(
+        &self,
+        _asked: &Asked<'_>,
+        _parameters: &Parameters,
+        _identity: &IdentityRegistry,
+        _now: OffsetDateTime,
+    ) -> Result<(), AwsError> {
+        Ok(())
+    }
+}
+
+/// Where a signed request is going, as the registry knows it.
+pub(crate) struct Target {
+    /// The signing name.
+    pub(crate) service: String,
+    /// The protocol its errors are written in.
+    pub(crate) protocol: Protocol,
+    /// Whether Nubo serves the binding the request goes to.
+    pub(crate) served: bool,
+    /// How the service's operations are authorized.
+    pub(crate) authorizer: Option<Arc<dyn Authorizer>>,
+}
+
+/// Verification and authorization, with what they need.
+pub(crate) struct Guard {
+    identity: Arc<IdentityRegistry>,
+    body_idle: Duration,
+}
+
+/// Bodies above this size are hashed and scanned with the worker handed off (`block_in_place`).
+const LARGE_BODY: usize = 1024 * 1024;
+
+/// Runs `work` with the async worker handed to another thread first when `large` (the
+/// multi-threaded runtime moves its other tasks away); small bodies run in place.
+fn off_worker_if<T>(large: bool, work: impl FnOnce() -> T) -> T {
+    if large {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
+}
+
+/// How long a signed request's body may pause between chunks.
+pub(crate) const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The signature-error family of a protocol.
+pub(crate) fn family(protocol: Protocol) -> AuthFamily {
+    match protocol {
+        Protocol::RestJson => AuthFamily::RestJson,
+        Protocol::Json(_) => AuthFamily::Json,
+        Protocol::Query { .. } => AuthFamily::Query,
+        Protocol::RestXml => AuthFamily::S3,
+    }
+}
+
+/// AWS's clock-skew window: 15 minutes for S3, STS and DynamoDB, 5 for the rest.
+fn verify_options(service: &str) -> VerifyOptions {
+    let minutes = match service {
+        "s3" | "sts" | "dynamodb" => 15,
+        _ => 5,
+    };
+    VerifyOptions {
+        max_skew: time::Duration::minutes(minutes),
+    }
+}
+
+/// A required member the request left out, in the protocol family's words.
+pub(crate) fn missing(member: &str, family: AuthFamily) -> AwsError {
+    let message = format!(
+        "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+    );
+    match family {
+        AuthFamily::Query => AwsError::new("ValidationError", StatusCode::BAD_REQUEST, message),
+        _ => AwsError::validation(message),
+    }
+}
+
+/// The JSON members of a body (empty is `{}`), with the error Lambda gives for malformed JSON.
+pub(crate) fn json_members<T: serde::de::DeserializeOwned + Default>(
+    body: &[u8],
+) -> Result<T, AwsError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        AwsError::invalid_request_content(format!("Could not parse request body into json: {e}"))
+    })
+}
+
+impl Guard {
+    pub(crate) fn new(identity: Arc<IdentityRegistry>) -> Self {
+        Self {
+            identity,
+            body_idle: BODY_IDLE_TIMEOUT,
+        }
+    }
+
+    /// Admits a signed request to `target`, or says why not.
+    pub(crate) async fn admit(
+        &self,
+        credential: &CredentialScope,
+        target: &Target,
+        default_scope: &Scope,
+        req: Request,
+    ) -> Result<Request, AwsError> {
+        let family = family(target.protocol);
+        let now = OffsetDateTime::now_utc();
+        let (mut parts, body) = req.into_parts();
+        let region_scope = signed_scope(credential, default_scope)?;
+
+        // An unknown key is refused before its body is read.
+        self.known_key(credential, &parts, now)
+            .map_err(|e| e.to_aws_error(family))?;
+
+        let route = target
+            .authorizer
+            .as_ref()
+            .and_then(|authorizer| authorizer.route(&parts));
+        let limit = match (&route, &target.authorizer) {
+            (Some(route), _) => route.body_limit,
+            (None, Some(authorizer)) => authorizer.default_body_limit(),
+            (None, None) => 1024 * 1024,
+        };
+        let body = body::read(&parts.headers, body, limit, self.body_idle)
+            .await
+            .map_err(|e| match e {
+                body::BodyError::TooLarge(limit) => AwsError::request_too_large(format!(
+                    "Request must be smaller than {limit} bytes for this operation"
+                )),
+                body::BodyError::Stalled => AwsError::new(
+                    "RequestTimeout",
+                    StatusCode::REQUEST_TIMEOUT,
+                    "Your socket connection to the server was not read from or written to within the timeout period.",
+                ),
+                body::BodyError::Broken(why) => {
+                    AwsError::invalid_request_content(format!("Could not read the request body: {why}"))
+                }
+            })?;
+
+        // Hashing (and, for Lambda, scanning) a large body is CPU work: off the async worker.
+        let large = body.len() > LARGE_BODY;
+        let verified = off_worker_if(large, || {
+            verify(
+                &VerifyRequest {
+                    method: parts.method.as_str(),
+                    path: parts.uri.path(),
+                    query: parts.uri.query().unwrap_or(""),
+                    headers: &parts.headers,
+                    payload: Payload::Bytes(&body),
+                    uri_mode: UriMode::Normalized,
+                },
+                self.identity.as_ref(),
+                now,
+                &verify_options(&target.service),
+            )
+        })
+        .map_err(|e| e.to_aws_error(family))?;
+        // Only S3 reads aws-chunked bodies; elsewhere a streaming payload is not what the
+        // handlers would parse.
+        if matches!(
+            verified.payload,
+            PayloadHash::StreamingSigned { .. } | PayloadHash::StreamingUnsignedTrailer
+        ) {
+            return Err(SigV4Error::InvalidContentSha256.to_aws_error(family));
+        }
+        let caller = self
+            .identity
+            .authenticate(&verified, now)
+            .map_err(|e| e.to_aws_error(family))?;
+        drop(verified);
+        let scope = Scope {
+            region: region_scope.region,
+            account_id: self.identity.account_id().to_owned(),
+        };
+
+        let form = match target.protocol {
+            Protocol::Query { .. } if target.served => {
+                Some(query::decode(parts.uri.query(), &body)?)
+            }
+            _ => None,
+        };
+        if target.served {
+            off_worker_if(large, || {
+                self.authorize(
+                    target,
+                    route,
+                    &parts,
+                    &body,
+                    form.as_ref(),
+                    &caller,
+                    &scope,
+                    now,
+                    family,
+                )
+            })?;
+        }
+
+        parts.extensions.insert(RequestScope(scope));
+        parts.extensions.insert(Authenticated(Arc::new(caller)));
+        if let Some(form) = form {
+            parts.extensions.insert(form);
+        }
+        Ok(Request::from_parts(parts, Body::from(body)))
+    }
+
+    /// Whether the claimed key (and session token) is one of ours; fills the signing-key cache
+    /// the verification then hits.
+    fn known_key(
+        &self,
+        credential: &CredentialScope,
+        parts: &Parts,
+        now: OffsetDateTime,
+    ) -> Result<(), SigV4Error> {
+        let token = parts
+            .headers
+            .get("x-amz-security-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| {
+                crate::query::Query::parse(parts.uri.query())
+                    .get("X-Amz-Security-Token")
+                    .map(str::to_owned)
+            });
+        let request = KeyRequest {
+            access_key_id: &credential.access_key_id,
+            session_token: token.as_deref(),
+            day: &credential.day,
+            region: &credential.region,
+            service: &credential.service,
+            now,
+        };
+        self.identity
+            .signing_key(&request)
+            .map(|_| ())
+            .map_err(|e| match e {
+                KeyError::UnknownAccessKey => SigV4Error::UnknownAccessKey,
+                KeyError::InvalidToken => SigV4Error::InvalidToken,
+                KeyError::ExpiredToken => SigV4Error::ExpiredToken,
+            })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn authorize(
+        &self,
+        target: &Target,
+        route: Option<rest::Matched>,
+        parts: &Parts,
+        body: &Bytes,
+        form: Option<&QueryRequest>,
+        caller: &Caller,
+        scope: &Scope,
+        now: OffsetDateTime,
+        family: AuthFamily,
+    ) -> Result<(), AwsError> {
+        let Some(authorizer) = &target.authorizer else {
+            tracing::error!(service = %target.service, "a served service has no authorizer");
+            return Err(AwsError::service(
+                "This service's operations cannot be authorized",
+            ));
+        };
+        let (operation, labels) = match (&route, form) {
+            (Some(route), _) => (route.operation, route.labels.as_slice()),
+            (None, Some(form)) => (form.action.as_str(), &[][..]),
+            (None, None) => {
+                return Err(target.protocol.unknown_operation(format!(
+                    "Nubo's {} API has no operation {} {}",
+                    target.service,
+                    parts.method,
+                    parts.uri.path()
+                )))
+            }
+        };
+        let asked = Asked {
+            operation,
+            labels,
+            parts,
+            body,
+            form,
+            caller,
+            scope,
+        };
+        let parameters = authorizer.parameters(&asked, &self.identity)?;
+        let borrowed: Vec<(&str, &str)> = parameters
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let requests = match authorization_requests(&target.service, operation, scope, &borrowed) {
+            Ok(requests) => requests,
+            // An operation the service does not serve: its handler table answers that.
+            Err(TableError::UnknownOperation { .. }) if form.is_some() => return Ok(()),
+            Err(TableError::MissingParameter { parameter, .. }) => {
+                // The account root may do anything in its account, also without naming a user.
+                if caller.principal.kind == PrincipalKind::Account {
+                    return Ok(());
+                }
+                return Err(missing(&lower_camel(&parameter), family));
+            }
+            Err(e) => {
+                tracing::error!(service = %target.service, %operation, error = %e, "no authorization rule");
+                return Err(AwsError::service(format!(
+                    "Nubo cannot authorize {operation}"
+                )));
+            }
+        };
+        let policy = authorizer.resource_policy(&asked, &parameters, &self.identity);
+        let keys = condition_keys(parts, scope);
+        for request in &requests {
+            caller
+                .authorize(
+                    request.action,
+                    &request.resource,
+                    policy.as_deref(),
+                    None,
+                    &keys,
+                    now,
+                )
+                .map_err(|denied| denied.to_aws_error(family))?;
+        }
+        authorizer.after_authorization(&asked, &parameters, &self.identity, now)
+    }
+}
+
+/// The condition keys every request carries.
+fn condition_keys(parts: &Parts, scope: &Scope) -> ConditionKeys {
+    let source_ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    ConditionKeys::default()
+        .with("aws:SecureTransport", "false")
+        .with("aws:SourceIp", source_ip)
+        .with("aws:RequestedRegion", scope.region.clone())
+}
+
+/// `UserName` → `userName`, as validation messages name members.
+fn lower_camel(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
