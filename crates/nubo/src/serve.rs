@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use nubo_edge::EdgeState;
-use nubo_lambda::control::records::FunctionSpec;
-use nubo_lambda::control::validate;
 use nubo_edge::identity_store::load_identities;
+use nubo_edge::EdgeState;
 use nubo_edge::{CodeUrls, ServeOptions};
 use nubo_identity::RegistryConfig;
+use nubo_lambda::control::records::FunctionSpec;
+use nubo_lambda::control::validate;
 use nubo_lambda::runtimes::sdk::RuntimeSdk;
 use nubo_lambda::runtimes::RuntimeCatalog;
 use nubo_lambda::sandbox::{FunctionNetwork, ProcessSandbox, Sandbox};
