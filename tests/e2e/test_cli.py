@@ -157,13 +157,13 @@ def test_nubo_functions_lists(endpoint, cli_fn):
 def test_nubo_cli_acts_in_the_servers_region_unless_told(endpoint, cli_fn):
     """The CLI signs for the server's default region (`NUBO_REGION`, else us-east-1), whatever the
     AWS SDKs' region variables say; `--region` reaches another region's functions."""
-    proc = run([NUBO, "functions", "--endpoint", endpoint], env=client_env(AWS_REGION="eu-west-1"))
+    proc = run([NUBO, "functions", "--endpoint", endpoint], env=client_env(endpoint, AWS_REGION="eu-west-1"))
     assert proc.returncode == 0, proc.stderr
     assert cli_fn in proc.stdout
-    proc = run([NUBO, "functions", "--endpoint", endpoint, "--region", "eu-west-1"])
+    proc = run([NUBO, "functions", "--endpoint", endpoint, "--region", "eu-west-1"], env=client_env(endpoint))
     assert proc.returncode == 0, proc.stderr
     assert cli_fn not in proc.stdout
-    proc = run([NUBO, "invoke", cli_fn, "--endpoint", endpoint], env=client_env(NUBO_REGION="eu-west-1"))
+    proc = run([NUBO, "invoke", cli_fn, "--endpoint", endpoint], env=client_env(endpoint, NUBO_REGION="eu-west-1"))
     assert proc.returncode != 0
     assert "ResourceNotFoundException (404)" in proc.stderr
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, error_of, function_arn, invoke, lambda_client_for, make_zip
+from conftest import ROLE, credentials_for, error_of, function_arn, invoke, lambda_client_for, make_zip
 from host_files import FUNCTION_SIDE, url_for
 
 # --------------------------------------------------------------------------------------------------
@@ -560,7 +560,8 @@ def _signed_request(conn, endpoint, method, path, body=b"", headers=None):
     from botocore.credentials import Credentials
 
     request = AWSRequest(method=method, url=endpoint + path, data=body, headers=headers or {})
-    SigV4Auth(Credentials("test", "test"), "lambda", "us-east-1").add_auth(request)
+    creds = credentials_for(endpoint)
+    SigV4Auth(Credentials(creds["aws_access_key_id"], creds["aws_secret_access_key"]), "lambda", "us-east-1").add_auth(request)
     conn.request(method, path, body=body, headers=dict(request.headers.items()))
     reply = conn.getresponse()
     return reply.status, reply.read()

@@ -12,7 +12,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, CREDENTIALS, REGION, ROLE, error_of, lambda_client_for, make_zip, unique_name
+from conftest import ACCOUNT, REGION, credentials_for, ROLE, error_of, lambda_client_for, make_zip, unique_name
 from host_files import FUNCTION_SIDE, url_for
 
 WHERE_AM_I = """
@@ -38,7 +38,7 @@ def client_in(endpoint: str, region: str):
         endpoint_url=endpoint,
         region_name=region,
         config=Config(retries={"max_attempts": 0}, read_timeout=120),
-        **CREDENTIALS,
+        **credentials_for(endpoint),
     )
 
 

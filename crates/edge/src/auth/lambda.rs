@@ -304,7 +304,7 @@ impl Authorizer for LambdaAuthorizer {
 
     fn after_authorization(
         &self,
-        _asked: &Asked<'_>,
+        asked: &Asked<'_>,
         parameters: &Parameters,
         identity: &IdentityRegistry,
         now: OffsetDateTime,
@@ -314,6 +314,11 @@ impl Authorizer for LambdaAuthorizer {
         };
         // A value that is not a role ARN at all is the handler's validation error to give.
         if !role.starts_with("arn:aws:iam::") || !role.contains(":role/") {
+            return Ok(());
+        }
+        // A role in another account is refused by the control plane ("Cross-account pass role
+        // is not allowed."), before any question of trust.
+        if role.split(':').nth(4) != Some(asked.scope.account_id.as_str()) {
             return Ok(());
         }
         identity
