@@ -13,18 +13,11 @@
 //! The request path reads only in-memory snapshots: no SQL, no files.
 
 pub mod access_log;
-pub mod apis;
-pub mod cors;
 pub mod error;
-pub mod events;
 pub mod function_url;
-pub mod mapping;
-pub mod model;
-pub mod openapi;
+pub mod http_api;
 pub mod pipeline;
 pub mod plane;
-pub mod routing;
-pub mod throttle;
 
 use std::sync::Arc;
 
@@ -37,7 +30,7 @@ use nubo_observe::LogWriter;
 use nubo_store::Documents;
 use nubo_wire::Scope;
 
-pub use apis::ApiRegistry;
+pub use http_api::ApiRegistry;
 pub use error::GatewayError;
 pub use function_url::UrlRegistry;
 pub use pipeline::Ingress;
@@ -94,7 +87,7 @@ pub struct Gateway {
     invoker: Arc<Invoker>,
     http: Client<HttpConnector, GatewayBody>,
     access_log: access_log::AccessLogSink,
-    account_bucket: throttle::TokenBucket,
+    account_bucket: plane::throttle::TokenBucket,
     config: GatewayConfig,
 }
 
@@ -122,9 +115,9 @@ impl Gateway {
             invoker,
             http,
             access_log: access_log::AccessLogSink::new(logs),
-            account_bucket: throttle::TokenBucket::new(
-                throttle::ACCOUNT_RATE,
-                throttle::ACCOUNT_BURST,
+            account_bucket: plane::throttle::TokenBucket::new(
+                plane::throttle::ACCOUNT_RATE,
+                plane::throttle::ACCOUNT_BURST,
             ),
             config,
         }))

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::response::Response;
 use http::{HeaderValue, StatusCode};
-use nubo_gateway::apis::ApiInput;
-use nubo_gateway::model::ApiRecord;
-use nubo_gateway::openapi;
+use nubo_gateway::http_api::ApiInput;
+use nubo_gateway::http_api::model::ApiRecord;
+use nubo_gateway::http_api::openapi;
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, Request, State};
 use http::StatusCode;
-use nubo_gateway::model::DeploymentRecord;
+use nubo_gateway::http_api::model::DeploymentRecord;
 use nubo_gateway::GatewayError;
 use serde::Deserialize;
 use serde_json::{json, Value};

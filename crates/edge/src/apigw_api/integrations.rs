@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, Request, State};
 use http::StatusCode;
-use nubo_gateway::apis::IntegrationInput;
+use nubo_gateway::http_api::IntegrationInput;
 use nubo_gateway::GatewayError;
 
 use super::{body, page, render};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, Request, State};
 use http::StatusCode;
-use nubo_gateway::apis::RouteInput;
+use nubo_gateway::http_api::RouteInput;
 use nubo_gateway::GatewayError;
 
 use super::{body, page, render};

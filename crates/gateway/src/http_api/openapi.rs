@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::apis::{ApiRegistry, IntegrationInput};
-use crate::model::{
+use crate::http_api::{ApiRegistry, IntegrationInput};
+use crate::http_api::model::{
     new_id, now_iso, ApiDocument, ApiRecord, Cors, DeploymentSnapshot, RouteRecord,
 };
-use crate::routing::{RouteKey, Segment};
+use crate::plane::routing::{RouteKey, Segment};
 use crate::GatewayError;
 
 const METHODS: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
@@ -22,7 +22,7 @@ struct Definition {
     description: Option<String>,
     cors: Option<Cors>,
     routes: BTreeMap<String, RouteRecord>,
-    integrations: BTreeMap<String, crate::model::IntegrationRecord>,
+    integrations: BTreeMap<String, crate::http_api::model::IntegrationRecord>,
     warnings: Vec<String>,
 }
 
@@ -232,7 +232,7 @@ pub async fn reimport_api(
         .await
 }
 
-fn integration_extension(record: &crate::model::IntegrationRecord) -> Value {
+fn integration_extension(record: &crate::http_api::model::IntegrationRecord) -> Value {
     let mut ext = Map::new();
     ext.insert(
         "type".into(),
@@ -277,7 +277,7 @@ pub fn export_api(
         }
         None => doc.snapshot(),
     };
-    let integrations: BTreeMap<&str, &crate::model::IntegrationRecord> = snapshot
+    let integrations: BTreeMap<&str, &crate::http_api::model::IntegrationRecord> = snapshot
         .integrations
         .iter()
         .map(|i| (i.integration_id.as_str(), i))
@@ -297,7 +297,7 @@ pub fn export_api(
                 segments,
             } => {
                 let method_key = match method {
-                    crate::routing::RouteMethod::Any => ANY_METHOD.to_owned(),
+                    crate::plane::routing::RouteMethod::Any => ANY_METHOD.to_owned(),
                     m => m.as_str().to_ascii_lowercase(),
                 };
                 let params: Vec<Value> = segments

@@ -1,7 +1,7 @@
 //! CORS as HTTP APIs and Function URLs apply it: preflights answered by the gateway, the
 //! integration's own CORS headers replaced on every other response.
 
-use crate::model::Cors;
+use crate::http_api::model::Cors;
 
 /// A compiled CORS configuration.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -15,11 +15,15 @@ use nubo_wire::arn::FunctionRef;
 use time::OffsetDateTime;
 
 use crate::access_log::{log_group, render, AccessContext};
-use crate::cors::CorsPolicy;
-use crate::events::{clf_time, event_v1, event_v2, RequestFacts, RouteFacts};
-use crate::mapping::{map_v1, map_v2, MappedResponse};
+use crate::plane::cors::CorsPolicy;
+use crate::plane::routing::{path_parameters, RouteKey};
 use crate::plane::{CompiledStage, Target};
-use crate::routing::{path_parameters, RouteKey};
+
+pub mod events;
+pub mod mapping;
+
+use events::{clf_time, event_v1, event_v2, RequestFacts, RouteFacts};
+use mapping::{map_v1, map_v2, MappedResponse};
 use crate::{BoxError, Gateway, GatewayBody, GatewayResponse};
 
 /// API Gateway's payload limit.
@@ -485,7 +489,7 @@ impl Gateway {
         let cors = config
             .cors
             .as_ref()
-            .map(|c| CorsPolicy::from(&crate::model::Cors::from(c)));
+            .map(|c| CorsPolicy::from(&crate::http_api::model::Cors::from(c)));
         if let Some(cors) = &cors {
             if CorsPolicy::is_preflight(request.method(), request.headers()) {
                 let mut response = http::Response::new(full_body(Bytes::new()));

@@ -11,10 +11,15 @@ use std::time::Duration;
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::Scope;
 
-use crate::cors::CorsPolicy;
-use crate::model::{AccessLogSettings, ApiDocument, IntegrationRecord, RouteSettings};
-use crate::routing::{RouteKey, RouteTable};
-use crate::throttle::TokenBucket;
+use crate::http_api::model::{AccessLogSettings, ApiDocument, IntegrationRecord, RouteSettings};
+
+pub mod cors;
+pub mod routing;
+pub mod throttle;
+
+use cors::CorsPolicy;
+use routing::{RouteKey, RouteTable};
+use throttle::TokenBucket;
 
 /// Where a route's requests go.
 #[derive(Debug)]
@@ -138,10 +143,10 @@ fn bucket(
         return None;
     }
     Some(TokenBucket::new(
-        rate.unwrap_or(crate::throttle::ACCOUNT_RATE),
+        rate.unwrap_or(throttle::ACCOUNT_RATE),
         burst
             .map(|b| b as f64)
-            .unwrap_or(crate::throttle::ACCOUNT_BURST),
+            .unwrap_or(throttle::ACCOUNT_BURST),
     ))
 }
 

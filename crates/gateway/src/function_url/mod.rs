@@ -12,7 +12,7 @@ use nubo_wire::AwsError;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{new_id, Cors};
+use crate::http_api::model::{new_id, Cors};
 
 /// Store collection of Function URL configs (keyed `{function}` or `{function}:{qualifier}`).
 pub const URL_COLLECTION: &str = "function-url";

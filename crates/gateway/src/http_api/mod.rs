@@ -13,13 +13,16 @@ use parking_lot::RwLock;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::{
+use crate::http_api::model::{
     new_id, now_iso, AccessLogSettings, ApiDocument, ApiRecord, Cors, DeploymentRecord,
     IntegrationRecord, RouteRecord, RouteSettings, StageRecord,
 };
 use crate::plane::{lambda_function, CompiledApi, DataPlane};
-use crate::routing::RouteKey;
+use crate::plane::routing::RouteKey;
 use crate::GatewayError;
+
+pub mod model;
+pub mod openapi;
 
 /// Store collection of APIs (one document per API, keyed by its id).
 pub const API_COLLECTION: &str = "apigw-api";
