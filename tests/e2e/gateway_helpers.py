@@ -68,5 +68,6 @@ def request(endpoint: str, method: str, path: str, body: bytes | str | None = No
         conn.close()
 
 
-def api_host(endpoint: str, api_id: str) -> str:
-    return f"{api_id}.execute-api.localhost:{urlsplit(endpoint).port}"
+def api_host(endpoint: str, api_id: str, region: str = REGION) -> str:
+    """The host of an API's `ApiEndpoint`: it names the API's region, as AWS's does."""
+    return f"{api_id}.execute-api.{region}.localhost:{urlsplit(endpoint).port}"

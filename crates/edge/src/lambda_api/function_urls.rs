@@ -6,18 +6,18 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, Request, State};
 use http::StatusCode;
-use nubo_gateway::function_url::{FunctionUrlRecord, UrlInput};
+use nubo_gateway::function_url::{function_arn, FunctionUrlRecord, UrlInput};
 use nubo_wire::arn::FunctionRef;
-use nubo_wire::AwsError;
+use nubo_wire::{AwsError, Scope};
 use serde_json::{json, Value};
 
 use super::json_body;
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
+use crate::scope::RequestScope;
 use crate::EdgeState;
 
-fn reference(state: &EdgeState, function: &str, query: &Query) -> Result<FunctionRef, ApiError> {
-    let scope = state.invoker.registry().scope();
+fn reference(scope: &Scope, function: &str, query: &Query) -> Result<FunctionRef, ApiError> {
     let reference =
         FunctionRef::parse(function, scope)?.with_query_qualifier(query.get("Qualifier"))?;
     if let Some(q) = reference.qualifier.as_deref() {
@@ -33,8 +33,8 @@ fn reference(state: &EdgeState, function: &str, query: &Query) -> Result<Functio
 
 fn render(state: &EdgeState, record: &FunctionUrlRecord, with_modified: bool) -> Value {
     let mut value = json!({
-        "FunctionUrl": state.gateway.function_url(&record.url_id),
-        "FunctionArn": state.gateway.urls().function_arn(&record.function_name, record.qualifier.as_deref()),
+        "FunctionUrl": state.gateway.function_url(&record.scope, &record.url_id),
+        "FunctionArn": function_arn(&record.scope, &record.function_name, record.qualifier.as_deref()),
         "AuthType": record.auth_type,
         "CreationTime": record.creation_time,
         "InvokeMode": record.invoke_mode,
@@ -50,75 +50,91 @@ fn render(state: &EdgeState, record: &FunctionUrlRecord, with_modified: bool) ->
 
 pub(super) async fn create(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     Path(function): Path<String>,
     RawQuery(query): RawQuery,
     req: Request,
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
-    let reference = reference(&state, &function, &query)?;
+    let reference = reference(&scope, &function, &query)?;
     let input: UrlInput = json_body(req.into_body(), "CreateFunctionUrlConfig").await?;
     let record = state
         .gateway
         .urls()
-        .create(&reference.name, reference.qualifier.as_deref(), input)
+        .create(
+            &scope,
+            &reference.name,
+            reference.qualifier.as_deref(),
+            input,
+        )
         .await?;
     Ok(json(StatusCode::CREATED, &render(&state, &record, false)))
 }
 
 pub(super) async fn get(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     Path(function): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
-    let reference = reference(&state, &function, &query)?;
-    let record = state
-        .gateway
-        .urls()
-        .get(&reference.name, reference.qualifier.as_deref())?;
+    let reference = reference(&scope, &function, &query)?;
+    let record =
+        state
+            .gateway
+            .urls()
+            .get(&scope, &reference.name, reference.qualifier.as_deref())?;
     Ok(json(StatusCode::OK, &render(&state, &record, true)))
 }
 
 pub(super) async fn update(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     Path(function): Path<String>,
     RawQuery(query): RawQuery,
     req: Request,
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
-    let reference = reference(&state, &function, &query)?;
+    let reference = reference(&scope, &function, &query)?;
     let input: UrlInput = json_body(req.into_body(), "UpdateFunctionUrlConfig").await?;
     let record = state
         .gateway
         .urls()
-        .update(&reference.name, reference.qualifier.as_deref(), input)
+        .update(
+            &scope,
+            &reference.name,
+            reference.qualifier.as_deref(),
+            input,
+        )
         .await?;
     Ok(json(StatusCode::OK, &render(&state, &record, true)))
 }
 
 pub(super) async fn delete(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     Path(function): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
-    let reference = reference(&state, &function, &query)?;
+    let reference = reference(&scope, &function, &query)?;
     state
         .gateway
         .urls()
-        .delete(&reference.name, reference.qualifier.as_deref())
+        .delete(&scope, &reference.name, reference.qualifier.as_deref())
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
 pub(super) async fn list(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     Path(function): Path<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let query = Query::parse(query.as_deref());
-    let reference = reference(&state, &function, &Query::default())?;
-    let all = state.gateway.urls().list(&reference.name)?;
+    let reference = reference(&scope, &function, &Query::default())?;
+    let all = state.gateway.urls().list(&scope, &reference.name)?;
     let max = super::max_items(&query, 50, 50)?;
     let start = match query.get("Marker").filter(|m| !m.is_empty()) {
         None => 0,

@@ -1,20 +1,25 @@
 //! Function URLs: one HTTPS-style endpoint per function (or alias), payload 2.0, AuthType NONE.
 //!
 //! The configs are Lambda resources (their control API lives in the Lambda API at the edge) but
-//! their data plane is the gateway's: same event builder, response mapping and CORS.
+//! their data plane is the gateway's: the same pipeline phases ([`crate::pipeline`]) with their
+//! own stage and route selection. Configs are scoped by (account, region) like their functions;
+//! URL ids are unique across scopes, so the data plane finds a config by id alone.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use nubo_lambda::Registry;
-use nubo_store::{Documents, ListQuery, Precondition};
-use nubo_wire::AwsError;
+use nubo_store::Documents;
+use nubo_wire::{AwsError, Scope};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::http_api::model::{new_id, Cors};
+use crate::plane::cors::CorsPolicy;
+use crate::plane::LambdaTarget;
+use crate::write_through::{scoped_key, Mirrored};
 
-/// Store collection of Function URL configs (keyed `{function}` or `{function}:{qualifier}`).
+/// Store collection of Function URL configs (keyed `{account}/{region}/{function}[:{qualifier}]`).
 pub const URL_COLLECTION: &str = "function-url";
 
 /// Lambda's `Cors` shape (PascalCase members).
@@ -58,6 +63,9 @@ impl From<&UrlCors> for Cors {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FunctionUrlRecord {
+    /// The account and region of the function: named by the store key, not stored in the body.
+    #[serde(skip)]
+    pub scope: Scope,
     /// 32 lowercase alphanumerics: the host label.
     pub url_id: String,
     /// Function name.
@@ -95,14 +103,58 @@ fn document_id(name: &str, qualifier: Option<&str>) -> String {
     }
 }
 
+/// How a Function URL's callers are authorized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthType {
+    /// Anyone may call it (the function's resource policy permitting).
+    None,
+    /// Callers sign with SigV4 and need `lambda:InvokeFunctionUrl`.
+    AwsIam,
+}
+
+/// A config as the data plane uses it: compiled when it is written.
+#[derive(Debug)]
+pub struct CompiledUrl {
+    /// The stored config.
+    pub record: Arc<FunctionUrlRecord>,
+    /// The function it invokes.
+    pub target: LambdaTarget,
+    /// Its CORS policy.
+    pub cors: Option<CorsPolicy>,
+    /// Its `AuthType`.
+    pub auth_type: AuthType,
+}
+
+impl CompiledUrl {
+    fn compile(record: &Arc<FunctionUrlRecord>) -> Self {
+        Self {
+            record: record.clone(),
+            target: LambdaTarget {
+                scope: record.scope.clone(),
+                function: nubo_wire::arn::FunctionRef {
+                    name: record.function_name.clone(),
+                    qualifier: record.qualifier.clone(),
+                },
+            },
+            cors: record
+                .cors
+                .as_ref()
+                .map(|c| CorsPolicy::from(&Cors::from(c))),
+            auth_type: if record.auth_type == "NONE" {
+                AuthType::None
+            } else {
+                AuthType::AwsIam
+            },
+        }
+    }
+}
+
 /// Owns Function URL configs (in memory, written through to the store).
 pub struct UrlRegistry {
-    documents: Arc<dyn Documents>,
+    configs: Mirrored<FunctionUrlRecord>,
     functions: Arc<Registry>,
-    by_key: RwLock<HashMap<String, Arc<FunctionUrlRecord>>>,
-    by_url: RwLock<HashMap<String, Arc<FunctionUrlRecord>>>,
-    /// Serializes writers; held across the store write, so it is an async mutex.
-    writes: tokio::sync::Mutex<()>,
+    /// The data plane's index: URL id → compiled config, changed after each write.
+    by_url: RwLock<Arc<HashMap<String, Arc<CompiledUrl>>>>,
 }
 
 fn now() -> String {
@@ -134,81 +186,127 @@ fn check_input(input: &UrlInput) -> Result<(), AwsError> {
     Ok(())
 }
 
+fn store_error(e: nubo_store::StoreError) -> AwsError {
+    AwsError::service(e.to_string())
+}
+
+/// The seam to the function registry: whether a function exists in `scope`. The registry holds
+/// the functions of its one scope until Lambda resources are scoped; a function of any other scope
+/// does not exist. The one place to change when the registry answers per scope.
+fn function_exists(functions: &Registry, scope: &Scope, name: &str) -> bool {
+    functions.scope() == scope && functions.get(name).is_some()
+}
+
 impl UrlRegistry {
     /// Loads every config from the store (after the functions). Configs of functions that no
-    /// longer exist — left by a crash between a function's delete and its URL's — are removed.
+    /// longer exist — left by a crash between a function's delete and its URL's — are removed;
+    /// configs stored before resources were scoped belong to the registry's scope.
     pub async fn load(
         documents: Arc<dyn Documents>,
         functions: Arc<Registry>,
     ) -> Result<Self, nubo_store::StoreError> {
-        let mut by_key = HashMap::new();
-        let mut by_url = HashMap::new();
-        for stored in documents.list(URL_COLLECTION, ListQuery::all()).await? {
-            match serde_json::from_str::<FunctionUrlRecord>(&stored.body) {
-                Ok(record) if functions.get(&record.function_name).is_none() => {
-                    documents
-                        .delete(URL_COLLECTION, &stored.key, Precondition::None)
-                        .await?;
-                }
-                Ok(record) => {
-                    let record = Arc::new(record);
-                    by_url.insert(record.url_id.clone(), record.clone());
-                    by_key.insert(stored.key, record);
-                }
-                Err(e) => {
-                    tracing::error!(id = %stored.key, error = %e, "skipping an unreadable Function URL")
-                }
-            }
-        }
-        Ok(Self {
+        let default = functions.scope().clone();
+        let configs = Mirrored::load(
             documents,
+            URL_COLLECTION,
+            &default,
+            |scope, _, record: &mut FunctionUrlRecord| {
+                record.scope = scope.clone();
+                function_exists(&functions, scope, &record.function_name)
+            },
+        )
+        .await?;
+        let registry = Self {
+            configs,
             functions,
-            by_key: RwLock::new(by_key),
-            by_url: RwLock::new(by_url),
-            writes: tokio::sync::Mutex::new(()),
-        })
+            by_url: RwLock::new(Arc::default()),
+        };
+        registry.reindex();
+        Ok(registry)
     }
 
-    /// The config behind a URL id (data plane; memory only).
-    pub fn by_url_id(&self, url_id: &str) -> Option<Arc<FunctionUrlRecord>> {
+    fn reindex(&self) {
+        let index = self
+            .configs
+            .snapshot()
+            .values()
+            .map(|record| {
+                (
+                    record.url_id.clone(),
+                    Arc::new(CompiledUrl::compile(record)),
+                )
+            })
+            .collect();
+        *self.by_url.write() = Arc::new(index);
+    }
+
+    /// Changes the data plane's index: `removed` URL ids out, `added` in.
+    fn index(&self, removed: &[&str], added: Option<&Arc<FunctionUrlRecord>>) {
+        let mut index = self.by_url.write();
+        let mut next = (**index).clone();
+        for url_id in removed {
+            next.remove(*url_id);
+        }
+        if let Some(record) = added {
+            next.insert(
+                record.url_id.clone(),
+                Arc::new(CompiledUrl::compile(record)),
+            );
+        }
+        *index = Arc::new(next);
+    }
+
+    /// A stored config that still serves: a deleted function's configs leave the index at once
+    /// and the store a moment later, and count as gone in between.
+    fn live(&self, key: &str) -> Option<Arc<FunctionUrlRecord>> {
+        self.configs
+            .get(key)
+            .filter(|record| self.by_url_id(&record.url_id).is_some())
+    }
+
+    /// The compiled config behind a URL id (data plane; memory only).
+    pub fn compiled(&self, url_id: &str) -> Option<Arc<CompiledUrl>> {
         self.by_url.read().get(url_id).cloned()
     }
 
-    fn not_found(&self, name: &str, qualifier: Option<&str>) -> AwsError {
-        let _ = qualifier;
+    /// The config behind a URL id.
+    pub fn by_url_id(&self, url_id: &str) -> Option<Arc<FunctionUrlRecord>> {
+        self.compiled(url_id).map(|c| c.record.clone())
+    }
+
+    fn not_found(name: &str) -> AwsError {
         AwsError::resource_not_found(format!(
             "The resource you requested does not exist. (Service: Lambda, Status Code: 404) FunctionUrlConfig not found for function {name}"
         ))
     }
 
-    fn check_function(&self, name: &str, qualifier: Option<&str>) -> Result<(), AwsError> {
+    /// The function (and alias) must exist in `scope` (the seam to the function registry).
+    fn check_function(
+        &self,
+        scope: &Scope,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(), AwsError> {
+        if self.functions.scope() != scope {
+            return Err(AwsError::resource_not_found(format!(
+                "Function not found: {}",
+                nubo_wire::arn::function_arn(scope, name)
+            )));
+        }
         self.functions
             .resolve(name, qualifier)
             .map(|_| ())
             .map_err(AwsError::from)
     }
 
-    async fn persist(
-        &self,
-        key: &str,
-        record: FunctionUrlRecord,
-    ) -> Result<Arc<FunctionUrlRecord>, AwsError> {
-        let text = serde_json::to_string(&record).map_err(|e| AwsError::service(e.to_string()))?;
-        self.documents
-            .put(URL_COLLECTION, key, text, Precondition::None)
-            .await
-            .map_err(|e| AwsError::service(e.to_string()))?;
-        let record = Arc::new(record);
-        self.by_key.write().insert(key.to_owned(), record.clone());
-        self.by_url
-            .write()
-            .insert(record.url_id.clone(), record.clone());
-        Ok(record)
+    fn key(scope: &Scope, name: &str, qualifier: Option<&str>) -> String {
+        scoped_key(scope, &document_id(name, qualifier))
     }
 
     /// CreateFunctionUrlConfig.
     pub async fn create(
         &self,
+        scope: &Scope,
         name: &str,
         qualifier: Option<&str>,
         input: UrlInput,
@@ -217,56 +315,65 @@ impl UrlRegistry {
         let auth_type = input.auth_type.clone().ok_or_else(|| {
             AwsError::validation("1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null")
         })?;
-        self.check_function(name, qualifier)?;
-        let _writes = self.writes.lock().await;
-        let key = document_id(name, qualifier);
-        if self.by_key.read().contains_key(&key) {
+        self.check_function(scope, name, qualifier)?;
+        let guard = self.configs.lock().await;
+        let key = Self::key(scope, name, qualifier);
+        if self.live(&key).is_some() {
             return Err(AwsError::resource_conflict(format!(
                 "Failed to create function url config for [functionArn = {}]. Error message:  FunctionUrlConfig exists for this Lambda function",
-                self.function_arn(name, qualifier)
+                function_arn(scope, name, qualifier)
             )));
         }
+        let url_id = loop {
+            let id = new_id(32);
+            if self.by_url_id(&id).is_none() {
+                break id;
+            }
+        };
         let at = now();
-        self.persist(
-            &key,
-            FunctionUrlRecord {
-                url_id: new_id(32),
-                function_name: name.to_owned(),
-                qualifier: qualifier.map(str::to_owned),
-                auth_type,
-                cors: input.cors,
-                invoke_mode: input.invoke_mode.unwrap_or_else(|| "BUFFERED".into()),
-                creation_time: at.clone(),
-                last_modified_time: at,
-            },
-        )
-        .await
+        let record = FunctionUrlRecord {
+            scope: scope.clone(),
+            url_id,
+            function_name: name.to_owned(),
+            qualifier: qualifier.map(str::to_owned),
+            auth_type,
+            cors: input.cors,
+            invoke_mode: input.invoke_mode.unwrap_or_else(|| "BUFFERED".into()),
+            creation_time: at.clone(),
+            last_modified_time: at,
+        };
+        let record = self
+            .configs
+            .put(&guard, &key, record)
+            .await
+            .map_err(store_error)?;
+        self.index(&[], Some(&record));
+        Ok(record)
     }
 
     /// GetFunctionUrlConfig.
     pub fn get(
         &self,
+        scope: &Scope,
         name: &str,
         qualifier: Option<&str>,
     ) -> Result<Arc<FunctionUrlRecord>, AwsError> {
-        self.check_function(name, qualifier)?;
-        self.by_key
-            .read()
-            .get(&document_id(name, qualifier))
-            .cloned()
-            .ok_or_else(|| self.not_found(name, qualifier))
+        self.check_function(scope, name, qualifier)?;
+        self.live(&Self::key(scope, name, qualifier))
+            .ok_or_else(|| Self::not_found(name))
     }
 
     /// UpdateFunctionUrlConfig.
     pub async fn update(
         &self,
+        scope: &Scope,
         name: &str,
         qualifier: Option<&str>,
         input: UrlInput,
     ) -> Result<Arc<FunctionUrlRecord>, AwsError> {
         check_input(&input)?;
-        let _writes = self.writes.lock().await;
-        let mut record = (*self.get(name, qualifier)?).clone();
+        let guard = self.configs.lock().await;
+        let mut record = (*self.get(scope, name, qualifier)?).clone();
         if let Some(auth) = input.auth_type {
             record.auth_type = auth;
         }
@@ -277,31 +384,41 @@ impl UrlRegistry {
             record.invoke_mode = mode;
         }
         record.last_modified_time = now();
-        self.persist(&document_id(name, qualifier), record).await
+        let record = self
+            .configs
+            .put(&guard, &Self::key(scope, name, qualifier), record)
+            .await
+            .map_err(store_error)?;
+        self.index(&[], Some(&record));
+        Ok(record)
     }
 
     /// DeleteFunctionUrlConfig.
-    pub async fn delete(&self, name: &str, qualifier: Option<&str>) -> Result<(), AwsError> {
-        let _writes = self.writes.lock().await;
-        let record = self.get(name, qualifier)?;
-        let key = document_id(name, qualifier);
-        self.documents
-            .delete(URL_COLLECTION, &key, Precondition::None)
+    pub async fn delete(
+        &self,
+        scope: &Scope,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(), AwsError> {
+        let guard = self.configs.lock().await;
+        let record = self.get(scope, name, qualifier)?;
+        self.configs
+            .delete(&guard, &[Self::key(scope, name, qualifier)])
             .await
-            .map_err(|e| AwsError::service(e.to_string()))?;
-        self.by_key.write().remove(&key);
-        self.by_url.write().remove(&record.url_id);
+            .map_err(store_error)?;
+        self.index(&[&record.url_id], None);
         Ok(())
     }
 
     /// ListFunctionUrlConfigs: every config of a function, ordered by qualifier.
-    pub fn list(&self, name: &str) -> Result<Vec<Arc<FunctionUrlRecord>>, AwsError> {
-        self.check_function(name, None)?;
+    pub fn list(&self, scope: &Scope, name: &str) -> Result<Vec<Arc<FunctionUrlRecord>>, AwsError> {
+        self.check_function(scope, name, None)?;
         let mut all: Vec<Arc<FunctionUrlRecord>> = self
-            .by_key
-            .read()
+            .configs
+            .snapshot()
             .values()
-            .filter(|r| r.function_name == name)
+            .filter(|r| &r.scope == scope && r.function_name == name)
+            .filter(|r| self.by_url_id(&r.url_id).is_some())
             .cloned()
             .collect();
         all.sort_by(|a, b| a.qualifier.cmp(&b.qualifier));
@@ -312,53 +429,43 @@ impl UrlRegistry {
     /// the runtime). They stop serving at once; their documents are deleted by a task (a crash
     /// before it ends leaves orphans that [`Self::load`] removes).
     pub fn forget_deleted(self: &Arc<Self>, name: &str) {
-        if self.functions.get(name).is_some() {
+        let scope = self.functions.scope().clone();
+        if function_exists(&self.functions, &scope, name) {
             return;
         }
-        let doomed: Vec<String> = {
-            let mut by_key = self.by_key.write();
-            let keys: Vec<String> = by_key
-                .iter()
-                .filter(|(_, r)| r.function_name == name)
-                .map(|(k, _)| k.clone())
-                .collect();
-            let mut by_url = self.by_url.write();
-            for key in &keys {
-                if let Some(record) = by_key.remove(key) {
-                    by_url.remove(&record.url_id);
-                }
-            }
-            keys
-        };
+        let doomed: Vec<(String, String)> = self
+            .configs
+            .snapshot()
+            .iter()
+            .filter(|(_, r)| r.scope == scope && r.function_name == name)
+            .map(|(key, r)| (key.clone(), r.url_id.clone()))
+            .collect();
         if doomed.is_empty() {
             return;
         }
+        let url_ids: Vec<&str> = doomed.iter().map(|(_, id)| id.as_str()).collect();
+        self.index(&url_ids, None);
         let this = self.clone();
         tokio::spawn(async move {
-            let _writes = this.writes.lock().await;
-            for key in doomed {
-                // A function of the same name may have been created again, with a new URL,
-                // before this task ran: that one stays.
-                if this.by_key.read().contains_key(&key) {
-                    continue;
-                }
-                if let Err(e) = this
-                    .documents
-                    .delete(URL_COLLECTION, &key, Precondition::None)
-                    .await
-                {
-                    tracing::error!(error = %e, "could not remove the Function URL of a deleted function");
-                }
+            let guard = this.configs.lock().await;
+            // A function of the same name may have been created again, with a new URL, before
+            // this task ran: that one (another URL id under the same key) stays.
+            let keys: Vec<String> = doomed
+                .into_iter()
+                .filter(|(key, url_id)| this.configs.get(key).is_some_and(|r| &r.url_id == url_id))
+                .map(|(key, _)| key)
+                .collect();
+            if let Err(e) = this.configs.delete(&guard, &keys).await {
+                tracing::error!(error = %e, "could not remove the Function URL of a deleted function");
             }
         });
     }
+}
 
-    /// The function ARN a config names (qualified when it has a qualifier).
-    pub fn function_arn(&self, name: &str, qualifier: Option<&str>) -> String {
-        let scope = self.functions.scope();
-        match qualifier {
-            Some(q) => nubo_wire::arn::qualified_function_arn(scope, name, q),
-            None => nubo_wire::arn::function_arn(scope, name),
-        }
+/// The function ARN a config names (qualified when it has a qualifier), in its scope.
+pub fn function_arn(scope: &Scope, name: &str, qualifier: Option<&str>) -> String {
+    match qualifier {
+        Some(q) => nubo_wire::arn::qualified_function_arn(scope, name, q),
+        None => nubo_wire::arn::function_arn(scope, name),
     }
 }

@@ -101,6 +101,24 @@ pub struct RouteRecord {
     pub api_gateway_managed: bool,
 }
 
+impl RouteRecord {
+    /// A route with a fresh id, no target and no authorization.
+    pub fn new(route_key: String) -> Self {
+        Self {
+            route_id: new_id(7),
+            route_key,
+            target: None,
+            authorization_type: "NONE".into(),
+            api_key_required: false,
+            authorizer_id: None,
+            authorization_scopes: None,
+            operation_name: None,
+            request_parameters: None,
+            api_gateway_managed: false,
+        }
+    }
+}
+
 /// An integration: where a route's requests go.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -246,6 +264,9 @@ pub struct DeploymentRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiDocument {
+    /// The account and region the API lives in: named by its store key, not stored in the body.
+    #[serde(skip)]
+    pub scope: nubo_wire::Scope,
     /// The API.
     pub api: ApiRecord,
     /// Routes by id.

@@ -6,81 +6,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
-use nubo_wire::arn::FunctionRef;
 use nubo_wire::Scope;
 
-use crate::http_api::model::{AccessLogSettings, ApiDocument, IntegrationRecord, RouteSettings};
+use crate::http_api::model::{AccessLogSettings, ApiDocument, RouteSettings};
 
 pub mod cors;
 pub mod routing;
+pub mod target;
 pub mod throttle;
+
+pub use target::{lambda_function, LambdaTarget, Target};
 
 use cors::CorsPolicy;
 use routing::{RouteKey, RouteTable};
 use throttle::TokenBucket;
-
-/// Where a route's requests go.
-#[derive(Debug)]
-pub enum Target {
-    /// A Lambda proxy integration.
-    Lambda {
-        /// The function, with its qualifier if the URI named one.
-        function: FunctionRef,
-        /// Payload format 2.0 (else 1.0).
-        v2: bool,
-        /// `timeoutInMillis`.
-        timeout: Duration,
-    },
-    /// An HTTP proxy integration.
-    Http {
-        /// URL template (`{name}` path parameters substituted).
-        uri: String,
-        /// Method to use; `None` forwards the request's (`ANY`).
-        method: Option<http::Method>,
-        /// `timeoutInMillis`.
-        timeout: Duration,
-    },
-}
-
-/// Parses a Lambda integration URI: a function ARN (optionally qualified), a bare name, or
-/// `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations`.
-pub fn lambda_function(uri: &str, scope: &Scope) -> Option<FunctionRef> {
-    let arn = match uri.split_once(":lambda:path/") {
-        Some((_, path)) => path
-            .split_once("/functions/")?
-            .1
-            .strip_suffix("/invocations")?,
-        None => uri,
-    };
-    FunctionRef::parse(arn, scope).ok()
-}
-
-impl Target {
-    /// Compiles an integration record (validated at definition time).
-    pub fn compile(record: &IntegrationRecord, scope: &Scope) -> Option<Self> {
-        let timeout = Duration::from_millis(record.timeout_in_millis.clamp(50, 30_000) as u64);
-        let uri = record.integration_uri.as_deref()?;
-        match record.integration_type.as_str() {
-            "AWS_PROXY" => Some(Self::Lambda {
-                function: lambda_function(uri, scope)?,
-                v2: record.payload_format_version == "2.0",
-                timeout,
-            }),
-            "HTTP_PROXY" => Some(Self::Http {
-                uri: uri.to_owned(),
-                method: record
-                    .integration_method
-                    .as_deref()
-                    .filter(|m| *m != "ANY")
-                    .and_then(|m| m.parse().ok()),
-                timeout,
-            }),
-            _ => None,
-        }
-    }
-}
 
 /// One route of a deployed stage.
 #[derive(Debug)]
@@ -144,25 +84,29 @@ fn bucket(
     }
     Some(TokenBucket::new(
         rate.unwrap_or(throttle::ACCOUNT_RATE),
-        burst
-            .map(|b| b as f64)
-            .unwrap_or(throttle::ACCOUNT_BURST),
+        burst.map(|b| b as f64).unwrap_or(throttle::ACCOUNT_BURST),
     ))
 }
 
 /// Every deployed stage of one API.
 #[derive(Debug, Default)]
 pub struct CompiledApi {
+    /// The account and region the API lives in.
+    pub scope: Scope,
     /// Stages by name.
     pub stages: HashMap<String, Arc<CompiledStage>>,
 }
 
 impl CompiledApi {
     /// Compiles every stage that has a deployment.
-    pub fn compile(doc: &ApiDocument, scope: &Scope) -> Self {
+    pub fn compile(doc: &ApiDocument) -> Self {
+        let scope = &doc.scope;
         let mut stages = HashMap::new();
         if doc.api.disable_execute_api_endpoint {
-            return Self { stages };
+            return Self {
+                scope: scope.clone(),
+                stages,
+            };
         }
         for stage in doc.stages.values() {
             let Some(deployment) = stage
@@ -220,34 +164,12 @@ impl CompiledApi {
                 }),
             );
         }
-        Self { stages }
+        Self {
+            scope: scope.clone(),
+            stages,
+        }
     }
 }
 
 /// Every API's compiled form, swapped as a whole.
 pub type DataPlane = HashMap<String, Arc<CompiledApi>>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lambda_uris_in_every_accepted_form() {
-        let id = Scope::default();
-        let plain =
-            lambda_function("arn:aws:lambda:us-east-1:000000000000:function:f", &id).unwrap();
-        assert_eq!(
-            (plain.name.as_str(), plain.qualifier.as_deref()),
-            ("f", None)
-        );
-        let qualified =
-            lambda_function("arn:aws:lambda:us-east-1:000000000000:function:f:live", &id).unwrap();
-        assert_eq!(qualified.qualifier.as_deref(), Some("live"));
-        let wrapped = lambda_function(
-            "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:g/invocations",
-            &id,
-        )
-        .unwrap();
-        assert_eq!(wrapped.name, "g");
-    }
-}

@@ -1,0 +1,284 @@
+//! OpenAPI 3 import (ImportApi, ReimportApi) and export (`export.rs`) with the
+//! `x-amazon-apigateway-*` extensions HTTP APIs use.
+//!
+//! What the import cannot use becomes a warning — stored with the API, or the import's failure
+//! with `failOnWarnings` — in the words AWS's parser uses, e.g. an unresolvable `$ref`
+//! (`refs.rs`): `Parse issue: attribute paths.'/p'(get).responses.200.content.schema.#/… is
+//! missing`.
+
+use std::collections::BTreeMap;
+
+use nubo_wire::Scope;
+use serde_json::Value;
+
+use crate::http_api::integrations::new_record;
+use crate::http_api::model::{now_iso, ApiDocument, ApiRecord, Cors, RouteRecord};
+use crate::http_api::{ApiRegistry, IntegrationInput};
+use crate::plane::routing::RouteKey;
+use crate::GatewayError;
+
+mod export;
+mod refs;
+
+pub use export::export_api;
+
+const METHODS: [&str; 7] = ["get", "post", "put", "patch", "delete", "head", "options"];
+const ANY_METHOD: &str = "x-amazon-apigateway-any-method";
+
+/// What an import produced.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    /// `info.title`.
+    pub title: String,
+    /// `info.version`.
+    pub version: Option<String>,
+    /// `info.description`.
+    pub description: Option<String>,
+    /// `x-amazon-apigateway-cors`.
+    pub cors: Option<Cors>,
+    /// Routes by id.
+    pub routes: BTreeMap<String, RouteRecord>,
+    /// Integrations by id.
+    pub integrations: BTreeMap<String, crate::http_api::model::IntegrationRecord>,
+    /// What the import could not use.
+    pub warnings: Vec<String>,
+}
+
+/// Parses an OpenAPI document given as JSON or YAML text. YAML mapping keys that are not
+/// strings (`200:` under `responses`) become their text, as in the JSON form of the document.
+pub fn parse_document(body: &str) -> Result<Value, GatewayError> {
+    let trimmed = body.trim_start();
+    if trimmed.starts_with('{') {
+        serde_json::from_str(body)
+            .map_err(|e| GatewayError::bad_request(format!("Invalid OpenAPI JSON: {e}")))
+    } else {
+        let yaml: serde_norway::Value = serde_norway::from_str(body)
+            .map_err(|e| GatewayError::bad_request(format!("Invalid OpenAPI YAML: {e}")))?;
+        Ok(yaml_to_json(yaml))
+    }
+}
+
+fn yaml_to_json(value: serde_norway::Value) -> Value {
+    use serde_norway::Value as Yaml;
+    match value {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(b),
+        Yaml::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
+        Yaml::String(s) => Value::String(s),
+        Yaml::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
+        Yaml::Mapping(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (yaml_key(key), yaml_to_json(value)))
+                .collect(),
+        ),
+        Yaml::Tagged(tagged) => yaml_to_json(tagged.value),
+    }
+}
+
+fn yaml_key(key: serde_norway::Value) -> String {
+    match key {
+        serde_norway::Value::String(s) => s,
+        other => match yaml_to_json(other) {
+            Value::String(s) => s,
+            Value::Null => "null".to_owned(),
+            value => value.to_string(),
+        },
+    }
+}
+
+/// `info.version` as text: a YAML `version: 2.0` is a number, and stays `2.0`.
+fn text_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Reads an OpenAPI 3 document into routes and integrations of an API in `scope`.
+pub fn definition(
+    scope: &Scope,
+    body: &str,
+    fail_on_warnings: bool,
+) -> Result<Definition, GatewayError> {
+    let doc = parse_document(body)?;
+    let version = doc.get("openapi").and_then(Value::as_str).unwrap_or("");
+    if !version.starts_with("3.") {
+        return Err(GatewayError::bad_request(
+            "Only OpenAPI 3.x definitions can be imported into HTTP APIs",
+        ));
+    }
+    let info = doc.get("info").cloned().unwrap_or(Value::Null);
+    let title = info
+        .get("title")
+        .and_then(Value::as_str)
+        .unwrap_or("imported-api")
+        .to_owned();
+    let cors = match doc.get("x-amazon-apigateway-cors") {
+        Some(value) => Some(serde_json::from_value::<Cors>(value.clone()).map_err(|e| {
+            GatewayError::bad_request(format!("Invalid x-amazon-apigateway-cors: {e}"))
+        })?),
+        None => None,
+    };
+    let mut warnings = Vec::new();
+    refs::unresolved(&doc, &mut warnings);
+    if doc.pointer("/components/securitySchemes").is_some() {
+        warnings.push(
+            "Authorizers (securitySchemes) are not supported by Nubo yet and were ignored"
+                .to_owned(),
+        );
+    }
+    let mut routes = BTreeMap::new();
+    let mut integrations = BTreeMap::new();
+    let paths = doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (path, item) in &paths {
+        let Some(item) = item.as_object() else {
+            continue;
+        };
+        for (key, operation) in item {
+            let method = if key == ANY_METHOD {
+                "ANY".to_owned()
+            } else if METHODS.contains(&key.as_str()) {
+                key.to_ascii_uppercase()
+            } else {
+                continue;
+            };
+            let route_key = if path == "/$default" {
+                "$default".to_owned()
+            } else {
+                format!("{method} {path}")
+            };
+            if let Err(e) = RouteKey::parse(&route_key) {
+                warnings.push(format!("Skipped {route_key}: {e}"));
+                continue;
+            }
+            if operation.get("security").is_some() {
+                warnings.push(format!("{route_key}: security requirements were ignored"));
+            }
+            let mut target = None;
+            if let Some(ext) = operation.get("x-amazon-apigateway-integration") {
+                let text = |k: &str| ext.get(k).and_then(Value::as_str).map(str::to_owned);
+                let kind = text("type").unwrap_or_default().to_ascii_uppercase();
+                let input = IntegrationInput {
+                    integration_type: Some(kind),
+                    integration_uri: text("uri"),
+                    integration_method: text("httpMethod"),
+                    payload_format_version: Some(
+                        text("payloadFormatVersion").unwrap_or_else(|| "1.0".into()),
+                    ),
+                    timeout_in_millis: ext.get("timeoutInMillis").and_then(|v| {
+                        v.as_i64()
+                            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    }),
+                    connection_type: text("connectionType"),
+                    description: None,
+                    request_parameters: ext.get("requestParameters").cloned(),
+                    response_parameters: ext.get("responseParameters").cloned(),
+                };
+                match new_record(scope, input) {
+                    Ok(mut record) => {
+                        record.api_gateway_managed = false;
+                        target = Some(format!("integrations/{}", record.integration_id));
+                        integrations.insert(record.integration_id.clone(), record);
+                    }
+                    Err(e) => return Err(GatewayError::bad_request(format!("{route_key}: {e}"))),
+                }
+            } else {
+                warnings.push(format!(
+                    "{route_key} has no x-amazon-apigateway-integration"
+                ));
+            }
+            let mut record = RouteRecord::new(route_key);
+            record.target = target;
+            record.operation_name = operation
+                .get("operationId")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            routes.insert(record.route_id.clone(), record);
+        }
+    }
+    if fail_on_warnings && !warnings.is_empty() {
+        return Err(GatewayError::bad_request(format!(
+            "Warnings found during import:\n\t{}",
+            warnings.join("\n\t")
+        )));
+    }
+    Ok(Definition {
+        title,
+        version: text_of(info.get("version")),
+        description: info
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        cors,
+        routes,
+        integrations,
+        warnings,
+    })
+}
+
+/// ImportApi: a new HTTP API from an OpenAPI 3 document (no stage is created).
+pub async fn import_api(
+    registry: &ApiRegistry,
+    scope: &Scope,
+    body: &str,
+    fail_on_warnings: bool,
+) -> Result<ApiRecord, GatewayError> {
+    let def = definition(scope, body, fail_on_warnings)?;
+    let api = ApiRecord {
+        api_id: registry.new_api_id(),
+        name: def.title,
+        protocol_type: "HTTP".into(),
+        route_selection_expression: "$request.method $request.path".into(),
+        api_key_selection_expression: "$request.header.x-api-key".into(),
+        cors_configuration: def.cors,
+        created_date: now_iso(),
+        description: def.description,
+        disable_execute_api_endpoint: false,
+        version: def.version,
+        tags: BTreeMap::new(),
+        warnings: def.warnings,
+    };
+    registry
+        .insert(ApiDocument {
+            scope: scope.clone(),
+            api: api.clone(),
+            routes: def.routes,
+            integrations: def.integrations,
+            stages: BTreeMap::new(),
+            deployments: BTreeMap::new(),
+        })
+        .await?;
+    Ok(api)
+}
+
+/// ReimportApi: replaces routes, integrations and CORS; stages stay (auto-deploying ones redeploy).
+pub async fn reimport_api(
+    registry: &ApiRegistry,
+    scope: &Scope,
+    api_id: &str,
+    body: &str,
+    fail_on_warnings: bool,
+) -> Result<ApiRecord, GatewayError> {
+    registry.get(scope, api_id)?;
+    let def = definition(scope, body, fail_on_warnings)?;
+    registry
+        .modify(scope, api_id, |doc| {
+            doc.api.name = def.title;
+            doc.api.version = def.version;
+            if def.description.is_some() {
+                doc.api.description = def.description;
+            }
+            doc.api.cors_configuration = def.cors;
+            doc.api.warnings = def.warnings;
+            doc.routes = def.routes;
+            doc.integrations = def.integrations;
+            Ok(doc.api.clone())
+        })
+        .await
+}
