@@ -44,45 +44,16 @@ pub struct Definition {
     pub warnings: Vec<String>,
 }
 
-/// Parses an OpenAPI document given as JSON or YAML text. YAML mapping keys that are not
-/// strings (`200:` under `responses`) become their text, as in the JSON form of the document.
+/// Parses an OpenAPI document given as JSON or YAML text (YAML mapping keys that are numbers,
+/// `200:` under `responses`, become their text).
 pub fn parse_document(body: &str) -> Result<Value, GatewayError> {
     let trimmed = body.trim_start();
     if trimmed.starts_with('{') {
         serde_json::from_str(body)
             .map_err(|e| GatewayError::bad_request(format!("Invalid OpenAPI JSON: {e}")))
     } else {
-        let yaml: serde_norway::Value = serde_norway::from_str(body)
-            .map_err(|e| GatewayError::bad_request(format!("Invalid OpenAPI YAML: {e}")))?;
-        Ok(yaml_to_json(yaml))
-    }
-}
-
-fn yaml_to_json(value: serde_norway::Value) -> Value {
-    use serde_norway::Value as Yaml;
-    match value {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(b),
-        Yaml::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
-        Yaml::String(s) => Value::String(s),
-        Yaml::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
-        Yaml::Mapping(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, value)| (yaml_key(key), yaml_to_json(value)))
-                .collect(),
-        ),
-        Yaml::Tagged(tagged) => yaml_to_json(tagged.value),
-    }
-}
-
-fn yaml_key(key: serde_norway::Value) -> String {
-    match key {
-        serde_norway::Value::String(s) => s,
-        other => match yaml_to_json(other) {
-            Value::String(s) => s,
-            Value::Null => "null".to_owned(),
-            value => value.to_string(),
-        },
+        serde_norway::from_str(body)
+            .map_err(|e| GatewayError::bad_request(format!("Invalid OpenAPI YAML: {e}")))
     }
 }
 
@@ -281,4 +252,52 @@ pub async fn reimport_api(
             Ok(doc.api.clone())
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAMBDA: &str = "arn:aws:lambda:us-east-1:000000000000:function:f";
+
+    #[test]
+    fn yaml_with_numeric_keys_and_a_numeric_version_imports() {
+        let yaml = format!(
+            "openapi: 3.0.1\ninfo:\n  title: t\n  version: 2.0\npaths:\n  /p:\n    get:\n      \
+             responses:\n        200:\n          description: ok\n      \
+             x-amazon-apigateway-integration:\n        type: aws_proxy\n        \
+             payloadFormatVersion: '2.0'\n        uri: {LAMBDA}\n"
+        );
+        let def = definition(&Scope::default(), &yaml, true).unwrap();
+        assert_eq!(def.version.as_deref(), Some("2.0"));
+        assert_eq!(def.routes.len(), 1);
+        let integer = definition(
+            &Scope::default(),
+            r#"{"openapi":"3.0.1","info":{"title":"t","version":3},"paths":{}}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(integer.version.as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn unresolvable_refs_fail_an_import_that_fails_on_warnings() {
+        let doc = serde_json::json!({
+            "openapi": "3.0.1", "info": {"title": "t", "version": "1"},
+            "paths": {"/update": {"get": {
+                "x-amazon-apigateway-integration": {"type": "AWS_PROXY", "payloadFormatVersion": "2.0", "uri": LAMBDA},
+                "responses": {"200": {"description": "d", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ModelThatDoesNotExist"}}}}}
+            }}}
+        })
+        .to_string();
+        let err = definition(&Scope::default(), &doc, true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Warnings found during import:\n\tParse issue: attribute paths.'/update'(get).responses.200.content.schema.#/components/schemas/ModelThatDoesNotExist is missing"
+        );
+        let lenient = definition(&Scope::default(), &doc, false).unwrap();
+        assert_eq!(lenient.warnings.len(), 1);
+        assert_eq!(lenient.routes.len(), 1);
+    }
 }
