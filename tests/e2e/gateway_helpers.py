@@ -12,11 +12,11 @@ from botocore.config import Config
 from conftest import CREDENTIALS, REGION
 
 
-def apigw_client_for(endpoint: str):
+def apigw_client_for(endpoint: str, region: str = REGION):
     return boto3.client(
         "apigatewayv2",
         endpoint_url=endpoint,
-        region_name=REGION,
+        region_name=region,
         config=Config(retries={"max_attempts": 0}, read_timeout=60, connect_timeout=10),
         **CREDENTIALS,
     )
