@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::{bad_request, body, page};
 use crate::query::Query;
-use crate::response::{empty, json, ApiResult};
+use crate::response::{empty, json, ApiError, ApiResult};
 use crate::scope::RequestScope;
 use crate::EdgeState;
 
@@ -103,8 +103,12 @@ struct ImportBody {
     body: Option<String>,
 }
 
-fn fail_on_warnings(query: &Query) -> bool {
-    query.get("failOnWarnings") == Some("true")
+/// An ImportApi / ReimportApi request: the document, and whether warnings fail it.
+async fn import_request(query: Option<String>, req: Request) -> Result<(String, bool), ApiError> {
+    let fail_on_warnings = Query::parse(query.as_deref()).get("failOnWarnings") == Some("true");
+    let input: ImportBody = body(req.into_body()).await?;
+    let document = input.body.ok_or_else(|| bad_request("Body is required"))?;
+    Ok((document, fail_on_warnings))
 }
 
 pub(super) async fn import(
@@ -113,16 +117,8 @@ pub(super) async fn import(
     RawQuery(query): RawQuery,
     req: Request,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let input: ImportBody = body(req.into_body()).await?;
-    let document = input.body.ok_or_else(|| bad_request("Body is required"))?;
-    let api = openapi::import_api(
-        state.gateway.apis(),
-        &scope,
-        &document,
-        fail_on_warnings(&query),
-    )
-    .await?;
+    let (document, strict) = import_request(query, req).await?;
+    let api = openapi::import_api(state.gateway.apis(), &scope, &document, strict).await?;
     Ok(json(StatusCode::CREATED, &api_value(&state, &scope, &api)))
 }
 
@@ -133,17 +129,9 @@ pub(super) async fn reimport(
     RawQuery(query): RawQuery,
     req: Request,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let input: ImportBody = body(req.into_body()).await?;
-    let document = input.body.ok_or_else(|| bad_request("Body is required"))?;
-    let api = openapi::reimport_api(
-        state.gateway.apis(),
-        &scope,
-        &api_id,
-        &document,
-        fail_on_warnings(&query),
-    )
-    .await?;
+    let (document, strict) = import_request(query, req).await?;
+    let api =
+        openapi::reimport_api(state.gateway.apis(), &scope, &api_id, &document, strict).await?;
     Ok(json(StatusCode::CREATED, &api_value(&state, &scope, &api)))
 }
 

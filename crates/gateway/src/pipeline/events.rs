@@ -133,6 +133,15 @@ fn query_pairs(raw: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Every value of a header, as text (bytes that are not UTF-8 replaced).
+fn header_values(headers: &http::HeaderMap, name: &http::HeaderName) -> Vec<String> {
+    headers
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect()
+}
+
 fn header_str(headers: &http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
@@ -161,12 +170,7 @@ pub fn event_v2(facts: &RequestFacts<'_>, route: &RouteFacts<'_>) -> Value {
     let mut cookies = Vec::new();
     let mut headers: Map<String, Value> = Map::new();
     for name in facts.headers.keys() {
-        let values: Vec<String> = facts
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
+        let values = header_values(facts.headers, name);
         if name == http::header::COOKIE {
             for value in &values {
                 cookies.extend(
@@ -250,12 +254,7 @@ pub fn event_v1(facts: &RequestFacts<'_>, route: &RouteFacts<'_>) -> Value {
     let mut headers: Map<String, Value> = Map::new();
     let mut multi_headers: Map<String, Value> = Map::new();
     for name in facts.headers.keys() {
-        let values: Vec<String> = facts
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
+        let values = header_values(facts.headers, name);
         if let Some(last) = values.last() {
             headers.insert(name.as_str().to_owned(), json!(last));
         }

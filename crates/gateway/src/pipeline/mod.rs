@@ -56,30 +56,16 @@ impl Gateway {
     {
         let request = boxed(request);
         let mut ctx = RequestCtx::new(ingress, path, &request);
-        let plane = self.apis.plane();
-        let routed = phases::select_stage(&mut ctx, &plane, api_id, host_region)
-            .and_then(|()| phases::preflight(&ctx, request.headers()))
-            .and_then(|()| phases::match_route(&mut ctx))
-            .and_then(|()| phases::authorize(&mut ctx))
-            .and_then(|()| phases::throttle(&ctx, &self.account_bucket))
-            .and_then(|()| phases::quota(&mut ctx));
-        let response = match routed {
-            Err(reject) => reject.into_response(Endpoint::HttpApi),
-            Ok(()) => {
-                let answered = match self.integrate(&mut ctx, request).await {
-                    Ok(integrated) => map_response(&mut ctx, integrated),
-                    Err(reject) => Err(reject),
-                };
-                let response = answered.unwrap_or_else(|r| r.into_response(Endpoint::HttpApi));
-                phases::cors(&ctx, response)
-            }
-        };
+        let selected = phases::select_stage(&mut ctx, &self.apis.plane(), api_id, host_region);
+        let response = self
+            .serve(&mut ctx, selected, request, Endpoint::HttpApi)
+            .await;
         phases::log(&ctx, api_id, &response, &self.access_log);
         response
     }
 
     /// A request to a Function URL: the same phases, with the URL's config as its stage, its
-    /// `$default` route and its `AuthType`.
+    /// `$default` route and its `AuthType`. Function URLs keep no access log.
     pub async fn handle_url<B>(
         &self,
         url_id: &str,
@@ -94,23 +80,35 @@ impl Gateway {
     {
         let request = boxed(request);
         let mut ctx = RequestCtx::new(ingress, path, &request);
-        let routed = phases::select_url(&mut ctx, self.urls.compiled(url_id), host_region)
-            .and_then(|()| phases::preflight(&ctx, request.headers()))
-            .and_then(|()| phases::match_route(&mut ctx))
-            .and_then(|()| phases::authorize(&mut ctx))
-            .and_then(|()| phases::throttle(&ctx, &self.account_bucket))
-            .and_then(|()| phases::quota(&mut ctx));
-        match routed {
-            Err(reject) => reject.into_response(Endpoint::FunctionUrl),
-            Ok(()) => {
-                let answered = match self.integrate(&mut ctx, request).await {
-                    Ok(integrated) => map_response(&mut ctx, integrated),
-                    Err(reject) => Err(reject),
-                };
-                let response = answered.unwrap_or_else(|r| r.into_response(Endpoint::FunctionUrl));
-                phases::cors(&ctx, response)
-            }
+        let selected = phases::select_url(&mut ctx, self.urls.compiled(url_id), host_region);
+        self.serve(&mut ctx, selected, request, Endpoint::FunctionUrl)
+            .await
+    }
+
+    /// The phases after `select_stage`, in order; a rejection before the integration is answered
+    /// as it is, one after it gets the CORS headers an integration's answer would.
+    async fn serve(
+        &self,
+        ctx: &mut RequestCtx,
+        selected: Result<(), Reject>,
+        request: http::Request<GatewayBody>,
+        endpoint: Endpoint,
+    ) -> GatewayResponse {
+        let routed = selected
+            .and_then(|()| phases::preflight(ctx, request.headers()))
+            .and_then(|()| phases::match_route(ctx))
+            .and_then(|()| phases::authorize(ctx))
+            .and_then(|()| phases::throttle(ctx, &self.account_bucket))
+            .and_then(|()| phases::quota(ctx));
+        if let Err(reject) = routed {
+            return reject.into_response(endpoint);
         }
+        let answered = match self.integrate(ctx, request).await {
+            Ok(integrated) => map_response(ctx, integrated),
+            Err(reject) => Err(reject),
+        };
+        let response = answered.unwrap_or_else(|reject| reject.into_response(endpoint));
+        phases::cors(ctx, response)
     }
 }
 
