@@ -40,7 +40,7 @@ pub struct RouteFacts<'a> {
     pub stage: &'a str,
     /// Route key (`GET /items/{id}`, `$default`).
     pub route_key: &'a str,
-    /// Route id (1.0 `resourceId`).
+    /// Route id.
     pub route_id: &'a str,
     /// The route's path template (`/items/{id}`), or `$default`.
     pub resource: &'a str,
@@ -152,10 +152,28 @@ fn domain_prefix(domain: &str) -> &str {
     domain.split('.').next().unwrap_or(domain)
 }
 
-fn forwarded_headers(facts: &RequestFacts<'_>) -> [(&'static str, String); 2] {
+/// The `X-Forwarded-*` headers the gateway adds, as AWS's does: the caller's address appended
+/// to any `X-Forwarded-For` it sent, and the port and protocol it reached the gateway on (kept
+/// when a proxy in front of Nubo already set them).
+fn forwarded_headers(facts: &RequestFacts<'_>) -> [(&'static str, String, bool); 3] {
+    let forwarded_for = match facts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(earlier) => format!("{earlier}, {}", facts.source_ip),
+        None => facts.source_ip.to_owned(),
+    };
+    let port = facts
+        .domain_name
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .filter(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or("80");
     [
-        ("x-forwarded-for", facts.source_ip.to_owned()),
-        ("x-forwarded-proto", "http".to_owned()),
+        ("x-forwarded-for", forwarded_for, true),
+        ("x-forwarded-port", port.to_owned(), false),
+        ("x-forwarded-proto", "http".to_owned(), false),
     ]
 }
 
@@ -185,8 +203,10 @@ pub fn event_v2(facts: &RequestFacts<'_>, route: &RouteFacts<'_>) -> Value {
         }
         headers.insert(name.as_str().to_owned(), json!(values.join(",")));
     }
-    for (name, value) in forwarded_headers(facts) {
-        headers.entry(name).or_insert(json!(value));
+    for (name, value, replace) in forwarded_headers(facts) {
+        if replace || !headers.contains_key(name) {
+            headers.insert(name.to_owned(), json!(value));
+        }
     }
     if !cookies.is_empty() {
         event.insert("cookies".into(), json!(cookies));
@@ -260,8 +280,8 @@ pub fn event_v1(facts: &RequestFacts<'_>, route: &RouteFacts<'_>) -> Value {
         }
         multi_headers.insert(name.as_str().to_owned(), json!(values));
     }
-    for (name, value) in forwarded_headers(facts) {
-        if !headers.contains_key(name) {
+    for (name, value, replace) in forwarded_headers(facts) {
+        if replace || !headers.contains_key(name) {
             headers.insert(name.to_owned(), json!(value));
             multi_headers.insert(name.to_owned(), json!([value]));
         }
@@ -330,7 +350,8 @@ pub fn event_v1(facts: &RequestFacts<'_>, route: &RouteFacts<'_>) -> Value {
             "requestId": facts.request_id,
             "requestTime": clf_time(facts.received),
             "requestTimeEpoch": epoch_ms(facts.received),
-            "resourceId": route.route_id,
+            // HTTP APIs name the route by its key here (`ANY /{proxy+}`), not by its id.
+            "resourceId": route.route_key,
             "resourcePath": route.resource,
             "stage": route.stage,
         },
