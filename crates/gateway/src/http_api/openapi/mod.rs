@@ -44,14 +44,42 @@ pub struct Definition {
     pub warnings: Vec<String>,
 }
 
+/// How deeply `[` and `{` may nest in a YAML document. The YAML parser's work per token grows
+/// with the nesting of flow collections, so 100,000 `[` took it half a minute (found while
+/// fuzzing the import); real OpenAPI documents nest a handful of levels.
+const MAX_YAML_FLOW_DEPTH: usize = 64;
+
+/// The deepest nesting of `[`/`{` in `text`, counting every bracket (quoted or not: a document
+/// whose strings hold 64 unmatched brackets is refused too, which no real one does).
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for byte in text.bytes() {
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Parses an OpenAPI document given as JSON or YAML text (YAML mapping keys that are numbers,
 /// `200:` under `responses`, become their text).
 pub fn parse_document(body: &str) -> Result<Value, GatewayError> {
     let trimmed = body.trim_start();
     if trimmed.starts_with('{') {
+        // serde_json refuses nesting deeper than 128 as it reads.
         serde_json::from_str(body)
             .map_err(|e| GatewayError::bad_request(format!("Invalid OpenAPI JSON: {e}")))
     } else {
+        if flow_depth(body) > MAX_YAML_FLOW_DEPTH {
+            return Err(GatewayError::bad_request(format!(
+                "Invalid OpenAPI YAML: flow collections nested deeper than {MAX_YAML_FLOW_DEPTH} levels"
+            )));
+        }
         serde_norway::from_str(body)
             .map_err(|e| GatewayError::bad_request(format!("Invalid OpenAPI YAML: {e}")))
     }
@@ -299,5 +327,27 @@ mod tests {
         let lenient = definition(&Scope::default(), &doc, false).unwrap();
         assert_eq!(lenient.warnings.len(), 1);
         assert_eq!(lenient.routes.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    #[test]
+    fn deeply_nested_documents_are_refused_quickly() {
+        let started = std::time::Instant::now();
+        let yaml = format!("openapi: 3.0.1\npaths: {}", "[".repeat(100_000));
+        assert!(definition(&Scope::default(), &yaml, false).is_err());
+        let json = format!("{{\"openapi\":\"3.0.1\",\"paths\":{}", "[".repeat(100_000));
+        assert!(definition(&Scope::default(), &json, false).is_err());
+        // The YAML parser took half a minute over the first before the depth check.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let nested_but_fine = format!(
+            "openapi: 3.0.1\ninfo: {{title: t}}\npaths: {{}}\nx: {}{}",
+            "[".repeat(20),
+            "]".repeat(20)
+        );
+        assert!(definition(&Scope::default(), &nested_but_fine, false).is_ok());
     }
 }
