@@ -58,7 +58,8 @@ async fn dispatch(State(services): State<Arc<Services>>, mut req: Request) -> Re
     response
 }
 
-/// A gateway data-plane request: which resource, the region its host named, and the path it sees.
+/// A gateway data-plane request: which resource (and the region its host named), the path it
+/// sees, and the domain its events report.
 struct DataPlane {
     kind: DataPlaneKind,
     id: String,
@@ -151,25 +152,25 @@ async fn gateway(services: &Services, target: DataPlane, req: Request) -> Respon
     let received = time::OffsetDateTime::now_utc();
     // HTTP APIs answer with `apigw-requestid` (the id in the event's requestContext).
     let request_id_header = HeaderValue::from_str(&request_id).ok();
+    let DataPlane {
+        kind,
+        id,
+        region,
+        path,
+        domain,
+    } = target;
     let ingress = Ingress {
         source_ip,
         request_id,
-        domain_name: target.domain,
+        domain_name: domain,
         received,
     };
-    let region = target.region.as_deref();
-    let response = match target.kind {
-        DataPlaneKind::Api => {
-            gateway
-                .handle_api(&target.id, region, &target.path, req, ingress)
-                .await
-        }
-        DataPlaneKind::Url => {
-            gateway
-                .handle_url(&target.id, region, &target.path, req, ingress)
-                .await
-        }
+    let (id, region) = (id.as_str(), region.as_deref());
+    let target = match kind {
+        DataPlaneKind::Api => HostTarget::Api { id, region },
+        DataPlaneKind::Url => HostTarget::Url { id, region },
     };
+    let response = gateway.handle(target, &path, req, ingress).await;
     let mut response = response.map(Body::new);
     if let Some(id) = request_id_header {
         response.headers_mut().insert("apigw-requestid", id);

@@ -16,7 +16,7 @@
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
-use crate::{BoxError, Gateway, GatewayBody, GatewayResponse};
+use crate::{BoxError, Gateway, GatewayBody, GatewayResponse, HostTarget};
 
 pub mod ctx;
 pub mod events;
@@ -29,23 +29,13 @@ pub use ctx::{Ingress, RequestCtx};
 pub use integrate::{map_response, MAX_PAYLOAD_BYTES};
 pub use reject::{full_body, message, Endpoint, Reject};
 
-/// The request with its body boxed once, so the phases are not generic over the edge's body type.
-fn boxed<B>(request: http::Request<B>) -> http::Request<GatewayBody>
-where
-    B: hyper::body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    request.map(|body| body.map_err(Into::into).boxed_unsync())
-}
-
 impl Gateway {
-    /// A request to an HTTP API. `path` is the path the API sees: `/{stage}/…` or `/…` for the
-    /// `$default` stage (the Host form's full path, or what follows `/_api/{api-id}`);
-    /// `host_region` is the region the Host named, if it named one.
-    pub async fn handle_api<B>(
+    /// A data-plane request to the HTTP API or Function URL `target` names. `path` is the path the
+    /// resource sees: for an API `/{stage}/…` or `/…` for the `$default` stage (the Host form's
+    /// full path, or what follows `/_api/{api-id}`).
+    pub async fn handle<B>(
         &self,
-        api_id: &str,
-        host_region: Option<&str>,
+        target: HostTarget<'_>,
         path: &str,
         request: http::Request<B>,
         ingress: Ingress,
@@ -54,35 +44,25 @@ impl Gateway {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let request = boxed(request);
+        let request = request.map(|body| body.map_err(Into::into).boxed_unsync());
         let mut ctx = RequestCtx::new(ingress, path, &request);
-        let selected = phases::select_stage(&mut ctx, &self.apis.plane(), api_id, host_region);
-        let response = self
-            .serve(&mut ctx, selected, request, Endpoint::HttpApi)
-            .await;
-        phases::log(&ctx, api_id, &response, &self.access_log);
-        response
-    }
-
-    /// A request to a Function URL: the same phases, with the URL's config as its stage, its
-    /// `$default` route and its `AuthType`. Function URLs keep no access log.
-    pub async fn handle_url<B>(
-        &self,
-        url_id: &str,
-        host_region: Option<&str>,
-        path: &str,
-        request: http::Request<B>,
-        ingress: Ingress,
-    ) -> GatewayResponse
-    where
-        B: hyper::body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
-        let request = boxed(request);
-        let mut ctx = RequestCtx::new(ingress, path, &request);
-        let selected = phases::select_url(&mut ctx, self.urls.compiled(url_id), host_region);
-        self.serve(&mut ctx, selected, request, Endpoint::FunctionUrl)
-            .await
+        match target {
+            HostTarget::Api { id, region } => {
+                let selected = phases::select_stage(&mut ctx, &self.apis.plane(), id, region);
+                let response = self
+                    .serve(&mut ctx, selected, request, Endpoint::HttpApi)
+                    .await;
+                phases::log(&ctx, id, &response, &self.access_log);
+                response
+            }
+            // A Function URL: its config is its stage, `$default` its one route, and it keeps no
+            // access log.
+            HostTarget::Url { id, region } => {
+                let selected = phases::select_url(&mut ctx, self.urls.compiled(id), region);
+                self.serve(&mut ctx, selected, request, Endpoint::FunctionUrl)
+                    .await
+            }
+        }
     }
 
     /// The phases after `select_stage`, in order; a rejection before the integration is answered
@@ -120,8 +100,11 @@ mod tests {
     #[allow(dead_code)]
     fn pipelines_are_send(gateway: &Gateway, ingress: Ingress) {
         fn is_send<T: Send>(_: T) {}
-        let request = || http::Request::new(http_body_util::Empty::<Bytes>::new());
-        is_send(gateway.handle_api("a", None, "/", request(), ingress.clone()));
-        is_send(gateway.handle_url("u", None, "/", request(), ingress));
+        let request = http::Request::new(http_body_util::Empty::<Bytes>::new());
+        let target = HostTarget::Api {
+            id: "a",
+            region: None,
+        };
+        is_send(gateway.handle(target, "/", request, ingress));
     }
 }
