@@ -212,7 +212,10 @@ impl UrlRegistry {
             &default,
             |scope, _, record: &mut FunctionUrlRecord| {
                 record.scope = scope.clone();
-                function_exists(&functions, scope, &record.function_name)
+                // Only the registry's own scope can be checked for orphans; a config of another
+                // scope (a server restarted with another --region) is kept.
+                scope != functions.scope()
+                    || function_exists(&functions, scope, &record.function_name)
             },
         )
         .await?;
