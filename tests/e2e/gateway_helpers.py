@@ -12,11 +12,11 @@ from botocore.config import Config
 from conftest import REGION, credentials_for
 
 
-def apigw_client_for(endpoint: str):
+def apigw_client_for(endpoint: str, region: str = REGION):
     return boto3.client(
         "apigatewayv2",
         endpoint_url=endpoint,
-        region_name=REGION,
+        region_name=region,
         config=Config(retries={"max_attempts": 0}, read_timeout=60, connect_timeout=10),
         **credentials_for(endpoint),
     )
@@ -68,5 +68,6 @@ def request(endpoint: str, method: str, path: str, body: bytes | str | None = No
         conn.close()
 
 
-def api_host(endpoint: str, api_id: str) -> str:
-    return f"{api_id}.execute-api.localhost:{urlsplit(endpoint).port}"
+def api_host(endpoint: str, api_id: str, region: str = REGION) -> str:
+    """The host of an API's `ApiEndpoint`: it names the API's region, as AWS's does."""
+    return f"{api_id}.execute-api.{region}.localhost:{urlsplit(endpoint).port}"

@@ -1,5 +1,6 @@
 """Function URLs: the Lambda control API (Create/Get/Update/Delete/ListFunctionUrlConfigs) and the
-URL itself, served with payload 2.0 on `{url-id}.lambda-url.localhost` and `/_url/{url-id}/`."""
+URL itself, served with payload 2.0 on `{url-id}.lambda-url[.{region}].localhost` and
+`/_url/{url-id}/`."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_function_url_lifecycle_and_event(lam, url_function, endpoint):
     url = created["FunctionUrl"]
     parts = urlsplit(url)
     url_id = parts.hostname.split(".")[0]
-    assert parts.hostname == f"{url_id}.lambda-url.localhost" and url.endswith("/")
+    assert parts.hostname == f"{url_id}.lambda-url.us-east-1.localhost" and url.endswith("/")
     assert str(parts.port) == endpoint.rsplit(":", 1)[1]
     assert created["FunctionArn"] == function_arn(url_function)
     assert (created["AuthType"], created["InvokeMode"]) == ("NONE", "BUFFERED")

@@ -5,7 +5,7 @@
 //! served by hyper; cold start per runtime against spawning the interpreter alone.
 //! Issue "HTTP APIs": a request through an HTTP API (quick create, payload 2.0) to the same warm
 //! function beside a direct invoke of it, measured back to back; and route-table lookup cost with
-//! 10,000 routes against 10 (in-process micro-benchmark of `nubo_gateway::routing`).
+//! 10,000 routes against 10 (in-process micro-benchmark of `nubo_gateway::plane::routing`).
 //! The server under test is the real `nubo serve` binary in a temporary data dir.
 
 use std::io::Write;
@@ -1225,7 +1225,7 @@ struct MicroRow {
 }
 
 /// Route keys shaped like real APIs: literals, parameters and a greedy catch-all per service.
-fn route_keys(count: usize) -> Vec<nubo_gateway::routing::RouteKey> {
+fn route_keys(count: usize) -> Vec<nubo_gateway::plane::routing::RouteKey> {
     let services = (count / 10).max(1);
     let mut keys = Vec::with_capacity(count);
     let mut i = 0;
@@ -1244,7 +1244,7 @@ fn route_keys(count: usize) -> Vec<nubo_gateway::routing::RouteKey> {
             _ => format!("GET /svc{svc}/v2/{{a}}/{{b}}"),
         };
         i += 1;
-        if let Ok(key) = nubo_gateway::routing::RouteKey::parse(&text) {
+        if let Ok(key) = nubo_gateway::plane::routing::RouteKey::parse(&text) {
             keys.push(key);
         }
     }
@@ -1254,7 +1254,7 @@ fn route_keys(count: usize) -> Vec<nubo_gateway::routing::RouteKey> {
 /// ns per lookup: batches of lookups over a fixed mix of matching paths.
 fn lookup_cost(routes: usize) -> (f64, f64) {
     let keys = route_keys(routes);
-    let table = nubo_gateway::routing::RouteTable::build(&keys);
+    let table = nubo_gateway::plane::routing::RouteTable::build(&keys);
     let services = (routes / 10).max(1);
     let paths: Vec<(http::Method, String)> = (0..64)
         .map(|i| {

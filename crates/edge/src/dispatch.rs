@@ -2,8 +2,8 @@
 //! 1. a SigV4 credential scope names the service (header or presigned query): the service
 //!    registry ([`crate::registry`], filled in [`crate::services`]) takes it from there, and the
 //!    request acts in the scope of the credential's region ([`crate::scope`]);
-//! 2. the `Host` names a gateway API (`{api-id}.execute-api.localhost[:port]`) or a Function URL
-//!    (`{url-id}.lambda-url.localhost[:port]`);
+//! 2. the `Host` names a gateway API (`{api-id}.execute-api[.{region}].localhost[:port]`) or a
+//!    Function URL (`{url-id}.lambda-url[.{region}].localhost[:port]`);
 //! 3. a path prefix: `/_api/{api-id}/…` (the rest is what the API sees: `/{stage}/…`, or the
 //!    `$default` stage's path when the first segment names no stage), `/_url/{url-id}/…`, and
 //!    `/_nubo/…` for health, metrics (loopback or a token) and code downloads (URLs the server
@@ -65,18 +65,20 @@ async fn dispatch(State(services): State<Arc<Services>>, mut req: Request) -> Re
     response
 }
 
-/// A gateway data-plane request: which resource, and the path it sees.
-enum DataPlane {
-    Api {
-        id: String,
-        path: String,
-        domain: String,
-    },
-    Url {
-        id: String,
-        path: String,
-        domain: String,
-    },
+/// A gateway data-plane request: which resource (and the region its host named), the path it
+/// sees, and the domain its events report.
+struct DataPlane {
+    kind: DataPlaneKind,
+    id: String,
+    region: Option<String>,
+    path: String,
+    domain: String,
+}
+
+#[derive(Clone, Copy)]
+enum DataPlaneKind {
+    Api,
+    Url,
 }
 
 fn data_plane(state: &EdgeState, req: &Request) -> Option<DataPlane> {
@@ -86,20 +88,19 @@ fn data_plane(state: &EdgeState, req: &Request) -> Option<DataPlane> {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
     let path = req.uri().path();
+    let by_host = |kind, id: &str, region: Option<&str>| DataPlane {
+        kind,
+        id: id.to_owned(),
+        region: region.map(str::to_owned),
+        path: path.to_owned(),
+        domain: host.to_owned(),
+    };
     match HostTarget::parse(host) {
-        Some(HostTarget::Api(id)) => {
-            return Some(DataPlane::Api {
-                id: id.to_owned(),
-                path: path.to_owned(),
-                domain: host.to_owned(),
-            })
+        Some(HostTarget::Api { id, region }) => {
+            return Some(by_host(DataPlaneKind::Api, id, region))
         }
-        Some(HostTarget::Url(id)) => {
-            return Some(DataPlane::Url {
-                id: id.to_owned(),
-                path: path.to_owned(),
-                domain: host.to_owned(),
-            })
+        Some(HostTarget::Url { id, region }) => {
+            return Some(by_host(DataPlaneKind::Url, id, region))
         }
         None => {}
     }
@@ -115,15 +116,30 @@ fn data_plane(state: &EdgeState, req: &Request) -> Option<DataPlane> {
             .trim_end_matches('/')
             .to_owned()
     };
+    // The domain is the one the resource's own endpoint names (with its region).
     if let Some(rest) = path.strip_prefix("/_api/") {
         let (id, path) = split(rest);
-        let domain = authority(state.gateway.api_endpoint(&id));
-        return Some(DataPlane::Api { id, path, domain });
+        let scope = state.gateway.data_plane_scope(&id);
+        let domain = authority(state.gateway.api_endpoint(&scope, &id));
+        return Some(DataPlane {
+            kind: DataPlaneKind::Api,
+            id,
+            region: None,
+            path,
+            domain,
+        });
     }
     if let Some(rest) = path.strip_prefix("/_url/") {
         let (id, path) = split(rest);
-        let domain = authority(state.gateway.function_url(&id));
-        return Some(DataPlane::Url { id, path, domain });
+        let scope = state.gateway.data_plane_scope(&id);
+        let domain = authority(state.gateway.function_url(&scope, &id));
+        return Some(DataPlane {
+            kind: DataPlaneKind::Url,
+            id,
+            region: None,
+            path,
+            domain,
+        });
     }
     None
 }
@@ -143,26 +159,25 @@ async fn gateway(services: &Services, target: DataPlane, req: Request) -> Respon
     let received = time::OffsetDateTime::now_utc();
     // HTTP APIs answer with `apigw-requestid` (the id in the event's requestContext).
     let request_id_header = HeaderValue::from_str(&request_id).ok();
-    let response = match target {
-        DataPlane::Api { id, path, domain } => {
-            let ingress = Ingress {
-                source_ip,
-                request_id,
-                domain_name: domain,
-                received,
-            };
-            gateway.handle_api(&id, &path, req, ingress).await
-        }
-        DataPlane::Url { id, path, domain } => {
-            let ingress = Ingress {
-                source_ip,
-                request_id,
-                domain_name: domain,
-                received,
-            };
-            gateway.handle_url(&id, &path, req, ingress).await
-        }
+    let DataPlane {
+        kind,
+        id,
+        region,
+        path,
+        domain,
+    } = target;
+    let ingress = Ingress {
+        source_ip,
+        request_id,
+        domain_name: domain,
+        received,
     };
+    let (id, region) = (id.as_str(), region.as_deref());
+    let target = match kind {
+        DataPlaneKind::Api => HostTarget::Api { id, region },
+        DataPlaneKind::Url => HostTarget::Url { id, region },
+    };
+    let response = gateway.handle(target, &path, req, ingress).await;
     let mut response = response.map(Body::new);
     if let Some(id) = request_id_header {
         response.headers_mut().insert("apigw-requestid", id);

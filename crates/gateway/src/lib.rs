@@ -1,30 +1,29 @@
 //! The API Gateway layer: HTTP APIs and Function URLs, from definition to response.
 //!
-//! Owns the API model ([`model`]: api, route, integration, stage, deployment) and its rules
-//! ([`apis`]: validation, auto-deploy, write-through to the store), OpenAPI 3 import/export
-//! ([`openapi`]), the per-stage compiled route tables swapped atomically on deploy ([`plane`],
-//! [`routing`]), throttling token buckets ([`throttle`]), Lambda proxy events ([`events`]) and
-//! response mapping ([`mapping`]) for payload 1.0 and 2.0, CORS ([`cors`]), access logs
-//! ([`access_log`]), Function URL configs ([`function_url`]) and the request pipeline
-//! ([`pipeline`]: `select_stage → preflight → match_route → throttle → integrate → map_response → log`).
+//! One home per feature:
+//! - [`http_api`]: the apigatewayv2 resources users define (apis, routes, integrations, stages,
+//!   deployments — one module each, with their wire input types), OpenAPI import/export, and the
+//!   registry that writes them through to the store and compiles the data plane;
+//! - [`plane`]: what requests read — per-stage compiled snapshots, the route table
+//!   ([`plane::routing`]), integration targets, token buckets, CORS policies;
+//! - [`pipeline`]: a request as named phases, `select_stage → preflight → match_route →
+//!   authorize → throttle → quota → integrate → map_response → cors → log`, with the 1.0/2.0
+//!   events, response mapping and the gateway's own rejections;
+//! - [`function_url`]: Function URL configs and their compiled form (served by the same phases);
+//! - [`access_log`]: `$context` formats, lines to the shared `LogWriter`.
 //!
-//! Does not own: wire shapes of the control APIs (the edge parses and renders them), how a
-//! function runs (it calls `nubo_lambda::Invoker`), authorizers (a later issue) or WebSocket APIs.
+//! APIs and Function URLs are scoped by (account, region); their ids are unique across scopes.
+//! Does not own: the control APIs' routes and error rendering (the edge), how a function runs (it
+//! calls `nubo_lambda::Invoker`), authorizers (a later issue) or WebSocket APIs.
 //! The request path reads only in-memory snapshots: no SQL, no files.
 
 pub mod access_log;
-pub mod apis;
-pub mod cors;
 pub mod error;
-pub mod events;
 pub mod function_url;
-pub mod mapping;
-pub mod model;
-pub mod openapi;
+pub mod http_api;
 pub mod pipeline;
 pub mod plane;
-pub mod routing;
-pub mod throttle;
+mod write_through;
 
 use std::sync::Arc;
 
@@ -37,9 +36,9 @@ use nubo_observe::LogWriter;
 use nubo_store::Documents;
 use nubo_wire::Scope;
 
-pub use apis::ApiRegistry;
 pub use error::GatewayError;
 pub use function_url::UrlRegistry;
+pub use http_api::ApiRegistry;
 pub use pipeline::Ingress;
 
 /// Errors inside streamed bodies.
@@ -58,13 +57,25 @@ pub struct GatewayConfig {
     pub port: u16,
 }
 
-/// Which gateway resource a `Host` names.
+/// Which gateway resource a `Host` names: `{id}.execute-api[.{region}].localhost[:port]` or
+/// `{id}.lambda-url[.{region}].localhost[:port]`. Ids are unique across regions, so the region
+/// (which the endpoints Nubo hands out carry, as AWS's do) only has to agree with the resource's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostTarget<'a> {
-    /// `{api-id}.execute-api.localhost[:port]`.
-    Api(&'a str),
-    /// `{url-id}.lambda-url.localhost[:port]`.
-    Url(&'a str),
+    /// An HTTP API.
+    Api {
+        /// The API id.
+        id: &'a str,
+        /// The region the host names, if any.
+        region: Option<&'a str>,
+    },
+    /// A Function URL.
+    Url {
+        /// The URL id.
+        id: &'a str,
+        /// The region the host names, if any.
+        region: Option<&'a str>,
+    },
 }
 
 impl<'a> HostTarget<'a> {
@@ -77,13 +88,23 @@ impl<'a> HostTarget<'a> {
                 host
             }
         });
-        if let Some(id) = name.strip_suffix(".execute-api.localhost") {
-            return (!id.is_empty() && !id.contains('.')).then_some(Self::Api(id));
+        let name = name.strip_suffix(".localhost")?;
+        let (id, rest) = name.split_once('.')?;
+        if id.is_empty() {
+            return None;
         }
-        if let Some(id) = name.strip_suffix(".lambda-url.localhost") {
-            return (!id.is_empty() && !id.contains('.')).then_some(Self::Url(id));
+        let (service, region) = match rest.split_once('.') {
+            Some((service, region)) if !region.is_empty() && !region.contains('.') => {
+                (service, Some(region))
+            }
+            Some(_) => return None,
+            None => (rest, None),
+        };
+        match service {
+            "execute-api" => Some(Self::Api { id, region }),
+            "lambda-url" => Some(Self::Url { id, region }),
+            _ => None,
         }
-        None
     }
 }
 
@@ -94,7 +115,7 @@ pub struct Gateway {
     invoker: Arc<Invoker>,
     http: Client<HttpConnector, GatewayBody>,
     access_log: access_log::AccessLogSink,
-    account_bucket: throttle::TokenBucket,
+    account_bucket: plane::throttle::TokenBucket,
     config: GatewayConfig,
 }
 
@@ -107,14 +128,12 @@ impl Gateway {
         invoker: Arc<Invoker>,
         config: GatewayConfig,
     ) -> Result<Arc<Self>, GatewayError> {
-        let apis = ApiRegistry::load(documents.clone(), config.scope.clone()).await?;
+        let apis = ApiRegistry::load(documents.clone(), &config.scope).await?;
         let urls = Arc::new(UrlRegistry::load(documents, invoker.registry().clone()).await?);
         let listener_urls = urls.clone();
-        let default_scope = invoker.registry().default_scope().clone();
         invoker.registry().on_change(move |change| {
-            // Function URLs are kept in the default scope (see `function_url`).
-            if !change.exists && change.scope == &default_scope {
-                listener_urls.forget_deleted(change.name)
+            if !change.exists {
+                listener_urls.forget_deleted(change.scope, change.name)
             }
         });
         let mut connector = HttpConnector::new();
@@ -126,9 +145,9 @@ impl Gateway {
             invoker,
             http,
             access_log: access_log::AccessLogSink::new(logs),
-            account_bucket: throttle::TokenBucket::new(
-                throttle::ACCOUNT_RATE,
-                throttle::ACCOUNT_BURST,
+            account_bucket: plane::throttle::TokenBucket::new(
+                plane::throttle::ACCOUNT_RATE,
+                plane::throttle::ACCOUNT_BURST,
             ),
             config,
         }))
@@ -144,14 +163,32 @@ impl Gateway {
         &self.urls
     }
 
-    /// `apiEndpoint` of an API.
-    pub fn api_endpoint(&self, api_id: &str) -> String {
-        format!("http://{api_id}.execute-api.localhost:{}", self.config.port)
+    /// `apiEndpoint` of an API in `scope`: `http://{api-id}.execute-api.{region}.localhost:{port}`.
+    pub fn api_endpoint(&self, scope: &Scope, api_id: &str) -> String {
+        format!(
+            "http://{api_id}.execute-api.{}.localhost:{}",
+            scope.region, self.config.port
+        )
     }
 
-    /// `FunctionUrl` of a URL id.
-    pub fn function_url(&self, url_id: &str) -> String {
-        format!("http://{url_id}.lambda-url.localhost:{}/", self.config.port)
+    /// `FunctionUrl` of a URL in `scope`: `http://{url-id}.lambda-url.{region}.localhost:{port}/`.
+    pub fn function_url(&self, scope: &Scope, url_id: &str) -> String {
+        format!(
+            "http://{url_id}.lambda-url.{}.localhost:{}/",
+            scope.region, self.config.port
+        )
+    }
+
+    /// The scope of a data-plane resource (an API or a Function URL id), for the host a
+    /// `/_api/{id}` or `/_url/{id}` request stands for; the server's default for unknown ids.
+    pub fn data_plane_scope(&self, id: &str) -> Scope {
+        if let Some(api) = self.apis.plane().get(id) {
+            return api.scope.clone();
+        }
+        if let Some(url) = self.urls.by_url_id(id) {
+            return url.scope.clone();
+        }
+        self.config.scope.clone()
     }
 }
 
@@ -163,13 +200,35 @@ mod tests {
     fn hosts_name_apis_and_urls() {
         assert_eq!(
             HostTarget::parse("abc123.execute-api.localhost:4750"),
-            Some(HostTarget::Api("abc123"))
+            Some(HostTarget::Api {
+                id: "abc123",
+                region: None
+            })
+        );
+        assert_eq!(
+            HostTarget::parse("abc123.execute-api.eu-west-1.localhost:4750"),
+            Some(HostTarget::Api {
+                id: "abc123",
+                region: Some("eu-west-1")
+            })
         );
         assert_eq!(
             HostTarget::parse("u1.lambda-url.localhost"),
-            Some(HostTarget::Url("u1"))
+            Some(HostTarget::Url {
+                id: "u1",
+                region: None
+            })
+        );
+        assert_eq!(
+            HostTarget::parse("u1.lambda-url.us-east-1.localhost"),
+            Some(HostTarget::Url {
+                id: "u1",
+                region: Some("us-east-1")
+            })
         );
         assert_eq!(HostTarget::parse("localhost:4750"), None);
         assert_eq!(HostTarget::parse("a.b.execute-api.localhost"), None);
+        assert_eq!(HostTarget::parse("a.execute-api.x.y.localhost"), None);
+        assert_eq!(HostTarget::parse(".execute-api.localhost"), None);
     }
 }

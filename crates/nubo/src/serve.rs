@@ -324,7 +324,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     )
     .await
     .map_err(|e| anyhow::anyhow!("loading HTTP APIs: {e}"))?;
-    let api_count = gateway.apis().list().len();
+    let api_count = gateway.apis().count();
 
     let mut out = std::io::stdout();
     writeln!(out, "nubo: store: {}", store_config.describe())?;

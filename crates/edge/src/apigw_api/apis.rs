@@ -1,71 +1,100 @@
 //! `/v2/apis`: CreateApi (incl. quick create), GetApis, GetApi, UpdateApi, DeleteApi, ImportApi,
-//! ReimportApi, ExportApi.
+//! ReimportApi, ExportApi, DeleteCorsConfiguration.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::response::Response;
 use http::{HeaderValue, StatusCode};
-use nubo_gateway::apis::ApiInput;
-use nubo_gateway::model::ApiRecord;
-use nubo_gateway::openapi;
+use nubo_gateway::http_api::model::ApiRecord;
+use nubo_gateway::http_api::openapi;
+use nubo_gateway::http_api::ApiInput;
+use nubo_wire::Scope;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{bad_request, body, page, render};
+use super::{bad_request, body, page};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
+use crate::scope::RequestScope;
 use crate::EdgeState;
 
-fn api_value(state: &EdgeState, api: &ApiRecord) -> Value {
-    let mut value = render(api);
-    value["apiEndpoint"] = Value::from(state.gateway.api_endpoint(&api.api_id));
+/// The API's camelCase form plus what is computed: `apiEndpoint`, which carries its region.
+fn api_value(state: &EdgeState, scope: &Scope, api: &ApiRecord) -> Value {
+    let mut value = serde_json::to_value(api).unwrap_or(Value::Null);
+    value["apiEndpoint"] = Value::from(state.gateway.api_endpoint(scope, &api.api_id));
     value
 }
 
-pub(super) async fn create(State(state): State<Arc<EdgeState>>, req: Request) -> ApiResult {
+pub(super) async fn create(
+    State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
+    req: Request,
+) -> ApiResult {
     let input: ApiInput = body(req.into_body()).await?;
-    let api = state.gateway.apis().create_api(input).await?;
-    Ok(json(StatusCode::CREATED, &api_value(&state, &api)))
+    let api = state.gateway.apis().create_api(&scope, input).await?;
+    Ok(json(StatusCode::CREATED, &api_value(&state, &scope, &api)))
 }
 
 pub(super) async fn list(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let items = state
         .gateway
         .apis()
-        .list()
+        .list(&scope)
         .iter()
-        .map(|doc| api_value(&state, &doc.api))
+        .map(|doc| api_value(&state, &scope, &doc.api))
         .collect();
     Ok(json(StatusCode::OK, &page(items, query.as_deref())?))
 }
 
 pub(super) async fn get(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     Path(api_id): Path<String>,
 ) -> ApiResult {
-    let doc = state.gateway.apis().get(&api_id)?;
-    Ok(json(StatusCode::OK, &api_value(&state, &doc.api)))
+    let doc = state.gateway.apis().get(&scope, &api_id)?;
+    Ok(json(StatusCode::OK, &api_value(&state, &scope, &doc.api)))
 }
 
 pub(super) async fn update(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     Path(api_id): Path<String>,
     req: Request,
 ) -> ApiResult {
     let input: ApiInput = body(req.into_body()).await?;
-    let api = state.gateway.apis().update_api(&api_id, input).await?;
-    Ok(json(StatusCode::OK, &api_value(&state, &api)))
+    let api = state
+        .gateway
+        .apis()
+        .update_api(&scope, &api_id, input)
+        .await?;
+    Ok(json(StatusCode::OK, &api_value(&state, &scope, &api)))
 }
 
 pub(super) async fn delete(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     Path(api_id): Path<String>,
 ) -> ApiResult {
-    state.gateway.apis().delete_api(&api_id).await?;
+    state.gateway.apis().delete_api(&scope, &api_id).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// DeleteCorsConfiguration: `DELETE /v2/apis/{apiId}/cors` → 204.
+pub(super) async fn delete_cors(
+    State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
+    Path(api_id): Path<String>,
+) -> ApiResult {
+    state
+        .gateway
+        .apis()
+        .delete_cors_configuration(&scope, &api_id)
+        .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -74,8 +103,12 @@ struct ImportBody {
     body: Option<String>,
 }
 
-fn fail_on_warnings(query: &Query) -> bool {
-    query.get("failOnWarnings") == Some("true")
+/// An ImportApi / ReimportApi request: the document, and whether warnings fail it.
+async fn import_request(query: Option<String>, req: Request) -> Result<(String, bool), ApiError> {
+    let fail_on_warnings = Query::parse(query.as_deref()).get("failOnWarnings") == Some("true");
+    let input: ImportBody = body(req.into_body()).await?;
+    let document = input.body.ok_or_else(|| bad_request("Body is required"))?;
+    Ok((document, fail_on_warnings))
 }
 
 /// Runs an import on the blocking pool: parsing an OpenAPI document (YAML above all) is CPU work
@@ -96,39 +129,45 @@ where
 
 pub(super) async fn import(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     RawQuery(query): RawQuery,
     req: Request,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let input: ImportBody = body(req.into_body()).await?;
-    let document = input.body.ok_or_else(|| bad_request("Body is required"))?;
-    let fail = fail_on_warnings(&query);
+    let (document, strict) = import_request(query, req).await?;
+    let import_scope = scope.clone();
     let api = off_the_workers(&state, move |state| async move {
-        openapi::import_api(state.gateway.apis(), &document, fail).await
+        openapi::import_api(state.gateway.apis(), &import_scope, &document, strict).await
     })
     .await??;
-    Ok(json(StatusCode::CREATED, &api_value(&state, &api)))
+    Ok(json(StatusCode::CREATED, &api_value(&state, &scope, &api)))
 }
 
 pub(super) async fn reimport(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     Path(api_id): Path<String>,
     RawQuery(query): RawQuery,
     req: Request,
 ) -> ApiResult {
-    let query = Query::parse(query.as_deref());
-    let input: ImportBody = body(req.into_body()).await?;
-    let document = input.body.ok_or_else(|| bad_request("Body is required"))?;
-    let fail = fail_on_warnings(&query);
+    let (document, strict) = import_request(query, req).await?;
+    let import_scope = scope.clone();
     let api = off_the_workers(&state, move |state| async move {
-        openapi::reimport_api(state.gateway.apis(), &api_id, &document, fail).await
+        openapi::reimport_api(
+            state.gateway.apis(),
+            &import_scope,
+            &api_id,
+            &document,
+            strict,
+        )
+        .await
     })
     .await??;
-    Ok(json(StatusCode::CREATED, &api_value(&state, &api)))
+    Ok(json(StatusCode::CREATED, &api_value(&state, &scope, &api)))
 }
 
 pub(super) async fn export(
     State(state): State<Arc<EdgeState>>,
+    RequestScope(scope): RequestScope,
     Path((api_id, specification)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
@@ -150,6 +189,7 @@ pub(super) async fn export(
     let include_extensions = query.get("includeExtensions") != Some("false");
     let text = openapi::export_api(
         state.gateway.apis(),
+        &scope,
         &api_id,
         query.get("stageName").filter(|s| !s.is_empty()),
         include_extensions,

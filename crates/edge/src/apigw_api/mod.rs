@@ -2,19 +2,20 @@
 //!
 //! Request members are camelCase JSON parsed into the gateway's input types; responses render the
 //! gateway's records (their camelCase serialization is the wire shape) plus computed members such
-//! as `apiEndpoint`. One module per resource: [`apis`] (incl. import/export), [`routes`],
-//! [`integrations`], [`stages`], [`deployments`].
+//! as `apiEndpoint`. [`apis`] serves the API resource itself (incl. import/export and CORS);
+//! [`resources`] serves routes, integrations, stages and deployments with one generic set of
+//! handlers. Every operation acts in the request's scope (the region it was signed for).
 
 mod apis;
-mod deployments;
-mod integrations;
-mod routes;
-mod stages;
+mod resources;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
+use nubo_gateway::http_api::model::{
+    DeploymentRecord, IntegrationRecord, RouteRecord, StageRecord,
+};
 use nubo_wire::AwsError;
 use serde_json::{json, Value};
 
@@ -24,7 +25,12 @@ use crate::EdgeState;
 
 /// The `/v2/` routes of the `apigateway` service.
 pub fn router(state: Arc<EdgeState>) -> Router {
-    Router::new()
+    let router = Router::new();
+    let router = resources::routes::<RouteRecord>(router, "/v2/apis/{api_id}/routes");
+    let router = resources::routes::<IntegrationRecord>(router, "/v2/apis/{api_id}/integrations");
+    let router = resources::routes::<StageRecord>(router, "/v2/apis/{api_id}/stages");
+    let router = resources::routes::<DeploymentRecord>(router, "/v2/apis/{api_id}/deployments");
+    router
         .route(
             "/v2/apis",
             post(apis::create).get(apis::list).put(apis::import),
@@ -40,44 +46,7 @@ pub fn router(state: Arc<EdgeState>) -> Router {
             "/v2/apis/{api_id}/exports/{specification}",
             get(apis::export),
         )
-        .route(
-            "/v2/apis/{api_id}/routes",
-            post(routes::create).get(routes::list),
-        )
-        .route(
-            "/v2/apis/{api_id}/routes/{route_id}",
-            get(routes::get)
-                .patch(routes::update)
-                .delete(routes::delete),
-        )
-        .route(
-            "/v2/apis/{api_id}/integrations",
-            post(integrations::create).get(integrations::list),
-        )
-        .route(
-            "/v2/apis/{api_id}/integrations/{integration_id}",
-            get(integrations::get)
-                .patch(integrations::update)
-                .delete(integrations::delete),
-        )
-        .route(
-            "/v2/apis/{api_id}/stages",
-            post(stages::create).get(stages::list),
-        )
-        .route(
-            "/v2/apis/{api_id}/stages/{stage_name}",
-            get(stages::get)
-                .patch(stages::update)
-                .delete(stages::delete),
-        )
-        .route(
-            "/v2/apis/{api_id}/deployments",
-            post(deployments::create).get(deployments::list),
-        )
-        .route(
-            "/v2/apis/{api_id}/deployments/{deployment_id}",
-            get(deployments::get).delete(deployments::delete),
-        )
+        .route("/v2/apis/{api_id}/cors", delete(apis::delete_cors))
         .fallback(|uri: http::Uri| async move {
             let message = if uri.path().starts_with("/v2/") {
                 "The requested operation is not supported by Nubo's API Gateway API"
@@ -142,9 +111,4 @@ pub(crate) fn page(items: Vec<Value>, raw_query: Option<&str>) -> Result<Value, 
         out["nextToken"] = json!(end.to_string());
     }
     Ok(out)
-}
-
-/// Serializes a record (its camelCase form is the wire shape).
-pub(crate) fn render<T: serde::Serialize>(record: &T) -> Value {
-    serde_json::to_value(record).unwrap_or(Value::Null)
 }

@@ -1,13 +1,12 @@
 //! `/2021-10-31/functions/{FunctionName}/url[s]`: Function URL configs (Create, Get, Update,
-//! Delete, List). The configs live in the gateway (`nubo_gateway::function_url`), which also
-//! serves their data plane; they are kept in the server's default scope until the gateway scopes
-//! them.
+//! Delete, List). The configs live in the gateway (`nubo_gateway::function_url`), scoped like the
+//! function they point at, and the gateway also serves their data plane.
 
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use http::StatusCode;
-use nubo_gateway::function_url::{FunctionUrlRecord, UrlInput};
+use nubo_gateway::function_url::{function_arn, FunctionUrlRecord, UrlInput};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::{AwsError, QualifierKind};
 use serde_json::{json, Value};
@@ -18,17 +17,8 @@ use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
 
-/// Function URLs point at an alias or `$LATEST`, never at a published version. Until the gateway
-/// keeps configs per scope, they exist in the default scope only: a request from another region
-/// is refused rather than pointed at a function of the same name there.
-fn url_target(state: &EdgeState, function: FunctionRef) -> Result<FunctionRef, ApiError> {
-    let home = super::registry(state).default_scope();
-    if function.scope != *home {
-        return Err(ApiError(AwsError::invalid_parameter(format!(
-            "Function URLs are served in region '{}' only for now",
-            home.region
-        ))));
-    }
+/// Function URLs point at an alias or `$LATEST`, never at a published version.
+fn url_target(function: FunctionRef) -> Result<FunctionRef, ApiError> {
     if let Some(q) = &function.qualifier {
         if let QualifierKind::Version(_) = q.kind() {
             return Err(ApiError(AwsError::invalid_parameter(format!(
@@ -41,8 +31,8 @@ fn url_target(state: &EdgeState, function: FunctionRef) -> Result<FunctionRef, A
 
 fn render(state: &EdgeState, record: &FunctionUrlRecord, with_modified: bool) -> Value {
     let mut value = json!({
-        "FunctionUrl": state.gateway.function_url(&record.url_id),
-        "FunctionArn": state.gateway.urls().function_arn(&record.function_name, record.qualifier.as_deref()),
+        "FunctionUrl": state.gateway.function_url(&record.scope, &record.url_id),
+        "FunctionArn": function_arn(&record.scope, &record.function_name, record.qualifier.as_deref()),
         "AuthType": record.auth_type,
         "CreationTime": record.creation_time,
         "InvokeMode": record.invoke_mode,
@@ -61,12 +51,17 @@ pub(super) async fn create(
     Function(function): Function,
     req: Request,
 ) -> ApiResult {
-    let function = url_target(&state, function)?;
+    let function = url_target(function)?;
     let input: UrlInput = json_body(req, "CreateFunctionUrlConfig").await?;
     let record = state
         .gateway
         .urls()
-        .create(&function.name, function.qualifier.as_deref(), input)
+        .create(
+            &function.scope,
+            &function.name,
+            function.qualifier.as_deref(),
+            input,
+        )
         .await?;
     Ok(json(StatusCode::CREATED, &render(&state, &record, false)))
 }
@@ -75,11 +70,12 @@ pub(super) async fn get(
     State(state): State<Arc<EdgeState>>,
     Function(function): Function,
 ) -> ApiResult {
-    let function = url_target(&state, function)?;
-    let record = state
-        .gateway
-        .urls()
-        .get(&function.name, function.qualifier.as_deref())?;
+    let function = url_target(function)?;
+    let record = state.gateway.urls().get(
+        &function.scope,
+        &function.name,
+        function.qualifier.as_deref(),
+    )?;
     Ok(json(StatusCode::OK, &render(&state, &record, true)))
 }
 
@@ -88,12 +84,17 @@ pub(super) async fn update(
     Function(function): Function,
     req: Request,
 ) -> ApiResult {
-    let function = url_target(&state, function)?;
+    let function = url_target(function)?;
     let input: UrlInput = json_body(req, "UpdateFunctionUrlConfig").await?;
     let record = state
         .gateway
         .urls()
-        .update(&function.name, function.qualifier.as_deref(), input)
+        .update(
+            &function.scope,
+            &function.name,
+            function.qualifier.as_deref(),
+            input,
+        )
         .await?;
     Ok(json(StatusCode::OK, &render(&state, &record, true)))
 }
@@ -102,11 +103,15 @@ pub(super) async fn delete(
     State(state): State<Arc<EdgeState>>,
     Function(function): Function,
 ) -> ApiResult {
-    let function = url_target(&state, function)?;
+    let function = url_target(function)?;
     state
         .gateway
         .urls()
-        .delete(&function.name, function.qualifier.as_deref())
+        .delete(
+            &function.scope,
+            &function.name,
+            function.qualifier.as_deref(),
+        )
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -116,8 +121,8 @@ pub(super) async fn list(
     Unqualified(function, _): Unqualified,
     query: Query,
 ) -> ApiResult {
-    let function = url_target(&state, function)?;
-    let all = state.gateway.urls().list(&function.name)?;
+    let function = url_target(function)?;
+    let all = state.gateway.urls().list(&function.scope, &function.name)?;
     let max = max_items(&query, 50, 50)?;
     let start = match query.get("Marker").filter(|m| !m.is_empty()) {
         None => 0,

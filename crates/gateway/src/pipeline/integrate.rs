@@ -1,0 +1,381 @@
+//! `integrate` and `map_response`: the only phases that do I/O — a Lambda invocation (the 1.0 or
+//! 2.0 event in, the function's output mapped to a response) or an HTTP backend (request and
+//! response bodies streamed).
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderName, HeaderValue, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use nubo_lambda::{InvokeError, InvokeRequest, InvokeResult};
+
+use super::ctx::{RequestCtx, Selected};
+use super::events::{event_v1, event_v2, RequestFacts, RouteFacts};
+use super::mapping::{map_v1, map_v2, MappedResponse};
+use super::reject::{full_body, with_headers, Reject};
+use crate::plane::{LambdaTarget, Target};
+use crate::{BoxError, Gateway, GatewayBody, GatewayResponse};
+
+/// API Gateway's payload limit.
+pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+/// What an integration produced, before `map_response`.
+pub enum Integrated {
+    /// A function ran; its output is mapped by payload format.
+    Lambda {
+        /// The invocation's outcome.
+        result: InvokeResult,
+        /// Payload format 2.0 (else 1.0).
+        v2: bool,
+    },
+    /// An HTTP backend answered (streamed through as it is).
+    Http(GatewayResponse),
+}
+
+/// Reads a request body up to the gateway's limit. A body that arrives in one piece is kept as
+/// it is (no copy).
+async fn read_limited(mut body: GatewayBody) -> Result<Bytes, Reject> {
+    let mut first: Option<Bytes> = None;
+    let mut rest = BytesMut::new();
+    let mut length = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| Reject::BadRequest)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        length += data.len();
+        if length > MAX_PAYLOAD_BYTES {
+            return Err(Reject::PayloadTooLarge);
+        }
+        match &first {
+            None if rest.is_empty() => first = Some(data),
+            _ => {
+                if let Some(head) = first.take() {
+                    rest.extend_from_slice(&head);
+                }
+                rest.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| rest.freeze()))
+}
+
+/// Hop-by-hop headers a proxy must not forward.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+    )
+}
+
+/// The invocation request for a function in `target.scope` (the scope travels in the reference).
+fn invoke_request(target: &LambdaTarget, payload: Bytes, request_id: &str) -> InvokeRequest {
+    InvokeRequest {
+        function: target.function.clone(),
+        payload,
+        client_context: None,
+        tail_log: false,
+        request_id: Some(request_id.to_owned()),
+    }
+}
+
+/// What the matched route (or the Function URL) integrates with.
+enum Plan<'a> {
+    Http {
+        uri: &'a str,
+        method: Option<&'a http::Method>,
+        path_parameters: &'a [(String, String)],
+        timeout: Duration,
+    },
+    Lambda {
+        target: &'a LambdaTarget,
+        timeout: Option<Duration>,
+        v2: bool,
+        facts: RouteFacts<'a>,
+    },
+}
+
+fn plan<'a>(
+    ctx: &'a RequestCtx,
+    no_vars: &'a std::collections::BTreeMap<String, String>,
+) -> Result<Plan<'a>, Reject> {
+    match ctx.selected.as_ref() {
+        Some(Selected::Api { api, stage }) => {
+            let matched = ctx.route.as_ref().ok_or(Reject::NotFound)?;
+            let route = &stage.routes[matched.index as usize];
+            let target = route
+                .target
+                .as_deref()
+                .ok_or_else(|| Reject::IntegrationFailed("the route has no integration".into()))?;
+            Ok(match target {
+                Target::Http {
+                    uri,
+                    method,
+                    timeout,
+                } => Plan::Http {
+                    uri,
+                    method: method.as_ref(),
+                    path_parameters: &matched.path_parameters,
+                    timeout: *timeout,
+                },
+                Target::Lambda {
+                    target,
+                    v2,
+                    timeout,
+                } => Plan::Lambda {
+                    target,
+                    timeout: Some(*timeout),
+                    v2: *v2,
+                    facts: RouteFacts {
+                        api_id: &stage.api_id,
+                        account_id: &api.scope.account_id,
+                        stage: &stage.stage_name,
+                        route_key: &route.route_key,
+                        route_id: &route.route_id,
+                        resource: route.resource(),
+                        path: ctx.route_path(),
+                        path_parameters: &matched.path_parameters,
+                        stage_variables: &stage.stage_variables,
+                    },
+                },
+            })
+        }
+        // A Function URL waits as long as the function may run.
+        Some(Selected::Url(url)) => Ok(Plan::Lambda {
+            target: &url.target,
+            timeout: None,
+            v2: true,
+            facts: RouteFacts {
+                api_id: &url.record.url_id,
+                account_id: &url.record.scope.account_id,
+                stage: "$default",
+                route_key: "$default",
+                route_id: "$default",
+                resource: "$default",
+                path: &ctx.path,
+                path_parameters: &[],
+                stage_variables: no_vars,
+            },
+        }),
+        None => Err(Reject::NotFound),
+    }
+}
+
+impl Gateway {
+    /// Runs a function with an optional deadline. The invocation runs as its own task so a
+    /// timed-out request does not cancel the function mid-flight (Lambda lets it finish too).
+    async fn invoke(
+        &self,
+        target: &LambdaTarget,
+        payload: Bytes,
+        timeout: Option<Duration>,
+        request_id: &str,
+    ) -> Result<InvokeResult, Reject> {
+        let request = invoke_request(target, payload, request_id);
+        let invoker = self.invoker.clone();
+        let task = tokio::spawn(async move { invoker.invoke(request).await });
+        let joined = match timeout {
+            Some(limit) => match tokio::time::timeout(limit, task).await {
+                Ok(joined) => joined,
+                Err(_) => return Err(Reject::IntegrationTimeout),
+            },
+            None => task.await,
+        };
+        match joined {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(InvokeError::Throttled { .. })) => Err(Reject::FunctionThrottled),
+            Ok(Err(e)) => Err(Reject::IntegrationFailed(e.to_string())),
+            Err(e) => Err(Reject::IntegrationFailed(e.to_string())),
+        }
+    }
+
+    /// `integrate`: the matched route's integration (a Function URL's function), timed for the
+    /// access log.
+    pub(crate) async fn integrate(
+        &self,
+        ctx: &mut RequestCtx,
+        request: http::Request<GatewayBody>,
+    ) -> Result<Integrated, Reject> {
+        let started = Instant::now();
+        let outcome = self.run_integration(ctx, request).await;
+        ctx.integration.latency = Some(started.elapsed());
+        match &outcome {
+            Ok(Integrated::Lambda { .. }) => ctx.integration.status = Some(200),
+            Ok(Integrated::Http(response)) => {
+                ctx.integration.status = Some(response.status().as_u16())
+            }
+            Err(reject) => ctx.integration.error = reject.log_message(),
+        }
+        outcome
+    }
+
+    async fn run_integration(
+        &self,
+        ctx: &RequestCtx,
+        request: http::Request<GatewayBody>,
+    ) -> Result<Integrated, Reject> {
+        let no_vars = Default::default();
+        let (target, timeout, v2, route_facts) = match plan(ctx, &no_vars)? {
+            Plan::Http {
+                uri,
+                method,
+                path_parameters,
+                timeout,
+            } => {
+                let response = self
+                    .proxy_http(
+                        uri,
+                        method,
+                        path_parameters,
+                        request,
+                        &ctx.ingress.source_ip,
+                        timeout,
+                    )
+                    .await?;
+                return Ok(Integrated::Http(response));
+            }
+            Plan::Lambda {
+                target,
+                timeout,
+                v2,
+                facts,
+            } => (target, timeout, v2, facts),
+        };
+        let (parts, body) = request.into_parts();
+        let body = read_limited(body).await?;
+        let facts = RequestFacts {
+            method: &parts.method,
+            raw_path: &ctx.path,
+            raw_query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            body: &body,
+            source_ip: &ctx.ingress.source_ip,
+            domain_name: &ctx.ingress.domain_name,
+            request_id: &ctx.ingress.request_id,
+            received: ctx.ingress.received,
+        };
+        let event = if v2 {
+            event_v2(&facts, &route_facts)
+        } else {
+            event_v1(&facts, &route_facts)
+        };
+        let payload = Bytes::from(event.to_string());
+        let result = self
+            .invoke(target, payload, timeout, &ctx.ingress.request_id)
+            .await?;
+        Ok(Integrated::Lambda { result, v2 })
+    }
+
+    /// HTTP_PROXY: forwards the request (body streamed) and streams the backend's answer back.
+    async fn proxy_http(
+        &self,
+        uri: &str,
+        method: Option<&http::Method>,
+        params: &[(String, String)],
+        request: http::Request<GatewayBody>,
+        source_ip: &str,
+        timeout: Duration,
+    ) -> Result<GatewayResponse, Reject> {
+        let mut target = uri.to_owned();
+        for (name, value) in params {
+            target = target
+                .replace(&format!("{{{name}+}}"), value)
+                .replace(&format!("{{{name}}}"), value);
+        }
+        if let Some(query) = request.uri().query().filter(|q| !q.is_empty()) {
+            target.push(if target.contains('?') { '&' } else { '?' });
+            target.push_str(query);
+        }
+        let target_uri = target
+            .parse::<http::Uri>()
+            .map_err(|e| Reject::IntegrationFailed(format!("invalid backend URI {target}: {e}")))?;
+        if target_uri.scheme_str() != Some("http") {
+            tracing::warn!(uri = %target, "HTTP_PROXY to https is not supported yet (no TLS client)");
+            return Err(Reject::IntegrationFailed(
+                "HTTP_PROXY to https is not supported yet".into(),
+            ));
+        }
+        let (parts, body) = request.into_parts();
+        let mut forward = http::Request::new(
+            Limited::new(body, MAX_PAYLOAD_BYTES)
+                .map_err(|e| -> BoxError { e })
+                .boxed_unsync(),
+        );
+        *forward.method_mut() = method.cloned().unwrap_or(parts.method);
+        *forward.uri_mut() = target_uri;
+        for (name, value) in parts.headers.iter() {
+            if !is_hop_by_hop(name) {
+                forward.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        if let Ok(ip) = HeaderValue::from_str(source_ip) {
+            forward.headers_mut().insert("x-forwarded-for", ip);
+        }
+        forward
+            .headers_mut()
+            .insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        match tokio::time::timeout(timeout, self.http.request(forward)).await {
+            Err(_) => Err(Reject::GatewayTimeout),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "HTTP_PROXY integration failed");
+                Err(Reject::IntegrationFailed(e.to_string()))
+            }
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                let hop: Vec<HeaderName> = parts
+                    .headers
+                    .keys()
+                    .filter(|n| is_hop_by_hop(n))
+                    .cloned()
+                    .collect();
+                for name in hop {
+                    parts.headers.remove(name);
+                }
+                Ok(http::Response::from_parts(
+                    parts,
+                    body.map_err(|e| -> BoxError { Box::new(e) }).boxed_unsync(),
+                ))
+            }
+        }
+    }
+}
+
+fn mapped(response: MappedResponse) -> GatewayResponse {
+    let mut out = http::Response::new(full_body(response.body));
+    *out.status_mut() = StatusCode::from_u16(response.status).unwrap_or(StatusCode::OK);
+    with_headers(out, &response.headers)
+}
+
+/// `map_response`: a function's output becomes the HTTP response (2.0 explicit or inferred, 1.0
+/// needs `statusCode`); an HTTP backend's answer passes through.
+pub fn map_response(
+    ctx: &mut RequestCtx,
+    integrated: Integrated,
+) -> Result<GatewayResponse, Reject> {
+    match integrated {
+        Integrated::Http(response) => Ok(response),
+        Integrated::Lambda { result, .. } if result.function_error => {
+            ctx.integration.error = Reject::FunctionError.log_message();
+            Err(Reject::FunctionError)
+        }
+        Integrated::Lambda { result, v2 } => {
+            let output = if v2 {
+                map_v2(&result.payload)
+            } else {
+                map_v1(&result.payload)
+            };
+            output.map(mapped).map_err(|e| {
+                ctx.integration.error = Some(e.0.clone());
+                Reject::MalformedResponse(e.0)
+            })
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The request pipeline as named phases (ARCHITECTURE.md draws the chart):
+//!
+//! ```text
+//! select_stage → preflight → match_route → authorize → throttle → quota → integrate → map_response → cors → log
+//! ```
+//!
+//! Each phase is a function that reads and fills the typed [`RequestCtx`] (request id minted at
+//! ingress, stage, route match, principal slot, usage-plan key slot, integration report) and
+//! returns `Result<_, Reject>`; a [`Reject`] becomes the gateway's answer in one place. HTTP APIs
+//! and Function URLs run the same phases: a Function URL selects its config instead of a stage,
+//! has only its `$default` route, and is authorized by its `AuthType`.
+//!
+//! Everything here reads the compiled [`DataPlane`](crate::plane::DataPlane) snapshot and the
+//! compiled Function URL configs; the only I/O is the integration itself.
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+
+use crate::{BoxError, Gateway, GatewayBody, GatewayResponse, HostTarget};
+
+pub mod ctx;
+pub mod events;
+mod integrate;
+pub mod mapping;
+pub mod phases;
+pub mod reject;
+
+pub use ctx::{Ingress, RequestCtx};
+pub use integrate::{map_response, MAX_PAYLOAD_BYTES};
+pub use reject::{full_body, message, Endpoint, Reject};
+
+impl Gateway {
+    /// A data-plane request to the HTTP API or Function URL `target` names. `path` is the path the
+    /// resource sees: for an API `/{stage}/…` or `/…` for the `$default` stage (the Host form's
+    /// full path, or what follows `/_api/{api-id}`).
+    pub async fn handle<B>(
+        &self,
+        target: HostTarget<'_>,
+        path: &str,
+        request: http::Request<B>,
+        ingress: Ingress,
+    ) -> GatewayResponse
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let request = request.map(|body| body.map_err(Into::into).boxed_unsync());
+        let mut ctx = RequestCtx::new(ingress, path, &request);
+        match target {
+            HostTarget::Api { id, region } => {
+                let selected = phases::select_stage(&mut ctx, &self.apis.plane(), id, region);
+                let response = self
+                    .serve(&mut ctx, selected, request, Endpoint::HttpApi)
+                    .await;
+                phases::log(&ctx, id, &response, &self.access_log);
+                response
+            }
+            // A Function URL: its config is its stage, `$default` its one route, and it keeps no
+            // access log.
+            HostTarget::Url { id, region } => {
+                let selected = phases::select_url(&mut ctx, self.urls.compiled(id), region);
+                self.serve(&mut ctx, selected, request, Endpoint::FunctionUrl)
+                    .await
+            }
+        }
+    }
+
+    /// The phases after `select_stage`, in order; a rejection before the integration is answered
+    /// as it is, one after it gets the CORS headers an integration's answer would.
+    async fn serve(
+        &self,
+        ctx: &mut RequestCtx,
+        selected: Result<(), Reject>,
+        request: http::Request<GatewayBody>,
+        endpoint: Endpoint,
+    ) -> GatewayResponse {
+        let routed = selected
+            .and_then(|()| phases::preflight(ctx, request.headers()))
+            .and_then(|()| phases::match_route(ctx))
+            .and_then(|()| phases::authorize(ctx))
+            .and_then(|()| phases::throttle(ctx, &self.account_bucket))
+            .and_then(|()| phases::quota(ctx));
+        if let Err(reject) = routed {
+            return reject.into_response(endpoint);
+        }
+        let answered = match self.integrate(ctx, request).await {
+            Ok(integrated) => map_response(ctx, integrated),
+            Err(reject) => Err(reject),
+        };
+        let response = answered.unwrap_or_else(|reject| reject.into_response(endpoint));
+        phases::cors(ctx, response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The edge's router needs the pipeline's futures to be `Send`.
+    #[allow(dead_code)]
+    fn pipelines_are_send(gateway: &Gateway, ingress: Ingress) {
+        fn is_send<T: Send>(_: T) {}
+        let request = http::Request::new(http_body_util::Empty::<Bytes>::new());
+        let target = HostTarget::Api {
+            id: "a",
+            region: None,
+        };
+        is_send(gateway.handle(target, "/", request, ingress));
+    }
+}

@@ -1,0 +1,198 @@
+//! The phases before and after the integration, each a function of the request context that
+//! returns `Result<_, Reject>`: `select_stage`, `preflight`, `match_route`, `authorize`,
+//! `throttle`, `quota`, and on the way out `cors` and `log`. They read only compiled snapshots.
+
+use std::sync::Arc;
+
+use http::HeaderName;
+
+use super::ctx::{RequestCtx, RouteMatch, Selected};
+use super::reject::{with_headers, Reject};
+use crate::access_log::{log_group, render, AccessContext, AccessLogSink};
+use crate::function_url::{AuthType, CompiledUrl};
+use crate::pipeline::events::clf_time;
+use crate::plane::cors::CorsPolicy;
+use crate::plane::routing::{path_parameters, RouteKey};
+use crate::plane::throttle::TokenBucket;
+use crate::plane::{CompiledApi, DataPlane};
+use crate::GatewayResponse;
+
+/// `select_stage` for an HTTP API: the first path segment if it names a stage, else `$default`,
+/// else 404. A host naming a region finds only an API of that region.
+pub fn select_stage(
+    ctx: &mut RequestCtx,
+    plane: &DataPlane,
+    api_id: &str,
+    host_region: Option<&str>,
+) -> Result<(), Reject> {
+    let api: &Arc<CompiledApi> = plane.get(api_id).ok_or(Reject::NotFound)?;
+    if host_region.is_some_and(|region| region != api.scope.region) {
+        return Err(Reject::NotFound);
+    }
+    let trimmed = ctx.path.trim_start_matches('/');
+    let first = trimmed.split('/').next().unwrap_or("");
+    let (stage, start) = match api.stages.get(first).filter(|_| first != "$default") {
+        Some(stage) => (stage, ctx.path.len() - trimmed.len() + first.len()),
+        None => (api.stages.get("$default").ok_or(Reject::NotFound)?, 0),
+    };
+    ctx.route_path_start = start;
+    ctx.selected = Some(Selected::Api {
+        api: api.clone(),
+        stage: stage.clone(),
+    });
+    Ok(())
+}
+
+/// `select_stage` for a Function URL: the config behind the URL id (its stage is `$default`).
+pub fn select_url(
+    ctx: &mut RequestCtx,
+    url: Option<Arc<CompiledUrl>>,
+    host_region: Option<&str>,
+) -> Result<(), Reject> {
+    let url = url.ok_or(Reject::NotFound)?;
+    if host_region.is_some_and(|region| region != url.record.scope.region) {
+        return Err(Reject::NotFound);
+    }
+    ctx.selected = Some(Selected::Url(url));
+    Ok(())
+}
+
+/// The CORS policy of what `select_stage` chose.
+pub fn cors_policy(ctx: &RequestCtx) -> Option<&CorsPolicy> {
+    match ctx.selected.as_ref()? {
+        Selected::Api { stage, .. } => stage.cors.as_ref(),
+        Selected::Url(url) => url.cors.as_ref(),
+    }
+}
+
+/// `preflight`: a CORS preflight is answered from the configuration, before any route.
+pub fn preflight(ctx: &RequestCtx, headers: &http::HeaderMap) -> Result<(), Reject> {
+    match cors_policy(ctx) {
+        Some(cors) if CorsPolicy::is_preflight(&ctx.method, headers) => {
+            Err(Reject::Preflight(cors.preflight_headers(headers)))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `match_route`: the stage's route table (a Function URL has only its `$default` route).
+pub fn match_route(ctx: &mut RequestCtx) -> Result<(), Reject> {
+    let Some(stage) = ctx.stage() else {
+        return Ok(());
+    };
+    let route_path = ctx.route_path();
+    let index = stage
+        .table
+        .lookup(&ctx.method, route_path)
+        .ok_or(Reject::NotFound)?;
+    let route = &stage.routes[index as usize];
+    let path_parameters = match &route.key {
+        RouteKey::Path { segments, .. } => path_parameters(segments, route_path),
+        RouteKey::Default => Vec::new(),
+    };
+    ctx.route = Some(RouteMatch {
+        index,
+        path_parameters,
+    });
+    Ok(())
+}
+
+/// `authorize`: routes of HTTP APIs have no authorizers yet (their slot is empty and every
+/// request passes); a Function URL with `AuthType: AWS_IAM` is refused until SigV4 verification
+/// reaches the data plane.
+pub fn authorize(ctx: &mut RequestCtx) -> Result<(), Reject> {
+    match &ctx.selected {
+        Some(Selected::Url(url)) if url.auth_type != AuthType::None => Err(Reject::Forbidden),
+        _ => Ok(()),
+    }
+}
+
+/// `throttle`: the route's bucket (`routeSettings[routeKey]`) or the stage's
+/// (`defaultRouteSettings`), then the account's.
+pub fn throttle(ctx: &RequestCtx, account: &TokenBucket) -> Result<(), Reject> {
+    if let (Some(stage), Some(route)) = (ctx.stage(), &ctx.route) {
+        let route = &stage.routes[route.index as usize];
+        let bucket = route.bucket.as_ref().or(stage.default_bucket.as_ref());
+        if !bucket.is_none_or(|b| b.try_take()) {
+            return Err(Reject::Throttled);
+        }
+        if !account.try_take() {
+            return Err(Reject::Throttled);
+        }
+    }
+    Ok(())
+}
+
+/// `quota`: usage plans count requests per API key (REST APIs); HTTP APIs have none, so the slot
+/// is empty.
+pub fn quota(ctx: &mut RequestCtx) -> Result<(), Reject> {
+    ctx.usage_plan_key = None;
+    Ok(())
+}
+
+/// `cors` on the way out: the integration's own CORS headers are replaced by the policy's.
+pub fn cors(ctx: &RequestCtx, mut response: GatewayResponse) -> GatewayResponse {
+    let Some(policy) = cors_policy(ctx) else {
+        return response;
+    };
+    let names: Vec<HeaderName> = response
+        .headers()
+        .keys()
+        .filter(|n| n.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in names {
+        response.headers_mut().remove(name);
+    }
+    let mut origin = http::HeaderMap::new();
+    if let Some(value) = &ctx.origin {
+        origin.insert(http::header::ORIGIN, value.clone());
+    }
+    let mut extra = Vec::new();
+    policy.apply(&origin, &mut extra);
+    with_headers(response, &extra)
+}
+
+/// `log`: the stage's access-log line, if it has a format, with what the phases learned.
+pub fn log(ctx: &RequestCtx, api_id: &str, response: &GatewayResponse, sink: &AccessLogSink) {
+    let Some(stage) = ctx.stage() else { return };
+    let Some(settings) = &stage.access_log else {
+        return;
+    };
+    let received = ctx.ingress.received;
+    let route_key = match &ctx.route {
+        Some(route) => stage.routes[route.index as usize].route_key.clone(),
+        None => "-".into(),
+    };
+    let access = AccessContext {
+        request_id: ctx.ingress.request_id.clone(),
+        api_id: api_id.to_owned(),
+        stage: stage.stage_name.clone(),
+        route_key,
+        http_method: ctx.method.to_string(),
+        path: ctx.path.clone(),
+        status: response.status().as_u16(),
+        response_length: hyper::body::Body::size_hint(response.body()).exact(),
+        request_time: clf_time(received),
+        request_time_epoch: (received.unix_timestamp_nanos() / 1_000_000) as i64,
+        source_ip: ctx.ingress.source_ip.clone(),
+        user_agent: ctx
+            .user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+        domain_name: ctx.ingress.domain_name.clone(),
+        integration_latency_ms: ctx.integration.latency.map(|l| l.as_millis()),
+        response_latency_ms: ctx.started.elapsed().as_millis(),
+        integration_status: ctx.integration.status,
+        error_message: ctx.integration.error.clone(),
+    };
+    let group = settings
+        .destination_arn
+        .as_deref()
+        .map(log_group)
+        .unwrap_or_else(|| format!("apigateway/{api_id}"));
+    let line = render(settings.format.as_deref().unwrap_or(""), &access);
+    sink.write(group, format!("{api_id}/{}", stage.stage_name), line);
+}
