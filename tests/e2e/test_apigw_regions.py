@@ -8,7 +8,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, CREDENTIALS, REGION, error_of, function_arn, lambda_client_for
+from conftest import ACCOUNT, REGION, credentials_for, error_of, function_arn, lambda_client_for
 from gateway_helpers import api_host, apigw_client_for, request
 
 EU = "eu-west-1"
@@ -71,7 +71,7 @@ def test_a_function_arn_resolves_in_its_own_region(gw_eu, make_function, endpoin
 def test_function_urls_live_in_their_functions_region(make_function, endpoint):
     name = make_function()["FunctionName"]
     eu = boto3.client("lambda", endpoint_url=endpoint, region_name=EU,
-                      config=Config(retries={"max_attempts": 0}), **CREDENTIALS)
+                      config=Config(retries={"max_attempts": 0}), **credentials_for(endpoint))
     with pytest.raises(ClientError) as e:
         eu.create_function_url_config(FunctionName=name, AuthType="NONE")
     assert error_of(e)[:2] == ("ResourceNotFoundException", 404)

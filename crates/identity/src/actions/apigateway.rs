@@ -62,8 +62,14 @@ pub(super) const RULES: &[Rule] = &[
         "/apis/{ApiId}/deployments/{DeploymentId}"
     ),
     apigw!(
+        "UpdateDeployment",
+        "PATCH",
+        "/apis/{ApiId}/deployments/{DeploymentId}"
+    ),
+    apigw!(
         "DeleteDeployment",
         "DELETE",
         "/apis/{ApiId}/deployments/{DeploymentId}"
     ),
+    apigw!("DeleteCorsConfiguration", "DELETE", "/apis/{ApiId}/cors"),
 ];
