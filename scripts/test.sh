@@ -19,6 +19,12 @@ if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1 \
         || echo "    (could not install them: functions get no outbound network)"
 fi
 
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "==> cargo clippy --workspace --all-targets -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
 echo "==> cargo test --workspace"
 cargo test --workspace
 
