@@ -30,6 +30,7 @@ mod runtime_api;
 
 pub use asynchronous::{AsyncConfig, AsyncInvoker, QueuedEvent};
 pub use control::event_invoke::EventInvokeConfig;
+pub use control::permissions::{FunctionPolicy, Permission};
 pub use control::records::{AliasRecord, AliasSnapshot, FunctionRecord, FunctionSnapshot, LATEST};
 pub use control::{FunctionChange, Registry};
 pub use environment::{EndpointServer, EnvironmentEndpoint};

@@ -34,7 +34,7 @@ pub enum Integrated {
 
 /// Reads a request body up to the gateway's limit. A body that arrives in one piece is kept as
 /// it is (no copy).
-async fn read_limited(mut body: GatewayBody) -> Result<Bytes, Reject> {
+pub(super) async fn read_limited(mut body: GatewayBody) -> Result<Bytes, Reject> {
     let mut first: Option<Bytes> = None;
     let mut rest = BytesMut::new();
     let mut length = 0usize;
@@ -169,7 +169,63 @@ fn plan<'a>(
     }
 }
 
+/// The `SourceArn` API Gateway invokes a function with: `arn:aws:execute-api:{region}:{account}:
+/// {apiId}/{stage}/{METHOD}/{route path}`, or `…/{stage}/$default` for the default route.
+fn source_arn(scope_region: &str, facts: &RouteFacts<'_>, method: &http::Method) -> String {
+    let head = format!(
+        "arn:aws:execute-api:{scope_region}:{}:{}/{}",
+        facts.account_id, facts.api_id, facts.stage
+    );
+    if facts.route_key == "$default" {
+        format!("{head}/$default")
+    } else {
+        format!("{head}/{method}/{}", facts.resource.trim_start_matches('/'))
+    }
+}
+
 impl Gateway {
+    /// Whether API Gateway (`apigateway.amazonaws.com`, acting for the route) may invoke the
+    /// integration's function. A function of another account must allow it in its resource
+    /// policy, as on AWS. In the API's own account an explicit `Deny` refuses it and a missing
+    /// `Allow` does not: AWS's console and quick create add that permission themselves, and
+    /// Nubo's integrations worked before resource policies existed.
+    fn may_invoke(
+        &self,
+        target: &LambdaTarget,
+        api_scope: &nubo_wire::Scope,
+        facts: &RouteFacts<'_>,
+        method: &http::Method,
+    ) -> Result<(), Reject> {
+        let registry = self.invoker.registry();
+        let api_account = api_scope.account_id.as_str();
+        let same_account = target.function.scope.account_id == api_account;
+        if same_account && registry.policy(&target.function).is_none() {
+            return Ok(());
+        }
+        let arn = source_arn(&api_scope.region, facts, method);
+        match registry.service_may_invoke(
+            &target.function,
+            "apigateway.amazonaws.com",
+            &arn,
+            api_account,
+        ) {
+            Ok(()) => Ok(()),
+            Err(denied)
+                if same_account
+                    && !matches!(
+                        denied.decision,
+                        nubo_identity::policy::Decision::ExplicitDeny(_)
+                    ) =>
+            {
+                Ok(())
+            }
+            Err(denied) => {
+                tracing::debug!(reason = %denied.message(), "a function's policy refused API Gateway");
+                Err(Reject::IntegrationFailed(denied.message()))
+            }
+        }
+    }
+
     /// Runs a function with an optional deadline. The invocation runs as its own task so a
     /// timed-out request does not cancel the function mid-flight (Lambda lets it finish too).
     async fn invoke(
@@ -249,6 +305,9 @@ impl Gateway {
                 facts,
             } => (target, timeout, v2, facts),
         };
+        if let Some(Selected::Api { api, .. }) = &ctx.selected {
+            self.may_invoke(target, &api.scope, &route_facts, &ctx.method)?;
+        }
         let (parts, body) = request.into_parts();
         let body = read_limited(body).await?;
         let facts = RequestFacts {
