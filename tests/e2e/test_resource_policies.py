@@ -326,3 +326,83 @@ def test_function_url_with_aws_iam(lam, endpoint, function, user):
     headers = signed("GET", host, "/", b"", user["creds"], "lambda")
     reply = request(endpoint, "GET", "/", host=host, headers=headers)
     assert reply.status == 200, reply
+
+
+# --------------------------------------------------------------------------------------------------
+# Recursive loops
+# --------------------------------------------------------------------------------------------------
+
+LOOPER = "def handler(event, context):\n    return {'hop': event.get('hop', 0) + 1}\n"
+FAILURE_SINK = (
+    "def handler(event, context):\n"
+    "    assert event['requestContext']['condition'] == 'RecursiveInvocationException', event\n"
+    "    return 'seen'\n"
+)
+
+
+def test_a_function_that_invokes_itself_through_destinations_stops_after_16(start_server):
+    import time
+
+    from test_async import metrics
+
+    srv = start_server()
+    lam = srv.client("lambda")
+    role = f"arn:aws:iam::{ACCOUNT}:role/nubo-e2e"
+    looper, sink = unique_name("looper"), unique_name("sink")
+    for name, code in ((looper, LOOPER), (sink, FAILURE_SINK)):
+        lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="app.handler",
+                            Code={"ZipFile": make_zip({"app.py": code})})
+    lam.put_function_event_invoke_config(
+        FunctionName=looper, MaximumRetryAttempts=0,
+        DestinationConfig={"OnSuccess": {"Destination": function_arn(looper)},
+                           "OnFailure": {"Destination": function_arn(sink)}},
+    )
+    lam.invoke(FunctionName=looper, InvocationType="Event", Payload=b"{}")
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        seen = metrics(srv.endpoint)
+        done = seen.get("nubo_async_recursion_stopped_total", 0) >= 1 and seen.get("nubo_async_queue_depth") == 0
+        if done:
+            break
+        time.sleep(0.2)
+    seen = metrics(srv.endpoint)
+    assert seen.get("nubo_async_recursion_stopped_total") == 1, seen
+    # 16 runs of the looper, then the failure record in the sink; nothing after.
+    assert seen.get("nubo_async_events_succeeded_total") == 17, seen
+    assert seen.get("nubo_async_function_errors_total", 0) == 0, seen
+    time.sleep(0.5)
+    assert metrics(srv.endpoint).get("nubo_async_events_succeeded_total") == 17
+
+
+def test_the_trace_header_carries_the_chain_of_an_sdk_call(start_server):
+    """A function's SDK sends its `_X_AMZN_TRACE_ID` back as `X-Amzn-Trace-Id`: an Event Invoke
+    whose chain already holds 16 invocations is stopped, one with 15 still runs."""
+    import time
+
+    from test_async import metrics
+
+    srv = start_server()
+    lam = srv.client("lambda")
+    name = unique_name("traced")
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=f"arn:aws:iam::{ACCOUNT}:role/nubo-e2e",
+                        Handler="app.handler", Code={"ZipFile": make_zip({"app.py": LOOPER})})
+
+    def send(count: int) -> None:
+        def add_header(request, **_):
+            request.headers["X-Amzn-Trace-Id"] = f"Root=1-00000000-000000000000000000000000;Lineage=6e75626f:{count}"
+
+        lam.meta.events.register_first("before-sign.lambda.Invoke", add_header)
+        try:
+            lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+        finally:
+            lam.meta.events.unregister("before-sign.lambda.Invoke", add_header)
+
+    send(16)
+    send(15)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and metrics(srv.endpoint).get("nubo_async_queue_depth") != 0:
+        time.sleep(0.2)
+    seen = metrics(srv.endpoint)
+    assert seen.get("nubo_async_recursion_stopped_total") == 1, seen
+    assert seen.get("nubo_async_events_succeeded_total") == 1, seen

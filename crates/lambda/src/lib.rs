@@ -20,6 +20,7 @@ pub mod control;
 pub mod credentials;
 pub mod error;
 pub mod invoke;
+pub mod lineage;
 pub mod logs;
 pub mod runtimes;
 pub mod sandbox;

@@ -84,6 +84,7 @@ fn invoke_request(target: &LambdaTarget, payload: Bytes, request_id: &str) -> In
         client_context: None,
         tail_log: false,
         request_id: Some(request_id.to_owned()),
+        lineage: 0,
     }
 }
 
