@@ -256,7 +256,15 @@ def test_another_account_needs_the_function_policy(start_server):
 # --------------------------------------------------------------------------------------------------
 
 
-def test_http_api_route_with_aws_iam(endpoint, function, user):
+AUTHORIZER_ECHO = (
+    "import json\n"
+    "def handler(event, context):\n"
+    "    return {'statusCode': 200, 'body': json.dumps(event['requestContext'].get('authorizer'))}\n"
+)
+
+
+def test_http_api_route_with_aws_iam(endpoint, make_function, user):
+    function = make_function(files={"app.py": AUTHORIZER_ECHO})["FunctionName"]
     gw = apigw_client_for(endpoint)
     api_id = gw.create_api(Name="iam", ProtocolType="HTTP")["ApiId"]
     try:
@@ -299,6 +307,11 @@ def test_http_api_route_with_aws_iam(endpoint, function, user):
         headers = signed("GET", host, "/prod/private", b"", user["creds"], "execute-api")
         reply = request(endpoint, "GET", "/prod/private", host=host, headers=headers)
         assert reply.status == 200, reply
+        iam = reply.json["iam"]
+        assert (iam["userArn"], iam["accountId"], iam["accessKey"]) == (
+            user["arn"], ACCOUNT, user["creds"]["aws_access_key_id"],
+        )
+        assert request(endpoint, "GET", "/prod/public", host=host).json is None
     finally:
         gw.delete_api(ApiId=api_id)
 

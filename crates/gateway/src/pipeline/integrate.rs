@@ -9,7 +9,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use nubo_lambda::{InvokeError, InvokeRequest, InvokeResult};
 
-use super::ctx::{RequestCtx, Selected};
+use super::ctx::{IamCaller, Principal, RequestCtx, Selected};
 use super::events::{event_v1, event_v2, RequestFacts, RouteFacts};
 use super::mapping::{map_v1, map_v2, MappedResponse};
 use super::reject::{full_body, with_headers, Reject};
@@ -170,6 +170,32 @@ fn plan<'a>(
     }
 }
 
+/// What an `AWS_IAM` route or Function URL tells the function about its caller: 2.0's
+/// `requestContext.authorizer.iam`, 1.0's `requestContext.identity`.
+fn add_iam_caller(event: &mut serde_json::Value, caller: &IamCaller, v2: bool) {
+    let context = &mut event["requestContext"];
+    if v2 {
+        context["authorizer"] = serde_json::json!({
+            "iam": {
+                "accessKey": caller.access_key,
+                "accountId": caller.account_id,
+                "callerId": caller.user_id,
+                "cognitoIdentity": null,
+                "principalOrgId": null,
+                "userArn": caller.user_arn,
+                "userId": caller.user_id,
+            }
+        });
+    } else {
+        let identity = &mut context["identity"];
+        identity["accessKey"] = serde_json::json!(caller.access_key);
+        identity["accountId"] = serde_json::json!(caller.account_id);
+        identity["caller"] = serde_json::json!(caller.user_id);
+        identity["user"] = serde_json::json!(caller.user_id);
+        identity["userArn"] = serde_json::json!(caller.user_arn);
+    }
+}
+
 /// The `SourceArn` API Gateway invokes a function with: `arn:aws:execute-api:{region}:{account}:
 /// {apiId}/{stage}/{METHOD}/{route path}`, or `…/{stage}/$default` for the default route.
 fn source_arn(scope_region: &str, facts: &RouteFacts<'_>, method: &http::Method) -> String {
@@ -322,11 +348,14 @@ impl Gateway {
             request_id: &ctx.ingress.request_id,
             received: ctx.ingress.received,
         };
-        let event = if v2 {
+        let mut event = if v2 {
             event_v2(&facts, &route_facts)
         } else {
             event_v1(&facts, &route_facts)
         };
+        if let Some(Principal::Iam(caller)) = &ctx.principal {
+            add_iam_caller(&mut event, caller, v2);
+        }
         let payload = Bytes::from(event.to_string());
         let result = self
             .invoke(target, payload, timeout, &ctx.ingress.request_id)
