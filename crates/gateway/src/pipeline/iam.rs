@@ -86,6 +86,15 @@ impl Gateway {
                 Needed::Route(execute_api_arn(ctx).ok_or(Reject::NotFound)?)
             }
             Some(Selected::Url(url)) if url.auth_type == AuthType::None => {
+                // Without a policy there is nothing that could deny: one map read, no evaluation.
+                if self
+                    .invoker
+                    .registry()
+                    .policy(&url.target.function)
+                    .is_none()
+                {
+                    return Ok(request);
+                }
                 let keys = ConditionKeys::default().with("lambda:FunctionUrlAuthType", "NONE");
                 let decision = self.invoker.registry().authorize_invoke(
                     &Caller::anonymous(),

@@ -468,3 +468,40 @@ pub fn map_response(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_gateway_names_the_route_it_invokes_for() {
+        let vars = Default::default();
+        let facts = |route_key: &'static str, resource: &'static str| RouteFacts {
+            api_id: "abc123",
+            account_id: "000000000000",
+            stage: "prod",
+            route_key,
+            route_id: "r1",
+            resource,
+            path: "/items/42",
+            path_parameters: &[],
+            stage_variables: &vars,
+        };
+        assert_eq!(
+            source_arn(
+                "us-east-1",
+                &facts("GET /items/{id}", "/items/{id}"),
+                &http::Method::GET
+            ),
+            "arn:aws:execute-api:us-east-1:000000000000:abc123/prod/GET/items/{id}"
+        );
+        assert_eq!(
+            source_arn(
+                "us-east-1",
+                &facts("$default", "$default"),
+                &http::Method::POST
+            ),
+            "arn:aws:execute-api:us-east-1:000000000000:abc123/prod/$default"
+        );
+    }
+}

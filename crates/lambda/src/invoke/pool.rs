@@ -26,8 +26,12 @@ pub(crate) const CREDENTIALS_MARGIN: Duration = Duration::from_secs(20 * 60);
 
 /// Whether an environment's credentials would expire within `margin`.
 fn expiring(env: &Environment, margin: Duration) -> bool {
-    env.credentials_expire
-        .is_some_and(|at| at.saturating_duration_since(Instant::now()) < margin)
+    expires_within(env.credentials_expire, Instant::now(), margin)
+}
+
+/// Whether credentials expiring at `at` (never, for `None`) expire within `margin` of `now`.
+fn expires_within(at: Option<Instant>, now: Instant, margin: Duration) -> bool {
+    at.is_some_and(|at| at.saturating_duration_since(now) < margin)
 }
 
 /// Idle environments by revision, most recently used last.
@@ -129,5 +133,41 @@ impl Pool {
     /// Environments idle now.
     pub(crate) fn idle_count(&self) -> usize {
         self.idle.lock().values().map(Vec::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environments_go_before_their_credentials_expire() {
+        let now = Instant::now();
+        let hour = Duration::from_secs(3600);
+        assert!(!expires_within(None, now, CREDENTIALS_MARGIN));
+        assert!(!expires_within(Some(now + hour), now, CREDENTIALS_MARGIN));
+        assert!(expires_within(
+            Some(now + Duration::from_secs(60)),
+            now,
+            CREDENTIALS_MARGIN
+        ));
+        // Already expired.
+        assert!(expires_within(
+            Some(now),
+            now + hour,
+            Duration::from_secs(1)
+        ));
+        // A 15-minute invocation needs 16 minutes left.
+        let margin = Duration::from_secs(900 + 60);
+        assert!(expires_within(
+            Some(now + Duration::from_secs(900)),
+            now,
+            margin
+        ));
+        assert!(!expires_within(
+            Some(now + Duration::from_secs(1000)),
+            now,
+            margin
+        ));
     }
 }
