@@ -419,3 +419,43 @@ def test_the_trace_header_carries_the_chain_of_an_sdk_call(start_server):
     seen = metrics(srv.endpoint)
     assert seen.get("nubo_async_recursion_stopped_total") == 1, seen
     assert seen.get("nubo_async_events_succeeded_total") == 1, seen
+
+
+SELF_INVOKER = """
+import os
+
+import boto3
+
+client = boto3.client("lambda")
+
+
+def handler(event, context):
+    # The SDK sends this invocation's _X_AMZN_TRACE_ID back as X-Amzn-Trace-Id.
+    client.invoke(FunctionName=os.environ["AWS_LAMBDA_FUNCTION_NAME"], InvocationType="Event", Payload=b"{}")
+    return "again"
+"""
+
+
+def test_a_function_that_invokes_itself_with_the_sdk_stops_after_16(start_server):
+    import time
+
+    from test_async import metrics
+
+    srv = start_server()
+    srv.runtime_sdk()
+    lam = srv.client("lambda")
+    name = unique_name("selfish")
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=f"arn:aws:iam::{ACCOUNT}:role/nubo-e2e",
+                        Handler="app.handler", Timeout=30,
+                        Code={"ZipFile": make_zip({"app.py": SELF_INVOKER})})
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        seen = metrics(srv.endpoint)
+        if seen.get("nubo_async_recursion_stopped_total", 0) >= 1 and seen.get("nubo_async_queue_depth") == 0:
+            break
+        time.sleep(0.25)
+    seen = metrics(srv.endpoint)
+    assert seen.get("nubo_async_recursion_stopped_total") == 1, seen
+    assert seen.get("nubo_async_events_succeeded_total") == 16, seen
+    assert seen.get("nubo_async_function_errors_total", 0) == 0, seen
