@@ -15,7 +15,18 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, REGION, credentials_for, error_of, function_arn, invoke, make_zip, unique_name
+from aws_cli import aws
+from conftest import (
+    ACCOUNT,
+    REGION,
+    client_env_for,
+    credentials_for,
+    error_of,
+    function_arn,
+    invoke,
+    make_zip,
+    unique_name,
+)
 from gateway_helpers import api_host, apigw_client_for, request
 
 ECHO = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
@@ -113,6 +124,26 @@ def test_add_get_remove_permission(lam, function):
     with pytest.raises(ClientError) as e:
         lam.remove_permission(FunctionName=function, StatementId="account")
     assert error_of(e) == ("ResourceNotFoundException", 404, "No policy is associated with the given resource.")
+
+
+def test_the_aws_cli_adds_and_reads_permissions(endpoint, function):
+    env = client_env_for(endpoint)
+    proc = aws(["lambda", "add-permission", "--endpoint-url", endpoint, "--function-name", function,
+                "--statement-id", "apigw", "--action", "lambda:InvokeFunction",
+                "--principal", "apigateway.amazonaws.com",
+                "--source-arn", f"arn:aws:execute-api:{REGION}:{ACCOUNT}:abc123/*/*/items"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(json.loads(proc.stdout)["Statement"])["Condition"] == {
+        "ArnLike": {"AWS:SourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:abc123/*/*/items"}
+    }
+    proc = aws(["lambda", "get-policy", "--endpoint-url", endpoint, "--function-name", function], env)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(json.loads(proc.stdout)["Policy"])["Statement"][0]["Sid"] == "apigw"
+    proc = aws(["lambda", "remove-permission", "--endpoint-url", endpoint, "--function-name", function,
+                "--statement-id", "apigw"], env)
+    assert proc.returncode == 0, proc.stderr
+    proc = aws(["lambda", "get-policy", "--endpoint-url", endpoint, "--function-name", function], env)
+    assert proc.returncode != 0 and "ResourceNotFoundException" in proc.stderr
 
 
 def test_permission_errors(lam, lam_unvalidated, function):
