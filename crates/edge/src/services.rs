@@ -21,7 +21,9 @@ pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
     registry.register(
         Service::new("lambda")
             .rest(Protocol::RestJson, lambda_api::router(state.clone()))
-            .authorized_by(LambdaAuthorizer),
+            .authorized_by(LambdaAuthorizer {
+                functions: Some(state.invoker.registry().clone()),
+            }),
     );
     registry.register(
         Service::new("apigateway")

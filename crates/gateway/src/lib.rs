@@ -14,7 +14,9 @@
 //!
 //! APIs and Function URLs are scoped by (account, region); their ids are unique across scopes.
 //! Does not own: the control APIs' routes and error rendering (the edge), how a function runs (it
-//! calls `nubo_lambda::Invoker`), authorizers (a later issue) or WebSocket APIs.
+//! calls `nubo_lambda::Invoker`), JWT and Lambda authorizers (a later issue) or WebSocket APIs.
+//! IAM authorization (`AWS_IAM` routes and Function URLs) verifies SigV4 against the
+//! `nubo_identity::IdentityRegistry` the composition root hands over.
 //! The request path reads only in-memory snapshots: no SQL, no files.
 
 pub mod access_log;
@@ -31,6 +33,7 @@ use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
+use nubo_identity::IdentityRegistry;
 use nubo_lambda::Invoker;
 use nubo_observe::LogWriter;
 use nubo_store::Documents;
@@ -117,15 +120,17 @@ pub struct Gateway {
     access_log: access_log::AccessLogSink,
     account_bucket: plane::throttle::TokenBucket,
     config: GatewayConfig,
+    identity: Arc<IdentityRegistry>,
 }
 
 impl Gateway {
     /// Loads APIs and Function URLs from the store (after the functions); access logs go to
-    /// `logs`. Must run inside a tokio runtime.
+    /// `logs`; `AWS_IAM` callers are verified against `identity`. Must run inside a tokio runtime.
     pub async fn start(
         documents: Arc<dyn Documents>,
         logs: LogWriter,
         invoker: Arc<Invoker>,
+        identity: Arc<IdentityRegistry>,
         config: GatewayConfig,
     ) -> Result<Arc<Self>, GatewayError> {
         let apis = ApiRegistry::load(documents.clone(), &config.scope).await?;
@@ -150,6 +155,7 @@ impl Gateway {
                 plane::throttle::ACCOUNT_BURST,
             ),
             config,
+            identity,
         }))
     }
 

@@ -256,6 +256,14 @@ fn rejections() -> Vec<(&'static str, Reject)> {
     vec![
         ("NotFound", Reject::NotFound),
         ("Forbidden", Reject::Forbidden),
+        (
+            "MissingAuthenticationToken",
+            Reject::MissingAuthenticationToken,
+        ),
+        (
+            "Unauthorized",
+            Reject::Unauthorized("The security token included in the request is invalid.".into()),
+        ),
         ("Throttled", Reject::Throttled),
         ("PayloadTooLarge", Reject::PayloadTooLarge),
         ("BadRequest", Reject::BadRequest),

@@ -125,6 +125,74 @@ fn evaluation(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    resource_policies(c, at);
+}
+
+/// A function's policy of ten AddPermission statements (services with `SourceArn`, accounts),
+/// judged for a service principal — what the gateway and S3 notifications ask per invocation.
+fn resource_policies(c: &mut Criterion, at: time::OffsetDateTime) {
+    let function = "arn:aws:lambda:us-east-1:123456789012:function:f";
+    let statements: Vec<String> = (0..10)
+        .map(|i| {
+            format!(
+                r#"{{"Sid":"s{i}","Effect":"Allow","Principal":{{"Service":"apigateway.amazonaws.com"}},"Action":"lambda:InvokeFunction","Resource":"{function}","Condition":{{"StringEquals":{{"AWS:SourceAccount":"123456789012"}},"ArnLike":{{"AWS:SourceArn":"arn:aws:execute-api:us-east-1:123456789012:api{i}/*/*/items"}}}}}}"#
+            )
+        })
+        .collect();
+    let document = format!(
+        r#"{{"Version":"2012-10-17","Id":"default","Statement":[{}]}}"#,
+        statements.join(",")
+    );
+    let policy = nubo_identity::policy::parse_resource_policy(&document).unwrap();
+    let service = nubo_identity::Caller::service("apigateway.amazonaws.com");
+    let keys = |api: usize| {
+        ConditionKeys::default()
+            .with(
+                "aws:SourceArn",
+                format!("arn:aws:execute-api:us-east-1:123456789012:api{api}/prod/GET/items"),
+            )
+            .with("aws:SourceAccount", "123456789012")
+    };
+    let (last, unknown) = (keys(9), keys(42));
+    let owner = Some("123456789012");
+    service
+        .authorize(
+            "lambda:InvokeFunction",
+            function,
+            Some(&policy),
+            owner,
+            &last,
+            at,
+        )
+        .unwrap();
+    c.bench_function("policy/resource_10_service_allow_last", |b| {
+        b.iter(|| {
+            service
+                .authorize(
+                    black_box("lambda:InvokeFunction"),
+                    black_box(function),
+                    Some(&policy),
+                    owner,
+                    &last,
+                    at,
+                )
+                .unwrap()
+        })
+    });
+    c.bench_function("policy/resource_10_service_implicit_deny", |b| {
+        b.iter(|| {
+            service
+                .authorize(
+                    black_box("lambda:InvokeFunction"),
+                    black_box(function),
+                    Some(&policy),
+                    owner,
+                    &unknown,
+                    at,
+                )
+                .unwrap_err()
+        })
+    });
 }
 
 criterion_group!(benches, evaluation);

@@ -154,9 +154,9 @@ impl IdentityRegistry {
                 session: Some(claims),
             });
         }
-        if self.dev_credentials && akid == DEV_ACCESS_KEY {
+        if let Some(account) = dev_account(akid).filter(|_| self.dev_credentials) {
             return Ok(Caller {
-                principal: Principal::account_root(&self.account),
+                principal: Principal::account_root(account.unwrap_or(&self.account)),
                 policies: Vec::new(),
                 session: None,
             });
@@ -189,7 +189,7 @@ impl SigningKeys for IdentityRegistry {
             // A session token with a long-term key is someone else's token.
             return Err(KeyError::InvalidToken);
         }
-        if self.dev_credentials && r.access_key_id == DEV_ACCESS_KEY {
+        if self.dev_credentials && dev_account(r.access_key_id).is_some() {
             return Ok(self.cache.signing_key(r, || DEV_SECRET.to_owned()));
         }
         let secret = {
@@ -203,6 +203,18 @@ impl SigningKeys for IdentityRegistry {
         };
         Ok(self.cache.signing_key(r, || secret))
     }
+}
+
+/// Whether `access_key_id` is one of the dev credentials' keys (all with the secret `test`):
+/// `Some(None)` for `test`, the root of the server's account; `Some(Some(account))` for a
+/// twelve-digit key, the root of *that* account — another account's caller, for trying
+/// resource-based policies across accounts (LocalStack's convention).
+fn dev_account(access_key_id: &str) -> Option<Option<&str>> {
+    if access_key_id == DEV_ACCESS_KEY {
+        return Some(None);
+    }
+    (access_key_id.len() == 12 && access_key_id.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(Some(access_key_id))
 }
 
 /// An authenticated caller and the identity policies that apply to it.

@@ -15,6 +15,8 @@ pub struct RoleCredentials {
     pub secret_access_key: String,
     /// The sealed session token.
     pub session_token: String,
+    /// When the session ends; the environment is retired before then (see `invoke::pool`).
+    pub expiration: time::OffsetDateTime,
 }
 
 impl std::fmt::Debug for RoleCredentials {

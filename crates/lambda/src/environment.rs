@@ -50,6 +50,8 @@ pub(crate) struct Environment {
     pub(crate) logs: Arc<LogCapture>,
     pub(crate) exit: watch::Receiver<Option<ExitStatus>>,
     pub(crate) started: Instant,
+    /// When its execution-role credentials expire: it is retired before then.
+    pub(crate) credentials_expire: Option<Instant>,
     /// Set once the first invocation has been delivered (the init phase is over).
     pub(crate) initialized: bool,
     pub(crate) last_used: Instant,
@@ -169,6 +171,10 @@ impl Environment {
             runtime_dir,
             ..
         } = launch;
+        let credentials_expire = view.credentials_expire.map(|at| {
+            let left = (at - time::OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+            Instant::now() + Duration::from_secs(left.whole_seconds() as u64)
+        });
         let spec = SandboxSpec {
             program,
             args,
@@ -265,6 +271,7 @@ impl Environment {
             logs,
             exit: exit_rx,
             started,
+            credentials_expire,
             initialized: false,
             last_used: started,
             substitution,

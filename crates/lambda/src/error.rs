@@ -21,6 +21,9 @@ pub enum ControlError {
     /// A `RevisionId` / `CodeSha256` precondition did not hold.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// A function policy would grow over its size limit.
+    #[error("{0}")]
+    PolicyLengthExceeded(String),
     /// The upload is over a size limit.
     #[error("{0}")]
     RequestTooLarge(String),
@@ -44,6 +47,11 @@ impl From<ControlError> for AwsError {
             ControlError::Conflict(m) => AwsError::resource_conflict(m),
             ControlError::PreconditionFailed(m) => AwsError::precondition_failed(m),
             ControlError::RequestTooLarge(m) => AwsError::request_too_large(m),
+            ControlError::PolicyLengthExceeded(m) => AwsError::new(
+                "PolicyLengthExceededException",
+                http::StatusCode::BAD_REQUEST,
+                m,
+            ),
             ControlError::Store(StoreError::InvalidZip(_)) => AwsError::invalid_parameter(
                 "Could not unzip uploaded file. Please check your file, then try to upload again.",
             ),

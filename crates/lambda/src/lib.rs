@@ -20,6 +20,7 @@ pub mod control;
 pub mod credentials;
 pub mod error;
 pub mod invoke;
+pub mod lineage;
 pub mod logs;
 pub mod runtimes;
 pub mod sandbox;
@@ -30,6 +31,7 @@ mod runtime_api;
 
 pub use asynchronous::{AsyncConfig, AsyncInvoker, QueuedEvent};
 pub use control::event_invoke::EventInvokeConfig;
+pub use control::permissions::{FunctionPolicy, Permission};
 pub use control::records::{AliasRecord, AliasSnapshot, FunctionRecord, FunctionSnapshot, LATEST};
 pub use control::{FunctionChange, Registry};
 pub use environment::{EndpointServer, EnvironmentEndpoint};

@@ -19,7 +19,7 @@ use crate::control::records::FunctionRecord;
 /// After an invocation ends, the invoker writes a marker into the same pipe; since a pipe is FIFO,
 /// once the reader sees the marker every byte the function wrote earlier has been captured.
 pub(crate) struct LogCapture {
-    lines: Mutex<Vec<(i64, String)>>,
+    captured: Mutex<Captured>,
     reached: watch::Receiver<u64>,
     writer: Mutex<std::io::PipeWriter>,
     next_mark: Mutex<u64>,
@@ -27,6 +27,52 @@ pub(crate) struct LogCapture {
 }
 
 const MARK_PREFIX: &[u8] = b"\x00nubo-log-mark:";
+
+/// A line longer than this is cut into pieces of this size (CloudWatch Logs' event limit), so a
+/// function writing without newlines never makes the reader hold more.
+pub(crate) const MAX_LINE_BYTES: usize = 256 * 1024;
+
+/// What one invocation's log keeps; output beyond it is counted and said once, not stored.
+pub(crate) const MAX_INVOCATION_LOG_BYTES: usize = 10 * 1024 * 1024;
+
+/// The lines captured since the last drain, bounded by [`MAX_INVOCATION_LOG_BYTES`].
+#[derive(Default)]
+struct Captured {
+    lines: Vec<(i64, String)>,
+    bytes: usize,
+    dropped: usize,
+}
+
+impl Captured {
+    fn push(&mut self, at: i64, line: &[u8]) {
+        if self.bytes + line.len() > MAX_INVOCATION_LOG_BYTES {
+            self.dropped += line.len();
+            return;
+        }
+        self.bytes += line.len();
+        self.lines
+            .push((at, String::from_utf8_lossy(line).into_owned()));
+    }
+
+    /// The lines, with a note of what was not kept; starts over.
+    fn take(&mut self) -> Vec<(i64, String)> {
+        let mut lines = std::mem::take(&mut self.lines);
+        if self.dropped > 0 {
+            let at = lines.last().map_or(0, |l| l.0);
+            lines.push((
+                at,
+                format!(
+                    "nubo: {} bytes of this invocation's output were not kept (it may log {} MB)",
+                    self.dropped,
+                    MAX_INVOCATION_LOG_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
+        self.bytes = 0;
+        self.dropped = 0;
+        lines
+    }
+}
 
 impl LogCapture {
     /// Creates the pipe; returns the capture and two write ends for the child's stdout and stderr.
@@ -40,7 +86,7 @@ impl LogCapture {
             let weak = weak.clone();
             let reader = tokio::spawn(read_loop(receiver, weak, reached_tx));
             LogCapture {
-                lines: Mutex::new(Vec::new()),
+                captured: Mutex::new(Captured::default()),
                 reached: reached_rx,
                 writer: Mutex::new(writer),
                 next_mark: Mutex::new(0),
@@ -66,7 +112,7 @@ impl LogCapture {
             let _ = tokio::time::timeout(Duration::from_secs(2), reached.wait_for(|r| *r >= mark))
                 .await;
         }
-        std::mem::take(&mut *self.lines.lock())
+        self.captured.lock().take()
     }
 }
 
@@ -76,12 +122,17 @@ impl Drop for LogCapture {
     }
 }
 
+/// Reads the pipe into lines. Each byte is looked at once: the search for the next newline
+/// resumes where the last one stopped, and consumed lines leave the buffer in one move per read,
+/// so a function writing a long line in small pieces costs linear time, not quadratic.
 async fn read_loop(
     mut pipe: tokio::net::unix::pipe::Receiver,
     capture: std::sync::Weak<LogCapture>,
     reached: watch::Sender<u64>,
 ) {
     let mut pending: Vec<u8> = Vec::new();
+    // `pending[..scanned]` holds no newline.
+    let mut scanned = 0usize;
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         let n = match pipe.read(&mut chunk).await {
@@ -94,16 +145,17 @@ async fn read_loop(
         };
         let now = nubo_wire::timefmt::epoch_millis(time::OffsetDateTime::now_utc());
         let mut marks = Vec::new();
+        let mut start = 0usize;
         {
-            let mut lines = capture.lines.lock();
-            while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=end).collect();
-                let line = &line[..line.len() - 1];
+            let mut captured = capture.captured.lock();
+            while let Some(offset) = pending[scanned..].iter().position(|&b| b == b'\n') {
+                let end = scanned + offset;
+                let line = &pending[start..end];
                 match find(line, MARK_PREFIX) {
                     Some(at) => {
                         // Text the function wrote without a newline ends at the marker.
                         if at > 0 {
-                            lines.push((now, String::from_utf8_lossy(&line[..at]).into_owned()));
+                            captured.push(now, &line[..at]);
                         }
                         if let Some(mark) = std::str::from_utf8(&line[at + MARK_PREFIX.len()..])
                             .ok()
@@ -112,15 +164,29 @@ async fn read_loop(
                             marks.push(mark);
                         }
                     }
-                    None => lines.push((now, String::from_utf8_lossy(line).into_owned())),
+                    None => captured.push(now, line),
                 }
+                start = end + 1;
+                scanned = start;
+            }
+            scanned = pending.len();
+            // An overlong line is cut into pieces; a tail is kept back so a marker (which ends in
+            // a newline well within it) is never cut.
+            while pending.len() - start > MAX_LINE_BYTES + MARK_SLACK {
+                captured.push(now, &pending[start..start + MAX_LINE_BYTES]);
+                start += MAX_LINE_BYTES;
             }
         }
+        pending.drain(..start);
+        scanned -= start;
         for mark in marks {
             reached.send_replace(mark);
         }
     }
 }
+
+/// More than a whole marker (its prefix, a `u64` and the newline).
+const MARK_SLACK: usize = 64;
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
@@ -296,5 +362,57 @@ mod tests {
             lines.iter().map(|l| l.1.as_str()).collect::<Vec<_>>(),
             ["second"]
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn long_lines_are_cut_and_an_invocation_keeps_at_most_its_share() {
+        let (capture, out, _err) = LogCapture::new().unwrap();
+        // 600 KB without a newline, written in small pieces.
+        let out = tokio::task::spawn_blocking(move || {
+            let mut out = out;
+            for _ in 0..600 {
+                out.write_all(&[b'x'; 1024]).unwrap();
+            }
+            out.write_all(b"\n").unwrap();
+            out
+        })
+        .await
+        .unwrap();
+        let lengths: Vec<usize> = capture.drain().await.iter().map(|l| l.1.len()).collect();
+        assert_eq!(
+            lengths,
+            [
+                MAX_LINE_BYTES,
+                MAX_LINE_BYTES,
+                600 * 1024 - 2 * MAX_LINE_BYTES
+            ]
+        );
+
+        // Eleven lines of a megabyte: ten are kept, the rest is counted.
+        let _out = tokio::task::spawn_blocking(move || {
+            let mut out = out;
+            let mut line = vec![b'y'; 1024 * 1024 - 1];
+            line.push(b'\n');
+            for _ in 0..11 {
+                out.write_all(&line).unwrap();
+            }
+            out
+        })
+        .await
+        .unwrap();
+        let lines = capture.drain().await;
+        let (note, kept) = lines.split_last().unwrap();
+        assert!(
+            note.1
+                .contains("bytes of this invocation's output were not kept"),
+            "{}",
+            note.1
+        );
+        let kept_bytes: usize = kept.iter().map(|l| l.1.len()).sum();
+        assert!(kept_bytes <= MAX_INVOCATION_LOG_BYTES);
+        assert!(kept_bytes > MAX_INVOCATION_LOG_BYTES - 2 * 1024 * 1024);
+        assert!(kept.iter().all(|l| l.1.len() <= MAX_LINE_BYTES));
+        // The next invocation starts with a clean slate.
+        assert!(capture.drain().await.is_empty());
     }
 }

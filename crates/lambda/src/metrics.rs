@@ -36,6 +36,7 @@ pub(crate) struct AsyncMetrics {
     pub(crate) dropped: Counter,
     pub(crate) age_exceeded: Counter,
     pub(crate) destination_records: Counter,
+    pub(crate) recursion_stopped: Counter,
     pub(crate) end_to_end: SlidingQuantiles,
 }
 
@@ -87,6 +88,10 @@ impl AsyncMetrics {
             destination_records: counter(
                 "nubo_async_destination_records_total",
                 "Invocation records queued for destinations",
+            ),
+            recursion_stopped: counter(
+                "nubo_async_recursion_stopped_total",
+                "Events not run because their chain already held 16 invocations",
             ),
             end_to_end: registry.sliding_quantiles(
                 "nubo_async_end_to_end_seconds",

@@ -176,6 +176,7 @@ async fn a_version_0_data_dir_keeps_functions_aliases_settings_and_events() {
             received_ms: 100,
             attempts: 1,
             not_before_ms: 300,
+            lineage: 0,
         }]
     );
 

@@ -31,6 +31,7 @@ impl ExecutionCredentials for RoleSessions {
             access_key_id: issued.access_key_id,
             secret_access_key: issued.secret_access_key,
             session_token: issued.session_token,
+            expiration: issued.expiration,
         })
     }
 }

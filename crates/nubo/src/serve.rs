@@ -317,6 +317,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         stores.documents.clone(),
         logs,
         invoker.clone(),
+        identity.clone(),
         nubo_gateway::GatewayConfig {
             scope: registry.default_scope().clone(),
             port: address.port(),
@@ -341,7 +342,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
     if args.dev_credentials {
         let warning = if address.ip().is_loopback() {
-            "nubo: dev credentials: the key `test` / secret `test` is the account's root".to_owned()
+            "nubo: dev credentials: the key `test` / secret `test` is the account's root (a 12-digit key with secret `test`: that other account's root)".to_owned()
         } else {
             format!(
                 "nubo: WARNING: dev credentials are on and Nubo listens on {address}, beyond \

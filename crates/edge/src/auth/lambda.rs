@@ -2,8 +2,12 @@
 //! parameters its authorization table names, and the check AWS makes after authorizing
 //! CreateFunction and UpdateFunctionConfiguration: Lambda itself may assume the execution role.
 
+use std::sync::Arc;
+
 use http::request::Parts;
+use nubo_identity::policy::Policy;
 use nubo_identity::IdentityRegistry;
+use nubo_lambda::Registry;
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::AwsError;
 use serde::Deserialize;
@@ -79,6 +83,24 @@ pub(crate) const OPERATIONS: &[RestOperation] = &[
         "/2014-11-13/functions/{FunctionName}/invoke-async",
         "InvokeAsync",
         INVOKE_BODY,
+    ),
+    op(
+        "POST",
+        "/2015-03-31/functions/{FunctionName}/policy",
+        "AddPermission",
+        SMALL_BODY,
+    ),
+    op(
+        "GET",
+        "/2015-03-31/functions/{FunctionName}/policy",
+        "GetPolicy",
+        SMALL_BODY,
+    ),
+    op(
+        "DELETE",
+        "/2015-03-31/functions/{FunctionName}/policy/{StatementId}",
+        "RemovePermission",
+        SMALL_BODY,
     ),
     op(
         "POST",
@@ -252,8 +274,12 @@ struct BodyMembers {
     role: Option<String>,
 }
 
-/// Lambda's authorizer.
-pub(crate) struct LambdaAuthorizer;
+/// Lambda's authorizer; with the function registry, functions' resource-based policies take part
+/// in every decision about them (Invoke above all).
+pub(crate) struct LambdaAuthorizer {
+    /// Where functions' policies are (`None` in unit tests of the table alone).
+    pub(crate) functions: Option<Arc<Registry>>,
+}
 
 impl Authorizer for LambdaAuthorizer {
     fn route(&self, parts: &Parts) -> Option<Matched> {
@@ -300,6 +326,24 @@ impl Authorizer for LambdaAuthorizer {
             parameters.push(("Resource", resource.to_owned()));
         }
         Ok(parameters)
+    }
+
+    fn resource_policy(
+        &self,
+        asked: &Asked<'_>,
+        parameters: &Parameters,
+        _identity: &IdentityRegistry,
+    ) -> Option<Arc<Policy>> {
+        let functions = self.functions.as_ref()?;
+        let param = |name: &str| {
+            parameters
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let policy =
+            functions.policy_named(asked.scope, param("FunctionName")?, param("Qualifier"))?;
+        Some(policy.compiled().clone())
     }
 
     fn after_authorization(

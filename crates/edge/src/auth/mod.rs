@@ -436,7 +436,7 @@ impl Guard {
                     request.action,
                     &request.resource,
                     policy.as_deref(),
-                    None,
+                    Some(&scope.account_id),
                     &keys,
                     now,
                 )

@@ -147,7 +147,10 @@ impl<'a> Call<'a> {
 
 fn target(service: &str) -> Target {
     let (protocol, authorizer): (Protocol, Arc<dyn Authorizer>) = match service {
-        "lambda" => (Protocol::RestJson, Arc::new(lambda::LambdaAuthorizer)),
+        "lambda" => (
+            Protocol::RestJson,
+            Arc::new(lambda::LambdaAuthorizer { functions: None }),
+        ),
         "iam" => (
             Protocol::Query {
                 xml_namespace: crate::iam_api::NAMESPACE,

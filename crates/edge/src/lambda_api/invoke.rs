@@ -24,6 +24,12 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The invocations before this one in its chain: the `Lineage` count of the trace header a
+/// function's SDK sends back (`nubo_lambda::lineage`), 0 for anyone else's call.
+fn lineage(req: &Request) -> u32 {
+    header(req, "x-amzn-trace-id").map_or(0, nubo_lambda::lineage::parse)
+}
+
 /// Accepts an `Event` invocation of `function` under the request's id: 202 once queued.
 async fn accept_event(
     state: &EdgeState,
@@ -32,6 +38,7 @@ async fn accept_event(
     client_context: Option<String>,
 ) -> Result<(), ApiError> {
     let too_large = format!("Request must be smaller than {MAX_ASYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation");
+    let lineage = lineage(&req);
     // The invocation keeps the id of this request: the caller's x-amzn-RequestId.
     let request_id = req
         .extensions()
@@ -41,7 +48,7 @@ async fn accept_event(
     let payload = Invoker::check_payload(payload, MAX_ASYNC_PAYLOAD_BYTES, &too_large)?;
     state
         .async_invoker
-        .accept(function, payload, client_context, request_id)
+        .accept(function, payload, client_context, request_id, lineage)
         .await?;
     Ok(())
 }
@@ -68,6 +75,7 @@ pub(crate) async fn invoke(
         }
         "RequestResponse" => {
             let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+            let lineage = lineage(&req);
             let too_large = format!("Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation");
             let payload = read_request(req, MAX_SYNC_PAYLOAD_BYTES, &too_large).await?;
             let result = state
@@ -78,6 +86,7 @@ pub(crate) async fn invoke(
                     client_context,
                     tail_log,
                     request_id,
+                    lineage,
                 })
                 .await?;
             let mut response = Response::new(axum::body::Body::from(result.payload));

@@ -5,7 +5,8 @@
 //! `reference` extractors (path + `Qualifier` + the request's scope). One module per resource:
 //! `functions`, `versions`, `aliases`, `concurrency` (reserved and provisioned),
 //! `invoke` (and the deprecated InvokeAsync), `event_config` (asynchronous invocation
-//! settings), `account` (settings and tags), `function_urls` (Function URL configs).
+//! settings), `account` (settings and tags), `function_urls` (Function URL configs),
+//! `permissions` (resource-based policies).
 //!
 //! Every request body is read whole before routing (`read_body_first`), so an error answered
 //! before a handler looks at the body leaves the client's keep-alive connection usable.
@@ -17,6 +18,7 @@ mod event_config;
 mod function_urls;
 mod functions;
 mod invoke;
+mod permissions;
 mod reference;
 pub mod shapes;
 mod versions;
@@ -27,7 +29,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -76,6 +78,14 @@ pub fn router(state: Arc<EdgeState>) -> Router {
         .route(
             "/2014-11-13/functions/{function}/invoke-async/",
             post(invoke::invoke_async),
+        )
+        .route(
+            "/2015-03-31/functions/{function}/policy",
+            post(permissions::add).get(permissions::get),
+        )
+        .route(
+            "/2015-03-31/functions/{function}/policy/{statement}",
+            delete(permissions::remove),
         )
         .route(
             "/2015-03-31/functions/{function}/versions",

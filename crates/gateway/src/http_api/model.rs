@@ -79,7 +79,7 @@ pub struct RouteRecord {
     /// `integrations/{integrationId}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// `NONE` (authorizers arrive with the auth issue).
+    /// `NONE` or `AWS_IAM` (JWT and Lambda authorizers are not served yet).
     pub authorization_type: String,
     /// WebSocket only; always false here.
     #[serde(default)]

@@ -34,7 +34,7 @@ pub struct RouteInput {
 }
 
 fn check_authorization(kind: &str) -> Result<(), GatewayError> {
-    if kind != "NONE" {
+    if kind != "NONE" && kind != "AWS_IAM" {
         return Err(GatewayError::bad_request(format!(
             "AuthorizationType {kind} is not supported by Nubo yet"
         )));

@@ -45,10 +45,26 @@ pub struct RouteMatch {
     pub path_parameters: Vec<(String, String)>,
 }
 
-/// `authorize`: who the caller is. Empty until authorizers (JWT, Lambda, IAM) arrive; each fills
-/// this slot for the integration (`requestContext.authorizer`) and the access log.
+/// `authorize`: who the caller is, for the integration (`requestContext.authorizer`) and the
+/// access log. JWT and Lambda authorizers will add their variants.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {}
+pub enum Principal {
+    /// A SigV4-signed caller of an `AWS_IAM` route or Function URL.
+    Iam(IamCaller),
+}
+
+/// What API Gateway reports of an IAM caller (`requestContext.authorizer.iam` in 2.0 events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamCaller {
+    /// The access key the request was signed with.
+    pub access_key: String,
+    /// The caller's account.
+    pub account_id: String,
+    /// `aws:userid` (`AIDA…`, `AROA…:session`, the account id for its root).
+    pub user_id: String,
+    /// The caller's ARN.
+    pub user_arn: String,
+}
 
 /// What the integration did, for the access log.
 #[derive(Debug, Clone, Default)]

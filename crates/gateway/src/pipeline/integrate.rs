@@ -9,7 +9,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use nubo_lambda::{InvokeError, InvokeRequest, InvokeResult};
 
-use super::ctx::{RequestCtx, Selected};
+use super::ctx::{IamCaller, Principal, RequestCtx, Selected};
 use super::events::{event_v1, event_v2, RequestFacts, RouteFacts};
 use super::mapping::{map_v1, map_v2, MappedResponse};
 use super::reject::{full_body, with_headers, Reject};
@@ -34,7 +34,7 @@ pub enum Integrated {
 
 /// Reads a request body up to the gateway's limit. A body that arrives in one piece is kept as
 /// it is (no copy).
-async fn read_limited(mut body: GatewayBody) -> Result<Bytes, Reject> {
+pub(super) async fn read_limited(mut body: GatewayBody) -> Result<Bytes, Reject> {
     let mut first: Option<Bytes> = None;
     let mut rest = BytesMut::new();
     let mut length = 0usize;
@@ -84,6 +84,7 @@ fn invoke_request(target: &LambdaTarget, payload: Bytes, request_id: &str) -> In
         client_context: None,
         tail_log: false,
         request_id: Some(request_id.to_owned()),
+        lineage: 0,
     }
 }
 
@@ -169,7 +170,89 @@ fn plan<'a>(
     }
 }
 
+/// What an `AWS_IAM` route or Function URL tells the function about its caller: 2.0's
+/// `requestContext.authorizer.iam`, 1.0's `requestContext.identity`.
+fn add_iam_caller(event: &mut serde_json::Value, caller: &IamCaller, v2: bool) {
+    let context = &mut event["requestContext"];
+    if v2 {
+        context["authorizer"] = serde_json::json!({
+            "iam": {
+                "accessKey": caller.access_key,
+                "accountId": caller.account_id,
+                "callerId": caller.user_id,
+                "cognitoIdentity": null,
+                "principalOrgId": null,
+                "userArn": caller.user_arn,
+                "userId": caller.user_id,
+            }
+        });
+    } else {
+        let identity = &mut context["identity"];
+        identity["accessKey"] = serde_json::json!(caller.access_key);
+        identity["accountId"] = serde_json::json!(caller.account_id);
+        identity["caller"] = serde_json::json!(caller.user_id);
+        identity["user"] = serde_json::json!(caller.user_id);
+        identity["userArn"] = serde_json::json!(caller.user_arn);
+    }
+}
+
+/// The `SourceArn` API Gateway invokes a function with: `arn:aws:execute-api:{region}:{account}:
+/// {apiId}/{stage}/{METHOD}/{route path}`, or `…/{stage}/$default` for the default route.
+fn source_arn(scope_region: &str, facts: &RouteFacts<'_>, method: &http::Method) -> String {
+    let head = format!(
+        "arn:aws:execute-api:{scope_region}:{}:{}/{}",
+        facts.account_id, facts.api_id, facts.stage
+    );
+    if facts.route_key == "$default" {
+        format!("{head}/$default")
+    } else {
+        format!("{head}/{method}/{}", facts.resource.trim_start_matches('/'))
+    }
+}
+
 impl Gateway {
+    /// Whether API Gateway (`apigateway.amazonaws.com`, acting for the route) may invoke the
+    /// integration's function. A function of another account must allow it in its resource
+    /// policy, as on AWS. In the API's own account an explicit `Deny` refuses it and a missing
+    /// `Allow` does not: AWS's console and quick create add that permission themselves, and
+    /// Nubo's integrations worked before resource policies existed.
+    fn may_invoke(
+        &self,
+        target: &LambdaTarget,
+        api_scope: &nubo_wire::Scope,
+        facts: &RouteFacts<'_>,
+        method: &http::Method,
+    ) -> Result<(), Reject> {
+        let registry = self.invoker.registry();
+        let api_account = api_scope.account_id.as_str();
+        let same_account = target.function.scope.account_id == api_account;
+        if same_account && registry.policy(&target.function).is_none() {
+            return Ok(());
+        }
+        let arn = source_arn(&api_scope.region, facts, method);
+        match registry.service_may_invoke(
+            &target.function,
+            "apigateway.amazonaws.com",
+            &arn,
+            api_account,
+        ) {
+            Ok(()) => Ok(()),
+            Err(denied)
+                if same_account
+                    && !matches!(
+                        denied.decision,
+                        nubo_identity::policy::Decision::ExplicitDeny(_)
+                    ) =>
+            {
+                Ok(())
+            }
+            Err(denied) => {
+                tracing::debug!(reason = %denied.message(), "a function's policy refused API Gateway");
+                Err(Reject::IntegrationFailed(denied.message()))
+            }
+        }
+    }
+
     /// Runs a function with an optional deadline. The invocation runs as its own task so a
     /// timed-out request does not cancel the function mid-flight (Lambda lets it finish too).
     async fn invoke(
@@ -249,6 +332,9 @@ impl Gateway {
                 facts,
             } => (target, timeout, v2, facts),
         };
+        if let Some(Selected::Api { api, .. }) = &ctx.selected {
+            self.may_invoke(target, &api.scope, &route_facts, &ctx.method)?;
+        }
         let (parts, body) = request.into_parts();
         let body = read_limited(body).await?;
         let facts = RequestFacts {
@@ -262,11 +348,14 @@ impl Gateway {
             request_id: &ctx.ingress.request_id,
             received: ctx.ingress.received,
         };
-        let event = if v2 {
+        let mut event = if v2 {
             event_v2(&facts, &route_facts)
         } else {
             event_v1(&facts, &route_facts)
         };
+        if let Some(Principal::Iam(caller)) = &ctx.principal {
+            add_iam_caller(&mut event, caller, v2);
+        }
         let payload = Bytes::from(event.to_string());
         let result = self
             .invoke(target, payload, timeout, &ctx.ingress.request_id)
@@ -377,5 +466,42 @@ pub fn map_response(
                 Reject::MalformedResponse(e.0)
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_gateway_names_the_route_it_invokes_for() {
+        let vars = Default::default();
+        let facts = |route_key: &'static str, resource: &'static str| RouteFacts {
+            api_id: "abc123",
+            account_id: "000000000000",
+            stage: "prod",
+            route_key,
+            route_id: "r1",
+            resource,
+            path: "/items/42",
+            path_parameters: &[],
+            stage_variables: &vars,
+        };
+        assert_eq!(
+            source_arn(
+                "us-east-1",
+                &facts("GET /items/{id}", "/items/{id}"),
+                &http::Method::GET
+            ),
+            "arn:aws:execute-api:us-east-1:000000000000:abc123/prod/GET/items/{id}"
+        );
+        assert_eq!(
+            source_arn(
+                "us-east-1",
+                &facts("$default", "$default"),
+                &http::Method::POST
+            ),
+            "arn:aws:execute-api:us-east-1:000000000000:abc123/prod/$default"
+        );
     }
 }

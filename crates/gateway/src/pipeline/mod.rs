@@ -20,6 +20,7 @@ use crate::{BoxError, Gateway, GatewayBody, GatewayResponse, HostTarget};
 
 pub mod ctx;
 pub mod events;
+mod iam;
 mod integrate;
 pub mod mapping;
 pub mod phases;
@@ -76,11 +77,17 @@ impl Gateway {
     ) -> GatewayResponse {
         let routed = selected
             .and_then(|()| phases::preflight(ctx, request.headers()))
-            .and_then(|()| phases::match_route(ctx))
-            .and_then(|()| phases::authorize(ctx))
-            .and_then(|()| phases::throttle(ctx, &self.account_bucket))
-            .and_then(|()| phases::quota(ctx));
+            .and_then(|()| phases::match_route(ctx));
         if let Err(reject) = routed {
+            return reject.into_response(endpoint);
+        }
+        let request = match self.authorize(ctx, request).await {
+            Ok(request) => request,
+            Err(reject) => return reject.into_response(endpoint),
+        };
+        let admitted =
+            phases::throttle(ctx, &self.account_bucket).and_then(|()| phases::quota(ctx));
+        if let Err(reject) = admitted {
             return reject.into_response(endpoint);
         }
         let answered = match self.integrate(ctx, request).await {

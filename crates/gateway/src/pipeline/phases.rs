@@ -1,6 +1,5 @@
 //! The phases before and after the integration, each a function of the request context that
-//! returns `Result<_, Reject>`: `select_stage`, `preflight`, `match_route`, `authorize`,
-//! `throttle`, `quota`, and on the way out `cors` and `log`. They read only compiled snapshots.
+//! returns `Result<_, Reject>`: `select_stage`, `preflight`, `match_route`, `throttle`, `quota`, and on the way out `cors` and `log`. They read only compiled snapshots.
 
 use std::sync::Arc;
 
@@ -9,7 +8,7 @@ use http::HeaderName;
 use super::ctx::{RequestCtx, RouteMatch, Selected};
 use super::reject::{with_headers, Reject};
 use crate::access_log::{log_group, render, AccessContext, AccessLogSink};
-use crate::function_url::{AuthType, CompiledUrl};
+use crate::function_url::CompiledUrl;
 use crate::pipeline::events::clf_time;
 use crate::plane::cors::CorsPolicy;
 use crate::plane::routing::{path_parameters, RouteKey};
@@ -97,15 +96,7 @@ pub fn match_route(ctx: &mut RequestCtx) -> Result<(), Reject> {
     Ok(())
 }
 
-/// `authorize`: routes of HTTP APIs have no authorizers yet (their slot is empty and every
-/// request passes); a Function URL with `AuthType: AWS_IAM` is refused until SigV4 verification
-/// reaches the data plane.
-pub fn authorize(ctx: &mut RequestCtx) -> Result<(), Reject> {
-    match &ctx.selected {
-        Some(Selected::Url(url)) if url.auth_type != AuthType::None => Err(Reject::Forbidden),
-        _ => Ok(()),
-    }
-}
+// `authorize` reads signatures and policies: it lives in `iam.rs` (`Gateway::authorize`).
 
 /// `throttle`: the route's bucket (`routeSettings[routeKey]`) or the stage's
 /// (`defaultRouteSettings`), then the account's.

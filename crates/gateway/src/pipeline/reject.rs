@@ -25,6 +25,10 @@ pub enum Reject {
     NotFound,
     /// The caller may not call this (403 `Forbidden`).
     Forbidden,
+    /// An `AWS_IAM` route or URL called without a signature (403 `Missing Authentication Token`).
+    MissingAuthenticationToken,
+    /// A signature that does not verify, or an unknown or expired key (403, with why).
+    Unauthorized(String),
     /// A throttle bucket is empty (429 `Too Many Requests`).
     Throttled,
     /// The body is over the payload limit (413).
@@ -54,6 +58,10 @@ impl Reject {
         match self {
             Self::NotFound => message(StatusCode::NOT_FOUND, "Not Found"),
             Self::Forbidden => message(StatusCode::FORBIDDEN, "Forbidden"),
+            Self::MissingAuthenticationToken => {
+                message(StatusCode::FORBIDDEN, "Missing Authentication Token")
+            }
+            Self::Unauthorized(why) => message(StatusCode::FORBIDDEN, &why),
             Self::Throttled | Self::FunctionThrottled => {
                 message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
             }

@@ -35,6 +35,9 @@ pub struct CompiledRoute {
     pub target: Option<Arc<Target>>,
     /// The route's own throttle (`routeSettings[routeKey]`), else the stage's applies.
     pub bucket: Option<TokenBucket>,
+    /// `authorizationType: AWS_IAM`: callers sign (SigV4, `execute-api`) and need
+    /// `execute-api:Invoke`.
+    pub aws_iam: bool,
 }
 
 impl CompiledRoute {
@@ -143,6 +146,7 @@ impl CompiledApi {
                             stage.route_settings.get(&r.route_key),
                             stage.default_route_settings.as_ref(),
                         ),
+                        aws_iam: r.authorization_type == "AWS_IAM",
                     })
                 })
                 .collect();

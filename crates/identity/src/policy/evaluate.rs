@@ -147,7 +147,9 @@ pub fn evaluate(context: &RequestContext<'_>, policies: &PolicySet<'_>) -> Decis
             Decision::ImplicitDeny(PolicyKind::Resource)
         };
     }
-    let identity_allows = (principal.kind == PrincipalKind::Account && same_account)
+    // An account's root may do whatever its own account may: everything in it, and across
+    // accounts whatever the resource's policy grants the account.
+    let identity_allows = principal.kind == PrincipalKind::Account
         || policies
             .identity
             .iter()

@@ -250,3 +250,27 @@ fn denial_messages_read_as_aws_writes_them() {
         "AccessDenied"
     );
 }
+
+#[test]
+fn another_accounts_root_needs_the_resource_policy() {
+    let root = Principal::account_root("111122223333");
+    let grants = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:123456789012:function:f"}]}"#;
+    let owner = Some("123456789012");
+    assert_eq!(
+        decide(&root, "lambda:InvokeFunction", &[], None, owner),
+        Decision::ImplicitDeny(PolicyKind::Resource)
+    );
+    assert_eq!(
+        decide(&root, "lambda:InvokeFunction", &[], Some(grants), owner),
+        Decision::Allow
+    );
+    assert_eq!(
+        decide(&root, "lambda:GetFunction", &[], Some(grants), owner),
+        Decision::ImplicitDeny(PolicyKind::Resource)
+    );
+    // In its own account the root may do anything.
+    assert_eq!(
+        decide(&root, "lambda:GetFunction", &[], None, Some("111122223333")),
+        Decision::Allow
+    );
+}

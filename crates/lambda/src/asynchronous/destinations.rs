@@ -29,8 +29,9 @@ pub(crate) struct Handover {
 
 /// Somewhere an invocation record can go.
 pub(crate) trait Destination: Send + Sync {
-    /// The operations that deliver `record`.
-    fn hand_over(&self, record: &Value) -> Handover;
+    /// The operations that deliver `record`, the outcome of an event whose chain held
+    /// `lineage` invocations.
+    fn hand_over(&self, record: &Value, lineage: u32) -> Handover;
 }
 
 /// A function: the record is invoked asynchronously, with the same retries as any event.
@@ -39,7 +40,7 @@ struct FunctionDestination {
 }
 
 impl Destination for FunctionDestination {
-    fn hand_over(&self, record: &Value) -> Handover {
+    fn hand_over(&self, record: &Value, lineage: u32) -> Handover {
         let now = super::now_ms();
         let event = QueuedEvent {
             id: nubo_wire::new_request_id(),
@@ -49,6 +50,7 @@ impl Destination for FunctionDestination {
             received_ms: now,
             attempts: 0,
             not_before_ms: now,
+            lineage,
         };
         Handover {
             ops: vec![enqueue(&event)],

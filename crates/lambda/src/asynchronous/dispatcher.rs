@@ -15,6 +15,7 @@ use super::{
 };
 use crate::control::collections::ASYNC_QUEUE;
 use crate::control::event_invoke::EventInvokeConfig;
+use crate::lineage::{MAX_LINEAGE, RECURSION_CONDITION};
 use crate::{ControlError, InvokeError, InvokeRequest, InvokeResult};
 
 impl AsyncInvoker {
@@ -39,12 +40,19 @@ impl AsyncInvoker {
             self.give_up(&event, &settings, "EventAgeExceeded", None);
             return;
         }
+        // The 17th event of a chain is stopped; its record (one further) still reaches the
+        // OnFailure destination, and anything that record sets off is dropped.
+        if event.lineage == MAX_LINEAGE || event.lineage > MAX_LINEAGE + 1 {
+            self.stop_recursion(&event, &settings);
+            return;
+        }
         let request = InvokeRequest {
             function: event.function.clone(),
             payload: Bytes::from(event.payload.clone()),
             client_context: event.client_context.clone(),
             tail_log: false,
             request_id: Some(event.id.clone()),
+            lineage: event.lineage,
         };
         match self.invoker.invoke(request).await {
             Ok(result) if !result.function_error => {
@@ -83,6 +91,25 @@ impl AsyncInvoker {
                     .min(self.config.max_throttle_delay);
                 self.retry(&event, event.attempts, delay, throttles + 1, false);
             }
+        }
+    }
+
+    /// An event whose chain already holds [`MAX_LINEAGE`] invocations is not run: it is given
+    /// up as a recursive loop, its record going to `OnFailure`; what that record's delivery sets
+    /// off in turn is dropped without a record.
+    fn stop_recursion(&self, event: &QueuedEvent, settings: &EventInvokeConfig) {
+        self.metrics.recursion_stopped.inc();
+        tracing::warn!(
+            event = %event.id,
+            function = %event.function.name,
+            invocations = event.lineage,
+            "stopped a recursive loop of asynchronous invocations"
+        );
+        if event.lineage == MAX_LINEAGE {
+            self.give_up(event, settings, RECURSION_CONDITION, None);
+        } else {
+            self.metrics.dropped.inc();
+            self.finish(event, None);
         }
     }
 
@@ -150,7 +177,8 @@ impl AsyncInvoker {
         if let Some((arn, record)) = record {
             match destination(arn, &event.function.scope) {
                 Ok(destination) => {
-                    let handover = destination.hand_over(&record);
+                    // The record's chain holds the event's invocations and the event's own.
+                    let handover = destination.hand_over(&record, event.lineage + 1);
                     ops.extend(handover.ops);
                     follow_up = handover.follow_up;
                     self.metrics.destination_records.inc();

@@ -131,6 +131,7 @@ impl AsyncInvoker {
         payload: Bytes,
         client_context: Option<String>,
         request_id: String,
+        lineage: u32,
     ) -> Result<(), InvokeError> {
         self.invoker.registry().resolve(&function)?;
         let now = now_ms();
@@ -142,6 +143,7 @@ impl AsyncInvoker {
             received_ms: now,
             attempts: 0,
             not_before_ms: now,
+            lineage,
         });
         let (ack, acked) = oneshot::channel();
         self.writer

@@ -40,6 +40,8 @@ pub struct QueuedEvent {
     pub attempts: u32,
     /// Not to be delivered before this time, epoch milliseconds.
     pub not_before_ms: i64,
+    /// Invocations before this event's in its chain (see [`crate::lineage`]).
+    pub lineage: u32,
 }
 
 /// The first line of a queued message's body: where the event goes. Messages written before
@@ -57,6 +59,12 @@ struct EventHeader<'a> {
     qualifier: Option<Cow<'a, str>>,
     #[serde(borrow)]
     client_context: Option<Cow<'a, str>>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    lineage: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl QueuedEvent {
@@ -77,6 +85,7 @@ impl QueuedEvent {
             function: Cow::Borrowed(&self.function.name),
             qualifier: self.function.qualifier.as_deref().map(Cow::Borrowed),
             client_context: self.client_context.as_deref().map(Cow::Borrowed),
+            lineage: self.lineage,
         };
         let mut body = serde_json::to_vec(&header).expect("a header of strings serializes");
         body.reserve(1 + self.payload.len());
@@ -120,6 +129,7 @@ impl QueuedEvent {
             received_ms: message.received_ms,
             attempts: message.attempts,
             not_before_ms: message.not_before_ms,
+            lineage: header.lineage,
         })
     }
 }
@@ -230,6 +240,7 @@ mod tests {
             received_ms: 100,
             attempts: 1,
             not_before_ms: 300,
+            lineage: 0,
         }
     }
 
@@ -248,6 +259,10 @@ mod tests {
                 b"{\"a\":\"\\n\"}\n",
             ),
             elsewhere,
+            QueuedEvent {
+                lineage: 7,
+                ..event(None, None, b"{}")
+            },
         ] {
             assert_eq!(
                 QueuedEvent::from_message(e.to_message(), &Scope::default()),

@@ -8,7 +8,7 @@ use nubo_store::Change;
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::{AliasName, Violation};
 
-use super::collections::{self, ALIASES};
+use super::collections::{self, ALIASES, POLICIES};
 use super::functions::new_revision;
 use super::records::{AliasRecord, AliasSnapshot, LATEST};
 use super::registry::{FunctionState, Registry};
@@ -176,7 +176,9 @@ impl Registry {
             transaction.change(Change::delete(ALIASES, &key));
             self.provisioned.delete(transaction, &key);
             self.event_invoke.delete(transaction, &key);
+            transaction.change(Change::delete(POLICIES, &key));
             state.aliases.remove(alias);
+            state.policies.remove(alias);
             Ok(())
         })
         .await

@@ -19,11 +19,20 @@ pub const ALIASES: &str = "lambda-alias";
 pub const PROVISIONED: &str = "lambda-provisioned-concurrency";
 /// Asynchronous-invocation settings: `…/{function}/{qualifier}` → `EventInvokeConfig`.
 pub const EVENT_INVOKE_CONFIGS: &str = "lambda-event-invoke-config";
+/// Resource-based policies: `…/{function}/{qualifier}` (`$LATEST` for the function's own) →
+/// `FunctionPolicy`.
+pub const POLICIES: &str = "lambda-policy";
 /// The durable queue of accepted `Event` invocations.
 pub const ASYNC_QUEUE: &str = "lambda-async";
 
 /// Every collection whose keys are `…/{function}/{qualifier}`.
-pub const FUNCTION_COLLECTIONS: [&str; 4] = [FUNCTIONS, ALIASES, PROVISIONED, EVENT_INVOKE_CONFIGS];
+pub const FUNCTION_COLLECTIONS: [&str; 5] = [
+    FUNCTIONS,
+    ALIASES,
+    PROVISIONED,
+    EVENT_INVOKE_CONFIGS,
+    POLICIES,
+];
 
 /// The prefix of every key of a scope.
 pub fn scope_prefix(scope: &Scope) -> String {

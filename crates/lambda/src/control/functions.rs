@@ -9,7 +9,7 @@ use nubo_store::{Change, Precondition, StoreError, Transaction};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::{QualifierKind, Scope};
 
-use super::collections::{self, ALIASES, FUNCTIONS};
+use super::collections::{self, ALIASES, FUNCTIONS, POLICIES};
 use super::records::{
     CodeRef, ConfigurationUpdate, FunctionRecord, FunctionSnapshot, FunctionSpec, LATEST,
 };
@@ -257,7 +257,9 @@ impl Registry {
             transaction.change(Change::delete(FUNCTIONS, &key));
             self.provisioned.delete(transaction, &key);
             self.event_invoke.delete(transaction, &key);
+            transaction.change(Change::delete(POLICIES, &key));
             state.versions.remove(&number);
+            state.policies.remove(qualifier.as_str());
             Ok(())
         })
         .await
@@ -274,6 +276,7 @@ impl Registry {
         let mut transaction = Transaction::new();
         transaction.change(Change::delete_prefix(FUNCTIONS, &prefix));
         transaction.change(Change::delete_prefix(ALIASES, &prefix));
+        transaction.change(Change::delete_prefix(POLICIES, &prefix));
         self.provisioned.delete_prefix(&mut transaction, &prefix);
         self.event_invoke.delete_prefix(&mut transaction, &prefix);
         writer.commit(transaction).await?;

@@ -5,13 +5,15 @@
 //! One module per resource: [`records`] (the stored shapes), [`registry`] (the in-memory view and
 //! its lookups), [`functions`], [`versions`], [`aliases`], [`concurrency`] (reserved and
 //! provisioned, with the keepers of provisioned environments), [`event_invoke`] (asynchronous
-//! invocation settings).
+//! invocation settings), [`permissions`] (resource-based policies and the invoke check every
+//! invoking service makes).
 
 pub mod aliases;
 pub mod collections;
 pub mod concurrency;
 pub mod event_invoke;
 pub mod functions;
+pub mod permissions;
 pub mod records;
 pub mod registry;
 pub mod validate;

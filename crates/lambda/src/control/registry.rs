@@ -10,8 +10,9 @@
 //! numbers never reused) and the aliases. Reserved concurrency lives on `$LATEST`; each scope keeps
 //! its reservations' total so the invoker's throttle check is one read. Provisioned-concurrency
 //! and event-invoke settings are [`Mirror`]s beside it, deleted in the same commit as what they
-//! belong to. The writes live with their resource: [`super::functions`], [`super::versions`],
-//! [`super::aliases`], [`super::concurrency`], [`super::event_invoke`].
+//! belong to. Resource-based policies live in the function's state ([`super::permissions`]). The
+//! writes live with their resource: [`super::functions`], [`super::versions`],
+//! [`super::aliases`], [`super::concurrency`], [`super::event_invoke`], [`super::permissions`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -21,9 +22,10 @@ use nubo_wire::arn::FunctionRef;
 use nubo_wire::{QualifierKind, Scope};
 use parking_lot::RwLock;
 
-use super::collections::{self, ALIASES, EVENT_INVOKE_CONFIGS, FUNCTIONS, PROVISIONED};
+use super::collections::{self, ALIASES, EVENT_INVOKE_CONFIGS, FUNCTIONS, POLICIES, PROVISIONED};
 use super::concurrency::ProvisionedConfig;
 use super::event_invoke::EventInvokeConfig;
+use super::permissions::FunctionPolicy;
 use super::records::{AliasRecord, AliasSnapshot, FunctionRecord, FunctionSnapshot, LATEST};
 use crate::ControlError;
 
@@ -49,6 +51,8 @@ pub(crate) struct FunctionState {
     pub(crate) latest: FunctionSnapshot,
     pub(crate) versions: BTreeMap<u64, FunctionSnapshot>,
     pub(crate) aliases: BTreeMap<String, AliasSnapshot>,
+    /// Resource-based policies by qualifier (`$LATEST` for the function's own).
+    pub(crate) policies: BTreeMap<String, Arc<FunctionPolicy>>,
 }
 
 impl FunctionState {
@@ -57,6 +61,7 @@ impl FunctionState {
             latest,
             versions: BTreeMap::new(),
             aliases: BTreeMap::new(),
+            policies: BTreeMap::new(),
         }
     }
 
@@ -154,6 +159,27 @@ impl Registry {
                 }
             }
         }
+        for stored in documents.list(POLICIES, ListQuery::all()).await? {
+            let Some((scope, function, qualifier)) = collections::split(&stored.key) else {
+                tracing::error!(key = %stored.key, "skipping a function policy with a malformed key");
+                continue;
+            };
+            let (qualifier, state) = (
+                qualifier.to_owned(),
+                states.get_mut(&(scope, function.to_owned())),
+            );
+            match (serde_json::from_str::<FunctionPolicy>(&stored.body), state) {
+                (Ok(policy), Some(state)) => {
+                    state.policies.insert(qualifier, Arc::new(policy));
+                }
+                (Ok(_), None) => {
+                    tracing::error!(function = %function, %qualifier, "skipping a policy without its function")
+                }
+                (Err(e), _) => {
+                    tracing::error!(function = %function, %qualifier, error = %e, "skipping an unreadable function policy")
+                }
+            }
+        }
         let mut scopes: HashMap<Scope, ScopeFunctions> = HashMap::new();
         for ((scope, name), state) in states {
             let scoped = scopes.entry(scope).or_default();
@@ -193,7 +219,7 @@ impl Registry {
 
     /// Runs `read` on a function's state under the read lock (the hot path: no reference count
     /// is taken on the state, only on what `read` returns).
-    fn read_state<T>(
+    pub(super) fn read_state<T>(
         &self,
         scope: &Scope,
         name: &str,

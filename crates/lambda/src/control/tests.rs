@@ -344,3 +344,102 @@ async fn listeners_hear_which_revisions_retired() {
     assert!(!exists);
     assert!(retired.contains(&second.revision_id) && retired.contains(&version.revision_id));
 }
+
+#[tokio::test]
+async fn policies_are_kept_per_qualifier_reloaded_and_deleted_with_their_function() {
+    use crate::control::permissions::Permission;
+    let dir = tempfile::tempdir().unwrap();
+    let registry = open(dir.path()).await;
+    registry
+        .create(&home(), spec("f"), zip("v1"))
+        .await
+        .unwrap();
+    let grant = |sid: &str, principal: &str| Permission {
+        statement_id: sid.into(),
+        action: "lambda:InvokeFunction".into(),
+        principal: principal.into(),
+        source_arn: Some("arn:aws:s3:::bucket".into()),
+        ..Permission::default()
+    };
+    registry
+        .add_permission(&f(None), &grant("s3", "s3.amazonaws.com"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        registry.add_permission(&f(None), &grant("s3", "*")).await,
+        Err(ControlError::Conflict(_))
+    ));
+    assert!(matches!(
+        registry
+            .add_permission(&f(Some("$LATEST")), &grant("x", "*"))
+            .await,
+        Err(ControlError::InvalidParameter(_))
+    ));
+    assert!(matches!(
+        registry
+            .add_permission(&f(Some("1")), &grant("x", "*"))
+            .await,
+        Err(ControlError::NotFound(_))
+    ));
+    // `$LATEST` shares the function's policy.
+    assert!(registry.policy(&f(Some("$LATEST"))).is_some());
+
+    let allowed = registry.service_may_invoke(
+        &f(None),
+        "s3.amazonaws.com",
+        "arn:aws:s3:::bucket",
+        "000000000000",
+    );
+    assert!(allowed.is_ok());
+    let other_bucket = registry.service_may_invoke(
+        &f(None),
+        "s3.amazonaws.com",
+        "arn:aws:s3:::other",
+        "000000000000",
+    );
+    assert!(other_bucket.is_err());
+    assert!(registry
+        .service_may_invoke(
+            &f(None),
+            "sns.amazonaws.com",
+            "arn:aws:s3:::bucket",
+            "000000000000"
+        )
+        .is_err());
+
+    let revision = registry.policy(&f(None)).unwrap().revision_id().to_owned();
+    drop(registry);
+    let registry = open(dir.path()).await;
+    let reloaded = registry.policy(&f(None)).unwrap();
+    assert_eq!(reloaded.revision_id(), revision);
+    assert!(reloaded.document().contains("\"Sid\":\"s3\""));
+
+    assert!(matches!(
+        registry
+            .remove_permission(&f(None), "s3", Some("stale"))
+            .await,
+        Err(ControlError::PreconditionFailed(_))
+    ));
+    registry
+        .remove_permission(&f(None), "s3", Some(&revision))
+        .await
+        .unwrap();
+    assert!(registry.policy(&f(None)).is_none());
+    assert!(matches!(
+        registry.remove_permission(&f(None), "s3", None).await,
+        Err(ControlError::NotFound(_))
+    ));
+
+    registry
+        .add_permission(&f(None), &grant("again", "*"))
+        .await
+        .unwrap();
+    registry.delete(&f(None)).await.unwrap();
+    registry
+        .create(&home(), spec("f"), zip("v1"))
+        .await
+        .unwrap();
+    assert!(registry.policy(&f(None)).is_none());
+    drop(registry);
+    assert!(open(dir.path()).await.policy(&f(None)).is_none());
+}

@@ -43,6 +43,8 @@ pub(crate) struct View {
     pub(crate) mounts: Vec<Mount>,
     /// Symbolic links in the private root.
     pub(crate) links: Vec<(PathBuf, PathBuf)>,
+    /// When the execution-role credentials in `env` expire (`None`: placeholders, never valid).
+    pub(crate) credentials_expire: Option<time::OffsetDateTime>,
 }
 
 /// Where the function reaches the platform, as seen from inside the environment.
@@ -177,6 +179,7 @@ pub(crate) fn view(
         .credentials
         .and_then(|source| source.credentials(&function.role, &function.name));
     let placeholder = &PLACEHOLDER_CREDENTIALS;
+    let credentials_expire = issued.as_ref().map(|c| c.expiration);
     let (key_id, secret, token) = match issued {
         Some(c) => (c.access_key_id, c.secret_access_key, c.session_token),
         None => (
@@ -224,7 +227,12 @@ pub(crate) fn view(
             .iter()
             .map(|(k, v)| (k.clone(), v.clone())),
     );
-    View { env, mounts, links }
+    View {
+        env,
+        mounts,
+        links,
+        credentials_expire,
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub(super) struct Event<'a> {
     pub(super) payload: Bytes,
     pub(super) invoked_function_arn: String,
     pub(super) client_context: Option<String>,
+    /// Invocations before this one in its chain.
+    pub(super) lineage: u32,
 }
 
 /// How the delivery went: the outcome, when the runtime picked the event up (`None` if it never
@@ -56,10 +58,11 @@ pub(super) async fn deliver(
         client_context: event.client_context,
         // X-Ray's shape; the ids need to be unique-ish, not unguessable (no getrandom per invoke).
         trace_id: format!(
-            "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0",
+            "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0;{}",
             time::OffsetDateTime::now_utc().unix_timestamp(),
             fastrand::u128(..) >> 32,
-            fastrand::u64(..)
+            fastrand::u64(..),
+            crate::lineage::field(event.lineage + 1)
         ),
         delivered: delivered_tx,
         result: result_tx,

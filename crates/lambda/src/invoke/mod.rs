@@ -78,6 +78,10 @@ pub struct InvokeRequest {
     pub tail_log: bool,
     /// The request id to run under (an asynchronous event keeps the id it was accepted with).
     pub request_id: Option<String>,
+    /// Invocations before this one in its chain (0 for a client's own call): counted through
+    /// the trace header's `Lineage` and asynchronous events, so a function that invokes itself
+    /// through events is stopped (see [`crate::lineage`]).
+    pub lineage: u32,
 }
 
 /// The outcome of an invocation that ran (function errors included).
@@ -232,6 +236,7 @@ impl Invoker {
             payload,
             invoked_function_arn: request.function.arn(),
             client_context: request.client_context,
+            lineage: request.lineage,
         };
         let delivered = deliver(&mut env, &function, event, self.config.init_timeout).await;
         let healthy = delivered.outcome.healthy();

@@ -4,6 +4,11 @@
 //! key: a warm environment of a function's `$LATEST` is never handed an invocation of an updated
 //! `$LATEST` or of a published version. When the registry retires revisions (an update, a deleted
 //! version or function), their environments go.
+//!
+//! Environments also go before their execution-role credentials expire (12-hour sessions;
+//! provisioned environments live indefinitely): one is never handed an invocation that could
+//! outlast its credentials, and the reaper retires those within [`CREDENTIALS_MARGIN`] of
+//! expiry, provisioned ones too (their keeper starts a replacement with fresh credentials).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +19,20 @@ use parking_lot::Mutex;
 use crate::control::concurrency::Provisioned;
 use crate::control::records::FunctionRecord;
 use crate::environment::Environment;
+
+/// How long before its credentials expire an idle environment is retired: more than the longest
+/// invocation (15 minutes) and a reaper round.
+pub(crate) const CREDENTIALS_MARGIN: Duration = Duration::from_secs(20 * 60);
+
+/// Whether an environment's credentials would expire within `margin`.
+fn expiring(env: &Environment, margin: Duration) -> bool {
+    expires_within(env.credentials_expire, Instant::now(), margin)
+}
+
+/// Whether credentials expiring at `at` (never, for `None`) expire within `margin` of `now`.
+fn expires_within(at: Option<Instant>, now: Instant, margin: Duration) -> bool {
+    at.is_some_and(|at| at.saturating_duration_since(now) < margin)
+}
 
 /// Idle environments by revision, most recently used last.
 #[derive(Default)]
@@ -30,14 +49,23 @@ impl Pool {
     }
 
     fn take_idle(&self, function: &FunctionRecord) -> Option<Environment> {
-        let mut idle = self.idle.lock();
-        let envs = idle.get_mut(&function.revision_id)?;
-        while let Some(env) = envs.pop() {
-            if !env.has_exited() {
-                return Some(env);
+        // The invocation may run for the function's timeout; its credentials must last that.
+        let margin = Duration::from_secs(u64::from(function.timeout_seconds) + 60);
+        let mut unusable = Vec::new();
+        let found = {
+            let mut idle = self.idle.lock();
+            let envs = idle.get_mut(&function.revision_id)?;
+            loop {
+                match envs.pop() {
+                    Some(env) if !env.has_exited() && !expiring(&env, margin) => break Some(env),
+                    Some(env) => unusable.push(env),
+                    None => break None,
+                }
             }
-        }
-        None
+        };
+        // Killed outside the lock.
+        drop(unusable);
+        found
     }
 
     /// Parks an environment after an invocation (or after its initialization, when provisioned).
@@ -90,7 +118,9 @@ impl Pool {
             for envs in idle.values_mut() {
                 let (keep, old): (Vec<_>, Vec<_>) = envs.drain(..).partition(|e| {
                     let provisioned = e.provisioned.as_ref().is_some_and(|t| t.0.is_active());
-                    !e.has_exited() && (provisioned || e.idle_for() < idle_timeout)
+                    !e.has_exited()
+                        && !expiring(e, CREDENTIALS_MARGIN)
+                        && (provisioned || e.idle_for() < idle_timeout)
                 });
                 *envs = keep;
                 reaped.extend(old);
@@ -103,5 +133,41 @@ impl Pool {
     /// Environments idle now.
     pub(crate) fn idle_count(&self) -> usize {
         self.idle.lock().values().map(Vec::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environments_go_before_their_credentials_expire() {
+        let now = Instant::now();
+        let hour = Duration::from_secs(3600);
+        assert!(!expires_within(None, now, CREDENTIALS_MARGIN));
+        assert!(!expires_within(Some(now + hour), now, CREDENTIALS_MARGIN));
+        assert!(expires_within(
+            Some(now + Duration::from_secs(60)),
+            now,
+            CREDENTIALS_MARGIN
+        ));
+        // Already expired.
+        assert!(expires_within(
+            Some(now),
+            now + hour,
+            Duration::from_secs(1)
+        ));
+        // A 15-minute invocation needs 16 minutes left.
+        let margin = Duration::from_secs(900 + 60);
+        assert!(expires_within(
+            Some(now + Duration::from_secs(900)),
+            now,
+            margin
+        ));
+        assert!(!expires_within(
+            Some(now + Duration::from_secs(1000)),
+            now,
+            margin
+        ));
     }
 }
