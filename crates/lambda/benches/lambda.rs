@@ -42,12 +42,14 @@ fn spec(name: String) -> FunctionSpec {
         memory_mb: 128,
         ephemeral_storage_mb: 512,
         environment: BTreeMap::new(),
+        environment_set: false,
         tags: BTreeMap::new(),
         architectures: vec!["x86_64".into()],
         tracing_mode: "PassThrough".into(),
         layers: Vec::new(),
         dead_letter_target: None,
         log_format: "Text".into(),
+        logging: Default::default(),
     }
 }
 

@@ -14,12 +14,14 @@
 //! [`super::aliases`], [`super::concurrency`], [`super::event_invoke`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use nubo_store::{CodeStore, Documents, ListQuery, Mirror, Transaction, WriteThrough, Writer};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::{QualifierKind, Scope};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
 
 use super::collections::{self, ALIASES, EVENT_INVOKE_CONFIGS, FUNCTIONS, PROVISIONED};
 use super::concurrency::ProvisionedConfig;
@@ -90,16 +92,21 @@ pub struct Registry {
     pub(super) provisioned: Mirror<ProvisionedConfig>,
     pub(super) event_invoke: Mirror<EventInvokeConfig>,
     listeners: RwLock<Vec<Listener>>,
+    /// The registry itself, for the tasks that settle changes (`super::lifecycle`).
+    pub(super) me: Weak<Registry>,
+    pub(super) settle_delay: Mutex<Duration>,
+    pub(super) settled: Notify,
 }
 
 impl Registry {
     /// Loads every function from the store. Records written before scopes move into
     /// `default_scope` first; `default_scope` is also where unsigned requests and the CLI act.
+    /// Changes a crash left unsettled are settled (see [`super::lifecycle`]).
     pub async fn load(
         documents: Arc<dyn Documents>,
         code: CodeStore,
         default_scope: Scope,
-    ) -> Result<Self, ControlError> {
+    ) -> Result<Arc<Self>, ControlError> {
         collections::adopt_unscoped(documents.as_ref(), &default_scope).await?;
         let mut states: HashMap<(Scope, String), FunctionState> = HashMap::new();
         let mut versions: Vec<(Scope, String, u64, FunctionSnapshot)> = Vec::new();
@@ -160,15 +167,22 @@ impl Registry {
             scoped.reserved_total += state.latest.reserved_concurrency.unwrap_or(0) as usize;
             scoped.functions.insert(name, Arc::new(state));
         }
-        Ok(Self {
-            provisioned: Mirror::load(documents.as_ref(), PROVISIONED).await?,
-            event_invoke: Mirror::load(documents.as_ref(), EVENT_INVOKE_CONFIGS).await?,
+        let provisioned = Mirror::load(documents.as_ref(), PROVISIONED).await?;
+        let event_invoke = Mirror::load(documents.as_ref(), EVENT_INVOKE_CONFIGS).await?;
+        let registry = Arc::new_cyclic(|me| Self {
+            provisioned,
+            event_invoke,
             through: WriteThrough::new(documents),
             code,
             default_scope,
             scopes: RwLock::new(scopes),
             listeners: RwLock::new(Vec::new()),
-        })
+            me: me.clone(),
+            settle_delay: Mutex::new(Duration::ZERO),
+            settled: Notify::new(),
+        });
+        registry.settle_interrupted();
+        Ok(registry)
     }
 
     /// Calls `listener` after any change to a function (the invoker retires environments, Function
@@ -353,6 +367,19 @@ impl Registry {
             .iter()
             .flat_map(|s| std::iter::once(&s.latest).chain(s.versions.values()))
             .cloned()
+            .collect()
+    }
+
+    /// Every function's `$LATEST` in every scope.
+    pub(super) fn all_latest(&self) -> Vec<(Scope, FunctionSnapshot)> {
+        self.scopes
+            .read()
+            .iter()
+            .flat_map(|(scope, s)| {
+                s.functions
+                    .values()
+                    .map(move |f| (scope.clone(), f.latest.clone()))
+            })
             .collect()
     }
 
