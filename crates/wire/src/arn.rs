@@ -3,7 +3,8 @@
 mod input;
 
 pub use input::{
-    NameShape, NamedFunction, QualifierShape, FUNCTION_NAME_SHAPE_PATTERN, NAMESPACED_NAME_PATTERN,
+    NameShape, NamedFunction, QualifierShape, FUNCTION_NAME_SHAPE_PATTERN,
+    FUNCTION_URL_NAME_PATTERN, NAMESPACED_NAME_PATTERN,
 };
 
 use crate::names::{FunctionName, Qualifier};
@@ -65,9 +66,9 @@ impl InputShapes {
         name: NameShape::FunctionName,
         qualifier: QualifierShape::Plain,
     };
-    /// `FunctionName` + `FunctionUrlQualifier`: Function URL configs.
+    /// `FunctionUrlFunctionName` + `FunctionUrlQualifier`: Function URL configs.
     pub const FUNCTION_URL: Self = Self {
-        name: NameShape::FunctionName,
+        name: NameShape::FunctionUrl,
         qualifier: QualifierShape::FunctionUrl,
     };
 }

@@ -22,18 +22,22 @@ pub enum NameShape {
     FunctionName,
     /// `NamespacedFunctionName`: 1–256, dots allowed, `$LATEST.PUBLISHED` too.
     Namespaced,
+    /// `FunctionUrlFunctionName`: 1–140, names of at most 64, an alias as the only qualifier.
+    FunctionUrl,
 }
 
 /// The `FunctionName` shape's pattern, as AWS prints it.
-pub const FUNCTION_NAME_SHAPE_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
+pub const FUNCTION_NAME_SHAPE_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
 /// The `NamespacedFunctionName` shape's pattern, as AWS prints it.
-pub const NAMESPACED_NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?";
+pub const NAMESPACED_NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?";
+/// The `FunctionUrlFunctionName` shape's pattern, as AWS prints it.
+pub const FUNCTION_URL_NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]{1,64})(:((?!\\d+$)[0-9a-zA-Z-_]+))?";
 
 impl NameShape {
     /// The shape's length limit.
     pub fn max_length(self) -> usize {
         match self {
-            NameShape::FunctionName => 140,
+            NameShape::FunctionName | NameShape::FunctionUrl => 140,
             NameShape::Namespaced => 256,
         }
     }
@@ -43,12 +47,18 @@ impl NameShape {
         match self {
             NameShape::FunctionName => FUNCTION_NAME_SHAPE_PATTERN,
             NameShape::Namespaced => NAMESPACED_NAME_PATTERN,
+            NameShape::FunctionUrl => FUNCTION_URL_NAME_PATTERN,
         }
     }
 
     fn is_name(self, segment: &str) -> bool {
         let dots = self == NameShape::Namespaced;
+        let longest = match self {
+            NameShape::FunctionUrl => 64,
+            _ => usize::MAX,
+        };
         !segment.is_empty()
+            && segment.len() <= longest
             && segment
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || (dots && c == '.'))
@@ -58,6 +68,9 @@ impl NameShape {
     /// lower-case `:$latest` is "not found", not a validation error); what it names is decided
     /// after the model check.
     fn is_qualifier(self, segment: &str) -> bool {
+        if self == NameShape::FunctionUrl {
+            return QualifierShape::FunctionUrl.matches(segment) && !segment.is_empty();
+        }
         segment == "$LATEST"
             || (self == NameShape::Namespaced && segment == "$LATEST.PUBLISHED")
             || (!segment.is_empty()
@@ -138,8 +151,9 @@ fn is_partition(segment: &str) -> bool {
             .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_alphabetic() || c == '-'))
 }
 
-/// `[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}`.
+/// `(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}`.
 fn is_region(segment: &str) -> bool {
+    let segment = segment.strip_prefix("eusc-").unwrap_or(segment);
     let lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
     let parts: Vec<&str> = segment.split('-').collect();
     let (country, middle, digit) = match parts.as_slice() {
@@ -320,6 +334,9 @@ mod tests {
         }
         assert!(NamedFunction::read("my.fn", NameShape::FunctionName).is_none());
         assert!(NamedFunction::read("f:$LATEST.PUBLISHED", NameShape::FunctionName).is_none());
+        assert!(NamedFunction::read("f:3", NameShape::FunctionUrl).is_none());
+        assert!(NamedFunction::read(&"x".repeat(65), NameShape::FunctionUrl).is_none());
+        assert!(NamedFunction::read("f:live", NameShape::FunctionUrl).is_some());
     }
 
     #[test]
