@@ -141,6 +141,8 @@ fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec,
     let runtime = validate::runtime_and_handler(input.runtime.as_deref(), handler.as_deref())?;
     validate::role_in_account(&role, scope)?;
     validate::environment(&environment)?;
+    let tags = input.tags.unwrap_or_default();
+    validate::tags(false, tags.len())?;
     let zip = validate::zip_package(
         code.zip_file.as_deref(),
         code.s3_bucket.as_deref().or(code.s3_key.as_deref()),
@@ -157,7 +159,7 @@ fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec,
         ephemeral_storage_mb,
         environment,
         environment_set,
-        tags: input.tags.unwrap_or_default(),
+        tags,
         architectures,
         tracing_mode,
         layers: input.layers.unwrap_or_default(),

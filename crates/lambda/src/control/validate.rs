@@ -27,7 +27,7 @@ pub const MEMORY_MB: (u32, u32) = (128, 10_240);
 pub const TIMEOUT_SECONDS: (u32, u32) = (1, 900);
 /// MB.
 pub const EPHEMERAL_MB: (u32, u32) = (512, 10_240);
-/// Total bytes of keys + values.
+/// Bytes of the variables as JSON (`{"KEY":"value",…}`).
 pub const ENVIRONMENT_BYTES: usize = 4096;
 /// Direct upload of a zip (50 MB).
 pub const MAX_ZIP_BYTES: usize = 50 * 1024 * 1024;
@@ -197,12 +197,12 @@ pub fn environment(variables: &BTreeMap<String, String>) -> Result<(), ControlEr
             reserved.join(", ")
         )));
     }
-    let size: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if size > ENVIRONMENT_BYTES {
+    // Lambda measures the variables as JSON, braces and quotes included.
+    let measured = serde_json::to_string(variables).unwrap_or_default();
+    if measured.len() > ENVIRONMENT_BYTES {
         return Err(ControlError::InvalidParameter(format!(
             "Lambda was unable to configure your environment variables because the environment variables you have \
-             provided exceeded the 4KB limit. String measured: {}",
-            serde_json::to_string(variables).unwrap_or_default()
+             provided exceeded the 4KB limit. String measured: {measured}"
         )));
     }
     Ok(())
