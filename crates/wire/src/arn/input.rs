@@ -198,6 +198,11 @@ impl<'a> NamedFunction<'a> {
         for mask in (0..16u8).rev() {
             let (arn, region, account, function) =
                 (mask & 8 != 0, mask & 4 != 0, mask & 2 != 0, mask & 1 != 0);
+            // The pattern would read `arn:aws:lambda:REGION:ACCOUNT:layer:x` as the function
+            // `layer` at qualifier `x`; an ARN names a function only with its `function:`.
+            if arn && !function {
+                continue;
+            }
             let mut rest = segments.as_slice();
             let mut named = NamedFunction {
                 account: None,
