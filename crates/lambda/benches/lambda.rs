@@ -53,7 +53,10 @@ fn spec(name: String) -> FunctionSpec {
     }
 }
 
-fn registry(dir: &std::path::Path) -> Registry {
+/// How long a change may take to settle (Pending → Active, InProgress → Successful).
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn registry(dir: &std::path::Path) -> std::sync::Arc<Registry> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let stores = StoreConfig::in_data_dir(dir).open(dir).await.unwrap();
@@ -67,6 +70,8 @@ fn registry(dir: &std::path::Path) -> Registry {
                 .create(&Scope::default(), spec(format!("fn-{i}")), code.clone())
                 .await
                 .unwrap();
+            let created = reference(&format!("fn-{i}"), None);
+            registry.wait_settled(&created, SETTLE).await;
         }
         registry
             .publish_version(&reference("fn-7", None), None, None, None)
@@ -77,6 +82,9 @@ fn registry(dir: &std::path::Path) -> Registry {
             .await
             .unwrap();
         registry
+            .wait_settled(&reference("fn-7", None), SETTLE)
+            .await;
+        registry
             .update_configuration(
                 &reference("fn-7", None),
                 nubo_lambda::control::records::ConfigurationUpdate {
@@ -86,6 +94,9 @@ fn registry(dir: &std::path::Path) -> Registry {
             )
             .await
             .unwrap();
+        registry
+            .wait_settled(&reference("fn-7", None), SETTLE)
+            .await;
         registry
             .publish_version(&reference("fn-7", None), None, None, None)
             .await
