@@ -276,7 +276,8 @@ def test_environment_over_4kb(lam):
 
 
 def test_environment_exactly_4kb_accepted(make_function):
-    value = "v" * (4096 - len("KEY"))
+    # Lambda measures the variables as JSON: {"KEY":"vvv…"} of exactly 4096 bytes.
+    value = "v" * (4096 - len('{"KEY":""}'))
     config = make_function(Environment={"Variables": {"KEY": value}})
     assert config["Environment"]["Variables"]["KEY"] == value
 

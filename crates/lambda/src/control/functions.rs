@@ -104,6 +104,7 @@ impl Registry {
             last_published_version: 0,
             source_revision: None,
             lifecycle: Lifecycle::Creating,
+            environment_revision: None,
         };
         let mut transaction = Transaction::new();
         transaction.change(
@@ -160,6 +161,7 @@ impl Registry {
                 change(record)?;
                 record.last_modified = now_last_modified();
                 record.revision_id = new_revision();
+                record.environment_revision = None;
                 record.lifecycle = Lifecycle::Updating;
                 Ok(())
             })

@@ -94,6 +94,7 @@ impl Registry {
                 }
                 let mut record = (*state.latest).clone();
                 record.lifecycle = Lifecycle::Ready;
+                record.environment_revision = Some(record.environment_revision().to_owned());
                 record.revision_id = new_revision();
                 put_record(transaction, scope, &record)?;
                 // A version published from the unsettled revision stays "published from" the

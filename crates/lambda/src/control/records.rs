@@ -104,6 +104,20 @@ pub struct FunctionRecord {
     /// Where it stands in the state machine (records written before it are `Ready`).
     #[serde(default)]
     pub lifecycle: Lifecycle,
+    /// Set when a change settled: the revision of the change itself, which environments keep
+    /// running under (settling issues a new `RevisionId`, not new environments).
+    #[serde(default)]
+    pub environment_revision: Option<String>,
+}
+
+impl FunctionRecord {
+    /// What this version's environments are keyed by: the revision of its last change of code or
+    /// configuration.
+    pub fn environment_revision(&self) -> &str {
+        self.environment_revision
+            .as_deref()
+            .unwrap_or(&self.revision_id)
+    }
 }
 
 /// `LoggingConfig` beyond its format: what was given (`None`: Lambda's default).

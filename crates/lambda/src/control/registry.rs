@@ -70,9 +70,10 @@ impl FunctionState {
         self.versions.get(&version.parse().ok()?)
     }
 
-    fn revisions(&self) -> impl Iterator<Item = &String> {
-        std::iter::once(&self.latest.revision_id)
-            .chain(self.versions.values().map(|v| &v.revision_id))
+    /// The revisions environments run under (see [`FunctionRecord::environment_revision`]).
+    fn revisions(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.latest.environment_revision())
+            .chain(self.versions.values().map(|v| v.environment_revision()))
     }
 }
 
@@ -303,7 +304,7 @@ impl Registry {
     /// Whether `revision` is still the current revision of `version` (hot path: no allocation).
     pub fn is_live(&self, scope: &Scope, name: &str, version: &str, revision: &str) -> bool {
         self.read_state(scope, name, |state| {
-            Some(state.version_named(version)?.revision_id == revision)
+            Some(state.version_named(version)?.environment_revision() == revision)
         })
         .unwrap_or(false)
     }
@@ -445,13 +446,13 @@ impl Registry {
         let (before, after) = (reserved(previous), reserved(next.as_ref()));
         let retired: Vec<String> = match (previous, &next) {
             (Some(old), Some(new)) => {
-                let live: Vec<&String> = new.revisions().collect();
+                let live: Vec<&str> = new.revisions().collect();
                 old.revisions()
                     .filter(|r| !live.contains(r))
-                    .cloned()
+                    .map(str::to_owned)
                     .collect()
             }
-            (Some(old), None) => old.revisions().cloned().collect(),
+            (Some(old), None) => old.revisions().map(str::to_owned).collect(),
             (None, _) => Vec::new(),
         };
         let exists = next.is_some();

@@ -373,5 +373,10 @@ async fn listeners_hear_which_revisions_retired() {
     assert!(heard.contains(&(vec![first.revision_id.clone()], true)));
     let (retired, exists) = heard.last().unwrap();
     assert!(!exists);
-    assert!(retired.contains(&second.revision_id) && retired.contains(&version.revision_id));
+    // Settling issued a new revision but kept the environments' one.
+    assert_ne!(second.environment_revision(), second.revision_id);
+    assert!(
+        retired.iter().any(|r| r == second.environment_revision())
+            && retired.contains(&version.revision_id)
+    );
 }

@@ -77,6 +77,7 @@ impl Registry {
             version.source_revision = Some(latest.revision_id.clone());
             version.reserved_concurrency = None;
             version.lifecycle = Lifecycle::Ready;
+            version.environment_revision = None;
             put_record(transaction, &scope, &version)?;
             // The counter moves on $LATEST without changing its revision: nothing about it changed.
             let mut head = (*latest).clone();

@@ -31,7 +31,7 @@ impl Pool {
 
     fn take_idle(&self, function: &FunctionRecord) -> Option<Environment> {
         let mut idle = self.idle.lock();
-        let envs = idle.get_mut(&function.revision_id)?;
+        let envs = idle.get_mut(function.environment_revision())?;
         while let Some(env) = envs.pop() {
             if !env.has_exited() {
                 return Some(env);
