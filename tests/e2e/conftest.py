@@ -83,6 +83,63 @@ def read_credentials(path: Path, profile: str = "nubo") -> dict[str, str] | None
         "aws_secret_access_key": section["aws_secret_access_key"],
     }
 
+# --------------------------------------------------------------------------------------------------
+# Waiting as deploy tools do
+# --------------------------------------------------------------------------------------------------
+#
+# As on AWS, CreateFunction answers `State: Pending` and an update `LastUpdateStatus: InProgress`; a
+# Pending function cannot be invoked and an update in progress refuses the next one, for the few
+# milliseconds Nubo takes to settle them. Real tools wait with boto3's waiters (Terraform and CDK do
+# the same); so do the tests: every boto3 Lambda client of this session waits after
+# CreateFunction (`function_active_v2`) and after UpdateFunctionCode/Configuration
+# (`function_updated_v2`), polling every 20 ms. A client made with `observe_states_config()` does
+# not, so a test can see the states themselves.
+
+WAIT_CONFIG = {"Delay": 0.02, "MaxAttempts": 500}
+OBSERVE_STATES = "nubo-observe-states"
+
+
+def observe_states_config(**kwargs) -> Config:
+    """A botocore Config for a Lambda client that does not wait after changes."""
+    return Config(user_agent_extra=OBSERVE_STATES, **kwargs)
+
+
+def wait_active(lam, name: str) -> None:
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=WAIT_CONFIG)
+
+
+def wait_updated(lam, name: str) -> None:
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAIT_CONFIG)
+
+
+class _WaitsAfterChanges:
+    """Mixed into boto3's Lambda client class: waits after each successful change."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if OBSERVE_STATES in (self.meta.config.user_agent_extra or ""):
+            return
+        self.meta.events.register("after-call.lambda.CreateFunction", self._nubo_after_create)
+        self.meta.events.register("after-call.lambda.UpdateFunctionCode", self._nubo_after_update)
+        self.meta.events.register("after-call.lambda.UpdateFunctionConfiguration", self._nubo_after_update)
+
+    def _nubo_after_create(self, http_response, parsed, **kwargs):
+        if http_response.status_code < 300 and parsed.get("FunctionName"):
+            wait_active(self, parsed["FunctionName"])
+
+    def _nubo_after_update(self, http_response, parsed, **kwargs):
+        if http_response.status_code < 300 and parsed.get("FunctionName"):
+            wait_updated(self, parsed["FunctionName"])
+
+
+def _add_waiting(base_classes, **kwargs):
+    base_classes.insert(0, _WaitsAfterChanges)
+
+
+boto3.setup_default_session()
+boto3.DEFAULT_SESSION.events.register("creating-client-class.lambda", _add_waiting)
+
+
 LISTENING = re.compile(r"^nubo: listening on (http://\S+)\s*$")
 START_TIMEOUT = 30.0
 
@@ -417,6 +474,8 @@ def make_function(lam):
             params["Handler"] = handler
         config = lam.create_function(**params)
         created.append(name)
+        # As a deploy tool would (the session's clients already wait; this says so here too).
+        wait_active(lam, name)
         return config
 
     yield create

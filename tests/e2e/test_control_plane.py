@@ -67,7 +67,8 @@ def test_create_get_and_configuration(lam, make_function):
     config = lam.get_function_configuration(FunctionName=name)
     assert config["FunctionArn"] == function_arn(name)
     assert config["MemorySize"] == 256
-    assert config["RevisionId"] == created["RevisionId"]
+    # Pending → Active issued a new revision; nothing changed since.
+    assert config["RevisionId"] == got["Configuration"]["RevisionId"] != created["RevisionId"]
 
     # The function_active waiter polls State and must succeed at once.
     lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 5})
@@ -275,7 +276,8 @@ def test_environment_over_4kb(lam):
 
 
 def test_environment_exactly_4kb_accepted(make_function):
-    value = "v" * (4096 - len("KEY"))
+    # Lambda measures the variables as JSON: {"KEY":"vvv…"} of exactly 4096 bytes.
+    value = "v" * (4096 - len('{"KEY":""}'))
     config = make_function(Environment={"Variables": {"KEY": value}})
     assert config["Environment"]["Variables"]["KEY"] == value
 

@@ -23,7 +23,9 @@ def test_functions_survive_restart(start_server, rust_zip, tmp_path):
     )
     first = invoke(lam, name, {"before": "restart"})
     assert first.function_error is None, first
-    updated = lam.update_function_configuration(FunctionName=name, MemorySize=512)
+    lam.update_function_configuration(FunctionName=name, MemorySize=512)
+    # The client waited for the update to settle (a new revision): that is the one kept.
+    updated = lam.get_function_configuration(FunctionName=name)
 
     srv2 = start_server.restart(srv)
     assert srv.proc.returncode is not None

@@ -226,7 +226,33 @@ async fn create_function(
         "Code": {"ZipFile": base64::engine::general_purpose::STANDARD.encode(zip)},
     });
     create(client, "lambda", "/2015-03-31/functions", &body, name).await?;
-    Ok(())
+    wait_active(client, name).await
+}
+
+/// Waits until a function created a moment ago is `Active` (as boto3's `function_active_v2`
+/// waiter does): a `Pending` function cannot be invoked.
+async fn wait_active(client: &Client, name: &str) -> anyhow::Result<()> {
+    let path = format!("/2015-03-31/functions/{name}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = client
+            .send("lambda", http::Method::GET, &path, &[], &[], Vec::new())
+            .await?;
+        let state = serde_json::from_slice::<Value>(&reply.body)
+            .ok()
+            .and_then(|v| v["Configuration"]["State"].as_str().map(str::to_owned));
+        match state.as_deref() {
+            Some("Active") => return Ok(()),
+            Some("Pending") if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            _ => anyhow::bail!(
+                "{name} did not become Active: {} {}",
+                reply.status,
+                String::from_utf8_lossy(&reply.body)
+            ),
+        }
+    }
 }
 
 /// POSTs a JSON body to a create operation and insists on 201.

@@ -241,6 +241,10 @@ async fn dispatch_signed(
         .await
     {
         Ok(req) => services.registry.dispatch(&credential.service, req).await,
+        // Lambda words its errors `{"Type", "Message"}`, the guard's as much as its handlers'.
+        Err(err) if target.served && target.service == "lambda" => {
+            crate::response::lambda_error(&err)
+        }
         Err(err) => wire(target.protocol.error_response(&err, &request_id)),
     }
 }

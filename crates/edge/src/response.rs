@@ -21,13 +21,25 @@ impl<E: Into<AwsError>> From<E> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        rest_json_error(&self.0)
+        let mut response = rest_json_error(&self.0);
+        // A service whose error body differs (Lambda's `Message`) renders it again from this.
+        response.extensions_mut().insert(Rendered(self.0));
+        response
     }
 }
+
+/// The error a response was rendered from, for a router that words its errors its own way.
+#[derive(Debug, Clone)]
+pub(crate) struct Rendered(pub(crate) AwsError);
 
 /// Renders an error in rest-json form: status, `x-amzn-ErrorType`, `{"Type","message"}`.
 pub fn rest_json_error(err: &AwsError) -> Response {
     nubo_wire::protocol::rest_json::error_response(err).map(Body::from)
+}
+
+/// Renders an error as Lambda does: status, `x-amzn-ErrorType`, `{"Type","Message"}`.
+pub fn lambda_error(err: &AwsError) -> Response {
+    nubo_wire::protocol::rest_json::lambda_error_response(err).map(Body::from)
 }
 
 /// A JSON success response.

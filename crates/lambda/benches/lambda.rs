@@ -42,16 +42,21 @@ fn spec(name: String) -> FunctionSpec {
         memory_mb: 128,
         ephemeral_storage_mb: 512,
         environment: BTreeMap::new(),
+        environment_set: false,
         tags: BTreeMap::new(),
         architectures: vec!["x86_64".into()],
         tracing_mode: "PassThrough".into(),
         layers: Vec::new(),
         dead_letter_target: None,
         log_format: "Text".into(),
+        logging: Default::default(),
     }
 }
 
-fn registry(dir: &std::path::Path) -> Registry {
+/// How long a change may take to settle (Pending → Active, InProgress → Successful).
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn registry(dir: &std::path::Path) -> std::sync::Arc<Registry> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let stores = StoreConfig::in_data_dir(dir).open(dir).await.unwrap();
@@ -65,6 +70,8 @@ fn registry(dir: &std::path::Path) -> Registry {
                 .create(&Scope::default(), spec(format!("fn-{i}")), code.clone())
                 .await
                 .unwrap();
+            let created = reference(&format!("fn-{i}"), None);
+            registry.wait_settled(&created, SETTLE).await;
         }
         registry
             .publish_version(&reference("fn-7", None), None, None, None)
@@ -75,6 +82,9 @@ fn registry(dir: &std::path::Path) -> Registry {
             .await
             .unwrap();
         registry
+            .wait_settled(&reference("fn-7", None), SETTLE)
+            .await;
+        registry
             .update_configuration(
                 &reference("fn-7", None),
                 nubo_lambda::control::records::ConfigurationUpdate {
@@ -84,6 +94,9 @@ fn registry(dir: &std::path::Path) -> Registry {
             )
             .await
             .unwrap();
+        registry
+            .wait_settled(&reference("fn-7", None), SETTLE)
+            .await;
         registry
             .publish_version(&reference("fn-7", None), None, None, None)
             .await

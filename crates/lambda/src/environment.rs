@@ -264,7 +264,7 @@ impl Environment {
         });
         let api = RuntimeApi::serve(api_listener, init_done);
         Ok(Self {
-            revision_id: function.revision_id.clone(),
+            revision_id: function.environment_revision().to_owned(),
             stream,
             pid,
             api,

@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 /// The sync response limit (6 MB), which is also what a runtime may post.
-pub(crate) const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 6_291_556;
 
 /// An invocation handed to the environment.
 pub(crate) struct Delivery {

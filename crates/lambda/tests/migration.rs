@@ -42,16 +42,18 @@ fn spec(name: &str) -> FunctionSpec {
         memory_mb: 128,
         ephemeral_storage_mb: 512,
         environment: BTreeMap::new(),
+        environment_set: false,
         tags: BTreeMap::new(),
         architectures: vec!["x86_64".into()],
         tracing_mode: "PassThrough".into(),
         layers: Vec::new(),
         dead_letter_target: None,
         log_format: "Text".into(),
+        logging: Default::default(),
     }
 }
 
-async fn open(dir: &std::path::Path) -> (Registry, nubo_store::Stores) {
+async fn open(dir: &std::path::Path) -> (std::sync::Arc<Registry>, nubo_store::Stores) {
     let stores = StoreConfig::in_data_dir(dir).open(dir).await.unwrap();
     let code = CodeStore::with_blobs(dir, stores.blobs.clone()).unwrap();
     let registry = Registry::load(stores.documents.clone(), code, Scope::default())
@@ -75,6 +77,11 @@ async fn a_version_0_data_dir_keeps_functions_aliases_settings_and_events() {
     let (registry, _) = open(scratch.path()).await;
     let scope = Scope::default();
     registry.create(&scope, spec("f"), zip()).await.unwrap();
+    assert!(
+        registry
+            .wait_settled(&f(None), std::time::Duration::from_secs(5))
+            .await
+    );
     let v1 = registry
         .publish_version(&f(None), None, None, None)
         .await

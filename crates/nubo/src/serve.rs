@@ -62,6 +62,11 @@ pub(crate) struct ServeArgs {
     /// the next. Lambda waits about a minute.
     #[arg(long, env = "NUBO_ASYNC_RETRY_DELAY_MS", default_value_t = 60_000)]
     async_retry_delay_ms: u64,
+    /// How long a function stays `Pending` after CreateFunction, and an update `InProgress`, at
+    /// least, in milliseconds (Lambda takes seconds; Nubo has nothing to prepare, so by default
+    /// a change settles as soon as it is committed, a few milliseconds later).
+    #[arg(long, env = "NUBO_SETTLE_DELAY_MS", default_value_t = 0)]
+    settle_delay_ms: u64,
     /// How environments are isolated: `auto` (namespaces and cgroups, as far as the kernel allows;
     /// a plain process elsewhere) or `process` (a plain child process, no limits).
     #[arg(long, env = "NUBO_SANDBOX", value_enum, default_value_t = SandboxChoice::Auto)]
@@ -251,11 +256,10 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         )
         .context("writing the administrator's credentials")?;
     }
-    let registry = Arc::new(
-        Registry::load(stores.documents.clone(), code, scope)
-            .await
-            .map_err(|e| anyhow::anyhow!("loading functions: {e}"))?,
-    );
+    let registry = Registry::load(stores.documents.clone(), code, scope)
+        .await
+        .map_err(|e| anyhow::anyhow!("loading functions: {e}"))?;
+    registry.set_settle_delay(Duration::from_millis(args.settle_delay_ms));
     let swept = registry
         .code()
         .sweep(registry.referenced_code())
@@ -470,6 +474,10 @@ async fn deploy_examples(registry: &Registry, dir: &Path, role: &str) -> anyhow:
         let scope = registry.default_scope();
         let result = if registry.get(scope, &name).is_some() {
             let function = FunctionRef::new(scope.clone(), name.clone(), None);
+            // A change a crash interrupted settles first (at load, a moment ago).
+            registry
+                .wait_settled(&function, Duration::from_secs(10))
+                .await;
             registry.update_code(&function, zip, None).await.map(|_| ())
         } else {
             validate::runtime(&config.runtime)?;
@@ -483,16 +491,23 @@ async fn deploy_examples(registry: &Registry, dir: &Path, role: &str) -> anyhow:
                 memory_mb: validate::memory_mb(config.memory_size.unwrap_or(128))?,
                 ephemeral_storage_mb: 512,
                 environment: Default::default(),
+                environment_set: false,
                 tags: Default::default(),
                 architectures: vec!["x86_64".into()],
                 tracing_mode: "PassThrough".into(),
                 layers: Vec::new(),
                 dead_letter_target: None,
                 log_format: "Text".into(),
+                logging: Default::default(),
             };
             registry.create(scope, spec, zip).await.map(|_| ())
         };
         result.map_err(|e| anyhow::anyhow!("deploying example {name}: {e}"))?;
+        // Deployed examples are invocable once the server says it listens.
+        let function = FunctionRef::new(registry.default_scope().clone(), name.clone(), None);
+        registry
+            .wait_settled(&function, Duration::from_secs(10))
+            .await;
         println!("nubo: deployed example {name} ({})", config.runtime);
     }
     Ok(())

@@ -1,7 +1,14 @@
 //! Amazon Resource Names for Lambda, and the forms a client may name a function by.
 
-use crate::names::{FunctionName, Qualifier, FUNCTION_NAME_PATTERN};
-use crate::validation::Violation;
+mod input;
+
+pub use input::{
+    NameShape, NamedFunction, QualifierShape, FUNCTION_NAME_SHAPE_PATTERN,
+    FUNCTION_URL_NAME_PATTERN, NAMESPACED_NAME_PATTERN,
+};
+
+use crate::names::{FunctionName, Qualifier};
+use crate::validation::Violations;
 use crate::{AwsError, Scope};
 
 /// How a request named a function: the scope it lives in, its name, and the qualifier the
@@ -39,58 +46,110 @@ pub fn is_valid_qualifier(qualifier: &str) -> bool {
     Qualifier::is_valid(qualifier)
 }
 
-/// A function name or ARN taken apart and checked against the model's pattern, before anything
-/// is known about the scope it names.
+/// The model shapes of one operation's function reference: its name member and its `Qualifier`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NamedFunction<'a> {
-    /// The account, when an ARN (full or partial) names one.
-    pub account: Option<&'a str>,
-    /// The region, when a full ARN names one.
-    pub region: Option<&'a str>,
-    /// The plain name.
+pub struct InputShapes {
+    /// The `FunctionName` member's shape.
+    pub name: NameShape,
+    /// The `Qualifier` parameter's shape.
+    pub qualifier: QualifierShape,
+}
+
+impl InputShapes {
+    /// `NamespacedFunctionName` + `NumericLatestPublishedOrAliasQualifier`: most operations'.
+    pub const NAMESPACED: Self = Self {
+        name: NameShape::Namespaced,
+        qualifier: QualifierShape::Numeric,
+    };
+    /// `FunctionName` + `Qualifier`: the older operations' (aliases, concurrency, code, …).
+    pub const FUNCTION_NAME: Self = Self {
+        name: NameShape::FunctionName,
+        qualifier: QualifierShape::Plain,
+    };
+    /// `FunctionUrlFunctionName` + `FunctionUrlQualifier`: Function URL configs.
+    pub const FUNCTION_URL: Self = Self {
+        name: NameShape::FunctionUrl,
+        qualifier: QualifierShape::FunctionUrl,
+    };
+}
+
+/// A function reference as an operation's input gives it: model-checked, in the request's scope,
+/// its qualifier merged with the `Qualifier` parameter. The name and qualifier are as given and may
+/// name nothing Nubo can hold (see [`Self::to_ref`]); authorization needs no more than this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestedFunction<'a> {
+    /// The name as given.
     pub name: &'a str,
-    /// The qualifier after the name, if any.
+    /// The qualifier, from the name or the parameter.
     pub qualifier: Option<&'a str>,
 }
 
-impl<'a> NamedFunction<'a> {
-    /// Splits `name`, `name:qualifier`, `ACCOUNT:function:name[:q]` or a full function ARN; a
-    /// malformed one is the model's pattern violation (member `functionName`).
-    pub fn split(input: &'a str) -> Result<Self, Violation> {
-        let invalid = || Violation::pattern(input, "functionName", FUNCTION_NAME_PATTERN);
-        if input.is_empty() || input.len() > 170 {
-            return Err(invalid());
+impl<'a> RequestedFunction<'a> {
+    /// Checks `input` (and `query_qualifier`) against `shapes` — every broken constraint in one
+    /// `ValidationException` —, then the scope: an ARN into another region is not reachable from
+    /// this one, one into another account names no function here; a qualifier in the name that
+    /// differs from the parameter is refused, all as on AWS.
+    pub fn parse(
+        input: &'a str,
+        query_qualifier: Option<&'a str>,
+        scope: &Scope,
+        shapes: InputShapes,
+    ) -> Result<Self, AwsError> {
+        let mut violations = Violations::new();
+        let named = violations.absorb(NamedFunction::check(input, shapes.name, "functionName"));
+        if let Some(qualifier) = query_qualifier {
+            shapes.qualifier.check(qualifier, &mut violations);
         }
-        let parts: Vec<&str> = input.split(':').collect();
-        let (account, region, rest): (Option<&str>, Option<&str>, &[&str]) = match parts.as_slice()
-        {
-            ["arn", partition, "lambda", region, account, "function", rest @ ..]
-                if partition.starts_with("aws") =>
-            {
-                (Some(*account), Some(*region), rest)
-            }
-            [account, "function", rest @ ..]
-                if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                (Some(*account), None, rest)
-            }
-            ["arn", ..] => return Err(invalid()),
-            rest => (None, None, rest),
+        violations.into_result()?;
+        let Some(named) = named else {
+            return Err(AwsError::service("a checked function name went missing"));
         };
-        let (name, qualifier) = match rest {
-            [name] => (*name, None),
-            [name, qualifier] => (*name, Some(*qualifier)),
-            _ => return Err(invalid()),
-        };
-        if !FunctionName::is_valid(name) || !qualifier.is_none_or(Qualifier::is_valid) {
-            return Err(invalid());
+        if let Some(region) = named.region.filter(|r| *r != scope.region) {
+            return Err(AwsError::resource_not_found(format!(
+                "Functions from '{region}' are not reachable in this region ('{}')",
+                scope.region
+            )));
         }
+        if named.account.is_some_and(|a| a != scope.account_id) {
+            let arn = function_arn(scope, named.name);
+            return Err(AwsError::resource_not_found(format!(
+                "Function not found: {arn}"
+            )));
+        }
+        let qualifier = match (named.qualifier, query_qualifier) {
+            (Some(in_name), Some(in_query)) if in_name != in_query => {
+                return Err(AwsError::invalid_parameter(
+                    "The derived qualifier from the function name does not match the specified qualifier.",
+                ))
+            }
+            (in_name, in_query) => in_name.or(in_query),
+        };
         Ok(Self {
-            account,
-            region,
-            name,
+            name: named.name,
             qualifier,
         })
+    }
+
+    /// The ARN as the request names it (qualified when it carries a qualifier).
+    pub fn arn(&self, scope: &Scope) -> String {
+        match self.qualifier {
+            Some(q) => qualified_function_arn(scope, self.name, q),
+            None => function_arn(scope, self.name),
+        }
+    }
+
+    /// What it names: a typed reference, or — a name Lambda cannot hold (over 64 characters, a
+    /// dot) or a qualifier that is no version, alias or `$LATEST` (`$latest`,
+    /// `$LATEST.PUBLISHED`) — AWS's "Function not found".
+    pub fn to_ref(&self, scope: &Scope) -> Result<FunctionRef, AwsError> {
+        let not_found =
+            || AwsError::resource_not_found(format!("Function not found: {}", self.arn(scope)));
+        let name = FunctionName::new(self.name).map_err(|_| not_found())?;
+        let qualifier = match self.qualifier {
+            Some(q) => Some(Qualifier::new(q).map_err(|_| not_found())?),
+            None => None,
+        };
+        Ok(FunctionRef::new(scope.clone(), name, qualifier))
     }
 }
 
@@ -105,27 +164,10 @@ impl FunctionRef {
     }
 
     /// Parses `name`, `name:qualifier`, `ACCOUNT:function:name[:q]` or a full function ARN, as a
-    /// request acting in `scope` names it. An ARN into another region is not reachable from this
-    /// one, and one into another account names no function here, as on AWS.
+    /// request acting in `scope` names it, with the widest model shape
+    /// ([`RequestedFunction::parse`] with [`InputShapes::NAMESPACED`], then what it names).
     pub fn parse(input: &str, scope: &Scope) -> Result<Self, AwsError> {
-        let named = NamedFunction::split(input)?;
-        if let Some(region) = named.region.filter(|r| *r != scope.region) {
-            return Err(AwsError::resource_not_found(format!(
-                "Functions from '{region}' are not reachable in this region ('{}')",
-                scope.region
-            )));
-        }
-        if named.account.is_some_and(|a| a != scope.account_id) {
-            let arn = function_arn(scope, named.name);
-            return Err(AwsError::resource_not_found(format!(
-                "Function not found: {arn}"
-            )));
-        }
-        Ok(Self {
-            scope: scope.clone(),
-            name: FunctionName::new(named.name)?,
-            qualifier: named.qualifier.map(Qualifier::new).transpose()?,
-        })
+        RequestedFunction::parse(input, None, scope, InputShapes::NAMESPACED)?.to_ref(scope)
     }
 
     /// Merges the qualifier in the name with a `?Qualifier=` parameter; both present and different
@@ -201,9 +243,22 @@ mod tests {
         assert_eq!(parse("").unwrap_err().code, "ValidationException");
         assert_eq!(parse("bad name").unwrap_err().code, "ValidationException");
         assert_eq!(parse("f:a:b").unwrap_err().code, "ValidationException");
+        // Fits the model, names nothing Lambda can hold.
         assert_eq!(
             parse(&"x".repeat(65)).unwrap_err().code,
-            "ValidationException"
+            "ResourceNotFoundException"
+        );
+        let lower = parse("f:$latest").unwrap_err();
+        assert_eq!(
+            (lower.code, lower.message.as_str()),
+            (
+                "ResourceNotFoundException",
+                "Function not found: arn:aws:lambda:us-east-1:000000000000:function:f:$latest"
+            )
+        );
+        assert_eq!(
+            parse("f:$LATEST.PUBLISHED").unwrap_err().code,
+            "ResourceNotFoundException"
         );
         let foreign = parse("arn:aws:lambda:us-east-1:123456789012:function:f").unwrap_err();
         assert_eq!(foreign.code, "ResourceNotFoundException");

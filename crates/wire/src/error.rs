@@ -136,9 +136,18 @@ impl AwsError {
 
     /// The rest-json body: `{"Type": "User", "message": "...", ...extra}`.
     pub fn rest_json_body(&self) -> ErrorBody {
+        self.typed_body("message")
+    }
+
+    /// Lambda's body: `{"Type": "User", "Message": "...", ...extra}`.
+    pub fn lambda_body(&self) -> ErrorBody {
+        self.typed_body("Message")
+    }
+
+    fn typed_body(&self, message_key: &str) -> ErrorBody {
         let mut body = Map::new();
         body.insert("Type".into(), Value::from(self.fault_type()));
-        body.insert("message".into(), Value::from(self.message.clone()));
+        body.insert(message_key.into(), Value::from(self.message.clone()));
         if let Some(extra) = &self.extra {
             for (key, value) in extra {
                 body.insert(key.clone(), value.clone());

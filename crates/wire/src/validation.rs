@@ -70,6 +70,15 @@ impl Violation {
         )
     }
 
+    /// A string or list shorter than its shape allows.
+    pub fn min_length(value: impl fmt::Display, member: &str, min: usize) -> Self {
+        Self::new(
+            value,
+            member,
+            format!("Member must have length greater than or equal to {min}"),
+        )
+    }
+
     /// A number below its shape's minimum.
     pub fn min_value(value: impl fmt::Display, member: &str, min: impl fmt::Display) -> Self {
         Self::new(
@@ -178,6 +187,17 @@ impl Violations {
         }
     }
 
+    /// The value if the checks passed; otherwise records their violations and gives `None`.
+    pub fn absorb<T>(&mut self, result: Result<T, Violations>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(violations) => {
+                self.0.extend(violations.0);
+                None
+            }
+        }
+    }
+
     /// True when every check passed.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -209,6 +229,12 @@ impl Violations {
 impl From<Violation> for Violations {
     fn from(violation: Violation) -> Self {
         Self(vec![violation])
+    }
+}
+
+impl From<Violations> for AwsError {
+    fn from(violations: Violations) -> Self {
+        AwsError::validation(violations.message().unwrap_or_default())
     }
 }
 

@@ -8,13 +8,14 @@ use http::request::Parts;
 use nubo_identity::policy::Policy;
 use nubo_identity::IdentityRegistry;
 use nubo_lambda::Registry;
-use nubo_wire::arn::FunctionRef;
+use nubo_wire::arn::RequestedFunction;
 use nubo_wire::AwsError;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::rest::{self, Matched, RestOperation};
 use super::{json_members, Asked, Authorizer, Parameters};
+use crate::lambda_api::input_shapes;
 
 /// AWS's limit on a CreateFunction/UpdateFunctionCode request body.
 const CODE_BODY: usize = 70_167_211;
@@ -312,11 +313,23 @@ impl Authorizer for LambdaAuthorizer {
             .map(str::to_owned)
             .or(members.function_name);
         if let Some(named) = named {
-            let reference = FunctionRef::parse(&named, asked.scope)?
-                .with_query_qualifier(asked.query_param("Qualifier").as_deref())?;
-            parameters.push(("FunctionName", reference.name.to_string()));
-            if let Some(qualifier) = reference.qualifier {
-                parameters.push(("Qualifier", qualifier.to_string()));
+            let query_qualifier = asked.query_param("Qualifier");
+            let shapes = input_shapes(asked.operation);
+            match RequestedFunction::parse(&named, query_qualifier.as_deref(), asked.scope, shapes)
+            {
+                Ok(reference) => {
+                    parameters.push(("FunctionName", reference.name.to_owned()));
+                    if let Some(qualifier) = reference.qualifier {
+                        parameters.push(("Qualifier", qualifier.to_owned()));
+                    }
+                }
+                // CreateFunction reports every member's violations at once: its handler does.
+                Err(e)
+                    if asked.operation == "CreateFunction" && e.code == "ValidationException" =>
+                {
+                    parameters.push(("FunctionName", named.clone()));
+                }
+                Err(e) => return Err(e),
             }
         }
         if let Some(role) = members.role {

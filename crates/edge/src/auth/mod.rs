@@ -132,6 +132,11 @@ pub(crate) trait Authorizer: Send + Sync + 'static {
     }
 }
 
+/// The operation a rest request was named as (botocore's name), for handlers whose input shapes
+/// differ per operation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OperationName(pub(crate) &'static str);
+
 /// Where a signed request is going, as the registry knows it.
 pub(crate) struct Target {
     /// The signing name.
@@ -239,6 +244,7 @@ impl Guard {
             .authorizer
             .as_ref()
             .and_then(|authorizer| authorizer.route(&parts));
+        let operation = route.as_ref().map(|route| OperationName(route.operation));
         let limit = match (&route, &target.authorizer) {
             (Some(route), _) => route.body_limit,
             (None, Some(authorizer)) => authorizer.default_body_limit(),
@@ -320,6 +326,9 @@ impl Guard {
 
         parts.extensions.insert(RequestScope(scope));
         parts.extensions.insert(Authenticated(Arc::new(caller)));
+        if let Some(operation) = operation {
+            parts.extensions.insert(operation);
+        }
         if let Some(form) = form {
             parts.extensions.insert(form);
         }

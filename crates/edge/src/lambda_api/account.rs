@@ -5,8 +5,8 @@ use std::sync::Arc;
 use axum::extract::{Path, Request, State};
 use http::StatusCode;
 use nubo_lambda::control::validate::{self, MAX_ZIP_BYTES};
-use nubo_wire::arn::FunctionRef;
-use nubo_wire::{Scope, Violation};
+use nubo_wire::arn::{FunctionRef, NameShape, NamedFunction};
+use nubo_wire::{Scope, Violation, Violations};
 use serde_json::json;
 
 use super::shapes::TagInput;
@@ -15,8 +15,31 @@ use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::{EdgeState, RequestScope};
 
-/// The `TaggableResource` pattern, for a resource that is not an ARN at all.
-const TAGGABLE_PATTERN: &str = "arn:(aws[a-zA-Z-]*):lambda:[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?|layer:[a-zA-Z0-9-_]+)";
+/// The `TaggableResource` shape's pattern, as AWS prints it.
+const TAGGABLE_PATTERN: &str = "arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|(capacity-provider|network-connector):[a-zA-Z0-9-_]{1,64})";
+/// The `TaggableResource` shape's length limit.
+const TAGGABLE_MAX: usize = 10_000;
+
+/// The `resource` member against its shape: every broken constraint. Functions are the only
+/// taggable resources Nubo has, so only a function ARN is read as matching the pattern.
+fn check_taggable(resource: &str) -> Result<(), Violations> {
+    let mut violations = Violations::new();
+    if resource.chars().count() > TAGGABLE_MAX {
+        violations.push(Violation::max_length(resource, "resource", TAGGABLE_MAX));
+    }
+    let is_function_arn = resource.starts_with("arn:aws")
+        && resource.contains(":function:")
+        && NamedFunction::read(resource, NameShape::FunctionName)
+            .is_some_and(|named| named.region.is_some() && named.account.is_some());
+    if !is_function_arn {
+        violations.push(Violation::pattern(resource, "resource", TAGGABLE_PATTERN));
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(violations)
+    }
+}
 
 /// `GET /2016-08-19/account-settings`.
 pub(crate) async fn settings(
@@ -47,9 +70,7 @@ fn tagged_function(
     scope: &Scope,
     resource: &str,
 ) -> Result<FunctionRef, ApiError> {
-    if !resource.starts_with("arn:") {
-        return Err(Violation::pattern(resource, "resource", TAGGABLE_PATTERN).into());
-    }
+    check_taggable(resource)?;
     let function = FunctionRef::parse(resource, scope)?;
     validate::tags(function.qualifier.is_some(), 0)?;
     registry(state).function(&function)?;

@@ -103,6 +103,17 @@ fn target(state: &EdgeState, function: FunctionRef) -> Result<FunctionRef, ApiEr
     Ok(function.qualified(Some(qualifier)))
 }
 
+/// The version or alias whose settings Get and Update read: when there is none (or no function),
+/// Lambda answers that it has no settings rather than that it does not exist.
+fn configured(state: &EdgeState, function: FunctionRef) -> Result<FunctionRef, ApiError> {
+    let qualifier = function.qualifier.clone().unwrap_or_else(Qualifier::latest);
+    let qualified = function.qualified(Some(qualifier));
+    match registry(state).resolve(&function) {
+        Ok(_) => Ok(qualified),
+        Err(_) => Err(not_configured(&qualified)),
+    }
+}
+
 fn not_configured(function: &FunctionRef) -> ApiError {
     ApiError(AwsError::resource_not_found(format!(
         "The function {} doesn't have an EventInvokeConfig",
@@ -131,12 +142,12 @@ pub(crate) async fn update(
     Function(function): Function,
     req: Request,
 ) -> ApiResult {
-    let function = target(&state, function)?;
+    let function = configured(&state, function)?;
     let input = json_body(req, "UpdateFunctionEventInvokeConfig").await?;
     let current = registry(&state)
         .event_invoke_config(&function)
         .map(|c| (*c).clone())
-        .unwrap_or_default();
+        .ok_or_else(|| not_configured(&function))?;
     let config = apply(current, input)?;
     let stored = registry(&state)
         .put_event_invoke_config(&function, config)
@@ -149,7 +160,7 @@ pub(crate) async fn get(
     State(state): State<Arc<EdgeState>>,
     Function(function): Function,
 ) -> ApiResult {
-    let function = target(&state, function)?;
+    let function = configured(&state, function)?;
     let config = registry(&state)
         .event_invoke_config(&function)
         .ok_or_else(|| not_configured(&function))?;

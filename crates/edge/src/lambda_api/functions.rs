@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use nubo_lambda::control::records::{ConfigurationUpdate, FunctionSpec};
 use nubo_lambda::control::validate;
-use nubo_wire::arn::{FunctionRef, NamedFunction};
+use nubo_wire::arn::{FunctionRef, InputShapes, NameShape, NamedFunction, RequestedFunction};
 use nubo_wire::{AwsError, FunctionName, Scope, Violation, Violations};
 use serde_json::{json, Value};
 
@@ -37,7 +37,13 @@ fn present<T>(value: Option<T>, member: &str, model: &mut Violations) -> Option<
 fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec, Bytes), ApiError> {
     let mut model = Violations::new();
     let raw_name = present(input.function_name.as_deref(), "functionName", &mut model);
-    let named = raw_name.and_then(|n| model.check(NamedFunction::split(n)));
+    let named = raw_name.and_then(|n| {
+        model.absorb(NamedFunction::check(
+            n,
+            NameShape::FunctionName,
+            "functionName",
+        ))
+    });
     if let Some(runtime) = input.runtime.as_deref() {
         model.check(validate::runtime(runtime));
     }
@@ -56,6 +62,7 @@ fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec,
     if let Some(package_type) = input.package_type.as_deref() {
         model.check(validate::package_type(package_type));
     }
+    let environment_set = input.environment.is_some();
     let environment = input.environment.unwrap_or_default().variables;
     model.check(validate::environment_keys(&environment));
     let tracing_mode = model.check(validate::tracing_mode(
@@ -71,13 +78,16 @@ fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec,
     let ephemeral = model.check(validate::ephemeral_mb(
         input.ephemeral_storage.map(|e| e.size).unwrap_or(512),
     ));
+    let logging_config = input.logging_config.unwrap_or_default();
     let log_format = model.check(validate::log_format(
-        input
-            .logging_config
-            .and_then(|l| l.log_format)
-            .as_deref()
-            .unwrap_or("Text"),
+        logging_config.log_format.as_deref().unwrap_or("Text"),
     ));
+    let logging = validate::logging(
+        logging_config.application_log_level.as_deref(),
+        logging_config.system_log_level.as_deref(),
+        logging_config.log_group.as_deref(),
+        &mut model,
+    );
     model.into_result()?;
     let (
         Some(named),
@@ -108,15 +118,31 @@ fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec,
 
     // Lambda's own rules.
     validate::unqualified_for_create(named.qualifier)?;
+    // The model allows 140 characters; a function's own name holds 64, and Lambda says so in
+    // the model's words, as an invalid parameter.
+    let raw_name = raw_name.unwrap_or_default();
+    if named.name.chars().count() > 64 {
+        return Err(ApiError(AwsError::invalid_parameter(
+            Violations::from(Violation::max_length(raw_name, "functionName", 64))
+                .message()
+                .unwrap_or_default(),
+        )));
+    }
     // CreateFunction also accepts an ARN naming a function of this scope.
     let name = match named.account.or(named.region) {
-        Some(_) => FunctionRef::parse(raw_name.unwrap_or_default(), scope)?.name,
+        Some(_) => {
+            RequestedFunction::parse(raw_name, None, scope, InputShapes::FUNCTION_NAME)?
+                .to_ref(scope)?
+                .name
+        }
         None => FunctionName::new(named.name)?,
     };
     validate::zip_package_type(input.package_type.as_deref())?;
     let runtime = validate::runtime_and_handler(input.runtime.as_deref(), handler.as_deref())?;
     validate::role_in_account(&role, scope)?;
     validate::environment(&environment)?;
+    let tags = input.tags.unwrap_or_default();
+    validate::tags(false, tags.len())?;
     let zip = validate::zip_package(
         code.zip_file.as_deref(),
         code.s3_bucket.as_deref().or(code.s3_key.as_deref()),
@@ -132,7 +158,8 @@ fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec,
         memory_mb,
         ephemeral_storage_mb,
         environment,
-        tags: input.tags.unwrap_or_default(),
+        environment_set,
+        tags,
         architectures,
         tracing_mode,
         layers: input.layers.unwrap_or_default(),
@@ -141,6 +168,7 @@ fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec,
             .and_then(|d| d.target_arn)
             .filter(|t| !t.is_empty()),
         log_format,
+        logging,
     };
     Ok((spec, zip))
 }
@@ -158,13 +186,12 @@ pub(crate) async fn create(
     let function = FunctionRef::new(scope.clone(), spec.name.clone(), None);
     let mut created = registry.create(&scope, spec, zip).await?;
     if publish {
-        created = registry
-            .publish_version(&function, None, None, None)
-            .await?;
+        created = registry.publish_with_change(&function).await?;
     }
+    let arn_qualifier = publish.then_some(created.version.as_str());
     Ok(json(
         StatusCode::CREATED,
-        &function_configuration(&created, &scope, false),
+        &function_configuration(&created, &scope, arn_qualifier),
     ))
 }
 
@@ -182,7 +209,7 @@ pub(crate) async fn get(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1:4750");
     let mut body = json!({
-        "Configuration": function_configuration(&snapshot, &function.scope, function.qualifier.is_some()),
+        "Configuration": function_configuration(&snapshot, &function.scope, function.qualifier.as_deref()),
         "Code": {
             "RepositoryType": "S3",
             "Location": state.code_urls.location(host, &snapshot.code.sha256_hex),
@@ -205,7 +232,7 @@ pub(crate) async fn get_configuration(
     let snapshot = registry(&state).resolve(&function)?;
     Ok(json(
         StatusCode::OK,
-        &function_configuration(&snapshot, &function.scope, function.qualifier.is_some()),
+        &function_configuration(&snapshot, &function.scope, function.qualifier.as_deref()),
     ))
 }
 
@@ -235,7 +262,7 @@ pub(crate) async fn list(
     })?;
     let functions: Vec<Value> = page
         .iter()
-        .map(|f| function_configuration(f, &scope, all_versions))
+        .map(|f| function_configuration(f, &scope, all_versions.then_some(f.version.as_str())))
         .collect();
     let mut body = json!({ "Functions": functions });
     if let Some(next) = next {
@@ -266,20 +293,20 @@ pub(crate) async fn update_code(
     if input.dry_run == Some(true) {
         return Ok(json(
             StatusCode::OK,
-            &function_configuration(&snapshot, &function.scope, false),
+            &function_configuration(&snapshot, &function.scope, None),
         ));
     }
     let mut updated = registry
         .update_code(&function, zip, input.revision_id.as_deref())
         .await?;
-    if input.publish == Some(true) {
-        updated = registry
-            .publish_version(&function, None, None, None)
-            .await?;
+    let publish = input.publish == Some(true);
+    if publish {
+        updated = registry.publish_with_change(&function).await?;
     }
+    let arn_qualifier = publish.then_some(updated.version.as_str());
     Ok(json(
         StatusCode::OK,
-        &function_configuration(&updated, &function.scope, false),
+        &function_configuration(&updated, &function.scope, arn_qualifier),
     ))
 }
 
@@ -322,10 +349,17 @@ fn update_from(
     let ephemeral_storage_mb = input
         .ephemeral_storage
         .and_then(|e| model.check(validate::ephemeral_mb(e.size)));
-    let log_format = input
-        .logging_config
-        .and_then(|l| l.log_format)
-        .and_then(|f| model.check(validate::log_format(&f)));
+    let logging_config = input.logging_config.unwrap_or_default();
+    let log_format = logging_config
+        .log_format
+        .as_deref()
+        .and_then(|f| model.check(validate::log_format(f)));
+    let logging = validate::logging(
+        logging_config.application_log_level.as_deref(),
+        logging_config.system_log_level.as_deref(),
+        logging_config.log_group.as_deref(),
+        &mut model,
+    );
     model.into_result()?;
 
     let runtime = runtime.map(validate::supported_runtime).transpose()?;
@@ -350,6 +384,7 @@ fn update_from(
             .dead_letter_config
             .map(|d| d.target_arn.filter(|t| !t.is_empty())),
         log_format,
+        logging,
         revision_id: input.revision_id,
     })
 }
@@ -368,7 +403,7 @@ pub(crate) async fn update_configuration(
     let updated = registry.update_configuration(&function, update).await?;
     Ok(json(
         StatusCode::OK,
-        &function_configuration(&updated, &function.scope, false),
+        &function_configuration(&updated, &function.scope, None),
     ))
 }
 

@@ -20,6 +20,8 @@ mod functions;
 mod invoke;
 mod permissions;
 mod reference;
+
+pub(crate) use reference::input_shapes;
 pub mod shapes;
 mod versions;
 
@@ -38,7 +40,7 @@ use nubo_wire::{AwsError, Violation};
 use serde::de::DeserializeOwned;
 
 use crate::query::Query;
-use crate::response::{rest_json_error, ApiError};
+use crate::response::{lambda_error, ApiError, Rendered};
 use crate::EdgeState;
 
 /// AWS's limit on a CreateFunction/UpdateFunctionCode request body (the largest of the API).
@@ -146,7 +148,7 @@ pub fn router(state: Arc<EdgeState>) -> Router {
                 .delete(account::untag),
         )
         .fallback(|| async {
-            rest_json_error(&AwsError::unknown_operation(
+            ApiError(AwsError::unknown_operation(
                 "The requested operation is not supported by Nubo's Lambda API",
             ))
         })
@@ -164,11 +166,22 @@ pub(crate) fn registry(state: &EdgeState) -> &Registry {
 #[derive(Debug, Clone, Copy)]
 struct BodyTooLarge;
 
-/// Reads the whole body before the request is routed. Hyper closes a keep-alive connection whose
-/// request body was left unread, and clients that reuse connections (boto3) then fail their next
-/// request on it; reading first keeps the connection usable whatever a handler answers, and
-/// costs nothing extra (every Lambda operation buffers its body anyway).
+/// Reads the whole body before the request is routed, and words every error as Lambda does.
+///
+/// Hyper closes a keep-alive connection whose request body was left unread, and clients that
+/// reuse connections (boto3) then fail their next request on it; reading first keeps the
+/// connection usable whatever a handler answers, and costs nothing extra (every Lambda operation
+/// buffers its body anyway). On the way out, an error (a handler's or an extractor's) gets
+/// Lambda's body, `{"Type", "Message"}`.
 async fn read_body_first(req: Request, next: Next) -> Response {
+    let response = read_then_route(req, next).await;
+    match response.extensions().get::<Rendered>() {
+        Some(Rendered(err)) => lambda_error(err),
+        None => response,
+    }
+}
+
+async fn read_then_route(req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_CONTROL_BODY).collect().await {
         Ok(collected) => Body::from(collected.to_bytes()),

@@ -1,10 +1,13 @@
 //! The function a Lambda API request is about, parsed before the handler runs.
 //!
 //! Every function route carries `{function}` in its path: a name, a partial ARN or an ARN,
-//! possibly with `:qualifier`. [`Function`] parses it in the request's scope (the region it was
-//! signed for; an ARN into another region is "not reachable"), merges the `Qualifier` query
-//! parameter (a different one is AWS's `InvalidParameterValueException`) and rejects with AWS's
-//! errors, and the handler resolves the typed [`FunctionRef`] where it wants it
+//! possibly with `:qualifier`. [`Function`] checks it and the `Qualifier` query parameter against
+//! the operation's model shapes ([`input_shapes`]: every broken constraint in one
+//! `ValidationException`), parses it in the request's scope (the region it was signed for; an ARN
+//! into another region is "not reachable"), merges the two qualifiers (a different one is AWS's
+//! `InvalidParameterValueException`), answers "not found" for what fits the model but names
+//! nothing Lambda can hold (a 65-character name, `$latest`), and the handler resolves the typed
+//! [`FunctionRef`] where it wants it
 //! (`registry.resolve(&function)`). [`Unqualified`] is the function as a whole, for the operations
 //! whose input is the function alone: its qualifier (if any) dropped, and its existence checked —
 //! every such operation answers "not found" before it looks at its input.
@@ -14,9 +17,10 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, RawPathParams};
 use http::request::Parts;
 use nubo_lambda::FunctionSnapshot;
-use nubo_wire::arn::FunctionRef;
+use nubo_wire::arn::{FunctionRef, InputShapes, RequestedFunction};
 use nubo_wire::AwsError;
 
+use crate::auth::OperationName;
 use crate::query::Query;
 use crate::response::ApiError;
 use crate::{EdgeState, RequestScope};
@@ -30,7 +34,38 @@ pub(crate) struct Function(pub(crate) FunctionRef);
 #[derive(Debug, Clone)]
 pub(crate) struct Unqualified(pub(crate) FunctionRef, pub(crate) FunctionSnapshot);
 
-/// The path's `{function}` parsed in the request's scope.
+/// The model shapes of an operation's function reference (botocore's `lambda/2015-03-31`): most
+/// take a `NamespacedFunctionName`, the older ones a `FunctionName`; Function URL configs and
+/// provisioned concurrency have qualifier shapes of their own.
+pub(crate) fn input_shapes(operation: &str) -> InputShapes {
+    match operation {
+        "CreateFunctionUrlConfig"
+        | "GetFunctionUrlConfig"
+        | "UpdateFunctionUrlConfig"
+        | "DeleteFunctionUrlConfig"
+        | "ListFunctionUrlConfigs" => InputShapes::FUNCTION_URL,
+        "CreateFunction"
+        | "UpdateFunctionCode"
+        | "UpdateFunctionConfiguration"
+        | "PublishVersion"
+        | "CreateAlias"
+        | "GetAlias"
+        | "UpdateAlias"
+        | "DeleteAlias"
+        | "ListAliases"
+        | "PutFunctionConcurrency"
+        | "GetFunctionConcurrency"
+        | "DeleteFunctionConcurrency"
+        | "GetProvisionedConcurrencyConfig"
+        | "PutProvisionedConcurrencyConfig"
+        | "DeleteProvisionedConcurrencyConfig"
+        | "ListProvisionedConcurrencyConfigs" => InputShapes::FUNCTION_NAME,
+        _ => InputShapes::NAMESPACED,
+    }
+}
+
+/// The path's `{function}` (with `?Qualifier=`) checked against the operation's shapes, in the
+/// request's scope.
 async fn from_path(parts: &mut Parts, state: &Arc<EdgeState>) -> Result<FunctionRef, ApiError> {
     let RequestScope(scope) = RequestScope::from_request_parts(parts, state).await?;
     let params = RawPathParams::from_request_parts(parts, state)
@@ -42,7 +77,13 @@ async fn from_path(parts: &mut Parts, state: &Arc<EdgeState>) -> Result<Function
             "a function route without {function}",
         )));
     };
-    Ok(FunctionRef::parse(function, &scope)?)
+    let shapes = parts
+        .extensions
+        .get::<OperationName>()
+        .map_or(InputShapes::NAMESPACED, |op| input_shapes(op.0));
+    let query = Query::parse(parts.uri.query());
+    let requested = RequestedFunction::parse(function, query.get("Qualifier"), &scope, shapes)?;
+    Ok(requested.to_ref(&scope)?)
 }
 
 impl FromRequestParts<Arc<EdgeState>> for Function {
@@ -52,9 +93,7 @@ impl FromRequestParts<Arc<EdgeState>> for Function {
         parts: &mut Parts,
         state: &Arc<EdgeState>,
     ) -> Result<Self, Self::Rejection> {
-        let function = from_path(parts, state).await?;
-        let query = Query::parse(parts.uri.query());
-        Ok(Self(function.with_query_qualifier(query.get("Qualifier"))?))
+        Ok(Self(from_path(parts, state).await?))
     }
 }
 

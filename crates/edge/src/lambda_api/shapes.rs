@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use nubo_lambda::control::records::Lifecycle;
 use nubo_lambda::FunctionRecord;
 use nubo_wire::Scope;
 
@@ -42,11 +43,17 @@ pub struct TracingInput {
 }
 
 /// `LoggingConfig`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
 pub struct LoggingInput {
     /// `Text` / `JSON`.
     pub log_format: Option<String>,
+    /// `TRACE` … `FATAL`.
+    pub application_log_level: Option<String>,
+    /// `DEBUG` / `INFO` / `WARN`.
+    pub system_log_level: Option<String>,
+    /// A log group name.
+    pub log_group: Option<String>,
 }
 
 /// `FunctionCode`.
@@ -168,13 +175,18 @@ pub struct TagInput {
     pub tags: BTreeMap<String, String>,
 }
 
-/// `FunctionConfiguration` for a record; `qualified` adds `:VERSION` to the ARN as AWS does when a
-/// version was asked for.
-pub fn function_configuration(record: &FunctionRecord, scope: &Scope, qualified: bool) -> Value {
-    let arn = if qualified {
-        nubo_wire::arn::qualified_function_arn(scope, &record.name, &record.version)
-    } else {
-        nubo_wire::arn::function_arn(scope, &record.name)
+/// `FunctionConfiguration` for a record. `arn_qualifier` is what the ARN ends with, as AWS
+/// writes it: the version or alias the request named (GetFunction by alias answers with the
+/// alias's ARN and the version it points at), the published version (`Publish`,
+/// PublishVersion, `FunctionVersion=ALL`), or nothing.
+pub fn function_configuration(
+    record: &FunctionRecord,
+    scope: &Scope,
+    arn_qualifier: Option<&str>,
+) -> Value {
+    let arn = match arn_qualifier {
+        Some(qualifier) => nubo_wire::arn::qualified_function_arn(scope, &record.name, qualifier),
+        None => nubo_wire::arn::function_arn(scope, &record.name),
     };
     let mut config = json!({
         "FunctionName": record.name,
@@ -190,22 +202,23 @@ pub fn function_configuration(record: &FunctionRecord, scope: &Scope, qualified:
         "Version": record.version,
         "TracingConfig": {"Mode": record.tracing_mode},
         "RevisionId": record.revision_id,
-        "State": "Active",
-        "LastUpdateStatus": "Successful",
         "PackageType": "Zip",
         "Architectures": record.architectures,
         "EphemeralStorage": {"Size": record.ephemeral_storage_mb},
-        "LoggingConfig": {"LogFormat": record.log_format, "LogGroup": format!("/aws/lambda/{}", record.name)},
+        "LoggingConfig": logging_config(record),
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "RuntimeVersionConfig": {
             "RuntimeVersionArn": format!("arn:aws:lambda:{}::runtime:nubo-{}", scope.region, record.runtime)
         },
     });
-    let object = config.as_object_mut().expect("literal object");
+    let Some(object) = config.as_object_mut() else {
+        return config;
+    };
+    lifecycle(record.lifecycle, object);
     if let Some(handler) = &record.handler {
         object.insert("Handler".into(), Value::from(handler.clone()));
     }
-    if !record.environment.is_empty() {
+    if record.environment_set || !record.environment.is_empty() {
         let variables: Map<String, Value> = record
             .environment
             .iter()
@@ -223,6 +236,45 @@ pub fn function_configuration(record: &FunctionRecord, scope: &Scope, qualified:
     }
     if let Some(target) = &record.dead_letter_target {
         object.insert("DeadLetterConfig".into(), json!({"TargetArn": target}));
+    }
+    config
+}
+
+/// `State` and `LastUpdateStatus`, with their reasons while a change settles, as AWS words them
+/// (an update's reason is, verbatim, "The function is being created.").
+fn lifecycle(lifecycle: Lifecycle, object: &mut Map<String, Value>) {
+    let members: &[(&str, &str)] = match lifecycle {
+        Lifecycle::Creating => &[
+            ("State", "Pending"),
+            ("StateReason", "The function is being created."),
+            ("StateReasonCode", "Creating"),
+        ],
+        Lifecycle::Updating => &[
+            ("State", "Active"),
+            ("LastUpdateStatus", "InProgress"),
+            ("LastUpdateStatusReason", "The function is being created."),
+            ("LastUpdateStatusReasonCode", "Creating"),
+        ],
+        Lifecycle::Ready => &[("State", "Active"), ("LastUpdateStatus", "Successful")],
+    };
+    for (key, value) in members {
+        object.insert((*key).into(), Value::from(*value));
+    }
+}
+
+/// `LoggingConfig`: the JSON format fills both log levels with `INFO` unless given; the log group
+/// is the custom one, else `/aws/lambda/<name>`.
+fn logging_config(record: &FunctionRecord) -> Value {
+    let logging = &record.logging;
+    let group = logging
+        .log_group
+        .clone()
+        .unwrap_or_else(|| format!("/aws/lambda/{}", record.name));
+    let mut config = json!({"LogFormat": record.log_format, "LogGroup": group});
+    if record.log_format == "JSON" {
+        let level = |given: &Option<String>| given.clone().unwrap_or_else(|| "INFO".into());
+        config["ApplicationLogLevel"] = json!(level(&logging.application_log_level));
+        config["SystemLogLevel"] = json!(level(&logging.system_log_level));
     }
     config
 }

@@ -44,7 +44,7 @@ pub(crate) async fn publish(
         .await?;
     Ok(json(
         StatusCode::CREATED,
-        &function_configuration(&version, &function.scope, true),
+        &function_configuration(&version, &function.scope, Some(&version.version)),
     ))
 }
 
@@ -61,7 +61,7 @@ pub(crate) async fn list(
     let (page, next) = page(&all, &query, (50, 10_000), |v| v.version.clone())?;
     let versions: Vec<Value> = page
         .iter()
-        .map(|v| function_configuration(v, &function.scope, true))
+        .map(|v| function_configuration(v, &function.scope, Some(&v.version)))
         .collect();
     let mut body = json!({ "Versions": versions });
     if let Some(next) = next {

@@ -275,10 +275,9 @@ impl UrlRegistry {
         self.compiled(url_id).map(|c| c.record.clone())
     }
 
-    fn not_found(name: &str) -> AwsError {
-        AwsError::resource_not_found(format!(
-            "The resource you requested does not exist. (Service: Lambda, Status Code: 404) FunctionUrlConfig not found for function {name}"
-        ))
+    /// Lambda's words for a missing Function URL config (the name is not in them).
+    fn not_found() -> AwsError {
+        AwsError::resource_not_found("The resource you requested does not exist.")
     }
 
     /// The function (and alias) must exist in `scope` (the seam to the function registry).
@@ -357,7 +356,7 @@ impl UrlRegistry {
     ) -> Result<Arc<FunctionUrlRecord>, AwsError> {
         self.check_function(scope, name, qualifier)?;
         self.live(&Self::key(scope, name, qualifier))
-            .ok_or_else(|| Self::not_found(name))
+            .ok_or_else(Self::not_found)
     }
 
     /// UpdateFunctionUrlConfig.

@@ -30,6 +30,8 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
 use crate::control::collections::ASYNC_QUEUE;
+use crate::control::lifecycle::pending_conflict;
+use crate::control::records::Lifecycle;
 use crate::metrics::AsyncMetrics;
 use crate::{ControlError, InvokeError, Invoker};
 pub use queue::QueuedEvent;
@@ -133,7 +135,10 @@ impl AsyncInvoker {
         request_id: String,
         lineage: u32,
     ) -> Result<(), InvokeError> {
-        self.invoker.registry().resolve(&function)?;
+        let target = self.invoker.registry().resolve(&function)?;
+        if target.lifecycle == Lifecycle::Creating {
+            return Err(pending_conflict().into());
+        }
         let now = now_ms();
         let event = Arc::new(QueuedEvent {
             id: request_id,

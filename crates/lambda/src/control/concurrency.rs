@@ -217,11 +217,25 @@ impl Invoker {
                 "Provisioned Concurrency Configs cannot be applied to unpublished function versions.".into(),
             ));
         }
+        // Provisioned concurrency comes out of the function's reservation: every version's and
+        // alias's configuration together.
         if let (Some(reserved), _) = self.registry.concurrency(&function.scope, &function.name) {
-            if requested > reserved {
-                return Err(ControlError::InvalidParameter(format!(
-                    "ProvisionedConcurrentExecutions ({requested}) cannot be greater than the function's ReservedConcurrentExecutions ({reserved})."
-                )));
+            let others: u64 = self
+                .provisioned_of(&function.scope, &function.name)
+                .iter()
+                .filter(|p| p.function.qualifier != function.qualifier)
+                .map(|p| u64::from(p.config.requested))
+                .sum();
+            if u64::from(requested) + others > u64::from(reserved) {
+                return Err(ControlError::InvalidParameter(if others == 0 {
+                    format!(
+                        "ProvisionedConcurrentExecutions ({requested}) cannot be greater than the function's ReservedConcurrentExecutions ({reserved})."
+                    )
+                } else {
+                    format!(
+                        "ProvisionedConcurrentExecutions ({requested}) plus the {others} provisioned for the function's other versions and aliases cannot be greater than the function's ReservedConcurrentExecutions ({reserved})."
+                    )
+                }));
             }
         }
         let config = ProvisionedConfig {

@@ -10,8 +10,9 @@ use nubo_wire::arn::FunctionRef;
 use nubo_wire::{QualifierKind, Scope};
 
 use super::collections::{self, ALIASES, FUNCTIONS, POLICIES};
+use super::lifecycle::check_settled;
 use super::records::{
-    CodeRef, ConfigurationUpdate, FunctionRecord, FunctionSnapshot, FunctionSpec, LATEST,
+    CodeRef, ConfigurationUpdate, FunctionRecord, FunctionSnapshot, FunctionSpec, Lifecycle, LATEST,
 };
 use super::registry::{FunctionState, Registry};
 use super::validate::{self, MAX_ZIP_BYTES};
@@ -88,18 +89,22 @@ impl Registry {
             memory_mb: spec.memory_mb,
             ephemeral_storage_mb: spec.ephemeral_storage_mb,
             environment: spec.environment,
+            environment_set: spec.environment_set,
             tags: spec.tags,
             architectures: spec.architectures,
             tracing_mode: spec.tracing_mode,
             layers: spec.layers,
             dead_letter_target: spec.dead_letter_target,
             log_format: spec.log_format,
+            logging: spec.logging,
             code,
             last_modified: now_last_modified(),
             revision_id: new_revision(),
             reserved_concurrency: None,
             last_published_version: 0,
             source_revision: None,
+            lifecycle: Lifecycle::Creating,
+            environment_revision: None,
         };
         let mut transaction = Transaction::new();
         transaction.change(
@@ -121,6 +126,8 @@ impl Registry {
             None,
             Some(FunctionState::new(snapshot.clone())),
         );
+        let function = FunctionRef::new(scope.clone(), spec.name, None);
+        self.schedule_settle(&function, snapshot.revision_id.clone());
         Ok(snapshot)
     }
 
@@ -141,6 +148,28 @@ impl Registry {
         .await
     }
 
+    /// An update of `$LATEST` (code or configuration): refused while another is in progress,
+    /// `InProgress` until it settles.
+    async fn update_settling(
+        &self,
+        function: &FunctionRef,
+        change: impl FnOnce(&mut FunctionRecord) -> Result<(), ControlError>,
+    ) -> Result<FunctionSnapshot, ControlError> {
+        let updated = self
+            .update_latest(function, |record| {
+                check_settled(record, function)?;
+                change(record)?;
+                record.last_modified = now_last_modified();
+                record.revision_id = new_revision();
+                record.environment_revision = None;
+                record.lifecycle = Lifecycle::Updating;
+                Ok(())
+            })
+            .await?;
+        self.schedule_settle(function, updated.revision_id.clone());
+        Ok(updated)
+    }
+
     /// UpdateFunctionCode.
     pub async fn update_code(
         &self,
@@ -149,13 +178,13 @@ impl Registry {
         revision_id: Option<&str>,
     ) -> Result<FunctionSnapshot, ControlError> {
         // Checked before the upload is stored, and again under the writer.
-        check_revision(&*self.function(function)?, revision_id)?;
+        let latest = self.function(function)?;
+        check_revision(&latest, revision_id)?;
+        check_settled(&latest, function)?;
         let code = self.store_code(zip).await?;
-        self.update_latest(function, |record| {
+        self.update_settling(function, |record| {
             check_revision(record, revision_id)?;
             record.code = code;
-            record.last_modified = now_last_modified();
-            record.revision_id = new_revision();
             Ok(())
         })
         .await
@@ -167,8 +196,9 @@ impl Registry {
         function: &FunctionRef,
         update: ConfigurationUpdate,
     ) -> Result<FunctionSnapshot, ControlError> {
-        self.update_latest(function, |record| {
+        self.update_settling(function, |record| {
             check_revision(record, update.revision_id.as_deref())?;
+            let environment_given = update.environment.is_some();
             macro_rules! apply {
                 ($($field:ident),*) => { $( if let Some(v) = update.$field { record.$field = v; } )* };
             }
@@ -188,8 +218,19 @@ impl Registry {
             if let Some(handler) = update.handler {
                 record.handler = Some(handler);
             }
-            record.last_modified = now_last_modified();
-            record.revision_id = new_revision();
+            if environment_given {
+                record.environment_set = true;
+            }
+            let logging = update.logging;
+            if logging.application_log_level.is_some() {
+                record.logging.application_log_level = logging.application_log_level;
+            }
+            if logging.system_log_level.is_some() {
+                record.logging.system_log_level = logging.system_log_level;
+            }
+            if logging.log_group.is_some() {
+                record.logging.log_group = logging.log_group;
+            }
             Ok(())
         })
         .await
@@ -229,12 +270,9 @@ impl Registry {
         };
         let scope = function.scope.clone();
         self.modify(function, |state, transaction| {
+            // A version that does not exist (any more) is deleted already, as on AWS.
             if !state.versions.contains_key(&number) {
-                return Err(Registry::not_found(
-                    &scope,
-                    &function.name,
-                    Some(qualifier.as_str()),
-                ));
+                return Ok(());
             }
             let referencing: Vec<&str> = state
                 .aliases

@@ -3,7 +3,7 @@
 //! under the [`collections`] named there.
 //!
 //! One module per resource: [`records`] (the stored shapes), [`registry`] (the in-memory view and
-//! its lookups), [`functions`], [`versions`], [`aliases`], [`concurrency`] (reserved and
+//! its lookups), [`lifecycle`] (Pending → Active, InProgress → Successful), [`functions`], [`versions`], [`aliases`], [`concurrency`] (reserved and
 //! provisioned, with the keepers of provisioned environments), [`event_invoke`] (asynchronous
 //! invocation settings), [`permissions`] (resource-based policies and the invoke check every
 //! invoking service makes).
@@ -13,6 +13,7 @@ pub mod collections;
 pub mod concurrency;
 pub mod event_invoke;
 pub mod functions;
+pub mod lifecycle;
 pub mod permissions;
 pub mod records;
 pub mod registry;

@@ -24,6 +24,22 @@ pub struct CodeRef {
     pub size: u64,
 }
 
+/// Where `$LATEST` stands in Lambda's state machine, as `State` and `LastUpdateStatus` report it.
+///
+/// A change leaves it `Creating` or `Updating` until the registry settles it (milliseconds later,
+/// with a new revision; see `control::lifecycle`); published versions are always `Ready`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Lifecycle {
+    /// Just created: `State: Pending` (`StateReasonCode: Creating`); it cannot be invoked or
+    /// changed yet.
+    Creating,
+    /// Just updated: `State: Active`, `LastUpdateStatus: InProgress`; it cannot be changed yet.
+    Updating,
+    /// `State: Active`, `LastUpdateStatus: Successful`.
+    #[default]
+    Ready,
+}
+
 /// One version of a function (`$LATEST` or a published number).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionRecord {
@@ -47,6 +63,10 @@ pub struct FunctionRecord {
     pub ephemeral_storage_mb: u32,
     /// User environment variables.
     pub environment: BTreeMap<String, String>,
+    /// Whether `Environment` was given at all (AWS echoes a given empty one as
+    /// `{"Variables": {}}` and leaves out one never given).
+    #[serde(default)]
+    pub environment_set: bool,
     /// Resource tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
@@ -63,6 +83,9 @@ pub struct FunctionRecord {
     /// Log format (`Text` or `JSON`).
     #[serde(default = "default_log_format")]
     pub log_format: String,
+    /// The rest of `LoggingConfig`.
+    #[serde(default)]
+    pub logging: LoggingSettings,
     /// The code.
     pub code: CodeRef,
     /// `LastModified`, already formatted as AWS does.
@@ -78,6 +101,37 @@ pub struct FunctionRecord {
     /// On a published version: the `$LATEST` revision it was published from.
     #[serde(default)]
     pub source_revision: Option<String>,
+    /// Where it stands in the state machine (records written before it are `Ready`).
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+    /// Set when a change settled: the revision of the change itself, which environments keep
+    /// running under (settling issues a new `RevisionId`, not new environments).
+    #[serde(default)]
+    pub environment_revision: Option<String>,
+}
+
+impl FunctionRecord {
+    /// What this version's environments are keyed by: the revision of its last change of code or
+    /// configuration.
+    pub fn environment_revision(&self) -> &str {
+        self.environment_revision
+            .as_deref()
+            .unwrap_or(&self.revision_id)
+    }
+}
+
+/// `LoggingConfig` beyond its format: what was given (`None`: Lambda's default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggingSettings {
+    /// `ApplicationLogLevel` (JSON format only; `INFO` by default).
+    #[serde(default)]
+    pub application_log_level: Option<String>,
+    /// `SystemLogLevel` (JSON format only; `INFO` by default).
+    #[serde(default)]
+    pub system_log_level: Option<String>,
+    /// `LogGroup` (`/aws/lambda/<name>` by default).
+    #[serde(default)]
+    pub log_group: Option<String>,
 }
 
 /// An alias: a name for a version, optionally sending a share of traffic to a second one.
@@ -129,6 +183,8 @@ pub struct FunctionSpec {
     pub ephemeral_storage_mb: u32,
     /// Variables.
     pub environment: BTreeMap<String, String>,
+    /// Whether `Environment` was given.
+    pub environment_set: bool,
     /// Tags.
     pub tags: BTreeMap<String, String>,
     /// Architectures.
@@ -141,6 +197,8 @@ pub struct FunctionSpec {
     pub dead_letter_target: Option<String>,
     /// Log format.
     pub log_format: String,
+    /// Log levels and group.
+    pub logging: LoggingSettings,
 }
 
 /// A validated UpdateFunctionConfiguration: `None` leaves a member as it is.
@@ -170,6 +228,8 @@ pub struct ConfigurationUpdate {
     pub dead_letter_target: Option<Option<String>>,
     /// Log format.
     pub log_format: Option<String>,
+    /// Log levels and group (each `Some` replaces what is stored).
+    pub logging: LoggingSettings,
     /// Precondition.
     pub revision_id: Option<String>,
 }

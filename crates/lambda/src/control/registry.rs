@@ -15,12 +15,14 @@
 //! [`super::aliases`], [`super::concurrency`], [`super::event_invoke`], [`super::permissions`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use nubo_store::{CodeStore, Documents, ListQuery, Mirror, Transaction, WriteThrough, Writer};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::{QualifierKind, Scope};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::Notify;
 
 use super::collections::{self, ALIASES, EVENT_INVOKE_CONFIGS, FUNCTIONS, POLICIES, PROVISIONED};
 use super::concurrency::ProvisionedConfig;
@@ -73,9 +75,10 @@ impl FunctionState {
         self.versions.get(&version.parse().ok()?)
     }
 
-    fn revisions(&self) -> impl Iterator<Item = &String> {
-        std::iter::once(&self.latest.revision_id)
-            .chain(self.versions.values().map(|v| &v.revision_id))
+    /// The revisions environments run under (see [`FunctionRecord::environment_revision`]).
+    fn revisions(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.latest.environment_revision())
+            .chain(self.versions.values().map(|v| v.environment_revision()))
     }
 }
 
@@ -95,16 +98,21 @@ pub struct Registry {
     pub(super) provisioned: Mirror<ProvisionedConfig>,
     pub(super) event_invoke: Mirror<EventInvokeConfig>,
     listeners: RwLock<Vec<Listener>>,
+    /// The registry itself, for the tasks that settle changes (`super::lifecycle`).
+    pub(super) me: Weak<Registry>,
+    pub(super) settle_delay: Mutex<Duration>,
+    pub(super) settled: Notify,
 }
 
 impl Registry {
     /// Loads every function from the store. Records written before scopes move into
     /// `default_scope` first; `default_scope` is also where unsigned requests and the CLI act.
+    /// Changes a crash left unsettled are settled (see [`super::lifecycle`]).
     pub async fn load(
         documents: Arc<dyn Documents>,
         code: CodeStore,
         default_scope: Scope,
-    ) -> Result<Self, ControlError> {
+    ) -> Result<Arc<Self>, ControlError> {
         collections::adopt_unscoped(documents.as_ref(), &default_scope).await?;
         let mut states: HashMap<(Scope, String), FunctionState> = HashMap::new();
         let mut versions: Vec<(Scope, String, u64, FunctionSnapshot)> = Vec::new();
@@ -186,15 +194,22 @@ impl Registry {
             scoped.reserved_total += state.latest.reserved_concurrency.unwrap_or(0) as usize;
             scoped.functions.insert(name, Arc::new(state));
         }
-        Ok(Self {
-            provisioned: Mirror::load(documents.as_ref(), PROVISIONED).await?,
-            event_invoke: Mirror::load(documents.as_ref(), EVENT_INVOKE_CONFIGS).await?,
+        let provisioned = Mirror::load(documents.as_ref(), PROVISIONED).await?;
+        let event_invoke = Mirror::load(documents.as_ref(), EVENT_INVOKE_CONFIGS).await?;
+        let registry = Arc::new_cyclic(|me| Self {
+            provisioned,
+            event_invoke,
             through: WriteThrough::new(documents),
             code,
             default_scope,
             scopes: RwLock::new(scopes),
             listeners: RwLock::new(Vec::new()),
-        })
+            me: me.clone(),
+            settle_delay: Mutex::new(Duration::ZERO),
+            settled: Notify::new(),
+        });
+        registry.settle_interrupted();
+        Ok(registry)
     }
 
     /// Calls `listener` after any change to a function (the invoker retires environments, Function
@@ -315,7 +330,7 @@ impl Registry {
     /// Whether `revision` is still the current revision of `version` (hot path: no allocation).
     pub fn is_live(&self, scope: &Scope, name: &str, version: &str, revision: &str) -> bool {
         self.read_state(scope, name, |state| {
-            Some(state.version_named(version)?.revision_id == revision)
+            Some(state.version_named(version)?.environment_revision() == revision)
         })
         .unwrap_or(false)
     }
@@ -382,6 +397,19 @@ impl Registry {
             .collect()
     }
 
+    /// Every function's `$LATEST` in every scope.
+    pub(super) fn all_latest(&self) -> Vec<(Scope, FunctionSnapshot)> {
+        self.scopes
+            .read()
+            .iter()
+            .flat_map(|(scope, s)| {
+                s.functions
+                    .values()
+                    .map(move |f| (scope.clone(), f.latest.clone()))
+            })
+            .collect()
+    }
+
     /// Every code artifact a version in any scope still runs: what the start-up sweep keeps.
     pub fn referenced_code(&self) -> std::collections::HashSet<String> {
         self.scopes
@@ -444,13 +472,13 @@ impl Registry {
         let (before, after) = (reserved(previous), reserved(next.as_ref()));
         let retired: Vec<String> = match (previous, &next) {
             (Some(old), Some(new)) => {
-                let live: Vec<&String> = new.revisions().collect();
+                let live: Vec<&str> = new.revisions().collect();
                 old.revisions()
                     .filter(|r| !live.contains(r))
-                    .cloned()
+                    .map(str::to_owned)
                     .collect()
             }
-            (Some(old), None) => old.revisions().cloned().collect(),
+            (Some(old), None) => old.revisions().map(str::to_owned).collect(),
             (None, _) => Vec::new(),
         };
         let exists = next.is_some();

@@ -32,12 +32,14 @@ fn spec(name: &str) -> FunctionSpec {
         memory_mb: 128,
         ephemeral_storage_mb: 512,
         environment: BTreeMap::new(),
+        environment_set: false,
         tags: BTreeMap::new(),
         architectures: vec!["x86_64".into()],
         tracing_mode: "PassThrough".into(),
         layers: Vec::new(),
         dead_letter_target: None,
         log_format: "Text".into(),
+        logging: Default::default(),
     }
 }
 
@@ -64,7 +66,20 @@ fn f(qualifier: Option<&str>) -> FunctionRef {
     at(&home(), "f", qualifier)
 }
 
-async fn open(dir: &std::path::Path) -> Registry {
+/// Waits until every change of the functions these tests use has settled (Pending → Active,
+/// InProgress → Successful), as a client would with a waiter.
+async fn settle(registry: &Registry) {
+    for scope in [home(), west()] {
+        for name in ["f", "g"] {
+            let settled = registry
+                .wait_settled(&at(&scope, name, None), std::time::Duration::from_secs(5))
+                .await;
+            assert!(settled, "{name} never settled");
+        }
+    }
+}
+
+async fn open(dir: &std::path::Path) -> std::sync::Arc<Registry> {
     let stores = StoreConfig::in_data_dir(dir).open(dir).await.unwrap();
     let code = CodeStore::with_blobs(dir, stores.blobs).unwrap();
     Registry::load(stores.documents, code, home())
@@ -80,6 +95,7 @@ async fn versions_are_immutable_numbered_and_survive_reload() {
         .create(&home(), spec("f"), zip("v1"))
         .await
         .unwrap();
+    settle(&registry).await;
     let v1 = registry
         .publish_version(&f(None), None, None, None)
         .await
@@ -95,6 +111,7 @@ async fn versions_are_immutable_numbered_and_survive_reload() {
         .update_code(&f(None), zip("v2"), None)
         .await
         .unwrap();
+    settle(&registry).await;
     let v2 = registry
         .publish_version(&f(None), None, None, None)
         .await
@@ -112,6 +129,7 @@ async fn versions_are_immutable_numbered_and_survive_reload() {
         )
         .await
         .unwrap();
+    settle(&registry).await;
     drop(registry);
 
     let registry = open(dir.path()).await;
@@ -139,6 +157,7 @@ async fn aliases_validate_their_targets_and_route_by_weight() {
         .create(&home(), spec("f"), zip("v1"))
         .await
         .unwrap();
+    settle(&registry).await;
     registry
         .publish_version(&f(None), None, None, None)
         .await
@@ -147,6 +166,7 @@ async fn aliases_validate_their_targets_and_route_by_weight() {
         .update_code(&f(None), zip("v2"), None)
         .await
         .unwrap();
+    settle(&registry).await;
     registry
         .publish_version(&f(None), None, None, None)
         .await
@@ -199,10 +219,12 @@ async fn reservations_keep_the_unreserved_minimum() {
         .create(&home(), spec("f"), zip("v1"))
         .await
         .unwrap();
+    settle(&registry).await;
     registry
         .create(&home(), spec("g"), zip("v1"))
         .await
         .unwrap();
+    settle(&registry).await;
     let g = at(&home(), "g", None);
     registry
         .set_reserved_concurrency(&f(None), Some(600), 1000)
@@ -240,11 +262,13 @@ async fn scopes_keep_same_named_functions_apart() {
         .create(&home(), spec("f"), zip("east"))
         .await
         .unwrap();
+    settle(&registry).await;
     assert!(registry.resolve(&at(&west(), "f", None)).is_err());
     let west_f = registry
         .create(&west(), spec("f"), zip("west"))
         .await
         .unwrap();
+    settle(&registry).await;
     assert_ne!(east.code, west_f.code);
     assert_eq!(registry.list(&home()).len(), 1);
     assert_eq!(registry.list(&west()).len(), 1);
@@ -256,6 +280,7 @@ async fn scopes_keep_same_named_functions_apart() {
         .create(&west(), spec("f"), zip("west"))
         .await
         .unwrap();
+    settle(&registry).await;
     drop(registry);
 
     let registry = open(dir.path()).await;
@@ -267,10 +292,12 @@ async fn scopes_keep_same_named_functions_apart() {
 async fn records_written_before_scopes_join_the_default_scope() {
     let dir = tempfile::tempdir().unwrap();
     let registry = open(dir.path()).await;
-    let created = registry
+    registry
         .create(&home(), spec("f"), zip("v1"))
         .await
         .unwrap();
+    settle(&registry).await;
+    let created = registry.get(&home(), "f").unwrap();
     drop(registry);
     // Rewrite the record under the key layout of earlier releases.
     let stores = StoreConfig::in_data_dir(dir.path())
@@ -311,6 +338,7 @@ async fn records_written_before_scopes_join_the_default_scope() {
         .update_code(&f(None), zip("v2"), None)
         .await
         .unwrap();
+    settle(&registry).await;
     drop(registry);
     let registry = open(dir.path()).await;
     assert_eq!(registry.list(&home()).len(), 1, "one record, not two");
@@ -329,20 +357,28 @@ async fn listeners_hear_which_revisions_retired() {
         .create(&home(), spec("f"), zip("v1"))
         .await
         .unwrap();
+    settle(&registry).await;
     let version = registry
         .publish_version(&f(None), None, None, None)
         .await
         .unwrap();
-    let second = registry
+    registry
         .update_code(&f(None), zip("v2"), None)
         .await
         .unwrap();
+    settle(&registry).await;
+    let second = registry.get(&home(), "f").unwrap();
     registry.delete(&f(None)).await.unwrap();
     let heard = heard.lock();
     assert!(heard.contains(&(vec![first.revision_id.clone()], true)));
     let (retired, exists) = heard.last().unwrap();
     assert!(!exists);
-    assert!(retired.contains(&second.revision_id) && retired.contains(&version.revision_id));
+    // Settling issued a new revision but kept the environments' one.
+    assert_ne!(second.environment_revision(), second.revision_id);
+    assert!(
+        retired.iter().any(|r| r == second.environment_revision())
+            && retired.contains(&version.revision_id)
+    );
 }
 
 #[tokio::test]

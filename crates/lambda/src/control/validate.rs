@@ -12,6 +12,7 @@ use base64::Engine;
 use bytes::Bytes;
 use nubo_wire::{Scope, Violation, Violations};
 
+use crate::control::records::LoggingSettings;
 use crate::runtimes;
 use crate::ControlError;
 
@@ -26,7 +27,7 @@ pub const MEMORY_MB: (u32, u32) = (128, 10_240);
 pub const TIMEOUT_SECONDS: (u32, u32) = (1, 900);
 /// MB.
 pub const EPHEMERAL_MB: (u32, u32) = (512, 10_240);
-/// Total bytes of keys + values.
+/// Bytes of the variables as JSON (`{"KEY":"value",…}`).
 pub const ENVIRONMENT_BYTES: usize = 4096;
 /// Direct upload of a zip (50 MB).
 pub const MAX_ZIP_BYTES: usize = 50 * 1024 * 1024;
@@ -196,12 +197,12 @@ pub fn environment(variables: &BTreeMap<String, String>) -> Result<(), ControlEr
             reserved.join(", ")
         )));
     }
-    let size: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if size > ENVIRONMENT_BYTES {
+    // Lambda measures the variables as JSON, braces and quotes included.
+    let measured = serde_json::to_string(variables).unwrap_or_default();
+    if measured.len() > ENVIRONMENT_BYTES {
         return Err(ControlError::InvalidParameter(format!(
             "Lambda was unable to configure your environment variables because the environment variables you have \
-             provided exceeded the 4KB limit. String measured: {}",
-            serde_json::to_string(variables).unwrap_or_default()
+             provided exceeded the 4KB limit. String measured: {measured}"
         )));
     }
     Ok(())
@@ -247,6 +248,63 @@ pub fn log_format(value: &str) -> Result<String, Violation> {
             &["JSON", "Text"],
         )),
     }
+}
+
+/// `LoggingConfig`'s levels and group, against the model (enums; the group's length and pattern).
+pub fn logging(
+    application: Option<&str>,
+    system: Option<&str>,
+    group: Option<&str>,
+    violations: &mut Violations,
+) -> LoggingSettings {
+    const APPLICATION: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    const SYSTEM: &[&str] = &["DEBUG", "INFO", "WARN"];
+    let mut settings = LoggingSettings::default();
+    if let Some(level) = application {
+        if APPLICATION.contains(&level) {
+            settings.application_log_level = Some(level.to_owned());
+        } else {
+            violations.push(Violation::enum_set(
+                level,
+                "loggingConfig.applicationLogLevel",
+                APPLICATION,
+            ));
+        }
+    }
+    if let Some(level) = system {
+        if SYSTEM.contains(&level) {
+            settings.system_log_level = Some(level.to_owned());
+        } else {
+            violations.push(Violation::enum_set(
+                level,
+                "loggingConfig.systemLogLevel",
+                SYSTEM,
+            ));
+        }
+    }
+    if let Some(group) = group {
+        let member = "loggingConfig.logGroup";
+        let length = group.chars().count();
+        let mut fits = true;
+        if length == 0 {
+            violations.push(Violation::min_length(group, member, 1));
+            fits = false;
+        } else if length > 512 {
+            violations.push(Violation::max_length(group, member, 512));
+            fits = false;
+        }
+        if !group
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_/#".contains(c))
+        {
+            violations.push(Violation::pattern(group, member, "[\\.\\-_/#A-Za-z0-9]+"));
+            fits = false;
+        }
+        if fits {
+            settings.log_group = Some(group.to_owned());
+        }
+    }
+    settings
 }
 
 /// Package type: the model's enum (Nubo runs `Zip` only; the edge refuses `Image` afterwards).

@@ -5,13 +5,15 @@ use std::sync::Arc;
 use nubo_wire::arn::FunctionRef;
 
 use super::functions::{new_revision, now_last_modified, put_record};
-use super::records::FunctionSnapshot;
+use super::lifecycle::check_settled;
+use super::records::{FunctionSnapshot, Lifecycle};
 use super::registry::Registry;
 use crate::ControlError;
 
 impl Registry {
     /// PublishVersion: an immutable snapshot of `$LATEST`. Publishing an unchanged `$LATEST`
-    /// again returns the version already published from it.
+    /// again returns the version already published from it. Refused while `$LATEST` is being
+    /// created or updated, as on AWS.
     pub async fn publish_version(
         &self,
         function: &FunctionRef,
@@ -19,9 +21,33 @@ impl Registry {
         revision_id: Option<&str>,
         description: Option<String>,
     ) -> Result<FunctionSnapshot, ControlError> {
+        self.publish(function, code_sha256, revision_id, description, true)
+            .await
+    }
+
+    /// The version a CreateFunction or UpdateFunctionCode with `Publish` publishes, as part of
+    /// the change itself (so while it is still settling).
+    pub async fn publish_with_change(
+        &self,
+        function: &FunctionRef,
+    ) -> Result<FunctionSnapshot, ControlError> {
+        self.publish(function, None, None, None, false).await
+    }
+
+    async fn publish(
+        &self,
+        function: &FunctionRef,
+        code_sha256: Option<&str>,
+        revision_id: Option<&str>,
+        description: Option<String>,
+        settled_only: bool,
+    ) -> Result<FunctionSnapshot, ControlError> {
         let scope = function.scope.clone();
         self.modify(function, |state, transaction| {
             let latest = state.latest.clone();
+            if settled_only {
+                check_settled(&latest, function)?;
+            }
             if revision_id.is_some_and(|expected| expected != latest.revision_id) {
                 return Err(ControlError::PreconditionFailed(
                     super::validate::REVISION_MISMATCH.into(),
@@ -50,6 +76,8 @@ impl Registry {
             version.revision_id = new_revision();
             version.source_revision = Some(latest.revision_id.clone());
             version.reserved_concurrency = None;
+            version.lifecycle = Lifecycle::Ready;
+            version.environment_revision = None;
             put_record(transaction, &scope, &version)?;
             // The counter moves on $LATEST without changing its revision: nothing about it changed.
             let mut head = (*latest).clone();

@@ -20,7 +20,8 @@ use nubo_wire::Scope;
 use parking_lot::Mutex;
 
 use crate::control::concurrency::Provisioned;
-use crate::control::records::FunctionSnapshot;
+use crate::control::lifecycle::pending_conflict;
+use crate::control::records::{FunctionSnapshot, Lifecycle};
 use crate::control::Registry;
 use crate::environment::{Environment, EnvironmentContext};
 use crate::logs::{Framing, Report};
@@ -197,6 +198,9 @@ impl Invoker {
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResult, InvokeError> {
         let scope = &request.function.scope;
         let function = self.registry.resolve_for_invoke(&request.function)?;
+        if function.lifecycle == Lifecycle::Creating {
+            return Err(pending_conflict().into());
+        }
         let payload = Self::check_payload(
             request.payload,
             MAX_SYNC_PAYLOAD_BYTES,

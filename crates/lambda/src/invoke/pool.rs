@@ -54,7 +54,7 @@ impl Pool {
         let mut unusable = Vec::new();
         let found = {
             let mut idle = self.idle.lock();
-            let envs = idle.get_mut(&function.revision_id)?;
+            let envs = idle.get_mut(function.environment_revision())?;
             loop {
                 match envs.pop() {
                     Some(env) if !env.has_exited() && !expiring(&env, margin) => break Some(env),

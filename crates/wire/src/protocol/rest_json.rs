@@ -2,8 +2,9 @@
 //! come from the path, query string, headers and a JSON body, replies are JSON.
 //!
 //! Errors carry the code in `x-amzn-ErrorType` (botocore's RestJSONParser prefers that header to
-//! any body member) and a JSON body. The body is Lambda's `{"Type": "User", "message": …}` plus
-//! any extra members, byte for byte as Nubo has always sent it.
+//! any body member) and a JSON body: `{"Type": "User", "message": …}` plus any extra members for
+//! most services, and Lambda's own `{"Type": "User", "Message": …}` ([`lambda_error_response`]), as
+//! AWS Lambda words its error bodies (SDKs that read the body, not botocore, look for `Message`).
 
 use http::{HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
@@ -32,7 +33,15 @@ pub fn response<T: Serialize + ?Sized>(status: StatusCode, output: &T) -> WireRe
 
 /// The error reply: status, `x-amzn-ErrorType: Code`, `{"Type", "message", …extra}`.
 pub fn error_response(err: &AwsError) -> WireResponse {
-    let mut response = reply(err.status, CONTENT_TYPE, err.rest_json_body());
+    with_error_type(reply(err.status, CONTENT_TYPE, err.rest_json_body()), err)
+}
+
+/// Lambda's error reply: status, `x-amzn-ErrorType: Code`, `{"Type", "Message", …extra}`.
+pub fn lambda_error_response(err: &AwsError) -> WireResponse {
+    with_error_type(reply(err.status, CONTENT_TYPE, err.lambda_body()), err)
+}
+
+fn with_error_type(mut response: WireResponse, err: &AwsError) -> WireResponse {
     response
         .headers_mut()
         .insert("x-amzn-errortype", HeaderValue::from_static(err.code));
@@ -58,6 +67,21 @@ mod tests {
         assert_eq!(
             response.body().as_ref(),
             br#"{"Type":"User","message":"Function not found: arn:aws:lambda:us-east-1:000000000000:function:f"}"#
+        );
+    }
+
+    #[test]
+    fn lambda_says_message_with_a_capital() {
+        let err = AwsError::resource_not_found("The resource you requested does not exist.");
+        let response = lambda_error_response(&err);
+        assert_eq!(
+            response.headers()["x-amzn-errortype"],
+            "ResourceNotFoundException"
+        );
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"Type": "User", "Message": "The resource you requested does not exist."})
         );
     }
 
