@@ -223,8 +223,38 @@ impl Registry {
         };
         match result {
             Ok(response) => wire(response),
-            Err(err) => wire(protocol.error_response(&err, &request_id)),
+            Err(err) => wire(error_response(protocol, &binding.operations, err, &request_id)),
         }
+    }
+}
+
+/// An operation's error in its binding's protocol, with a query-compatible service's legacy code:
+/// in `x-amzn-query-error` for json, as the code itself for query.
+fn error_response(
+    protocol: Protocol,
+    operations: &Operations,
+    mut err: AwsError,
+    request_id: &str,
+) -> WireResponse {
+    match operations {
+        Operations::Json(json) => {
+            let legacy = json.query_codes.and_then(|codes| codes(err.code));
+            let mut response = protocol.error_response(&err, request_id);
+            if let Some(legacy) = legacy {
+                let value = format!("{legacy};{}", err.xml_fault_type());
+                if let Ok(value) = http::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert("x-amzn-query-error", value);
+                }
+            }
+            response
+        }
+        Operations::Query(query) => {
+            if let Some(legacy) = query.error_codes.and_then(|codes| codes(err.code)) {
+                err.code = legacy;
+            }
+            protocol.error_response(&err, request_id)
+        }
+        _ => protocol.error_response(&err, request_id),
     }
 }
 
@@ -264,10 +294,18 @@ fn context(req: &Request, request_id: String) -> OperationContext {
         .map(|s| s.0.clone())
         .unwrap_or_default();
     let caller = req.extensions().get::<Authenticated>().map(|a| a.0.clone());
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
     OperationContext {
         scope,
         request_id,
         caller,
+        host,
+        path: req.uri().path().to_owned(),
     }
 }
 
