@@ -84,17 +84,17 @@ pub fn attributes_md5(attributes: &MessageAttributes) -> Option<String> {
     if attributes.is_empty() {
         return None;
     }
-    let mut md5 = Md5::new();
-    let mut field = |bytes: &[u8]| {
+    fn field(md5: &mut Md5, bytes: &[u8]) {
         md5.update(&(bytes.len() as u32).to_be_bytes());
         md5.update(bytes);
-    };
+    }
+    let mut md5 = Md5::new();
     for (name, attribute) in attributes {
-        field(name.as_bytes());
-        field(attribute.data_type.as_bytes());
+        field(&mut md5, name.as_bytes());
+        field(&mut md5, attribute.data_type.as_bytes());
         let (transport, value) = attribute.value_bytes();
         md5.update(&[transport]);
-        field(value);
+        field(&mut md5, value);
     }
     Some(to_hex(&md5.finish()))
 }

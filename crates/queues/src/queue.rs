@@ -25,9 +25,9 @@ use crate::receipt::Receipt;
 use crate::QueueError;
 
 /// How long FIFO queues remember a deduplication id.
-pub const DEDUPLICATION_WINDOW_MS: i64 = 5 * 60 * 1000;
+pub(crate) const DEDUPLICATION_WINDOW_MS: i64 = 5 * 60 * 1000;
 /// How often a queue may be purged.
-pub const PURGE_INTERVAL_MS: i64 = 60 * 1000;
+pub(crate) const PURGE_INTERVAL_MS: i64 = 60 * 1000;
 
 /// A queue's stored document (collection `sqs-queue`, key `{account}/{region}/{name}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,6 +228,14 @@ pub struct Queue {
     state: Mutex<QueueState>,
     pub(crate) notify: Notify,
     deleted: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("arn", &self.arn())
+            .finish_non_exhaustive()
+    }
 }
 
 fn valid_fifo_id(id: &str) -> bool {

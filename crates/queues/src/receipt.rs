@@ -1,6 +1,6 @@
-//! Receipt handles: which message, and which receive of it. Each receive mints a new nonce, so
-//! a handle from an earlier receive can no longer change or delete a message another consumer
-//! holds now (SQS: "the request succeeds, but the message might not be deleted").
+//! Receipt handles: which message, and which receive of it. Each receive makes a new handle, so
+//! the handle of an earlier receive can no longer change or delete a message another consumer
+//! holds now; the nonce is the receive count, so handles survive a restart (SQS: "the request succeeds, but the message might not be deleted").
 
 use base64::Engine as _;
 
@@ -38,11 +38,6 @@ impl Receipt {
             _ => Err(invalid()),
         }
     }
-}
-
-/// A fresh nonce.
-pub(crate) fn nonce() -> u64 {
-    (uuid::Uuid::new_v4().as_u128() as u64) | 1
 }
 
 #[cfg(test)]
