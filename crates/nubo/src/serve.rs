@@ -313,6 +313,10 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         deploy_examples(&registry, dir, &role).await?;
     }
 
+    let queues = nubo_queues::QueueRegistry::load(stores.documents.clone(), stores.queues.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading SQS queues: {e}"))?;
+
     let gateway = nubo_gateway::Gateway::start(
         stores.documents.clone(),
         logs,
@@ -336,6 +340,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: runtime SDKs: {sdk_line}")?;
     writeln!(out, "nubo: {} functions", registry.count())?;
     writeln!(out, "nubo: {api_count} HTTP APIs")?;
+    writeln!(out, "nubo: {} SQS queues", queues.count())?;
     nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
         .context("writing the AWS config file")?;
     identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
@@ -375,6 +380,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         gateway,
         metrics,
         identity,
+        queues,
         code_urls: CodeUrls::new(&args.region),
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
     });

@@ -11,7 +11,7 @@
 //! extensions, or the error the service's protocol renders. What differs per service — naming the
 //! operation from a path, the parameters its resource ARN needs, a resource policy, a check after
 //! authorization — is an [`Authorizer`] the service registers with ([`lambda`], [`apigateway`],
-//! [`iam`], [`sts`]). A served service without one is refused (deny by default), and so is an
+//! [`iam`], [`sts`], [`sqs`]). A served service without one is refused (deny by default), and so is an
 //! operation the authorizer cannot name.
 
 pub(crate) mod apigateway;
@@ -19,6 +19,7 @@ mod body;
 pub(crate) mod iam;
 pub(crate) mod lambda;
 mod rest;
+pub(crate) mod sqs;
 pub(crate) mod sts;
 
 use std::net::SocketAddr;

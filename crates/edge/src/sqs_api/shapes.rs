@@ -16,9 +16,13 @@ pub(crate) struct MessageAttributeValue {
     /// Base64 on the wire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) binary_value: Option<String>,
+    /// "Not implemented. Reserved for future use." (accepted and ignored, as SQS does).
     #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
     pub(crate) string_list_values: Option<Vec<String>>,
+    /// As `StringListValues`.
     #[serde(default, skip_serializing)]
+    #[allow(dead_code)]
     pub(crate) binary_list_values: Option<Vec<String>>,
 }
 
