@@ -435,6 +435,21 @@ impl QueueRegistry {
         }
     }
 
+    /// Deletes several received messages in one commit (event-source pollers finishing a batch);
+    /// handles that do not decode are skipped.
+    pub async fn delete_messages(
+        &self,
+        queue: &Arc<Queue>,
+        handles: &[&str],
+    ) -> Result<(), QueueError> {
+        let ops = handles
+            .iter()
+            .filter_map(|h| Receipt::decode(h).ok())
+            .filter_map(|receipt| queue.delete(&receipt))
+            .collect();
+        self.committer.commit(ops).await
+    }
+
     /// Changes a received message's visibility timeout.
     pub async fn change_visibility(
         &self,
