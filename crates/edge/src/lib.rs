@@ -51,6 +51,8 @@ pub struct EdgeState {
     pub identity: Arc<IdentityRegistry>,
     /// SQS queues and their messages.
     pub queues: Arc<nubo_queues::QueueRegistry>,
+    /// Lambda's event-source mappings and their pollers.
+    pub mappings: Arc<nubo_lambda::EventSourceMappings>,
     /// Signs and checks GetFunction's `Code.Location` URLs.
     pub code_urls: CodeUrls,
     /// With a token, `/_nubo/metrics` wants `Authorization: Bearer <token>`; without, loopback.

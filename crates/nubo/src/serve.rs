@@ -316,6 +316,13 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let queues = nubo_queues::QueueRegistry::load(stores.documents.clone(), stores.queues.clone())
         .await
         .map_err(|e| anyhow::anyhow!("loading SQS queues: {e}"))?;
+    let mappings = nubo_lambda::EventSourceMappings::load(
+        stores.documents.clone(),
+        invoker.clone(),
+        queues.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("loading event-source mappings: {e}"))?;
 
     let gateway = nubo_gateway::Gateway::start(
         stores.documents.clone(),
@@ -341,6 +348,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: {} functions", registry.count())?;
     writeln!(out, "nubo: {api_count} HTTP APIs")?;
     writeln!(out, "nubo: {} SQS queues", queues.count())?;
+    writeln!(out, "nubo: {} event-source mappings", mappings.count())?;
     nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
         .context("writing the AWS config file")?;
     identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
@@ -381,6 +389,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         metrics,
         identity,
         queues,
+        mappings,
         code_urls: CodeUrls::new(&args.region),
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
     });
