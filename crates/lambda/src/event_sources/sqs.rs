@@ -149,7 +149,14 @@ impl Poller {
                 _ = stop.wait_for(|s| *s) => return batch,
             };
             match received {
-                Ok(messages) => batch.extend(messages),
+                Ok(messages) => {
+                    for message in messages {
+                        // A message whose visibility ran out while the batch gathered may come
+                        // again: keep the newer receive, once.
+                        batch.retain(|m| m.message_id != message.message_id);
+                        batch.push(message);
+                    }
+                }
                 Err(QueueError::QueueDoesNotExist) => return batch,
                 Err(e) => {
                     tracing::warn!(mapping = %self.record.uuid, error = %e, "receiving from the queue failed");
