@@ -28,7 +28,7 @@ pub use queue::{
 };
 pub(crate) use queue::Held;
 pub use receipt::Receipt;
-pub use registry::{check_name, QueueRegistry, COLLECTION, MAX_RECEIVE};
+pub use registry::{check_name, QueueRegistry, StagedSend, COLLECTION, MAX_RECEIVE};
 
 #[cfg(test)]
 mod tests;

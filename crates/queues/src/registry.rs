@@ -51,6 +51,34 @@ pub fn check_name(name: &str, fifo: bool) -> Result<(), QueueError> {
     Ok(())
 }
 
+/// A send staged for another layer's transaction (Lambda's destinations and dead-letter queues
+/// commit it with the removal of their event): the store operations to commit, then
+/// [`StagedSend::committed`] makes the message visible.
+pub struct StagedSend {
+    /// The store operations that enqueue the message.
+    pub ops: Vec<nubo_store::QueueOp>,
+    queue: Arc<Queue>,
+    prepared: Option<Prepared>,
+}
+
+impl StagedSend {
+    /// The commit happened: receivers may have the message.
+    pub fn committed(mut self) {
+        if let Some(prepared) = self.prepared.take() {
+            self.queue.insert(vec![prepared]);
+        }
+    }
+}
+
+impl Drop for StagedSend {
+    fn drop(&mut self) {
+        // Never committed: release what the send reserved (a FIFO deduplication id).
+        if let Some(prepared) = &self.prepared {
+            self.queue.abandon(prepared);
+        }
+    }
+}
+
 /// Every queue, by `{account}/{region}/{name}`.
 pub struct QueueRegistry {
     documents: Arc<dyn Documents>,
@@ -351,6 +379,24 @@ impl QueueRegistry {
             .collect();
         queue.insert(prepared.into_iter().flatten().collect());
         Ok(results)
+    }
+
+    /// Stages a send to the queue `arn` names, for the caller to commit with its own operations.
+    pub fn stage_send(&self, arn: &str, input: SendInput) -> Result<StagedSend, QueueError> {
+        let queue = self.by_arn(arn)?;
+        let prepared = queue.prepare_send(input, now_ms())?;
+        let ops = match &prepared {
+            Prepared::New { held, .. } => vec![nubo_store::QueueOp::Enqueue {
+                queue: queue.store_queue(),
+                message: held.to_store(),
+            }],
+            Prepared::Duplicate(_) => Vec::new(),
+        };
+        Ok(StagedSend {
+            ops,
+            queue,
+            prepared: Some(prepared),
+        })
     }
 
     /// Sends one message.
