@@ -1,7 +1,7 @@
 """Services Nubo does not serve yet answer in their own protocol, so boto3 raises a ClientError
 with a code (not a parse failure or a bare 400): XML for the query services (CloudFormation,
 CloudWatch in query form) and S3, `__type` JSON for the json services (DynamoDB, CloudWatch Logs,
-EventBridge, CloudWatch). The requests are signed with a real key: verification comes first for every service."""
+CloudWatch). The requests are signed with a real key: verification comes first for every service."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from conftest import REGION, credentials_for
 CALLS = [
     ("dynamodb", lambda c: c.list_tables(), "UnknownOperationException", 400, "json"),
     ("logs", lambda c: c.describe_log_groups(), "UnknownOperationException", 400, "json"),
-    ("events", lambda c: c.list_rules(), "UnknownOperationException", 400, "json"),
     ("cloudwatch", lambda c: c.list_metrics(), "UnknownOperationException", 400, "json"),
     ("cloudformation", lambda c: c.list_stacks(), "InvalidAction", 400, "query"),
     ("s3", lambda c: c.list_buckets(), "NotImplemented", 501, "rest-xml"),

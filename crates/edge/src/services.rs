@@ -13,7 +13,7 @@ use nubo_wire::Protocol;
 use crate::auth::apigateway::ApiGatewayAuthorizer;
 use crate::auth::lambda::LambdaAuthorizer;
 use crate::registry::{Registry, Service};
-use crate::{apigw_api, iam_api, lambda_api, sqs_api, sts_api, EdgeState};
+use crate::{apigw_api, events_api, iam_api, lambda_api, sqs_api, sts_api, EdgeState};
 
 /// Builds the registry: the served services, then the rest.
 pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
@@ -31,6 +31,7 @@ pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
     registry.register(iam_api::service(state));
     registry.register(sts_api::service(state));
     registry.register(sqs_api::service(state));
+    registry.register(events_api::service(state));
     register_not_served(&mut registry);
     registry
 }
@@ -61,7 +62,6 @@ pub(crate) const NOT_SERVED: &[(&str, &[Protocol])] = &[
     ("dynamodb", &[JSON_1_0]),
     ("logs", &[JSON_1_1]),
     ("monitoring", &[JSON_1_0, query(namespace::MONITORING)]),
-    ("events", &[JSON_1_1]),
     ("ecr", &[JSON_1_1]),
     ("signer", &[Protocol::RestJson]),
     ("cloudformation", &[query(namespace::CLOUDFORMATION)]),

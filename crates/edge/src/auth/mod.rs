@@ -11,11 +11,12 @@
 //! extensions, or the error the service's protocol renders. What differs per service — naming the
 //! operation from a path, the parameters its resource ARN needs, a resource policy, a check after
 //! authorization — is an [`Authorizer`] the service registers with ([`lambda`], [`apigateway`],
-//! [`iam`], [`sts`], [`sqs`]). A served service without one is refused (deny by default), and so is an
+//! [`iam`], [`sts`], [`sqs`], [`events`]). A served service without one is refused (deny by default), and so is an
 //! operation the authorizer cannot name.
 
 pub(crate) mod apigateway;
 mod body;
+pub(crate) mod events;
 pub(crate) mod iam;
 pub(crate) mod lambda;
 mod rest;

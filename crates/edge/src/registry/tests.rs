@@ -270,7 +270,7 @@ async fn services_not_served_answer_in_their_own_protocol() {
         ("dynamodb", target("DynamoDB_20120810.ListTables")),
         ("states", target("AWSStepFunctions.ListStateMachines")),
         ("logs", target("Logs_20140328.CreateLogGroup")),
-        ("events", target("AWSEvents.PutEvents")),
+        ("kms", target("TrentService.ListKeys")),
         ("kinesis", vec![]),
         ("someday", target("Someday.Operation")),
     ] {

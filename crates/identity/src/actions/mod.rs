@@ -12,6 +12,7 @@
 //! either place, IAM's `UserPath`/`RolePath` from the registry for existing entities.
 
 mod apigateway;
+mod events;
 mod iam;
 mod lambda;
 mod sqs;
@@ -102,6 +103,7 @@ pub fn rules(service: &str) -> Option<&'static [Rule]> {
         "iam" => Some(iam::RULES),
         "sts" => Some(sts::RULES),
         "sqs" => Some(sqs::RULES),
+        "events" => Some(events::RULES),
         _ => None,
     }
 }
