@@ -126,7 +126,9 @@ impl EventRules {
                 Ok(record) => {
                     rules.insert(document.key, Arc::new(Compiled::new(record)));
                 }
-                Err(e) => tracing::error!(key = %document.key, error = %e, "skipping an unreadable rule"),
+                Err(e) => {
+                    tracing::error!(key = %document.key, error = %e, "skipping an unreadable rule")
+                }
             }
         }
         let this = Arc::new(Self {
@@ -147,7 +149,12 @@ impl EventRules {
     }
 
     /// One rule.
-    pub fn get(&self, scope: &Scope, bus: Option<&str>, name: &str) -> Result<Arc<Compiled>, EventsError> {
+    pub fn get(
+        &self,
+        scope: &Scope,
+        bus: Option<&str>,
+        name: &str,
+    ) -> Result<Arc<Compiled>, EventsError> {
         let bus = bus_name(bus);
         self.rules
             .read()
@@ -163,7 +170,10 @@ impl EventRules {
             .rules
             .read()
             .iter()
-            .filter(|(k, _)| k.strip_prefix(&start).is_some_and(|n| n.starts_with(prefix)))
+            .filter(|(k, _)| {
+                k.strip_prefix(&start)
+                    .is_some_and(|n| n.starts_with(prefix))
+            })
             .map(|(k, r)| (k.clone(), r.clone()))
             .collect();
         found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -184,9 +194,16 @@ impl EventRules {
     }
 
     /// `PutRule`: creates or replaces a rule (its targets and schedule anchor stay).
-    pub async fn put_rule(&self, scope: &Scope, input: RuleInput) -> Result<Arc<Compiled>, EventsError> {
+    pub async fn put_rule(
+        &self,
+        scope: &Scope,
+        input: RuleInput,
+    ) -> Result<Arc<Compiled>, EventsError> {
         let bus = bus_name(input.event_bus.as_deref());
-        let schedule = input.schedule_expression.as_deref().filter(|s| !s.is_empty());
+        let schedule = input
+            .schedule_expression
+            .as_deref()
+            .filter(|s| !s.is_empty());
         let pattern = input.event_pattern.as_deref().filter(|p| !p.is_empty());
         if schedule.is_none() && pattern.is_none() {
             return Err(EventsError::Validation(
@@ -375,14 +392,21 @@ impl EventRules {
         for target in &rule.targets {
             let payload = match (&target.input, &target.input_path) {
                 (Some(input), _) => input.clone(),
-                (None, Some(path)) => json_path(event, path).map_or_else(|| "null".into(), |v| v.to_string()),
+                (None, Some(path)) => {
+                    json_path(event, path).map_or_else(|| "null".into(), |v| v.to_string())
+                }
                 (None, None) => event.to_string(),
             };
             let outcome = match target.arn.split(':').nth(2) {
                 Some("lambda") => match FunctionRef::parse(&target.arn, &scope) {
                     Ok(function) => self
                         .async_invoker
-                        .accept(function, Bytes::from(payload), None, nubo_wire::new_request_id())
+                        .accept(
+                            function,
+                            Bytes::from(payload),
+                            None,
+                            nubo_wire::new_request_id(),
+                        )
                         .await
                         .map_err(|e| e.to_string()),
                     Err(e) => Err(e.message),

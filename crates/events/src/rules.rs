@@ -69,7 +69,10 @@ impl RuleRecord {
     /// `arn:aws:events:{region}:{account}:rule/[{bus}/]{name}`.
     pub fn arn(&self) -> String {
         if self.event_bus == DEFAULT_BUS {
-            format!("arn:aws:events:{}:{}:rule/{}", self.region, self.account, self.name)
+            format!(
+                "arn:aws:events:{}:{}:rule/{}",
+                self.region, self.account, self.name
+            )
         } else {
             format!(
                 "arn:aws:events:{}:{}:rule/{}/{}",

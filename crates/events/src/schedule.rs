@@ -62,10 +62,16 @@ impl Schedule {
     /// Parses `rate(…)` or `cron(…)`.
     pub fn parse(expression: &str) -> Result<Self, String> {
         let expression = expression.trim();
-        if let Some(inner) = expression.strip_prefix("rate(").and_then(|e| e.strip_suffix(')')) {
+        if let Some(inner) = expression
+            .strip_prefix("rate(")
+            .and_then(|e| e.strip_suffix(')'))
+        {
             return parse_rate(inner);
         }
-        if let Some(inner) = expression.strip_prefix("cron(").and_then(|e| e.strip_suffix(')')) {
+        if let Some(inner) = expression
+            .strip_prefix("cron(")
+            .and_then(|e| e.strip_suffix(')'))
+        {
             return Cron::parse(inner).map(|c| Schedule::Cron(Box::new(c)));
         }
         invalid()
@@ -187,7 +193,9 @@ impl Cron {
             "?" => DayOfMonth::Any,
             "L" => DayOfMonth::Last,
             "LW" => DayOfMonth::LastWeekday,
-            w if w.ends_with('W') => DayOfMonth::NearestWeekday(value(&w[..w.len() - 1], 1, 31, &[])? as u8),
+            w if w.ends_with('W') => {
+                DayOfMonth::NearestWeekday(value(&w[..w.len() - 1], 1, 31, &[])? as u8)
+            }
             other => DayOfMonth::Days(bits(&values(other, 1, 31, &[])?)),
         };
         let day_of_week = match *dow {
@@ -260,22 +268,32 @@ impl Cron {
     fn next_after(&self, after_ms: i64) -> Option<i64> {
         let after = OffsetDateTime::from_unix_timestamp(after_ms.div_euclid(1000)).ok()?;
         // The first whole minute strictly after `after`.
-        let start = after.replace_second(0).ok()?.replace_nanosecond(0).ok()? + time::Duration::minutes(1);
+        let start =
+            after.replace_second(0).ok()?.replace_nanosecond(0).ok()? + time::Duration::minutes(1);
         let mut date = start.date();
         let mut first_day = true;
         while date.year() <= 2199 {
             let year_ok = date.year() >= 1970 && self.years[(date.year() - 1970) as usize];
             let month_ok = self.months & (1 << u8::from(date.month())) != 0;
             if year_ok && month_ok && self.day_matches(date) {
-                let from = if first_day { start.time() } else { Time::MIDNIGHT };
+                let from = if first_day {
+                    start.time()
+                } else {
+                    Time::MIDNIGHT
+                };
                 for hour in from.hour()..24 {
                     if self.hours & (1 << hour) == 0 {
                         continue;
                     }
-                    let from_minute = if hour == from.hour() { from.minute() } else { 0 };
+                    let from_minute = if hour == from.hour() {
+                        from.minute()
+                    } else {
+                        0
+                    };
                     for minute in from_minute..60 {
                         if self.minutes & (1 << minute) != 0 {
-                            let at = PrimitiveDateTime::new(date, Time::from_hms(hour, minute, 0).ok()?);
+                            let at =
+                                PrimitiveDateTime::new(date, Time::from_hms(hour, minute, 0).ok()?);
                             return Some(at.assume_utc().unix_timestamp() * 1000);
                         }
                     }
@@ -319,10 +337,27 @@ mod tests {
 
     #[test]
     fn rates() {
-        assert_eq!(Schedule::parse("rate(1 minute)").unwrap(), Schedule::Rate { minutes: 1 });
-        assert_eq!(Schedule::parse("rate(5 minutes)").unwrap(), Schedule::Rate { minutes: 5 });
-        assert_eq!(Schedule::parse("rate(2 hours)").unwrap(), Schedule::Rate { minutes: 120 });
-        for bad in ["rate(1 minutes)", "rate(5 minute)", "rate(0 minutes)", "rate(-1 minutes)", "rate(1 week)", "rate(minute)", "rate(1.5 hours)"] {
+        assert_eq!(
+            Schedule::parse("rate(1 minute)").unwrap(),
+            Schedule::Rate { minutes: 1 }
+        );
+        assert_eq!(
+            Schedule::parse("rate(5 minutes)").unwrap(),
+            Schedule::Rate { minutes: 5 }
+        );
+        assert_eq!(
+            Schedule::parse("rate(2 hours)").unwrap(),
+            Schedule::Rate { minutes: 120 }
+        );
+        for bad in [
+            "rate(1 minutes)",
+            "rate(5 minute)",
+            "rate(0 minutes)",
+            "rate(-1 minutes)",
+            "rate(1 week)",
+            "rate(minute)",
+            "rate(1.5 hours)",
+        ] {
             assert_eq!(Schedule::parse(bad).unwrap_err(), INVALID, "{bad}");
         }
         let rate = Schedule::parse("rate(1 minute)").unwrap();
@@ -333,20 +368,47 @@ mod tests {
 
     #[test]
     fn cron_expressions() {
-        assert_eq!(next("cron(0 12 * * ? *)", "2026-01-02 12:00"), at("2026-01-03 12:00"));
-        assert_eq!(next("cron(0/15 * * * ? *)", "2026-01-02 12:01"), at("2026-01-02 12:15"));
+        assert_eq!(
+            next("cron(0 12 * * ? *)", "2026-01-02 12:00"),
+            at("2026-01-03 12:00")
+        );
+        assert_eq!(
+            next("cron(0/15 * * * ? *)", "2026-01-02 12:01"),
+            at("2026-01-02 12:15")
+        );
         // MON-FRI at 18:00: Friday 2026-01-02 → Monday the 5th.
-        assert_eq!(next("cron(0 18 ? * MON-FRI *)", "2026-01-02 18:00"), at("2026-01-05 18:00"));
+        assert_eq!(
+            next("cron(0 18 ? * MON-FRI *)", "2026-01-02 18:00"),
+            at("2026-01-05 18:00")
+        );
         // The first Monday of the month (2#1).
-        assert_eq!(next("cron(0 9 ? * 2#1 *)", "2026-01-06 00:00"), at("2026-02-02 09:00"));
+        assert_eq!(
+            next("cron(0 9 ? * 2#1 *)", "2026-01-06 00:00"),
+            at("2026-02-02 09:00")
+        );
         // The last day of the month.
-        assert_eq!(next("cron(0 0 L * ? *)", "2026-02-01 00:00"), at("2026-02-28 00:00"));
+        assert_eq!(
+            next("cron(0 0 L * ? *)", "2026-02-01 00:00"),
+            at("2026-02-28 00:00")
+        );
         // Last Friday (6L).
-        assert_eq!(next("cron(0 0 ? * 6L *)", "2026-01-01 00:00"), at("2026-01-30 00:00"));
+        assert_eq!(
+            next("cron(0 0 ? * 6L *)", "2026-01-01 00:00"),
+            at("2026-01-30 00:00")
+        );
         // Nearest weekday to the 3rd: Saturday 2026-01-03 → Friday the 2nd.
-        assert_eq!(next("cron(0 0 3W * ? *)", "2026-01-01 00:00"), at("2026-01-02 00:00"));
-        assert_eq!(next("cron(* * * * ? *)", "2026-01-01 00:00"), at("2026-01-01 00:01"));
-        assert_eq!(next("cron(0 0 1 JAN ? 2027)", "2026-06-01 00:00"), at("2027-01-01 00:00"));
+        assert_eq!(
+            next("cron(0 0 3W * ? *)", "2026-01-01 00:00"),
+            at("2026-01-02 00:00")
+        );
+        assert_eq!(
+            next("cron(* * * * ? *)", "2026-01-01 00:00"),
+            at("2026-01-01 00:01")
+        );
+        assert_eq!(
+            next("cron(0 0 1 JAN ? 2027)", "2026-06-01 00:00"),
+            at("2027-01-01 00:00")
+        );
     }
 
     #[test]

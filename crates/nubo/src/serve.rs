@@ -101,7 +101,12 @@ pub(crate) struct ServeArgs {
     header_timeout: u64,
     /// How long a schedule's minute lasts, in milliseconds (a test clock: `rate()` rules tick
     /// this much faster; `cron()` rules follow the wall clock).
-    #[arg(long, env = "NUBO_SCHEDULE_MINUTE_MS", default_value_t = 60_000, hide = true)]
+    #[arg(
+        long,
+        env = "NUBO_SCHEDULE_MINUTE_MS",
+        default_value_t = 60_000,
+        hide = true
+    )]
     schedule_minute_ms: u64,
     /// Connections served at once; one more is answered 503 and closed.
     #[arg(long, env = "NUBO_MAX_CONNECTIONS", default_value_t = 1024)]

@@ -153,12 +153,14 @@ pub fn check_redrive(value: &str) -> Result<Option<RedrivePolicy>, QueueError> {
             "Value {value} for parameter RedrivePolicy is invalid. Reason: {why}"
         ))
     };
-    let parsed: serde_json::Value =
-        serde_json::from_str(value).map_err(|_| reason("Redrive policy is not a valid JSON map."))?;
+    let parsed: serde_json::Value = serde_json::from_str(value)
+        .map_err(|_| reason("Redrive policy is not a valid JSON map."))?;
     let arn = parsed
         .get("deadLetterTargetArn")
         .and_then(|v| v.as_str())
-        .ok_or_else(|| reason("Redrive policy does not contain mandatory attribute: deadLetterTargetArn."))?;
+        .ok_or_else(|| {
+            reason("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.")
+        })?;
     let count = match parsed.get("maxReceiveCount") {
         Some(serde_json::Value::Number(n)) => n.as_u64(),
         Some(serde_json::Value::String(s)) => s.parse().ok(),

@@ -23,10 +23,10 @@ mod writer;
 pub use attributes::{AttributeMap, QueueSettings, RedrivePolicy};
 pub use error::QueueError;
 pub use message::{MessageAttribute, MessageAttributes, MessageContent};
+pub(crate) use queue::Held;
 pub use queue::{
     format_sequence, Counts, Queue, QueueMeta, QueueRecord, ReceivedMessage, SendInput, Sent,
 };
-pub(crate) use queue::Held;
 pub use receipt::Receipt;
 pub use registry::{check_name, QueueRegistry, StagedSend, COLLECTION, MAX_RECEIVE};
 

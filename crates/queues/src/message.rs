@@ -42,8 +42,9 @@ mod base64_bytes {
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         match value {
-            Some(bytes) => serializer
-                .serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes)),
+            Some(bytes) => {
+                serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
             None => serializer.serialize_none(),
         }
     }
@@ -67,7 +68,10 @@ impl MessageAttribute {
         if self.data_type.starts_with("Binary") {
             (2, self.binary_value.as_deref().unwrap_or_default())
         } else {
-            (1, self.string_value.as_deref().unwrap_or_default().as_bytes())
+            (
+                1,
+                self.string_value.as_deref().unwrap_or_default().as_bytes(),
+            )
         }
     }
 
@@ -180,9 +184,7 @@ fn check_attribute_name(name: &str) -> Result<(), QueueError> {
 
 /// SQS accepts #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF.
 pub fn check_characters(text: &str) -> Result<(), QueueError> {
-    let allowed = |c: char| {
-        matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
-    };
+    let allowed = |c: char| matches!(c, '\u{9}' | '\u{A}' | '\u{D}' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}');
     if text.chars().all(allowed) {
         Ok(())
     } else {
@@ -243,11 +245,7 @@ struct Header {
 
 impl MessageContent {
     /// A message with its digests computed.
-    pub fn new(
-        body: String,
-        attributes: MessageAttributes,
-        sender: String,
-    ) -> Self {
+    pub fn new(body: String, attributes: MessageAttributes, sender: String) -> Self {
         Self {
             body_md5: body_md5(&body),
             attributes_md5: attributes_md5(&attributes),
@@ -351,17 +349,23 @@ mod tests {
     #[test]
     fn attribute_rules() {
         let mut attributes = MessageAttributes::new();
-        attributes.insert("n".into(), MessageAttribute {
-            data_type: "Number".into(),
-            string_value: Some("abc".into()),
-            binary_value: None,
-        });
+        attributes.insert(
+            "n".into(),
+            MessageAttribute {
+                data_type: "Number".into(),
+                string_value: Some("abc".into()),
+                binary_value: None,
+            },
+        );
         assert!(check_attributes(&attributes).is_err());
-        attributes.insert("n".into(), MessageAttribute {
-            data_type: "Number.int".into(),
-            string_value: Some("12".into()),
-            binary_value: None,
-        });
+        attributes.insert(
+            "n".into(),
+            MessageAttribute {
+                data_type: "Number.int".into(),
+                string_value: Some("12".into()),
+                binary_value: None,
+            },
+        );
         assert!(check_attributes(&attributes).is_ok());
         attributes.insert("AWS.x".into(), string("v"));
         assert!(check_attributes(&attributes).is_err());

@@ -185,11 +185,7 @@ impl QueueState {
 
 /// A send that passed the checks: committed, then inserted.
 pub(crate) enum Prepared {
-    New {
-        order: u64,
-        held: Held,
-        sent: Sent,
-    },
+    New { order: u64, held: Held, sent: Sent },
     Duplicate(Sent),
 }
 
@@ -309,7 +305,11 @@ impl Queue {
     }
 
     /// Checks a send and reserves its order, sequence and deduplication id.
-    pub(crate) fn prepare_send(&self, input: SendInput, now_ms: i64) -> Result<Prepared, QueueError> {
+    pub(crate) fn prepare_send(
+        &self,
+        input: SendInput,
+        now_ms: i64,
+    ) -> Result<Prepared, QueueError> {
         let meta = self.meta();
         let settings = &meta.settings;
         if input.body.is_empty() {
@@ -691,7 +691,9 @@ impl Queue {
         let meta = self.meta();
         let retention_ms = i64::from(meta.settings.retention) * 1000;
         let mut state = self.state.lock();
-        state.deduplication.retain(|_, (_, _, expires)| *expires > now_ms);
+        state
+            .deduplication
+            .retain(|_, (_, _, expires)| *expires > now_ms);
         let expired: Vec<String> = state
             .messages
             .values()

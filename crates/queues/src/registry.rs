@@ -204,7 +204,9 @@ impl QueueRegistry {
         if let Some(existing) = self.queues.read().get(&key).cloned() {
             let meta = existing.meta();
             for (attribute, value) in &attributes {
-                if asked.contains_key(attribute) && meta.record.attributes.get(attribute) != Some(value) {
+                if asked.contains_key(attribute)
+                    && meta.record.attributes.get(attribute) != Some(value)
+                {
                     return Err(QueueError::QueueNameExists(attribute.clone()));
                 }
             }
@@ -227,7 +229,11 @@ impl QueueRegistry {
         Ok(queue)
     }
 
-    fn check_redrive_target(&self, attributes: &AttributeMap, fifo: bool) -> Result<(), QueueError> {
+    fn check_redrive_target(
+        &self,
+        attributes: &AttributeMap,
+        fifo: bool,
+    ) -> Result<(), QueueError> {
         let Some(value) = attributes.get("RedrivePolicy") else {
             return Ok(());
         };
@@ -296,7 +302,10 @@ impl QueueRegistry {
         let fifo = queue.meta().settings.fifo;
         let mut checked = AttributeMap::new();
         for (attribute, value) in asked {
-            checked.insert(attribute.clone(), attributes::check(attribute, value, fifo, false)?);
+            checked.insert(
+                attribute.clone(),
+                attributes::check(attribute, value, fifo, false)?,
+            );
         }
         let mut merged = queue.meta().record.attributes.clone();
         for (attribute, value) in &checked {
@@ -416,9 +425,8 @@ impl QueueRegistry {
         visibility_s: Option<u32>,
         wait: Option<Duration>,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        let wait = wait.unwrap_or_else(|| {
-            Duration::from_secs(u64::from(queue.meta().settings.receive_wait))
-        });
+        let wait = wait
+            .unwrap_or_else(|| Duration::from_secs(u64::from(queue.meta().settings.receive_wait)));
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let notified = queue.notify.notified();

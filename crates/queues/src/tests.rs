@@ -74,7 +74,10 @@ async fn send_receive_delete_and_visibility() {
         .unwrap();
     assert_eq!(queue.counts(0), Default::default());
     assert_eq!(
-        registry.delete_message(&queue, "garbage").await.unwrap_err(),
+        registry
+            .delete_message(&queue, "garbage")
+            .await
+            .unwrap_err(),
         QueueError::ReceiptHandleIsInvalid("garbage".into())
     );
 }
@@ -88,9 +91,8 @@ async fn long_poll_wakes_on_send() {
         .await
         .unwrap();
     let (r, q) = (registry.clone(), queue.clone());
-    let waiter = tokio::spawn(async move {
-        r.receive(&q, 1, None, Some(Duration::from_secs(10))).await
-    });
+    let waiter =
+        tokio::spawn(async move { r.receive(&q, 1, None, Some(Duration::from_secs(10))).await });
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = std::time::Instant::now();
     registry.send(&queue, text("late")).await.unwrap();
@@ -140,7 +142,11 @@ async fn redrive_moves_after_max_receives_and_survives_reopen() {
     let got = registry.receive(&dlq, 10, None, None).await.unwrap();
     assert_eq!(got[0].content.body, "poison");
     let queue = registry.get(&scope, &scope.account_id, "src").unwrap();
-    assert!(registry.receive(&queue, 10, None, None).await.unwrap().is_empty());
+    assert!(registry
+        .receive(&queue, 10, None, None)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -150,7 +156,12 @@ async fn fifo_groups_and_deduplication() {
     let scope = Scope::default();
     assert!(matches!(
         registry
-            .create(&scope, "nofifo", &attrs(&[("FifoQueue", "true")]), BTreeMap::new())
+            .create(
+                &scope,
+                "nofifo",
+                &attrs(&[("FifoQueue", "true")]),
+                BTreeMap::new()
+            )
             .await,
         Err(QueueError::InvalidParameterValue(_))
     ));
@@ -190,17 +201,32 @@ async fn create_is_idempotent_only_with_equal_attributes() {
     let registry = open(dir.path()).await;
     let scope = Scope::default();
     let a = registry
-        .create(&scope, "same", &attrs(&[("VisibilityTimeout", "10")]), BTreeMap::new())
+        .create(
+            &scope,
+            "same",
+            &attrs(&[("VisibilityTimeout", "10")]),
+            BTreeMap::new(),
+        )
         .await
         .unwrap();
     let b = registry
-        .create(&scope, "same", &attrs(&[("VisibilityTimeout", "10")]), BTreeMap::new())
+        .create(
+            &scope,
+            "same",
+            &attrs(&[("VisibilityTimeout", "10")]),
+            BTreeMap::new(),
+        )
         .await
         .unwrap();
     assert!(Arc::ptr_eq(&a, &b));
     assert_eq!(
         registry
-            .create(&scope, "same", &attrs(&[("VisibilityTimeout", "11")]), BTreeMap::new())
+            .create(
+                &scope,
+                "same",
+                &attrs(&[("VisibilityTimeout", "11")]),
+                BTreeMap::new()
+            )
             .await
             .unwrap_err(),
         QueueError::QueueNameExists("VisibilityTimeout".into())

@@ -58,9 +58,7 @@ impl Authorizer for SqsAuthorizer {
                     .and_then(parse_queue_url)
                     .map(|(_, name)| name.to_owned())
             })
-            .or_else(|| {
-                parse_queue_url(asked.parts.uri.path()).map(|(_, name)| name.to_owned())
-            });
+            .or_else(|| parse_queue_url(asked.parts.uri.path()).map(|(_, name)| name.to_owned()));
         Ok(name
             .map(|name| vec![("QueueName", name)])
             .unwrap_or_default())

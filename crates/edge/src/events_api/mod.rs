@@ -187,7 +187,11 @@ fn describe(rule: &nubo_events::Compiled) -> Value {
     body
 }
 
-async fn put_rule(rules: &EventRules, ctx: OperationContext, input: PutRuleInput) -> Result<Out, AwsError> {
+async fn put_rule(
+    rules: &EventRules,
+    ctx: OperationContext,
+    input: PutRuleInput,
+) -> Result<Out, AwsError> {
     let name = required(input.name, "name")?;
     check_name(&name)?;
     let enabled = match input.state.as_deref() {
@@ -217,7 +221,11 @@ async fn put_rule(rules: &EventRules, ctx: OperationContext, input: PutRuleInput
     Ok(Out(json!({ "RuleArn": rule.record.arn() })))
 }
 
-async fn describe_rule(rules: &EventRules, ctx: OperationContext, input: NameInput) -> Result<Out, AwsError> {
+async fn describe_rule(
+    rules: &EventRules,
+    ctx: OperationContext,
+    input: NameInput,
+) -> Result<Out, AwsError> {
     let name = required(input.name, "name")?;
     let rule = rules
         .get(&ctx.scope, input.event_bus_name.as_deref(), &name)
@@ -225,7 +233,11 @@ async fn describe_rule(rules: &EventRules, ctx: OperationContext, input: NameInp
     Ok(Out(describe(&rule)))
 }
 
-async fn list_rules(rules: &EventRules, ctx: OperationContext, input: ListRulesInput) -> Result<Out, AwsError> {
+async fn list_rules(
+    rules: &EventRules,
+    ctx: OperationContext,
+    input: ListRulesInput,
+) -> Result<Out, AwsError> {
     let all = rules.list(
         &ctx.scope,
         input.event_bus_name.as_deref(),
@@ -257,16 +269,29 @@ async fn list_rules(rules: &EventRules, ctx: OperationContext, input: ListRulesI
     Ok(Out(body))
 }
 
-async fn delete_rule(rules: &EventRules, ctx: OperationContext, input: NameInput) -> Result<Out, AwsError> {
+async fn delete_rule(
+    rules: &EventRules,
+    ctx: OperationContext,
+    input: NameInput,
+) -> Result<Out, AwsError> {
     let name = required(input.name, "name")?;
     rules
-        .delete_rule(&ctx.scope, input.event_bus_name.as_deref(), &name, input.force)
+        .delete_rule(
+            &ctx.scope,
+            input.event_bus_name.as_deref(),
+            &name,
+            input.force,
+        )
         .await
         .map_err(aws)?;
     Ok(Out(json!({})))
 }
 
-async fn enable_rule(rules: &EventRules, ctx: OperationContext, input: NameInput) -> Result<Out, AwsError> {
+async fn enable_rule(
+    rules: &EventRules,
+    ctx: OperationContext,
+    input: NameInput,
+) -> Result<Out, AwsError> {
     let name = required(input.name, "name")?;
     rules
         .set_enabled(&ctx.scope, input.event_bus_name.as_deref(), &name, true)
@@ -275,7 +300,11 @@ async fn enable_rule(rules: &EventRules, ctx: OperationContext, input: NameInput
     Ok(Out(json!({})))
 }
 
-async fn disable_rule(rules: &EventRules, ctx: OperationContext, input: NameInput) -> Result<Out, AwsError> {
+async fn disable_rule(
+    rules: &EventRules,
+    ctx: OperationContext,
+    input: NameInput,
+) -> Result<Out, AwsError> {
     let name = required(input.name, "name")?;
     rules
         .set_enabled(&ctx.scope, input.event_bus_name.as_deref(), &name, false)
@@ -284,7 +313,11 @@ async fn disable_rule(rules: &EventRules, ctx: OperationContext, input: NameInpu
     Ok(Out(json!({})))
 }
 
-async fn put_targets(rules: &EventRules, ctx: OperationContext, input: PutTargetsInput) -> Result<Out, AwsError> {
+async fn put_targets(
+    rules: &EventRules,
+    ctx: OperationContext,
+    input: PutTargetsInput,
+) -> Result<Out, AwsError> {
     let rule = required(input.rule, "rule")?;
     if input.targets.is_empty() || input.targets.len() > 10 {
         return Err(EventsErrors::validation(
@@ -312,16 +345,29 @@ async fn put_targets(rules: &EventRules, ctx: OperationContext, input: PutTarget
     })))
 }
 
-async fn remove_targets(rules: &EventRules, ctx: OperationContext, input: RemoveTargetsInput) -> Result<Out, AwsError> {
+async fn remove_targets(
+    rules: &EventRules,
+    ctx: OperationContext,
+    input: RemoveTargetsInput,
+) -> Result<Out, AwsError> {
     let rule = required(input.rule, "rule")?;
     rules
-        .remove_targets(&ctx.scope, input.event_bus_name.as_deref(), &rule, &input.ids)
+        .remove_targets(
+            &ctx.scope,
+            input.event_bus_name.as_deref(),
+            &rule,
+            &input.ids,
+        )
         .await
         .map_err(aws)?;
     Ok(Out(json!({ "FailedEntryCount": 0, "FailedEntries": [] })))
 }
 
-async fn list_targets(rules: &EventRules, ctx: OperationContext, input: ListTargetsInput) -> Result<Out, AwsError> {
+async fn list_targets(
+    rules: &EventRules,
+    ctx: OperationContext,
+    input: ListTargetsInput,
+) -> Result<Out, AwsError> {
     let name = required(input.rule, "rule")?;
     let rule = rules
         .get(&ctx.scope, input.event_bus_name.as_deref(), &name)
@@ -344,7 +390,11 @@ async fn list_targets(rules: &EventRules, ctx: OperationContext, input: ListTarg
     Ok(Out(json!({ "Targets": targets })))
 }
 
-async fn put_events(rules: &EventRules, ctx: OperationContext, input: PutEventsInput) -> Result<Out, AwsError> {
+async fn put_events(
+    rules: &EventRules,
+    ctx: OperationContext,
+    input: PutEventsInput,
+) -> Result<Out, AwsError> {
     if input.entries.is_empty() || input.entries.len() > 10 {
         return Err(EventsErrors::validation(
             "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 10",
@@ -371,7 +421,9 @@ async fn put_events(rules: &EventRules, ctx: OperationContext, input: PutEventsI
             Err((code, message)) => json!({ "ErrorCode": code, "ErrorMessage": message }),
         })
         .collect();
-    Ok(Out(json!({ "FailedEntryCount": failed, "Entries": entries })))
+    Ok(Out(
+        json!({ "FailedEntryCount": failed, "Entries": entries }),
+    ))
 }
 
 macro_rules! operation {

@@ -255,9 +255,11 @@ pub(crate) async fn list(
         Some(name) => Some(FunctionRef::parse(name, &scope)?),
         None => None,
     };
-    let all = state
-        .mappings
-        .list(&scope, query.get("EventSourceArn").filter(|s| !s.is_empty()), function.as_ref());
+    let all = state.mappings.list(
+        &scope,
+        query.get("EventSourceArn").filter(|s| !s.is_empty()),
+        function.as_ref(),
+    );
     let (page, next) = page(&all, &query, (100, 10_000), |r| r.uuid.clone())?;
     let mut body = json!({
         "EventSourceMappings": page.iter().map(|r| render(r, settled(r))).collect::<Vec<_>>(),

@@ -223,7 +223,12 @@ impl Registry {
         };
         match result {
             Ok(response) => wire(response),
-            Err(err) => wire(error_response(protocol, &binding.operations, err, &request_id)),
+            Err(err) => wire(error_response(
+                protocol,
+                &binding.operations,
+                err,
+                &request_id,
+            )),
         }
     }
 }

@@ -69,9 +69,7 @@ pub(crate) fn aws(err: QueueError) -> AwsError {
         QueueError::InvalidMessageContents(_) => SqsErrors::invalid_message_contents(message),
         QueueError::EmptyBatchRequest(_) => SqsErrors::empty_batch_request(message),
         QueueError::TooManyEntriesInBatchRequest(_) => SqsErrors::too_many_entries(message),
-        QueueError::BatchEntryIdsNotDistinct(_) => {
-            SqsErrors::batch_entry_ids_not_distinct(message)
-        }
+        QueueError::BatchEntryIdsNotDistinct(_) => SqsErrors::batch_entry_ids_not_distinct(message),
         QueueError::InvalidBatchEntryId => SqsErrors::invalid_batch_entry_id(message),
         QueueError::BatchRequestTooLong { .. } => SqsErrors::batch_request_too_long(message),
         QueueError::PurgeQueueInProgress(_) => SqsErrors::purge_queue_in_progress(message),

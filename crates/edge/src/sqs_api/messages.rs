@@ -12,14 +12,20 @@ use nubo_queues::{
 use nubo_wire::AwsError;
 
 use super::errors::{aws, missing, query_code, SqsErrors};
-use super::shapes::*;
 use super::queue_of;
+use super::shapes::*;
 use crate::registry::OperationContext;
 
 /// Entries one batch request may carry.
 const MAX_BATCH: usize = 10;
 
-fn integer_in(value: Option<i64>, name: &str, low: i64, high: i64, reason: &str) -> Result<Option<u32>, AwsError> {
+fn integer_in(
+    value: Option<i64>,
+    name: &str,
+    low: i64,
+    high: i64,
+    reason: &str,
+) -> Result<Option<u32>, AwsError> {
     match value {
         None => Ok(None),
         Some(n) if (low..=high).contains(&n) => Ok(Some(n as u32)),
@@ -214,9 +220,9 @@ fn attribute_wanted(names: &[String], name: &str) -> bool {
         n == "All"
             || n == ".*"
             || n == name
-            || n
-                .strip_suffix(".*")
-                .is_some_and(|prefix| name.starts_with(prefix) && name[prefix.len()..].starts_with('.'))
+            || n.strip_suffix(".*").is_some_and(|prefix| {
+                name.starts_with(prefix) && name[prefix.len()..].starts_with('.')
+            })
     })
 }
 
@@ -333,7 +339,9 @@ pub(crate) async fn delete_message(
     input: DeleteMessageInput,
 ) -> Result<Empty, AwsError> {
     let queue = queue_of(sqs, &ctx, input.queue_url.as_deref())?;
-    let handle = input.receipt_handle.ok_or_else(|| missing("ReceiptHandle"))?;
+    let handle = input
+        .receipt_handle
+        .ok_or_else(|| missing("ReceiptHandle"))?;
     sqs.delete_message(&queue, &handle).await.map_err(aws)?;
     Ok(Empty {})
 }
@@ -368,7 +376,9 @@ pub(crate) async fn change_message_visibility(
     input: ChangeMessageVisibilityInput,
 ) -> Result<Empty, AwsError> {
     let queue = queue_of(sqs, &ctx, input.queue_url.as_deref())?;
-    let handle = input.receipt_handle.ok_or_else(|| missing("ReceiptHandle"))?;
+    let handle = input
+        .receipt_handle
+        .ok_or_else(|| missing("ReceiptHandle"))?;
     let timeout = visibility(input.visibility_timeout)?;
     sqs.change_visibility(&queue, &handle, timeout)
         .await
@@ -400,7 +410,9 @@ pub(crate) async fn change_message_visibility_batch(
     let mut output = BatchOutput::default();
     for (id, entry) in ids.into_iter().zip(input.entries) {
         let result = async {
-            let handle = entry.receipt_handle.ok_or_else(|| missing("ReceiptHandle"))?;
+            let handle = entry
+                .receipt_handle
+                .ok_or_else(|| missing("ReceiptHandle"))?;
             let timeout = visibility(entry.visibility_timeout)?;
             sqs.change_visibility(&queue, &handle, timeout)
                 .await

@@ -10,8 +10,8 @@
 
 mod errors;
 mod messages;
-mod queues;
 mod query;
+mod queues;
 pub(crate) mod shapes;
 
 use std::sync::Arc;
@@ -116,14 +116,17 @@ macro_rules! operation {
             },
         );
         let sqs = $sqs.clone();
-        $query = $query.operation($name, move |ctx: OperationContext, request: QueryRequest| {
-            let sqs = sqs.clone();
-            async move {
-                let input = query::input(&request)?;
-                let output = $handler(&sqs, ctx, input).await?;
-                query::output($name, &output)
-            }
-        });
+        $query = $query.operation(
+            $name,
+            move |ctx: OperationContext, request: QueryRequest| {
+                let sqs = sqs.clone();
+                async move {
+                    let input = query::input(&request)?;
+                    let output = $handler(&sqs, ctx, input).await?;
+                    query::output($name, &output)
+                }
+            },
+        );
     };
 }
 
@@ -139,8 +142,20 @@ pub(crate) fn service(state: &Arc<EdgeState>) -> Service {
     operation!(json, query, sqs, "ListQueues", queues::list_queues);
     operation!(json, query, sqs, "DeleteQueue", queues::delete_queue);
     operation!(json, query, sqs, "PurgeQueue", queues::purge_queue);
-    operation!(json, query, sqs, "GetQueueAttributes", queues::get_queue_attributes);
-    operation!(json, query, sqs, "SetQueueAttributes", queues::set_queue_attributes);
+    operation!(
+        json,
+        query,
+        sqs,
+        "GetQueueAttributes",
+        queues::get_queue_attributes
+    );
+    operation!(
+        json,
+        query,
+        sqs,
+        "SetQueueAttributes",
+        queues::set_queue_attributes
+    );
     operation!(json, query, sqs, "TagQueue", queues::tag_queue);
     operation!(json, query, sqs, "UntagQueue", queues::untag_queue);
     operation!(json, query, sqs, "ListQueueTags", queues::list_queue_tags);
@@ -152,10 +167,28 @@ pub(crate) fn service(state: &Arc<EdgeState>) -> Service {
         queues::list_dead_letter_source_queues
     );
     operation!(json, query, sqs, "SendMessage", messages::send_message);
-    operation!(json, query, sqs, "SendMessageBatch", messages::send_message_batch);
-    operation!(json, query, sqs, "ReceiveMessage", messages::receive_message);
+    operation!(
+        json,
+        query,
+        sqs,
+        "SendMessageBatch",
+        messages::send_message_batch
+    );
+    operation!(
+        json,
+        query,
+        sqs,
+        "ReceiveMessage",
+        messages::receive_message
+    );
     operation!(json, query, sqs, "DeleteMessage", messages::delete_message);
-    operation!(json, query, sqs, "DeleteMessageBatch", messages::delete_message_batch);
+    operation!(
+        json,
+        query,
+        sqs,
+        "DeleteMessageBatch",
+        messages::delete_message_batch
+    );
     operation!(
         json,
         query,
@@ -190,7 +223,10 @@ mod tests {
             parse_queue_url("https://sqs.us-east-1.amazonaws.com/123456789012/a.fifo"),
             Some(("123456789012", "a.fifo"))
         );
-        assert_eq!(parse_queue_url("/000000000000/q"), Some(("000000000000", "q")));
+        assert_eq!(
+            parse_queue_url("/000000000000/q"),
+            Some(("000000000000", "q"))
+        );
         assert_eq!(parse_queue_url("http://h/"), None);
         assert_eq!(parse_queue_url("http://h/a/b/c"), None);
         assert_eq!(parse_queue_url("q1"), None);

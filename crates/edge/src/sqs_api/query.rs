@@ -196,7 +196,9 @@ mod tests {
         assert_eq!(entry.id.as_deref(), Some("a"));
         assert_eq!(entry.message.delay_seconds, Some(5));
         assert_eq!(
-            entry.message.message_attributes["p"].string_value.as_deref(),
+            entry.message.message_attributes["p"]
+                .string_value
+                .as_deref(),
             Some("high")
         );
 
@@ -219,7 +221,13 @@ mod tests {
         let mut w = XmlWriter::new();
         write_members(&mut w, "GetQueueAttributes", &value);
         let xml = w.into_string();
-        assert!(xml.contains("<Attribute><Name>VisibilityTimeout</Name><Value>30</Value></Attribute>"), "{xml}");
-        assert!(xml.contains("<QueueUrl>http://h/0/a</QueueUrl><QueueUrl>http://h/0/b</QueueUrl>"), "{xml}");
+        assert!(
+            xml.contains("<Attribute><Name>VisibilityTimeout</Name><Value>30</Value></Attribute>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<QueueUrl>http://h/0/a</QueueUrl><QueueUrl>http://h/0/b</QueueUrl>"),
+            "{xml}"
+        );
     }
 }

@@ -75,7 +75,11 @@ fn page(
     };
     let mut rest: Vec<_> = queues
         .into_iter()
-        .filter(|q| after.as_deref().is_none_or(|a| q.meta().record.name.as_str() > a))
+        .filter(|q| {
+            after
+                .as_deref()
+                .is_none_or(|a| q.meta().record.name.as_str() > a)
+        })
         .collect();
     let limit = size.unwrap_or(1000);
     let more = rest.len() > limit;

@@ -164,7 +164,10 @@ pub(crate) struct SendMessageInput {
 pub(crate) struct SendMessageOutput {
     #[serde(rename = "MD5OfMessageBody")]
     pub(crate) md5_of_message_body: String,
-    #[serde(rename = "MD5OfMessageAttributes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub(crate) md5_of_message_attributes: Option<String>,
     #[serde(rename = "MessageId")]
     pub(crate) message_id: String,
@@ -247,9 +250,15 @@ pub(crate) struct MessageOutput {
     pub(crate) body: String,
     #[serde(rename = "Attributes", skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) attributes: Attributes,
-    #[serde(rename = "MD5OfMessageAttributes", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "MD5OfMessageAttributes",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub(crate) md5_of_message_attributes: Option<String>,
-    #[serde(rename = "MessageAttributes", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        rename = "MessageAttributes",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub(crate) message_attributes: MessageAttributeMap,
 }
 

@@ -31,12 +31,18 @@ pub(super) const RULES: &[Rule] = &[
     on!("TagQueue", "sqs:TagQueue"),
     on!("UntagQueue", "sqs:UntagQueue"),
     on!("ListQueueTags", "sqs:ListQueueTags"),
-    on!("ListDeadLetterSourceQueues", "sqs:ListDeadLetterSourceQueues"),
+    on!(
+        "ListDeadLetterSourceQueues",
+        "sqs:ListDeadLetterSourceQueues"
+    ),
     on!("SendMessage", "sqs:SendMessage"),
     on!("SendMessageBatch", "sqs:SendMessage"),
     on!("ReceiveMessage", "sqs:ReceiveMessage"),
     on!("DeleteMessage", "sqs:DeleteMessage"),
     on!("DeleteMessageBatch", "sqs:DeleteMessage"),
     on!("ChangeMessageVisibility", "sqs:ChangeMessageVisibility"),
-    on!("ChangeMessageVisibilityBatch", "sqs:ChangeMessageVisibility"),
+    on!(
+        "ChangeMessageVisibilityBatch",
+        "sqs:ChangeMessageVisibility"
+    ),
 ];

@@ -150,10 +150,17 @@ impl AsyncInvoker {
     ) -> Option<Handover> {
         let queues = self.queues.get()?;
         let function = self.invoker.registry().resolve(&event.function).ok()?;
-        let arn = function.dead_letter_target.as_deref().filter(|a| !a.is_empty())?;
+        let arn = function
+            .dead_letter_target
+            .as_deref()
+            .filter(|a| !a.is_empty())?;
         let message = result
             .and_then(|r| serde_json::from_slice::<Value>(&r.payload).ok())
-            .and_then(|v| v.get("errorMessage").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|v| {
+                v.get("errorMessage")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .unwrap_or_else(|| condition.to_owned());
         dead_letter(arn, queues, event, &message)
     }

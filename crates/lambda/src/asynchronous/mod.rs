@@ -223,7 +223,14 @@ impl AsyncInvoker {
     /// become visible.
     fn write_then(&self, ops: Vec<QueueOp>, staged: Vec<nubo_queues::StagedSend>) {
         let (ack, acked) = oneshot::channel();
-        if self.writer.send(Batch { ops, ack: Some(ack) }).is_err() {
+        if self
+            .writer
+            .send(Batch {
+                ops,
+                ack: Some(ack),
+            })
+            .is_err()
+        {
             tracing::error!("the queue writer has stopped; a queue change was not persisted");
             return;
         }

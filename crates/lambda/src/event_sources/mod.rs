@@ -71,7 +71,9 @@ impl EventSourceMappings {
                     let uuid = entry.record.uuid.clone();
                     this.mappings.write().insert(uuid, entry);
                 }
-                Err(e) => tracing::error!(key = %document.key, error = %e, "skipping an unreadable mapping"),
+                Err(e) => {
+                    tracing::error!(key = %document.key, error = %e, "skipping an unreadable mapping")
+                }
             }
         }
         Ok(this)
@@ -105,10 +107,7 @@ impl EventSourceMappings {
 
     /// Whether the queue an ARN names is FIFO (`None`: no such queue).
     pub fn queue_is_fifo(&self, arn: &str) -> Option<bool> {
-        self.queues
-            .by_arn(arn)
-            .ok()
-            .map(|q| q.meta().settings.fifo)
+        self.queues.by_arn(arn).ok().map(|q| q.meta().settings.fifo)
     }
 
     /// One mapping of `scope`.
@@ -138,7 +137,8 @@ impl EventSourceMappings {
             .filter(|r| {
                 function.is_none_or(|f| {
                     Self::function_of(r).is_some_and(|mine| {
-                        mine.name == f.name && (f.qualifier.is_none() || mine.qualifier == f.qualifier)
+                        mine.name == f.name
+                            && (f.qualifier.is_none() || mine.qualifier == f.qualifier)
                     })
                 })
             })
@@ -151,7 +151,10 @@ impl EventSourceMappings {
     pub async fn create(&self, record: MappingRecord) -> Result<Arc<MappingRecord>, ControlError> {
         let _turn = self.writer.lock().await;
         let function = Self::function_of(&record).ok_or_else(|| {
-            ControlError::InvalidParameter(format!("{} is not a function ARN.", record.function_arn))
+            ControlError::InvalidParameter(format!(
+                "{} is not a function ARN.",
+                record.function_arn
+            ))
         })?;
         let duplicate = self.mappings.read().values().find_map(|e| {
             let other = &e.record;
@@ -202,7 +205,11 @@ impl EventSourceMappings {
     }
 
     /// Deletes a mapping and stops its poller.
-    pub async fn delete(&self, scope: &Scope, uuid: &str) -> Result<Arc<MappingRecord>, ControlError> {
+    pub async fn delete(
+        &self,
+        scope: &Scope,
+        uuid: &str,
+    ) -> Result<Arc<MappingRecord>, ControlError> {
         let _turn = self.writer.lock().await;
         let record = self.get(scope, uuid)?;
         self.documents

@@ -222,10 +222,14 @@ mod tests {
 
     #[test]
     fn literals_nesting_and_arrays() {
-        let event = json!({"source": "my.app", "detail": {"state": "ok", "tags": ["a", "b"], "n": 5}});
+        let event =
+            json!({"source": "my.app", "detail": {"state": "ok", "tags": ["a", "b"], "n": 5}});
         assert!(matches(r#"{"source": ["my.app"]}"#, event.clone()));
         assert!(!matches(r#"{"source": ["other"]}"#, event.clone()));
-        assert!(matches(r#"{"detail": {"state": ["ok", "bad"]}}"#, event.clone()));
+        assert!(matches(
+            r#"{"detail": {"state": ["ok", "bad"]}}"#,
+            event.clone()
+        ));
         assert!(matches(r#"{"detail": {"tags": ["b"]}}"#, event.clone()));
         assert!(matches(r#"{"detail": {"n": [5]}}"#, event.clone()));
         assert!(!matches(r#"{"detail": {"missing": ["x"]}}"#, event));
@@ -234,16 +238,46 @@ mod tests {
     #[test]
     fn matchers() {
         let event = json!({"body": {"name": "Order-42", "qty": 3, "note": null}});
-        assert!(matches(r#"{"body": {"name": [{"prefix": "Order-"}]}}"#, event.clone()));
-        assert!(matches(r#"{"body": {"name": [{"suffix": "42"}]}}"#, event.clone()));
-        assert!(matches(r#"{"body": {"name": [{"equals-ignore-case": "order-42"}]}}"#, event.clone()));
-        assert!(matches(r#"{"body": {"name": [{"anything-but": ["x", "y"]}]}}"#, event.clone()));
-        assert!(!matches(r#"{"body": {"name": [{"anything-but": "Order-42"}]}}"#, event.clone()));
-        assert!(matches(r#"{"body": {"qty": [{"numeric": [">", 0, "<=", 3]}]}}"#, event.clone()));
-        assert!(!matches(r#"{"body": {"qty": [{"numeric": [">", 3]}]}}"#, event.clone()));
-        assert!(matches(r#"{"body": {"qty": [{"exists": true}]}}"#, event.clone()));
-        assert!(matches(r#"{"body": {"gone": [{"exists": false}]}}"#, event.clone()));
-        assert!(matches(r#"{"body": {"name": [{"wildcard": "Or*-4*"}]}}"#, event.clone()));
+        assert!(matches(
+            r#"{"body": {"name": [{"prefix": "Order-"}]}}"#,
+            event.clone()
+        ));
+        assert!(matches(
+            r#"{"body": {"name": [{"suffix": "42"}]}}"#,
+            event.clone()
+        ));
+        assert!(matches(
+            r#"{"body": {"name": [{"equals-ignore-case": "order-42"}]}}"#,
+            event.clone()
+        ));
+        assert!(matches(
+            r#"{"body": {"name": [{"anything-but": ["x", "y"]}]}}"#,
+            event.clone()
+        ));
+        assert!(!matches(
+            r#"{"body": {"name": [{"anything-but": "Order-42"}]}}"#,
+            event.clone()
+        ));
+        assert!(matches(
+            r#"{"body": {"qty": [{"numeric": [">", 0, "<=", 3]}]}}"#,
+            event.clone()
+        ));
+        assert!(!matches(
+            r#"{"body": {"qty": [{"numeric": [">", 3]}]}}"#,
+            event.clone()
+        ));
+        assert!(matches(
+            r#"{"body": {"qty": [{"exists": true}]}}"#,
+            event.clone()
+        ));
+        assert!(matches(
+            r#"{"body": {"gone": [{"exists": false}]}}"#,
+            event.clone()
+        ));
+        assert!(matches(
+            r#"{"body": {"name": [{"wildcard": "Or*-4*"}]}}"#,
+            event.clone()
+        ));
         assert!(matches(
             r#"{"$or": [{"body": {"qty": [9]}}, {"body": {"name": ["Order-42"]}}]}"#,
             event

@@ -86,7 +86,9 @@ impl Poller {
     /// Leaves if other workers remain (true), else stays (false).
     fn leave_if_not_last(&self) -> bool {
         self.active
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n > 1).then(|| n - 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n > 1).then(|| n - 1)
+            })
             .is_ok()
     }
 
@@ -186,7 +188,12 @@ impl Poller {
         let records: Vec<Value> = batch.iter().map(|m| self.sqs_record(m)).collect();
         let (mut kept, mut dropped) = (Vec::new(), Vec::new());
         for (message, record) in batch.iter().zip(records) {
-            if self.patterns.is_empty() || self.patterns.iter().any(|p| p.matches(&filter_view(&record))) {
+            if self.patterns.is_empty()
+                || self
+                    .patterns
+                    .iter()
+                    .any(|p| p.matches(&filter_view(&record)))
+            {
                 kept.push((message, record));
             } else {
                 dropped.push(message.receipt_handle.as_str());
@@ -213,7 +220,9 @@ impl Poller {
                         None => Vec::new(),
                     }
                 } else {
-                    kept.iter().map(|(m, _)| m.receipt_handle.as_str()).collect()
+                    kept.iter()
+                        .map(|(m, _)| m.receipt_handle.as_str())
+                        .collect()
                 };
                 self.delete(queue, &done).await;
             }
@@ -329,7 +338,10 @@ fn failed_items(payload: &[u8], batch: &[(&ReceivedMessage, Value)]) -> Option<V
         Ok(v) => v,
         Err(_) => return None,
     };
-    let Some(failures) = response.as_object().and_then(|o| o.get("batchItemFailures")) else {
+    let Some(failures) = response
+        .as_object()
+        .and_then(|o| o.get("batchItemFailures"))
+    else {
         return Some(Vec::new());
     };
     let Some(entries) = failures.as_array() else {
@@ -341,7 +353,10 @@ fn failed_items(payload: &[u8], batch: &[(&ReceivedMessage, Value)]) -> Option<V
         if object.keys().any(|k| k != "itemIdentifier") {
             return None;
         }
-        let id = object.get("itemIdentifier")?.as_str().filter(|s| !s.is_empty())?;
+        let id = object
+            .get("itemIdentifier")?
+            .as_str()
+            .filter(|s| !s.is_empty())?;
         if !batch.iter().any(|(m, _)| m.message_id == id) {
             return None;
         }
@@ -361,7 +376,7 @@ fn succeeded<'a>(
     let mut done = Vec::new();
     for (message, _) in batch {
         let group = message.content.group.as_deref().unwrap_or("");
-        let is_failed = failed.iter().any(|f| *f == message.message_id);
+        let is_failed = failed.contains(&message.message_id);
         if is_failed {
             if fifo {
                 blocked_groups.push(group);

@@ -171,9 +171,7 @@ impl Invoker {
         let Ok(resolved) = self.registry.resolve_for_invoke(function) else {
             return 0;
         };
-        let (reserved, reserved_total) = self
-            .registry
-            .concurrency(&function.scope, &resolved.name);
+        let (reserved, reserved_total) = self.registry.concurrency(&function.scope, &resolved.name);
         self.slots.available(
             &function.scope,
             &resolved.name,
