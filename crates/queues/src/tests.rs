@@ -240,3 +240,34 @@ async fn create_is_idempotent_only_with_equal_attributes() {
         Err(QueueError::InvalidParameterValue(m)) if m.contains("262144")
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "timing probe: cargo test -p nubo-queues -- --ignored --nocapture"]
+async fn group_commit_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = open(dir.path()).await;
+    let queue = registry
+        .create(&Scope::default(), "probe", &attrs(&[]), BTreeMap::new())
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    for _ in 0..200 {
+        registry.send(&queue, text("x")).await.unwrap();
+    }
+    let sequential = started.elapsed();
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (r, q) = (registry.clone(), queue.clone());
+        tasks.spawn(async move {
+            for _ in 0..25 {
+                r.send(&q, text("x")).await.unwrap();
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    println!(
+        "200 sends: sequential {sequential:?}, 8 tasks {:?}",
+        started.elapsed()
+    );
+}

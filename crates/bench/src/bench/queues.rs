@@ -70,7 +70,11 @@ async fn cycle(client: &Client, url: &str) -> anyhow::Result<()> {
 }
 
 /// `clients` clients cycling messages for `seconds`: per-cycle latency and cycles per second.
-async fn cycles(client: &Arc<Client>, clients: usize, seconds: u64) -> anyhow::Result<(Stats, f64)> {
+async fn cycles(
+    client: &Arc<Client>,
+    clients: usize,
+    seconds: u64,
+) -> anyhow::Result<(Stats, f64)> {
     let mut urls = Vec::new();
     for i in 0..clients {
         urls.push(create_queue(client, &format!("bench-cycle-{clients}-{i}")).await?);
@@ -103,7 +107,11 @@ async fn cycles(client: &Arc<Client>, clients: usize, seconds: u64) -> anyhow::R
 
 /// Sends one message at a time to a queue mapped to `function` and waits until it is gone
 /// (delivered, the function returned, the message deleted), polling every millisecond.
-async fn mapped_latency(client: &Arc<Client>, function: &str, messages: usize) -> anyhow::Result<Stats> {
+async fn mapped_latency(
+    client: &Arc<Client>,
+    function: &str,
+    messages: usize,
+) -> anyhow::Result<Stats> {
     let url = create_queue(client, "bench-mapped").await?;
     let attributes = sqs(
         client,
@@ -158,7 +166,10 @@ async fn mapped_latency(client: &Arc<Client>, function: &str, messages: usize) -
         .await?;
         let deadline = start + Duration::from_secs(30);
         while !gone().await? {
-            anyhow::ensure!(Instant::now() < deadline, "a mapped message was not processed in 30 s");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "a mapped message was not processed in 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         if i >= 5 {
@@ -195,7 +206,8 @@ pub(super) async fn rows(
     eprintln!("bench: SQS → mapped function end to end ({messages} messages, one at a time)");
     let latency = mapped_latency(client, function, messages).await?;
     rows.push(Row {
-        scenario: "SQS message → mapped warm function → deleted (client-observed, 1 ms polling)".into(),
+        scenario: "SQS message → mapped warm function → deleted (client-observed, 1 ms polling)"
+            .into(),
         subject: latency,
         throughput: None,
         baseline_name: "SQLite insert, one fsync'd transaction each".into(),
