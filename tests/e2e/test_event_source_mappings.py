@@ -219,3 +219,56 @@ def test_batch_size_and_window_gather_messages(lam, sqs, tmp_path):
     assert wait_for(lambda: len(records(out)) >= 30, timeout=40)
     sizes = sorted({r["batch"] for r in records(out)}, reverse=True)
     assert sizes[0] == 25, sizes
+
+
+SLOW = FUNCTION_SIDE + """
+import json, os, time
+
+def handler(event, context):
+    start = time.time()
+    time.sleep(0.4)
+    write_out(os.environ["OUT"], json.dumps({"start": start, "end": time.time(),
+        "bodies": [r["body"] for r in event["Records"]]}) + "\\n")
+"""
+
+
+def max_overlap(spans: list[dict]) -> int:
+    edges = sorted([(s["start"], 1) for s in spans] + [(s["end"], -1) for s in spans])
+    running = best = 0
+    for _, delta in edges:
+        running += delta
+        best = max(best, running)
+    return best
+
+
+@pytest.mark.parametrize("limit", ["mapping", "reserved"])
+def test_pollers_scale_up_to_the_limit_and_never_beyond(lam, sqs, tmp_path, limit):
+    out = tmp_path / f"spans-{limit}.jsonl"
+    name = unique_name("slow")
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        Timeout=30,
+        Code={"ZipFile": make_zip({"app.py": SLOW})},
+        Environment={"Variables": {"OUT": url_for(out)}},
+    )
+    url, arn = queue(sqs, VisibilityTimeout=60)
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": f"m{i}", "MessageBody": f"m{i}"} for i in range(10)])
+    if limit == "mapping":
+        # At most two pollers at once, whatever the function could take.
+        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1, ScalingConfig={"MaximumConcurrency": 2})
+        expected = 2
+    else:
+        # The function's reserved concurrency is the limit: pollers never take work it would throttle.
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+        lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)
+        expected = 1
+    assert wait_for(lambda: len(records(out)) >= 10, timeout=60), records(out)
+    spans = records(out)
+    bodies = sorted(b for s in spans for b in s["bodies"])
+    assert bodies == sorted(f"m{i}" for i in range(10)), bodies  # each once: nothing throttled back
+    assert max_overlap(spans) <= expected, spans
+    if expected > 1:
+        assert max_overlap(spans) == expected, "the pollers never scaled past one"
