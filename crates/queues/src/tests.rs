@@ -82,6 +82,44 @@ async fn send_receive_delete_and_visibility() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_consumers_never_share_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = open(dir.path()).await;
+    let queue = registry
+        .create(&Scope::default(), "shared", &attrs(&[]), BTreeMap::new())
+        .await
+        .unwrap();
+    let inputs = (0..300).map(|i| text(&i.to_string())).collect::<Vec<_>>();
+    for chunk in inputs.chunks(10) {
+        for result in registry.send_batch(&queue, chunk.to_vec()).await.unwrap() {
+            result.unwrap();
+        }
+    }
+    let mut consumers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (r, q) = (registry.clone(), queue.clone());
+        consumers.spawn(async move {
+            let mut got = Vec::new();
+            loop {
+                let batch = r.receive(&q, 3, Some(60), None).await.unwrap();
+                if batch.is_empty() {
+                    return got;
+                }
+                got.extend(batch.into_iter().map(|m| m.content.body.clone()));
+            }
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(got) = consumers.join_next().await {
+        all.extend(got.unwrap());
+    }
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!((total, all.len()), (300, 300));
+}
+
 #[tokio::test]
 async fn long_poll_wakes_on_send() {
     let dir = tempfile::tempdir().unwrap();
