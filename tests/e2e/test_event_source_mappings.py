@@ -272,3 +272,36 @@ def test_pollers_scale_up_to_the_limit_and_never_beyond(lam, sqs, tmp_path, limi
     assert max_overlap(spans) <= expected, spans
     if expected > 1:
         assert max_overlap(spans) == expected, "the pollers never scaled past one"
+
+
+def test_mappings_and_their_messages_survive_a_sigkill(start_server, tmp_path):
+    import signal
+
+    from conftest import lambda_client_for
+
+    data = tmp_path / "mapped"
+    srv = start_server(data)
+    lam = lambda_client_for(srv.endpoint)
+    sqs = boto3.client(
+        "sqs", endpoint_url=srv.endpoint, region_name=REGION, config=Config(retries={"max_attempts": 0}), **credentials_for(srv.endpoint)
+    )
+    out = tmp_path / "after-restart.jsonl"
+    name = recorder(lam, out)
+    url, arn = queue(sqs)
+    uuid = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name)["UUID"]
+    srv.stop(sig=signal.SIGKILL)
+
+    # Restarted: the mapping's poller runs again and takes what is sent now.
+    restarted = start_server(data)
+    lam = lambda_client_for(restarted.endpoint)
+    assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=restarted.endpoint,
+        region_name=REGION,
+        config=Config(retries={"max_attempts": 0}),
+        **credentials_for(restarted.endpoint),
+    )
+    sqs.send_message(QueueUrl=url.replace(srv.endpoint, restarted.endpoint), MessageBody="after the restart")
+    assert wait_for(lambda: records(out)), "the mapping did not resume after the restart"
+    assert [r["record"]["body"] for r in records(out)] == ["after the restart"]
