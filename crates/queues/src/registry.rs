@@ -196,6 +196,10 @@ impl QueueRegistry {
         let mut attributes = attributes::defaults(fifo);
         for (attribute, value) in asked {
             let value = attributes::check(attribute, value, fifo, true)?;
+            // Standard queues do not show `FifoQueue`, even when asked for `false`.
+            if attribute == "FifoQueue" && value == "false" {
+                continue;
+            }
             attributes.insert(attribute.clone(), value);
         }
         self.check_redrive_target(&attributes, fifo)?;
