@@ -372,7 +372,8 @@ def test_policies_decide_who_sends_and_receives(sqs, endpoint):
     sender.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "batch too"}])
     with pytest.raises(ClientError) as excinfo:
         sender.receive_message(QueueUrl=url)
-    assert code_of(excinfo) == "AccessDeniedException"
+    assert code_of(excinfo) == "AccessDenied"  # the legacy code, from x-amzn-query-error
+    assert excinfo.value.response["Error"]["QueryErrorCode"] == "AccessDeniedException"
     assert "sqs:ReceiveMessage" in excinfo.value.response["Error"]["Message"]
     status, body = query(endpoint, "Action=ListQueues&Version=2012-11-05", creds=creds)
     assert status == 403, body

@@ -241,7 +241,12 @@ async fn dispatch_signed(
         .await
     {
         Ok(req) => services.registry.dispatch(&credential.service, req).await,
-        Err(err) => wire(target.protocol.error_response(&err, &request_id)),
+        Err(err) => wire(crate::registry::error_response(
+            target.protocol,
+            target.query_codes,
+            err,
+            &request_id,
+        )),
     }
 }
 

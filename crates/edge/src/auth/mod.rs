@@ -144,6 +144,8 @@ pub(crate) struct Target {
     pub(crate) served: bool,
     /// How the service's operations are authorized.
     pub(crate) authorizer: Option<Arc<dyn Authorizer>>,
+    /// A query-compatible service's legacy error codes (SQS), for the guard's errors too.
+    pub(crate) query_codes: Option<crate::registry::QueryCodes>,
 }
 
 /// Verification and authorization, with what they need.

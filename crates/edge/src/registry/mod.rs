@@ -35,7 +35,7 @@ use crate::scope::RequestScope;
 
 mod operations;
 
-pub(crate) use operations::{JsonOperations, OperationContext, QueryOperations};
+pub(crate) use operations::{JsonOperations, OperationContext, QueryCodes, QueryOperations};
 
 enum Operations {
     Rest(Router),
@@ -190,6 +190,11 @@ impl Registry {
             protocol: self.protocol_for(signing_name, req),
             served: binding.is_some_and(|b| !matches!(b.operations, Operations::NotServed)),
             authorizer: service.and_then(|s| s.authorizer.clone()),
+            query_codes: binding.and_then(|b| match &b.operations {
+                Operations::Json(json) => json.query_codes,
+                Operations::Query(query) => query.error_codes,
+                _ => None,
+            }),
         }
     }
 
@@ -221,45 +226,42 @@ impl Registry {
                 Err(protocol.unknown_operation(not_served_message(signing_name, &req)))
             }
         };
+        let codes = match &binding.operations {
+            Operations::Json(json) => json.query_codes,
+            Operations::Query(query) => query.error_codes,
+            _ => None,
+        };
         match result {
             Ok(response) => wire(response),
-            Err(err) => wire(error_response(
-                protocol,
-                &binding.operations,
-                err,
-                &request_id,
-            )),
+            Err(err) => wire(error_response(protocol, codes, err, &request_id)),
         }
     }
 }
 
-/// An operation's error in its binding's protocol, with a query-compatible service's legacy code:
-/// in `x-amzn-query-error` for json, as the code itself for query.
-fn error_response(
+/// An error in a binding's protocol, with a query-compatible service's legacy code: in
+/// `x-amzn-query-error` for json, as the code itself for query.
+pub(crate) fn error_response(
     protocol: Protocol,
-    operations: &Operations,
+    codes: Option<QueryCodes>,
     mut err: AwsError,
     request_id: &str,
 ) -> WireResponse {
-    match operations {
-        Operations::Json(json) => {
-            let legacy = json.query_codes.and_then(|codes| codes(err.code));
+    let Some(legacy) = codes.and_then(|codes| codes(err.code)) else {
+        return protocol.error_response(&err, request_id);
+    };
+    match protocol {
+        Protocol::Json(_) => {
             let mut response = protocol.error_response(&err, request_id);
-            if let Some(legacy) = legacy {
-                let value = format!("{legacy};{}", err.xml_fault_type());
-                if let Ok(value) = http::HeaderValue::from_str(&value) {
-                    response.headers_mut().insert("x-amzn-query-error", value);
-                }
+            let value = format!("{legacy};{}", err.xml_fault_type());
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                response.headers_mut().insert("x-amzn-query-error", value);
             }
             response
         }
-        Operations::Query(query) => {
-            if let Some(legacy) = query.error_codes.and_then(|codes| codes(err.code)) {
-                err.code = legacy;
-            }
+        _ => {
+            err.code = legacy;
             protocol.error_response(&err, request_id)
         }
-        _ => protocol.error_response(&err, request_id),
     }
 }
 

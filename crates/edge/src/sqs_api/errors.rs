@@ -50,6 +50,13 @@ pub(crate) fn query_code(code: &str) -> Option<&'static str> {
         "InvalidMessageContents" => "InvalidMessageContents",
         "InvalidAddress" => "InvalidAddress",
         "InternalError" => "InternalError",
+        // The guard's errors, as SQS's query protocol names them.
+        "AccessDeniedException" => "AccessDenied",
+        "InvalidSignatureException" => "SignatureDoesNotMatch",
+        "UnrecognizedClientException" => "InvalidClientTokenId",
+        "IncompleteSignatureException" => "IncompleteSignature",
+        "ExpiredTokenException" => "ExpiredToken",
+        "MissingAuthenticationTokenException" => "MissingAuthenticationToken",
         _ => return None,
     })
 }
