@@ -390,3 +390,72 @@ fn succeeded<'a>(
     }
     done
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use nubo_queues::{MessageAttributes, MessageContent, ReceivedMessage};
+    use serde_json::{json, Value};
+
+    use super::{failed_items, succeeded};
+
+    fn message(id: &str, group: Option<&str>) -> ReceivedMessage {
+        let mut content = MessageContent::new("b".into(), MessageAttributes::new(), "s".into());
+        content.group = group.map(str::to_owned);
+        ReceivedMessage {
+            message_id: id.into(),
+            receipt_handle: format!("h-{id}"),
+            content: Arc::new(content),
+            sent_ms: 0,
+            receive_count: 1,
+            first_receive_ms: 0,
+        }
+    }
+
+    #[test]
+    fn batch_item_failure_responses() {
+        let (a, b) = (message("a", None), message("b", None));
+        let batch: Vec<(&ReceivedMessage, Value)> = vec![(&a, Value::Null), (&b, Value::Null)];
+        let parse = |response: Value| failed_items(response.to_string().as_bytes(), &batch);
+        // Success: nothing reported, in every spelling Lambda accepts.
+        for ok in [
+            json!(null),
+            json!({}),
+            json!({"batchItemFailures": null}),
+            json!({"batchItemFailures": []}),
+            json!("done"),
+        ] {
+            assert_eq!(parse(ok.clone()), Some(vec![]), "{ok}");
+        }
+        assert_eq!(
+            parse(json!({"batchItemFailures": [{"itemIdentifier": "b"}]})),
+            Some(vec!["b".to_owned()])
+        );
+        // The whole batch fails: an unknown id, an empty or missing identifier, a bad key.
+        for bad in [
+            json!({"batchItemFailures": [{"itemIdentifier": "zzz"}]}),
+            json!({"batchItemFailures": [{"itemIdentifier": ""}]}),
+            json!({"batchItemFailures": [{"itemIdentifier": null}]}),
+            json!({"batchItemFailures": [{"itemIdentifer": "a"}]}),
+            json!({"batchItemFailures": "a"}),
+        ] {
+            assert_eq!(parse(bad.clone()), None, "{bad}");
+        }
+        assert_eq!(failed_items(b"not json", &batch), None);
+    }
+
+    #[test]
+    fn fifo_keeps_what_follows_a_failure_in_its_group() {
+        let (a1, a2, b1) = (
+            message("a1", Some("a")),
+            message("a2", Some("a")),
+            message("b1", Some("b")),
+        );
+        let batch: Vec<(&ReceivedMessage, Value)> =
+            vec![(&a1, Value::Null), (&a2, Value::Null), (&b1, Value::Null)];
+        let failed = vec!["a1".to_owned()];
+        assert_eq!(succeeded(&batch, &failed, true), vec!["h-b1"]);
+        assert_eq!(succeeded(&batch, &failed, false), vec!["h-a2", "h-b1"]);
+    }
+}
