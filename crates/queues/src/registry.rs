@@ -202,7 +202,8 @@ impl QueueRegistry {
             }
             attributes.insert(attribute.clone(), value);
         }
-        self.check_redrive_target(&attributes, fifo)?;
+        let own_arn = format!("arn:aws:sqs:{}:{}:{name}", scope.region, scope.account_id);
+        self.check_redrive_target(&attributes, fifo, &own_arn)?;
         let _turn = self.control.lock().await;
         let key = key(&scope.account_id, &scope.region, name);
         if let Some(existing) = self.queues.read().get(&key).cloned() {
@@ -233,10 +234,12 @@ impl QueueRegistry {
         Ok(queue)
     }
 
+    /// A redrive policy must name an existing queue of the same kind, other than `own_arn`.
     fn check_redrive_target(
         &self,
         attributes: &AttributeMap,
         fifo: bool,
+        own_arn: &str,
     ) -> Result<(), QueueError> {
         let Some(value) = attributes.get("RedrivePolicy") else {
             return Ok(());
@@ -244,6 +247,11 @@ impl QueueRegistry {
         let Some(policy) = attributes::check_redrive(value)? else {
             return Ok(());
         };
+        if policy.dead_letter_target_arn == own_arn {
+            return Err(QueueError::InvalidParameterValue(format!(
+                "Value {value} for parameter RedrivePolicy is invalid. Reason: A queue cannot be its own dead-letter queue."
+            )));
+        }
         let target = self.by_arn(&policy.dead_letter_target_arn).map_err(|_| {
             QueueError::InvalidParameterValue(format!(
                 "Value {value} for parameter RedrivePolicy is invalid. Reason: Dead letter target does not exist."
@@ -319,7 +327,7 @@ impl QueueRegistry {
                 merged.insert(attribute.clone(), value.clone());
             }
         }
-        self.check_redrive_target(&merged, fifo)?;
+        self.check_redrive_target(&merged, fifo, &queue.arn())?;
         self.modify(queue, move |record| {
             record.attributes = merged;
             record.modified = now_ms() / 1000;
