@@ -18,6 +18,7 @@ pub mod message;
 mod queue;
 mod receipt;
 mod registry;
+mod types;
 mod writer;
 
 pub use attributes::{AttributeMap, QueueSettings, RedrivePolicy};
