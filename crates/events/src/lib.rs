@@ -6,10 +6,12 @@
 //! Does not own: the wire shapes (the edge's `events_api`) or the pattern language (shared with
 //! Lambda's event filters in `nubo_lambda::event_sources::pattern`).
 
+mod deliver;
 mod error;
 mod registry;
 pub mod rules;
 pub mod schedule;
+mod scheduler;
 
 pub use error::EventsError;
 pub use registry::{EntryResult, EventEntry, EventRules, EventsConfig, RuleInput, MAX_TARGETS};

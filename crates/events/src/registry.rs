@@ -4,17 +4,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
 use nubo_lambda::event_sources::pattern::Pattern;
 use nubo_lambda::AsyncInvoker;
-use nubo_queues::{QueueRegistry, SendInput};
+use nubo_queues::QueueRegistry;
 use nubo_store::{Change, Documents, ListQuery};
-use nubo_wire::arn::FunctionRef;
 use nubo_wire::Scope;
 use parking_lot::RwLock;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::rules::{key, Compiled, RuleRecord, TargetRecord, COLLECTION, DEFAULT_BUS};
 use crate::schedule::Schedule;
@@ -79,18 +76,18 @@ pub type EntryResult = Result<String, (&'static str, String)>;
 /// Every rule, by `{account}/{region}/{bus}/{name}`.
 pub struct EventRules {
     documents: Arc<dyn Documents>,
-    async_invoker: Arc<AsyncInvoker>,
-    queues: Arc<QueueRegistry>,
-    rules: RwLock<HashMap<String, Arc<Compiled>>>,
+    pub(crate) async_invoker: Arc<AsyncInvoker>,
+    pub(crate) queues: Arc<QueueRegistry>,
+    pub(crate) rules: RwLock<HashMap<String, Arc<Compiled>>>,
     writer: tokio::sync::Mutex<()>,
-    config: EventsConfig,
+    pub(crate) config: EventsConfig,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     nubo_wire::timefmt::epoch_millis(time::OffsetDateTime::now_utc())
 }
 
-fn iso_seconds(ms: i64) -> String {
+pub(crate) fn iso_seconds(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
         .map(nubo_wire::timefmt::iso_seconds)
         .unwrap_or_default()
@@ -139,7 +136,7 @@ impl EventRules {
             writer: tokio::sync::Mutex::new(()),
             config,
         });
-        tokio::spawn(schedule(Arc::downgrade(&this)));
+        tokio::spawn(crate::scheduler::run(Arc::downgrade(&this)));
         Ok(this)
     }
 
@@ -250,7 +247,7 @@ impl EventRules {
     }
 
     /// Changes a rule through `change`.
-    async fn modify(
+    pub(crate) async fn modify(
         &self,
         scope: &Scope,
         bus: Option<&str>,
@@ -356,7 +353,7 @@ impl EventRules {
     pub async fn put_events(&self, scope: &Scope, entries: Vec<EventEntry>) -> Vec<EntryResult> {
         let mut results = Vec::new();
         for entry in entries {
-            let result = match event_of(scope, &entry) {
+            let result = match crate::deliver::event_of(scope, &entry) {
                 Ok(event) => {
                     let id = event["id"].as_str().unwrap_or_default().to_owned();
                     let bus = bus_name(entry.event_bus.as_deref());
@@ -380,136 +377,6 @@ impl EventRules {
             results.push(result);
         }
         results
-    }
-
-    /// Hands an event to every target of a rule: a function gets it as an asynchronous
-    /// invocation, a queue as a message.
-    async fn deliver(&self, rule: &RuleRecord, event: &Value) {
-        let scope = Scope {
-            region: rule.region.clone(),
-            account_id: rule.account.clone(),
-        };
-        for target in &rule.targets {
-            let payload = match (&target.input, &target.input_path) {
-                (Some(input), _) => input.clone(),
-                (None, Some(path)) => {
-                    json_path(event, path).map_or_else(|| "null".into(), |v| v.to_string())
-                }
-                (None, None) => event.to_string(),
-            };
-            let outcome = match target.arn.split(':').nth(2) {
-                Some("lambda") => match FunctionRef::parse(&target.arn, &scope) {
-                    Ok(function) => self
-                        .async_invoker
-                        .accept(
-                            function,
-                            Bytes::from(payload),
-                            None,
-                            nubo_wire::new_request_id(),
-                        )
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.message),
-                },
-                Some("sqs") => match self.queues.by_arn(&target.arn) {
-                    Ok(queue) => self
-                        .queues
-                        .send(
-                            &queue,
-                            SendInput {
-                                body: payload,
-                                sender: "events.amazonaws.com".into(),
-                                ..SendInput::default()
-                            },
-                        )
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                },
-                _ => Err("Nubo delivers to Lambda functions and SQS queues only".into()),
-            };
-            if let Err(e) = outcome {
-                tracing::warn!(rule = %rule.name, target = %target.arn, error = %e, "an event could not be delivered");
-            }
-        }
-    }
-
-    /// Fires every enabled schedule rule whose next tick has come: the tick is recorded first,
-    /// then delivered (at most once per tick, also across a crash). Ticks missed while the
-    /// server was down fire once, as the latest of them.
-    async fn fire_due(&self) {
-        let now = now_ms();
-        let minute = self.config.minute_ms;
-        let due: Vec<(Arc<Compiled>, i64)> = self
-            .rules
-            .read()
-            .values()
-            .filter(|r| r.record.enabled)
-            .filter_map(|r| {
-                let schedule = r.schedule.as_ref()?;
-                let after = r.record.last_fired_ms.unwrap_or(r.record.created_ms);
-                let mut tick = schedule.next_after(after, r.record.created_ms, minute)?;
-                if tick > now {
-                    return None;
-                }
-                for _ in 0..100_000 {
-                    match schedule.next_after(tick, r.record.created_ms, minute) {
-                        Some(next) if next <= now => tick = next,
-                        _ => break,
-                    }
-                }
-                Some((r.clone(), tick))
-            })
-            .collect();
-        for (rule, tick) in due {
-            let record = &rule.record;
-            let fired = self
-                .modify(
-                    &Scope {
-                        region: record.region.clone(),
-                        account_id: record.account.clone(),
-                    },
-                    Some(&record.event_bus),
-                    &record.name,
-                    |r| {
-                        if r.last_fired_ms.is_some_and(|last| last >= tick) {
-                            return Err(EventsError::Validation("already fired".into()));
-                        }
-                        r.last_fired_ms = Some(tick);
-                        Ok(())
-                    },
-                )
-                .await;
-            if let Ok(rule) = fired {
-                let event = json!({
-                    "version": "0",
-                    "id": uuid::Uuid::new_v4().to_string(),
-                    "detail-type": "Scheduled Event",
-                    "source": "aws.events",
-                    "account": rule.record.account,
-                    "time": iso_seconds(tick),
-                    "region": rule.record.region,
-                    "resources": [rule.record.arn()],
-                    "detail": {},
-                });
-                self.deliver(&rule.record, &event).await;
-            }
-        }
-    }
-}
-
-async fn schedule(rules: std::sync::Weak<EventRules>) {
-    loop {
-        let interval = match rules.upgrade() {
-            Some(r) => Duration::from_millis((r.config.minute_ms / 20).clamp(20, 1000) as u64),
-            None => return,
-        };
-        tokio::time::sleep(interval).await;
-        let Some(rules) = rules.upgrade() else {
-            return;
-        };
-        rules.fire_due().await;
     }
 }
 
@@ -540,87 +407,5 @@ fn check_target(target: &TargetRecord) -> Result<(), String> {
             "Target arn {} is not supported: Nubo delivers to Lambda functions and SQS queues.",
             target.arn
         )),
-    }
-}
-
-/// The event a `PutEvents` entry describes, or its error code and message.
-fn event_of(scope: &Scope, entry: &EventEntry) -> Result<Value, (&'static str, String)> {
-    let required = |value: &Option<String>, name: &str| {
-        value.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
-            (
-                "InvalidArgument",
-                format!("Parameter {name} is not valid. Reason: {name} is a required argument."),
-            )
-        })
-    };
-    let source = required(&entry.source, "Source")?;
-    let detail_type = required(&entry.detail_type, "DetailType")?;
-    let detail_text = required(&entry.detail, "Detail")?;
-    let detail: Value = serde_json::from_str(&detail_text)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or(("MalformedDetail", "Detail is malformed.".to_owned()))?;
-    let time_ms = entry.time.map_or_else(now_ms, |s| s * 1000);
-    Ok(json!({
-        "version": "0",
-        "id": uuid::Uuid::new_v4().to_string(),
-        "detail-type": detail_type,
-        "source": source,
-        "account": scope.account_id,
-        "time": iso_seconds(time_ms),
-        "region": scope.region,
-        "resources": entry.resources,
-        "detail": detail,
-    }))
-}
-
-/// `$`, `$.a.b`, `$.a[0].b`.
-fn json_path<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    let mut current = value;
-    let rest = path.strip_prefix('$')?;
-    for segment in rest.split('.').filter(|s| !s.is_empty()) {
-        let (name, indexes) = match segment.find('[') {
-            Some(at) => (&segment[..at], &segment[at..]),
-            None => (segment, ""),
-        };
-        if !name.is_empty() {
-            current = current.get(name)?;
-        }
-        for index in indexes.split('[').filter(|s| !s.is_empty()) {
-            let n: usize = index.strip_suffix(']')?.parse().ok()?;
-            current = current.get(n)?;
-        }
-    }
-    Some(current)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_paths() {
-        let event = json!({"detail": {"items": [{"id": 1}, {"id": 2}]}});
-        assert_eq!(json_path(&event, "$"), Some(&event));
-        assert_eq!(json_path(&event, "$.detail.items[1].id"), Some(&json!(2)));
-        assert_eq!(json_path(&event, "$.missing"), None);
-    }
-
-    #[test]
-    fn entries_need_source_detail_type_and_a_json_object_detail() {
-        let scope = Scope::default();
-        let mut entry = EventEntry {
-            source: Some("my.app".into()),
-            detail_type: Some("thing".into()),
-            detail: Some(r#"{"a": 1}"#.into()),
-            ..EventEntry::default()
-        };
-        let event = event_of(&scope, &entry).unwrap();
-        assert_eq!(event["detail"]["a"], 1);
-        assert_eq!(event["detail-type"], "thing");
-        entry.detail = Some("[1]".into());
-        assert_eq!(event_of(&scope, &entry).unwrap_err().0, "MalformedDetail");
-        entry.source = None;
-        assert_eq!(event_of(&scope, &entry).unwrap_err().0, "InvalidArgument");
     }
 }
