@@ -378,3 +378,18 @@ def test_policies_decide_who_sends_and_receives(sqs, endpoint):
     status, body = query(endpoint, "Action=ListQueues&Version=2012-11-05", creds=creds)
     assert status == 403, body
     assert "<Code>AccessDenied</Code>" in body and "sqs:ListQueues" in body, body
+
+
+def test_metrics_count_queues_and_messages(sqs, endpoint):
+    url = sqs.create_queue(QueueName=unique_name("metered"))["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="counted")
+    with urllib.request.urlopen(endpoint + "/_nubo/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("nubo_sqs_") and " " in line
+    }
+    assert values["nubo_sqs_queues"] >= 1, text
+    assert values["nubo_sqs_messages_visible"] >= 1, text
+    assert "nubo_sqs_messages_in_flight" in values and "nubo_sqs_messages_delayed" in values

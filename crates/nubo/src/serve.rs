@@ -325,6 +325,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let queues = nubo_queues::QueueRegistry::load(stores.documents.clone(), stores.queues.clone())
         .await
         .map_err(|e| anyhow::anyhow!("loading SQS queues: {e}"))?;
+    queues.register_metrics(&metrics);
     async_invoker.deliver_to_queues(queues.clone());
     let mappings = nubo_lambda::EventSourceMappings::load(
         stores.documents.clone(),

@@ -133,6 +133,53 @@ impl QueueRegistry {
         self.queues.read().len()
     }
 
+    /// Message counts over every queue.
+    pub fn totals(&self) -> crate::Counts {
+        let now = now_ms();
+        let queues: Vec<Arc<Queue>> = self.queues.read().values().cloned().collect();
+        queues
+            .iter()
+            .map(|q| q.counts(now))
+            .fold(crate::Counts::default(), |a, b| crate::Counts {
+                visible: a.visible + b.visible,
+                in_flight: a.in_flight + b.in_flight,
+                delayed: a.delayed + b.delayed,
+            })
+    }
+
+    /// Registers the SQS gauges, read at each scrape: `nubo_sqs_queues` and
+    /// `nubo_sqs_messages_{visible,in_flight,delayed}` over every queue.
+    pub fn register_metrics(self: &Arc<Self>, metrics: &nubo_observe::MetricsRegistry) {
+        let weak = Arc::downgrade(self);
+        metrics.gauge_fn("nubo_sqs_queues", "SQS queues, every scope", move || {
+            weak.upgrade().map_or(0, |r| r.count() as i64)
+        });
+        type Pick = fn(&crate::Counts) -> usize;
+        let gauges: [(&str, &str, Pick); 3] = [
+            (
+                "nubo_sqs_messages_visible",
+                "SQS messages ready to receive, every queue",
+                |c| c.visible,
+            ),
+            (
+                "nubo_sqs_messages_in_flight",
+                "SQS messages received and not yet deleted or visible again",
+                |c| c.in_flight,
+            ),
+            (
+                "nubo_sqs_messages_delayed",
+                "SQS messages not yet visible after their delay",
+                |c| c.delayed,
+            ),
+        ];
+        for (name, help, pick) in gauges {
+            let weak = Arc::downgrade(self);
+            metrics.gauge_fn(name, help, move || {
+                weak.upgrade().map_or(0, |r| pick(&r.totals()) as i64)
+            });
+        }
+    }
+
     /// The queue `name` of `account` in `scope`'s region.
     pub fn get(&self, scope: &Scope, account: &str, name: &str) -> Result<Arc<Queue>, QueueError> {
         self.queues
