@@ -197,7 +197,7 @@ def test_event_invoke_config_api(lam, lam_unvalidated, tmp_path):
         with pytest.raises(ClientError) as e:
             lam.put_function_event_invoke_config(
                 FunctionName=name,
-                DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sqs:{REGION}:{ACCOUNT}:q"}},
+                DestinationConfig={"OnFailure": {"Destination": f"arn:aws:sns:{REGION}:{ACCOUNT}:topic"}},
             )
         assert error_of(e)[:2] == ("InvalidParameterValueException", 400)
         with pytest.raises(ClientError) as e:

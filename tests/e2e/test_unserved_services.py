@@ -1,6 +1,6 @@
 """Services Nubo does not serve yet answer in their own protocol, so boto3 raises a ClientError
-with a code (not a parse failure or a bare 400): XML for the query services (CloudFormation, SQS in
-query form) and S3, `__type` JSON for the json services (SQS, DynamoDB, CloudWatch Logs, EventBridge,
+with a code (not a parse failure or a bare 400): XML for the query services (CloudFormation,
+CloudWatch in query form) and S3, `__type` JSON for the json services (DynamoDB, CloudWatch Logs,
 CloudWatch). The requests are signed with a real key: verification comes first for every service."""
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ from conftest import REGION, credentials_for
 
 # (service, a call, expected code, expected HTTP status, protocol botocore uses for it)
 CALLS = [
-    ("sqs", lambda c: c.list_queues(), "UnknownOperationException", 400, "json"),
     ("dynamodb", lambda c: c.list_tables(), "UnknownOperationException", 400, "json"),
     ("logs", lambda c: c.describe_log_groups(), "UnknownOperationException", 400, "json"),
-    ("events", lambda c: c.list_rules(), "UnknownOperationException", 400, "json"),
     ("cloudwatch", lambda c: c.list_metrics(), "UnknownOperationException", 400, "json"),
     ("cloudformation", lambda c: c.list_stacks(), "InvalidAction", 400, "query"),
     ("s3", lambda c: c.list_buckets(), "NotImplemented", 501, "rest-xml"),
@@ -53,8 +51,8 @@ def test_unserved_service_answers_in_its_protocol(endpoint, service, call, code,
     assert response["ResponseMetadata"].get("RequestId"), response
 
 
-def test_query_services_also_answer_sqs_in_query_form(endpoint):
-    """Older SDKs still speak query to SQS; the same service answers them in XML."""
+def test_query_services_also_answer_cloudwatch_in_query_form(endpoint):
+    """Older SDKs still speak query to CloudWatch; the same service answers them in XML."""
     import urllib.error
     import urllib.request
 
@@ -65,11 +63,11 @@ def test_query_services_also_answer_sqs_in_query_form(endpoint):
     request = AWSRequest(
         method="POST",
         url=endpoint + "/",
-        data="Action=ListQueues&Version=2012-11-05",
+        data="Action=ListMetrics&Version=2010-08-01",
         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
     )
     creds = credentials_for(endpoint)
-    SigV4Auth(Credentials(creds["aws_access_key_id"], creds["aws_secret_access_key"]), "sqs", REGION).add_auth(request)
+    SigV4Auth(Credentials(creds["aws_access_key_id"], creds["aws_secret_access_key"]), "monitoring", REGION).add_auth(request)
     prepared = request.prepare()
     req = urllib.request.Request(prepared.url, data=prepared.body.encode(), headers=dict(prepared.headers), method="POST")
     try:
@@ -78,7 +76,7 @@ def test_query_services_also_answer_sqs_in_query_form(endpoint):
     except urllib.error.HTTPError as e:
         body = e.read().decode()
         assert e.code == 400
-        assert body.startswith('<ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/">'), body
+        assert body.startswith('<ErrorResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/">'), body
         assert "<Code>InvalidAction</Code>" in body and "<Type>Sender</Type>" in body, body
 
 

@@ -25,6 +25,8 @@ use nubo_wire::sigv4::Credentials;
 
 use crate::peer;
 
+mod queues;
+
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
     /// The `nubo` binary under test (default: `nubo` beside this executable).
@@ -63,6 +65,12 @@ pub(crate) struct BenchArgs {
     /// check on the same server).
     #[arg(long)]
     signed_only: bool,
+    /// Run only the SQS figures (send → receive → delete, queue → mapped function).
+    #[arg(long)]
+    queues_only: bool,
+    /// Messages sent one at a time for the queue → mapped function latency.
+    #[arg(long, default_value_t = 200)]
+    queue_messages: usize,
     /// Idle environments kept per server for the memory-overhead figure.
     #[arg(long, default_value_t = 10)]
     idle_environments: usize,
@@ -602,6 +610,25 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let row = signed_call(&args, &server, &client).await?;
         return report(&[row], &[], &args.out);
     }
+    if args.queues_only {
+        let zip = zip_of(&[("bootstrap", std::fs::read(&bootstrap)?, 0o755)])?;
+        create_function(&client, "bench-noop", "provided.al2023", "noop", &zip).await?;
+        invoke(&client, "bench-noop", false).await?;
+        let raw_dir = tempfile::tempdir_in(server._data.path())?;
+        let raw = nubo_store::raw_insert_baseline(raw_dir.path(), 500, b"{\"noop\":true}")?;
+        let raw_total: f64 = raw.iter().map(Duration::as_secs_f64).sum();
+        let raw_rps = raw.len() as f64 / raw_total;
+        let rows = queues::rows(
+            &client,
+            "bench-noop",
+            args.concurrency,
+            args.throughput_seconds,
+            args.queue_messages,
+            (&stats(raw), raw_rps),
+        )
+        .await?;
+        return report(&rows, &[], &args.out);
+    }
     let echo_url = start_echo().await?;
     let echo = Arc::new(unsigned_client(&echo_url));
     let mut rows = Vec::new();
@@ -842,9 +869,20 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         subject: accept,
         throughput: Some(accept_rps),
         baseline_name: "SQLite insert, one fsync'd transaction each".into(),
-        baseline: stats(raw),
+        baseline: stats(raw.clone()),
         baseline_throughput: Some(raw_rps),
     });
+    rows.extend(
+        queues::rows(
+            &client,
+            "bench-noop",
+            args.concurrency,
+            args.throughput_seconds,
+            args.queue_messages,
+            (&stats(raw), raw_rps),
+        )
+        .await?,
+    );
 
     // Cold start per runtime, versus spawning the interpreter alone.
     // (runtime, handler, code zip, program spawned for the baseline, its arguments)

@@ -245,7 +245,12 @@ async fn dispatch_signed(
         Err(err) if target.served && target.service == "lambda" => {
             crate::response::lambda_error(&err)
         }
-        Err(err) => wire(target.protocol.error_response(&err, &request_id)),
+        Err(err) => wire(crate::registry::error_response(
+            target.protocol,
+            target.query_codes,
+            err,
+            &request_id,
+        )),
     }
 }
 

@@ -6,7 +6,7 @@
 //! line per AWS service, in `services.rs`; signed requests are routed by signing name, then
 //! method + path, `X-Amz-Target` or `Action`), the per-request [`RequestScope`], the
 //! botocore-shaped Lambda API ([`lambda_api`]), the apigatewayv2 control API ([`apigw_api`]), IAM
-//! and STS (`iam_api`, `sts_api`), the identity registry's store ([`identity_store`]), Nubo's own
+//! and STS (`iam_api`, `sts_api`), SQS (`sqs_api`, json and query), EventBridge (`events_api`), the identity registry's store ([`identity_store`]), Nubo's own
 //! paths ([`own`]), the hand-off of gateway data-plane requests, and the single place where errors
 //! become wire responses ([`response`], rendering through `nubo_wire::protocol`).
 //! Does not own business rules: handlers translate wire shapes to the lambda layer and back.
@@ -14,6 +14,7 @@
 pub mod apigw_api;
 pub mod auth;
 mod dispatch;
+mod events_api;
 mod iam_api;
 pub mod identity_store;
 pub mod lambda_api;
@@ -24,6 +25,7 @@ pub mod response;
 pub mod scope;
 mod server;
 mod services;
+mod sqs_api;
 mod sts_api;
 
 use std::sync::Arc;
@@ -48,6 +50,12 @@ pub struct EdgeState {
     pub metrics: Arc<nubo_observe::MetricsRegistry>,
     /// Access keys, users, roles and policies: who may do what.
     pub identity: Arc<IdentityRegistry>,
+    /// SQS queues and their messages.
+    pub queues: Arc<nubo_queues::QueueRegistry>,
+    /// Lambda's event-source mappings and their pollers.
+    pub mappings: Arc<nubo_lambda::EventSourceMappings>,
+    /// EventBridge rules and their scheduler.
+    pub events: Arc<nubo_events::EventRules>,
     /// Signs and checks GetFunction's `Code.Location` URLs.
     pub code_urls: CodeUrls,
     /// With a token, `/_nubo/metrics` wants `Authorization: Bearer <token>`; without, loopback.

@@ -13,7 +13,7 @@ use nubo_wire::Protocol;
 use crate::auth::apigateway::ApiGatewayAuthorizer;
 use crate::auth::lambda::LambdaAuthorizer;
 use crate::registry::{Registry, Service};
-use crate::{apigw_api, iam_api, lambda_api, sts_api, EdgeState};
+use crate::{apigw_api, events_api, iam_api, lambda_api, sqs_api, sts_api, EdgeState};
 
 /// Builds the registry: the served services, then the rest.
 pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
@@ -32,6 +32,8 @@ pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
     );
     registry.register(iam_api::service(state));
     registry.register(sts_api::service(state));
+    registry.register(sqs_api::service(state));
+    registry.register(events_api::service(state));
     register_not_served(&mut registry);
     registry
 }
@@ -59,11 +61,9 @@ const fn query(xml_namespace: &'static str) -> Protocol {
 /// CloudWatch moved from query to json; older SDKs still send query, so both are answered.
 pub(crate) const NOT_SERVED: &[(&str, &[Protocol])] = &[
     ("s3", &[Protocol::RestXml]),
-    ("sqs", &[JSON_1_0, query(namespace::SQS)]),
     ("dynamodb", &[JSON_1_0]),
     ("logs", &[JSON_1_1]),
     ("monitoring", &[JSON_1_0, query(namespace::MONITORING)]),
-    ("events", &[JSON_1_1]),
     ("ecr", &[JSON_1_1]),
     ("signer", &[Protocol::RestJson]),
     ("cloudformation", &[query(namespace::CLOUDFORMATION)]),
@@ -81,7 +81,6 @@ pub(crate) const NOT_SERVED: &[(&str, &[Protocol])] = &[
 /// The XML namespaces of query services' replies (botocore's `metadata.xmlNamespace`; SQS's and
 /// CloudWatch's from their last query-protocol models).
 mod namespace {
-    pub(super) const SQS: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
     pub(super) const MONITORING: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";
     pub(super) const CLOUDFORMATION: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
     pub(super) const SNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";

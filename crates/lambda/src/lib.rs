@@ -19,6 +19,7 @@ pub mod asynchronous;
 pub mod control;
 pub mod credentials;
 pub mod error;
+pub mod event_sources;
 pub mod invoke;
 pub mod lineage;
 pub mod logs;
@@ -36,4 +37,5 @@ pub use control::records::{AliasRecord, AliasSnapshot, FunctionRecord, FunctionS
 pub use control::{FunctionChange, Registry};
 pub use environment::{EndpointServer, EnvironmentEndpoint};
 pub use error::{ControlError, InvokeError};
+pub use event_sources::{EventSourceMappings, MappingRecord};
 pub use invoke::{InvokeRequest, InvokeResult, Invoker, InvokerConfig};

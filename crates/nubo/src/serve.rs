@@ -104,6 +104,15 @@ pub(crate) struct ServeArgs {
     /// idle) before the connection is closed.
     #[arg(long, env = "NUBO_HEADER_TIMEOUT", default_value_t = 30)]
     header_timeout: u64,
+    /// How long a schedule's minute lasts, in milliseconds (a test clock: `rate()` rules tick
+    /// this much faster; `cron()` rules follow the wall clock).
+    #[arg(
+        long,
+        env = "NUBO_SCHEDULE_MINUTE_MS",
+        default_value_t = 60_000,
+        hide = true
+    )]
+    schedule_minute_ms: u64,
     /// Connections served at once; one more is answered 503 and closed.
     #[arg(long, env = "NUBO_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
@@ -317,6 +326,29 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         deploy_examples(&registry, dir, &role).await?;
     }
 
+    let queues = nubo_queues::QueueRegistry::load(stores.documents.clone(), stores.queues.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading SQS queues: {e}"))?;
+    queues.register_metrics(&metrics);
+    async_invoker.deliver_to_queues(queues.clone());
+    let mappings = nubo_lambda::EventSourceMappings::load(
+        stores.documents.clone(),
+        invoker.clone(),
+        queues.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("loading event-source mappings: {e}"))?;
+    let events = nubo_events::EventRules::load(
+        stores.documents.clone(),
+        async_invoker.clone(),
+        queues.clone(),
+        nubo_events::EventsConfig {
+            minute_ms: args.schedule_minute_ms.max(1) as i64,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("loading EventBridge rules: {e}"))?;
+
     let gateway = nubo_gateway::Gateway::start(
         stores.documents.clone(),
         logs,
@@ -341,6 +373,9 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: runtime SDKs: {sdk_line}")?;
     writeln!(out, "nubo: {} functions", registry.count())?;
     writeln!(out, "nubo: {api_count} HTTP APIs")?;
+    writeln!(out, "nubo: {} SQS queues", queues.count())?;
+    writeln!(out, "nubo: {} event-source mappings", mappings.count())?;
+    writeln!(out, "nubo: {} EventBridge rules", events.count())?;
     nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
         .context("writing the AWS config file")?;
     identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
@@ -380,6 +415,9 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         gateway,
         metrics,
         identity,
+        queues,
+        mappings,
+        events,
         code_urls: CodeUrls::new(&args.region),
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
     });

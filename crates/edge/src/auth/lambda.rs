@@ -248,6 +248,36 @@ pub(crate) const OPERATIONS: &[RestOperation] = &[
         "GetAccountSettings",
         SMALL_BODY,
     ),
+    op(
+        "POST",
+        "/2015-03-31/event-source-mappings",
+        "CreateEventSourceMapping",
+        SMALL_BODY,
+    ),
+    op(
+        "GET",
+        "/2015-03-31/event-source-mappings",
+        "ListEventSourceMappings",
+        SMALL_BODY,
+    ),
+    op(
+        "GET",
+        "/2015-03-31/event-source-mappings/{UUID}",
+        "GetEventSourceMapping",
+        SMALL_BODY,
+    ),
+    op(
+        "PUT",
+        "/2015-03-31/event-source-mappings/{UUID}",
+        "UpdateEventSourceMapping",
+        SMALL_BODY,
+    ),
+    op(
+        "DELETE",
+        "/2015-03-31/event-source-mappings/{UUID}",
+        "DeleteEventSourceMapping",
+        SMALL_BODY,
+    ),
     op("GET", "/2017-03-31/tags/{Resource}", "ListTags", SMALL_BODY),
     op(
         "POST",
@@ -334,6 +364,9 @@ impl Authorizer for LambdaAuthorizer {
         }
         if let Some(role) = members.role {
             parameters.push(("Role", role));
+        }
+        if let Some(uuid) = asked.label("UUID") {
+            parameters.push(("UUID", uuid.to_owned()));
         }
         if let Some(resource) = asked.label("Resource") {
             parameters.push(("Resource", resource.to_owned()));

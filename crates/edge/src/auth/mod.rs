@@ -11,14 +11,16 @@
 //! extensions, or the error the service's protocol renders. What differs per service — naming the
 //! operation from a path, the parameters its resource ARN needs, a resource policy, a check after
 //! authorization — is an [`Authorizer`] the service registers with ([`lambda`], [`apigateway`],
-//! [`iam`], [`sts`]). A served service without one is refused (deny by default), and so is an
+//! [`iam`], [`sts`], [`sqs`], [`events`]). A served service without one is refused (deny by default), and so is an
 //! operation the authorizer cannot name.
 
 pub(crate) mod apigateway;
 mod body;
+pub(crate) mod events;
 pub(crate) mod iam;
 pub(crate) mod lambda;
 mod rest;
+pub(crate) mod sqs;
 pub(crate) mod sts;
 
 use std::net::SocketAddr;
@@ -147,6 +149,8 @@ pub(crate) struct Target {
     pub(crate) served: bool,
     /// How the service's operations are authorized.
     pub(crate) authorizer: Option<Arc<dyn Authorizer>>,
+    /// A query-compatible service's legacy error codes (SQS), for the guard's errors too.
+    pub(crate) query_codes: Option<crate::registry::QueryCodes>,
 }
 
 /// Verification and authorization, with what they need.

@@ -168,6 +168,7 @@ fn target(service: &str) -> Target {
         protocol,
         served: true,
         authorizer: Some(authorizer),
+        query_codes: None,
     }
 }
 

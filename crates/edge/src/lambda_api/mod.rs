@@ -15,6 +15,7 @@ mod account;
 mod aliases;
 mod concurrency;
 mod event_config;
+mod event_source_mappings;
 mod function_urls;
 mod functions;
 mod invoke;
@@ -138,6 +139,20 @@ pub fn router(state: Arc<EdgeState>) -> Router {
         .route(
             "/2021-10-31/functions/{function}/urls",
             get(function_urls::list),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings",
+            post(event_source_mappings::create).get(event_source_mappings::list),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/",
+            post(event_source_mappings::create).get(event_source_mappings::list),
+        )
+        .route(
+            "/2015-03-31/event-source-mappings/{uuid}",
+            get(event_source_mappings::get)
+                .put(event_source_mappings::update)
+                .delete(event_source_mappings::delete),
         )
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))

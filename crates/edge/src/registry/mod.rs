@@ -35,7 +35,7 @@ use crate::scope::RequestScope;
 
 mod operations;
 
-pub(crate) use operations::{JsonOperations, OperationContext, QueryOperations};
+pub(crate) use operations::{JsonOperations, OperationContext, QueryCodes, QueryOperations};
 
 enum Operations {
     Rest(Router),
@@ -190,6 +190,11 @@ impl Registry {
             protocol: self.protocol_for(signing_name, req),
             served: binding.is_some_and(|b| !matches!(b.operations, Operations::NotServed)),
             authorizer: service.and_then(|s| s.authorizer.clone()),
+            query_codes: binding.and_then(|b| match &b.operations {
+                Operations::Json(json) => json.query_codes,
+                Operations::Query(query) => query.error_codes,
+                _ => None,
+            }),
         }
     }
 
@@ -221,9 +226,41 @@ impl Registry {
                 Err(protocol.unknown_operation(not_served_message(signing_name, &req)))
             }
         };
+        let codes = match &binding.operations {
+            Operations::Json(json) => json.query_codes,
+            Operations::Query(query) => query.error_codes,
+            _ => None,
+        };
         match result {
             Ok(response) => wire(response),
-            Err(err) => wire(protocol.error_response(&err, &request_id)),
+            Err(err) => wire(error_response(protocol, codes, err, &request_id)),
+        }
+    }
+}
+
+/// An error in a binding's protocol, with a query-compatible service's legacy code: in
+/// `x-amzn-query-error` for json, as the code itself for query.
+pub(crate) fn error_response(
+    protocol: Protocol,
+    codes: Option<QueryCodes>,
+    mut err: AwsError,
+    request_id: &str,
+) -> WireResponse {
+    let Some(legacy) = codes.and_then(|codes| codes(err.code)) else {
+        return protocol.error_response(&err, request_id);
+    };
+    match protocol {
+        Protocol::Json(_) => {
+            let mut response = protocol.error_response(&err, request_id);
+            let value = format!("{legacy};{}", err.xml_fault_type());
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                response.headers_mut().insert("x-amzn-query-error", value);
+            }
+            response
+        }
+        _ => {
+            err.code = legacy;
+            protocol.error_response(&err, request_id)
         }
     }
 }
@@ -264,10 +301,18 @@ fn context(req: &Request, request_id: String) -> OperationContext {
         .map(|s| s.0.clone())
         .unwrap_or_default();
     let caller = req.extensions().get::<Authenticated>().map(|a| a.0.clone());
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
     OperationContext {
         scope,
         request_id,
         caller,
+        host,
+        path: req.uri().path().to_owned(),
     }
 }
 

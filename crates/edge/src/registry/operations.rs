@@ -29,6 +29,10 @@ pub(crate) struct OperationContext {
     pub(crate) request_id: String,
     /// The verified caller (absent only when a test dispatches past the guard).
     pub(crate) caller: Option<std::sync::Arc<nubo_identity::Caller>>,
+    /// The request's `Host` header (SQS builds queue URLs from it).
+    pub(crate) host: Option<String>,
+    /// The request's path (query-protocol SQS requests may name their queue by it).
+    pub(crate) path: String,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -45,7 +49,12 @@ pub(crate) struct JsonOperations {
     pub(super) version: JsonVersion,
     pub(super) max_body: usize,
     pub(super) handlers: HashMap<&'static str, JsonHandler>,
+    pub(super) query_codes: Option<QueryCodes>,
 }
+
+/// A query-compatible service's legacy error codes, by the json error's code (SQS:
+/// `QueueDoesNotExist` → `AWS.SimpleQueueService.NonExistentQueue`).
+pub(crate) type QueryCodes = fn(&str) -> Option<&'static str>;
 
 #[cfg_attr(not(test), allow(dead_code))]
 impl JsonOperations {
@@ -55,7 +64,15 @@ impl JsonOperations {
             version,
             max_body: DEFAULT_MAX_BODY,
             handlers: HashMap::new(),
+            query_codes: None,
         }
+    }
+
+    /// Marks the service `awsQueryCompatible`: its json errors carry `x-amzn-query-error:
+    /// {legacy code};{Sender|Receiver}`, which botocore reports as the error's code.
+    pub(crate) fn query_compatible(mut self, codes: QueryCodes) -> Self {
+        self.query_codes = Some(codes);
+        self
     }
 
     /// The largest body the service accepts.
@@ -95,6 +112,7 @@ pub(crate) struct QueryOperations {
     pub(super) xml_namespace: &'static str,
     pub(super) max_body: usize,
     pub(super) handlers: HashMap<&'static str, QueryHandler>,
+    pub(super) error_codes: Option<QueryCodes>,
 }
 
 #[cfg_attr(not(test), allow(dead_code))]
@@ -105,7 +123,14 @@ impl QueryOperations {
             xml_namespace,
             max_body: DEFAULT_MAX_BODY,
             handlers: HashMap::new(),
+            error_codes: None,
         }
+    }
+
+    /// Error codes the query protocol names differently from the handlers' (SQS's legacy codes).
+    pub(crate) fn error_codes(mut self, codes: QueryCodes) -> Self {
+        self.error_codes = Some(codes);
+        self
     }
 
     /// Registers `handler` for `action`: it gets the decoded fields and returns the output the

@@ -268,9 +268,9 @@ async fn services_not_served_answer_in_their_own_protocol() {
     // json: `__type` body and header.
     for (service, headers) in [
         ("dynamodb", target("DynamoDB_20120810.ListTables")),
-        ("sqs", target("AmazonSQS.CreateQueue")),
+        ("states", target("AWSStepFunctions.ListStateMachines")),
         ("logs", target("Logs_20140328.CreateLogGroup")),
-        ("events", target("AWSEvents.PutEvents")),
+        ("kms", target("TrentService.ListKeys")),
         ("kinesis", vec![]),
         ("someday", target("Someday.Operation")),
     ] {
@@ -299,7 +299,10 @@ async fn services_not_served_answer_in_their_own_protocol() {
             "cloudformation",
             Some("http://cloudformation.amazonaws.com/doc/2010-05-15/"),
         ),
-        ("sqs", Some("http://queue.amazonaws.com/doc/2012-11-05/")),
+        (
+            "monitoring",
+            Some("http://monitoring.amazonaws.com/doc/2010-08-01/"),
+        ),
         ("someday", None),
     ] {
         let (status, headers, body) = read(

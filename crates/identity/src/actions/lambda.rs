@@ -32,6 +32,9 @@ macro_rules! on_function {
     };
 }
 
+/// An event-source mapping (`{UUID}` is the path label).
+const MAPPING: &str = "arn:aws:lambda:{region}:{account}:event-source-mapping:{UUID}";
+
 /// The Lambda table.
 pub(super) const RULES: &[Rule] = &[
     Rule {
@@ -139,6 +142,26 @@ pub(super) const RULES: &[Rule] = &[
     on_function!("AddPermission", "AddPermission", qualified),
     on_function!("RemovePermission", "RemovePermission", qualified),
     on_function!("GetPolicy", "GetPolicy", qualified),
+    Rule {
+        operation: "CreateEventSourceMapping",
+        checks: &[check("lambda:CreateEventSourceMapping", "*")],
+    },
+    Rule {
+        operation: "ListEventSourceMappings",
+        checks: &[check("lambda:ListEventSourceMappings", "*")],
+    },
+    Rule {
+        operation: "GetEventSourceMapping",
+        checks: &[check("lambda:GetEventSourceMapping", MAPPING)],
+    },
+    Rule {
+        operation: "UpdateEventSourceMapping",
+        checks: &[check("lambda:UpdateEventSourceMapping", MAPPING)],
+    },
+    Rule {
+        operation: "DeleteEventSourceMapping",
+        checks: &[check("lambda:DeleteEventSourceMapping", MAPPING)],
+    },
     Rule {
         operation: "GetAccountSettings",
         checks: &[check("lambda:GetAccountSettings", "*")],

@@ -12,8 +12,10 @@
 //! either place, IAM's `UserPath`/`RolePath` from the registry for existing entities.
 
 mod apigateway;
+mod events;
 mod iam;
 mod lambda;
+mod sqs;
 mod sts;
 
 use nubo_wire::Scope;
@@ -93,13 +95,15 @@ pub enum TableError {
     },
 }
 
-/// The table for a signing name (`lambda`, `apigateway`, `iam`, `sts`).
+/// The table for a signing name (`lambda`, `apigateway`, `iam`, `sts`, `sqs`).
 pub fn rules(service: &str) -> Option<&'static [Rule]> {
     match service {
         "lambda" => Some(lambda::RULES),
         "apigateway" => Some(apigateway::RULES),
         "iam" => Some(iam::RULES),
         "sts" => Some(sts::RULES),
+        "sqs" => Some(sqs::RULES),
+        "events" => Some(events::RULES),
         _ => None,
     }
 }

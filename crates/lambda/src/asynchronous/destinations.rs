@@ -3,12 +3,15 @@
 //!
 //! A `Destination` is chosen by ARN (`destination`). Delivering to one is a set of queue
 //! operations committed in the same transaction as the event's removal, so a crash neither loses
-//! the record nor sends it twice. A function is the only kind today: the record becomes an
-//! asynchronous event for it. A queue, topic or event bus is one more implementation when its
-//! service lands; until then [`check`] refuses their ARNs when a config names them.
+//! the record nor sends it twice. A function: the record becomes an asynchronous event for it. An
+//! SQS queue: the record is a message, made visible once the transaction has committed; a
+//! function's `DeadLetterConfig` queue gets the event itself the same way ([`dead_letter`]).
+//! Topics and event buses are more implementations when their services land; until then
+//! [`check`] refuses their ARNs when a config names them.
 
 use std::sync::Arc;
 
+use nubo_queues::{MessageAttribute, MessageAttributes, QueueRegistry, SendInput, StagedSend};
 use nubo_store::QueueOp;
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::{Scope, Violation};
@@ -20,11 +23,87 @@ use crate::{ControlError, InvokeResult};
 /// The `DestinationArn` shape's pattern, as AWS reports it.
 pub const DESTINATION_PATTERN: &str = "$|kafka://([^.]([a-zA-Z0-9\\-_.]{0,248}))|arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)";
 
-/// What handing a record over takes: queue operations for the removal's transaction, and the
-/// event to schedule in memory once they are committed (if the destination is ours to run).
+/// What handing a record over takes: queue operations for the removal's transaction, the event
+/// to schedule in memory (if the destination is ours to run), and an SQS message to make visible
+/// once the transaction has committed.
 pub(crate) struct Handover {
     pub(crate) ops: Vec<QueueOp>,
     pub(crate) follow_up: Option<Arc<QueuedEvent>>,
+    pub(crate) after_commit: Option<StagedSend>,
+}
+
+impl Handover {
+    fn staged(mut staged: StagedSend) -> Self {
+        Self {
+            ops: std::mem::take(&mut staged.ops),
+            follow_up: None,
+            after_commit: Some(staged),
+        }
+    }
+}
+
+/// An SQS queue: the record is the message body.
+struct QueueDestination {
+    arn: String,
+    queues: Arc<QueueRegistry>,
+}
+
+impl Destination for QueueDestination {
+    // A queue's consumers start a new chain: SQS messages do not carry the lineage yet.
+    fn hand_over(&self, record: &Value, _lineage: u32) -> Handover {
+        let input = SendInput {
+            body: record.to_string(),
+            sender: "lambda.amazonaws.com".into(),
+            ..SendInput::default()
+        };
+        match self.queues.stage_send(&self.arn, input) {
+            Ok(staged) => Handover::staged(staged),
+            Err(e) => {
+                tracing::warn!(destination = %self.arn, error = %e, "an invocation record could not be sent");
+                Handover {
+                    ops: Vec::new(),
+                    follow_up: None,
+                    after_commit: None,
+                }
+            }
+        }
+    }
+}
+
+/// What a function's `DeadLetterConfig` queue gets for an event given up on: the event itself,
+/// with Lambda's `RequestID`, `ErrorCode` and `ErrorMessage` attributes.
+pub(crate) fn dead_letter(
+    arn: &str,
+    queues: &QueueRegistry,
+    event: &QueuedEvent,
+    error_message: &str,
+) -> Option<Handover> {
+    let string = |value: &str, data_type: &str| MessageAttribute {
+        data_type: data_type.into(),
+        string_value: Some(value.into()),
+        binary_value: None,
+    };
+    let mut attributes = MessageAttributes::new();
+    attributes.insert("RequestID".into(), string(&event.id, "String"));
+    attributes.insert("ErrorCode".into(), string("200", "Number"));
+    let message: String = error_message.chars().take(1024).collect();
+    if !message.is_empty() {
+        attributes.insert("ErrorMessage".into(), string(&message, "String"));
+    }
+    let body = String::from_utf8_lossy(&event.payload).into_owned();
+    let input = SendInput {
+        body,
+        attributes,
+        sender: "lambda.amazonaws.com".into(),
+        ..SendInput::default()
+    };
+    match queues.stage_send(arn, input) {
+        Ok(staged) => Some(Handover::staged(staged)),
+        Err(e) => {
+            tracing::warn!(dead_letter_queue = %arn, error = %e, "an event could not be sent to its dead-letter queue");
+            None
+        }
+    }
 }
 
 /// Somewhere an invocation record can go.
@@ -55,16 +134,28 @@ impl Destination for FunctionDestination {
         Handover {
             ops: vec![enqueue(&event)],
             follow_up: Some(Arc::new(event)),
+            after_commit: None,
         }
     }
 }
 
 /// The destination an ARN names, as seen from `scope` (the event's function's).
-pub(crate) fn destination(arn: &str, scope: &Scope) -> Result<Box<dyn Destination>, String> {
+pub(crate) fn destination(
+    arn: &str,
+    scope: &Scope,
+    queues: Option<&Arc<QueueRegistry>>,
+) -> Result<Box<dyn Destination>, String> {
     match service_of(arn) {
         Some("lambda") => FunctionRef::parse(arn, scope)
             .map(|function| Box::new(FunctionDestination { function }) as Box<dyn Destination>)
             .map_err(|e| e.message),
+        Some("sqs") => match queues {
+            Some(queues) => Ok(Box::new(QueueDestination {
+                arn: arn.to_owned(),
+                queues: queues.clone(),
+            })),
+            None => Err("SQS queues are not available".into()),
+        },
         _ => Err(format!("{arn} is not a destination Nubo can deliver to")),
     }
 }
@@ -82,8 +173,9 @@ pub fn check(arn: &str, member: &str) -> Result<(), ControlError> {
     let parts: Vec<&str> = arn.split(':').collect();
     match parts.get(2).copied() {
         Some("lambda") if parts.get(5) == Some(&"function") => Ok(()),
-        Some(service @ ("sqs" | "sns" | "events")) => Err(ControlError::InvalidParameter(format!(
-            "The destination ARN {arn} is a {service} resource; Nubo delivers to Lambda functions only for now."
+        Some("sqs") if parts.len() == 6 => Ok(()),
+        Some(service @ ("sns" | "events")) => Err(ControlError::InvalidParameter(format!(
+            "The destination ARN {arn} is a {service} resource; Nubo delivers to Lambda functions and SQS queues only for now."
         ))),
         _ => Err(ControlError::InvalidParameter(format!(
             "The destination ARN {arn} is invalid."
@@ -223,8 +315,9 @@ mod tests {
             )),
             "{err}"
         );
+        assert!(check("arn:aws:sqs:us-east-1:000000000000:q", "m").is_ok());
         assert!(matches!(
-            check("arn:aws:sqs:us-east-1:000000000000:q", "m"),
+            check("arn:aws:sns:us-east-1:000000000000:t", "m"),
             Err(ControlError::InvalidParameter(_))
         ));
         assert!(check("arn:aws:lambda:us-east-1:000000000000:function:f", "m").is_ok());

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use nubo_store::QueueOp;
 use serde_json::Value;
 
-use super::destinations::{destination, record};
+use super::destinations::{dead_letter, destination, record, Handover};
 use super::queue::QueuedEvent;
 use super::{
     now_ms, AsyncInvoker, DEFAULT_MAXIMUM_EVENT_AGE_SECONDS, DEFAULT_MAXIMUM_RETRY_ATTEMPTS,
@@ -161,26 +161,63 @@ impl AsyncInvoker {
             .on_failure
             .as_deref()
             .map(|d| (d, record(event, condition, result)));
-        if record.is_none() {
+        let dead_letter = self.dead_letter(event, condition, result);
+        if record.is_none() && dead_letter.is_none() {
             self.metrics.dropped.inc();
         }
-        self.finish(event, record);
+        self.finish_with(event, record, dead_letter);
+    }
+
+    /// The function's `DeadLetterConfig` queue, if it has one, gets the event.
+    fn dead_letter(
+        &self,
+        event: &QueuedEvent,
+        condition: &str,
+        result: Option<&InvokeResult>,
+    ) -> Option<Handover> {
+        let queues = self.queues.get()?;
+        let function = self.invoker.registry().resolve(&event.function).ok()?;
+        let arn = function
+            .dead_letter_target
+            .as_deref()
+            .filter(|a| !a.is_empty())?;
+        let message = result
+            .and_then(|r| serde_json::from_slice::<Value>(&r.payload).ok())
+            .and_then(|v| {
+                v.get("errorMessage")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| condition.to_owned());
+        dead_letter(arn, queues, event, &message)
     }
 
     /// Removes the event and, in the same transaction, hands its record to the destination.
     fn finish(&self, event: &QueuedEvent, record: Option<(&str, Value)>) {
+        self.finish_with(event, record, None);
+    }
+
+    /// [`Self::finish`], with the event also sent to a dead-letter queue in the same transaction.
+    fn finish_with(
+        &self,
+        event: &QueuedEvent,
+        record: Option<(&str, Value)>,
+        dead_letter: Option<Handover>,
+    ) {
         let mut ops = vec![QueueOp::Remove {
             queue: ASYNC_QUEUE.into(),
             id: event.id.clone(),
         }];
         let mut follow_up = None;
+        let mut after_commit = Vec::new();
         if let Some((arn, record)) = record {
-            match destination(arn, &event.function.scope) {
+            match destination(arn, &event.function.scope, self.queues.get()) {
                 Ok(destination) => {
                     // The record's chain holds the event's invocations and the event's own.
                     let handover = destination.hand_over(&record, event.lineage + 1);
                     ops.extend(handover.ops);
                     follow_up = handover.follow_up;
+                    after_commit.extend(handover.after_commit);
                     self.metrics.destination_records.inc();
                 }
                 Err(reason) => {
@@ -189,7 +226,15 @@ impl AsyncInvoker {
                 }
             }
         }
-        self.write(ops);
+        if let Some(handover) = dead_letter {
+            ops.extend(handover.ops);
+            after_commit.extend(handover.after_commit);
+        }
+        if after_commit.is_empty() {
+            self.write(ops);
+        } else {
+            self.write_then(ops, after_commit);
+        }
         let mut queue = self.queue.lock();
         queue.events.remove(&event.id);
         queue.accepted_at.remove(&event.id);

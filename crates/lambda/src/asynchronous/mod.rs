@@ -78,6 +78,8 @@ pub struct AsyncInvoker {
     in_flight: Arc<Semaphore>,
     config: AsyncConfig,
     metrics: AsyncMetrics,
+    /// SQS queues, for destinations and dead-letter queues (set once at start).
+    queues: std::sync::OnceLock<Arc<nubo_queues::QueueRegistry>>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -121,6 +123,7 @@ impl AsyncInvoker {
             wake: Notify::new(),
             config,
             metrics: AsyncMetrics::register(metrics, weak),
+            queues: std::sync::OnceLock::new(),
         });
         tokio::spawn(Self::dispatch(Arc::downgrade(&this)));
         Ok(this)
@@ -171,6 +174,11 @@ impl AsyncInvoker {
         Ok(())
     }
 
+    /// Lets records and dead-lettered events go to SQS queues.
+    pub fn deliver_to_queues(&self, queues: Arc<nubo_queues::QueueRegistry>) {
+        let _ = self.queues.set(queues);
+    }
+
     /// Events accepted and not yet done with.
     pub fn depth(&self) -> usize {
         self.queue.lock().events.len()
@@ -216,6 +224,30 @@ impl AsyncInvoker {
                 () = tokio::time::sleep(wait) => {}
             }
         }
+    }
+
+    /// Sends queue operations to the writer; once they are committed, the staged SQS messages
+    /// become visible.
+    fn write_then(&self, ops: Vec<QueueOp>, staged: Vec<nubo_queues::StagedSend>) {
+        let (ack, acked) = oneshot::channel();
+        if self
+            .writer
+            .send(Batch {
+                ops,
+                ack: Some(ack),
+            })
+            .is_err()
+        {
+            tracing::error!("the queue writer has stopped; a queue change was not persisted");
+            return;
+        }
+        tokio::spawn(async move {
+            if let Ok(Ok(())) = acked.await {
+                for send in staged {
+                    send.committed();
+                }
+            }
+        });
     }
 
     /// Sends queue operations to the writer without waiting for the commit.

@@ -170,6 +170,22 @@ impl Invoker {
         self.pool.idle_count()
     }
 
+    /// How many more invocations of `function` would get a concurrency slot now (0 when the
+    /// function does not exist).
+    pub fn available_concurrency(&self, function: &FunctionRef) -> usize {
+        let Ok(resolved) = self.registry.resolve_for_invoke(function) else {
+            return 0;
+        };
+        let (reserved, reserved_total) = self.registry.concurrency(&function.scope, &resolved.name);
+        self.slots.available(
+            &function.scope,
+            &resolved.name,
+            reserved,
+            reserved_total,
+            self.config.account_concurrency,
+        )
+    }
+
     /// Invocations currently running.
     pub fn active_invocations(&self) -> usize {
         self.slots.active()

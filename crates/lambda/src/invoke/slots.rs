@@ -117,6 +117,27 @@ impl Slots {
         }
     }
 
+    /// How many more invocations of `name` would get a slot now (the same rules as
+    /// [`Slots::acquire`]); pollers ask before taking work they could not run.
+    pub(crate) fn available(
+        &self,
+        scope: &Scope,
+        name: &str,
+        reserved: Option<u32>,
+        reserved_total: usize,
+        limit: usize,
+    ) -> usize {
+        let slots = self.scope(scope);
+        match reserved {
+            Some(reserved) => {
+                (reserved as usize).saturating_sub(slots.function(name).load(Ordering::Acquire))
+            }
+            None => limit
+                .saturating_sub(reserved_total)
+                .saturating_sub(slots.unreserved.load(Ordering::Acquire)),
+        }
+    }
+
     /// Invocations running now, in every scope.
     pub(crate) fn active(&self) -> usize {
         self.active.load(Ordering::Acquire)
