@@ -378,9 +378,10 @@ impl Registry {
         now: OffsetDateTime,
     ) -> Result<(), AccessDenied> {
         let policy = self.policy(function);
+        // `$LATEST` is judged as the function itself, whose policy it shares.
         caller.authorize(
             action,
-            &function.arn(),
+            &resource(function),
             policy.as_ref().map(|p| p.compiled().as_ref()),
             Some(&function.scope.account_id),
             keys,

@@ -427,6 +427,14 @@ async fn policies_are_kept_per_qualifier_reloaded_and_deleted_with_their_functio
         "000000000000",
     );
     assert!(allowed.is_ok());
+    assert!(registry
+        .service_may_invoke(
+            &f(Some("$LATEST")),
+            "s3.amazonaws.com",
+            "arn:aws:s3:::bucket",
+            "000000000000"
+        )
+        .is_ok());
     let other_bucket = registry.service_may_invoke(
         &f(None),
         "s3.amazonaws.com",
