@@ -14,6 +14,7 @@
 mod apigateway;
 mod iam;
 mod lambda;
+mod s3;
 mod sts;
 
 use nubo_wire::Scope;
@@ -93,13 +94,14 @@ pub enum TableError {
     },
 }
 
-/// The table for a signing name (`lambda`, `apigateway`, `iam`, `sts`).
+/// The table for a signing name (`lambda`, `apigateway`, `iam`, `sts`, `s3`).
 pub fn rules(service: &str) -> Option<&'static [Rule]> {
     match service {
         "lambda" => Some(lambda::RULES),
         "apigateway" => Some(apigateway::RULES),
         "iam" => Some(iam::RULES),
         "sts" => Some(sts::RULES),
+        "s3" => Some(s3::RULES),
         _ => None,
     }
 }
