@@ -325,6 +325,9 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("loading HTTP APIs: {e}"))?;
     let api_count = gateway.apis().count();
+    let objects = nubo_objects::ObjectStore::open(stores.documents.clone(), stores.object_blobs.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading buckets: {e}"))?;
 
     let mut out = std::io::stdout();
     writeln!(out, "nubo: store: {}", store_config.describe())?;
@@ -336,6 +339,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: runtime SDKs: {sdk_line}")?;
     writeln!(out, "nubo: {} functions", registry.count())?;
     writeln!(out, "nubo: {api_count} HTTP APIs")?;
+    writeln!(out, "nubo: {} buckets", objects.buckets().len())?;
     nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
         .context("writing the AWS config file")?;
     identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
@@ -370,6 +374,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let edge = Arc::new(EdgeState {
+        objects,
         invoker,
         async_invoker,
         gateway,

@@ -95,10 +95,11 @@ impl ObjectStore {
             ])
             .await?;
         self.buckets.write().remove(name);
-        let blobs = parts
+        let blobs: Vec<String> = parts
             .iter()
             .filter_map(|doc| serde_json::from_str::<PartRecord>(&doc.body).ok())
-            .map(|part| part.blob);
+            .map(|part| part.blob)
+            .collect();
         self.forget_blobs(blobs).await;
         Ok(())
     }

@@ -133,7 +133,7 @@ impl ObjectStore {
     }
 
     /// Deletes blobs nothing refers to any more; a failure only leaves garbage for the next sweep.
-    pub(crate) async fn forget_blobs(&self, blobs: impl IntoIterator<Item = String>) {
+    pub(crate) async fn forget_blobs(&self, blobs: Vec<String>) {
         for blob in blobs {
             if let Err(e) = self.blobs.delete(&blob).await {
                 tracing::warn!(%blob, error = %e, "could not delete replaced object data");

@@ -108,7 +108,7 @@ impl ObjectStore {
         match self.commit_part(bucket, key, id, &part).await {
             Ok(()) => Ok(part),
             Err(e) => {
-                self.forget_blobs([part.blob.clone()]).await;
+                self.forget_blobs(vec![part.blob.clone()]).await;
                 Err(e)
             }
         }
@@ -140,7 +140,7 @@ impl ObjectStore {
             match self.documents.commit(changes).await {
                 Ok(_) => {
                     if let Some(old) = current.and_then(|d| serde_json::from_str::<PartRecord>(&d.body).ok()) {
-                        self.forget_blobs([old.blob]).await;
+                        self.forget_blobs(vec![old.blob]).await;
                     }
                     return Ok(());
                 }
@@ -289,10 +289,11 @@ impl ObjectStore {
                 Change::delete_prefix(PARTS, &prefix),
             ])
             .await?;
-        let blobs = docs
+        let blobs: Vec<String> = docs
             .iter()
             .filter_map(|d| serde_json::from_str::<PartRecord>(&d.body).ok())
-            .map(|p| p.blob);
+            .map(|p| p.blob)
+            .collect();
         self.forget_blobs(blobs).await;
         Ok(())
     }

@@ -101,8 +101,8 @@ impl ObjectStore {
     ) -> Result<(), ObjectError> {
         let result = self.try_commit_object(bucket, key, record, extra).await;
         if result.is_err() {
-            self.forget_blobs(record.segments.iter().map(|s| s.blob.clone()))
-                .await;
+            let blobs = record.segments.iter().map(|s| s.blob.clone()).collect();
+            self.forget_blobs(blobs).await;
         }
         result
     }
@@ -133,11 +133,13 @@ impl ObjectStore {
                         if let Ok(old) = serde_json::from_str::<ObjectRecord>(&old.body) {
                             let keep: Vec<&str> =
                                 record.segments.iter().map(|s| s.blob.as_str()).collect();
-                            let gone = old
+                            let gone: Vec<String> = old
                                 .segments
                                 .into_iter()
                                 .map(|s| s.blob)
-                                .filter(|b| !keep.contains(&b.as_str()));
+                                .filter(|b| !keep.contains(&b.as_str()))
+                                .collect();
+                            drop(keep);
                             self.forget_blobs(gone).await;
                         }
                     }
@@ -249,8 +251,8 @@ impl ObjectStore {
                 Ok(_) => {
                     let record: Option<ObjectRecord> = serde_json::from_str(&current.body).ok();
                     if let Some(record) = &record {
-                        self.forget_blobs(record.segments.iter().map(|s| s.blob.clone()))
-                            .await;
+                        let blobs = record.segments.iter().map(|s| s.blob.clone()).collect();
+                        self.forget_blobs(blobs).await;
                     }
                     return Ok(record);
                 }

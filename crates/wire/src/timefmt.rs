@@ -60,3 +60,19 @@ mod tests {
         assert_eq!(log_stream_day(at), "2026/11/24");
     }
 }
+
+const HTTP_DATE: &[FormatItem<'static>] = format_description!(
+    "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+);
+
+/// An HTTP date (RFC 1123, as `Last-Modified` carries it): `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(HTTP_DATE)
+        .unwrap_or_default()
+}
+
+/// Reads an HTTP date (RFC 1123); `None` for anything else.
+pub fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
+    crate::sigv4::dates::parse_http_date(text)
+}

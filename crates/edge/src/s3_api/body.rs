@@ -39,7 +39,7 @@ impl Checksum {
         })
     }
 
-    fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Self::Crc32(_) => "CRC32",
             Self::Crc32c(_) => "CRC32C",
@@ -48,7 +48,7 @@ impl Checksum {
         }
     }
 
-    fn update(&mut self, data: &[u8]) {
+    pub(crate) fn update(&mut self, data: &[u8]) {
         match self {
             Self::Crc32(h) => h.update(data),
             Self::Crc32c(v) => *v = crc32c::crc32c_append(*v, data),
@@ -58,7 +58,7 @@ impl Checksum {
     }
 
     /// The base64 value, as the header carries it.
-    fn finish(self) -> String {
+    pub(crate) fn finish(self) -> String {
         let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
         match self {
             Self::Crc32(h) => b64(&h.finalize().to_be_bytes()),

@@ -56,11 +56,21 @@ pub(crate) fn service(state: &Arc<EdgeState>) -> Service {
 }
 
 /// A handler's result.
-pub(crate) type S3Result = Result<Response, AwsError>;
+pub(crate) type S3Result = Result<Response, S3Error>;
 
-impl From<ObjectError> for AwsError {
+/// A handler's error: S3's, from the object layer or any wire-level check (`?` takes both).
+#[derive(Debug)]
+pub(crate) struct S3Error(pub(crate) AwsError);
+
+impl From<ObjectError> for S3Error {
     fn from(err: ObjectError) -> Self {
-        from_objects(err)
+        Self(from_objects(err))
+    }
+}
+
+impl From<AwsError> for S3Error {
+    fn from(err: AwsError) -> Self {
+        Self(err)
     }
 }
 
@@ -68,7 +78,8 @@ impl From<ObjectError> for AwsError {
 pub(crate) struct S3Request {
     pub(crate) state: Arc<EdgeState>,
     pub(crate) parts: Parts,
-    pub(crate) body: Body,
+    /// Behind a mutex only so the request is `Sync` (handlers borrow it across awaits).
+    pub(crate) body: std::sync::Mutex<Body>,
     pub(crate) address: Address,
     pub(crate) query: Query,
     pub(crate) request_id: String,
@@ -117,6 +128,12 @@ impl S3Request {
             .unwrap_or_else(|| "127.0.0.1".into())
     }
 
+    /// Takes the (streamed) body.
+    pub(crate) fn take_body(&mut self) -> Body {
+        let body = self.body.get_mut().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(body, Body::empty())
+    }
+
     /// The whole (small, already read by the guard) body.
     pub(crate) async fn xml_body(self) -> Result<(Self, bytes::Bytes), AwsError> {
         let Self {
@@ -127,6 +144,7 @@ impl S3Request {
             query,
             request_id,
         } = self;
+        let body = body.into_inner().unwrap_or_else(|e| e.into_inner());
         let bytes = crate::lambda_api::read_body(
             body,
             operations::XML_BODY_LIMIT,
@@ -138,7 +156,7 @@ impl S3Request {
             Self {
                 state,
                 parts,
-                body: Body::empty(),
+                body: std::sync::Mutex::new(Body::empty()),
                 address,
                 query,
                 request_id,
@@ -162,20 +180,20 @@ async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Response {
     let request = S3Request {
         state,
         parts,
-        body,
+        body: std::sync::Mutex::new(body),
         address,
         query,
         request_id: request_id.clone(),
     };
     let result = match operation {
         Some(operation) => run(operation, request).await,
-        None => Err(S3Errors::not_implemented(
+        None => Err(S3Error(S3Errors::not_implemented(
             "A header or query you provided implies functionality that is not implemented",
-        )),
+        ))),
     };
     let mut response = match result {
         Ok(response) => response,
-        Err(err) => error_response(&err, head, &request_id),
+        Err(S3Error(err)) => error_response(&err, head, &request_id),
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response
@@ -219,9 +237,9 @@ async fn run(operation: &'static str, request: S3Request) -> S3Result {
         "AbortMultipartUpload" => multipart::abort(request).await,
         "ListParts" => multipart::list_parts(request).await,
         "ListMultipartUploads" => multipart::list_uploads(request).await,
-        other => Err(S3Errors::not_implemented(format!(
+        other => Err(S3Error(S3Errors::not_implemented(format!(
             "Nubo does not serve {other} yet"
-        ))),
+        )))),
     }
 }
 
