@@ -1,6 +1,6 @@
 """Services Nubo does not serve yet answer in their own protocol, so boto3 raises a ClientError
 with a code (not a parse failure or a bare 400): XML for the query services (CloudFormation, SQS in
-query form) and S3, `__type` JSON for the json services (SQS, DynamoDB, CloudWatch Logs, EventBridge,
+query form), `__type` JSON for the json services (SQS, DynamoDB, CloudWatch Logs, EventBridge,
 CloudWatch). The requests are signed with a real key: verification comes first for every service."""
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ CALLS = [
     ("events", lambda c: c.list_rules(), "UnknownOperationException", 400, "json"),
     ("cloudwatch", lambda c: c.list_metrics(), "UnknownOperationException", 400, "json"),
     ("cloudformation", lambda c: c.list_stacks(), "InvalidAction", 400, "query"),
-    ("s3", lambda c: c.list_buckets(), "NotImplemented", 501, "rest-xml"),
-    ("s3", lambda c: c.create_bucket(Bucket="nubo-bucket"), "NotImplemented", 501, "rest-xml"),
     ("xray", lambda c: c.get_sampling_rules(), "UnknownOperationException", 404, "rest-json"),
 ]
 

@@ -241,7 +241,18 @@ async fn dispatch_signed(
         .await
     {
         Ok(req) => services.registry.dispatch(&credential.service, req).await,
-        Err(err) => wire(target.protocol.error_response(&err, &request_id)),
+        Err(err) => {
+            let mut response = wire(target.protocol.error_response(&err, &request_id));
+            // S3 uploads are refused before their body is read (the guard streams them): the
+            // connection cannot carry another request.
+            if credential.service == "s3" {
+                response.headers_mut().insert(
+                    http::header::CONNECTION,
+                    HeaderValue::from_static("close"),
+                );
+            }
+            response
+        }
     }
 }
 

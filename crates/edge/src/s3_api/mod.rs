@@ -193,7 +193,19 @@ async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Response {
     };
     let mut response = match result {
         Ok(response) => response,
-        Err(S3Error(err)) => error_response(&err, head, &request_id),
+        Err(S3Error(err)) => {
+            let mut response = error_response(&err, head, &request_id);
+            // An upload refused before (or while) its body was read leaves bytes on the
+            // connection — or none at all, when the client waited for `100 Continue` — so the
+            // connection cannot carry another request: say so, or the client reuses it and fails.
+            if operation.is_some_and(operations::streams_body) {
+                response.headers_mut().insert(
+                    http::header::CONNECTION,
+                    HeaderValue::from_static("close"),
+                );
+            }
+            response
+        }
     };
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response
