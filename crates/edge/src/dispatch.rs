@@ -246,10 +246,9 @@ async fn dispatch_signed(
             // S3 uploads are refused before their body is read (the guard streams them): the
             // connection cannot carry another request.
             if credential.service == "s3" {
-                response.headers_mut().insert(
-                    http::header::CONNECTION,
-                    HeaderValue::from_static("close"),
-                );
+                response
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
             }
             response
         }

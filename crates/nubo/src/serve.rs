@@ -325,9 +325,10 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("loading HTTP APIs: {e}"))?;
     let api_count = gateway.apis().count();
-    let objects = nubo_objects::ObjectStore::open(stores.documents.clone(), stores.object_blobs.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("loading buckets: {e}"))?;
+    let objects =
+        nubo_objects::ObjectStore::open(stores.documents.clone(), stores.object_blobs.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("loading buckets: {e}"))?;
 
     let mut out = std::io::stdout();
     writeln!(out, "nubo: store: {}", store_config.describe())?;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use nubo_store::{Change, ListQuery, Precondition, StoreError};
 
-use crate::records::{BucketRecord, CorsRule, PartRecord, BUCKETS, OBJECTS, PARTS, UPLOADS};
 use crate::notifications::NotificationConfiguration;
+use crate::records::{BucketRecord, CorsRule, PartRecord, BUCKETS, OBJECTS, PARTS, UPLOADS};
 use crate::{now_ms, BucketName, ObjectError, ObjectStore};
 
 impl ObjectStore {
@@ -156,4 +156,3 @@ impl ObjectStore {
 pub(crate) fn store_json(e: serde_json::Error) -> ObjectError {
     ObjectError::Store(StoreError::Backend(format!("record serialization: {e}")))
 }
-

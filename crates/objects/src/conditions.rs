@@ -36,7 +36,10 @@ impl Conditions {
             }
             Some(_) => {}
             None => {
-                if self.if_unmodified_since.is_some_and(|since| modified > since) {
+                if self
+                    .if_unmodified_since
+                    .is_some_and(|since| modified > since)
+                {
                     return Err(ObjectError::PreconditionFailed("If-Unmodified-Since"));
                 }
             }

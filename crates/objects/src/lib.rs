@@ -42,7 +42,9 @@ pub use names::{BucketName, ObjectKey, MAX_KEY_BYTES};
 pub use objects::{CopySource, MetadataDirective, ObjectRead, PutObject, MAX_OBJECT_BYTES};
 pub use records::{BucketRecord, ContentHeaders, ObjectAttributes, ObjectRecord};
 
-use records::{BucketRecord as Bucket, ObjectRecord as Object, PartRecord, BUCKETS, OBJECTS, PARTS};
+use records::{
+    BucketRecord as Bucket, ObjectRecord as Object, PartRecord, BUCKETS, OBJECTS, PARTS,
+};
 
 /// Buckets, objects and uploads over a document store and a blob store.
 pub struct ObjectStore {
@@ -88,7 +90,9 @@ impl ObjectStore {
                 Ok(bucket) => {
                     buckets.insert(bucket.name.clone(), Arc::new(bucket));
                 }
-                Err(e) => tracing::error!(bucket = %doc.key, error = %e, "skipping an unreadable bucket"),
+                Err(e) => {
+                    tracing::error!(bucket = %doc.key, error = %e, "skipping an unreadable bucket")
+                }
             }
         }
         let store = Self {

@@ -9,8 +9,8 @@ use crate::body::Written;
 use crate::buckets::store_json;
 use crate::objects::{md5_hex, multipart_etag, CopySource};
 use crate::records::{
-    object_key, part_key, ObjectAttributes, ObjectRecord, PartRecord, Segment, UploadRecord,
-    PARTS, UPLOADS,
+    object_key, part_key, ObjectAttributes, ObjectRecord, PartRecord, Segment, UploadRecord, PARTS,
+    UPLOADS,
 };
 use crate::{now_ms, BodySource, BucketName, ObjectError, ObjectKey, ObjectStore};
 
@@ -31,7 +31,9 @@ pub struct Upload {
 }
 
 fn unreadable(e: serde_json::Error) -> ObjectError {
-    ObjectError::Store(StoreError::Backend(format!("unreadable upload record: {e}")))
+    ObjectError::Store(StoreError::Backend(format!(
+        "unreadable upload record: {e}"
+    )))
 }
 
 impl ObjectStore {
@@ -139,7 +141,9 @@ impl ObjectStore {
             ];
             match self.documents.commit(changes).await {
                 Ok(_) => {
-                    if let Some(old) = current.and_then(|d| serde_json::from_str::<PartRecord>(&d.body).ok()) {
+                    if let Some(old) =
+                        current.and_then(|d| serde_json::from_str::<PartRecord>(&d.body).ok())
+                    {
                         self.forget_blobs(vec![old.blob]).await;
                     }
                     return Ok(());
@@ -299,7 +303,11 @@ impl ObjectStore {
     }
 
     /// Uploads in progress in a bucket whose key starts with `prefix`, in id order.
-    pub async fn list_uploads(&self, bucket: &str, prefix: &str) -> Result<Vec<Upload>, ObjectError> {
+    pub async fn list_uploads(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<Upload>, ObjectError> {
         self.bucket(bucket)?;
         let base = format!("{bucket}/");
         let docs = self
@@ -316,7 +324,12 @@ impl ObjectStore {
                 })
             })
             .collect();
-        uploads.sort_by(|a, b| a.record.key.cmp(&b.record.key).then(a.record.initiated_ms.cmp(&b.record.initiated_ms)));
+        uploads.sort_by(|a, b| {
+            a.record
+                .key
+                .cmp(&b.record.key)
+                .then(a.record.initiated_ms.cmp(&b.record.initiated_ms))
+        });
         Ok(uploads)
     }
 }

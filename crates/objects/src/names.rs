@@ -12,7 +12,8 @@ impl BucketName {
     /// Checks `name`.
     pub fn parse(name: &str) -> Result<Self, ObjectError> {
         let bytes = name.as_bytes();
-        let edge_ok = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let edge_ok =
+            |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
         let valid = (3..=63).contains(&bytes.len())
             && bytes
                 .iter()

@@ -135,7 +135,11 @@ mod tests {
         assert!(!c.matches(EventName::Delete, "uploads/a.jpg"));
         assert!(!c.matches(EventName::Put, "other/a.jpg"));
         assert!(!c.matches(EventName::Put, "uploads/a.png"));
-        let d = config(&["s3:ObjectRemoved:Delete", "s3:ObjectCreated:Copy"], None, None);
+        let d = config(
+            &["s3:ObjectRemoved:Delete", "s3:ObjectCreated:Copy"],
+            None,
+            None,
+        );
         assert!(d.matches(EventName::Delete, "x"));
         assert!(d.matches(EventName::Copy, "x"));
         assert!(!d.matches(EventName::Put, "x"));

@@ -124,8 +124,7 @@ impl ObjectStore {
             let precondition = current
                 .as_ref()
                 .map_or(Precondition::Absent, |d| Precondition::Revision(d.revision));
-            let mut changes =
-                vec![Change::put(OBJECTS, &doc_key, body.clone()).when(precondition)];
+            let mut changes = vec![Change::put(OBJECTS, &doc_key, body.clone()).when(precondition)];
             changes.extend(extra());
             match self.documents.commit(changes).await {
                 Ok(_) => {
@@ -169,7 +168,9 @@ impl ObjectStore {
             .await?
             .ok_or_else(|| ObjectError::NoSuchKey(key.to_owned()))?;
         serde_json::from_str(&doc.body).map_err(|e| {
-            ObjectError::Store(StoreError::Backend(format!("unreadable object record: {e}")))
+            ObjectError::Store(StoreError::Backend(format!(
+                "unreadable object record: {e}"
+            )))
         })
     }
 
@@ -191,7 +192,11 @@ impl ObjectStore {
                 None => None,
             };
             let (first, last) = span.unwrap_or((0, record.size.saturating_sub(1)));
-            let length = if record.size == 0 { 0 } else { last - first + 1 };
+            let length = if record.size == 0 {
+                0
+            } else {
+                last - first + 1
+            };
             if let Some(body) = self.open_span(&record, first, length).await? {
                 return Ok(ObjectRead {
                     record,
@@ -303,12 +308,19 @@ impl ObjectStore {
 
     /// Reads a copy source after its conditions (a 304 is a 412 for copies, as in S3).
     pub(crate) async fn copy_source(&self, source: &CopySource) -> Result<ObjectRead, ObjectError> {
-        self.get_object(&source.bucket, &source.key, &source.conditions, source.range)
-            .await
-            .map_err(|e| match e {
-                ObjectError::NotModified => ObjectError::PreconditionFailed("x-amz-copy-source-If-None-Match"),
-                other => other,
-            })
+        self.get_object(
+            &source.bucket,
+            &source.key,
+            &source.conditions,
+            source.range,
+        )
+        .await
+        .map_err(|e| match e {
+            ObjectError::NotModified => {
+                ObjectError::PreconditionFailed("x-amz-copy-source-If-None-Match")
+            }
+            other => other,
+        })
     }
 
     /// Replaces an object's tags (empty: removes them).
@@ -328,12 +340,14 @@ impl ObjectStore {
                 .await?
                 .ok_or_else(|| ObjectError::NoSuchKey(key.to_owned()))?;
             let mut record: ObjectRecord = serde_json::from_str(&current.body).map_err(|e| {
-                ObjectError::Store(StoreError::Backend(format!("unreadable object record: {e}")))
+                ObjectError::Store(StoreError::Backend(format!(
+                    "unreadable object record: {e}"
+                )))
             })?;
             record.attributes.tags = tags.clone();
             let body = serde_json::to_string(&record).map_err(store_json)?;
-            let change = Change::put(OBJECTS, &doc_key, body)
-                .when(Precondition::Revision(current.revision));
+            let change =
+                Change::put(OBJECTS, &doc_key, body).when(Precondition::Revision(current.revision));
             match self.documents.commit(vec![change]).await {
                 Ok(_) => return Ok(()),
                 Err(StoreError::Conflict(_)) => continue,

@@ -41,7 +41,12 @@ fn put(bucket: &str, key: &str) -> PutObject {
     }
 }
 
-async fn read_all(store: &ObjectStore, bucket: &str, key: &str, range: Option<ByteRange>) -> Vec<u8> {
+async fn read_all(
+    store: &ObjectStore,
+    bucket: &str,
+    key: &str,
+    range: Option<ByteRange>,
+) -> Vec<u8> {
     let mut read = store
         .get_object(bucket, key, &Conditions::default(), range)
         .await
@@ -58,7 +63,10 @@ async fn put_get_overwrite_delete_and_survive_reopen() {
     let backend = SqliteBackend::new();
     let (store, stores) = open(&backend).await;
     let b = BucketName::parse("photos").unwrap();
-    store.create_bucket(&b, "us-east-1", "000000000000").await.unwrap();
+    store
+        .create_bucket(&b, "us-east-1", "000000000000")
+        .await
+        .unwrap();
     assert!(matches!(
         store.create_bucket(&b, "us-east-1", "0").await,
         Err(ObjectError::BucketAlreadyOwnedByYou(_))
@@ -68,7 +76,10 @@ async fn put_get_overwrite_delete_and_survive_reopen() {
         .await
         .unwrap();
     assert_eq!(record.etag, "5eb63bbbe01eeed093cb22bb8f5acdc3");
-    assert_eq!(read_all(&store, "photos", "a/b.txt", None).await, b"hello world");
+    assert_eq!(
+        read_all(&store, "photos", "a/b.txt", None).await,
+        b"hello world"
+    );
     assert_eq!(
         read_all(&store, "photos", "a/b.txt", Some(ByteRange::FromTo(6, 100))).await,
         b"world"
@@ -102,11 +113,22 @@ async fn put_get_overwrite_delete_and_survive_reopen() {
     let (store, stores) = open(&backend).await;
     assert_eq!(stores.object_blobs.keys().await.unwrap().len(), 1);
     assert_eq!(read_all(&store, "photos", "a/b.txt", None).await, b"second");
-    assert!(store.delete_object("photos", "a/b.txt").await.unwrap().is_some());
-    assert!(store.delete_object("photos", "a/b.txt").await.unwrap().is_none());
+    assert!(store
+        .delete_object("photos", "a/b.txt")
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .delete_object("photos", "a/b.txt")
+        .await
+        .unwrap()
+        .is_none());
     assert!(stores.object_blobs.keys().await.unwrap().is_empty());
     store.delete_bucket("photos").await.unwrap();
-    assert!(matches!(store.bucket("photos"), Err(ObjectError::NoSuchBucket(_))));
+    assert!(matches!(
+        store.bucket("photos"),
+        Err(ObjectError::NoSuchBucket(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +140,10 @@ async fn lists_with_prefix_delimiter_and_pages() {
         .await
         .unwrap();
     for key in ["a/1", "a/2", "b", "c/x/1", "c/y", "d"] {
-        store.put_object(put("list", key), &mut body(b"x")).await.unwrap();
+        store
+            .put_object(put("list", key), &mut body(b"x"))
+            .await
+            .unwrap();
     }
     let params = |prefix: &str, delimiter: Option<&str>, after: Option<&str>, max| ListParams {
         prefix: prefix.into(),
@@ -126,12 +151,18 @@ async fn lists_with_prefix_delimiter_and_pages() {
         start_after: after.map(Into::into),
         max_keys: max,
     };
-    let page = store.list_objects("list", &params("", Some("/"), None, 1000)).await.unwrap();
+    let page = store
+        .list_objects("list", &params("", Some("/"), None, 1000))
+        .await
+        .unwrap();
     let keys: Vec<&str> = page.objects.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["b", "d"]);
     assert_eq!(page.common_prefixes, ["a/", "c/"]);
     assert!(!page.truncated);
-    let page = store.list_objects("list", &params("c/", Some("/"), None, 1000)).await.unwrap();
+    let page = store
+        .list_objects("list", &params("c/", Some("/"), None, 1000))
+        .await
+        .unwrap();
     assert_eq!(page.common_prefixes, ["c/x/"]);
     assert_eq!(page.objects[0].0, "c/y");
     // Pages of two, resumed after the last entry.
@@ -160,7 +191,10 @@ async fn multipart_completes_from_parts_without_copying() {
     let b = BucketName::parse("big").unwrap();
     let k = ObjectKey::parse("file.bin").unwrap();
     store.create_bucket(&b, "us-east-1", "0").await.unwrap();
-    let id = store.create_upload(&b, &k, Default::default()).await.unwrap();
+    let id = store
+        .create_upload(&b, &k, Default::default())
+        .await
+        .unwrap();
     let first = vec![1u8; crate::multipart::MIN_PART_BYTES as usize];
     let p1 = store
         .upload_part("big", "file.bin", &id, 1, &mut body(&first), None)
@@ -172,7 +206,12 @@ async fn multipart_completes_from_parts_without_copying() {
         .unwrap();
     assert!(matches!(
         store
-            .complete_upload("big", "file.bin", &id, &[(2, p2.etag.clone()), (1, p1.etag.clone())])
+            .complete_upload(
+                "big",
+                "file.bin",
+                &id,
+                &[(2, p2.etag.clone()), (1, p1.etag.clone())]
+            )
             .await,
         Err(ObjectError::InvalidPartOrder)
     ));
@@ -183,7 +222,12 @@ async fn multipart_completes_from_parts_without_copying() {
         Err(ObjectError::InvalidPart)
     ));
     let record = store
-        .complete_upload("big", "file.bin", &id, &[(1, p1.etag.clone()), (2, p2.etag.clone())])
+        .complete_upload(
+            "big",
+            "file.bin",
+            &id,
+            &[(1, p1.etag.clone()), (2, p2.etag.clone())],
+        )
         .await
         .unwrap();
     assert!(record.etag.ends_with("-2"));
@@ -194,7 +238,10 @@ async fn multipart_completes_from_parts_without_copying() {
         &store,
         "big",
         "file.bin",
-        Some(ByteRange::FromTo(first.len() as u64 - 2, first.len() as u64 + 1)),
+        Some(ByteRange::FromTo(
+            first.len() as u64 - 2,
+            first.len() as u64 + 1,
+        )),
     )
     .await;
     assert_eq!(span, [1, 1, b't', b'a']);
@@ -204,7 +251,10 @@ async fn multipart_completes_from_parts_without_copying() {
         Err(ObjectError::NoSuchUpload(_))
     ));
     // Abort deletes the parts' data.
-    let id = store.create_upload(&b, &k, Default::default()).await.unwrap();
+    let id = store
+        .create_upload(&b, &k, Default::default())
+        .await
+        .unwrap();
     store
         .upload_part("big", "file.bin", &id, 1, &mut body(b"x"), None)
         .await

@@ -162,9 +162,7 @@ impl Blobs for FsBlobs {
     }
 
     async fn upload(&self) -> Result<Box<dyn BlobUpload>, StoreError> {
-        let path = self
-            .dir
-            .join(format!("{UPLOAD_PREFIX}{}", unique_suffix()));
+        let path = self.dir.join(format!("{UPLOAD_PREFIX}{}", unique_suffix()));
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -226,7 +224,11 @@ impl Blobs for FsBlobs {
             let mut removed = 0;
             for entry in std::fs::read_dir(&dir)? {
                 let entry = entry?;
-                if entry.file_name().to_string_lossy().starts_with(UPLOAD_PREFIX) {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(UPLOAD_PREFIX)
+                {
                     std::fs::remove_file(entry.path())?;
                     removed += 1;
                 }

@@ -45,22 +45,6 @@ pub fn epoch_millis(at: OffsetDateTime) -> i64 {
     (at.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::datetime;
-
-    #[test]
-    fn formats_match_aws() {
-        let at = datetime!(2026-11-24 10:00:01.234 UTC);
-        assert_eq!(last_modified(at), "2026-11-24T10:00:01.234+0000");
-        assert_eq!(iso_millis(at), "2026-11-24T10:00:01.234Z");
-        assert_eq!(amz_date(at), "20261124T100001Z");
-        assert_eq!(iso_seconds(at), "2026-11-24T10:00:01Z");
-        assert_eq!(log_stream_day(at), "2026/11/24");
-    }
-}
-
 const HTTP_DATE: &[FormatItem<'static>] = format_description!(
     "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
 );
@@ -75,4 +59,20 @@ pub fn http_date(at: OffsetDateTime) -> String {
 /// Reads an HTTP date (RFC 1123); `None` for anything else.
 pub fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
     crate::sigv4::dates::parse_http_date(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn formats_match_aws() {
+        let at = datetime!(2026-11-24 10:00:01.234 UTC);
+        assert_eq!(last_modified(at), "2026-11-24T10:00:01.234+0000");
+        assert_eq!(iso_millis(at), "2026-11-24T10:00:01.234Z");
+        assert_eq!(amz_date(at), "20261124T100001Z");
+        assert_eq!(iso_seconds(at), "2026-11-24T10:00:01Z");
+        assert_eq!(log_stream_day(at), "2026/11/24");
+    }
 }

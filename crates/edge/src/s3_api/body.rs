@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http_body_util::BodyExt;
 use nubo_objects::{BodySource, ObjectError};
-use nubo_wire::sigv4::{AwsChunkedDecoder, AuthFamily, ChunkMode, PayloadHash};
+use nubo_wire::sigv4::{AuthFamily, AwsChunkedDecoder, ChunkMode, PayloadHash};
 use nubo_wire::AwsError;
 use sha2::{Digest, Sha256};
 
@@ -130,7 +130,10 @@ impl RequestBody {
             Some(StreamedPayload {
                 hash: PayloadHash::StreamingUnsignedTrailer,
                 ..
-            }) => (Some(AwsChunkedDecoder::new(ChunkMode::UnsignedTrailer)), None),
+            }) => (
+                Some(AwsChunkedDecoder::new(ChunkMode::UnsignedTrailer)),
+                None,
+            ),
             Some(StreamedPayload {
                 hash: PayloadHash::Sha256Hex(hex),
                 ..
@@ -162,7 +165,10 @@ impl RequestBody {
                 .finish()
                 .map_err(|e| e.to_aws_error(AuthFamily::S3))?;
             trailers = found;
-            if self.decoded_length.is_some_and(|declared| declared != length) {
+            if self
+                .decoded_length
+                .is_some_and(|declared| declared != length)
+            {
                 return Err(S3Errors::incomplete_body(
                     "You did not provide the number of bytes specified by the Content-Length HTTP header",
                 ));

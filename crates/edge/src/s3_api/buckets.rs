@@ -86,7 +86,11 @@ pub(crate) async fn head(request: S3Request) -> S3Result {
 }
 
 pub(crate) async fn delete(request: S3Request) -> S3Result {
-    request.state.objects.delete_bucket(request.bucket()).await?;
+    request
+        .state
+        .objects
+        .delete_bucket(request.bucket())
+        .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -112,7 +116,8 @@ pub(crate) async fn get_tagging(request: S3Request) -> S3Result {
     let bucket = request.state.objects.bucket(request.bucket())?;
     if bucket.tags.is_empty() {
         return Err(S3Errors::no_such_tag_set("The TagSet does not exist")
-            .with_extra("BucketName", bucket.name.clone()).into());
+            .with_extra("BucketName", bucket.name.clone())
+            .into());
     }
     Ok(xml("Tagging", |w| tags::write(w, &bucket.tags)))
 }
@@ -214,7 +219,8 @@ pub(crate) async fn put_cors(request: S3Request) -> S3Result {
         {
             return Err(S3Errors::invalid_request(format!(
                 "Found unsupported HTTP method in CORS config. Unsupported method is {bad}"
-            )).into());
+            ))
+            .into());
         }
         rules.push(parsed);
     }

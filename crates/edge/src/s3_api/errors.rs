@@ -66,8 +66,9 @@ pub(crate) fn from_objects(err: ObjectError) -> AwsError {
         ObjectError::EntityTooLarge => S3Errors::entity_too_large(message),
         ObjectError::BadDigest => S3Errors::bad_digest(message),
         ObjectError::InvalidDigest => S3Errors::invalid_digest(message),
-        ObjectError::InvalidRange { size } => S3Errors::invalid_range(message)
-            .with_extra("ActualObjectSize", size.to_string()),
+        ObjectError::InvalidRange { size } => {
+            S3Errors::invalid_range(message).with_extra("ActualObjectSize", size.to_string())
+        }
         ObjectError::PreconditionFailed(condition) => {
             S3Errors::precondition_failed(message).with_extra("Condition", condition)
         }

@@ -33,9 +33,11 @@ fn common(request: &S3Request) -> Result<Common, AwsError> {
             .ok()
             .filter(|n| *n >= 0)
             .ok_or_else(|| {
-                S3Errors::invalid_argument("Provided max-keys not an integer or within integer range")
-                    .with_extra("ArgumentName", "max-keys")
-                    .with_extra("ArgumentValue", text.to_owned())
+                S3Errors::invalid_argument(
+                    "Provided max-keys not an integer or within integer range",
+                )
+                .with_extra("ArgumentName", "max-keys")
+                .with_extra("ArgumentValue", text.to_owned())
             })?
             .min(1000) as usize,
     };
@@ -43,9 +45,11 @@ fn common(request: &S3Request) -> Result<Common, AwsError> {
         None => false,
         Some("url") => true,
         Some(other) => {
-            return Err(S3Errors::invalid_argument("Invalid Encoding Method specified in Request")
-                .with_extra("ArgumentName", "encoding-type")
-                .with_extra("ArgumentValue", other.to_owned()).into())
+            return Err(
+                S3Errors::invalid_argument("Invalid Encoding Method specified in Request")
+                    .with_extra("ArgumentName", "encoding-type")
+                    .with_extra("ArgumentValue", other.to_owned()),
+            )
         }
     };
     Ok(Common {
@@ -79,7 +83,8 @@ impl Common {
                     .text_element("StorageClass", "STANDARD");
                 if let Some(owner) = owner {
                     w.element("Owner", |w| {
-                        w.text_element("DisplayName", owner).text_element("ID", owner);
+                        w.text_element("DisplayName", owner)
+                            .text_element("ID", owner);
                     });
                 }
             });
@@ -170,7 +175,8 @@ pub(crate) async fn list_v2(request: S3Request) -> S3Result {
         .objects
         .list_objects(request.bucket(), &params)
         .await?;
-    let owner = (request.query.get("fetch-owner") == Some("true")).then(|| request.scope().account_id);
+    let owner =
+        (request.query.get("fetch-owner") == Some("true")).then(|| request.scope().account_id);
     Ok(xml("ListBucketResult", |w| {
         w.text_element("IsTruncated", if page.truncated { "true" } else { "false" });
         common.write_entries(w, &page, owner.as_deref());

@@ -199,10 +199,9 @@ async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Response {
             // connection — or none at all, when the client waited for `100 Continue` — so the
             // connection cannot carry another request: say so, or the client reuses it and fails.
             if operation.is_some_and(operations::streams_body) {
-                response.headers_mut().insert(
-                    http::header::CONNECTION,
-                    HeaderValue::from_static("close"),
-                );
+                response
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
             }
             response
         }

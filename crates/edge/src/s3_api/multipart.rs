@@ -23,9 +23,11 @@ fn part_number(request: &S3Request) -> Result<u32, AwsError> {
         .ok()
         .filter(|n| (1..=10_000).contains(n))
         .ok_or_else(|| {
-            S3Errors::invalid_argument("Part number must be an integer between 1 and 10000, inclusive")
-                .with_extra("ArgumentName", "partNumber")
-                .with_extra("ArgumentValue", text.to_owned())
+            S3Errors::invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+            .with_extra("ArgumentName", "partNumber")
+            .with_extra("ArgumentValue", text.to_owned())
         })
 }
 
@@ -93,7 +95,11 @@ pub(crate) async fn complete(request: S3Request) -> S3Result {
             .child_text("PartNumber")
             .and_then(|n| n.trim().parse::<u32>().ok())
             .ok_or_else(|| S3Errors::malformed_xml("A part has no PartNumber"))?;
-        let etag = part.child_text("ETag").unwrap_or_default().trim().to_owned();
+        let etag = part
+            .child_text("ETag")
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         parts.push((number, etag));
     }
     if document.name != "CompleteMultipartUpload" {
@@ -171,10 +177,12 @@ pub(crate) async fn list_parts(request: S3Request) -> S3Result {
             });
         }
         w.element("Initiator", |w| {
-            w.text_element("ID", &owner).text_element("DisplayName", &owner);
+            w.text_element("ID", &owner)
+                .text_element("DisplayName", &owner);
         });
         w.element("Owner", |w| {
-            w.text_element("ID", &owner).text_element("DisplayName", &owner);
+            w.text_element("ID", &owner)
+                .text_element("DisplayName", &owner);
         });
         w.text_element("StorageClass", "STANDARD");
     }))

@@ -34,7 +34,9 @@ pub(crate) async fn get(request: S3Request) -> S3Result {
                 if config.prefix.is_some() || config.suffix.is_some() {
                     w.element("Filter", |w| {
                         w.element("S3Key", |w| {
-                            for (name, value) in [("prefix", &config.prefix), ("suffix", &config.suffix)] {
+                            for (name, value) in
+                                [("prefix", &config.prefix), ("suffix", &config.suffix)]
+                            {
                                 if let Some(value) = value {
                                     w.element("FilterRule", |w| {
                                         w.text_element("Name", name).text_element("Value", value);
@@ -98,7 +100,8 @@ pub(crate) async fn put(request: S3Request) -> S3Result {
         return Err(S3Errors::invalid_argument(format!(
             "Nubo cannot deliver to {} targets yet: only Lambda functions",
             other.name
-        )).into());
+        ))
+        .into());
     }
     let account = request.scope().account_id;
     let mut lambda = Vec::new();
@@ -106,7 +109,10 @@ pub(crate) async fn put(request: S3Request) -> S3Result {
         .children_named("CloudFunctionConfiguration")
         .enumerate()
     {
-        let arn = config.child_text("CloudFunction").unwrap_or_default().trim();
+        let arn = config
+            .child_text("CloudFunction")
+            .unwrap_or_default()
+            .trim();
         let events: Vec<String> = config
             .children_named("Event")
             .map(|e| e.text.trim().to_owned())
@@ -122,19 +128,25 @@ pub(crate) async fn put(request: S3Request) -> S3Result {
         {
             return Err(S3Errors::invalid_argument(format!(
                 "The event is not supported for notifications: {bad}"
-            )).into());
+            ))
+            .into());
         }
         let (mut prefix, mut suffix) = (None, None);
         if let Some(key) = config.child("Filter").and_then(|f| f.child("S3Key")) {
             for rule in key.children_named("FilterRule") {
                 let value = rule.child_text("Value").unwrap_or_default().to_owned();
-                match rule.child_text("Name").map(str::to_ascii_lowercase).as_deref() {
+                match rule
+                    .child_text("Name")
+                    .map(str::to_ascii_lowercase)
+                    .as_deref()
+                {
                     Some("prefix") if prefix.is_none() => prefix = Some(value),
                     Some("suffix") if suffix.is_none() => suffix = Some(value),
                     _ => {
                         return Err(S3Errors::invalid_argument(
                             "FilterRule names must be prefix or suffix, each at most once",
-                        ).into())
+                        )
+                        .into())
                     }
                 }
             }

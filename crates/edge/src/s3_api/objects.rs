@@ -87,7 +87,7 @@ pub(crate) fn check_small_body(headers: &HeaderMap, body: &[u8]) -> Result<(), A
         if actual != expected {
             return Err(S3Errors::bad_digest(
                 "The Content-MD5 you specified did not match what we received.",
-            ).into());
+            ));
         }
     }
     for (name, value) in headers {
@@ -98,7 +98,7 @@ pub(crate) fn check_small_body(headers: &HeaderMap, body: &[u8]) -> Result<(), A
             if checksum.finish() != expected {
                 return Err(S3Errors::bad_checksum(format!(
                     "The {name} you specified did not match the calculated checksum."
-                )).into());
+                )));
             }
         }
     }
@@ -116,7 +116,7 @@ fn check_declared_size(headers: &HeaderMap, limit: u64) -> Result<(), AwsError> 
         return Err(S3Errors::entity_too_large(
             "Your proposed upload exceeds the maximum allowed size",
         )
-        .with_extra("MaxSizeAllowed", limit.to_string()).into());
+        .with_extra("MaxSizeAllowed", limit.to_string()));
     }
     Ok(())
 }
@@ -141,7 +141,14 @@ pub(crate) async fn put(mut request: S3Request) -> S3Result {
     };
     let mut body = upload_body(&mut request, MAX_OBJECT_BYTES)?;
     let record = request.state.objects.put_object(put, &mut body).await?;
-    emit(&request, &bucket_record, EventName::Put, request.key(), Some(&record)).await;
+    emit(
+        &request,
+        &bucket_record,
+        EventName::Put,
+        request.key(),
+        Some(&record),
+    )
+    .await;
     let mut response = empty(StatusCode::OK);
     set_header(&mut response, "etag", &quoted(&record.etag));
     Ok(response)
@@ -179,7 +186,10 @@ fn object_headers(response: &mut Response, record: &ObjectRecord, request: &S3Re
             .or_else(|| stored.clone())
     };
     let pairs = [
-        ("content-type", pick("response-content-type", &h.content_type)),
+        (
+            "content-type",
+            pick("response-content-type", &h.content_type),
+        ),
         (
             "content-encoding",
             pick("response-content-encoding", &h.content_encoding),
@@ -192,7 +202,10 @@ fn object_headers(response: &mut Response, record: &ObjectRecord, request: &S3Re
             "content-language",
             pick("response-content-language", &h.content_language),
         ),
-        ("cache-control", pick("response-cache-control", &h.cache_control)),
+        (
+            "cache-control",
+            pick("response-cache-control", &h.cache_control),
+        ),
         ("expires", pick("response-expires", &h.expires)),
     ];
     for (name, value) in pairs {
@@ -359,9 +372,9 @@ pub(crate) async fn copy(request: S3Request) -> S3Result {
         None | Some("COPY") => MetadataDirective::Copy,
         Some("REPLACE") => MetadataDirective::Replace(attributes(&request.parts.headers)?),
         Some(other) => {
-            return Err(S3Errors::invalid_argument(format!(
-                "Unknown metadata directive: {other}"
-            )).into())
+            return Err(
+                S3Errors::invalid_argument(format!("Unknown metadata directive: {other}")).into(),
+            )
         }
     };
     let tags = match request.header("x-amz-tagging-directive") {
@@ -371,9 +384,9 @@ pub(crate) async fn copy(request: S3Request) -> S3Result {
             None => Vec::new(),
         }),
         Some(other) => {
-            return Err(S3Errors::invalid_argument(format!(
-                "Unknown tagging directive: {other}"
-            )).into())
+            return Err(
+                S3Errors::invalid_argument(format!("Unknown tagging directive: {other}")).into(),
+            )
         }
     };
     let record = request
@@ -381,7 +394,14 @@ pub(crate) async fn copy(request: S3Request) -> S3Result {
         .objects
         .copy_object(&source, &bucket, &key, directive, tags)
         .await?;
-    emit(&request, &bucket_record, EventName::Copy, request.key(), Some(&record)).await;
+    emit(
+        &request,
+        &bucket_record,
+        EventName::Copy,
+        request.key(),
+        Some(&record),
+    )
+    .await;
     Ok(xml("CopyObjectResult", |w| {
         w.text_element("ETag", &quoted(&record.etag))
             .text_element("LastModified", &iso(record.modified_ms));

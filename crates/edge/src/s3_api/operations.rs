@@ -197,7 +197,10 @@ mod tests {
         assert_eq!(op("GET", "/b?list-type=2&prefix=a"), Some("ListObjectsV2"));
         assert_eq!(op("GET", "/b/"), Some("ListObjects"));
         assert_eq!(op("PUT", "/b/k?x-id=PutObject"), Some("PutObject"));
-        assert_eq!(op("PUT", "/b/k?partNumber=1&uploadId=u"), Some("UploadPart"));
+        assert_eq!(
+            op("PUT", "/b/k?partNumber=1&uploadId=u"),
+            Some("UploadPart")
+        );
         assert_eq!(op("POST", "/b/k?uploads"), Some("CreateMultipartUpload"));
         assert_eq!(op("POST", "/b?delete"), Some("DeleteObjects"));
         assert_eq!(op("GET", "/b?acl"), None);
@@ -212,7 +215,12 @@ mod tests {
 
     #[test]
     fn addresses_path_and_virtual_host_style() {
-        let p = parts("GET", "/b/photos/Happy%20Face%2B1.jpg", "localhost:9", false);
+        let p = parts(
+            "GET",
+            "/b/photos/Happy%20Face%2B1.jpg",
+            "localhost:9",
+            false,
+        );
         assert_eq!(
             address(&p),
             Address {

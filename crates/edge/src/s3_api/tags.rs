@@ -21,13 +21,19 @@ pub(crate) fn check(tags: &[(String, String)], max: usize) -> Result<(), AwsErro
     }
     for (i, (key, value)) in tags.iter().enumerate() {
         if key.is_empty() || key.chars().count() > 128 {
-            return Err(S3Errors::invalid_tag("The TagKey you have provided is invalid"));
+            return Err(S3Errors::invalid_tag(
+                "The TagKey you have provided is invalid",
+            ));
         }
         if value.chars().count() > 256 {
-            return Err(S3Errors::invalid_tag("The TagValue you have provided is invalid"));
+            return Err(S3Errors::invalid_tag(
+                "The TagValue you have provided is invalid",
+            ));
         }
         if tags[..i].iter().any(|(k, _)| k == key) {
-            return Err(S3Errors::invalid_tag("Cannot provide multiple Tags with the same key"));
+            return Err(S3Errors::invalid_tag(
+                "Cannot provide multiple Tags with the same key",
+            ));
         }
     }
     Ok(())

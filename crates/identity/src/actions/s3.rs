@@ -35,8 +35,16 @@ pub(super) const RULES: &[Rule] = &[
     s3!("GetBucketCors", "GetBucketCORS", BUCKET),
     s3!("PutBucketCors", "PutBucketCORS", BUCKET),
     s3!("DeleteBucketCors", "PutBucketCORS", BUCKET),
-    s3!("GetBucketNotificationConfiguration", "GetBucketNotification", BUCKET),
-    s3!("PutBucketNotificationConfiguration", "PutBucketNotification", BUCKET),
+    s3!(
+        "GetBucketNotificationConfiguration",
+        "GetBucketNotification",
+        BUCKET
+    ),
+    s3!(
+        "PutBucketNotificationConfiguration",
+        "PutBucketNotification",
+        BUCKET
+    ),
     s3!("PutObject", "PutObject", OBJECT),
     s3!("GetObject", "GetObject", OBJECT),
     s3!("HeadObject", "GetObject", OBJECT),

@@ -158,7 +158,10 @@ fn every_served_operation_has_a_rule_and_missing_parameters_are_errors() {
 fn s3_objects_and_copies() {
     assert_eq!(
         one("s3", "GetObject", &[("Bucket", "b"), ("Key", "a/b c.jpg")]),
-        [("s3:GetObject".to_owned(), "arn:aws:s3:::b/a/b c.jpg".to_owned())]
+        [(
+            "s3:GetObject".to_owned(),
+            "arn:aws:s3:::b/a/b c.jpg".to_owned()
+        )]
     );
     assert_eq!(
         one(

@@ -44,7 +44,10 @@ pub async fn blobs_stream_in_and_out(backend: &dyn Backend) {
         upload.write(piece).await.unwrap();
     }
     assert_eq!(upload.written(), data.len() as u64);
-    assert!(blobs.keys().await.unwrap().is_empty(), "nothing before publish");
+    assert!(
+        blobs.keys().await.unwrap().is_empty(),
+        "nothing before publish"
+    );
     upload.publish("streamed").await.unwrap();
     assert_eq!(blobs.keys().await.unwrap(), ["streamed"]);
 
@@ -54,7 +57,11 @@ pub async fn blobs_stream_in_and_out(backend: &dyn Backend) {
     read.reader.read_to_end(&mut back).await.unwrap();
     assert_eq!(back, data);
 
-    let mut range = blobs.open("streamed", 1000, Some(10)).await.unwrap().unwrap();
+    let mut range = blobs
+        .open("streamed", 1000, Some(10))
+        .await
+        .unwrap()
+        .unwrap();
     let mut part = Vec::new();
     range.reader.read_to_end(&mut part).await.unwrap();
     assert_eq!(part, &data[1000..1010]);
