@@ -448,3 +448,28 @@ def test_aws_cli_cp_ls_sync_rm(endpoint, tmp_path, s3, bucket):
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["big.bin"]
     missing = run("s3", "cp", f"{url}/nope", str(tmp_path / "nope"))
     assert missing.returncode != 0 and "404" in missing.stderr
+
+
+def test_sigv2_presigned_urls(s3, bucket):
+    """boto3 presigns S3 URLs with SigV2 by default (`AWSAccessKeyId`, `Expires`, `Signature`)."""
+    import urllib.request
+
+    s3.put_object(Bucket=bucket, Key="v2 file.txt", Body=b"legacy")
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "v2 file.txt", "ResponseContentType": "text/x-v2"}, ExpiresIn=60
+    )
+    assert "AWSAccessKeyId=" in url and "Signature=" in url
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == b"legacy"
+        assert response.headers["Content-Type"] == "text/x-v2"
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "v2-up"}, ExpiresIn=60)
+    with urllib.request.urlopen(urllib.request.Request(put_url, data=b"up", method="PUT"), timeout=10) as response:
+        assert response.status == 200
+    assert s3.get_object(Bucket=bucket, Key="v2-up")["Body"].read() == b"up"
+    expired = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "v2-up"}, ExpiresIn=-10)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(expired, timeout=10)
+    assert e.value.code == 403
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url.replace("text%2Fx-v2", "text%2Fx-v3"), timeout=10)
+    assert e.value.code == 403 and b"SignatureDoesNotMatch" in e.value.read()

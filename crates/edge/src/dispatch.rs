@@ -226,9 +226,12 @@ fn unsigned_error(req: &Request, err: AwsError) -> Response {
 /// service it was signed for.
 async fn dispatch_signed(
     services: &Services,
-    credential: crate::scope::CredentialScope,
+    mut credential: crate::scope::CredentialScope,
     req: Request,
 ) -> Response {
+    if credential.legacy_v2 {
+        credential.region = services.default_scope.region.clone();
+    }
     let target = services.registry.target(&credential.service, &req);
     let request_id = req
         .extensions()
