@@ -413,7 +413,7 @@ def test_policies_limit_users(endpoint, server, s3, bucket):
 
 def test_unsupported_subresources_answer_not_implemented(s3, bucket):
     with pytest.raises(ClientError) as e:
-        s3.get_bucket_policy(Bucket=bucket)
+        s3.get_bucket_versioning(Bucket=bucket)
     assert error(e) == ("NotImplemented", 501)
 
 
@@ -473,3 +473,44 @@ def test_sigv2_presigned_urls(s3, bucket):
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(url.replace("text%2Fx-v2", "text%2Fx-v3"), timeout=10)
     assert e.value.code == 403 and b"SignatureDoesNotMatch" in e.value.read()
+
+
+def test_bucket_policies(endpoint, server, s3, bucket):
+    """A bucket policy grants a user with no identity policy; a Deny in it stops even the
+    administrator; it is stored, returned and deleted."""
+    iam = server.client("iam")
+    user = f"guest-{uuid.uuid4().hex[:8]}"
+    user_arn = iam.create_user(UserName=user)["User"]["Arn"]
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    guest = s3_client(endpoint, aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    s3.put_object(Bucket=bucket, Key="shared/a", Body=b"shared")
+    s3.put_object(Bucket=bucket, Key="locked/b", Body=b"locked")
+    with pytest.raises(ClientError) as e:
+        guest.get_object(Bucket=bucket, Key="shared/a")
+    assert error(e) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert error(e) == ("NoSuchBucketPolicy", 404)
+    policy = json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "s3:GetObject",
+             "Resource": f"arn:aws:s3:::{bucket}/shared/*"},
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+             "Resource": f"arn:aws:s3:::{bucket}/locked/*"},
+        ],
+    })
+    s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == json.loads(policy)
+    assert guest.get_object(Bucket=bucket, Key="shared/a")["Body"].read() == b"shared"
+    with pytest.raises(ClientError) as e:
+        guest.get_object(Bucket=bucket, Key="locked/b")
+    assert error(e) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as e:
+        s3.get_object(Bucket=bucket, Key="locked/b")
+    assert error(e) == ("AccessDenied", 403)
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_policy(Bucket=bucket, Policy="{not json")
+    assert error(e) == ("MalformedPolicy", 400)
+    s3.delete_bucket_policy(Bucket=bucket)
+    assert s3.get_object(Bucket=bucket, Key="locked/b")["Body"].read() == b"locked"

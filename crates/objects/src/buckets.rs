@@ -29,6 +29,7 @@ impl ObjectStore {
             tags: Vec::new(),
             cors: None,
             notifications: NotificationConfiguration::default(),
+            policy: None,
         };
         let body = serde_json::to_string(&record).map_err(store_json)?;
         match self
@@ -138,6 +139,17 @@ impl ObjectStore {
         cors: Option<Vec<CorsRule>>,
     ) -> Result<(), ObjectError> {
         self.modify_bucket(name, |b| b.cors = cors).await.map(drop)
+    }
+
+    /// Replaces (`None`: removes) the bucket policy.
+    pub async fn set_bucket_policy(
+        &self,
+        name: &str,
+        policy: Option<String>,
+    ) -> Result<(), ObjectError> {
+        self.modify_bucket(name, |b| b.policy = policy)
+            .await
+            .map(drop)
     }
 
     /// Replaces the bucket's notification configuration.

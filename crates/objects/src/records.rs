@@ -36,6 +36,9 @@ pub struct BucketRecord {
     /// Where object events go.
     #[serde(default)]
     pub notifications: NotificationConfiguration,
+    /// The bucket policy (a JSON policy document, checked by the edge before it is set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// One CORS rule.

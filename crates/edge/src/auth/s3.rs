@@ -3,8 +3,13 @@
 //! `Key`, and a copy's `SourceBucket`/`SourceKey`. DeleteObjects names its keys in the body:
 //! `s3:DeleteObject` is checked on each after the table's (empty) rule.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use http::request::Parts;
+use nubo_identity::policy::{parse_resource_policy, Policy};
 use nubo_identity::IdentityRegistry;
+use nubo_objects::ObjectStore;
 use nubo_wire::AwsError;
 use time::OffsetDateTime;
 
@@ -12,8 +17,22 @@ use super::rest::{Matched, STREAMED};
 use super::{condition_keys, Asked, Authorizer, Parameters};
 use crate::s3_api::operations::{self, XML_BODY_LIMIT};
 
-/// S3's authorizer.
-pub(crate) struct S3Authorizer;
+/// S3's authorizer: the bucket's policy is the resource policy of every request to it.
+pub(crate) struct S3Authorizer {
+    objects: Arc<ObjectStore>,
+    /// Bucket policies as parsed, by bucket, with the text they were parsed from (a changed
+    /// policy is parsed again on its first use; the request path parses nothing otherwise).
+    policies: Mutex<HashMap<String, (String, Arc<Policy>)>>,
+}
+
+impl S3Authorizer {
+    pub(crate) fn new(objects: Arc<ObjectStore>) -> Self {
+        Self {
+            objects,
+            policies: Mutex::new(HashMap::new()),
+        }
+    }
+}
 
 impl Authorizer for S3Authorizer {
     fn route(&self, parts: &Parts) -> Option<Matched> {
@@ -53,11 +72,30 @@ impl Authorizer for S3Authorizer {
             .collect())
     }
 
-    fn after_authorization(
+    fn resource_policy(
         &self,
         asked: &Asked<'_>,
         _parameters: &Parameters,
         _identity: &IdentityRegistry,
+    ) -> Option<Arc<Policy>> {
+        let bucket = self.objects.bucket(asked.label("Bucket")?).ok()?;
+        let text = bucket.policy.as_deref()?;
+        let mut cache = self.policies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cached, policy)) = cache.get(&bucket.name) {
+            if cached == text {
+                return Some(policy.clone());
+            }
+        }
+        let policy = Arc::new(parse_resource_policy(text).ok()?);
+        cache.insert(bucket.name.clone(), (text.to_owned(), policy.clone()));
+        Some(policy)
+    }
+
+    fn after_authorization(
+        &self,
+        asked: &Asked<'_>,
+        parameters: &Parameters,
+        identity: &IdentityRegistry,
         now: OffsetDateTime,
     ) -> Result<(), AwsError> {
         if asked.operation != "DeleteObjects" {
@@ -69,6 +107,7 @@ impl Authorizer for S3Authorizer {
             return Ok(());
         };
         let keys = condition_keys(asked.parts, asked.scope);
+        let policy = self.resource_policy(asked, parameters, identity);
         for object in document.children_named("Object") {
             let key = object.child_text("Key").unwrap_or_default();
             asked
@@ -76,7 +115,7 @@ impl Authorizer for S3Authorizer {
                 .authorize(
                     "s3:DeleteObject",
                     &format!("arn:aws:s3:::{bucket}/{key}"),
-                    None,
+                    policy.as_deref(),
                     None,
                     &keys,
                     now,

@@ -270,3 +270,47 @@ impl BodySource for RequestBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(header: &str, data: &[u8]) -> String {
+        let mut checksum = Checksum::named(header).unwrap();
+        checksum.update(data);
+        checksum.finish()
+    }
+
+    #[test]
+    fn checksums_match_the_sdks_values() {
+        // Values the AWS SDKs compute for "hello world".
+        assert_eq!(value("x-amz-checksum-crc32", b"hello world"), "DUoRhQ==");
+        assert_eq!(value("x-amz-checksum-crc32c", b"hello world"), "yZRlqg==");
+        assert_eq!(
+            value("x-amz-checksum-sha1", b"hello world"),
+            "Kq5sNclPz7QV2+lfQIuc6R7oRu0="
+        );
+        assert_eq!(
+            value("x-amz-checksum-sha256", b"hello world"),
+            "uU0nuZNNPgilLlLX2n2r+sSE7+N6U4DukIj3rOLvzek="
+        );
+        assert!(Checksum::named("x-amz-checksum-crc64nvme").is_none());
+        assert!(Checksum::named("content-md5").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_wrong_payload_hash_fails_at_the_end() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-length", "5".parse().unwrap());
+        let payload = StreamedPayload {
+            hash: PayloadHash::Sha256Hex(hex::encode(Sha256::digest(b"other"))),
+            chain: None,
+        };
+        let mut body = RequestBody::new(Body::from("hello"), &headers, Some(payload)).unwrap();
+        assert_eq!(body.next_chunk().await.unwrap().unwrap(), "hello");
+        let Err(ObjectError::Body(err)) = body.next_chunk().await else {
+            panic!("the mismatch must fail the end of the body");
+        };
+        assert_eq!(err.code, "XAmzContentSHA256Mismatch");
+    }
+}

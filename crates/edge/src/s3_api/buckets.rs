@@ -245,3 +245,41 @@ pub(crate) async fn delete_cors(request: S3Request) -> S3Result {
         .await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
+
+pub(crate) async fn get_policy(request: S3Request) -> S3Result {
+    let bucket = request.state.objects.bucket(request.bucket())?;
+    let Some(policy) = bucket.policy.clone() else {
+        return Err(
+            S3Errors::no_such_bucket_policy("The bucket policy does not exist")
+                .with_extra("BucketName", bucket.name.clone())
+                .into(),
+        );
+    };
+    let mut response = axum::response::Response::new(axum::body::Body::from(policy));
+    set_header(&mut response, "content-type", "application/json");
+    Ok(response)
+}
+
+pub(crate) async fn put_policy(request: S3Request) -> S3Result {
+    request.state.objects.bucket(request.bucket())?;
+    let (request, body) = request.xml_body().await?;
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| S3Errors::malformed_policy("Policies must be valid JSON"))?;
+    nubo_identity::policy::parse_resource_policy(&text)
+        .map_err(|e| S3Errors::malformed_policy(e.message))?;
+    request
+        .state
+        .objects
+        .set_bucket_policy(request.bucket(), Some(text))
+        .await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+pub(crate) async fn delete_policy(request: S3Request) -> S3Result {
+    request
+        .state
+        .objects
+        .set_bucket_policy(request.bucket(), None)
+        .await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}

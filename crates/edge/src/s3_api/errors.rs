@@ -29,6 +29,8 @@ nubo_wire::error_table! {
         incomplete_body => ("IncompleteBody", BAD_REQUEST),
         no_such_tag_set => ("NoSuchTagSet", NOT_FOUND),
         no_such_cors_configuration => ("NoSuchCORSConfiguration", NOT_FOUND),
+        no_such_bucket_policy => ("NoSuchBucketPolicy", NOT_FOUND),
+        malformed_policy => ("MalformedPolicy", BAD_REQUEST),
         illegal_location_constraint => ("IllegalLocationConstraintException", BAD_REQUEST),
         invalid_location_constraint => ("InvalidLocationConstraint", BAD_REQUEST),
         invalid_tag => ("InvalidTag", BAD_REQUEST),

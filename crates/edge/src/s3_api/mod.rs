@@ -52,7 +52,7 @@ pub(crate) fn service(state: &Arc<EdgeState>) -> Service {
             Protocol::RestXml,
             Router::new().fallback(handle).with_state(state.clone()),
         )
-        .authorized_by(S3Authorizer)
+        .authorized_by(S3Authorizer::new(state.objects.clone()))
 }
 
 /// A handler's result.
@@ -228,6 +228,9 @@ async fn run(operation: &'static str, request: S3Request) -> S3Result {
         "GetBucketCors" => buckets::get_cors(request).await,
         "PutBucketCors" => buckets::put_cors(request).await,
         "DeleteBucketCors" => buckets::delete_cors(request).await,
+        "GetBucketPolicy" => buckets::get_policy(request).await,
+        "PutBucketPolicy" => buckets::put_policy(request).await,
+        "DeleteBucketPolicy" => buckets::delete_policy(request).await,
         "GetBucketNotificationConfiguration" => notifications::get(request).await,
         "PutBucketNotificationConfiguration" => notifications::put(request).await,
         "ListObjects" => listing::list_v1(request).await,

@@ -175,15 +175,17 @@ pub(crate) async fn put(request: S3Request) -> S3Result {
     Ok(empty(StatusCode::OK))
 }
 
-/// S3's `sequencer`: increasing hex, per server (so per key too).
+/// S3's `sequencer`: increasing hex, per server (so per key too): the time in nanoseconds, or one
+/// more than the last value handed out.
 fn sequencer() -> String {
     static LAST: AtomicU64 = AtomicU64::new(0);
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as u64;
-    let value = LAST
-        .fetch_max(now, Ordering::Relaxed)
-        .max(now)
-        .wrapping_add(1);
-    LAST.fetch_max(value, Ordering::Relaxed);
+    let previous = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+            Some(now.max(last.saturating_add(1)))
+        })
+        .unwrap_or(now);
+    let value = now.max(previous.saturating_add(1));
     format!("{value:018X}")
 }
 
@@ -274,5 +276,21 @@ pub(crate) async fn emit(
         {
             tracing::warn!(bucket = %bucket.name, function = %config.function_arn, error = ?e, "could not queue an S3 event");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_written_as_s3_writes_them() {
+        assert_eq!(
+            event_key("uploads/Happy Face+1.jpg"),
+            "uploads/Happy+Face%2B1.jpg"
+        );
+        assert_eq!(event_key("a/é.txt"), "a/%C3%A9.txt");
+        let (a, b) = (sequencer(), sequencer());
+        assert!(u128::from_str_radix(&b, 16).unwrap() > u128::from_str_radix(&a, 16).unwrap());
     }
 }

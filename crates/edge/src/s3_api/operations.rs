@@ -76,7 +76,6 @@ pub(crate) fn address(parts: &Parts) -> Address {
 /// Subresources Nubo does not serve: a request naming one is not mistaken for a plain GET/PUT.
 const NOT_SERVED: &[&str] = &[
     "acl",
-    "policy",
     "policyStatus",
     "versioning",
     "versions",
@@ -120,21 +119,25 @@ pub(crate) fn operation(parts: &Parts, address: &Address) -> Option<&'static str
             Method::PUT if has("tagging") => "PutBucketTagging",
             Method::PUT if has("cors") => "PutBucketCors",
             Method::PUT if has("notification") => "PutBucketNotificationConfiguration",
+            Method::PUT if has("policy") => "PutBucketPolicy",
             Method::PUT => "CreateBucket",
             Method::GET if has("location") => "GetBucketLocation",
             Method::GET if has("tagging") => "GetBucketTagging",
             Method::GET if has("cors") => "GetBucketCors",
             Method::GET if has("notification") => "GetBucketNotificationConfiguration",
+            Method::GET if has("policy") => "GetBucketPolicy",
             Method::GET if has("uploads") => "ListMultipartUploads",
             Method::GET if query.get("list-type") == Some("2") => "ListObjectsV2",
             Method::GET => "ListObjects",
             Method::HEAD => "HeadBucket",
             Method::DELETE if has("tagging") => "DeleteBucketTagging",
             Method::DELETE if has("cors") => "DeleteBucketCors",
+            Method::DELETE if has("policy") => "DeleteBucketPolicy",
             Method::DELETE => "DeleteBucket",
             Method::POST if has("delete") => "DeleteObjects",
             _ => return None,
         },
+        (Some(_), Some(_)) if has("policy") => return None,
         (Some(_), Some(_)) => match *method {
             Method::PUT if has("partNumber") && has("uploadId") && copy => "UploadPartCopy",
             Method::PUT if has("partNumber") && has("uploadId") => "UploadPart",
@@ -204,6 +207,8 @@ mod tests {
         assert_eq!(op("POST", "/b/k?uploads"), Some("CreateMultipartUpload"));
         assert_eq!(op("POST", "/b?delete"), Some("DeleteObjects"));
         assert_eq!(op("GET", "/b?acl"), None);
+        assert_eq!(op("GET", "/b?policy"), Some("GetBucketPolicy"));
+        assert_eq!(op("GET", "/b/k?acl"), None);
         assert_eq!(op("GET", "/b/k?response-content-type=x"), Some("GetObject"));
         let p = parts("PUT", "/b/k", "localhost", true);
         assert_eq!(operation(&p, &address(&p)), Some("CopyObject"));

@@ -45,6 +45,9 @@ pub(super) const RULES: &[Rule] = &[
         "PutBucketNotification",
         BUCKET
     ),
+    s3!("GetBucketPolicy", "GetBucketPolicy", BUCKET),
+    s3!("PutBucketPolicy", "PutBucketPolicy", BUCKET),
+    s3!("DeleteBucketPolicy", "DeleteBucketPolicy", BUCKET),
     s3!("PutObject", "PutObject", OBJECT),
     s3!("GetObject", "GetObject", OBJECT),
     s3!("HeadObject", "GetObject", OBJECT),
