@@ -226,9 +226,12 @@ fn unsigned_error(req: &Request, err: AwsError) -> Response {
 /// service it was signed for.
 async fn dispatch_signed(
     services: &Services,
-    credential: crate::scope::CredentialScope,
+    mut credential: crate::scope::CredentialScope,
     req: Request,
 ) -> Response {
+    if credential.legacy_v2 {
+        credential.region = services.default_scope.region.clone();
+    }
     let target = services.registry.target(&credential.service, &req);
     let request_id = req
         .extensions()
@@ -245,12 +248,22 @@ async fn dispatch_signed(
         Err(err) if target.served && target.service == "lambda" => {
             crate::response::lambda_error(&err)
         }
-        Err(err) => wire(crate::registry::error_response(
-            target.protocol,
-            target.query_codes,
-            err,
-            &request_id,
-        )),
+        Err(err) => {
+            let mut response = wire(crate::registry::error_response(
+                target.protocol,
+                target.query_codes,
+                err,
+                &request_id,
+            ));
+            // S3 uploads are refused before their body is read (the guard streams them): the
+            // connection cannot carry another request.
+            if credential.service == "s3" {
+                response
+                    .headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
+        }
     }
 }
 

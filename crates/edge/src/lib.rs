@@ -6,7 +6,7 @@
 //! line per AWS service, in `services.rs`; signed requests are routed by signing name, then
 //! method + path, `X-Amz-Target` or `Action`), the per-request [`RequestScope`], the
 //! botocore-shaped Lambda API ([`lambda_api`]), the apigatewayv2 control API ([`apigw_api`]), IAM
-//! and STS (`iam_api`, `sts_api`), SQS (`sqs_api`, json and query), EventBridge (`events_api`), the identity registry's store ([`identity_store`]), Nubo's own
+//! and STS (`iam_api`, `sts_api`), SQS (`sqs_api`, json and query), EventBridge (`events_api`), S3 (`s3_api`), the identity registry's store ([`identity_store`]), Nubo's own
 //! paths ([`own`]), the hand-off of gateway data-plane requests, and the single place where errors
 //! become wire responses ([`response`], rendering through `nubo_wire::protocol`).
 //! Does not own business rules: handlers translate wire shapes to the lambda layer and back.
@@ -22,6 +22,7 @@ pub mod own;
 mod query;
 mod registry;
 pub mod response;
+mod s3_api;
 pub mod scope;
 mod server;
 mod services;
@@ -44,6 +45,8 @@ pub struct EdgeState {
     pub invoker: Arc<Invoker>,
     /// Accepts and delivers `Event` invocations.
     pub async_invoker: Arc<AsyncInvoker>,
+    /// Buckets and objects (S3).
+    pub objects: Arc<nubo_objects::ObjectStore>,
     /// HTTP APIs and Function URLs: definitions and data plane.
     pub gateway: Arc<nubo_gateway::Gateway>,
     /// Every metric, rendered at `/_nubo/metrics`.

@@ -30,6 +30,11 @@ impl Query {
         )
     }
 
+    /// Every pair, in order.
+    pub(crate) fn into_pairs(self) -> Vec<(String, String)> {
+        self.0
+    }
+
     /// The first value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0

@@ -48,6 +48,9 @@ pub(crate) struct CredentialScope {
     pub(crate) region: String,
     /// The signing name of the service: what the edge dispatches on.
     pub(crate) service: String,
+    /// An S3 SigV2 presigned URL (`AWSAccessKeyId`/`Signature`/`Expires`): no day or region in
+    /// it; the request acts in the server's default region.
+    pub(crate) legacy_v2: bool,
 }
 
 /// The credential scope of a signed request: `None` when unsigned, an
@@ -64,7 +67,19 @@ pub(crate) fn credential_scope(req: &Request) -> Option<Result<CredentialScope, 
             day: a.date.to_owned(),
             region: a.region.to_owned(),
             service: a.service.to_owned(),
+            legacy_v2: false,
         }));
+    }
+    if let Some(query) = req.uri().query() {
+        if nubo_wire::sigv2::is_presigned_v2(query) {
+            return Some(Ok(CredentialScope {
+                access_key_id: nubo_wire::sigv2::access_key_id(query).unwrap_or_default(),
+                day: String::new(),
+                region: String::new(),
+                service: "s3".to_owned(),
+                legacy_v2: true,
+            }));
+        }
     }
     let credential = req
         .uri()
@@ -84,6 +99,7 @@ pub(crate) fn credential_scope(req: &Request) -> Option<Result<CredentialScope, 
                 day: (*day).to_owned(),
                 region: (*region).to_owned(),
                 service: (*service).to_owned(),
+                legacy_v2: false,
             })
         }
         _ => Err(AwsError::incomplete_signature(format!(
@@ -148,6 +164,7 @@ mod tests {
                 day: "20240101".into(),
                 region: "eu-west-1".into(),
                 service: "lambda".into(),
+                legacy_v2: false,
             }
         );
         let scope = signed_scope(&credential, &Scope::default()).unwrap();
@@ -202,6 +219,7 @@ mod tests {
                 day: "20240101".into(),
                 region: region.into(),
                 service: "lambda".into(),
+                legacy_v2: false,
             };
             let err = signed_scope(&credential, &Scope::default()).unwrap_err();
             assert_eq!(err.code, "InvalidSignatureException", "{region:?}");

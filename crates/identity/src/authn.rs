@@ -203,6 +203,27 @@ impl SigningKeys for IdentityRegistry {
         };
         Ok(self.cache.signing_key(r, || secret))
     }
+
+    fn secret_access_key(&self, r: &KeyRequest<'_>) -> Result<String, KeyError> {
+        if r.access_key_id.starts_with("ASIA") {
+            let token = r.session_token.ok_or(KeyError::InvalidToken)?;
+            self.session(r.access_key_id, token, r.now)?;
+            return Ok(self.sessions.secret_for(r.access_key_id));
+        }
+        if r.session_token.is_some() {
+            return Err(KeyError::InvalidToken);
+        }
+        if self.dev_credentials && r.access_key_id == DEV_ACCESS_KEY {
+            return Ok(DEV_SECRET.to_owned());
+        }
+        let state = self.state.read();
+        state
+            .keys
+            .get(r.access_key_id)
+            .filter(|k| k.status == KeyStatus::Active)
+            .map(|k| k.secret_access_key.clone())
+            .ok_or(KeyError::UnknownAccessKey)
+    }
 }
 
 /// Whether `access_key_id` is one of the dev credentials' keys (all with the secret `test`):

@@ -362,6 +362,10 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("loading HTTP APIs: {e}"))?;
     let api_count = gateway.apis().count();
+    let objects =
+        nubo_objects::ObjectStore::open(stores.documents.clone(), stores.object_blobs.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("loading buckets: {e}"))?;
 
     let mut out = std::io::stdout();
     writeln!(out, "nubo: store: {}", store_config.describe())?;
@@ -376,6 +380,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: {} SQS queues", queues.count())?;
     writeln!(out, "nubo: {} event-source mappings", mappings.count())?;
     writeln!(out, "nubo: {} EventBridge rules", events.count())?;
+    writeln!(out, "nubo: {} buckets", objects.buckets().len())?;
     nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
         .context("writing the AWS config file")?;
     identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
@@ -410,6 +415,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let edge = Arc::new(EdgeState {
+        objects,
         invoker,
         async_invoker,
         gateway,

@@ -70,11 +70,15 @@ impl StoreConfig {
                 let store = Arc::new(store);
                 let blobs_dir = CodeStore::directory(data_dir);
                 let blobs = crate::blocking::run(move || FsBlobs::open(&blobs_dir, ".zip")).await?;
+                let objects_dir = data_dir.join("objects");
+                let object_blobs =
+                    crate::blocking::run(move || FsBlobs::open(&objects_dir, "")).await?;
                 Ok(Stores {
                     documents: store.clone(),
                     queues: store.clone(),
                     logs: store,
                     blobs: Arc::new(blobs),
+                    object_blobs: Arc::new(object_blobs),
                 })
             }
         }

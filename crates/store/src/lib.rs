@@ -40,7 +40,7 @@ pub mod conformance;
 
 use std::sync::Arc;
 
-pub use blobs::{Blobs, FsBlobs};
+pub use blobs::{BlobRead, BlobUpload, Blobs, FsBlobs};
 pub use code::{CodeArtifact, CodeStore, MAX_UNZIPPED_BYTES};
 pub use config::StoreConfig;
 pub use documents::{Change, Document, Documents, ListQuery, Outcome, Precondition, Revision};
@@ -96,6 +96,8 @@ pub struct Stores {
     pub logs: Arc<dyn Logs>,
     /// Content-addressed bytes.
     pub blobs: Arc<dyn Blobs>,
+    /// S3 objects' data (`<data>/objects` for the embedded backend).
+    pub object_blobs: Arc<dyn Blobs>,
 }
 
 impl std::fmt::Debug for Stores {

@@ -13,6 +13,7 @@ pub mod arn;
 pub mod error;
 pub mod names;
 pub mod protocol;
+pub mod sigv2;
 pub mod sigv4;
 pub mod timefmt;
 pub mod validation;

@@ -8,7 +8,7 @@
 
 mod canonical;
 mod chunked;
-mod dates;
+pub(crate) mod dates;
 mod error;
 mod payload;
 mod verify;

@@ -45,6 +45,22 @@ pub fn epoch_millis(at: OffsetDateTime) -> i64 {
     (at.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+const HTTP_DATE: &[FormatItem<'static>] = format_description!(
+    "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+);
+
+/// An HTTP date (RFC 1123, as `Last-Modified` carries it): `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(HTTP_DATE)
+        .unwrap_or_default()
+}
+
+/// Reads an HTTP date (RFC 1123); `None` for anything else.
+pub fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
+    crate::sigv4::dates::parse_http_date(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

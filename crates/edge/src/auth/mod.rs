@@ -19,7 +19,8 @@ mod body;
 pub(crate) mod events;
 pub(crate) mod iam;
 pub(crate) mod lambda;
-mod rest;
+pub(crate) mod rest;
+pub(crate) mod s3;
 pub(crate) mod sqs;
 pub(crate) mod sts;
 
@@ -37,13 +38,23 @@ use nubo_identity::policy::{ConditionKeys, Policy, PrincipalKind};
 use nubo_identity::{Caller, IdentityRegistry};
 use nubo_wire::protocol::query::{self, QueryRequest};
 use nubo_wire::sigv4::{
-    verify, AuthFamily, KeyError, KeyRequest, Payload, PayloadHash, SigV4Error, SigningKeys,
-    UriMode, VerifyOptions, VerifyRequest,
+    verify, AuthFamily, ChunkSignatureChain, KeyError, KeyRequest, Payload, PayloadHash,
+    SigV4Error, SigningKeys, UriMode, VerifyOptions, VerifyRequest,
 };
 use nubo_wire::{AwsError, Protocol, Scope};
 use time::OffsetDateTime;
 
 use crate::scope::{signed_scope, CredentialScope, RequestScope};
+
+/// How a streamed body (an S3 upload the guard did not read) is covered by the signature, as a
+/// request extension: the handler checks the body against it as it streams in.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamedPayload {
+    /// What `x-amz-content-sha256` said.
+    pub(crate) hash: PayloadHash,
+    /// For `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`: the chunk-signature chain.
+    pub(crate) chain: Option<ChunkSignatureChain>,
+}
 
 /// The authenticated caller of a request, as a request extension.
 #[derive(Debug, Clone)]
@@ -185,6 +196,15 @@ pub(crate) fn family(protocol: Protocol) -> AuthFamily {
     }
 }
 
+/// S3 signs its paths byte for byte; every other service normalizes them.
+fn uri_mode(service: &str) -> UriMode {
+    if service == "s3" {
+        UriMode::S3
+    } else {
+        UriMode::Normalized
+    }
+}
+
 /// AWS's clock-skew window: 15 minutes for S3, STS and DynamoDB, 5 for the rest.
 fn verify_options(service: &str) -> VerifyOptions {
     let minutes = match service {
@@ -239,6 +259,11 @@ impl Guard {
         let now = OffsetDateTime::now_utc();
         let (mut parts, body) = req.into_parts();
         let region_scope = signed_scope(credential, default_scope)?;
+        if credential.legacy_v2 {
+            return self
+                .admit_v2(target, parts, body, region_scope.region, now, family)
+                .await;
+        }
 
         // An unknown key is refused before its body is read.
         self.known_key(credential, &parts, now)
@@ -254,6 +279,12 @@ impl Guard {
             (None, Some(authorizer)) => authorizer.default_body_limit(),
             (None, None) => 1024 * 1024,
         };
+        // S3 uploads stream to storage: verified without their body, checked as it streams.
+        if limit == rest::STREAMED && target.served {
+            return self
+                .admit_streamed(target, route, parts, body, region_scope.region, now, family)
+                .await;
+        }
         let body = body::read(&parts.headers, body, limit, self.body_idle)
             .await
             .map_err(|e| match e {
@@ -280,7 +311,7 @@ impl Guard {
                     query: parts.uri.query().unwrap_or(""),
                     headers: &parts.headers,
                     payload: Payload::Bytes(&body),
-                    uri_mode: UriMode::Normalized,
+                    uri_mode: uri_mode(&target.service),
                 },
                 self.identity.as_ref(),
                 now,
@@ -337,6 +368,135 @@ impl Guard {
             parts.extensions.insert(form);
         }
         Ok(Request::from_parts(parts, Body::from(body)))
+    }
+
+    /// Admits a request whose body the guard does not read (S3's PutObject and UploadPart): the
+    /// signature is verified over the headers with the body's hash as claimed, and the request
+    /// goes on with its body unread and a [`StreamedPayload`] saying how to check it.
+    #[allow(clippy::too_many_arguments)]
+    async fn admit_streamed(
+        &self,
+        target: &Target,
+        route: Option<rest::Matched>,
+        mut parts: Parts,
+        body: Body,
+        region: String,
+        now: OffsetDateTime,
+        family: AuthFamily,
+    ) -> Result<Request, AwsError> {
+        let verified = verify(
+            &VerifyRequest {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query().unwrap_or(""),
+                headers: &parts.headers,
+                payload: Payload::Unavailable,
+                uri_mode: uri_mode(&target.service),
+            },
+            self.identity.as_ref(),
+            now,
+            &verify_options(&target.service),
+        )
+        .map_err(|e| e.to_aws_error(family))?;
+        let streamed = StreamedPayload {
+            hash: verified.payload.clone(),
+            chain: verified.chunk_chain(),
+        };
+        let caller = self
+            .identity
+            .authenticate(&verified, now)
+            .map_err(|e| e.to_aws_error(family))?;
+        drop(verified);
+        let scope = Scope {
+            region,
+            account_id: self.identity.account_id().to_owned(),
+        };
+        self.authorize(
+            target,
+            route,
+            &parts,
+            &Bytes::new(),
+            None,
+            &caller,
+            &scope,
+            now,
+            family,
+        )?;
+        parts.extensions.insert(RequestScope(scope));
+        parts.extensions.insert(Authenticated(Arc::new(caller)));
+        parts.extensions.insert(streamed);
+        Ok(Request::from_parts(parts, body))
+    }
+
+    /// Admits an S3 SigV2 presigned request: the signature covers no body (uploads through such
+    /// a URL are unsigned payloads), so the body is left for the handler, as for streamed uploads.
+    async fn admit_v2(
+        &self,
+        target: &Target,
+        mut parts: Parts,
+        body: Body,
+        region: String,
+        now: OffsetDateTime,
+        family: AuthFamily,
+    ) -> Result<Request, AwsError> {
+        if target.service != "s3" || !target.served {
+            return Err(SigV4Error::MissingAuthentication.to_aws_error(family));
+        }
+        let route = target
+            .authorizer
+            .as_ref()
+            .and_then(|authorizer| authorizer.route(&parts));
+        let host = parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let verified = nubo_wire::sigv2::verify(
+            &nubo_wire::sigv2::V2Request {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query().unwrap_or(""),
+                host_bucket: crate::s3_api::operations::host_bucket(host),
+                region: &region,
+            },
+            self.identity.as_ref(),
+            now,
+        )
+        .map_err(|e| e.to_aws_error(family))?;
+        let caller = self
+            .identity
+            .authenticate(&verified, now)
+            .map_err(|e| e.to_aws_error(family))?;
+        drop(verified);
+        let scope = Scope {
+            region,
+            account_id: self.identity.account_id().to_owned(),
+        };
+        // Bodies an authorizer reads (DeleteObjects' keys) are read here, as in the SigV4 path;
+        // uploads stream.
+        let limit = route.as_ref().map_or(rest::STREAMED, |r| r.body_limit);
+        let (body, read) = if limit == rest::STREAMED {
+            (body, Bytes::new())
+        } else {
+            let read = body::read(&parts.headers, body, limit, self.body_idle)
+                .await
+                .map_err(|_| {
+                    AwsError::request_too_large(format!(
+                        "Request must be smaller than {limit} bytes for this operation"
+                    ))
+                })?;
+            (Body::from(read.clone()), read)
+        };
+        self.authorize(
+            target, route, &parts, &read, None, &caller, &scope, now, family,
+        )?;
+        parts.extensions.insert(RequestScope(scope));
+        parts.extensions.insert(Authenticated(Arc::new(caller)));
+        parts.extensions.insert(StreamedPayload {
+            hash: PayloadHash::Unsigned,
+            chain: None,
+        });
+        Ok(Request::from_parts(parts, body))
     }
 
     /// Whether the claimed key (and session token) is one of ours; fills the signing-key cache

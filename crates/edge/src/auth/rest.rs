@@ -5,6 +5,10 @@
 use http::Method;
 use percent_encoding::percent_decode_str;
 
+/// The body limit of an operation whose body the guard does not read: it streams to the handler
+/// (S3's uploads), verified against the signature as it arrives.
+pub(crate) const STREAMED: usize = usize::MAX;
+
 /// One operation of a rest service.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RestOperation {

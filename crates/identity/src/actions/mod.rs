@@ -15,6 +15,7 @@ mod apigateway;
 mod events;
 mod iam;
 mod lambda;
+mod s3;
 mod sqs;
 mod sts;
 
@@ -95,7 +96,7 @@ pub enum TableError {
     },
 }
 
-/// The table for a signing name (`lambda`, `apigateway`, `iam`, `sts`, `sqs`).
+/// The table for a signing name (`lambda`, `apigateway`, `iam`, `sts`, `sqs`, `events`, `s3`).
 pub fn rules(service: &str) -> Option<&'static [Rule]> {
     match service {
         "lambda" => Some(lambda::RULES),
@@ -104,6 +105,7 @@ pub fn rules(service: &str) -> Option<&'static [Rule]> {
         "sts" => Some(sts::RULES),
         "sqs" => Some(sqs::RULES),
         "events" => Some(events::RULES),
+        "s3" => Some(s3::RULES),
         _ => None,
     }
 }

@@ -141,15 +141,46 @@ fn every_served_operation_has_a_rule_and_missing_parameters_are_errors() {
         Err(TableError::UnknownOperation { .. })
     ));
     assert!(matches!(
-        rule("s3", "GetObject"),
+        rule("sqs", "SendMessage"),
         Err(TableError::UnknownService(_))
     ));
     // Every action in the tables is `vendor:Name`.
-    for service in ["lambda", "apigateway", "iam", "sts"] {
+    for service in ["lambda", "apigateway", "iam", "sts", "s3"] {
         for rule in rules(service).unwrap() {
             for check in rule.checks {
                 assert!(check.action.contains(':'), "{}", rule.operation);
             }
         }
     }
+}
+
+#[test]
+fn s3_objects_and_copies() {
+    assert_eq!(
+        one("s3", "GetObject", &[("Bucket", "b"), ("Key", "a/b c.jpg")]),
+        [(
+            "s3:GetObject".to_owned(),
+            "arn:aws:s3:::b/a/b c.jpg".to_owned()
+        )]
+    );
+    assert_eq!(
+        one(
+            "s3",
+            "CopyObject",
+            &[
+                ("Bucket", "b"),
+                ("Key", "k"),
+                ("SourceBucket", "src"),
+                ("SourceKey", "s")
+            ]
+        ),
+        [
+            ("s3:PutObject".to_owned(), "arn:aws:s3:::b/k".to_owned()),
+            ("s3:GetObject".to_owned(), "arn:aws:s3:::src/s".to_owned())
+        ]
+    );
+    assert_eq!(
+        one("s3", "ListBuckets", &[]),
+        [("s3:ListAllMyBuckets".to_owned(), "*".to_owned())]
+    );
 }

@@ -89,6 +89,7 @@ macro_rules! conformance_suite {
             logs_list_streams_and_groups,
             logs_survive_reopen,
             blobs_round_trip_and_survive_reopen,
+            blobs_stream_in_and_out,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {

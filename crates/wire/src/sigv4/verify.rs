@@ -109,6 +109,13 @@ pub enum KeyError {
 pub trait SigningKeys: Send + Sync {
     /// The signing key for the request's key id and scope.
     fn signing_key(&self, request: &KeyRequest<'_>) -> Result<SigningKey, KeyError>;
+
+    /// The secret itself, for S3's legacy SigV2 presigned URLs (HMAC-SHA1 over the secret; no
+    /// derived key). Only S3's verification asks for it.
+    fn secret_access_key(&self, request: &KeyRequest<'_>) -> Result<String, KeyError> {
+        let _ = request;
+        Err(KeyError::UnknownAccessKey)
+    }
 }
 
 /// Fixed long-term keys: access key id → secret. Tokens are refused.
@@ -141,6 +148,16 @@ impl SigningKeys for StaticKeys {
             request.region,
             request.service,
         ))
+    }
+
+    fn secret_access_key(&self, request: &KeyRequest<'_>) -> Result<String, KeyError> {
+        if request.session_token.is_some() {
+            return Err(KeyError::InvalidToken);
+        }
+        self.secrets
+            .get(request.access_key_id)
+            .cloned()
+            .ok_or(KeyError::UnknownAccessKey)
     }
 }
 
@@ -188,6 +205,29 @@ struct ChunkSeed {
     amz_date: String,
     scope: String,
     signature: [u8; 32],
+}
+
+impl<'a> Verified<'a> {
+    /// A caller verified by another scheme (S3's SigV2 presigned URLs): an unsigned payload, no
+    /// chunk chain.
+    pub fn legacy(
+        access_key_id: Cow<'a, str>,
+        session_token: Option<Cow<'a, str>>,
+        region: Cow<'a, str>,
+        service: Cow<'a, str>,
+        signed_at: OffsetDateTime,
+    ) -> Self {
+        Self {
+            access_key_id,
+            region,
+            service,
+            session_token,
+            signed_at,
+            presigned: true,
+            payload: PayloadHash::Unsigned,
+            seed: None,
+        }
+    }
 }
 
 impl Verified<'_> {
