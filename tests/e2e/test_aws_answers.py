@@ -111,8 +111,19 @@ def test_a_long_name_is_not_found_on_get_and_invalid_on_create(lam_unvalidated):
 
 def test_every_broken_constraint_is_counted(lam_unvalidated):
     bad = "x" * 256 + "!"
-    with pytest.raises(ClientError) as e:
-        lam_unvalidated.get_function(FunctionName=bad)
+    bodies = []
+
+    def keep_body(response_dict, **kwargs):
+        bodies.append(json.loads(response_dict["body"]))
+
+    lam_unvalidated.meta.events.register("before-parse.lambda.GetFunction", keep_body)
+    try:
+        with pytest.raises(ClientError) as e:
+            lam_unvalidated.get_function(FunctionName=bad)
+    finally:
+        lam_unvalidated.meta.events.unregister("before-parse.lambda.GetFunction", keep_body)
+    # Refused before authorization, in Lambda's words too: {"Type", "Message"}.
+    assert bodies == [{"Type": "User", "Message": error_of(e)[2]}]
     assert error_of(e) == (
         "ValidationException",
         400,
@@ -270,6 +281,23 @@ def test_update_is_in_progress_then_successful(observer):
     observer.update_function_configuration(FunctionName=name, Description="second")
     wait_updated(observer, name)
     assert observer.publish_version(FunctionName=name)["Version"] == "1"
+    observer.delete_function(FunctionName=name)
+
+
+def test_settling_keeps_warm_environments(observer):
+    """An environment started while an update is in progress keeps serving after it settles."""
+    name = unique_name("warm")
+    observer.create_function(
+        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": ECHO}
+    )
+    wait_active(observer, name)
+    observer.update_function_configuration(FunctionName=name, Description="changed")
+    first = invoke(observer, name, {"n": 1}, log=True)
+    assert "Init Duration" in first.log, first
+    wait_updated(observer, name)
+    second = invoke(observer, name, {"n": 2}, log=True)
+    assert second.json == {"n": 2}
+    assert "Init Duration" not in second.log, second
     observer.delete_function(FunctionName=name)
 
 
