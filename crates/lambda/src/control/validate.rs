@@ -387,9 +387,9 @@ pub fn tags(qualified: bool, count: usize) -> Result<(), ControlError> {
         ));
     }
     if count > MAX_TAGS {
-        return Err(ControlError::InvalidParameter(format!(
-            "A function can have at most {MAX_TAGS} tags."
-        )));
+        return Err(ControlError::InvalidParameter(
+            "Number of tags exceeds resource tag limit.".into(),
+        ));
     }
     Ok(())
 }
