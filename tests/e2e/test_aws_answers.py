@@ -175,6 +175,29 @@ def test_latest_in_lower_case_or_published_is_not_found(lam_unvalidated, make_fu
         ), params
 
 
+def test_create_alias_counts_every_member(lam_unvalidated, make_function):
+    name = make_function()["FunctionName"]
+    long = "a" * 129
+    with pytest.raises(ClientError) as e:
+        lam_unvalidated.create_alias(FunctionName=name, Name=long, FunctionVersion="v1")
+    assert error_of(e) == (
+        "ValidationException",
+        400,
+        "2 validation errors detected: "
+        f"Value '{long}' at 'name' failed to satisfy constraint: Member must have length less than or equal to 128; "
+        "Value 'v1' at 'functionVersion' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: (\\$LATEST(\\.PUBLISHED)?|[0-9]+)",
+    )
+    # `$LATEST.PUBLISHED` fits the model and names no version here.
+    with pytest.raises(ClientError) as e:
+        lam_unvalidated.create_alias(FunctionName=name, Name="live", FunctionVersion="$LATEST.PUBLISHED")
+    assert error_of(e) == (
+        "ResourceNotFoundException",
+        404,
+        f"Function not found: {function_arn(name)}:$LATEST.PUBLISHED",
+    )
+
+
 def test_tagging_names_its_member_resource(lam_unvalidated):
     with pytest.raises(ClientError) as e:
         lam_unvalidated.list_tags(Resource="not-an-arn")
