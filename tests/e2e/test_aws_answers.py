@@ -111,8 +111,19 @@ def test_a_long_name_is_not_found_on_get_and_invalid_on_create(lam_unvalidated):
 
 def test_every_broken_constraint_is_counted(lam_unvalidated):
     bad = "x" * 256 + "!"
-    with pytest.raises(ClientError) as e:
-        lam_unvalidated.get_function(FunctionName=bad)
+    bodies = []
+
+    def keep_body(response_dict, **kwargs):
+        bodies.append(json.loads(response_dict["body"]))
+
+    lam_unvalidated.meta.events.register("before-parse.lambda.GetFunction", keep_body)
+    try:
+        with pytest.raises(ClientError) as e:
+            lam_unvalidated.get_function(FunctionName=bad)
+    finally:
+        lam_unvalidated.meta.events.unregister("before-parse.lambda.GetFunction", keep_body)
+    # Refused before authorization, in Lambda's words too: {"Type", "Message"}.
+    assert bodies == [{"Type": "User", "Message": error_of(e)[2]}]
     assert error_of(e) == (
         "ValidationException",
         400,
@@ -162,6 +173,29 @@ def test_latest_in_lower_case_or_published_is_not_found(lam_unvalidated, make_fu
             404,
             f"Function not found: {function_arn(name)}:{qualifier}",
         ), params
+
+
+def test_create_alias_counts_every_member(lam_unvalidated, make_function):
+    name = make_function()["FunctionName"]
+    long = "a" * 129
+    with pytest.raises(ClientError) as e:
+        lam_unvalidated.create_alias(FunctionName=name, Name=long, FunctionVersion="v1")
+    assert error_of(e) == (
+        "ValidationException",
+        400,
+        "2 validation errors detected: "
+        f"Value '{long}' at 'name' failed to satisfy constraint: Member must have length less than or equal to 128; "
+        "Value 'v1' at 'functionVersion' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: (\\$LATEST(\\.PUBLISHED)?|[0-9]+)",
+    )
+    # `$LATEST.PUBLISHED` fits the model and names no version here.
+    with pytest.raises(ClientError) as e:
+        lam_unvalidated.create_alias(FunctionName=name, Name="live", FunctionVersion="$LATEST.PUBLISHED")
+    assert error_of(e) == (
+        "ResourceNotFoundException",
+        404,
+        f"Function not found: {function_arn(name)}:$LATEST.PUBLISHED",
+    )
 
 
 def test_tagging_names_its_member_resource(lam_unvalidated):
@@ -223,6 +257,9 @@ def test_create_is_pending_then_active(observer):
     with pytest.raises(ClientError) as e:
         observer.update_function_configuration(FunctionName=name, Timeout=5)
     assert error_of(e) == ("ResourceConflictException", 409, pending)
+    with pytest.raises(ClientError) as e:
+        observer.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    assert error_of(e) == ("ResourceConflictException", 409, pending)
 
     wait_active(observer, name)
     active = observer.get_function(FunctionName=name)["Configuration"]
@@ -270,6 +307,23 @@ def test_update_is_in_progress_then_successful(observer):
     observer.update_function_configuration(FunctionName=name, Description="second")
     wait_updated(observer, name)
     assert observer.publish_version(FunctionName=name)["Version"] == "1"
+    observer.delete_function(FunctionName=name)
+
+
+def test_settling_keeps_warm_environments(observer):
+    """An environment started while an update is in progress keeps serving after it settles."""
+    name = unique_name("warm")
+    observer.create_function(
+        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler", Code={"ZipFile": ECHO}
+    )
+    wait_active(observer, name)
+    observer.update_function_configuration(FunctionName=name, Description="changed")
+    first = invoke(observer, name, {"n": 1}, log=True)
+    assert "Init Duration" in first.log, first
+    wait_updated(observer, name)
+    second = invoke(observer, name, {"n": 2}, log=True)
+    assert second.json == {"n": 2}
+    assert "Init Duration" not in second.log, second
     observer.delete_function(FunctionName=name)
 
 
@@ -338,13 +392,14 @@ def test_environment_over_4_kb_is_refused(lam, make_function):
 
 
 def test_more_than_50_tags_are_refused(lam, make_function):
+    refused = ("InvalidParameterValueException", 400, "Number of tags exceeds resource tag limit.")
     with pytest.raises(ClientError) as e:
         make_function(Tags={f"k{i}": "v" for i in range(51)})
-    assert error_of(e)[:2] == ("InvalidParameterValueException", 400)
+    assert error_of(e) == refused
     name = make_function(Tags={f"k{i}": "v" for i in range(50)})["FunctionName"]
     with pytest.raises(ClientError) as e:
         lam.tag_resource(Resource=function_arn(name), Tags={"one-more": "v"})
-    assert error_of(e)[:2] == ("InvalidParameterValueException", 400)
+    assert error_of(e) == refused
 
 
 SIZED = """

@@ -8,13 +8,13 @@ use http::StatusCode;
 use nubo_lambda::control::aliases::alias_not_found;
 use nubo_lambda::control::validate;
 use nubo_lambda::AliasRecord;
-use nubo_wire::names::check_version;
-use nubo_wire::{AliasName, Scope};
+use nubo_wire::names::{check_version, ALIAS_PATTERN};
+use nubo_wire::{AliasName, AwsError, Scope, Violation, Violations};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::reference::Unqualified;
-use super::{json_body, page, registry, required};
+use super::{json_body, page, registry};
 use crate::query::Query;
 use crate::response::{empty, json, ApiError, ApiResult};
 use crate::EdgeState;
@@ -57,6 +57,45 @@ pub(crate) fn alias_configuration(alias: &AliasRecord, scope: &Scope) -> Value {
     body
 }
 
+/// The `Alias` shape: 1–128 characters and its pattern, each broken constraint counted.
+fn alias_name(value: String, model: &mut Violations) -> Option<AliasName> {
+    let length = value.chars().count();
+    let characters_fit = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !value.bytes().all(|b| b.is_ascii_digit());
+    if length == 0 {
+        model.push(Violation::min_length(&value, "name", 1));
+    } else if length > 128 {
+        model.push(Violation::max_length(&value, "name", 128));
+    }
+    if !characters_fit {
+        model.push(Violation::pattern(&value, "name", ALIAS_PATTERN));
+    }
+    AliasName::new(value, "name").ok()
+}
+
+/// The `VersionWithLatestPublished` shape: 1–1024 characters, `$LATEST`, `$LATEST.PUBLISHED` or
+/// a number (what it names is decided against the function: `$LATEST.PUBLISHED` names nothing).
+fn function_version(value: String, model: &mut Violations) -> Option<String> {
+    const PATTERN: &str = "(\\$LATEST(\\.PUBLISHED)?|[0-9]+)";
+    let length = value.chars().count();
+    let mut fits = true;
+    if length == 0 {
+        model.push(Violation::min_length(&value, "functionVersion", 1));
+        fits = false;
+    } else if length > 1024 {
+        model.push(Violation::max_length(&value, "functionVersion", 1024));
+        fits = false;
+    }
+    if value != "$LATEST.PUBLISHED" && check_version(&value, "functionVersion").is_err() {
+        model.push(Violation::pattern(&value, "functionVersion", PATTERN));
+        fits = false;
+    }
+    fits.then_some(value)
+}
+
 /// `POST /2015-03-31/functions/{FunctionName}/aliases` → 201.
 pub(crate) async fn create(
     State(state): State<Arc<EdgeState>>,
@@ -65,14 +104,28 @@ pub(crate) async fn create(
 ) -> ApiResult {
     let registry = registry(&state);
     let input: AliasInput = json_body(req, "CreateAlias").await?;
-    let alias = input.name.ok_or_else(|| required("name"))?;
-    let version = input
-        .function_version
-        .ok_or_else(|| required("functionVersion"))?;
-    let alias = AliasName::new(alias, "name")?;
-    check_version(&version, "functionVersion")?;
+    // Every member against the model at once, as Lambda reports them.
+    let mut model = Violations::new();
+    let alias = match input.name {
+        Some(name) => alias_name(name, &mut model),
+        None => {
+            model.push(Violation::required("name"));
+            None
+        }
+    };
+    let version = match input.function_version {
+        Some(version) => function_version(version, &mut model),
+        None => {
+            model.push(Violation::required("functionVersion"));
+            None
+        }
+    };
     let description = input.description.unwrap_or_default();
-    validate::description(&description)?;
+    model.check(validate::description(&description));
+    model.into_result()?;
+    let (Some(alias), Some(version)) = (alias, version) else {
+        return Err(ApiError(AwsError::service("a checked member went missing")));
+    };
     let weights = input
         .routing_config
         .and_then(|r| r.additional_version_weights)
@@ -109,12 +162,14 @@ pub(crate) async fn update(
     req: Request,
 ) -> ApiResult {
     let input: AliasInput = json_body(req, "UpdateAlias").await?;
+    let mut model = Violations::new();
     if let Some(v) = &input.function_version {
-        check_version(v, "functionVersion")?;
+        function_version(v.clone(), &mut model);
     }
     if let Some(d) = &input.description {
-        validate::description(d)?;
+        model.check(validate::description(d));
     }
+    model.into_result()?;
     let updated = registry(&state)
         .update_alias(
             &function,

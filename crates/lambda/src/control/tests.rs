@@ -487,3 +487,72 @@ async fn policies_are_kept_per_qualifier_reloaded_and_deleted_with_their_functio
     drop(registry);
     assert!(open(dir.path()).await.policy(&f(None)).is_none());
 }
+
+#[tokio::test]
+async fn changes_settle_with_a_new_revision_and_refuse_what_aws_refuses() {
+    use crate::control::records::Lifecycle;
+    let dir = tempfile::tempdir().unwrap();
+    let registry = open(dir.path()).await;
+    registry.set_settle_delay(std::time::Duration::from_millis(200));
+    let created = registry
+        .create(&home(), spec("f"), zip("v1"))
+        .await
+        .unwrap();
+    assert_eq!(created.lifecycle, Lifecycle::Creating);
+    let pending = registry
+        .update_code(&f(None), zip("v2"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&pending, ControlError::Conflict(m) if m.ends_with("in the following state: Pending")),
+        "{pending:?}"
+    );
+    settle(&registry).await;
+    let active = registry.get(&home(), "f").unwrap();
+    assert_eq!(active.lifecycle, Lifecycle::Ready);
+    assert_ne!(active.revision_id, created.revision_id);
+    // Environments keep the revision of the change itself.
+    assert_eq!(active.environment_revision(), created.revision_id);
+
+    let updated = registry
+        .update_code(&f(None), zip("v2"), None)
+        .await
+        .unwrap();
+    assert_eq!(updated.lifecycle, Lifecycle::Updating);
+    let in_progress = registry
+        .publish_version(&f(None), None, None, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&in_progress, ControlError::Conflict(m) if m.contains("An update is in progress for resource: arn:aws:lambda:")),
+        "{in_progress:?}"
+    );
+    settle(&registry).await;
+    let settled = registry.get(&home(), "f").unwrap();
+    assert_eq!(settled.lifecycle, Lifecycle::Ready);
+    assert_eq!(settled.environment_revision(), updated.revision_id);
+    let version = registry
+        .publish_version(&f(None), None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(version.lifecycle, Lifecycle::Ready);
+    // Publishing the unchanged head again publishes nothing new.
+    let again = registry
+        .publish_version(&f(None), None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(again.version, version.version);
+}
+
+#[tokio::test]
+async fn deleting_a_missing_version_is_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = open(dir.path()).await;
+    registry
+        .create(&home(), spec("f"), zip("v1"))
+        .await
+        .unwrap();
+    settle(&registry).await;
+    registry.delete(&f(Some("7"))).await.unwrap();
+    assert!(registry.get(&home(), "f").is_some());
+}

@@ -387,9 +387,9 @@ pub fn tags(qualified: bool, count: usize) -> Result<(), ControlError> {
         ));
     }
     if count > MAX_TAGS {
-        return Err(ControlError::InvalidParameter(format!(
-            "A function can have at most {MAX_TAGS} tags."
-        )));
+        return Err(ControlError::InvalidParameter(
+            "Number of tags exceeds resource tag limit.".into(),
+        ));
     }
     Ok(())
 }
@@ -477,5 +477,30 @@ mod tests {
             Err(ControlError::InvalidParameter(_))
         ));
         assert!(environment_keys(&vars(&[("1BAD", "x")])).is_err());
+        // Measured as JSON: {"BIG":"…"} of exactly 4096 bytes passes, one more does not.
+        let exact = "x".repeat(4096 - r#"{"BIG":""}"#.len());
+        assert!(environment(&vars(&[("BIG", &exact)])).is_ok());
+        assert!(environment(&vars(&[("BIG", &format!("{exact}x"))])).is_err());
+    }
+
+    #[test]
+    fn logging_levels_and_group() {
+        let mut violations = Violations::new();
+        let settings = logging(Some("DEBUG"), None, Some("/custom/group"), &mut violations);
+        assert!(violations.is_empty());
+        assert_eq!(settings.application_log_level.as_deref(), Some("DEBUG"));
+        assert_eq!(settings.log_group.as_deref(), Some("/custom/group"));
+        logging(
+            Some("LOUD"),
+            Some("TRACE"),
+            Some("bad group"),
+            &mut violations,
+        );
+        let message = violations.message().unwrap();
+        assert!(
+            message.starts_with("3 validation errors detected: "),
+            "{message}"
+        );
+        assert!(message.contains("at 'loggingConfig.systemLogLevel' failed to satisfy constraint: Member must satisfy enum value set: [DEBUG, INFO, WARN]"));
     }
 }

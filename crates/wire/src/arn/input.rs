@@ -155,25 +155,24 @@ fn is_partition(segment: &str) -> bool {
 fn is_region(segment: &str) -> bool {
     let segment = segment.strip_prefix("eusc-").unwrap_or(segment);
     let lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
-    let parts: Vec<&str> = segment.split('-').collect();
-    let (country, middle, digit) = match parts.as_slice() {
-        [country, middle @ .., digit] => (*country, middle, *digit),
-        _ => return false,
+    let Some((country, rest)) = segment.split_once('-') else {
+        return false;
     };
-    let suffix_ok = match middle {
-        [area] => lower(area),
-        [kind, area] => {
-            (*kind == "gov"
-                || kind.strip_prefix("iso").is_some_and(|rest| {
-                    rest.len() <= 1 && rest.bytes().all(|b| b.is_ascii_lowercase())
-                }))
-                && lower(area)
+    let Some((middle, digit)) = rest.rsplit_once('-') else {
+        return false;
+    };
+    let middle_ok = match middle.split_once('-') {
+        None => lower(middle),
+        Some((kind, area)) => {
+            let iso = kind.strip_prefix("iso").is_some_and(|rest| {
+                rest.len() <= 1 && rest.bytes().all(|b| b.is_ascii_lowercase())
+            });
+            (kind == "gov" || iso) && lower(area)
         }
-        _ => false,
     };
     country.len() == 2
         && lower(country)
-        && suffix_ok
+        && middle_ok
         && digit.len() == 1
         && digit.bytes().all(|b| b.is_ascii_digit())
 }
@@ -192,7 +191,17 @@ fn is_account(segment: &str) -> bool {
 impl<'a> NamedFunction<'a> {
     /// Reads `input` as `shape`'s pattern reads it; `None` when it does not match.
     pub fn read(input: &'a str, shape: NameShape) -> Option<Self> {
+        // The common case, a plain name: no optional group can be present.
+        if !input.contains(':') {
+            return shape.is_name(input).then_some(NamedFunction {
+                account: None,
+                region: None,
+                name: input,
+                qualifier: None,
+            });
+        }
         let segments: Vec<&str> = input.split(':').collect();
+        let starts_as_arn = segments.first() == Some(&"arn");
         // Optional groups in the pattern's order, each tried present before absent, as a
         // backtracking matcher would.
         for mask in (0..16u8).rev() {
@@ -200,7 +209,7 @@ impl<'a> NamedFunction<'a> {
                 (mask & 8 != 0, mask & 4 != 0, mask & 2 != 0, mask & 1 != 0);
             // The pattern would read `arn:aws:lambda:REGION:ACCOUNT:layer:x` as the function
             // `layer` at qualifier `x`; an ARN names a function only with its `function:`.
-            if arn && !function {
+            if arn && (!function || !starts_as_arn) {
                 continue;
             }
             let mut rest = segments.as_slice();
@@ -316,6 +325,8 @@ mod tests {
             assert_eq!(read(&arn).unwrap().region, Some(region), "{arn}");
         }
         assert_eq!(read("function:f").unwrap().name, "f");
+        // A function named `arn`, at an alias.
+        assert_eq!(read("arn:live").unwrap().qualifier, Some("live"));
         assert_eq!(read("my.fn").unwrap().name, "my.fn");
         assert_eq!(
             read("f:$LATEST.PUBLISHED").unwrap().qualifier,
