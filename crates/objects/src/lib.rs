@@ -22,6 +22,7 @@
 mod body;
 mod buckets;
 pub mod conditions;
+pub mod cors;
 mod error;
 pub mod listing;
 pub mod multipart;
