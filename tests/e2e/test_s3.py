@@ -514,3 +514,46 @@ def test_bucket_policies(endpoint, server, s3, bucket):
     assert error(e) == ("MalformedPolicy", 400)
     s3.delete_bucket_policy(Bucket=bucket)
     assert s3.get_object(Bucket=bucket, Key="locked/b")["Body"].read() == b"locked"
+
+
+def test_cors_rules_answer_browsers(endpoint, s3, bucket):
+    """The bucket's CORS rules answer preflights (unsigned OPTIONS) and decorate actual answers."""
+    import urllib.request
+
+    def preflight(origin: str, method: str, headers: str = ""):
+        request = urllib.request.Request(f"{endpoint}/{bucket}/photo.jpg", method="OPTIONS")
+        request.add_header("Origin", origin)
+        request.add_header("Access-Control-Request-Method", method)
+        if headers:
+            request.add_header("Access-Control-Request-Headers", headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), b""
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    status, _, body = preflight("https://app.example.com", "PUT")
+    assert status == 403 and b"<Code>CORSResponse</Code>" in body
+    s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={"CORSRules": [
+            {"AllowedOrigins": ["https://*.example.com"], "AllowedMethods": ["GET", "PUT"],
+             "AllowedHeaders": ["content-type", "x-amz-*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600},
+        ]},
+    )
+    status, headers, _ = preflight("https://app.example.com", "PUT", "Content-Type, X-Amz-Date")
+    assert status == 200, headers
+    assert headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "PUT" in headers["access-control-allow-methods"]
+    assert headers["access-control-max-age"] == "600"
+    assert preflight("https://evil.com", "PUT")[0] == 403
+    assert preflight("https://app.example.com", "DELETE")[0] == 403
+    assert preflight("https://app.example.com", "PUT", "authorization")[0] == 403
+    # An actual (presigned) request from an allowed origin carries the grant.
+    s3.put_object(Bucket=bucket, Key="photo.jpg", Body=b"jpg")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "photo.jpg"}, ExpiresIn=60)
+    request = urllib.request.Request(url)
+    request.add_header("Origin", "https://app.example.com")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+        assert response.headers["Access-Control-Expose-Headers"] == "ETag"

@@ -195,6 +195,10 @@ async fn route(services: &Services, mut req: Request) -> Response {
         let rest = rest.to_owned();
         return own_paths(services, &rest, req).await;
     }
+    // A browser's CORS preflight to a bucket is unsigned; S3 answers it from the bucket's rules.
+    if crate::s3_api::cors::is_preflight(&req) {
+        return crate::s3_api::cors::preflight(&services.state, &req);
+    }
     match credential_scope(&req) {
         Some(Ok(credential)) => dispatch_signed(services, credential, req).await,
         // Which service a malformed or missing signature meant is unknown: the error is in the

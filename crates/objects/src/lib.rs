@@ -22,6 +22,7 @@
 mod body;
 mod buckets;
 pub mod conditions;
+pub mod cors;
 mod error;
 pub mod listing;
 pub mod multipart;
@@ -109,15 +110,29 @@ impl ObjectStore {
     async fn sweep(&self) -> Result<(), ObjectError> {
         let interrupted = self.blobs.sweep_uploads().await?;
         let mut referenced = HashSet::new();
+        let mut unreadable = 0;
         for doc in self.documents.list(OBJECTS, ListQuery::all()).await? {
-            if let Ok(object) = serde_json::from_str::<Object>(&doc.body) {
-                referenced.extend(object.segments.into_iter().map(|s| s.blob));
+            match serde_json::from_str::<Object>(&doc.body) {
+                Ok(object) => referenced.extend(object.segments.into_iter().map(|s| s.blob)),
+                Err(_) => unreadable += 1,
             }
         }
         for doc in self.documents.list(PARTS, ListQuery::all()).await? {
-            if let Ok(part) = serde_json::from_str::<PartRecord>(&doc.body) {
-                referenced.insert(part.blob);
+            match serde_json::from_str::<PartRecord>(&doc.body) {
+                Ok(part) => {
+                    referenced.insert(part.blob);
+                }
+                Err(_) => unreadable += 1,
             }
+        }
+        // A record this binary cannot read may name any blob: deleting "orphans" then could
+        // delete data. Keep everything and say so.
+        if unreadable > 0 {
+            tracing::error!(
+                unreadable,
+                "some object records are unreadable; object data is not swept"
+            );
+            return Ok(());
         }
         let mut orphans = 0;
         for key in self.blobs.keys().await? {

@@ -30,6 +30,7 @@ nubo_wire::error_table! {
         no_such_tag_set => ("NoSuchTagSet", NOT_FOUND),
         no_such_cors_configuration => ("NoSuchCORSConfiguration", NOT_FOUND),
         no_such_bucket_policy => ("NoSuchBucketPolicy", NOT_FOUND),
+        cors_response => ("CORSResponse", FORBIDDEN),
         malformed_policy => ("MalformedPolicy", BAD_REQUEST),
         illegal_location_constraint => ("IllegalLocationConstraintException", BAD_REQUEST),
         invalid_location_constraint => ("InvalidLocationConstraint", BAD_REQUEST),

@@ -11,6 +11,7 @@
 
 mod body;
 mod buckets;
+pub(crate) mod cors;
 pub(crate) mod errors;
 mod listing;
 mod multipart;
@@ -173,12 +174,19 @@ async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Response {
         .map(|r| r.0.clone())
         .unwrap_or_default();
     let head = req.method() == Method::HEAD;
+    let method = req.method().clone();
+    let origin = req
+        .headers()
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (parts, body) = req.into_parts();
     let address = operations::address(&parts);
+    let bucket = address.bucket.clone();
     let operation = operations::operation(&parts, &address);
     let query = Query::parse(parts.uri.query());
     let request = S3Request {
-        state,
+        state: state.clone(),
         parts,
         body: std::sync::Mutex::new(body),
         address,
@@ -206,6 +214,13 @@ async fn handle(State(state): State<Arc<EdgeState>>, req: Request) -> Response {
             response
         }
     };
+    cors::decorate(
+        &state,
+        bucket.as_deref(),
+        origin.as_deref(),
+        &method,
+        &mut response,
+    );
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response
             .headers_mut()
