@@ -255,7 +255,9 @@ def test_pollers_scale_up_to_the_limit_and_never_beyond(lam, sqs, tmp_path, limi
         Environment={"Variables": {"OUT": url_for(out)}},
     )
     url, arn = queue(sqs, VisibilityTimeout=60)
-    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": f"m{i}", "MessageBody": f"m{i}"} for i in range(10)])
+    # Enough work (16 × 0.4 s) that a second poller's cold start still finds some.
+    for chunk in (range(0, 10), range(10, 16)):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": f"m{i}", "MessageBody": f"m{i}"} for i in chunk])
     if limit == "mapping":
         # At most two pollers at once, whatever the function could take.
         lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1, ScalingConfig={"MaximumConcurrency": 2})
@@ -265,10 +267,10 @@ def test_pollers_scale_up_to_the_limit_and_never_beyond(lam, sqs, tmp_path, limi
         lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
         lam.create_event_source_mapping(EventSourceArn=arn, FunctionName=name, BatchSize=1)
         expected = 1
-    assert wait_for(lambda: len(records(out)) >= 10, timeout=60), records(out)
+    assert wait_for(lambda: len(records(out)) >= 16, timeout=90), records(out)
     spans = records(out)
     bodies = sorted(b for s in spans for b in s["bodies"])
-    assert bodies == sorted(f"m{i}" for i in range(10)), bodies  # each once: nothing throttled back
+    assert bodies == sorted(f"m{i}" for i in range(16)), bodies  # each once: nothing throttled back
     assert max_overlap(spans) <= expected, spans
     if expected > 1:
         assert max_overlap(spans) == expected, "the pollers never scaled past one"

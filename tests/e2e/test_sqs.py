@@ -342,6 +342,29 @@ def test_query_protocol(sqs, endpoint):
     # The same queue through json.
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]
     assert attributes == {"VisibilityTimeout": "40"}
+    # Batches: entries flattened in, result entries flattened out.
+    status, body = query(
+        endpoint,
+        "Action=SendMessageBatch&Version=2012-11-05&QueueUrl=" + quote(url, safe="")
+        + "&SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=one"
+        + "&SendMessageBatchRequestEntry.2.Id=b&SendMessageBatchRequestEntry.2.MessageBody=two"
+        + "&SendMessageBatchRequestEntry.2.DelaySeconds=901",
+    )
+    assert status == 200, body
+    assert "<SendMessageBatchResultEntry><Id>a</Id>" in body, body
+    assert "<BatchResultErrorEntry>" in body and "<Id>b</Id>" in body and "<Code>InvalidParameterValue</Code>" in body, body
+    status, body = query(
+        endpoint,
+        "Action=ReceiveMessage&Version=2012-11-05&MaxNumberOfMessages=10&VisibilityTimeout=30&QueueUrl=" + quote(url, safe=""),
+    )
+    assert status == 200 and "<Body>one</Body>" in body, body
+    handle = body.split("<ReceiptHandle>")[1].split("</ReceiptHandle>")[0]
+    status, body = query(
+        endpoint,
+        "Action=DeleteMessageBatch&Version=2012-11-05&QueueUrl=" + quote(url, safe="")
+        + "&DeleteMessageBatchRequestEntry.1.Id=x&DeleteMessageBatchRequestEntry.1.ReceiptHandle=" + quote(handle, safe=""),
+    )
+    assert status == 200 and "<DeleteMessageBatchResultEntry><Id>x</Id></DeleteMessageBatchResultEntry>" in body, body
     status, body = query(endpoint, "Action=GetQueueUrl&Version=2012-11-05&QueueName=nope-" + name)
     assert status == 400
     assert "<Code>AWS.SimpleQueueService.NonExistentQueue</Code>" in body and "<Type>Sender</Type>" in body, body

@@ -309,3 +309,44 @@ async fn group_commit_probe() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn retention_drops_old_messages_and_delay_hides_new_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = open(dir.path()).await;
+    let queue = registry
+        .create(
+            &Scope::default(),
+            "short",
+            &attrs(&[("MessageRetentionPeriod", "60"), ("DelaySeconds", "5")]),
+            BTreeMap::new(),
+        )
+        .await
+        .unwrap();
+    registry.send(&queue, text("old")).await.unwrap();
+    // Delayed: not visible yet, counted as delayed.
+    assert_eq!(queue.counts(now()).delayed, 1);
+    assert!(registry
+        .receive(&queue, 10, None, None)
+        .await
+        .unwrap()
+        .is_empty());
+    // A minute later the retention period is over: the sweep removes it.
+    let ops = queue.expire(now() + 61_000);
+    assert_eq!(ops.len(), 1);
+    assert_eq!(queue.counts(now() + 61_000), Default::default());
+    // A per-message delay overrides the queue's.
+    let quick = SendInput {
+        delay: Some(0),
+        ..text("now")
+    };
+    registry.send(&queue, quick).await.unwrap();
+    assert_eq!(
+        registry
+            .receive(&queue, 10, None, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -83,7 +83,6 @@ impl Service {
     }
 
     /// Operations routed by `X-Amz-Target`.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn json(mut self, operations: JsonOperations) -> Self {
         self.bindings.push(Binding {
             protocol: Protocol::Json(operations.version),
@@ -93,7 +92,6 @@ impl Service {
     }
 
     /// Operations routed by `Action=`.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn query(mut self, operations: QueryOperations) -> Self {
         self.bindings.push(Binding {
             protocol: Protocol::Query {

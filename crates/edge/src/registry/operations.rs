@@ -12,20 +12,16 @@ use nubo_wire::{AwsError, Scope};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-// The json and query bindings serve no production service until SQS, DynamoDB, IAM or STS land;
-// the tests below drive them. Hence `cfg_attr(not(test), allow(dead_code))` on their items.
-
 /// How large a json or query request body may be unless a service says otherwise.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const DEFAULT_MAX_BODY: usize = 6 * 1024 * 1024;
 
 /// What an operation handler knows about its request besides the input.
-#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Debug, Clone)]
 pub(crate) struct OperationContext {
     /// The account and region the request acts in.
     pub(crate) scope: Scope,
-    /// The id minted at ingress (query replies carry it in their body).
+    /// The id minted at ingress (the bindings put it in replies; handlers may log it).
+    #[allow(dead_code)]
     pub(crate) request_id: String,
     /// The verified caller (absent only when a test dispatches past the guard).
     pub(crate) caller: Option<std::sync::Arc<nubo_identity::Caller>>,
@@ -56,7 +52,6 @@ pub(crate) struct JsonOperations {
 /// `QueueDoesNotExist` → `AWS.SimpleQueueService.NonExistentQueue`).
 pub(crate) type QueryCodes = fn(&str) -> Option<&'static str>;
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl JsonOperations {
     /// No operations yet.
     pub(crate) fn new(version: JsonVersion) -> Self {
@@ -115,7 +110,6 @@ pub(crate) struct QueryOperations {
     pub(super) error_codes: Option<QueryCodes>,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl QueryOperations {
     /// No operations yet; replies carry `xml_namespace`.
     pub(crate) fn new(xml_namespace: &'static str) -> Self {
