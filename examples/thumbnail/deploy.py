@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deploys the thumbnail pipeline to a Nubo server in one command:
 
-    python examples/thumbnail/deploy.py --endpoint http://127.0.0.1:4566
+    python examples/thumbnail/deploy.py --endpoint http://127.0.0.1:4750
 
 It installs Pillow for the function's Python (a manylinux wheel, `pip install --target`) next to
 app.py, zips them, creates the two buckets, an execution role that may read the source and write
@@ -121,7 +121,7 @@ def allow_s3(lam, name: str, source: str, account: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"))
+    parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4750"))
     parser.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
     parser.add_argument("--source-bucket", default="thumbnail-source")
     parser.add_argument("--dest-bucket", default="thumbnail-destination")
