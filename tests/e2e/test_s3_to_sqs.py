@@ -1,6 +1,7 @@
 """Bucket notifications to SQS queues: configuration round trip (beside Lambda targets), the
 `s3:TestEvent` S3 sends when a queue becomes a destination, object events as messages carrying
-S3's event record (filtered by event type and key), and the refusal of a queue that does not exist."""
+S3's event record (filtered by event type and key), and the refusal of a queue that does not exist
+or whose policy does not let S3 send for the bucket (as on AWS, a queue without a policy refuses)."""
 
 from __future__ import annotations
 
@@ -35,9 +36,29 @@ def new_bucket(s3) -> str:
     return name
 
 
-def new_queue(sqs) -> tuple[str, str]:
+def s3_policy(queue_arn: str, bucket: str) -> str:
+    """The queue policy AWS's S3 guide shows: S3, acting for `bucket`, may SendMessage."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "SQS:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": f"arn:aws:s3:*:*:{bucket}"},
+                "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            },
+        }],
+    })
+
+
+def new_queue(sqs, bucket: str | None) -> tuple[str, str]:
+    """A queue; with `bucket`, one whose policy lets S3 send that bucket's events."""
     url = sqs.create_queue(QueueName=f"s3-events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    if bucket is not None:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": s3_policy(arn, bucket)})
     return url, arn
 
 
@@ -63,7 +84,7 @@ def drain(sqs, url: str, want: int, timeout: float = 10) -> list[dict]:
 
 def test_round_trip_test_event_and_missing_queue(s3, sqs):
     bucket = new_bucket(s3)
-    url, arn = new_queue(sqs)
+    url, arn = new_queue(sqs, bucket)
     wanted = {"QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*"], prefix="in/", suffix=".csv")]}
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=wanted)
     got = s3.get_bucket_notification_configuration(Bucket=bucket)
@@ -76,14 +97,17 @@ def test_round_trip_test_event_and_missing_queue(s3, sqs):
     assert test_event["Time"].endswith("Z") and test_event["RequestId"] and test_event["HostId"]
 
     missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:no-such-queue-{uuid.uuid4().hex[:6]}"
-    with pytest.raises(ClientError) as e:
-        s3.put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [queue_config(missing, ["s3:ObjectCreated:*"])]}
-        )
-    error = e.value.response["Error"]
-    assert error["Code"] == "InvalidArgument"
-    assert error["Message"] == "Unable to validate the following destination configurations"
-    assert error["ArgumentName"] == missing
+    _, unpolicied = new_queue(sqs, None)
+    _, other_bucket = new_queue(sqs, "some-other-bucket")
+    for refused in [missing, unpolicied, other_bucket]:
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_notification_configuration(
+                Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [queue_config(refused, ["s3:ObjectCreated:*"])]}
+            )
+        error = e.value.response["Error"]
+        assert error["Code"] == "InvalidArgument"
+        assert error["Message"] == "Unable to validate the following destination configurations"
+        assert error["ArgumentName"] == refused
     # The refused configuration changed nothing; an empty one removes it.
     assert s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"] == wanted["QueueConfigurations"]
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
@@ -92,7 +116,7 @@ def test_round_trip_test_event_and_missing_queue(s3, sqs):
 
 def test_matching_uploads_arrive_as_records(s3, sqs):
     bucket = new_bucket(s3)
-    url, arn = new_queue(sqs)
+    url, arn = new_queue(sqs, bucket)
     s3.put_bucket_notification_configuration(
         Bucket=bucket,
         NotificationConfiguration={
@@ -121,11 +145,16 @@ def test_matching_uploads_arrive_as_records(s3, sqs):
     assert [r["Records"][0]["eventName"] for r in got] == ["ObjectRemoved:Delete"]
     assert "size" not in got[0]["Records"][0]["s3"]["object"]
 
+    # A policy that no longer lets S3 send stops delivery (the event is dropped, as on AWS).
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": s3_policy(arn, "some-other-bucket")})
+    s3.put_object(Bucket=bucket, Key="late.csv", Body=b"x")
+    assert drain(sqs, url, 1, timeout=2) == []
+
 
 def test_several_configurations_round_trip(s3, sqs):
     """Several configurations (one queue, different events and filters) come back as sent."""
     bucket = new_bucket(s3)
-    _, arn = new_queue(sqs)
+    _, arn = new_queue(sqs, bucket)
     wanted = [
         queue_config(arn, ["s3:ObjectCreated:Put"], id="a"),
         queue_config(arn, ["s3:ObjectRemoved:*"], prefix="logs/", id="b"),

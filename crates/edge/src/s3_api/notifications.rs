@@ -7,10 +7,13 @@
 //! survives a crash. S3 sends `s3:TestEvent` to queues when a configuration names them, never to
 //! Lambda targets.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use http::StatusCode;
+use nubo_identity::policy::{parse_resource_policy, ConditionKeys, Policy};
+use nubo_identity::Caller;
 use nubo_objects::notifications::{
     EventName, LambdaConfiguration, NotificationConfiguration, QueueConfiguration,
 };
@@ -173,10 +176,51 @@ fn common(
     })
 }
 
-/// Whether S3 may send this bucket's events to the queue `arn` names: the queue exists. The only
-/// place S3 decides this. (The queue's `Policy` attribute is stored but not consulted yet.)
-fn s3_may_send(state: &EdgeState, arn: &str) -> Option<Arc<nubo_queues::Queue>> {
-    state.queues.by_arn(arn).ok()
+/// Queue policies as parsed, by queue ARN, with the text they were parsed from (a changed policy
+/// is parsed again on its first use; an event for an unchanged one parses nothing).
+static QUEUE_POLICIES: LazyLock<Mutex<HashMap<String, (String, Arc<Policy>)>>> =
+    LazyLock::new(Default::default);
+
+fn queue_policy(arn: &str, text: &str) -> Option<Arc<Policy>> {
+    let mut cache = QUEUE_POLICIES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((cached, policy)) = cache.get(arn) {
+        if cached == text {
+            return Some(policy.clone());
+        }
+    }
+    let policy = Arc::new(parse_resource_policy(text).ok()?);
+    cache.insert(arn.to_owned(), (text.to_owned(), policy.clone()));
+    Some(policy)
+}
+
+/// The queue `arn` names, if S3 may send `bucket`'s events to it: the queue exists and its
+/// `Policy` attribute allows `sqs:SendMessage` to `s3.amazonaws.com` with the bucket's ARN as
+/// `aws:SourceArn` and the bucket owner as `aws:SourceAccount` (as on AWS, a queue without a
+/// policy refuses S3). The only place S3 decides this.
+fn s3_may_send(
+    state: &EdgeState,
+    arn: &str,
+    bucket: &str,
+    account: &str,
+) -> Option<Arc<nubo_queues::Queue>> {
+    let queue = state.queues.by_arn(arn).ok()?;
+    let meta = queue.meta();
+    let policy = queue_policy(arn, meta.record.attributes.get("Policy")?)?;
+    let keys = ConditionKeys::default()
+        .with("aws:SourceArn", format!("arn:aws:s3:::{bucket}"))
+        .with("aws:SourceAccount", account);
+    Caller::service("s3.amazonaws.com")
+        .authorize(
+            "sqs:SendMessage",
+            arn,
+            Some(&policy),
+            Some(&meta.record.account),
+            &keys,
+            time::OffsetDateTime::now_utc(),
+        )
+        .ok()?;
+    drop(meta);
+    Some(queue)
 }
 
 fn unable_queue(arn: &str) -> AwsError {
@@ -214,7 +258,8 @@ pub(crate) async fn put(request: S3Request) -> S3Result {
     for config in document.children_named("QueueConfiguration") {
         number += 1;
         let c = common(config, "Queue", number)?;
-        let target = s3_may_send(&request.state, &c.arn).ok_or_else(|| unable_queue(&c.arn))?;
+        let target = s3_may_send(&request.state, &c.arn, request.bucket(), &account)
+            .ok_or_else(|| unable_queue(&c.arn))?;
         test_events.push(target);
         queue.push(QueueConfiguration {
             id: c.id,
@@ -356,15 +401,16 @@ pub(crate) async fn emit(
     let Ok(bucket) = request.state.objects.bucket(&bucket.name) else {
         return;
     };
+    let account = request.scope().account_id;
     for config in bucket.notifications.matching_queues(event, key) {
-        let Some(queue) = s3_may_send(&request.state, &config.queue_arn) else {
-            tracing::warn!(bucket = %bucket.name, queue = %config.queue_arn, "an S3 event's queue is gone; event dropped");
+        let Some(queue) = s3_may_send(&request.state, &config.queue_arn, &bucket.name, &account)
+        else {
+            tracing::warn!(bucket = %bucket.name, queue = %config.queue_arn, "S3 may not send to an event's queue (gone, or its policy changed); event dropped");
             continue;
         };
         let body = record(request, &bucket, &config.id, event, key, object).to_string();
         send_to_queue(&request.state, &queue, body).await;
     }
-    let account = request.scope().account_id;
     for config in bucket.notifications.matching(event, key) {
         let Some(function) = function_ref(&config.function_arn, &account) else {
             continue;
