@@ -17,9 +17,9 @@ use nubo_identity::Caller;
 use nubo_objects::notifications::{
     EventName, LambdaConfiguration, NotificationConfiguration, QueueConfiguration,
 };
-use nubo_queues::SendInput;
 use nubo_objects::records::BucketRecord;
 use nubo_objects::ObjectRecord;
+use nubo_queues::SendInput;
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::{AwsError, Scope};
 use serde_json::json;
@@ -117,7 +117,6 @@ fn malformed() -> AwsError {
     S3Errors::malformed_xml(
         "The XML you provided was not well-formed or did not validate against our published schema",
     )
-    .into()
 }
 
 /// The `Id`, target ARN (in element `target`), events and key filter of one configuration.
@@ -140,8 +139,7 @@ fn common(
     {
         return Err(S3Errors::invalid_argument(format!(
             "The event is not supported for notifications: {bad}"
-        ))
-        .into());
+        )));
     }
     let (mut prefix, mut suffix) = (None, None);
     if let Some(key) = config.child("Filter").and_then(|f| f.child("S3Key")) {
@@ -157,8 +155,7 @@ fn common(
                 _ => {
                     return Err(S3Errors::invalid_argument(
                         "FilterRule names must be prefix or suffix, each at most once",
-                    )
-                    .into())
+                    ))
                 }
             }
         }
@@ -178,8 +175,10 @@ fn common(
 
 /// Queue policies as parsed, by queue ARN, with the text they were parsed from (a changed policy
 /// is parsed again on its first use; an event for an unchanged one parses nothing).
-static QUEUE_POLICIES: LazyLock<Mutex<HashMap<String, (String, Arc<Policy>)>>> =
-    LazyLock::new(Default::default);
+static QUEUE_POLICIES: LazyLock<Mutex<PolicyCache>> = LazyLock::new(Default::default);
+
+/// Queue ARN → (policy text, parsed policy).
+type PolicyCache = HashMap<String, (String, Arc<Policy>)>;
 
 fn queue_policy(arn: &str, text: &str) -> Option<Arc<Policy>> {
     let mut cache = QUEUE_POLICIES.lock().unwrap_or_else(|e| e.into_inner());
@@ -288,7 +287,10 @@ pub(crate) async fn put(request: S3Request) -> S3Result {
     request
         .state
         .objects
-        .set_bucket_notifications(request.bucket(), NotificationConfiguration { lambda, queue })
+        .set_bucket_notifications(
+            request.bucket(),
+            NotificationConfiguration { lambda, queue },
+        )
         .await?;
     // S3 tells each queue it is now a destination.
     let test_event = json!({
