@@ -14,7 +14,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ACCOUNT, REGION, credentials_for
+from aws_cli import aws
+from conftest import ACCOUNT, REGION, client_env_for, credentials_for
 from test_s3 import s3_client
 
 CONFIG = Config(retries={"max_attempts": 0}, read_timeout=60)
@@ -161,3 +162,31 @@ def test_several_configurations_round_trip(s3, sqs):
     ]
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={"QueueConfigurations": wanted})
     assert s3.get_bucket_notification_configuration(Bucket=bucket)["QueueConfigurations"] == wanted
+
+
+def test_aws_cli_wires_a_bucket_to_a_queue(endpoint, s3, sqs, tmp_path):
+    """The AWS guide's walkthrough with the real CLI: set the queue policy, configure the bucket,
+    upload with `aws s3 cp`, receive the record."""
+    env = client_env_for(endpoint)
+    run = lambda *args: aws(["--endpoint-url", endpoint, "--region", REGION, *args], env)
+    bucket = new_bucket(s3)
+    url, arn = new_queue(sqs, None)
+    policy = run("sqs", "set-queue-attributes", "--queue-url", url, "--attributes", json.dumps({"Policy": s3_policy(arn, bucket)}))
+    assert policy.returncode == 0, policy.stderr
+    configuration = {"QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*"], prefix="images/")]}
+    put = run(
+        "s3api", "put-bucket-notification-configuration", "--bucket", bucket,
+        "--notification-configuration", json.dumps(configuration),
+    )
+    assert put.returncode == 0, put.stderr
+    got = run("s3api", "get-bucket-notification-configuration", "--bucket", bucket)
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["QueueConfigurations"] == configuration["QueueConfigurations"]
+    assert drain(sqs, url, 1)[0]["Event"] == "s3:TestEvent"
+    image = tmp_path / "cat.png"
+    image.write_bytes(b"\x89PNG not really")
+    cp = run("s3", "cp", str(image), f"s3://{bucket}/images/cat.png")
+    assert cp.returncode == 0, cp.stderr
+    [message] = drain(sqs, url, 1)
+    record = message["Records"][0]
+    assert record["eventName"] == "ObjectCreated:Put" and record["s3"]["object"]["key"] == "images/cat.png"

@@ -205,21 +205,32 @@ fn s3_may_send(
     let queue = state.queues.by_arn(arn).ok()?;
     let meta = queue.meta();
     let policy = queue_policy(arn, meta.record.attributes.get("Policy")?)?;
+    policy_lets_s3_send(&policy, arn, &meta.record.account, bucket, account).then_some(())?;
+    drop(meta);
+    Some(queue)
+}
+
+/// Whether a queue's policy lets S3, acting for `bucket` owned by `account`, send to it.
+fn policy_lets_s3_send(
+    policy: &Policy,
+    queue_arn: &str,
+    queue_account: &str,
+    bucket: &str,
+    account: &str,
+) -> bool {
     let keys = ConditionKeys::default()
         .with("aws:SourceArn", format!("arn:aws:s3:::{bucket}"))
         .with("aws:SourceAccount", account);
     Caller::service("s3.amazonaws.com")
         .authorize(
             "sqs:SendMessage",
-            arn,
-            Some(&policy),
-            Some(&meta.record.account),
+            queue_arn,
+            Some(policy),
+            Some(queue_account),
             &keys,
             time::OffsetDateTime::now_utc(),
         )
-        .ok()?;
-    drop(meta);
-    Some(queue)
+        .is_ok()
 }
 
 fn unable_queue(arn: &str) -> AwsError {
@@ -452,5 +463,41 @@ mod tests {
         assert_eq!(event_key("a/é.txt"), "a/%C3%A9.txt");
         let (a, b) = (sequencer(), sequencer());
         assert!(u128::from_str_radix(&b, 16).unwrap() > u128::from_str_radix(&a, 16).unwrap());
+    }
+
+    const QUEUE: &str = "arn:aws:sqs:us-east-1:000000000000:events";
+
+    fn policy(principal: &str, action: &str, condition: &str) -> Policy {
+        parse_resource_policy(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},
+            "Action":"{action}","Resource":"{QUEUE}","Condition":{condition}}}]}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn queue_policies_decide_what_s3_may_send() {
+        let allows = |p: &Policy, bucket: &str, account: &str| {
+            policy_lets_s3_send(p, QUEUE, "000000000000", bucket, account)
+        };
+        let s3 = r#"{"Service":"s3.amazonaws.com"}"#;
+        let guide = policy(
+            s3,
+            "SQS:SendMessage",
+            r#"{"ArnLike":{"aws:SourceArn":"arn:aws:s3:*:*:photos"},"StringEquals":{"aws:SourceAccount":"000000000000"}}"#,
+        );
+        assert!(allows(&guide, "photos", "000000000000"));
+        assert!(!allows(&guide, "other", "000000000000"));
+        assert!(!allows(&guide, "photos", "111111111111"));
+        let receive_only = policy(s3, "sqs:ReceiveMessage", "{}");
+        assert!(!allows(&receive_only, "photos", "000000000000"));
+        let other_service = policy(
+            r#"{"Service":"sns.amazonaws.com"}"#,
+            "sqs:SendMessage",
+            "{}",
+        );
+        assert!(!allows(&other_service, "photos", "000000000000"));
+        let unconditioned = policy(s3, "sqs:*", "{}");
+        assert!(allows(&unconditioned, "anything", "000000000000"));
     }
 }
