@@ -195,7 +195,8 @@ fn queue_policy(arn: &str, text: &str) -> Option<Arc<Policy>> {
 /// The queue `arn` names, if S3 may send `bucket`'s events to it: the queue exists and its
 /// `Policy` attribute allows `sqs:SendMessage` to `s3.amazonaws.com` with the bucket's ARN as
 /// `aws:SourceArn` and the bucket owner as `aws:SourceAccount` (as on AWS, a queue without a
-/// policy refuses S3). The only place S3 decides this.
+/// policy refuses S3). FIFO queues are refused: S3 does not deliver to them. The only place S3
+/// decides this.
 fn s3_may_send(
     state: &EdgeState,
     arn: &str,
@@ -204,6 +205,9 @@ fn s3_may_send(
 ) -> Option<Arc<nubo_queues::Queue>> {
     let queue = state.queues.by_arn(arn).ok()?;
     let meta = queue.meta();
+    if meta.settings.fifo {
+        return None;
+    }
     let policy = queue_policy(arn, meta.record.attributes.get("Policy")?)?;
     policy_lets_s3_send(&policy, arn, &meta.record.account, bucket, account).then_some(())?;
     drop(meta);
