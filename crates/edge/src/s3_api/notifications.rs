@@ -317,9 +317,12 @@ pub(crate) async fn put(request: S3Request) -> S3Result {
         "HostId": request.request_id,
     })
     .to_string();
-    for target in test_events {
-        send_to_queue(&request.state, &target, test_event.clone()).await;
-    }
+    futures_util::future::join_all(
+        test_events
+            .iter()
+            .map(|target| send_to_queue(&request.state, target, test_event.clone())),
+    )
+    .await;
     Ok(empty(StatusCode::OK))
 }
 
@@ -419,6 +422,8 @@ pub(crate) async fn emit(
         return;
     };
     let account = request.scope().account_id;
+    // Sent together, so the queues' writers commit them in the same round rather than one by one.
+    let mut sends = Vec::new();
     for config in bucket.notifications.matching_queues(event, key) {
         let Some(queue) = s3_may_send(&request.state, &config.queue_arn, &bucket.name, &account)
         else {
@@ -426,8 +431,9 @@ pub(crate) async fn emit(
             continue;
         };
         let body = record(request, &bucket, &config.id, event, key, object).to_string();
-        send_to_queue(&request.state, &queue, body).await;
+        sends.push(async move { send_to_queue(&request.state, &queue, body).await });
     }
+    futures_util::future::join_all(sends).await;
     for config in bucket.notifications.matching(event, key) {
         let Some(function) = function_ref(&config.function_arn, &account) else {
             continue;
