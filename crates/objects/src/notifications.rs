@@ -1,16 +1,35 @@
 //! Bucket notification configurations and which of them an object event matches: event-name
 //! patterns with wildcards (`s3:ObjectCreated:*`), key prefix and suffix filters. Delivery is the
-//! edge's (it owns the asynchronous invoker); this module only decides.
+//! edge's (it owns the asynchronous invoker and the queues); this module only decides.
 
 use serde::{Deserialize, Serialize};
 
-/// A bucket's `NotificationConfiguration` (only Lambda targets are delivered; queue and topic
-/// targets arrive with those services).
+/// A bucket's `NotificationConfiguration` (Lambda and SQS targets; topic targets arrive with SNS).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NotificationConfiguration {
     /// `LambdaFunctionConfigurations` (`CloudFunctionConfiguration` on the wire).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lambda: Vec<LambdaConfiguration>,
+    /// `QueueConfigurations` (`QueueConfiguration` on the wire).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queue: Vec<QueueConfiguration>,
+}
+
+/// One `QueueConfiguration`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QueueConfiguration {
+    /// `Id` (S3 makes one up when the client sends none).
+    pub id: String,
+    /// `QueueArn` (`Queue` on the wire).
+    pub queue_arn: String,
+    /// `Events`: `s3:ObjectCreated:*`, `s3:ObjectRemoved:Delete`, …
+    pub events: Vec<String>,
+    /// `prefix` filter rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// `suffix` filter rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
 }
 
 /// One `LambdaFunctionConfiguration`.
@@ -93,12 +112,42 @@ pub fn pattern_matches(pattern: &str, event: EventName) -> bool {
     }
 }
 
+/// Whether a configuration's events and key filters cover `event` on `key`.
+fn fires(
+    events: &[String],
+    prefix: Option<&str>,
+    suffix: Option<&str>,
+    event: EventName,
+    key: &str,
+) -> bool {
+    events.iter().any(|p| pattern_matches(p, event))
+        && prefix.is_none_or(|p| key.starts_with(p))
+        && suffix.is_none_or(|s| key.ends_with(s))
+}
+
 impl LambdaConfiguration {
     /// Whether this configuration fires for `event` on `key`.
     pub fn matches(&self, event: EventName, key: &str) -> bool {
-        self.events.iter().any(|p| pattern_matches(p, event))
-            && self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
-            && self.suffix.as_deref().is_none_or(|s| key.ends_with(s))
+        fires(
+            &self.events,
+            self.prefix.as_deref(),
+            self.suffix.as_deref(),
+            event,
+            key,
+        )
+    }
+}
+
+impl QueueConfiguration {
+    /// Whether this configuration fires for `event` on `key`.
+    pub fn matches(&self, event: EventName, key: &str) -> bool {
+        fires(
+            &self.events,
+            self.prefix.as_deref(),
+            self.suffix.as_deref(),
+            event,
+            key,
+        )
     }
 }
 
@@ -110,6 +159,15 @@ impl NotificationConfiguration {
         key: &'a str,
     ) -> impl Iterator<Item = &'a LambdaConfiguration> + 'a {
         self.lambda.iter().filter(move |c| c.matches(event, key))
+    }
+
+    /// The queue configurations that fire for `event` on `key`.
+    pub fn matching_queues<'a>(
+        &'a self,
+        event: EventName,
+        key: &'a str,
+    ) -> impl Iterator<Item = &'a QueueConfiguration> + 'a {
+        self.queue.iter().filter(move |c| c.matches(event, key))
     }
 }
 
@@ -144,5 +202,19 @@ mod tests {
         assert!(d.matches(EventName::Copy, "x"));
         assert!(!d.matches(EventName::Put, "x"));
         assert!(!pattern_matches("ObjectCreated:*", EventName::Put));
+        let q = QueueConfiguration {
+            id: "q".into(),
+            queue_arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
+            events: vec!["s3:ObjectCreated:Put".into()],
+            prefix: None,
+            suffix: Some(".csv".into()),
+        };
+        let all = NotificationConfiguration {
+            lambda: vec![c],
+            queue: vec![q],
+        };
+        assert_eq!(all.matching_queues(EventName::Put, "a.csv").count(), 1);
+        assert_eq!(all.matching_queues(EventName::Put, "a.txt").count(), 0);
+        assert_eq!(all.matching_queues(EventName::Copy, "a.csv").count(), 0);
     }
 }

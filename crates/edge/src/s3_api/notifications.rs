@@ -1,18 +1,25 @@
-//! Bucket notifications: Put/GetBucketNotificationConfiguration (Lambda targets; queue and topic
-//! targets are refused until SQS and SNS are served), and the delivery of object events as
-//! asynchronous invocations with S3's event record.
+//! Bucket notifications: Put/GetBucketNotificationConfiguration (Lambda and SQS targets; topic
+//! targets are refused until SNS is served), and the delivery of object events with S3's event
+//! record, as asynchronous invocations or as queue messages.
 //!
-//! An event is queued (durably, through the lambda layer's `AsyncInvoker`) before the request
-//! that caused it is answered, so an acknowledged upload's event survives a crash. S3 sends no
-//! `s3:TestEvent` to Lambda targets (only to queues and topics), so none is sent here.
+//! An event is queued (durably, through the lambda layer's `AsyncInvoker` or the queue's group
+//! commit) before the request that caused it is answered, so an acknowledged upload's event
+//! survives a crash. S3 sends `s3:TestEvent` to queues when a configuration names them, never to
+//! Lambda targets.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use http::StatusCode;
-use nubo_objects::notifications::{EventName, LambdaConfiguration, NotificationConfiguration};
+use nubo_identity::policy::{parse_resource_policy, ConditionKeys, Policy};
+use nubo_identity::Caller;
+use nubo_objects::notifications::{
+    EventName, LambdaConfiguration, NotificationConfiguration, QueueConfiguration,
+};
 use nubo_objects::records::BucketRecord;
 use nubo_objects::ObjectRecord;
+use nubo_queues::SendInput;
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::{AwsError, Scope};
 use serde_json::json;
@@ -23,32 +30,47 @@ use crate::EdgeState;
 
 pub(crate) async fn get(request: S3Request) -> S3Result {
     let bucket = request.state.objects.bucket(request.bucket())?;
+    let notifications = &bucket.notifications;
     Ok(xml("NotificationConfiguration", |w| {
-        for config in &bucket.notifications.lambda {
+        for config in &notifications.queue {
+            w.element("QueueConfiguration", |w| {
+                w.text_element("Id", &config.id)
+                    .text_element("Queue", &config.queue_arn);
+                write_events_and_filter(w, &config.events, &config.prefix, &config.suffix);
+            });
+        }
+        for config in &notifications.lambda {
             w.element("CloudFunctionConfiguration", |w| {
                 w.text_element("Id", &config.id)
                     .text_element("CloudFunction", &config.function_arn);
-                for event in &config.events {
-                    w.text_element("Event", event);
-                }
-                if config.prefix.is_some() || config.suffix.is_some() {
-                    w.element("Filter", |w| {
-                        w.element("S3Key", |w| {
-                            for (name, value) in
-                                [("prefix", &config.prefix), ("suffix", &config.suffix)]
-                            {
-                                if let Some(value) = value {
-                                    w.element("FilterRule", |w| {
-                                        w.text_element("Name", name).text_element("Value", value);
-                                    });
-                                }
-                            }
-                        });
-                    });
-                }
+                write_events_and_filter(w, &config.events, &config.prefix, &config.suffix);
             });
         }
     }))
+}
+
+fn write_events_and_filter(
+    w: &mut nubo_wire::xml::XmlWriter,
+    events: &[String],
+    prefix: &Option<String>,
+    suffix: &Option<String>,
+) {
+    for event in events {
+        w.text_element("Event", event);
+    }
+    if prefix.is_some() || suffix.is_some() {
+        w.element("Filter", |w| {
+            w.element("S3Key", |w| {
+                for (name, value) in [("prefix", prefix), ("suffix", suffix)] {
+                    if let Some(value) = value {
+                        w.element("FilterRule", |w| {
+                            w.text_element("Name", name).text_element("Value", value);
+                        });
+                    }
+                }
+            });
+        });
+    }
 }
 
 fn unable(arn: &str) -> AwsError {
@@ -82,97 +104,238 @@ fn s3_may_invoke(state: &EdgeState, function: &FunctionRef, bucket: &str, accoun
         .is_ok()
 }
 
+/// What every kind of configuration carries besides its target.
+struct Common {
+    id: String,
+    arn: String,
+    events: Vec<String>,
+    prefix: Option<String>,
+    suffix: Option<String>,
+}
+
+fn malformed() -> AwsError {
+    S3Errors::malformed_xml(
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
+}
+
+/// The `Id`, target ARN (in element `target`), events and key filter of one configuration.
+fn common(
+    config: &nubo_wire::xml::XmlElement,
+    target: &str,
+    number: usize,
+) -> Result<Common, AwsError> {
+    let arn = config.child_text(target).unwrap_or_default().trim();
+    let events: Vec<String> = config
+        .children_named("Event")
+        .map(|e| e.text.trim().to_owned())
+        .collect();
+    if arn.is_empty() || events.is_empty() {
+        return Err(malformed());
+    }
+    if let Some(bad) = events
+        .iter()
+        .find(|e| !nubo_objects::notifications::EVENT_TYPES.contains(&e.as_str()))
+    {
+        return Err(S3Errors::invalid_argument(format!(
+            "The event is not supported for notifications: {bad}"
+        )));
+    }
+    let (mut prefix, mut suffix) = (None, None);
+    if let Some(key) = config.child("Filter").and_then(|f| f.child("S3Key")) {
+        for rule in key.children_named("FilterRule") {
+            let value = rule.child_text("Value").unwrap_or_default().to_owned();
+            match rule
+                .child_text("Name")
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                Some("prefix") if prefix.is_none() => prefix = Some(value),
+                Some("suffix") if suffix.is_none() => suffix = Some(value),
+                _ => {
+                    return Err(S3Errors::invalid_argument(
+                        "FilterRule names must be prefix or suffix, each at most once",
+                    ))
+                }
+            }
+        }
+    }
+    Ok(Common {
+        id: config
+            .child_text("Id")
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("notification-{number}")),
+        arn: arn.to_owned(),
+        events,
+        prefix,
+        suffix,
+    })
+}
+
+/// Queue policies as parsed, by queue ARN, with the text they were parsed from (a changed policy
+/// is parsed again on its first use; an event for an unchanged one parses nothing).
+static QUEUE_POLICIES: LazyLock<Mutex<PolicyCache>> = LazyLock::new(Default::default);
+
+/// Queue ARN → (policy text, parsed policy).
+type PolicyCache = HashMap<String, (String, Arc<Policy>)>;
+
+fn queue_policy(arn: &str, text: &str) -> Option<Arc<Policy>> {
+    let mut cache = QUEUE_POLICIES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((cached, policy)) = cache.get(arn) {
+        if cached == text {
+            return Some(policy.clone());
+        }
+    }
+    let policy = Arc::new(parse_resource_policy(text).ok()?);
+    cache.insert(arn.to_owned(), (text.to_owned(), policy.clone()));
+    Some(policy)
+}
+
+/// The queue `arn` names, if S3 may send `bucket`'s events to it: the queue exists and its
+/// `Policy` attribute allows `sqs:SendMessage` to `s3.amazonaws.com` with the bucket's ARN as
+/// `aws:SourceArn` and the bucket owner as `aws:SourceAccount` (as on AWS, a queue without a
+/// policy refuses S3). FIFO queues are refused: S3 does not deliver to them. The only place S3
+/// decides this.
+fn s3_may_send(
+    state: &EdgeState,
+    arn: &str,
+    bucket: &str,
+    account: &str,
+) -> Option<Arc<nubo_queues::Queue>> {
+    let queue = state.queues.by_arn(arn).ok()?;
+    let meta = queue.meta();
+    if meta.settings.fifo {
+        return None;
+    }
+    let policy = queue_policy(arn, meta.record.attributes.get("Policy")?)?;
+    policy_lets_s3_send(&policy, arn, &meta.record.account, bucket, account).then_some(())?;
+    drop(meta);
+    Some(queue)
+}
+
+/// Whether a queue's policy lets S3, acting for `bucket` owned by `account`, send to it.
+fn policy_lets_s3_send(
+    policy: &Policy,
+    queue_arn: &str,
+    queue_account: &str,
+    bucket: &str,
+    account: &str,
+) -> bool {
+    let keys = ConditionKeys::default()
+        .with("aws:SourceArn", format!("arn:aws:s3:::{bucket}"))
+        .with("aws:SourceAccount", account);
+    Caller::service("s3.amazonaws.com")
+        .authorize(
+            "sqs:SendMessage",
+            queue_arn,
+            Some(policy),
+            Some(queue_account),
+            &keys,
+            time::OffsetDateTime::now_utc(),
+        )
+        .is_ok()
+}
+
+fn unable_queue(arn: &str) -> AwsError {
+    S3Errors::invalid_argument("Unable to validate the following destination configurations")
+        .with_extra("ArgumentName", arn.to_owned())
+        .with_extra(
+            "ArgumentValue",
+            "Permissions on the destination queue do not allow S3 to publish notifications from this bucket",
+        )
+}
+
 pub(crate) async fn put(request: S3Request) -> S3Result {
     request.state.objects.bucket(request.bucket())?;
     let (request, body) = request.xml_body().await?;
     let document = nubo_wire::protocol::rest_xml::parse_body(&body)?;
     if document.name != "NotificationConfiguration" {
-        return Err(S3Errors::malformed_xml(
-            "The XML you provided was not well-formed or did not validate against our published schema",
-        ).into());
+        return Err(malformed().into());
     }
     if let Some(other) = document.children.iter().find(|c| {
         matches!(
             c.name.as_str(),
-            "QueueConfiguration" | "TopicConfiguration" | "EventBridgeConfiguration"
+            "TopicConfiguration" | "EventBridgeConfiguration"
         )
     }) {
         return Err(S3Errors::invalid_argument(format!(
-            "Nubo cannot deliver to {} targets yet: only Lambda functions",
+            "Nubo cannot deliver to {} targets yet: only Lambda functions and SQS queues",
             other.name
         ))
         .into());
     }
     let account = request.scope().account_id;
+    let mut number = 0;
+    let mut queue = Vec::new();
+    let mut test_events = Vec::new();
+    for config in document.children_named("QueueConfiguration") {
+        number += 1;
+        let c = common(config, "Queue", number)?;
+        let target = s3_may_send(&request.state, &c.arn, request.bucket(), &account)
+            .ok_or_else(|| unable_queue(&c.arn))?;
+        test_events.push(target);
+        queue.push(QueueConfiguration {
+            id: c.id,
+            queue_arn: c.arn,
+            events: c.events,
+            prefix: c.prefix,
+            suffix: c.suffix,
+        });
+    }
     let mut lambda = Vec::new();
-    for (i, config) in document
-        .children_named("CloudFunctionConfiguration")
-        .enumerate()
-    {
-        let arn = config
-            .child_text("CloudFunction")
-            .unwrap_or_default()
-            .trim();
-        let events: Vec<String> = config
-            .children_named("Event")
-            .map(|e| e.text.trim().to_owned())
-            .collect();
-        if arn.is_empty() || events.is_empty() {
-            return Err(S3Errors::malformed_xml(
-                "The XML you provided was not well-formed or did not validate against our published schema",
-            ).into());
-        }
-        if let Some(bad) = events
-            .iter()
-            .find(|e| !nubo_objects::notifications::EVENT_TYPES.contains(&e.as_str()))
-        {
-            return Err(S3Errors::invalid_argument(format!(
-                "The event is not supported for notifications: {bad}"
-            ))
-            .into());
-        }
-        let (mut prefix, mut suffix) = (None, None);
-        if let Some(key) = config.child("Filter").and_then(|f| f.child("S3Key")) {
-            for rule in key.children_named("FilterRule") {
-                let value = rule.child_text("Value").unwrap_or_default().to_owned();
-                match rule
-                    .child_text("Name")
-                    .map(str::to_ascii_lowercase)
-                    .as_deref()
-                {
-                    Some("prefix") if prefix.is_none() => prefix = Some(value),
-                    Some("suffix") if suffix.is_none() => suffix = Some(value),
-                    _ => {
-                        return Err(S3Errors::invalid_argument(
-                            "FilterRule names must be prefix or suffix, each at most once",
-                        )
-                        .into())
-                    }
-                }
-            }
-        }
-        let function = function_ref(arn, &account).ok_or_else(|| unable(arn))?;
+    for config in document.children_named("CloudFunctionConfiguration") {
+        number += 1;
+        let c = common(config, "CloudFunction", number)?;
+        let function = function_ref(&c.arn, &account).ok_or_else(|| unable(&c.arn))?;
         if !s3_may_invoke(&request.state, &function, request.bucket(), &account) {
-            return Err(unable(arn).into());
+            return Err(unable(&c.arn).into());
         }
         lambda.push(LambdaConfiguration {
-            id: config
-                .child_text("Id")
-                .filter(|id| !id.is_empty())
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("notification-{}", i + 1)),
-            function_arn: arn.to_owned(),
-            events,
-            prefix,
-            suffix,
+            id: c.id,
+            function_arn: c.arn,
+            events: c.events,
+            prefix: c.prefix,
+            suffix: c.suffix,
         });
     }
     request
         .state
         .objects
-        .set_bucket_notifications(request.bucket(), NotificationConfiguration { lambda })
+        .set_bucket_notifications(
+            request.bucket(),
+            NotificationConfiguration { lambda, queue },
+        )
         .await?;
+    // S3 tells each queue it is now a destination.
+    let test_event = json!({
+        "Service": "Amazon S3",
+        "Event": "s3:TestEvent",
+        "Time": nubo_wire::timefmt::iso_millis(time::OffsetDateTime::now_utc()),
+        "Bucket": request.bucket(),
+        "RequestId": request.request_id,
+        "HostId": request.request_id,
+    })
+    .to_string();
+    futures_util::future::join_all(
+        test_events
+            .iter()
+            .map(|target| send_to_queue(&request.state, target, test_event.clone())),
+    )
+    .await;
     Ok(empty(StatusCode::OK))
+}
+
+/// Sends one message from S3 to a queue (durably: `send` answers after the group commit).
+async fn send_to_queue(state: &EdgeState, queue: &Arc<nubo_queues::Queue>, body: String) {
+    let input = SendInput {
+        body,
+        sender: "s3.amazonaws.com".into(),
+        ..SendInput::default()
+    };
+    if let Err(e) = state.queues.send(queue, input).await {
+        tracing::warn!(queue = %queue.arn(), error = %e, "could not send an S3 event to a queue");
+    }
 }
 
 /// S3's `sequencer`: increasing hex, per server (so per key too): the time in nanoseconds, or one
@@ -204,11 +367,11 @@ fn event_key(key: &str) -> String {
     out
 }
 
-/// The event record S3 hands Lambda.
+/// The event record S3 hands Lambda and sends to queues.
 fn record(
     request: &S3Request,
     bucket: &BucketRecord,
-    config: &LambdaConfiguration,
+    configuration_id: &str,
     event: EventName,
     key: &str,
     object: Option<&ObjectRecord>,
@@ -233,7 +396,7 @@ fn record(
             },
             "s3": {
                 "s3SchemaVersion": "1.0",
-                "configurationId": config.id,
+                "configurationId": configuration_id,
                 "bucket": {
                     "name": bucket.name,
                     "ownerIdentity": { "principalId": bucket.owner },
@@ -246,7 +409,7 @@ fn record(
 }
 
 /// Queues the event for every configuration of `bucket` it matches. A function that cannot be
-/// invoked any more (deleted) is logged and skipped: S3 drops such events too.
+/// invoked any more or a queue that is gone is logged and skipped: S3 drops such events too.
 pub(crate) async fn emit(
     request: &S3Request,
     bucket: &Arc<BucketRecord>,
@@ -259,6 +422,18 @@ pub(crate) async fn emit(
         return;
     };
     let account = request.scope().account_id;
+    // Sent together, so the queues' writers commit them in the same round rather than one by one.
+    let mut sends = Vec::new();
+    for config in bucket.notifications.matching_queues(event, key) {
+        let Some(queue) = s3_may_send(&request.state, &config.queue_arn, &bucket.name, &account)
+        else {
+            tracing::warn!(bucket = %bucket.name, queue = %config.queue_arn, "S3 may not send to an event's queue (gone, or its policy changed); event dropped");
+            continue;
+        };
+        let body = record(request, &bucket, &config.id, event, key, object).to_string();
+        sends.push(async move { send_to_queue(&request.state, &queue, body).await });
+    }
+    futures_util::future::join_all(sends).await;
     for config in bucket.notifications.matching(event, key) {
         let Some(function) = function_ref(&config.function_arn, &account) else {
             continue;
@@ -267,7 +442,7 @@ pub(crate) async fn emit(
             tracing::warn!(bucket = %bucket.name, function = %config.function_arn, "an S3 event's function cannot be invoked; event dropped");
             continue;
         }
-        let payload = record(request, &bucket, config, event, key, object).to_string();
+        let payload = record(request, &bucket, &config.id, event, key, object).to_string();
         if let Err(e) = request
             .state
             .async_invoker
@@ -298,5 +473,41 @@ mod tests {
         assert_eq!(event_key("a/é.txt"), "a/%C3%A9.txt");
         let (a, b) = (sequencer(), sequencer());
         assert!(u128::from_str_radix(&b, 16).unwrap() > u128::from_str_radix(&a, 16).unwrap());
+    }
+
+    const QUEUE: &str = "arn:aws:sqs:us-east-1:000000000000:events";
+
+    fn policy(principal: &str, action: &str, condition: &str) -> Policy {
+        parse_resource_policy(&format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},
+            "Action":"{action}","Resource":"{QUEUE}","Condition":{condition}}}]}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn queue_policies_decide_what_s3_may_send() {
+        let allows = |p: &Policy, bucket: &str, account: &str| {
+            policy_lets_s3_send(p, QUEUE, "000000000000", bucket, account)
+        };
+        let s3 = r#"{"Service":"s3.amazonaws.com"}"#;
+        let guide = policy(
+            s3,
+            "SQS:SendMessage",
+            r#"{"ArnLike":{"aws:SourceArn":"arn:aws:s3:*:*:photos"},"StringEquals":{"aws:SourceAccount":"000000000000"}}"#,
+        );
+        assert!(allows(&guide, "photos", "000000000000"));
+        assert!(!allows(&guide, "other", "000000000000"));
+        assert!(!allows(&guide, "photos", "111111111111"));
+        let receive_only = policy(s3, "sqs:ReceiveMessage", "{}");
+        assert!(!allows(&receive_only, "photos", "000000000000"));
+        let other_service = policy(
+            r#"{"Service":"sns.amazonaws.com"}"#,
+            "sqs:SendMessage",
+            "{}",
+        );
+        assert!(!allows(&other_service, "photos", "000000000000"));
+        let unconditioned = policy(s3, "sqs:*", "{}");
+        assert!(allows(&unconditioned, "anything", "000000000000"));
     }
 }
