@@ -228,6 +228,8 @@ const LOG_TAIL_BYTES: usize = 4096;
 
 /// One invocation's log, as the platform frames it around what the function wrote.
 pub(crate) struct Framing<'a> {
+    /// The function's account and region: its log group is theirs.
+    pub(crate) scope: &'a nubo_wire::Scope,
     pub(crate) function: &'a FunctionRecord,
     pub(crate) request_id: &'a str,
     /// The environment's stream; `None` names one after the request (no environment ran).
@@ -244,6 +246,7 @@ impl Framing<'_> {
     /// `/aws/lambda/<name>`, and returns the last 4 KB of the text (`LogType: Tail`).
     pub(crate) fn ship(self, lines: &mut Vec<(i64, String)>, writer: &LogWriter) -> String {
         let Self {
+            scope,
             function,
             request_id,
             stream,
@@ -276,7 +279,16 @@ impl Framing<'_> {
             text.push_str(line);
             text.push('\n');
         }
-        let group = nubo_observe::function_log_group(&function.name);
+        // The configured `LoggingConfig.LogGroup`, else `/aws/lambda/<name>`, in the function's
+        // account and region.
+        let group = match &function.logging.log_group {
+            Some(group) => nubo_observe::scoped_group(&scope.account_id, &scope.region, group),
+            None => nubo_observe::scoped_group(
+                &scope.account_id,
+                &scope.region,
+                &nubo_observe::function_log_group(&function.name),
+            ),
+        };
         let stream = stream.map(str::to_owned).unwrap_or_else(|| {
             format!(
                 "{}/[{}]{}",

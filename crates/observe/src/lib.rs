@@ -12,5 +12,5 @@
 mod logs;
 mod metrics;
 
-pub use logs::{function_log_group, LogWriter};
+pub use logs::{function_log_group, scope_prefix, scoped_group, split_scoped_group, LogWriter};
 pub use metrics::{Counter, MetricsRegistry, SlidingQuantiles};

@@ -29,6 +29,9 @@ pub struct StoredLogEvent {
     pub event: LogEvent,
     /// When the store took it, epoch milliseconds (CloudWatch's `ingestionTime`).
     pub ingestion_ms: i64,
+    /// The store's id for it, unique and stable (CloudWatch's `eventId`; a follower polling
+    /// overlapping ranges drops what it has seen by it).
+    pub id: String,
 }
 
 /// Which events to read.
@@ -55,6 +58,10 @@ pub struct LogPage {
     pub events: Vec<StoredLogEvent>,
     /// Present when more events may follow: pass it back to read on.
     pub next_token: Option<String>,
+    /// The position after the page's last event, whether or not more follow (`None` for an
+    /// empty page): passed back as a token it reads what arrives later (GetLogEvents'
+    /// `nextForwardToken`, a follower's next poll).
+    pub position: Option<String>,
 }
 
 /// A stream of a group, with the span of its events.

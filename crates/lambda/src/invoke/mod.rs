@@ -241,6 +241,7 @@ impl Invoker {
                 {
                     tracing::debug!(function = %function.name, %reason, "provided runtime without a usable bootstrap");
                     return Ok(self.finish(
+                        scope,
                         &function,
                         request_id,
                         outcome::invalid_entrypoint,
@@ -284,6 +285,7 @@ impl Invoker {
             // The process is being replaced: make sure it is gone before we report.
             drop(env);
             let framing = Framing {
+                scope,
                 function: &function,
                 request_id: &request_id,
                 stream: None,
@@ -306,6 +308,7 @@ impl Invoker {
                 .insert(format!("{}|{note}", function.name))
         });
         let framing = Framing {
+            scope,
             function: &function,
             request_id: &request_id,
             stream: Some(&env.stream),
@@ -350,6 +353,7 @@ impl Invoker {
     /// An invocation that ended before any environment ran: logged and answered as Lambda does.
     fn finish(
         &self,
+        scope: &nubo_wire::Scope,
         function: &FunctionSnapshot,
         request_id: String,
         answer: fn(&str) -> Interpreted,
@@ -357,6 +361,7 @@ impl Invoker {
     ) -> InvokeResult {
         let answer = answer(&request_id);
         let framing = Framing {
+            scope,
             function,
             request_id: &request_id,
             stream: None,

@@ -388,21 +388,21 @@ fn read(
                         message: row.get(4)?,
                     },
                     ingestion_ms: row.get(3)?,
+                    id: format!("{:020}", row.get::<_, i64>(0)?),
                 },
             ))
         })
         .map_err(db)?
         .collect::<Result<_, _>>()
         .map_err(db)?;
-    let next_token = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last()
-            .map(|(seq, e)| token(e.event.timestamp_ms, *seq))
-    } else {
-        None
-    };
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let position = rows
+        .last()
+        .map(|(seq, e)| token(e.event.timestamp_ms, *seq));
     Ok(LogPage {
         events: rows.into_iter().map(|(_, e)| e).collect(),
-        next_token,
+        next_token: if more { position.clone() } else { None },
+        position,
     })
 }
