@@ -3,7 +3,7 @@
 //! Served services register their module's operations. Every other service a client may sign for
 //! is listed in [`NOT_SERVED`] with its signing name and protocols as botocore's models give them,
 //! so a request to it gets an error in its own protocol — XML for S3, SNS and CloudFormation, `__type` JSON for
-//! DynamoDB, CloudWatch Logs and EventBridge — that the SDK raises as a `ClientError` with a code.
+//! DynamoDB — that the SDK raises as a `ClientError` with a code.
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use nubo_wire::Protocol;
 use crate::auth::apigateway::ApiGatewayAuthorizer;
 use crate::auth::lambda::LambdaAuthorizer;
 use crate::registry::{Registry, Service};
-use crate::{apigw_api, events_api, iam_api, lambda_api, sqs_api, sts_api, EdgeState};
+use crate::{apigw_api, events_api, iam_api, lambda_api, logs_api, sqs_api, sts_api, EdgeState};
 
 /// Builds the registry: the served services, then the rest.
 pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
@@ -34,6 +34,7 @@ pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
     registry.register(sts_api::service(state));
     registry.register(sqs_api::service(state));
     registry.register(events_api::service(state));
+    registry.register(logs_api::service(state));
     register_not_served(&mut registry);
     registry
 }
@@ -62,7 +63,6 @@ const fn query(xml_namespace: &'static str) -> Protocol {
 pub(crate) const NOT_SERVED: &[(&str, &[Protocol])] = &[
     ("s3", &[Protocol::RestXml]),
     ("dynamodb", &[JSON_1_0]),
-    ("logs", &[JSON_1_1]),
     ("monitoring", &[JSON_1_0, query(namespace::MONITORING)]),
     ("ecr", &[JSON_1_1]),
     ("signer", &[Protocol::RestJson]),

@@ -233,6 +233,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         .context("opening the code store")?;
     let metrics = Arc::new(MetricsRegistry::new());
     let logs = LogWriter::start(stores.logs.clone());
+    let log_flush = logs.clone();
+    spawn_retention_sweep(stores.logs.clone());
     let mut catalog =
         RuntimeCatalog::install(&args.data_dir, parse_interpreters(&args.interpreters)?)
             .context("installing runtimes")?;
@@ -418,6 +420,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         queues,
         mappings,
         events,
+        logs: stores.logs.clone(),
         code_urls: CodeUrls::new(&args.region),
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
     });
@@ -452,7 +455,36 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         }
         signal = signals.next() => tracing::warn!("{signal} again: exiting now"),
     }
+    // The last invocations' log lines may still sit in the writer's batch: write them out.
+    if tokio::time::timeout(LOG_FLUSH_LIMIT, log_flush.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!("log lines still unwritten after {LOG_FLUSH_LIMIT:?}; exiting without them");
+    }
     Ok(())
+}
+
+/// How long shutdown waits for the log writer's last batch.
+const LOG_FLUSH_LIMIT: Duration = Duration::from_secs(2);
+/// How often events past their group's retention are removed.
+const RETENTION_SWEEP: Duration = Duration::from_secs(60);
+
+/// Removes log events past their group's retention, once a minute (PutRetentionPolicy also
+/// expires at once).
+fn spawn_retention_sweep(logs: Arc<dyn nubo_store::Logs>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RETENTION_SWEEP);
+        loop {
+            tick.tick().await;
+            let now = nubo_wire::timefmt::epoch_millis(time::OffsetDateTime::now_utc());
+            match logs.expire(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("log retention: removed {n} expired events"),
+                Err(e) => tracing::warn!(error = %e, "log retention sweep failed"),
+            }
+        }
+    });
 }
 
 /// SIGTERM and SIGINT (Ctrl-C), each of which may arrive more than once.

@@ -19,6 +19,7 @@ mod body;
 pub(crate) mod events;
 pub(crate) mod iam;
 pub(crate) mod lambda;
+pub(crate) mod logs;
 mod rest;
 pub(crate) mod sqs;
 pub(crate) mod sts;

@@ -15,6 +15,7 @@ mod apigateway;
 mod events;
 mod iam;
 mod lambda;
+mod logs;
 mod sqs;
 mod sts;
 
@@ -104,6 +105,7 @@ pub fn rules(service: &str) -> Option<&'static [Rule]> {
         "sts" => Some(sts::RULES),
         "sqs" => Some(sqs::RULES),
         "events" => Some(events::RULES),
+        "logs" => Some(logs::RULES),
         _ => None,
     }
 }
