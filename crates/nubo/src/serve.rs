@@ -232,6 +232,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let code = CodeStore::with_blobs(&args.data_dir, stores.blobs.clone())
         .context("opening the code store")?;
     let metrics = Arc::new(MetricsRegistry::new());
+    adopt_unscoped_log_groups(&*stores.logs, &scope).await?;
     let logs = LogWriter::start(stores.logs.clone());
     let log_flush = logs.clone();
     spawn_retention_sweep(stores.logs.clone());
@@ -461,6 +462,28 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         .is_err()
     {
         tracing::warn!("log lines still unwritten after {LOG_FLUSH_LIMIT:?}; exiting without them");
+    }
+    Ok(())
+}
+
+/// Log groups written before groups were scoped (`/aws/lambda/f` rather than
+/// `{account}:{region}:/aws/lambda/f`) move into the default scope, once, as functions did.
+async fn adopt_unscoped_log_groups(
+    logs: &dyn nubo_store::Logs,
+    scope: &nubo_wire::Scope,
+) -> anyhow::Result<()> {
+    for group in logs.groups("").await.context("listing log groups")? {
+        if nubo_observe::split_scoped_group(&group).is_some() {
+            continue;
+        }
+        let scoped = nubo_observe::scoped_group(&scope.account_id, &scope.region, &group);
+        if !logs
+            .rename_group(&group, &scoped)
+            .await
+            .context("moving a log group into the default scope")?
+        {
+            tracing::warn!(%group, "not moved into the default scope: {scoped} exists");
+        }
     }
     Ok(())
 }

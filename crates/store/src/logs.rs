@@ -126,6 +126,10 @@ pub trait Logs: Send + Sync + 'static {
     /// Sets (or with `None` removes) a group's retention; `false` when there is no such group.
     async fn set_retention(&self, group: &str, days: Option<u32>) -> Result<bool, StoreError>;
 
+    /// Renames a group with its streams and events (one transaction); `false` when `from` does
+    /// not exist or `to` already does.
+    async fn rename_group(&self, from: &str, to: &str) -> Result<bool, StoreError>;
+
     /// Removes every event older than its group's retention at `now_ms`; returns how many.
     async fn expire(&self, now_ms: i64) -> Result<u64, StoreError>;
 }

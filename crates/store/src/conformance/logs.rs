@@ -235,4 +235,8 @@ pub async fn logs_groups_streams_and_retention(backend: &dyn Backend) {
     assert!(logs.read(query("g/created")).await.unwrap().events.is_empty());
     assert!(logs.streams("g/created", "").await.unwrap().is_empty());
     assert_eq!(logs.describe_groups("g/").await.unwrap().len(), 1);
+    assert!(logs.rename_group("g/written", "a:b:g/written").await.unwrap());
+    assert!(!logs.rename_group("g/written", "x").await.unwrap());
+    assert_eq!(logs.read(query("a:b:g/written")).await.unwrap().events.len(), 1);
+    assert!(logs.describe_groups("g/").await.unwrap().is_empty());
 }

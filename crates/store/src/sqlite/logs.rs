@@ -169,6 +169,26 @@ impl Logs for SqliteStore {
         .await
     }
 
+    async fn rename_group(&self, from: &str, to: &str) -> Result<bool, StoreError> {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        self.with(pick, move |conn| {
+            let tx = write_transaction(conn)?;
+            if !group_exists(&tx, &from)? || group_exists(&tx, &to)? {
+                return Ok(false);
+            }
+            for sql in [
+                "UPDATE log_events SET log_group = ?2 WHERE log_group = ?1",
+                "UPDATE log_streams SET log_group = ?2 WHERE log_group = ?1",
+                "UPDATE log_groups SET log_group = ?2 WHERE log_group = ?1",
+            ] {
+                tx.execute(sql, [&from, &to]).map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn expire(&self, now_ms: i64) -> Result<u64, StoreError> {
         self.with(pick, move |conn| expire(conn, now_ms)).await
     }
