@@ -59,6 +59,8 @@ pub struct EdgeState {
     pub events: Arc<nubo_events::EventRules>,
     /// Log groups, streams and events (CloudWatch Logs).
     pub logs: Arc<dyn nubo_store::Logs>,
+    /// Metered usage, reported at `/_nubo/usage`.
+    pub usage: Arc<nubo_observe::UsageMeter>,
     /// Signs and checks GetFunction's `Code.Location` URLs.
     pub code_urls: CodeUrls,
     /// With a token, `/_nubo/metrics` wants `Authorization: Bearer <token>`; without, loopback.

@@ -1,4 +1,4 @@
-//! `nubo`: the binary. The composition root (`serve`) and the CLI clients (`invoke`, `functions`, `logs`).
+//! `nubo`: the binary. The composition root (`serve`) and the CLI clients (`invoke`, `functions`, `logs`, `usage`).
 //!
 //! Only this crate reads the command line and the process environment; everything below receives
 //! typed configuration.
@@ -7,6 +7,7 @@ mod commands;
 mod identity;
 mod logs_cli;
 mod serve;
+mod usage_cli;
 
 use nubo::client;
 
@@ -75,6 +76,14 @@ enum Command {
         #[command(flatten)]
         endpoint: EndpointArgs,
     },
+    /// Metered requests, billed duration, GB-seconds and cost per function version.
+    Usage {
+        /// Only usage since this long ago (whole hours): 30m, 2h, 1d; default everything.
+        #[arg(long)]
+        since: Option<String>,
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    },
     /// Print a function's log (group /aws/lambda/NAME, or a group name starting with /).
     Logs {
         /// Function name, or a log group name starting with `/`.
@@ -127,6 +136,9 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(code);
             }
             Command::Functions { endpoint } => commands::functions(&endpoint.client()?).await,
+            Command::Usage { since, endpoint } => {
+                usage_cli::usage(&endpoint.client()?, since).await
+            }
             Command::Logs {
                 name,
                 follow,

@@ -18,7 +18,7 @@ use nubo_lambda::runtimes::sdk::RuntimeSdk;
 use nubo_lambda::runtimes::RuntimeCatalog;
 use nubo_lambda::sandbox::{FunctionNetwork, ProcessSandbox, Sandbox};
 use nubo_lambda::{AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, Registry};
-use nubo_observe::{LogWriter, MetricsRegistry};
+use nubo_observe::{LogWriter, MetricsRegistry, Prices, UsageMeter};
 use nubo_store::{CodeStore, StoreConfig};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::FunctionName;
@@ -96,6 +96,15 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "NUBO_DEV_CREDENTIALS", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::FalseyValueParser::new())]
     dev_credentials: bool,
+    /// Price per million requests in usage reports, US dollars (AWS's list price by default).
+    #[arg(long, env = "NUBO_PRICE_PER_MILLION_REQUESTS", default_value_t = 0.20)]
+    price_per_million_requests: f64,
+    /// Price per GB-second on x86_64, US dollars.
+    #[arg(long, env = "NUBO_PRICE_PER_GB_SECOND_X86", default_value_t = 0.000_016_666_7)]
+    price_per_gb_second_x86: f64,
+    /// Price per GB-second on arm64, US dollars.
+    #[arg(long, env = "NUBO_PRICE_PER_GB_SECOND_ARM64", default_value_t = 0.000_013_333_4)]
+    price_per_gb_second_arm64: f64,
     /// A token `/_nubo/metrics` then requires (`Authorization: Bearer <token>`); without one,
     /// metrics are served to loopback clients only.
     #[arg(long, env = "NUBO_METRICS_TOKEN", value_name = "TOKEN")]
@@ -235,6 +244,15 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     adopt_unscoped_log_groups(&*stores.logs, &scope).await?;
     let logs = LogWriter::start(stores.logs.clone());
     let log_flush = logs.clone();
+    let usage = Arc::new(UsageMeter::new(
+        stores.documents.clone(),
+        Prices {
+            per_million_requests: args.price_per_million_requests,
+            per_gb_second_x86_64: args.price_per_gb_second_x86,
+            per_gb_second_arm64: args.price_per_gb_second_arm64,
+        },
+    ));
+    usage.start_flushing();
     spawn_retention_sweep(stores.logs.clone());
     let mut catalog =
         RuntimeCatalog::install(&args.data_dir, parse_interpreters(&args.interpreters)?)
@@ -299,6 +317,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             endpoint_url: endpoint_url.clone(),
             environment_endpoint: environment_endpoint.clone(),
             execution_credentials: Some(Arc::new(identity::RoleSessions(identity.clone()))),
+            usage: Some(usage.clone()),
         },
     );
     invoker.register_metrics(&metrics);
@@ -422,6 +441,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         mappings,
         events,
         logs: stores.logs.clone(),
+        usage: usage.clone(),
         code_urls: CodeUrls::new(&args.region),
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
     });
@@ -456,7 +476,10 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         }
         signal = signals.next() => tracing::warn!("{signal} again: exiting now"),
     }
-    // The last invocations' log lines may still sit in the writer's batch: write them out.
+    // Usage gathered since the last flush, and the last invocations' log lines, are written out.
+    if let Err(e) = usage.flush().await {
+        tracing::warn!(error = %e, "could not store the last usage counts");
+    }
     if tokio::time::timeout(LOG_FLUSH_LIMIT, log_flush.flush())
         .await
         .is_err()

@@ -51,6 +51,8 @@ pub struct InvokerConfig {
     pub environment_endpoint: Arc<crate::EnvironmentEndpoint>,
     /// Where environments get their execution role's credentials (`None`: stand-ins).
     pub execution_credentials: Option<Arc<dyn crate::credentials::ExecutionCredentials>>,
+    /// Counts requests and billed duration per function version (`None`: not metered).
+    pub usage: Option<Arc<nubo_observe::UsageMeter>>,
 }
 
 impl Default for InvokerConfig {
@@ -62,6 +64,7 @@ impl Default for InvokerConfig {
             endpoint_url: "http://127.0.0.1:4750".into(),
             environment_endpoint: Arc::default(),
             execution_credentials: None,
+            usage: None,
         }
     }
 }
@@ -281,6 +284,7 @@ impl Invoker {
             max_memory_used_mb,
             init_duration,
         };
+        self.meter(scope, &function, report.duration, answer.function_error);
         if !healthy {
             // The process is being replaced: make sure it is gone before we report.
             drop(env);
@@ -347,6 +351,32 @@ impl Invoker {
             function_error,
             payload,
             log_tail: tail.map(|t| base64::engine::general_purpose::STANDARD.encode(t)),
+        }
+    }
+
+    /// Counts one invocation for metering (no I/O: the meter flushes on its own task).
+    fn meter(
+        &self,
+        scope: &nubo_wire::Scope,
+        function: &FunctionSnapshot,
+        duration: Duration,
+        error: bool,
+    ) {
+        if let Some(usage) = &self.config.usage {
+            usage.record(nubo_observe::Metered {
+                account: &scope.account_id,
+                region: &scope.region,
+                function: &function.name,
+                version: &function.version,
+                architecture: function
+                    .architectures
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("x86_64"),
+                memory_mb: function.memory_mb,
+                billed_ms: crate::logs::billed_ms(duration) as u64,
+                error,
+            });
         }
     }
 
