@@ -1,0 +1,106 @@
+"""Metering: a hand count of requests and GB-seconds (from each invocation's own REPORT line)
+matches `/_nubo/usage` and `nubo usage`, errors are counted, prices are configurable, and the
+counts survive a restart (flushed at shutdown)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import NUBO, ROLE, client_env_for, invoke, lambda_client_for, make_zip, unique_name, wait_active
+
+FAILS_ON_DEMAND = """
+def handler(event, context):
+    if event.get("fail"):
+        raise RuntimeError("asked to fail")
+    return {"ok": True}
+"""
+
+
+def usage(endpoint: str, since: int | None = None) -> dict:
+    url = f"{endpoint}/_nubo/usage" + (f"?since={since}" if since is not None else "")
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        return json.loads(reply.read())
+
+
+def row_of(report: dict, name: str) -> dict:
+    rows = [r for r in report["functions"] if r["function"] == name]
+    assert len(rows) == 1, report
+    return rows[0]
+
+
+def billed_ms(log: str) -> int:
+    found = re.findall(r"Billed Duration: (\d+) ms", log)
+    assert len(found) == 1, log
+    return int(found[0])
+
+
+def hand_count(lam, name: str, events: list[dict]) -> tuple[int, int]:
+    """Invokes once per event; returns (billed ms summed from the REPORT lines, function errors)."""
+    total, errors = 0, 0
+    for event in events:
+        result = invoke(lam, name, event, log=True)
+        assert result.status == 200, result
+        total += billed_ms(result.log)
+        errors += result.function_error is not None
+    return total, errors
+
+
+def create(lam, memory: int, architecture: str = "x86_64") -> str:
+    name = unique_name("metered")
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="app.handler",
+        MemorySize=memory,
+        Architectures=[architecture],
+        Code={"ZipFile": make_zip({"app.py": FAILS_ON_DEMAND})},
+    )
+    wait_active(lam, name)
+    return name
+
+
+def test_usage_matches_a_hand_count(lam, endpoint):
+    name = create(lam, memory=256)
+    billed, errors = hand_count(lam, name, [{}, {}, {"fail": True}, {}, {}])
+    assert errors == 1
+    row = row_of(usage(endpoint), name)
+    assert (row["requests"], row["errors"], row["billedMs"]) == (5, 1, billed)
+    gb_seconds = billed / 1000 * 256 / 1024
+    assert row["gbSeconds"] == pytest.approx(gb_seconds, rel=1e-12)
+    assert row["version"] == "$LATEST" and row["architecture"] == "x86_64"
+    assert row["cost"] == pytest.approx(5 * 0.20 / 1e6 + gb_seconds * 0.0000166667, rel=1e-9)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NUBO_"))}
+    env.update(client_env_for(endpoint))
+    env["NUBO_ENDPOINT"] = endpoint
+    out = subprocess.run([str(NUBO), "usage", "--since", "1h"], capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 0, out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.startswith(name))
+    assert line.split()[3:6] == ["5", "1", str(billed)], line
+    assert out.stdout.splitlines()[-1].startswith("TOTAL")
+
+
+def test_prices_are_configurable_and_usage_survives_a_restart(start_server, tmp_path):
+    srv = start_server(
+        extra_args=["--price-per-million-requests", "1000000", "--price-per-gb-second-arm64", "2"]
+    )
+    lam = lambda_client_for(srv.endpoint)
+    name = create(lam, memory=1024, architecture="arm64")
+    billed, _ = hand_count(lam, name, [{}, {}, {}])
+    row = row_of(usage(srv.endpoint), name)
+    assert (row["requests"], row["billedMs"], row["architecture"]) == (3, billed, "arm64")
+    assert row["cost"] == pytest.approx(3 * 1.0 + billed / 1000 * 2, rel=1e-9)
+
+    again = start_server.restart(srv)
+    row = row_of(usage(again.endpoint), name)
+    assert (row["requests"], row["billedMs"]) == (3, billed)
+    # Usage from two hours from now on holds nothing yet.
+    assert [r for r in usage(again.endpoint, since=int(time.time() * 1000) + 7_200_000)["functions"]] == []
