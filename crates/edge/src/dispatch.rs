@@ -299,7 +299,11 @@ async fn usage(services: &Services, query: Option<&str>) -> Response {
         None => 0,
         Some(Ok(ms)) => ms,
         Some(Err(_)) => {
-            return (StatusCode::BAD_REQUEST, "since must be epoch milliseconds\n").into_response()
+            return (
+                StatusCode::BAD_REQUEST,
+                "since must be epoch milliseconds\n",
+            )
+                .into_response()
         }
     };
     let meter = &services.state.usage;

@@ -108,9 +108,7 @@ pub fn log_group(destination_arn: &str) -> String {
             let group = group.trim_end_matches(":*");
             let mut parts = head.split(':');
             match (parts.nth(3), parts.next()) {
-                (Some(region), Some(account)) => {
-                    nubo_observe::scoped_group(account, region, group)
-                }
+                (Some(region), Some(account)) => nubo_observe::scoped_group(account, region, group),
                 _ => group.to_owned(),
             }
         }

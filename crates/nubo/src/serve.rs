@@ -100,10 +100,18 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "NUBO_PRICE_PER_MILLION_REQUESTS", default_value_t = 0.20)]
     price_per_million_requests: f64,
     /// Price per GB-second on x86_64, US dollars.
-    #[arg(long, env = "NUBO_PRICE_PER_GB_SECOND_X86", default_value_t = 0.000_016_666_7)]
+    #[arg(
+        long,
+        env = "NUBO_PRICE_PER_GB_SECOND_X86",
+        default_value_t = 0.000_016_666_7
+    )]
     price_per_gb_second_x86: f64,
     /// Price per GB-second on arm64, US dollars.
-    #[arg(long, env = "NUBO_PRICE_PER_GB_SECOND_ARM64", default_value_t = 0.000_013_333_4)]
+    #[arg(
+        long,
+        env = "NUBO_PRICE_PER_GB_SECOND_ARM64",
+        default_value_t = 0.000_013_333_4
+    )]
     price_per_gb_second_arm64: f64,
     /// A token `/_nubo/metrics` then requires (`Authorization: Bearer <token>`); without one,
     /// metrics are served to loopback clients only.

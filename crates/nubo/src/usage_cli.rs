@@ -12,8 +12,7 @@ use crate::logs_cli::parse_since;
 pub(crate) async fn usage(client: &Client, since: Option<String>) -> anyhow::Result<()> {
     let since_ms = match since {
         Some(since) => {
-            nubo_wire::timefmt::epoch_millis(time::OffsetDateTime::now_utc())
-                - parse_since(&since)?
+            nubo_wire::timefmt::epoch_millis(time::OffsetDateTime::now_utc()) - parse_since(&since)?
         }
         None => 0,
     };

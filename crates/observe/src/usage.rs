@@ -403,7 +403,11 @@ mod tests {
         meter.flush().await.unwrap();
         let again = UsageMeter::new(documents, Prices::default());
         assert_eq!(again.report(0).await.unwrap()[0].usage.requests, 3);
-        assert!(again.report(now_ms() + 2 * HOUR_MS).await.unwrap().is_empty());
+        assert!(again
+            .report(now_ms() + 2 * HOUR_MS)
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

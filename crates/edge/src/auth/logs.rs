@@ -50,14 +50,14 @@ impl Authorizer for LogsAuthorizer {
                 None => id,
             })
         });
-        let mut parameters = Vec::new();
         // A missing member names an impossible resource; the handler then answers with the
         // model's validation error for callers the policy lets through.
-        parameters.push(("LogGroupName", group.unwrap_or("-").to_owned()));
-        parameters.push((
-            "LogStreamName",
-            text("logStreamName").unwrap_or("-").to_owned(),
-        ));
-        Ok(parameters)
+        Ok(vec![
+            ("LogGroupName", group.unwrap_or("-").to_owned()),
+            (
+                "LogStreamName",
+                text("logStreamName").unwrap_or("-").to_owned(),
+            ),
+        ])
     }
 }

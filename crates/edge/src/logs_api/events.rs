@@ -135,13 +135,8 @@ pub(super) async fn describe_log_streams(
     ctx: OperationContext,
     input: DescribeStreamsInput,
 ) -> Result<Value, AwsError> {
-    let group = existing_group(
-        logs,
-        &ctx,
-        input.log_group_name,
-        input.log_group_identifier,
-    )
-    .await?;
+    let group =
+        existing_group(logs, &ctx, input.log_group_name, input.log_group_identifier).await?;
     let limit = page_limit(input.limit, 50, 50)?;
     let by_time = match input.order_by.as_deref() {
         None | Some("LogStreamName") => false,
@@ -160,10 +155,7 @@ pub(super) async fn describe_log_streams(
     }
     let mut streams = logs.streams(&group, &prefix).await.map_err(store_error)?;
     if by_time {
-        streams.sort_by(|a, b| {
-            (a.last_event_ms, &a.name)
-                .cmp(&(b.last_event_ms, &b.name))
-        });
+        streams.sort_by(|a, b| (a.last_event_ms, &a.name).cmp(&(b.last_event_ms, &b.name)));
     }
     if input.descending {
         streams.reverse();
@@ -242,7 +234,9 @@ pub(super) async fn put_log_events(
         .log_events
         .into_iter()
         .enumerate()
-        .filter(|(i, _)| too_old.is_none_or(|end| *i > end) && too_new.is_none_or(|start| *i < start))
+        .filter(|(i, _)| {
+            too_old.is_none_or(|end| *i > end) && too_new.is_none_or(|start| *i < start)
+        })
         .map(|(_, e)| LogEvent {
             group: group.clone(),
             stream: stream.clone(),
@@ -270,13 +264,8 @@ pub(super) async fn get_log_events(
     ctx: OperationContext,
     input: GetEventsInput,
 ) -> Result<Value, AwsError> {
-    let group = existing_group(
-        logs,
-        &ctx,
-        input.log_group_name,
-        input.log_group_identifier,
-    )
-    .await?;
+    let group =
+        existing_group(logs, &ctx, input.log_group_name, input.log_group_identifier).await?;
     let stream = required(input.log_stream_name, "logStreamName")?;
     if !stream_exists(logs, &group, &stream).await? {
         return Err(stream_not_found());
@@ -355,13 +344,8 @@ pub(super) async fn filter_log_events(
     ctx: OperationContext,
     input: FilterEventsInput,
 ) -> Result<Value, AwsError> {
-    let group = existing_group(
-        logs,
-        &ctx,
-        input.log_group_name,
-        input.log_group_identifier,
-    )
-    .await?;
+    let group =
+        existing_group(logs, &ctx, input.log_group_name, input.log_group_identifier).await?;
     if !input.log_stream_names.is_empty() && input.log_stream_name_prefix.is_some() {
         return Err(LogsErrors::invalid_parameter(
             "Cannot specify both logStreamNames and logStreamNamePrefix.",

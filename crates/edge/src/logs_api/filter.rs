@@ -279,7 +279,9 @@ fn tokenize(text: &str) -> Result<Vec<Token>, InvalidPattern> {
             }
             _ => {
                 let start = i;
-                while i < chars.len() && !chars[i].is_whitespace() && !"=!<>()&|\"".contains(chars[i])
+                while i < chars.len()
+                    && !chars[i].is_whitespace()
+                    && !"=!<>()&|\"".contains(chars[i])
                 {
                     i += 1;
                 }
@@ -479,8 +481,7 @@ fn wildcard(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
-    {
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -532,7 +533,8 @@ mod tests {
 
     #[test]
     fn json_equality_with_strings_numbers_and_wildcards() {
-        let event = r#"{"level":"ERROR","latency":250,"user":{"id":"u-42","admin":true},"tags":["a","b"]}"#;
+        let event =
+            r#"{"level":"ERROR","latency":250,"user":{"id":"u-42","admin":true},"tags":["a","b"]}"#;
         assert!(matches(r#"{ $.level = "ERROR" }"#, event));
         assert!(matches("{ $.level = ERROR }", event));
         assert!(!matches(r#"{ $.level = "INFO" }"#, event));

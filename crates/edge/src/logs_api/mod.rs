@@ -171,7 +171,12 @@ pub(crate) fn service(state: &Arc<EdgeState>) -> Service {
     operation!(json, logs, "CreateLogGroup", groups::create_log_group);
     operation!(json, logs, "DeleteLogGroup", groups::delete_log_group);
     operation!(json, logs, "DescribeLogGroups", groups::describe_log_groups);
-    operation!(json, logs, "PutRetentionPolicy", groups::put_retention_policy);
+    operation!(
+        json,
+        logs,
+        "PutRetentionPolicy",
+        groups::put_retention_policy
+    );
     operation!(
         json,
         logs,
@@ -179,11 +184,18 @@ pub(crate) fn service(state: &Arc<EdgeState>) -> Service {
         groups::delete_retention_policy
     );
     operation!(json, logs, "CreateLogStream", events::create_log_stream);
-    operation!(json, logs, "DescribeLogStreams", events::describe_log_streams);
+    operation!(
+        json,
+        logs,
+        "DescribeLogStreams",
+        events::describe_log_streams
+    );
     operation!(json, logs, "PutLogEvents", events::put_log_events);
     operation!(json, logs, "GetLogEvents", events::get_log_events);
     operation!(json, logs, "FilterLogEvents", events::filter_log_events);
-    Service::new("logs").json(json).authorized_by(LogsAuthorizer)
+    Service::new("logs")
+        .json(json)
+        .authorized_by(LogsAuthorizer)
 }
 
 #[cfg(test)]
@@ -192,7 +204,10 @@ mod tests {
 
     #[test]
     fn groups_are_named_by_name_or_arn() {
-        assert_eq!(group_name(Some("/aws/lambda/f".into()), None).unwrap(), "/aws/lambda/f");
+        assert_eq!(
+            group_name(Some("/aws/lambda/f".into()), None).unwrap(),
+            "/aws/lambda/f"
+        );
         assert_eq!(
             group_name(
                 None,

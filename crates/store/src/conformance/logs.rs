@@ -214,7 +214,11 @@ pub async fn logs_groups_streams_and_retention(backend: &dyn Backend) {
     .unwrap();
     let streams = logs.streams("g/created", "").await.unwrap();
     assert_eq!(
-        (streams[0].first_event_ms, streams[0].last_event_ms, streams[0].events),
+        (
+            streams[0].first_event_ms,
+            streams[0].last_event_ms,
+            streams[0].events
+        ),
         (now - 3 * DAY, now, 2)
     );
     let groups = logs.describe_groups("g/").await.unwrap();
@@ -224,7 +228,10 @@ pub async fn logs_groups_streams_and_retention(backend: &dyn Backend) {
     assert!(logs.set_retention("g/created", Some(1)).await.unwrap());
     assert!(!logs.set_retention("g/none", Some(1)).await.unwrap());
     assert_eq!(logs.expire(now).await.unwrap(), 1);
-    assert_eq!(messages(&logs.read(query("g/created")).await.unwrap()), ["new"]);
+    assert_eq!(
+        messages(&logs.read(query("g/created")).await.unwrap()),
+        ["new"]
+    );
     let streams = logs.streams("g/created", "").await.unwrap();
     assert_eq!((streams[0].first_event_ms, streams[0].events), (now, 1));
     assert_eq!(logs.read(query("g/written")).await.unwrap().events.len(), 1);
@@ -232,11 +239,26 @@ pub async fn logs_groups_streams_and_retention(backend: &dyn Backend) {
     assert_eq!(groups[0].retention_days, Some(1));
     assert!(logs.delete_group("g/created").await.unwrap());
     assert!(!logs.delete_group("g/created").await.unwrap());
-    assert!(logs.read(query("g/created")).await.unwrap().events.is_empty());
+    assert!(logs
+        .read(query("g/created"))
+        .await
+        .unwrap()
+        .events
+        .is_empty());
     assert!(logs.streams("g/created", "").await.unwrap().is_empty());
     assert_eq!(logs.describe_groups("g/").await.unwrap().len(), 1);
-    assert!(logs.rename_group("g/written", "a:b:g/written").await.unwrap());
+    assert!(logs
+        .rename_group("g/written", "a:b:g/written")
+        .await
+        .unwrap());
     assert!(!logs.rename_group("g/written", "x").await.unwrap());
-    assert_eq!(logs.read(query("a:b:g/written")).await.unwrap().events.len(), 1);
+    assert_eq!(
+        logs.read(query("a:b:g/written"))
+            .await
+            .unwrap()
+            .events
+            .len(),
+        1
+    );
     assert!(logs.describe_groups("g/").await.unwrap().is_empty());
 }
