@@ -11,10 +11,12 @@
 //! costed at configurable prices).
 //! No global state: the composition root makes one registry and one writer and passes them in.
 
+mod function_metrics;
 mod logs;
 mod metrics;
 mod usage;
 
 pub use logs::{function_log_group, scope_prefix, scoped_group, split_scoped_group, LogWriter};
+pub use function_metrics::{FunctionMetrics, InvocationOutcome, MAX_SERIES};
 pub use metrics::{Counter, MetricsRegistry, SlidingQuantiles};
 pub use usage::{Metered, Prices, Usage, UsageKey, UsageMeter, UsageRow, USAGE_COLLECTION};
