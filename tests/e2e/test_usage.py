@@ -104,3 +104,32 @@ def test_prices_are_configurable_and_usage_survives_a_restart(start_server, tmp_
     assert (row["requests"], row["billedMs"]) == (3, billed)
     # Usage from two hours from now on holds nothing yet.
     assert [r for r in usage(again.endpoint, since=int(time.time() * 1000) + 7_200_000)["functions"]] == []
+
+
+def scrape(endpoint: str) -> str:
+    with urllib.request.urlopen(f"{endpoint}/_nubo/metrics", timeout=10) as reply:
+        return reply.read().decode()
+
+
+def sample(text: str, metric: str, name: str) -> float:
+    labels = f'{{region="us-east-1",function="{name}",version="$LATEST"}}'
+    for line in text.splitlines():
+        if line.startswith(metric + labels + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_function_metrics_move_with_traffic(lam, endpoint):
+    name = create(lam, memory=128)
+    hand_count(lam, name, [{}, {"fail": True}, {}])
+    text = scrape(endpoint)
+    assert sample(text, "nubo_function_invocations_total", name) == 3
+    assert sample(text, "nubo_function_errors_total", name) == 1
+    assert sample(text, "nubo_function_cold_starts_total", name) == 1
+    assert sample(text, "nubo_function_duration_seconds_count", name) == 3
+    assert sample(text, "nubo_function_duration_seconds_sum", name) > 0
+
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with pytest.raises(lam.exceptions.TooManyRequestsException):
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    assert sample(scrape(endpoint), "nubo_function_throttles_total", name) == 1

@@ -326,6 +326,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             environment_endpoint: environment_endpoint.clone(),
             execution_credentials: Some(Arc::new(identity::RoleSessions(identity.clone()))),
             usage: Some(usage.clone()),
+            function_metrics: Some(metrics.function_metrics()),
         },
     );
     invoker.register_metrics(&metrics);

@@ -215,7 +215,10 @@ mod tests {
         metrics.throttled("us-east-1", "f", "$LATEST");
         let text = registry.encode();
         let labels = r#"{region="us-east-1",function="f",version="$LATEST"}"#;
-        assert!(text.contains(&format!("nubo_function_invocations_total{labels} 2")), "{text}");
+        assert!(
+            text.contains(&format!("nubo_function_invocations_total{labels} 2")),
+            "{text}"
+        );
         assert!(text.contains(&format!("nubo_function_errors_total{labels} 1")));
         assert!(text.contains(&format!("nubo_function_throttles_total{labels} 1")));
         assert!(text.contains(&format!("nubo_function_cold_starts_total{labels} 1")));
@@ -225,6 +228,12 @@ mod tests {
             metrics.invoked("r", &format!("g{i}"), "1", outcome);
         }
         let text = registry.encode();
-        assert!(text.contains(r#"nubo_function_invocations_total{region="r",function="_other",version=""} 6"#), "{}", &text[..2000.min(text.len())]);
+        assert!(
+            text.contains(
+                r#"nubo_function_invocations_total{region="r",function="_other",version=""} 6"#
+            ),
+            "{}",
+            &text[..2000.min(text.len())]
+        );
     }
 }

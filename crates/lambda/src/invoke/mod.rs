@@ -53,6 +53,8 @@ pub struct InvokerConfig {
     pub execution_credentials: Option<Arc<dyn crate::credentials::ExecutionCredentials>>,
     /// Counts requests and billed duration per function version (`None`: not metered).
     pub usage: Option<Arc<nubo_observe::UsageMeter>>,
+    /// Per-function metric families at `/_nubo/metrics` (`None`: not kept).
+    pub function_metrics: Option<Arc<nubo_observe::FunctionMetrics>>,
 }
 
 impl Default for InvokerConfig {
@@ -65,6 +67,7 @@ impl Default for InvokerConfig {
             environment_endpoint: Arc::default(),
             execution_credentials: None,
             usage: None,
+            function_metrics: None,
         }
     }
 }
@@ -226,13 +229,20 @@ impl Invoker {
             "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
         )?;
         let (reserved, reserved_total) = self.registry.concurrency(scope, &function.name);
-        let _slot = self.slots.acquire(
-            scope,
-            &function.name,
-            reserved,
-            reserved_total,
-            self.config.account_concurrency,
-        )?;
+        let _slot = self
+            .slots
+            .acquire(
+                scope,
+                &function.name,
+                reserved,
+                reserved_total,
+                self.config.account_concurrency,
+            )
+            .inspect_err(|_| {
+                if let Some(metrics) = &self.config.function_metrics {
+                    metrics.throttled(&scope.region, &function.name, &function.version);
+                }
+            })?;
         let request_id = request.request_id.unwrap_or_else(nubo_wire::new_request_id);
 
         let mut env = match self.pool.take(&function) {
@@ -284,7 +294,13 @@ impl Invoker {
             max_memory_used_mb,
             init_duration,
         };
-        self.meter(scope, &function, report.duration, answer.function_error);
+        self.meter(
+            scope,
+            &function,
+            report.duration,
+            answer.function_error,
+            cold,
+        );
         if !healthy {
             // The process is being replaced: make sure it is gone before we report.
             drop(env);
@@ -354,14 +370,28 @@ impl Invoker {
         }
     }
 
-    /// Counts one invocation for metering (no I/O: the meter flushes on its own task).
+    /// Counts one invocation in the metrics and for metering (no I/O: the meter flushes on its
+    /// own task).
     fn meter(
         &self,
         scope: &nubo_wire::Scope,
         function: &FunctionSnapshot,
         duration: Duration,
         error: bool,
+        cold: bool,
     ) {
+        if let Some(metrics) = &self.config.function_metrics {
+            metrics.invoked(
+                &scope.region,
+                &function.name,
+                &function.version,
+                nubo_observe::InvocationOutcome {
+                    duration_seconds: duration.as_secs_f64(),
+                    error,
+                    cold,
+                },
+            );
+        }
         if let Some(usage) = &self.config.usage {
             usage.record(nubo_observe::Metered {
                 account: &scope.account_id,
