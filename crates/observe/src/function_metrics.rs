@@ -30,6 +30,29 @@ fn histogram() -> Histogram {
     Histogram::new(BUCKETS.iter().copied())
 }
 
+/// Minutes of history kept for CloudWatch's `AWS/Lambda` queries (24 hours).
+const HISTORY_MINUTES: usize = 1440;
+const MINUTE_MS: i64 = 60_000;
+
+/// One minute of one function version, what CloudWatch's `AWS/Lambda` statistics need.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MinuteBucket {
+    /// Minute start, epoch milliseconds.
+    pub minute_ms: i64,
+    /// Invocations.
+    pub invocations: u64,
+    /// Function errors.
+    pub errors: u64,
+    /// Throttles.
+    pub throttles: u64,
+    /// Sum of durations, milliseconds.
+    pub duration_sum_ms: f64,
+    /// Shortest duration, milliseconds.
+    pub duration_min_ms: f64,
+    /// Longest duration, milliseconds.
+    pub duration_max_ms: f64,
+}
+
 /// One series' handles (clones share the family's atomics).
 struct Series {
     region: String,
@@ -40,6 +63,34 @@ struct Series {
     throttles: Counter,
     cold_starts: Counter,
     duration: Histogram,
+    /// The last day by minute, oldest first (kept in memory only).
+    minutes: parking_lot::Mutex<std::collections::VecDeque<MinuteBucket>>,
+}
+
+impl Series {
+    fn minute(&self, now_ms: i64, change: impl FnOnce(&mut MinuteBucket)) {
+        let minute_ms = now_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let mut minutes = self.minutes.lock();
+        if minutes.back().is_none_or(|b| b.minute_ms != minute_ms) {
+            if minutes.len() == HISTORY_MINUTES {
+                minutes.pop_front();
+            }
+            minutes.push_back(MinuteBucket {
+                minute_ms,
+                ..MinuteBucket::default()
+            });
+        }
+        if let Some(bucket) = minutes.back_mut() {
+            change(bucket);
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// The per-function families; made once, registered with [`crate::MetricsRegistry`].
@@ -157,6 +208,7 @@ impl FunctionMetrics {
             throttles: self.throttles.get_or_create(&labels).clone(),
             cold_starts: self.cold_starts.get_or_create(&labels).clone(),
             duration: self.duration.get_or_create(&labels).clone(),
+            minutes: parking_lot::Mutex::new(std::collections::VecDeque::new()),
         });
         // Past the bound, new triples still get a map entry (pointing at the shared series) so
         // the next lookup is a read; the map's growth is that of the names invoked, each once.
@@ -179,11 +231,83 @@ impl FunctionMetrics {
             series.cold_starts.inc();
         }
         series.duration.observe(outcome.duration_seconds);
+        let ms = outcome.duration_seconds * 1000.0;
+        series.minute(now_ms(), |b| {
+            if b.invocations == 0 || ms < b.duration_min_ms {
+                b.duration_min_ms = ms;
+            }
+            b.duration_max_ms = b.duration_max_ms.max(ms);
+            b.invocations += 1;
+            b.errors += u64::from(outcome.error);
+            b.duration_sum_ms += ms;
+        });
     }
 
     /// Counts one throttled invocation.
     pub fn throttled(&self, region: &str, function: &str, version: &str) {
-        self.series(region, function, version).throttles.inc();
+        let series = self.series(region, function, version);
+        series.throttles.inc();
+        series.minute(now_ms(), |b| b.throttles += 1);
+    }
+
+    /// The functions of `region` with history (those past the series bound are not kept apart,
+    /// and have none).
+    pub fn functions(&self, region: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .series
+            .read()
+            .values()
+            .flatten()
+            .filter(|s| s.region == region && !s.minutes.lock().is_empty())
+            .map(|s| s.function.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Minute buckets of `region` in `[start_ms, end_ms)`, every version of `function` (or of
+    /// every function) merged per minute, oldest first.
+    pub fn minutes(
+        &self,
+        region: &str,
+        function: Option<&str>,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Vec<MinuteBucket> {
+        let mut merged: std::collections::BTreeMap<i64, MinuteBucket> = Default::default();
+        for series in self.series.read().values().flatten() {
+            if series.region != region || function.is_some_and(|f| f != series.function) {
+                continue;
+            }
+            for b in series.minutes.lock().iter() {
+                if b.minute_ms < start_ms || b.minute_ms >= end_ms {
+                    continue;
+                }
+                let m = merged.entry(b.minute_ms).or_insert(MinuteBucket {
+                    minute_ms: b.minute_ms,
+                    duration_min_ms: f64::INFINITY,
+                    ..MinuteBucket::default()
+                });
+                m.invocations += b.invocations;
+                m.errors += b.errors;
+                m.throttles += b.throttles;
+                m.duration_sum_ms += b.duration_sum_ms;
+                if b.invocations > 0 {
+                    m.duration_min_ms = m.duration_min_ms.min(b.duration_min_ms);
+                    m.duration_max_ms = m.duration_max_ms.max(b.duration_max_ms);
+                }
+            }
+        }
+        merged
+            .into_values()
+            .map(|mut b| {
+                if b.invocations == 0 {
+                    b.duration_min_ms = 0.0;
+                }
+                b
+            })
+            .collect()
     }
 }
 

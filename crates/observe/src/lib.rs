@@ -16,7 +16,7 @@ mod logs;
 mod metrics;
 mod usage;
 
-pub use function_metrics::{FunctionMetrics, InvocationOutcome, MAX_SERIES};
+pub use function_metrics::{FunctionMetrics, InvocationOutcome, MinuteBucket, MAX_SERIES};
 pub use logs::{function_log_group, scope_prefix, scoped_group, split_scoped_group, LogWriter};
 pub use metrics::{Counter, MetricsRegistry, SlidingQuantiles};
 pub use usage::{Metered, Prices, Usage, UsageKey, UsageMeter, UsageRow, USAGE_COLLECTION};
