@@ -1,7 +1,6 @@
 """Services Nubo does not serve yet answer in their own protocol, so boto3 raises a ClientError
-with a code (not a parse failure or a bare 400): XML for the query services (CloudFormation,
-CloudWatch in query form) and S3, `__type` JSON for the json services (DynamoDB,
-CloudWatch). The requests are signed with a real key: verification comes first for every service."""
+with a code (not a parse failure or a bare 400): XML for the query services (CloudFormation) and
+S3, `__type` JSON for the json services (DynamoDB). The requests are signed with a real key: verification comes first for every service."""
 
 from __future__ import annotations
 
@@ -15,7 +14,6 @@ from conftest import REGION, credentials_for
 # (service, a call, expected code, expected HTTP status, protocol botocore uses for it)
 CALLS = [
     ("dynamodb", lambda c: c.list_tables(), "UnknownOperationException", 400, "json"),
-    ("cloudwatch", lambda c: c.list_metrics(), "UnknownOperationException", 400, "json"),
     ("cloudformation", lambda c: c.list_stacks(), "InvalidAction", 400, "query"),
     ("s3", lambda c: c.list_buckets(), "NotImplemented", 501, "rest-xml"),
     ("s3", lambda c: c.create_bucket(Bucket="nubo-bucket"), "NotImplemented", 501, "rest-xml"),

@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from aws_cli import aws
 from conftest import NUBO, ROLE, client_env_for, invoke, lambda_client_for, make_zip, unique_name, wait_active
 
 FAILS_ON_DEMAND = """
@@ -133,3 +134,52 @@ def test_function_metrics_move_with_traffic(lam, endpoint):
     with pytest.raises(lam.exceptions.TooManyRequestsException):
         lam.invoke(FunctionName=name, Payload=b"{}")
     assert sample(scrape(endpoint), "nubo_function_throttles_total", name) == 1
+
+
+def test_cloudwatch_answers_for_aws_lambda(lam, endpoint):
+    import boto3
+    from botocore.config import Config
+
+    from conftest import REGION, credentials_for
+
+    cw = boto3.client(
+        "cloudwatch", endpoint_url=endpoint, region_name=REGION, config=Config(retries={"max_attempts": 0}),
+        **credentials_for(endpoint),
+    )
+    name = create(lam, memory=128)
+    hand_count(lam, name, [{}, {"fail": True}, {}, {}])
+    listed = cw.list_metrics(Namespace="AWS/Lambda", Dimensions=[{"Name": "FunctionName", "Value": name}])["Metrics"]
+    assert sorted(m["MetricName"] for m in listed) == ["Duration", "Errors", "Invocations", "Throttles"]
+    now = time.time()
+    stats = cw.get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="Invocations", Dimensions=[{"Name": "FunctionName", "Value": name}],
+        StartTime=now - 600, EndTime=now + 60, Period=3600, Statistics=["Sum"],
+    )
+    assert sum(p["Sum"] for p in stats["Datapoints"]) == 4
+    errors = cw.get_metric_data(
+        MetricDataQueries=[{
+            "Id": "e",
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Errors",
+                           "Dimensions": [{"Name": "FunctionName", "Value": name}]},
+                "Period": 60, "Stat": "Sum",
+            },
+        }],
+        StartTime=now - 600, EndTime=now + 60,
+    )["MetricDataResults"][0]
+    assert sum(errors["Values"]) == 1 and errors["StatusCode"] == "Complete"
+    duration = cw.get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="Duration", Dimensions=[{"Name": "FunctionName", "Value": name}],
+        StartTime=now - 600, EndTime=now + 60, Period=3600, Statistics=["SampleCount", "Maximum"],
+    )["Datapoints"]
+    assert sum(p["SampleCount"] for p in duration) == 4 and all(p["Unit"] == "Milliseconds" for p in duration)
+
+    out = aws(
+        ["--endpoint-url", endpoint, "cloudwatch", "get-metric-statistics", "--namespace", "AWS/Lambda",
+         "--metric-name", "Invocations", "--dimensions", f"Name=FunctionName,Value={name}",
+         "--start-time", str(int(now - 600)), "--end-time", str(int(now + 60)), "--period", "3600",
+         "--statistics", "Sum"],
+        env=client_env_for(endpoint),
+    )
+    assert out.returncode == 0, out.stderr
+    assert sum(p["Sum"] for p in json.loads(out.stdout)["Datapoints"]) == 4

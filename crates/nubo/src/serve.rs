@@ -261,6 +261,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         },
     ));
     usage.start_flushing();
+    let function_metrics = metrics.function_metrics();
     spawn_retention_sweep(stores.logs.clone());
     let mut catalog =
         RuntimeCatalog::install(&args.data_dir, parse_interpreters(&args.interpreters)?)
@@ -326,7 +327,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             environment_endpoint: environment_endpoint.clone(),
             execution_credentials: Some(Arc::new(identity::RoleSessions(identity.clone()))),
             usage: Some(usage.clone()),
-            function_metrics: Some(metrics.function_metrics()),
+            function_metrics: Some(function_metrics.clone()),
         },
     );
     invoker.register_metrics(&metrics);
@@ -451,6 +452,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         events,
         logs: stores.logs.clone(),
         usage: usage.clone(),
+        function_metrics,
         code_urls: CodeUrls::new(&args.region),
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
     });

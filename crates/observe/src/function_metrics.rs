@@ -250,8 +250,8 @@ impl FunctionMetrics {
         series.minute(now_ms(), |b| b.throttles += 1);
     }
 
-    /// The functions of `region` with history (those past the series bound are not kept apart,
-    /// and have none).
+    /// The functions of `region` with history. (The series bound limits Prometheus labels only:
+    /// minute history is kept for every version invoked, 24 hours at most.)
     pub fn functions(&self, region: &str) -> Vec<String> {
         let mut names: Vec<String> = self
             .series

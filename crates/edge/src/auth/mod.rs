@@ -20,6 +20,7 @@ pub(crate) mod events;
 pub(crate) mod iam;
 pub(crate) mod lambda;
 pub(crate) mod logs;
+pub(crate) mod monitoring;
 mod rest;
 pub(crate) mod sqs;
 pub(crate) mod sts;

@@ -16,6 +16,7 @@ mod events;
 mod iam;
 mod lambda;
 mod logs;
+mod monitoring;
 mod sqs;
 mod sts;
 
@@ -106,6 +107,7 @@ pub fn rules(service: &str) -> Option<&'static [Rule]> {
         "sqs" => Some(sqs::RULES),
         "events" => Some(events::RULES),
         "logs" => Some(logs::RULES),
+        "monitoring" => Some(monitoring::RULES),
         _ => None,
     }
 }
