@@ -307,3 +307,29 @@ def test_nubo_logs_prints_and_follows(lam, make_function, endpoint):
     finally:
         follower.kill()
         follower.wait()
+
+
+def test_json_log_format_writes_platform_records_to_the_configured_group(logs, lam, make_function):
+    custom = f"/custom/{unique_name('json')}"
+    name = make_function(files={"app.py": PRINTER}, LoggingConfig={"LogFormat": "JSON", "LogGroup": custom})[
+        "FunctionName"
+    ]
+    assert invoke(lam, name, {"who": "json"}).status == 200
+
+    def reports():
+        try:
+            page = logs.filter_log_events(logGroupName=custom, filterPattern='{ $.type = "platform.report" }')
+        except ClientError:
+            return None
+        return page["events"]
+
+    found = wait_for(reports)
+    assert found, "no platform.report record"
+    record = json.loads(found[0]["message"])
+    assert record["record"]["metrics"]["billedDurationMs"] >= 1
+    assert record["record"]["metrics"]["memorySizeMB"] == 128
+    starts = logs.filter_log_events(logGroupName=custom, filterPattern='{ $.type = "platform.start" }')["events"]
+    assert json.loads(starts[0]["message"])["record"]["version"] == "$LATEST"
+    # Nothing went to the default group.
+    with pytest.raises(ClientError):
+        logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")
