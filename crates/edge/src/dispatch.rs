@@ -279,6 +279,10 @@ async fn own_paths(services: &Services, rest: &str, req: Request) -> Response {
             Ok(()) => metrics(services),
             Err(refusal) => refusal.into_response(),
         },
+        (&Method::GET, "usage") => match crate::own::metrics_allowed(&services.state, &req) {
+            Ok(()) => usage(services, req.uri().query()).await,
+            Err(refusal) => refusal.into_response(),
+        },
         (&Method::GET, rest) if rest.starts_with("code/") => {
             let sha = rest["code/".len()..].trim_end_matches(".zip").to_owned();
             match services.state.code_urls.check(&req, &sha) {
@@ -298,6 +302,63 @@ fn metrics(services: &Services) -> Response {
         HeaderValue::from_static(nubo_observe::MetricsRegistry::CONTENT_TYPE),
     );
     response
+}
+
+/// Metered usage and its cost since `?since=<epoch ms>` (default: everything), as JSON: one row
+/// per function version, totals, and the prices used. Readable by whoever may read metrics.
+async fn usage(services: &Services, query: Option<&str>) -> Response {
+    let since = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("since="))
+        .map(|v| v.parse::<i64>());
+    let since = match since {
+        None => 0,
+        Some(Ok(ms)) => ms,
+        Some(Err(_)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "since must be epoch milliseconds\n",
+            )
+                .into_response()
+        }
+    };
+    let meter = &services.state.usage;
+    match meter.report(since).await {
+        Ok(rows) => {
+            let mut total = nubo_observe::Usage::default();
+            let mut cost = 0.0;
+            for row in &rows {
+                total.requests += row.usage.requests;
+                total.errors += row.usage.errors;
+                total.billed_ms += row.usage.billed_ms;
+                total.mb_ms += row.usage.mb_ms;
+                cost += row.cost;
+            }
+            let body = serde_json::json!({
+                "since": since,
+                "prices": meter.prices(),
+                "functions": rows,
+                "total": {
+                    "requests": total.requests,
+                    "errors": total.errors,
+                    "billedMs": total.billed_ms,
+                    "gbSeconds": total.gb_seconds(),
+                    "cost": cost,
+                },
+            });
+            let mut response = Response::new(Body::from(body.to_string()));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not read usage");
+            (StatusCode::INTERNAL_SERVER_ERROR, "could not read usage\n").into_response()
+        }
+    }
 }
 
 /// Serves a stored zip: GetFunction's `Code.Location`.

@@ -6,7 +6,7 @@
 //! line per AWS service, in `services.rs`; signed requests are routed by signing name, then
 //! method + path, `X-Amz-Target` or `Action`), the per-request [`RequestScope`], the
 //! botocore-shaped Lambda API ([`lambda_api`]), the apigatewayv2 control API ([`apigw_api`]), IAM
-//! and STS (`iam_api`, `sts_api`), SQS (`sqs_api`, json and query), EventBridge (`events_api`), S3 (`s3_api`), the identity registry's store ([`identity_store`]), Nubo's own
+//! and STS (`iam_api`, `sts_api`), SQS (`sqs_api`, json and query), EventBridge (`events_api`), S3 (`s3_api`), CloudWatch Logs (`logs_api`), CloudWatch metrics (`monitoring_api`), the identity registry's store ([`identity_store`]), Nubo's own
 //! paths ([`own`]), the hand-off of gateway data-plane requests, and the single place where errors
 //! become wire responses ([`response`], rendering through `nubo_wire::protocol`).
 //! Does not own business rules: handlers translate wire shapes to the lambda layer and back.
@@ -18,6 +18,8 @@ mod events_api;
 mod iam_api;
 pub mod identity_store;
 pub mod lambda_api;
+mod logs_api;
+mod monitoring_api;
 pub mod own;
 mod query;
 mod registry;
@@ -59,6 +61,12 @@ pub struct EdgeState {
     pub mappings: Arc<nubo_lambda::EventSourceMappings>,
     /// EventBridge rules and their scheduler.
     pub events: Arc<nubo_events::EventRules>,
+    /// Log groups, streams and events (CloudWatch Logs).
+    pub logs: Arc<dyn nubo_store::Logs>,
+    /// Per-function metrics and their minute history (CloudWatch's `AWS/Lambda`).
+    pub function_metrics: Arc<nubo_observe::FunctionMetrics>,
+    /// Metered usage, reported at `/_nubo/usage`.
+    pub usage: Arc<nubo_observe::UsageMeter>,
     /// Signs and checks GetFunction's `Code.Location` URLs.
     pub code_urls: CodeUrls,
     /// With a token, `/_nubo/metrics` wants `Authorization: Bearer <token>`; without, loopback.

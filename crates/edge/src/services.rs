@@ -3,7 +3,7 @@
 //! Served services register their module's operations. Every other service a client may sign for
 //! is listed in [`NOT_SERVED`] with its signing name and protocols as botocore's models give them,
 //! so a request to it gets an error in its own protocol — XML for SNS and CloudFormation, `__type` JSON for
-//! DynamoDB, CloudWatch Logs and EventBridge — that the SDK raises as a `ClientError` with a code.
+//! DynamoDB — that the SDK raises as a `ClientError` with a code.
 
 use std::sync::Arc;
 
@@ -13,7 +13,10 @@ use nubo_wire::Protocol;
 use crate::auth::apigateway::ApiGatewayAuthorizer;
 use crate::auth::lambda::LambdaAuthorizer;
 use crate::registry::{Registry, Service};
-use crate::{apigw_api, events_api, iam_api, lambda_api, s3_api, sqs_api, sts_api, EdgeState};
+use crate::{
+    apigw_api, events_api, iam_api, lambda_api, logs_api, monitoring_api, s3_api, sqs_api, sts_api,
+    EdgeState,
+};
 
 /// Builds the registry: the served services, then the rest.
 pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
@@ -35,6 +38,8 @@ pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
     registry.register(sqs_api::service(state));
     registry.register(events_api::service(state));
     registry.register(s3_api::service(state));
+    registry.register(logs_api::service(state));
+    registry.register(monitoring_api::service(state));
     register_not_served(&mut registry);
     registry
 }
@@ -58,12 +63,9 @@ const fn query(xml_namespace: &'static str) -> Protocol {
     Protocol::Query { xml_namespace }
 }
 
-/// Services not served yet: signing name → protocols, the one today's botocore uses first. SQS and
-/// CloudWatch moved from query to json; older SDKs still send query, so both are answered.
+/// Services not served yet: signing name → protocols, the one today's botocore uses first.
 pub(crate) const NOT_SERVED: &[(&str, &[Protocol])] = &[
     ("dynamodb", &[JSON_1_0]),
-    ("logs", &[JSON_1_1]),
-    ("monitoring", &[JSON_1_0, query(namespace::MONITORING)]),
     ("ecr", &[JSON_1_1]),
     ("signer", &[Protocol::RestJson]),
     ("cloudformation", &[query(namespace::CLOUDFORMATION)]),
@@ -78,10 +80,8 @@ pub(crate) const NOT_SERVED: &[(&str, &[Protocol])] = &[
     ("scheduler", &[Protocol::RestJson]),
 ];
 
-/// The XML namespaces of query services' replies (botocore's `metadata.xmlNamespace`; SQS's and
-/// CloudWatch's from their last query-protocol models).
+/// The XML namespaces of query services' replies (botocore's `metadata.xmlNamespace`).
 mod namespace {
-    pub(super) const MONITORING: &str = "http://monitoring.amazonaws.com/doc/2010-08-01/";
     pub(super) const CLOUDFORMATION: &str = "http://cloudformation.amazonaws.com/doc/2010-05-15/";
     pub(super) const SNS: &str = "http://sns.amazonaws.com/doc/2010-03-31/";
 }

@@ -99,12 +99,21 @@ pub fn render(format: &str, ctx: &AccessContext) -> String {
     out
 }
 
-/// The log group a destination ARN names (`arn:aws:logs:…:log-group:NAME[:*]`).
+/// The store key of the log group a destination ARN names (`arn:aws:logs:REGION:ACCOUNT:
+/// log-group:NAME[:*]`): the group in the ARN's account and region (see
+/// `nubo_observe::scoped_group`).
 pub fn log_group(destination_arn: &str) -> String {
-    destination_arn
-        .split_once(":log-group:")
-        .map(|(_, g)| g.trim_end_matches(":*").to_owned())
-        .unwrap_or_else(|| destination_arn.to_owned())
+    match destination_arn.split_once(":log-group:") {
+        Some((head, group)) => {
+            let group = group.trim_end_matches(":*");
+            let mut parts = head.split(':');
+            match (parts.nth(3), parts.next()) {
+                (Some(region), Some(account)) => nubo_observe::scoped_group(account, region, group),
+                _ => group.to_owned(),
+            }
+        }
+        None => destination_arn.to_owned(),
+    }
 }
 
 /// The writer side of access logs.
@@ -153,7 +162,7 @@ mod tests {
         );
         assert_eq!(
             log_group("arn:aws:logs:us-east-1:0:log-group:my-logs:*"),
-            "my-logs"
+            "0:us-east-1:my-logs"
         );
     }
 }

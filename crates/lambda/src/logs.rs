@@ -223,11 +223,49 @@ pub(crate) fn report_line(request_id: &str, report: &Report) -> String {
     line
 }
 
+fn iso(at_ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
+        .map(nubo_wire::timefmt::iso_millis)
+        .unwrap_or_default()
+}
+
+/// `{"time":…,"type":"platform.start","record":{"requestId":…,"version":…}}`.
+fn platform_start(at_ms: i64, request_id: &str, version: &str) -> String {
+    serde_json::json!({
+        "time": iso(at_ms),
+        "type": "platform.start",
+        "record": { "requestId": request_id, "version": version },
+    })
+    .to_string()
+}
+
+/// `{"time":…,"type":"platform.report","record":{"requestId":…,"metrics":{…}}}`.
+fn platform_report(at_ms: i64, request_id: &str, report: &Report) -> String {
+    let ms = |d: Duration| (d.as_secs_f64() * 100_000.0).round() / 100.0;
+    let mut metrics = serde_json::json!({
+        "durationMs": ms(report.duration),
+        "billedDurationMs": billed_ms(report.duration) as u64,
+        "memorySizeMB": report.memory_mb,
+        "maxMemoryUsedMB": report.max_memory_used_mb,
+    });
+    if let Some(init) = report.init_duration {
+        metrics["initDurationMs"] = serde_json::json!(ms(init));
+    }
+    serde_json::json!({
+        "time": iso(at_ms),
+        "type": "platform.report",
+        "record": { "requestId": request_id, "metrics": metrics, "status": "success" },
+    })
+    .to_string()
+}
+
 /// `X-Amz-Log-Result` carries the last 4 KB of the invocation's log.
 const LOG_TAIL_BYTES: usize = 4096;
 
 /// One invocation's log, as the platform frames it around what the function wrote.
 pub(crate) struct Framing<'a> {
+    /// The function's account and region: its log group is theirs.
+    pub(crate) scope: &'a nubo_wire::Scope,
     pub(crate) function: &'a FunctionRecord,
     pub(crate) request_id: &'a str,
     /// The environment's stream; `None` names one after the request (no environment ran).
@@ -244,6 +282,7 @@ impl Framing<'_> {
     /// `/aws/lambda/<name>`, and returns the last 4 KB of the text (`LogType: Tail`).
     pub(crate) fn ship(self, lines: &mut Vec<(i64, String)>, writer: &LogWriter) -> String {
         let Self {
+            scope,
             function,
             request_id,
             stream,
@@ -257,26 +296,57 @@ impl Framing<'_> {
         if let Some(note) = note {
             framed.push((first_ts, note));
         }
-        framed.push((
-            first_ts,
-            format!(
-                "START RequestId: {request_id} Version: {}",
-                function.version
-            ),
-        ));
-        framed.append(lines);
-        if let Some(line) = platform_line {
-            framed.extend(line.lines().map(|l| (now, l.to_owned())));
+        if function.log_format == "JSON" {
+            // LoggingConfig's JSON format: the platform's lines become `platform.*` records
+            // (INFO level, so a SystemLogLevel of WARN or above leaves them out).
+            let system_info = matches!(
+                function.logging.system_log_level.as_deref(),
+                None | Some("DEBUG") | Some("INFO")
+            );
+            if system_info {
+                framed.push((
+                    first_ts,
+                    platform_start(first_ts, request_id, &function.version),
+                ));
+            }
+            framed.append(lines);
+            if let Some(line) = platform_line {
+                framed.extend(line.lines().map(|l| (now, l.to_owned())));
+            }
+            if system_info {
+                framed.push((now, platform_report(now, request_id, &report)));
+            }
+        } else {
+            framed.push((
+                first_ts,
+                format!(
+                    "START RequestId: {request_id} Version: {}",
+                    function.version
+                ),
+            ));
+            framed.append(lines);
+            if let Some(line) = platform_line {
+                framed.extend(line.lines().map(|l| (now, l.to_owned())));
+            }
+            framed.push((now, format!("END RequestId: {request_id}")));
+            framed.push((now, report_line(request_id, &report)));
         }
-        framed.push((now, format!("END RequestId: {request_id}")));
-        framed.push((now, report_line(request_id, &report)));
 
         let mut text = String::new();
         for (_, line) in &framed {
             text.push_str(line);
             text.push('\n');
         }
-        let group = nubo_observe::function_log_group(&function.name);
+        // The configured `LoggingConfig.LogGroup`, else `/aws/lambda/<name>`, in the function's
+        // account and region.
+        let group = match &function.logging.log_group {
+            Some(group) => nubo_observe::scoped_group(&scope.account_id, &scope.region, group),
+            None => nubo_observe::scoped_group(
+                &scope.account_id,
+                &scope.region,
+                &nubo_observe::function_log_group(&function.name),
+            ),
+        };
         let stream = stream.map(str::to_owned).unwrap_or_else(|| {
             format!(
                 "{}/[{}]{}",
@@ -321,6 +391,25 @@ mod tests {
         assert_eq!(tail("abc".into(), 10), "abc");
         assert_eq!(tail("abcdef".into(), 3), "def");
         assert_eq!(tail("aé".into(), 1), "");
+    }
+
+    #[test]
+    fn json_platform_records_carry_the_report() {
+        let report = Report {
+            duration: Duration::from_micros(2350),
+            memory_mb: 128,
+            max_memory_used_mb: 31,
+            init_duration: None,
+        };
+        let record: serde_json::Value =
+            serde_json::from_str(&platform_report(0, "id", &report)).unwrap();
+        assert_eq!(record["type"], "platform.report");
+        assert_eq!(record["time"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(record["record"]["metrics"]["billedDurationMs"], 3);
+        assert_eq!(record["record"]["metrics"]["durationMs"], 2.35);
+        let start: serde_json::Value =
+            serde_json::from_str(&platform_start(0, "id", "$LATEST")).unwrap();
+        assert_eq!(start["record"]["version"], "$LATEST");
     }
 
     #[test]

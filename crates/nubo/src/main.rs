@@ -1,11 +1,13 @@
-//! `nubo`: the binary. The composition root (`serve`) and the CLI clients (`invoke`, `functions`).
+//! `nubo`: the binary. The composition root (`serve`) and the CLI clients (`invoke`, `functions`, `logs`, `usage`).
 //!
 //! Only this crate reads the command line and the process environment; everything below receives
 //! typed configuration.
 
 mod commands;
 mod identity;
+mod logs_cli;
 mod serve;
+mod usage_cli;
 
 use nubo::client;
 
@@ -74,6 +76,30 @@ enum Command {
         #[command(flatten)]
         endpoint: EndpointArgs,
     },
+    /// Metered requests, billed duration, GB-seconds and cost per function version.
+    Usage {
+        /// Only usage since this long ago (whole hours): 30m, 2h, 1d; default everything.
+        #[arg(long)]
+        since: Option<String>,
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    },
+    /// Print a function's log (group /aws/lambda/NAME, or a group name starting with /).
+    Logs {
+        /// Function name, or a log group name starting with `/`.
+        name: String,
+        /// Keep printing new lines as they arrive.
+        #[arg(short, long)]
+        follow: bool,
+        /// Start this far back: 30s, 10m, 2h, 1d.
+        #[arg(long, default_value = "10m")]
+        since: String,
+        /// Only lines matching this CloudWatch filter pattern.
+        #[arg(long)]
+        filter_pattern: Option<String>,
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -110,6 +136,27 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(code);
             }
             Command::Functions { endpoint } => commands::functions(&endpoint.client()?).await,
+            Command::Usage { since, endpoint } => {
+                usage_cli::usage(&endpoint.client()?, since).await
+            }
+            Command::Logs {
+                name,
+                follow,
+                since,
+                filter_pattern,
+                endpoint,
+            } => {
+                logs_cli::logs(
+                    &endpoint.client()?,
+                    logs_cli::LogsRequest {
+                        name,
+                        follow,
+                        since,
+                        filter_pattern,
+                    },
+                )
+                .await
+            }
         }
     })
 }

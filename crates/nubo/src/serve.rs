@@ -18,7 +18,7 @@ use nubo_lambda::runtimes::sdk::RuntimeSdk;
 use nubo_lambda::runtimes::RuntimeCatalog;
 use nubo_lambda::sandbox::{FunctionNetwork, ProcessSandbox, Sandbox};
 use nubo_lambda::{AsyncConfig, AsyncInvoker, Invoker, InvokerConfig, Registry};
-use nubo_observe::{LogWriter, MetricsRegistry};
+use nubo_observe::{LogWriter, MetricsRegistry, Prices, UsageMeter};
 use nubo_store::{CodeStore, StoreConfig};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::FunctionName;
@@ -96,6 +96,23 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "NUBO_DEV_CREDENTIALS", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::FalseyValueParser::new())]
     dev_credentials: bool,
+    /// Price per million requests in usage reports, US dollars (AWS's list price by default).
+    #[arg(long, env = "NUBO_PRICE_PER_MILLION_REQUESTS", default_value_t = 0.20)]
+    price_per_million_requests: f64,
+    /// Price per GB-second on x86_64, US dollars.
+    #[arg(
+        long,
+        env = "NUBO_PRICE_PER_GB_SECOND_X86",
+        default_value_t = 0.000_016_666_7
+    )]
+    price_per_gb_second_x86: f64,
+    /// Price per GB-second on arm64, US dollars.
+    #[arg(
+        long,
+        env = "NUBO_PRICE_PER_GB_SECOND_ARM64",
+        default_value_t = 0.000_013_333_4
+    )]
+    price_per_gb_second_arm64: f64,
     /// A token `/_nubo/metrics` then requires (`Authorization: Bearer <token>`); without one,
     /// metrics are served to loopback clients only.
     #[arg(long, env = "NUBO_METRICS_TOKEN", value_name = "TOKEN")]
@@ -232,7 +249,20 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let code = CodeStore::with_blobs(&args.data_dir, stores.blobs.clone())
         .context("opening the code store")?;
     let metrics = Arc::new(MetricsRegistry::new());
+    adopt_unscoped_log_groups(&*stores.logs, &scope).await?;
     let logs = LogWriter::start(stores.logs.clone());
+    let log_flush = logs.clone();
+    let usage = Arc::new(UsageMeter::new(
+        stores.documents.clone(),
+        Prices {
+            per_million_requests: args.price_per_million_requests,
+            per_gb_second_x86_64: args.price_per_gb_second_x86,
+            per_gb_second_arm64: args.price_per_gb_second_arm64,
+        },
+    ));
+    usage.start_flushing();
+    let function_metrics = metrics.function_metrics();
+    spawn_retention_sweep(stores.logs.clone());
     let mut catalog =
         RuntimeCatalog::install(&args.data_dir, parse_interpreters(&args.interpreters)?)
             .context("installing runtimes")?;
@@ -296,6 +326,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             endpoint_url: endpoint_url.clone(),
             environment_endpoint: environment_endpoint.clone(),
             execution_credentials: Some(Arc::new(identity::RoleSessions(identity.clone()))),
+            usage: Some(usage.clone()),
+            function_metrics: Some(function_metrics.clone()),
         },
     );
     invoker.register_metrics(&metrics);
@@ -424,6 +456,9 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         queues,
         mappings,
         events,
+        logs: stores.logs.clone(),
+        usage: usage.clone(),
+        function_metrics,
         code_urls: CodeUrls::new(&args.region),
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
     });
@@ -458,7 +493,61 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         }
         signal = signals.next() => tracing::warn!("{signal} again: exiting now"),
     }
+    // Usage gathered since the last flush, and the last invocations' log lines, are written out.
+    if let Err(e) = usage.flush().await {
+        tracing::warn!(error = %e, "could not store the last usage counts");
+    }
+    if tokio::time::timeout(LOG_FLUSH_LIMIT, log_flush.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!("log lines still unwritten after {LOG_FLUSH_LIMIT:?}; exiting without them");
+    }
     Ok(())
+}
+
+/// Log groups written before groups were scoped (`/aws/lambda/f` rather than
+/// `{account}:{region}:/aws/lambda/f`) move into the default scope, once, as functions did.
+async fn adopt_unscoped_log_groups(
+    logs: &dyn nubo_store::Logs,
+    scope: &nubo_wire::Scope,
+) -> anyhow::Result<()> {
+    for group in logs.groups("").await.context("listing log groups")? {
+        if nubo_observe::split_scoped_group(&group).is_some() {
+            continue;
+        }
+        let scoped = nubo_observe::scoped_group(&scope.account_id, &scope.region, &group);
+        if !logs
+            .rename_group(&group, &scoped)
+            .await
+            .context("moving a log group into the default scope")?
+        {
+            tracing::warn!(%group, "not moved into the default scope: {scoped} exists");
+        }
+    }
+    Ok(())
+}
+
+/// How long shutdown waits for the log writer's last batch.
+const LOG_FLUSH_LIMIT: Duration = Duration::from_secs(2);
+/// How often events past their group's retention are removed.
+const RETENTION_SWEEP: Duration = Duration::from_secs(60);
+
+/// Removes log events past their group's retention, once a minute (PutRetentionPolicy also
+/// expires at once).
+fn spawn_retention_sweep(logs: Arc<dyn nubo_store::Logs>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(RETENTION_SWEEP);
+        loop {
+            tick.tick().await;
+            let now = nubo_wire::timefmt::epoch_millis(time::OffsetDateTime::now_utc());
+            match logs.expire(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("log retention: removed {n} expired events"),
+                Err(e) => tracing::warn!(error = %e, "log retention sweep failed"),
+            }
+        }
+    });
 }
 
 /// SIGTERM and SIGINT (Ctrl-C), each of which may arrive more than once.

@@ -7,10 +7,16 @@
 //! by a task that commits batches to the store's [`nubo_store::Logs`] keyed by group and stream.
 //! Does not own: what is measured or logged (the lambda and gateway crates decide), nor how logs
 //! are read back (the store's `Logs` trait; a CloudWatch Logs API will sit on it).
+//! [`UsageMeter`] counts requests, billed duration and GB-seconds per function version (durable,
+//! costed at configurable prices).
 //! No global state: the composition root makes one registry and one writer and passes them in.
 
+mod function_metrics;
 mod logs;
 mod metrics;
+mod usage;
 
-pub use logs::{function_log_group, LogWriter};
+pub use function_metrics::{FunctionMetrics, InvocationOutcome, MinuteBucket, MAX_SERIES};
+pub use logs::{function_log_group, scope_prefix, scoped_group, split_scoped_group, LogWriter};
 pub use metrics::{Counter, MetricsRegistry, SlidingQuantiles};
+pub use usage::{Metered, Prices, Usage, UsageKey, UsageMeter, UsageRow, USAGE_COLLECTION};

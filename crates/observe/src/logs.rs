@@ -23,11 +23,33 @@ pub fn function_log_group(function_name: &str) -> String {
     format!("/aws/lambda/{function_name}")
 }
 
+/// The store's key for a log group of one account and region: `{account}:{region}:{group}`.
+/// CloudWatch keeps groups per account and region; group names never contain `:`, so the key
+/// splits back unambiguously (see [`split_scoped_group`]).
+pub fn scoped_group(account: &str, region: &str, group: &str) -> String {
+    format!("{account}:{region}:{group}")
+}
+
+/// The prefix every store key of one account and region starts with.
+pub fn scope_prefix(account: &str, region: &str) -> String {
+    format!("{account}:{region}:")
+}
+
+/// `(account, region, group)` from a store key made by [`scoped_group`]; `None` for a key
+/// written before groups were scoped.
+pub fn split_scoped_group(key: &str) -> Option<(&str, &str, &str)> {
+    let (account, rest) = key.split_once(':')?;
+    let (region, group) = rest.split_once(':')?;
+    Some((account, region, group))
+}
+
 /// What one send carries: one invocation's lines, or a single line (an access log) without the
 /// allocation of a one-element vector.
 enum Sent {
     Many(Vec<LogEvent>),
     One(LogEvent),
+    /// Write what has gathered, then answer.
+    Flush(tokio::sync::oneshot::Sender<()>),
 }
 
 /// Sends log events to the background writer; cheap to clone, never blocks.
@@ -48,24 +70,34 @@ impl LogWriter {
     pub fn start(logs: Arc<dyn Logs>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Sent>(CHANNEL);
         tokio::spawn(async move {
-            let add = |batch: &mut Vec<LogEvent>, sent: Sent| match sent {
+            let mut flushed = Vec::new();
+            let add = |batch: &mut Vec<LogEvent>,
+                       flushed: &mut Vec<tokio::sync::oneshot::Sender<()>>,
+                       sent: Sent| match sent {
                 Sent::Many(events) => batch.extend(events),
                 Sent::One(event) => batch.push(event),
+                Sent::Flush(done) => flushed.push(done),
             };
             while let Some(first) = rx.recv().await {
                 let mut batch = Vec::new();
-                add(&mut batch, first);
+                let flush = matches!(first, Sent::Flush(_));
+                add(&mut batch, &mut flushed, first);
                 // Let a few invocations' lines gather: one commit per batch, not per invocation,
-                // keeps the writer's CPU off the invoke path's cores.
-                tokio::time::sleep(LINGER).await;
+                // keeps the writer's CPU off the invoke path's cores. A flush does not linger.
+                if !flush {
+                    tokio::time::sleep(LINGER).await;
+                }
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
-                        Ok(more) => add(&mut batch, more),
+                        Ok(more) => add(&mut batch, &mut flushed, more),
                         Err(_) => break,
                     }
                 }
                 if let Err(e) = logs.append(batch).await {
                     tracing::warn!(error = %e, "could not store log events");
+                }
+                for done in flushed.drain(..) {
+                    let _ = done.send(());
                 }
             }
         });
@@ -80,6 +112,15 @@ impl LogWriter {
     /// Queues one event.
     pub fn send_one(&self, event: LogEvent) {
         self.queue(Sent::One(event));
+    }
+
+    /// Writes everything sent before this call (shutdown calls it, so the last invocations'
+    /// lines are not lost with the process).
+    pub async fn flush(&self) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self.tx.send(Sent::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 
     fn queue(&self, sent: Sent) {

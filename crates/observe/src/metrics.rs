@@ -180,6 +180,13 @@ impl MetricsRegistry {
         window
     }
 
+    /// Registers the per-function families (see [`crate::FunctionMetrics`]) and returns them.
+    pub fn function_metrics(&self) -> Arc<crate::FunctionMetrics> {
+        let metrics = Arc::new(crate::FunctionMetrics::default());
+        metrics.register_into(&mut self.registry.lock());
+        metrics
+    }
+
     /// Every metric in the Prometheus text format (version 0.0.4).
     pub fn encode(&self) -> String {
         let mut out = String::new();

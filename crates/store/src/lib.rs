@@ -44,7 +44,7 @@ pub use blobs::{BlobRead, BlobUpload, Blobs, FsBlobs};
 pub use code::{CodeArtifact, CodeStore, MAX_UNZIPPED_BYTES};
 pub use config::StoreConfig;
 pub use documents::{Change, Document, Documents, ListQuery, Outcome, Precondition, Revision};
-pub use logs::{LogEvent, LogPage, LogQuery, LogStream, Logs, StoredLogEvent};
+pub use logs::{LogEvent, LogGroup, LogPage, LogQuery, LogStream, Logs, StoredLogEvent};
 pub use queues::{Message, QueueOp, Queues};
 pub use sqlite::{raw_insert_baseline, SqliteStore};
 pub use write_through::{Mirror, Transaction, WriteThrough, Writer};

@@ -29,6 +29,9 @@ pub struct StoredLogEvent {
     pub event: LogEvent,
     /// When the store took it, epoch milliseconds (CloudWatch's `ingestionTime`).
     pub ingestion_ms: i64,
+    /// The store's id for it, unique and stable (CloudWatch's `eventId`; a follower polling
+    /// overlapping ranges drops what it has seen by it).
+    pub id: String,
 }
 
 /// Which events to read.
@@ -55,6 +58,10 @@ pub struct LogPage {
     pub events: Vec<StoredLogEvent>,
     /// Present when more events may follow: pass it back to read on.
     pub next_token: Option<String>,
+    /// The position after the page's last event, whether or not more follow (`None` for an
+    /// empty page): passed back as a token it reads what arrives later (GetLogEvents'
+    /// `nextForwardToken`, a follower's next poll).
+    pub position: Option<String>,
 }
 
 /// A stream of a group, with the span of its events.
@@ -72,6 +79,21 @@ pub struct LogStream {
     pub events: u64,
 }
 
+/// A log group and its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogGroup {
+    /// Group name.
+    pub name: String,
+    /// When it was created (or first written), epoch milliseconds.
+    pub created_ms: i64,
+    /// Events older than this many days are removed by [`Logs::expire`]; `None`: kept forever.
+    pub retention_days: Option<u32>,
+    /// How many events it holds.
+    pub events: u64,
+    /// The bytes of their messages.
+    pub stored_bytes: u64,
+}
+
 /// Log storage. SQLite now; another backend runs the same conformance suite.
 #[async_trait]
 pub trait Logs: Send + Sync + 'static {
@@ -87,4 +109,27 @@ pub trait Logs: Send + Sync + 'static {
 
     /// The groups whose names start with `prefix`, ordered by name.
     async fn groups(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The groups whose names start with `prefix` with their settings, ordered by name. A group
+    /// exists once created or first written to.
+    async fn describe_groups(&self, prefix: &str) -> Result<Vec<LogGroup>, StoreError>;
+
+    /// Creates an empty group; `false` when it already exists.
+    async fn create_group(&self, group: &str) -> Result<bool, StoreError>;
+
+    /// Creates an empty stream in an existing group; `false` when the stream already exists.
+    async fn create_stream(&self, group: &str, stream: &str) -> Result<bool, StoreError>;
+
+    /// Deletes a group with its streams and events; `false` when there was none.
+    async fn delete_group(&self, group: &str) -> Result<bool, StoreError>;
+
+    /// Sets (or with `None` removes) a group's retention; `false` when there is no such group.
+    async fn set_retention(&self, group: &str, days: Option<u32>) -> Result<bool, StoreError>;
+
+    /// Renames a group with its streams and events (one transaction); `false` when `from` does
+    /// not exist or `to` already does.
+    async fn rename_group(&self, from: &str, to: &str) -> Result<bool, StoreError>;
+
+    /// Removes every event older than its group's retention at `now_ms`; returns how many.
+    async fn expire(&self, now_ms: i64) -> Result<u64, StoreError>;
 }

@@ -19,6 +19,8 @@ mod body;
 pub(crate) mod events;
 pub(crate) mod iam;
 pub(crate) mod lambda;
+pub(crate) mod logs;
+pub(crate) mod monitoring;
 pub(crate) mod rest;
 pub(crate) mod s3;
 pub(crate) mod sqs;

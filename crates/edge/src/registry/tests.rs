@@ -271,7 +271,7 @@ async fn services_not_served_answer_in_their_own_protocol() {
     for (service, headers) in [
         ("dynamodb", target("DynamoDB_20120810.ListTables")),
         ("states", target("AWSStepFunctions.ListStateMachines")),
-        ("logs", target("Logs_20140328.CreateLogGroup")),
+        ("secretsmanager", target("secretsmanager.ListSecrets")),
         ("kms", target("TrentService.ListKeys")),
         ("kinesis", vec![]),
         ("someday", target("Someday.Operation")),
@@ -300,10 +300,6 @@ async fn services_not_served_answer_in_their_own_protocol() {
         (
             "cloudformation",
             Some("http://cloudformation.amazonaws.com/doc/2010-05-15/"),
-        ),
-        (
-            "monitoring",
-            Some("http://monitoring.amazonaws.com/doc/2010-08-01/"),
         ),
         ("someday", None),
     ] {

@@ -15,6 +15,8 @@ mod apigateway;
 mod events;
 mod iam;
 mod lambda;
+mod logs;
+mod monitoring;
 mod s3;
 mod sqs;
 mod sts;
@@ -106,6 +108,8 @@ pub fn rules(service: &str) -> Option<&'static [Rule]> {
         "sqs" => Some(sqs::RULES),
         "events" => Some(events::RULES),
         "s3" => Some(s3::RULES),
+        "logs" => Some(logs::RULES),
+        "monitoring" => Some(monitoring::RULES),
         _ => None,
     }
 }

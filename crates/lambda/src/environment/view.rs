@@ -159,8 +159,24 @@ pub(crate) fn view(
     );
     set(
         "AWS_LAMBDA_LOG_GROUP_NAME",
-        format!("/aws/lambda/{}", function.name),
+        function
+            .logging
+            .log_group
+            .clone()
+            .unwrap_or_else(|| format!("/aws/lambda/{}", function.name)),
     );
+    if function.log_format == "JSON" {
+        // What Lambda's runtimes read to format and filter the application's log records.
+        set("AWS_LAMBDA_LOG_FORMAT", "JSON".into());
+        set(
+            "AWS_LAMBDA_LOG_LEVEL",
+            function
+                .logging
+                .application_log_level
+                .clone()
+                .unwrap_or_else(|| "INFO".into()),
+        );
+    }
     set("AWS_LAMBDA_LOG_STREAM_NAME", stream.into());
     set(
         "AWS_LAMBDA_INITIALIZATION_TYPE",

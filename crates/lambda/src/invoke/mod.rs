@@ -51,6 +51,10 @@ pub struct InvokerConfig {
     pub environment_endpoint: Arc<crate::EnvironmentEndpoint>,
     /// Where environments get their execution role's credentials (`None`: stand-ins).
     pub execution_credentials: Option<Arc<dyn crate::credentials::ExecutionCredentials>>,
+    /// Counts requests and billed duration per function version (`None`: not metered).
+    pub usage: Option<Arc<nubo_observe::UsageMeter>>,
+    /// Per-function metric families at `/_nubo/metrics` (`None`: not kept).
+    pub function_metrics: Option<Arc<nubo_observe::FunctionMetrics>>,
 }
 
 impl Default for InvokerConfig {
@@ -62,6 +66,8 @@ impl Default for InvokerConfig {
             endpoint_url: "http://127.0.0.1:4750".into(),
             environment_endpoint: Arc::default(),
             execution_credentials: None,
+            usage: None,
+            function_metrics: None,
         }
     }
 }
@@ -223,13 +229,20 @@ impl Invoker {
             "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
         )?;
         let (reserved, reserved_total) = self.registry.concurrency(scope, &function.name);
-        let _slot = self.slots.acquire(
-            scope,
-            &function.name,
-            reserved,
-            reserved_total,
-            self.config.account_concurrency,
-        )?;
+        let _slot = self
+            .slots
+            .acquire(
+                scope,
+                &function.name,
+                reserved,
+                reserved_total,
+                self.config.account_concurrency,
+            )
+            .inspect_err(|_| {
+                if let Some(metrics) = &self.config.function_metrics {
+                    metrics.throttled(&scope.region, &function.name, &function.version);
+                }
+            })?;
         let request_id = request.request_id.unwrap_or_else(nubo_wire::new_request_id);
 
         let mut env = match self.pool.take(&function) {
@@ -241,6 +254,7 @@ impl Invoker {
                 {
                     tracing::debug!(function = %function.name, %reason, "provided runtime without a usable bootstrap");
                     return Ok(self.finish(
+                        scope,
                         &function,
                         request_id,
                         outcome::invalid_entrypoint,
@@ -280,10 +294,18 @@ impl Invoker {
             max_memory_used_mb,
             init_duration,
         };
+        self.meter(
+            scope,
+            &function,
+            report.duration,
+            answer.function_error,
+            cold,
+        );
         if !healthy {
             // The process is being replaced: make sure it is gone before we report.
             drop(env);
             let framing = Framing {
+                scope,
                 function: &function,
                 request_id: &request_id,
                 stream: None,
@@ -306,6 +328,7 @@ impl Invoker {
                 .insert(format!("{}|{note}", function.name))
         });
         let framing = Framing {
+            scope,
             function: &function,
             request_id: &request_id,
             stream: Some(&env.stream),
@@ -347,9 +370,50 @@ impl Invoker {
         }
     }
 
+    /// Counts one invocation in the metrics and for metering (no I/O: the meter flushes on its
+    /// own task).
+    fn meter(
+        &self,
+        scope: &nubo_wire::Scope,
+        function: &FunctionSnapshot,
+        duration: Duration,
+        error: bool,
+        cold: bool,
+    ) {
+        if let Some(metrics) = &self.config.function_metrics {
+            metrics.invoked(
+                &scope.region,
+                &function.name,
+                &function.version,
+                nubo_observe::InvocationOutcome {
+                    duration_seconds: duration.as_secs_f64(),
+                    error,
+                    cold,
+                },
+            );
+        }
+        if let Some(usage) = &self.config.usage {
+            usage.record(nubo_observe::Metered {
+                account: &scope.account_id,
+                region: &scope.region,
+                function: &function.name,
+                version: &function.version,
+                architecture: function
+                    .architectures
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("x86_64"),
+                memory_mb: function.memory_mb,
+                billed_ms: crate::logs::billed_ms(duration) as u64,
+                error,
+            });
+        }
+    }
+
     /// An invocation that ended before any environment ran: logged and answered as Lambda does.
     fn finish(
         &self,
+        scope: &nubo_wire::Scope,
         function: &FunctionSnapshot,
         request_id: String,
         answer: fn(&str) -> Interpreted,
@@ -357,6 +421,7 @@ impl Invoker {
     ) -> InvokeResult {
         let answer = answer(&request_id);
         let framing = Framing {
+            scope,
             function,
             request_id: &request_id,
             stream: None,

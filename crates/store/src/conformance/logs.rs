@@ -192,3 +192,73 @@ pub async fn logs_survive_reopen(backend: &dyn Backend) {
     assert_eq!(messages(&logs.read(query(GROUP)).await.unwrap()), ["kept"]);
     assert_eq!(logs.streams(GROUP, "").await.unwrap().len(), 1);
 }
+
+/// Groups exist once created or written to; empty streams list without events; deleting a group
+/// removes its streams and events; retention expires only what is older than its days.
+pub async fn logs_groups_streams_and_retention(backend: &dyn Backend) {
+    const DAY: i64 = 86_400_000;
+    let logs = backend.open().await.logs;
+    assert!(logs.create_group("g/created").await.unwrap());
+    assert!(!logs.create_group("g/created").await.unwrap());
+    assert!(logs.create_stream("g/created", "empty").await.unwrap());
+    assert!(!logs.create_stream("g/created", "empty").await.unwrap());
+    let streams = logs.streams("g/created", "").await.unwrap();
+    assert_eq!((streams.len(), streams[0].events), (1, 0));
+    let now = 100 * DAY;
+    logs.append(vec![
+        event("g/created", "empty", now - 3 * DAY, "old"),
+        event("g/created", "empty", now, "new"),
+        event("g/written", "s", now - 3 * DAY, "kept: no retention"),
+    ])
+    .await
+    .unwrap();
+    let streams = logs.streams("g/created", "").await.unwrap();
+    assert_eq!(
+        (
+            streams[0].first_event_ms,
+            streams[0].last_event_ms,
+            streams[0].events
+        ),
+        (now - 3 * DAY, now, 2)
+    );
+    let groups = logs.describe_groups("g/").await.unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["g/created", "g/written"]);
+    assert_eq!(groups[0].events, 2);
+    assert!(logs.set_retention("g/created", Some(1)).await.unwrap());
+    assert!(!logs.set_retention("g/none", Some(1)).await.unwrap());
+    assert_eq!(logs.expire(now).await.unwrap(), 1);
+    assert_eq!(
+        messages(&logs.read(query("g/created")).await.unwrap()),
+        ["new"]
+    );
+    let streams = logs.streams("g/created", "").await.unwrap();
+    assert_eq!((streams[0].first_event_ms, streams[0].events), (now, 1));
+    assert_eq!(logs.read(query("g/written")).await.unwrap().events.len(), 1);
+    let groups = logs.describe_groups("g/created").await.unwrap();
+    assert_eq!(groups[0].retention_days, Some(1));
+    assert!(logs.delete_group("g/created").await.unwrap());
+    assert!(!logs.delete_group("g/created").await.unwrap());
+    assert!(logs
+        .read(query("g/created"))
+        .await
+        .unwrap()
+        .events
+        .is_empty());
+    assert!(logs.streams("g/created", "").await.unwrap().is_empty());
+    assert_eq!(logs.describe_groups("g/").await.unwrap().len(), 1);
+    assert!(logs
+        .rename_group("g/written", "a:b:g/written")
+        .await
+        .unwrap());
+    assert!(!logs.rename_group("g/written", "x").await.unwrap());
+    assert_eq!(
+        logs.read(query("a:b:g/written"))
+            .await
+            .unwrap()
+            .events
+            .len(),
+        1
+    );
+    assert!(logs.describe_groups("g/").await.unwrap().is_empty());
+}

@@ -87,6 +87,7 @@ macro_rules! conformance_suite {
             logs_filter_by_time_range_and_stream,
             logs_page_forward_with_tokens,
             logs_list_streams_and_groups,
+            logs_groups_streams_and_retention,
             logs_survive_reopen,
             blobs_round_trip_and_survive_reopen,
             blobs_stream_in_and_out,

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, ToSql};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
 use super::{db, now_ms, prefix_end, write_transaction, Inner, SqliteStore, TextBytes};
-use crate::{LogEvent, LogPage, LogQuery, LogStream, Logs, StoreError, StoredLogEvent};
+use crate::{LogEvent, LogGroup, LogPage, LogQuery, LogStream, Logs, StoreError, StoredLogEvent};
 
 /// CloudWatch's default (and largest) page.
 const MAX_PAGE: usize = 10_000;
@@ -100,6 +100,186 @@ impl Logs for SqliteStore {
         })
         .await
     }
+
+    async fn describe_groups(&self, prefix: &str) -> Result<Vec<LogGroup>, StoreError> {
+        let prefix = prefix.to_owned();
+        self.with(pick, move |conn| describe_groups(conn, &prefix))
+            .await
+    }
+
+    async fn create_group(&self, group: &str) -> Result<bool, StoreError> {
+        let group = group.to_owned();
+        self.with(pick, move |conn| {
+            let n = conn
+                .execute(
+                    "INSERT OR IGNORE INTO log_groups (log_group, created_ms) VALUES (?1, ?2)",
+                    params![group, now_ms()],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn create_stream(&self, group: &str, stream: &str) -> Result<bool, StoreError> {
+        let (group, stream) = (group.to_owned(), stream.to_owned());
+        self.with(pick, move |conn| {
+            let n = conn
+                .execute(
+                    "INSERT OR IGNORE INTO log_streams
+                         (log_group, stream, first_event_ms, last_event_ms, last_ingestion_ms, events)
+                     VALUES (?1, ?2, ?3, ?3, ?3, 0)",
+                    params![group, stream, now_ms()],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn delete_group(&self, group: &str) -> Result<bool, StoreError> {
+        let group = group.to_owned();
+        self.with(pick, move |conn| {
+            let tx = write_transaction(conn)?;
+            let existed = group_exists(&tx, &group)?;
+            for sql in [
+                "DELETE FROM log_events WHERE log_group = ?1",
+                "DELETE FROM log_streams WHERE log_group = ?1",
+                "DELETE FROM log_groups WHERE log_group = ?1",
+            ] {
+                tx.execute(sql, [&group]).map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(existed)
+        })
+        .await
+    }
+
+    async fn set_retention(&self, group: &str, days: Option<u32>) -> Result<bool, StoreError> {
+        let group = group.to_owned();
+        self.with(pick, move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE log_groups SET retention_days = ?2 WHERE log_group = ?1",
+                    params![group, days],
+                )
+                .map_err(db)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn rename_group(&self, from: &str, to: &str) -> Result<bool, StoreError> {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        self.with(pick, move |conn| {
+            let tx = write_transaction(conn)?;
+            if !group_exists(&tx, &from)? || group_exists(&tx, &to)? {
+                return Ok(false);
+            }
+            for sql in [
+                "UPDATE log_events SET log_group = ?2 WHERE log_group = ?1",
+                "UPDATE log_streams SET log_group = ?2 WHERE log_group = ?1",
+                "UPDATE log_groups SET log_group = ?2 WHERE log_group = ?1",
+            ] {
+                tx.execute(sql, [&from, &to]).map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn expire(&self, now_ms: i64) -> Result<u64, StoreError> {
+        self.with(pick, move |conn| expire(conn, now_ms)).await
+    }
+}
+
+fn describe_groups(conn: &Connection, prefix: &str) -> Result<Vec<LogGroup>, StoreError> {
+    let end = prefix_end(prefix);
+    let mut sql = String::from(
+        "SELECT g.log_group, g.created_ms, g.retention_days,
+                (SELECT COALESCE(SUM(events), 0) FROM log_streams s WHERE s.log_group = g.log_group),
+                (SELECT COALESCE(SUM(length(CAST(message AS BLOB))), 0) FROM log_events e
+                 WHERE e.log_group = g.log_group)
+         FROM log_groups g WHERE g.log_group >= ?1",
+    );
+    let mut args: Vec<&dyn ToSql> = vec![&prefix];
+    let end_bytes;
+    if let Some(end) = &end {
+        end_bytes = TextBytes(end);
+        sql.push_str(" AND g.log_group < ?2");
+        args.push(&end_bytes);
+    }
+    sql.push_str(" ORDER BY g.log_group");
+    let mut stmt = conn.prepare_cached(&sql).map_err(db)?;
+    let rows = stmt
+        .query_map(args.as_slice(), |row| {
+            Ok(LogGroup {
+                name: row.get(0)?,
+                created_ms: row.get(1)?,
+                retention_days: row.get::<_, Option<i64>>(2)?.map(|d| d as u32),
+                events: row.get::<_, i64>(3)? as u64,
+                stored_bytes: row.get::<_, i64>(4)? as u64,
+            })
+        })
+        .map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+fn group_exists(conn: &Connection, group: &str) -> Result<bool, StoreError> {
+    conn.query_row(
+        "SELECT 1 FROM log_groups WHERE log_group = ?1",
+        [group],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|found| found.is_some())
+    .map_err(db)
+}
+
+/// Removes events past their group's retention, then brings the touched streams' summaries up
+/// to date (streams left empty stay, as CloudWatch keeps them).
+fn expire(conn: &mut Connection, now_ms: i64) -> Result<u64, StoreError> {
+    const DAY_MS: i64 = 86_400_000;
+    let tx = write_transaction(conn)?;
+    let groups: Vec<(String, i64)> = {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT log_group, retention_days FROM log_groups WHERE retention_days IS NOT NULL",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)?
+    };
+    let mut removed = 0u64;
+    for (group, days) in groups {
+        let cutoff = now_ms - days * DAY_MS;
+        let n = tx
+            .execute(
+                "DELETE FROM log_events WHERE log_group = ?1 AND timestamp_ms < ?2",
+                params![group, cutoff],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            continue;
+        }
+        removed += n as u64;
+        tx.execute(
+            "UPDATE log_streams SET
+                 events = (SELECT COUNT(*) FROM log_events e
+                           WHERE e.log_group = log_streams.log_group AND e.stream = log_streams.stream),
+                 first_event_ms = COALESCE((SELECT MIN(timestamp_ms) FROM log_events e
+                           WHERE e.log_group = log_streams.log_group AND e.stream = log_streams.stream),
+                           first_event_ms)
+             WHERE log_group = ?1",
+            [&group],
+        )
+        .map_err(db)?;
+    }
+    tx.commit().map_err(db)?;
+    Ok(removed)
 }
 
 /// Per stream of a batch: (first, last, count).
@@ -139,16 +319,29 @@ fn append(conn: &mut Connection, events: &[LogEvent]) -> Result<(), StoreError> 
                      (log_group, stream, first_event_ms, last_event_ms, last_ingestion_ms, events)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (log_group, stream) DO UPDATE SET
-                     first_event_ms = min(first_event_ms, excluded.first_event_ms),
-                     last_event_ms = max(last_event_ms, excluded.last_event_ms),
+                     first_event_ms = CASE WHEN events = 0 THEN excluded.first_event_ms
+                         ELSE min(first_event_ms, excluded.first_event_ms) END,
+                     last_event_ms = CASE WHEN events = 0 THEN excluded.last_event_ms
+                         ELSE max(last_event_ms, excluded.last_event_ms) END,
                      last_ingestion_ms = excluded.last_ingestion_ms,
                      events = events + excluded.events",
             )
             .map_err(db)?;
+        let mut adopt = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO log_groups (log_group, created_ms) VALUES (?1, ?2)",
+            )
+            .map_err(db)?;
+        let mut last_group = None;
         for ((group, stream), (first, last, count)) in &spans {
             upsert
                 .execute(params![group, stream, first, last, ingestion, count])
                 .map_err(db)?;
+            // Spans are ordered by group: one insert per group of the batch.
+            if last_group != Some(*group) {
+                adopt.execute(params![group, ingestion]).map_err(db)?;
+                last_group = Some(*group);
+            }
         }
     }
     tx.commit().map_err(db)
@@ -215,21 +408,21 @@ fn read(
                         message: row.get(4)?,
                     },
                     ingestion_ms: row.get(3)?,
+                    id: format!("{:020}", row.get::<_, i64>(0)?),
                 },
             ))
         })
         .map_err(db)?
         .collect::<Result<_, _>>()
         .map_err(db)?;
-    let next_token = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last()
-            .map(|(seq, e)| token(e.event.timestamp_ms, *seq))
-    } else {
-        None
-    };
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let position = rows
+        .last()
+        .map(|(seq, e)| token(e.event.timestamp_ms, *seq));
     Ok(LogPage {
         events: rows.into_iter().map(|(_, e)| e).collect(),
-        next_token,
+        next_token: if more { position.clone() } else { None },
+        position,
     })
 }

@@ -70,6 +70,19 @@ pub(crate) mod legacy_names {
     pub(crate) const FUNCTION_LOG_GROUP_PREFIX: &str = "/aws/lambda/";
 }
 
+/// Tables added within version 1, created (and filled from what exists) at every open: log groups
+/// with their creation time and retention; a group written before this table existed is adopted
+/// with its first event's time.
+const ADDITIONS: &str = "
+CREATE TABLE IF NOT EXISTS log_groups (
+    log_group TEXT PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    retention_days INTEGER
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO log_groups (log_group, created_ms)
+    SELECT log_group, MIN(first_event_ms) FROM log_streams GROUP BY log_group;
+";
+
 /// Brings the database to [`VERSION`]: creates it, or migrates version 0 in one transaction.
 pub(super) fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn
@@ -82,7 +95,7 @@ pub(super) fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
         )));
     }
     if version == VERSION {
-        return Ok(());
+        return conn.execute_batch(ADDITIONS).map_err(db);
     }
     let tx = write_transaction(conn)?;
     let legacy = tx
@@ -107,6 +120,7 @@ pub(super) fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
     if legacy {
         migrate_version_0(&tx)?;
     }
+    tx.execute_batch(ADDITIONS).map_err(db)?;
     tx.pragma_update(None, "user_version", VERSION)
         .map_err(db)?;
     tx.commit().map_err(db)?;
