@@ -90,6 +90,11 @@ fn invoke_request(target: &LambdaTarget, payload: Bytes, request_id: &str) -> In
 
 /// What the matched route (or the Function URL) integrates with.
 enum Plan<'a> {
+    Mock {
+        status: u16,
+        headers: &'a [(String, String)],
+        body: &'a Bytes,
+    },
     Http {
         uri: &'a str,
         method: Option<&'a http::Method>,
@@ -117,6 +122,15 @@ fn plan<'a>(
                 .as_deref()
                 .ok_or_else(|| Reject::IntegrationFailed("the route has no integration".into()))?;
             Ok(match target {
+                Target::Mock {
+                    status,
+                    headers,
+                    body,
+                } => Plan::Mock {
+                    status: *status,
+                    headers,
+                    body,
+                },
                 Target::Http {
                     uri,
                     method,
@@ -307,6 +321,15 @@ impl Gateway {
     ) -> Result<Integrated, Reject> {
         let no_vars = Default::default();
         let (target, timeout, v2, route_facts) = match plan(ctx, &no_vars)? {
+            Plan::Mock {
+                status,
+                headers,
+                body,
+            } => {
+                let mut response = http::Response::new(full_body(body.clone()));
+                *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                return Ok(Integrated::Http(with_headers(response, headers)));
+            }
             Plan::Http {
                 uri,
                 method,

@@ -49,7 +49,13 @@ impl Gateway {
         let mut ctx = RequestCtx::new(ingress, path, &request);
         match target {
             HostTarget::Api { id, region } => {
-                let selected = phases::select_stage(&mut ctx, &self.apis.plane(), id, region);
+                let http = self.apis.plane();
+                let plane = if http.contains_key(id) {
+                    http
+                } else {
+                    self.rest.plane()
+                };
+                let selected = phases::select_stage(&mut ctx, &plane, id, region);
                 let response = self
                     .serve(&mut ctx, selected, request, Endpoint::HttpApi)
                     .await;

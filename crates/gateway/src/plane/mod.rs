@@ -38,6 +38,8 @@ pub struct CompiledRoute {
     /// `authorizationType: AWS_IAM`: callers sign (SigV4, `execute-api`) and need
     /// `execute-api:Invoke`.
     pub aws_iam: bool,
+    /// REST APIs: `apiKeyRequired` (the `quota` phase checks `x-api-key`).
+    pub api_key_required: bool,
 }
 
 impl CompiledRoute {
@@ -147,6 +149,7 @@ impl CompiledApi {
                             stage.default_route_settings.as_ref(),
                         ),
                         aws_iam: r.authorization_type == "AWS_IAM",
+                        api_key_required: false,
                     })
                 })
                 .collect();

@@ -1,0 +1,1 @@
+//! API keys and usage plans (REST APIs).
