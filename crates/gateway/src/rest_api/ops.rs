@@ -12,7 +12,9 @@ use super::model::{
 use crate::http_api::model::new_id;
 use crate::GatewayError;
 
-const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"];
+const METHODS: &[&str] = &[
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+];
 const INTEGRATION_TYPES: &[&str] = &["AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY", "MOCK"];
 
 /// A resource of the API.
@@ -379,7 +381,11 @@ pub fn create_deployment(
     doc: &mut RestApiDocument,
     input: DeploymentInput,
 ) -> Result<DeploymentRecord, GatewayError> {
-    if doc.resources.values().all(|r| r.resource_methods.is_empty()) {
+    if doc
+        .resources
+        .values()
+        .all(|r| r.resource_methods.is_empty())
+    {
         return Err(GatewayError::bad_request(
             "The REST API doesn't contain any methods",
         ));
@@ -406,9 +412,10 @@ pub fn create_deployment(
     doc.deployments
         .insert(deployment.id.clone(), deployment.clone());
     if let Some(name) = input.stage_name {
-        let stage = doc.stages.entry(name.clone()).or_insert_with(|| {
-            new_stage(name, deployment.id.clone(), input.stage_description)
-        });
+        let stage = doc
+            .stages
+            .entry(name.clone())
+            .or_insert_with(|| new_stage(name, deployment.id.clone(), input.stage_description));
         stage.deployment_id = deployment.id.clone();
         stage.last_updated_date = now_epoch();
         stage.variables.extend(input.variables);
