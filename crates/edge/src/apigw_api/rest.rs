@@ -37,7 +37,10 @@ pub(super) fn routes(router: Router<Arc<EdgeState>>) -> Router<Arc<EdgeState>> {
                 .post(create_resource)
                 .delete(delete_resource),
         )
-        .route(METHOD, put(put_method).get(get_method).delete(delete_method))
+        .route(
+            METHOD,
+            put(put_method).get(get_method).delete(delete_method),
+        )
         .route(
             &format!("{METHOD}/integration"),
             put(put_integration).get(get_integration),
@@ -58,7 +61,10 @@ pub(super) fn routes(router: Router<Arc<EdgeState>>) -> Router<Arc<EdgeState>> {
             "/restapis/{api}/deployments/{id}",
             get(get_deployment).delete(delete_deployment),
         )
-        .route("/restapis/{api}/stages", post(create_stage).get(list_stages))
+        .route(
+            "/restapis/{api}/stages",
+            post(create_stage).get(list_stages),
+        )
         .route(
             "/restapis/{api}/stages/{stage}",
             get(get_stage).delete(delete_stage),
@@ -91,7 +97,10 @@ pub(super) fn items(all: Vec<Value>, raw_query: Option<&str>) -> Result<Value, A
             .ok_or_else(|| bad_request(format!("Invalid limit {l}")))?,
     };
     let end = start.saturating_add(limit).min(all.len());
-    let page = all.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
+    let page = all
+        .get(start..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
     let mut out = json!({ "item": page });
     if end < all.len() {
         out["position"] = json!(end.to_string());
@@ -103,7 +112,11 @@ fn api(state: &EdgeState, scope: &Scope, id: &str) -> Result<Arc<RestApiDocument
     Ok(state.gateway.rest().get(scope, id)?)
 }
 
-async fn create_api(State(state): St, RequestScope(scope): RequestScope, req: Request) -> ApiResult {
+async fn create_api(
+    State(state): St,
+    RequestScope(scope): RequestScope,
+    req: Request,
+) -> ApiResult {
     let input: RestApiInput = body(req.into_body()).await?;
     let gateway = &state.gateway;
     let doc = gateway
@@ -164,7 +177,10 @@ async fn get_resource(
     Path((id, resource)): Path<(String, String)>,
 ) -> ApiResult {
     let doc = api(&state, &scope, &id)?;
-    Ok(json(StatusCode::OK, &value(ops::resource(&doc, &resource)?)))
+    Ok(json(
+        StatusCode::OK,
+        &value(ops::resource(&doc, &resource)?),
+    ))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -520,7 +536,11 @@ async fn untag_resource(
 ) -> ApiResult {
     let (id, stage) = tag_target(&scope, &arn)?;
     let query = Query::parse(query.as_deref());
-    let keys: Vec<String> = query.all("tagKeys").into_iter().map(str::to_owned).collect();
+    let keys: Vec<String> = query
+        .all("tagKeys")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     state
         .gateway
         .rest()

@@ -88,7 +88,7 @@ pub(super) const RULES: &[Rule] = &[
     apigw!("GetMethod", "GET", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}"),
     apigw!("DeleteMethod", "DELETE", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}"),
     apigw!("PutIntegration", "PUT", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/integration"),
-    apigw!("GetIntegration", "GET", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/integration"),
+    apigw!("REST.GetIntegration", "GET", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/integration"),
     apigw!("PutMethodResponse", "PUT", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/responses/{StatusCode}"),
     apigw!("GetMethodResponse", "GET", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/responses/{StatusCode}"),
     apigw!("PutIntegrationResponse", "PUT", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/integration/responses/{StatusCode}"),
@@ -117,3 +117,15 @@ pub(super) const RULES: &[Rule] = &[
     apigw!("DeleteUsagePlanKey", "DELETE", "/usageplans/{UsagePlanId}/keys/{KeyId}"),
     apigw!("GetUsage", "GET", "/usageplans/{UsagePlanId}/usage"),
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn operation_names_are_unique() {
+        let mut names: Vec<&str> = super::RULES.iter().map(|r| r.operation).collect();
+        let all = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all);
+    }
+}

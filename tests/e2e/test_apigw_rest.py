@@ -1,0 +1,223 @@
+"""REST APIs (apigateway v1) end to end: boto3 builds them (resources, methods, integrations,
+deployments, stages), raw HTTP calls them at `/_api/{id}/{stage}/…` and the execute-api host —
+a MOCK answering with no function, AWS_PROXY with the 1.0 event, HTTP_PROXY to a local backend —
+and API keys with usage plans enforce their quota exactly, across a restart."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import REGION, credentials_for, error_of, function_arn
+from gateway_helpers import api_host, request
+
+ECHO = r'''
+import json
+
+def handler(event, context):
+    return {"statusCode": 200, "headers": {"content-type": "application/json"},
+            "body": json.dumps(event)}
+'''
+
+
+def rest_client_for(endpoint: str):
+    return boto3.client(
+        "apigateway",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        config=Config(retries={"max_attempts": 0}, read_timeout=60, connect_timeout=10),
+        **credentials_for(endpoint),
+    )
+
+
+@pytest.fixture(scope="session")
+def rest(endpoint):
+    return rest_client_for(endpoint)
+
+
+@pytest.fixture
+def rest_apis(rest):
+    created: list[str] = []
+    yield created
+    for api_id in created:
+        try:
+            rest.delete_rest_api(restApiId=api_id)
+        except ClientError:
+            pass
+
+
+def new_api(rest, rest_apis, name="rest"):
+    api = rest.create_rest_api(name=name, description="d", tags={"team": "a"})
+    rest_apis.append(api["id"])
+    return api
+
+
+def add_method(rest, api_id, resource_id, method="GET", key_required=False):
+    rest.put_method(restApiId=api_id, resourceId=resource_id, httpMethod=method,
+                    authorizationType="NONE", apiKeyRequired=key_required)
+
+
+def mock_method(rest, api_id, resource_id, key_required=False):
+    add_method(rest, api_id, resource_id, key_required=key_required)
+    rest.put_integration(restApiId=api_id, resourceId=resource_id, httpMethod="GET", type="MOCK",
+                         requestTemplates={"application/json": '{"statusCode": 200}'})
+    rest.put_method_response(restApiId=api_id, resourceId=resource_id, httpMethod="GET",
+                             statusCode="200",
+                             responseParameters={"method.response.header.X-Mock": False})
+    rest.put_integration_response(
+        restApiId=api_id, resourceId=resource_id, httpMethod="GET", statusCode="200",
+        responseTemplates={"application/json": '{"hello": "from a mock"}'},
+        responseParameters={"method.response.header.X-Mock": "'yes'"},
+    )
+
+
+def test_control_plane_round_trip(rest, rest_apis):
+    api = new_api(rest, rest_apis)
+    api_id = api["id"]
+    assert api["name"] == "rest" and api["apiKeySource"] == "HEADER"
+    assert api["tags"] == {"team": "a"}
+    assert isinstance(api["createdDate"].year, int)
+    assert api_id in [a["id"] for a in rest.get_rest_apis()["items"]]
+    assert rest.get_rest_api(restApiId=api_id)["rootResourceId"] == api["rootResourceId"]
+
+    root = api["rootResourceId"]
+    items = rest.create_resource(restApiId=api_id, parentId=root, pathPart="items")
+    assert items["path"] == "/items"
+    one = rest.create_resource(restApiId=api_id, parentId=items["id"], pathPart="{id}")
+    assert one["path"] == "/items/{id}"
+    with pytest.raises(ClientError) as e:
+        rest.create_resource(restApiId=api_id, parentId=items["id"], pathPart="{other}")
+    assert error_of(e)[:2] == ("ConflictException", 409)
+    paths = sorted(r["path"] for r in rest.get_resources(restApiId=api_id)["items"])
+    assert paths == ["/", "/items", "/items/{id}"]
+
+    mock_method(rest, api_id, one["id"])
+    method = rest.get_method(restApiId=api_id, resourceId=one["id"], httpMethod="GET")
+    assert method["authorizationType"] == "NONE"
+    assert method["methodIntegration"]["type"] == "MOCK"
+    assert method["methodIntegration"]["integrationResponses"]["200"]["responseTemplates"]
+    integration = rest.get_integration(restApiId=api_id, resourceId=one["id"], httpMethod="GET")
+    assert integration["requestTemplates"] == {"application/json": '{"statusCode": 200}'}
+
+    with pytest.raises(ClientError) as e:
+        rest.put_integration(restApiId=api_id, resourceId=one["id"], httpMethod="GET",
+                             type="AWS_PROXY", integrationHttpMethod="POST", uri="not-an-arn:x:y")
+    assert error_of(e)[:2] == ("BadRequestException", 400)
+    with pytest.raises(ClientError) as e:
+        rest.get_method(restApiId=api_id, resourceId=one["id"], httpMethod="POST")
+    assert error_of(e)[:2] == ("NotFoundException", 404)
+
+    deployment = rest.create_deployment(restApiId=api_id, stageName="prod", description="first")
+    assert deployment["description"] == "first"
+    stages = rest.get_stages(restApiId=api_id)["item"]
+    assert [(s["stageName"], s["deploymentId"]) for s in stages] == [("prod", deployment["id"])]
+    rest.create_stage(restApiId=api_id, stageName="beta", deploymentId=deployment["id"],
+                      variables={"v": "1"})
+    assert rest.get_stage(restApiId=api_id, stageName="beta")["variables"] == {"v": "1"}
+    with pytest.raises(ClientError) as e:
+        rest.create_stage(restApiId=api_id, stageName="beta", deploymentId=deployment["id"])
+    assert error_of(e)[:2] == ("ConflictException", 409)
+
+    arn = f"arn:aws:apigateway:{REGION}::/restapis/{api_id}"
+    rest.tag_resource(resourceArn=arn, tags={"env": "test"})
+    assert rest.get_tags(resourceArn=arn)["tags"] == {"team": "a", "env": "test"}
+    rest.untag_resource(resourceArn=arn, tagKeys=["team"])
+    assert rest.get_tags(resourceArn=arn)["tags"] == {"env": "test"}
+
+    rest.delete_stage(restApiId=api_id, stageName="beta")
+    rest.delete_resource(restApiId=api_id, resourceId=items["id"])
+    assert [r["path"] for r in rest.get_resources(restApiId=api_id)["items"]] == ["/"]
+    rest.delete_rest_api(restApiId=api_id)
+    with pytest.raises(ClientError) as e:
+        rest.get_rest_api(restApiId=api_id)
+    assert error_of(e)[:2] == ("NotFoundException", 404)
+
+
+def test_mock_serves_a_static_response_without_a_function(rest, rest_apis, endpoint):
+    api = new_api(rest, rest_apis, "mock")
+    api_id = api["id"]
+    res = rest.create_resource(restApiId=api_id, parentId=api["rootResourceId"], pathPart="hello")
+    mock_method(rest, api_id, res["id"])
+    # Not served before a deployment.
+    assert request(endpoint, "GET", f"/_api/{api_id}/prod/hello").status in (403, 404)
+    rest.create_deployment(restApiId=api_id, stageName="prod")
+    r = request(endpoint, "GET", f"/_api/{api_id}/prod/hello")
+    assert r.status == 200, r
+    assert r.json == {"hello": "from a mock"}
+    assert r.header("x-mock") == "yes"
+    r = request(endpoint, "GET", "/prod/hello", host=api_host(endpoint, api_id))
+    assert (r.status, r.json) == (200, {"hello": "from a mock"})
+    assert request(endpoint, "GET", f"/_api/{api_id}/prod/nope").status in (403, 404)
+    assert request(endpoint, "POST", f"/_api/{api_id}/prod/hello").status in (403, 404)
+
+
+def test_aws_proxy_sends_the_1_0_event(rest, rest_apis, endpoint, make_function):
+    name = make_function(files={"app.py": ECHO}, Timeout=10)["FunctionName"]
+    api = new_api(rest, rest_apis, "proxy")
+    api_id = api["id"]
+    items = rest.create_resource(restApiId=api_id, parentId=api["rootResourceId"], pathPart="items")
+    proxy = rest.create_resource(restApiId=api_id, parentId=items["id"], pathPart="{proxy+}")
+    add_method(rest, api_id, proxy["id"], "ANY")
+    uri = (f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+           f"{function_arn(name)}/invocations")
+    rest.put_integration(restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY",
+                         type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
+    rest.create_deployment(restApiId=api_id, stageName="dev", variables={"color": "blue"})
+    r = request(endpoint, "POST", f"/_api/{api_id}/dev/items/a/b?q=1", body='{"x": 1}',
+                headers={"Content-Type": "application/json"})
+    assert r.status == 200, r
+    event = r.json
+    assert event["version"] == "1.0"
+    assert event["resource"] == "/items/{proxy+}"
+    assert event["path"] == "/items/a/b"
+    assert event["httpMethod"] == "POST"
+    assert event["pathParameters"] == {"proxy": "a/b"}
+    assert event["queryStringParameters"] == {"q": "1"}
+    assert event["stageVariables"] == {"color": "blue"}
+    assert event["body"] == '{"x": 1}'
+    assert event["requestContext"]["stage"] == "dev"
+
+
+class Backend(BaseHTTPRequestHandler):
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        payload = json.dumps({"method": self.command, "path": self.path, "body": body.decode()}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def backend():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_http_proxy_forwards(rest, rest_apis, endpoint, backend):
+    api = new_api(rest, rest_apis, "http")
+    api_id = api["id"]
+    proxy = rest.create_resource(restApiId=api_id, parentId=api["rootResourceId"], pathPart="{proxy+}")
+    add_method(rest, api_id, proxy["id"], "ANY")
+    rest.put_integration(restApiId=api_id, resourceId=proxy["id"], httpMethod="ANY",
+                         type="HTTP_PROXY", integrationHttpMethod="ANY", uri=backend + "/up/{proxy}")
+    rest.create_deployment(restApiId=api_id, stageName="v1")
+    r = request(endpoint, "POST", f"/_api/{api_id}/v1/a/b?q=2", body="payload")
+    assert r.status == 201, r
+    assert r.json == {"method": "POST", "path": "/up/a/b?q=2", "body": "payload"}
