@@ -117,6 +117,7 @@ impl<'a> HostTarget<'a> {
 pub struct Gateway {
     apis: ApiRegistry,
     rest: RestRegistry,
+    usage: Arc<rest_api::keys::UsageRegistry>,
     urls: Arc<UrlRegistry>,
     invoker: Arc<Invoker>,
     http: Client<HttpConnector, GatewayBody>,
@@ -138,6 +139,21 @@ impl Gateway {
     ) -> Result<Arc<Self>, GatewayError> {
         let apis = ApiRegistry::load(documents.clone(), &config.scope).await?;
         let rest = RestRegistry::load(documents.clone(), &config.scope).await?;
+        let usage =
+            Arc::new(rest_api::keys::UsageRegistry::load(documents.clone(), &config.scope).await?);
+        let flushed = Arc::downgrade(&usage);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(rest_api::keys::FLUSH_EVERY);
+            loop {
+                every.tick().await;
+                let Some(usage) = flushed.upgrade() else {
+                    return;
+                };
+                if let Err(e) = usage.flush().await {
+                    tracing::warn!(error = %e, "could not write usage-plan counts; retrying");
+                }
+            }
+        });
         let urls = Arc::new(UrlRegistry::load(documents, invoker.registry().clone()).await?);
         let listener_urls = urls.clone();
         invoker.registry().on_change(move |change| {
@@ -151,6 +167,7 @@ impl Gateway {
         Ok(Arc::new(Self {
             apis,
             rest,
+            usage,
             urls,
             invoker,
             http,
@@ -172,6 +189,18 @@ impl Gateway {
     /// REST API definitions.
     pub fn rest(&self) -> &RestRegistry {
         &self.rest
+    }
+
+    /// API keys and usage plans.
+    pub fn usage(&self) -> &rest_api::keys::UsageRegistry {
+        &self.usage
+    }
+
+    /// Writes the usage-plan counts not yet written (at shutdown).
+    pub async fn flush_usage(&self) {
+        if let Err(e) = self.usage.flush().await {
+            tracing::error!(error = %e, "could not write usage-plan counts at shutdown");
+        }
     }
 
     /// Whether an id names an HTTP API (REST API ids must not clash with them).

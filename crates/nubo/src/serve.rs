@@ -409,6 +409,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     });
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let usage_gateway = gateway.clone();
     let edge = Arc::new(EdgeState {
         invoker,
         async_invoker,
@@ -437,12 +438,16 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     );
     tokio::pin!(server);
     tokio::select! {
-        result = &mut server => return Ok(result?),
+        result = &mut server => {
+            usage_gateway.flush_usage().await;
+            return Ok(result?);
+        }
         signal = signals.next() => tracing::info!("{signal}: shutting down"),
     }
     // Stop accepting; idle connections close at once and requests in flight may finish within
     // the grace period. Nothing else waits: state is durable as it is written (the asynchronous
-    // queue commits before it acknowledges), so an idle server exits within milliseconds.
+    // queue commits before it acknowledges) except usage-plan counts, batched in memory and
+    // written last, so an idle server exits within milliseconds.
     let _ = stop.send(());
     let grace = Duration::from_secs(args.shutdown_grace);
     tokio::select! {
@@ -452,6 +457,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         }
         signal = signals.next() => tracing::warn!("{signal} again: exiting now"),
     }
+    // Usage-plan counts are batched in memory: the last batch is written now.
+    usage_gateway.flush_usage().await;
     Ok(())
 }
 

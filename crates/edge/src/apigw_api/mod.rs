@@ -9,6 +9,7 @@
 //! handlers. Every operation acts in the request's scope (the region it was signed for).
 
 mod apis;
+mod keys;
 mod resources;
 mod rest;
 
@@ -34,6 +35,7 @@ pub fn router(state: Arc<EdgeState>) -> Router {
     let router = resources::routes::<StageRecord>(router, "/v2/apis/{api_id}/stages");
     let router = resources::routes::<DeploymentRecord>(router, "/v2/apis/{api_id}/deployments");
     let router = rest::routes(router);
+    let router = keys::routes(router);
     router
         .route(
             "/v2/apis",

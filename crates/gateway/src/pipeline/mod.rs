@@ -91,8 +91,8 @@ impl Gateway {
             Ok(request) => request,
             Err(reject) => return reject.into_response(endpoint),
         };
-        let admitted =
-            phases::throttle(ctx, &self.account_bucket).and_then(|()| phases::quota(ctx));
+        let admitted = phases::throttle(ctx, &self.account_bucket)
+            .and_then(|()| phases::quota(ctx, &self.usage, request.headers()));
         if let Err(reject) = admitted {
             return reject.into_response(endpoint);
         }

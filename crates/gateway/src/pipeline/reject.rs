@@ -31,6 +31,8 @@ pub enum Reject {
     Unauthorized(String),
     /// A throttle bucket is empty (429 `Too Many Requests`).
     Throttled,
+    /// A usage plan's quota is used up (429 `Limit Exceeded`).
+    LimitExceeded,
     /// The body is over the payload limit (413).
     PayloadTooLarge,
     /// The body could not be read (400).
@@ -65,6 +67,7 @@ impl Reject {
             Self::Throttled | Self::FunctionThrottled => {
                 message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
             }
+            Self::LimitExceeded => message(StatusCode::TOO_MANY_REQUESTS, "Limit Exceeded"),
             Self::PayloadTooLarge => {
                 message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
             }
