@@ -221,3 +221,106 @@ def test_http_proxy_forwards(rest, rest_apis, endpoint, backend):
     r = request(endpoint, "POST", f"/_api/{api_id}/v1/a/b?q=2", body="payload")
     assert r.status == 201, r
     assert r.json == {"method": "POST", "path": "/up/a/b?q=2", "body": "payload"}
+
+
+def keyed_api(rest, quota_limit):
+    """A MOCK method requiring a key, deployed to `prod`, a plan with a daily quota and one key."""
+    api = rest.create_rest_api(name="keyed")
+    api_id = api["id"]
+    res = rest.create_resource(restApiId=api_id, parentId=api["rootResourceId"], pathPart="paid")
+    mock_method(rest, api_id, res["id"], key_required=True)
+    assert rest.get_method(restApiId=api_id, resourceId=res["id"], httpMethod="GET")["apiKeyRequired"]
+    rest.create_deployment(restApiId=api_id, stageName="prod")
+    key = rest.create_api_key(name="customer", enabled=True)
+    assert len(key["value"]) >= 20
+    plan = rest.create_usage_plan(
+        name="basic", apiStages=[{"apiId": api_id, "stage": "prod"}],
+        quota={"limit": quota_limit, "period": "DAY"},
+    )
+    return api_id, key, plan
+
+
+def test_api_keys_and_quota_enforce_exactly_across_a_restart(start_server):
+    import datetime
+
+    srv = start_server()
+    rest = rest_client_for(srv.endpoint)
+    limit = 5
+    api_id, key, plan = keyed_api(rest, limit)
+    path = f"/_api/{api_id}/prod/paid"
+    # No key, an unknown key, and a key no plan holds: 403 Forbidden.
+    r = request(srv.endpoint, "GET", path)
+    assert (r.status, r.json) == (403, {"message": "Forbidden"}), r
+    assert request(srv.endpoint, "GET", path, headers={"x-api-key": "x" * 30}).status == 403
+    assert request(srv.endpoint, "GET", path, headers={"x-api-key": key["value"]}).status == 403
+
+    added = rest.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    assert (added["id"], added["type"]) == (key["id"], "API_KEY")
+    assert [k["id"] for k in rest.get_usage_plan_keys(usagePlanId=plan["id"])["items"]] == [key["id"]]
+    assert rest.get_api_key(apiKey=key["id"], includeValue=True)["value"] == key["value"]
+    assert "value" not in rest.get_api_key(apiKey=key["id"])
+
+    headers = {"x-api-key": key["value"]}
+    for _ in range(limit - 2):
+        r = request(srv.endpoint, "GET", path, headers=headers)
+        assert (r.status, r.json) == (200, {"hello": "from a mock"}), r
+
+    srv = start_server.restart(srv)
+    rest = rest_client_for(srv.endpoint)
+    for _ in range(2):
+        assert request(srv.endpoint, "GET", path, headers=headers).status == 200
+    r = request(srv.endpoint, "GET", path, headers=headers)
+    assert (r.status, r.json) == (429, {"message": "Limit Exceeded"}), r
+
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    usage = rest.get_usage(usagePlanId=plan["id"], startDate=today, endDate=today)
+    assert usage["items"] == {key["id"]: [[limit, 0]]}
+
+    # A disabled or deleted key is refused again.
+    rest.delete_api_key(apiKey=key["id"])
+    assert request(srv.endpoint, "GET", path, headers=headers).status == 403
+
+
+def test_key_and_plan_errors(rest, rest_apis):
+    with pytest.raises(ClientError) as e:
+        rest.create_api_key(name="short", value="too-short")
+    assert error_of(e)[:2] == ("BadRequestException", 400)
+    with pytest.raises(ClientError) as e:
+        rest.create_usage_plan(name="p", apiStages=[{"apiId": "nope", "stage": "prod"}])
+    assert error_of(e)[:2] == ("NotFoundException", 404)
+    plan = rest.create_usage_plan(name="p")
+    with pytest.raises(ClientError) as e:
+        rest.create_usage_plan_key(usagePlanId=plan["id"], keyId="nokey", keyType="API_KEY")
+    assert error_of(e)[:2] == ("NotFoundException", 404)
+    assert plan["id"] in [p["id"] for p in rest.get_usage_plans()["items"]]
+    rest.delete_usage_plan(usagePlanId=plan["id"])
+    with pytest.raises(ClientError) as e:
+        rest.get_usage_plan(usagePlanId=plan["id"])
+    assert error_of(e)[:2] == ("NotFoundException", 404)
+
+
+def test_a_user_without_permission_is_refused(rest, rest_apis, endpoint):
+    """The IAM table names every REST operation: a user allowed only GET cannot create."""
+    import uuid
+
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name=REGION,
+                       config=Config(retries={"max_attempts": 0}), **credentials_for(endpoint))
+    user = f"rest-reader-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="read", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "apigateway:GET",
+                       "Resource": f"arn:aws:apigateway:{REGION}::/restapis*"}],
+    }))
+    creds = iam.create_access_key(UserName=user)["AccessKey"]
+    reader = boto3.client("apigateway", endpoint_url=endpoint, region_name=REGION,
+                          config=Config(retries={"max_attempts": 0}),
+                          aws_access_key_id=creds["AccessKeyId"],
+                          aws_secret_access_key=creds["SecretAccessKey"])
+    reader.get_rest_apis()
+    with pytest.raises(ClientError) as e:
+        reader.create_rest_api(name="nope")
+    assert error_of(e)[1] == 403
+    with pytest.raises(ClientError) as e:
+        reader.create_api_key(name="nope")
+    assert error_of(e)[1] == 403
