@@ -265,6 +265,7 @@ fn rejections() -> Vec<(&'static str, Reject)> {
             Reject::Unauthorized("The security token included in the request is invalid.".into()),
         ),
         ("Throttled", Reject::Throttled),
+        ("LimitExceeded", Reject::LimitExceeded),
         ("PayloadTooLarge", Reject::PayloadTooLarge),
         ("BadRequest", Reject::BadRequest),
         (
