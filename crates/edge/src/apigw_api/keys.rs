@@ -37,7 +37,11 @@ fn flag(query: &Query, name: &str) -> bool {
     query.get(name) == Some("true")
 }
 
-async fn create_key(State(state): St, RequestScope(scope): RequestScope, req: Request) -> ApiResult {
+async fn create_key(
+    State(state): St,
+    RequestScope(scope): RequestScope,
+    req: Request,
+) -> ApiResult {
     let input: ApiKeyInput = body(req.into_body()).await?;
     let key = state.gateway.usage().create_key(&scope, input).await?;
     Ok(json(StatusCode::CREATED, &key.render(true)))

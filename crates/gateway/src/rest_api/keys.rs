@@ -220,8 +220,8 @@ fn period_start(period: &str, day: i64) -> i64 {
         // 1970-01-01 was a Thursday; weeks start on Monday.
         "WEEK" => day - (day + 3).rem_euclid(7),
         "MONTH" => {
-            let date = time::Date::from_julian_day(day as i32 + 2_440_588)
-                .unwrap_or(time::Date::MIN);
+            let date =
+                time::Date::from_julian_day(day as i32 + 2_440_588).unwrap_or(time::Date::MIN);
             day - (date.day() as i64 - 1)
         }
         _ => day,
@@ -230,14 +230,7 @@ fn period_start(period: &str, day: i64) -> i64 {
 
 fn date_string(day: i64) -> String {
     time::Date::from_julian_day(day as i32 + 2_440_588)
-        .map(|d| {
-            format!(
-                "{:04}-{:02}-{:02}",
-                d.year(),
-                u8::from(d.month()),
-                d.day()
-            )
-        })
+        .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
         .unwrap_or_default()
 }
 
@@ -633,7 +626,11 @@ impl UsageRegistry {
         }
         let counters = self.counters.lock();
         let mut values = serde_json::Map::new();
-        for key in plan.keys.iter().filter(|k| key_id.is_none_or(|id| id == *k)) {
+        for key in plan
+            .keys
+            .iter()
+            .filter(|k| key_id.is_none_or(|id| id == *k))
+        {
             let counter = counters.get(&(plan.id.clone(), key.clone()));
             let days: Vec<Value> = (first..=last)
                 .map(|day| {
@@ -713,14 +710,20 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!(usage.admit("a", "s", Some(&key.value)), Err(Refusal::Forbidden));
+        assert_eq!(
+            usage.admit("a", "s", Some(&key.value)),
+            Err(Refusal::Forbidden)
+        );
         usage
             .add_plan_key(&scope, &plan.id, &key.id, "API_KEY")
             .await
             .unwrap();
         assert_eq!(usage.admit("a", "s", None), Err(Refusal::Forbidden));
         assert_eq!(usage.admit("a", "s", Some("nope")), Err(Refusal::Forbidden));
-        assert_eq!(usage.admit("a", "other", Some(&key.value)), Err(Refusal::Forbidden));
+        assert_eq!(
+            usage.admit("a", "other", Some(&key.value)),
+            Err(Refusal::Forbidden)
+        );
         assert!(usage.admit("a", "s", Some(&key.value)).is_ok());
         usage.flush().await.unwrap();
         drop(usage);
