@@ -21,6 +21,7 @@ pub mod compile;
 pub mod keys;
 pub mod model;
 pub mod ops;
+pub mod template;
 
 use model::{ResourceRecord, RestApiDocument, RestApiRecord};
 
