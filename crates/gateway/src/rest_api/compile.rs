@@ -11,13 +11,25 @@ use crate::plane::routing::{RouteKey, RouteTable};
 use crate::plane::{lambda_function, CompiledApi, CompiledRoute, CompiledStage, Target};
 
 use super::model::{IntegrationRecord, IntegrationResponseRecord, RestApiDocument};
+use super::template::Template;
 
 /// Whether a selection pattern matches a status or error string: API Gateway's patterns are Java
 /// regexes; the forms used in practice (an exact status, `.*`, `2\d{2}`-style classes) are handled.
 pub fn pattern_matches(pattern: &str, subject: &str) -> bool {
+    const META: &[char] = &['.', '*', '+', '?', '[', ']', '(', ')', '|', '\\', '^', '$', '{', '}'];
     match pattern {
         ".*" | ".+" | "(.*)" => true,
         _ if pattern == subject => true,
+        _ if pattern.starts_with(".*")
+            && pattern.ends_with(".*")
+            && pattern.len() >= 4
+            && !pattern[2..pattern.len() - 2].contains(META) =>
+        {
+            subject.contains(&pattern[2..pattern.len() - 2])
+        }
+        _ if pattern.ends_with(".*") && !pattern[..pattern.len() - 2].contains(META) => {
+            subject.starts_with(&pattern[..pattern.len() - 2])
+        }
         _ => {
             // `5\d{2}` and `2..`: a digit class per position.
             let expanded = pattern.replace("\\d{2}", "\\d\\d").replace("\\d", ".");
@@ -104,11 +116,79 @@ fn mock(integration: &IntegrationRecord) -> Target {
     }
 }
 
+/// One integration response of an `AWS` integration, compiled.
+#[derive(Debug)]
+pub struct MappedResponse {
+    /// Selection pattern (none: the default response).
+    pub pattern: Option<String>,
+    /// Status answered.
+    pub status: u16,
+    /// Static headers.
+    pub headers: Vec<(String, String)>,
+    /// Content type and template (none: the function's output as it is).
+    pub template: Option<(String, Template)>,
+}
+
+/// A REST API's `AWS` integration with a Lambda function.
+#[derive(Debug)]
+pub struct MappedLambda {
+    /// The function.
+    pub target: crate::plane::LambdaTarget,
+    /// `timeoutInMillis`.
+    pub timeout: Duration,
+    /// The request template (none: the body passes through).
+    pub request: Option<Template>,
+    /// Integration responses.
+    pub responses: Vec<MappedResponse>,
+}
+
+impl MappedLambda {
+    /// The response for a function's outcome: an error's `errorMessage` is matched against the
+    /// patterns; a success (and an unmatched error) takes the default response.
+    pub fn select(&self, error_message: Option<&str>) -> Option<&MappedResponse> {
+        error_message
+            .and_then(|m| {
+                self.responses
+                    .iter()
+                    .find(|r| r.pattern.as_deref().is_some_and(|p| pattern_matches(p, m)))
+            })
+            .or_else(|| self.responses.iter().find(|r| r.pattern.is_none()))
+    }
+}
+
+fn first_template(templates: &std::collections::BTreeMap<String, String>) -> Option<(String, Template)> {
+    templates
+        .get_key_value("application/json")
+        .or_else(|| templates.iter().next())
+        .map(|(k, v)| (k.clone(), Template::parse(v)))
+}
+
+fn mapped(integration: &IntegrationRecord, doc: &RestApiDocument, timeout: Duration) -> Option<Target> {
+    let target = lambda_function(integration.uri.as_deref()?, &doc.scope)?;
+    let responses = integration
+        .integration_responses
+        .values()
+        .map(|r| MappedResponse {
+            pattern: r.selection_pattern.clone().filter(|p| !p.is_empty()),
+            status: r.status_code.parse().unwrap_or(200),
+            headers: static_headers(r),
+            template: first_template(&r.response_templates),
+        })
+        .collect();
+    Some(Target::Mapped(Box::new(MappedLambda {
+        target,
+        timeout,
+        request: first_template(&integration.request_templates).map(|(_, t)| t),
+        responses,
+    })))
+}
+
 fn target(integration: &IntegrationRecord, doc: &RestApiDocument) -> Option<Target> {
     let timeout = Duration::from_millis(integration.timeout_in_millis.clamp(50, 29_000) as u64);
     let uri = integration.uri.as_deref().unwrap_or("");
     match integration.integration_type.as_str() {
         "MOCK" => Some(mock(integration)),
+        "AWS" if uri.contains(":lambda:path/") => mapped(integration, doc, timeout),
         "AWS_PROXY" => Some(Target::Lambda {
             target: lambda_function(uri, &doc.scope)?,
             v2: false,
@@ -190,5 +270,8 @@ mod tests {
         assert!(pattern_matches("5\\d{2}", "503"));
         assert!(!pattern_matches("5\\d{2}", "403"));
         assert!(!pattern_matches("400", "200"));
+        assert!(pattern_matches(".*Not Found.*", "Item Not Found here"));
+        assert!(!pattern_matches(".*Not Found.*", "boom"));
+        assert!(pattern_matches("Bad.*", "Bad input"));
     }
 }
