@@ -324,3 +324,44 @@ def test_a_user_without_permission_is_refused(rest, rest_apis, endpoint):
     with pytest.raises(ClientError) as e:
         reader.create_api_key(name="nope")
     assert error_of(e)[1] == 403
+
+
+MAPPED = r'''
+def handler(event, context):
+    if event.get("name") == "missing":
+        raise Exception("Not Found: no one called missing")
+    return {"greeting": "hi " + event["name"], "stage": event["stage"]}
+'''
+
+
+def test_aws_integration_maps_request_and_response(rest, rest_apis, endpoint, make_function):
+    name = make_function(files={"app.py": MAPPED}, Timeout=10)["FunctionName"]
+    api = new_api(rest, rest_apis, "mapped")
+    api_id = api["id"]
+    res = rest.create_resource(restApiId=api_id, parentId=api["rootResourceId"], pathPart="{name}")
+    add_method(rest, api_id, res["id"])
+    uri = (f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+           f"{function_arn(name)}/invocations")
+    rest.put_integration(
+        restApiId=api_id, resourceId=res["id"], httpMethod="GET", type="AWS",
+        integrationHttpMethod="POST", uri=uri,
+        requestTemplates={"application/json":
+                          '{"name": "$input.params(\'name\')", "stage": "$context.stage"}'},
+    )
+    for status in ("200", "404"):
+        rest.put_method_response(restApiId=api_id, resourceId=res["id"], httpMethod="GET",
+                                 statusCode=status)
+    rest.put_integration_response(
+        restApiId=api_id, resourceId=res["id"], httpMethod="GET", statusCode="200",
+        responseTemplates={"application/json": '{"message": $input.json(\'$.greeting\'), "at": "$input.path(\'$.stage\')"}'},
+    )
+    rest.put_integration_response(
+        restApiId=api_id, resourceId=res["id"], httpMethod="GET", statusCode="404",
+        selectionPattern=".*Not Found.*",
+        responseTemplates={"application/json": '{"error": "$input.path(\'$.errorMessage\')"}'},
+    )
+    rest.create_deployment(restApiId=api_id, stageName="live")
+    r = request(endpoint, "GET", f"/_api/{api_id}/live/ann")
+    assert (r.status, r.json) == (200, {"message": "hi ann", "at": "live"}), r
+    r = request(endpoint, "GET", f"/_api/{api_id}/live/missing")
+    assert (r.status, r.json) == (404, {"error": "Not Found: no one called missing"}), r
