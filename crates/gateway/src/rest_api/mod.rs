@@ -17,6 +17,7 @@ use crate::plane::DataPlane;
 use crate::write_through::{scoped_key, Mirrored, WriteGuard};
 use crate::GatewayError;
 
+pub mod authorizer;
 pub mod compile;
 pub mod keys;
 pub mod model;
