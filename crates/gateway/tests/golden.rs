@@ -266,6 +266,7 @@ fn rejections() -> Vec<(&'static str, Reject)> {
         ),
         ("Throttled", Reject::Throttled),
         ("LimitExceeded", Reject::LimitExceeded),
+        ("Unauthenticated", Reject::Unauthenticated),
         ("PayloadTooLarge", Reject::PayloadTooLarge),
         ("BadRequest", Reject::BadRequest),
         (

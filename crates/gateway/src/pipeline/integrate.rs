@@ -286,7 +286,7 @@ impl Gateway {
 
     /// Runs a function with an optional deadline. The invocation runs as its own task so a
     /// timed-out request does not cancel the function mid-flight (Lambda lets it finish too).
-    async fn invoke(
+    pub(super) async fn invoke(
         &self,
         target: &LambdaTarget,
         payload: Bytes,
@@ -456,8 +456,19 @@ impl Gateway {
         } else {
             event_v1(&facts, &route_facts)
         };
-        if let Some(Principal::Iam(caller)) = &ctx.principal {
-            add_iam_caller(&mut event, caller, v2);
+        match &ctx.principal {
+            Some(Principal::Iam(caller)) => add_iam_caller(&mut event, caller, v2),
+            Some(Principal::Custom(decision)) => {
+                let mut authorizer = decision.context.clone();
+                authorizer.insert("principalId".into(), decision.principal_id.clone());
+                let authorizer = serde_json::Value::Object(authorizer);
+                event["requestContext"]["authorizer"] = if v2 {
+                    serde_json::json!({ "lambda": authorizer })
+                } else {
+                    authorizer
+                };
+            }
+            None => {}
         }
         let payload = Bytes::from(event.to_string());
         let result = self

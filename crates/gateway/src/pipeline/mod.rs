@@ -20,6 +20,7 @@ use crate::{BoxError, Gateway, GatewayBody, GatewayResponse, HostTarget};
 
 pub mod ctx;
 pub mod events;
+mod custom;
 mod iam;
 mod integrate;
 pub mod mapping;

@@ -29,6 +29,8 @@ pub enum Reject {
     MissingAuthenticationToken,
     /// A signature that does not verify, or an unknown or expired key (403, with why).
     Unauthorized(String),
+    /// A Lambda authorizer found no identity or answered `Unauthorized` (401).
+    Unauthenticated,
     /// A throttle bucket is empty (429 `Too Many Requests`).
     Throttled,
     /// A usage plan's quota is used up (429 `Limit Exceeded`).
@@ -67,6 +69,7 @@ impl Reject {
             Self::Throttled | Self::FunctionThrottled => {
                 message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
             }
+            Self::Unauthenticated => message(StatusCode::UNAUTHORIZED, "Unauthorized"),
             Self::LimitExceeded => message(StatusCode::TOO_MANY_REQUESTS, "Limit Exceeded"),
             Self::PayloadTooLarge => {
                 message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")

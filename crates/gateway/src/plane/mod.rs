@@ -40,6 +40,8 @@ pub struct CompiledRoute {
     pub aws_iam: bool,
     /// REST APIs: `apiKeyRequired` (the `quota` phase checks `x-api-key`).
     pub api_key_required: bool,
+    /// REST APIs: a Lambda authorizer (`authorizationType: CUSTOM`).
+    pub custom: Option<Arc<crate::rest_api::authorizer::CompiledAuthorizer>>,
 }
 
 impl CompiledRoute {
@@ -150,6 +152,7 @@ impl CompiledApi {
                         ),
                         aws_iam: r.authorization_type == "AWS_IAM",
                         api_key_required: false,
+                        custom: None,
                     })
                 })
                 .collect();

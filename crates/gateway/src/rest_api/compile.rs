@@ -11,6 +11,7 @@ use crate::plane::routing::{RouteKey, RouteTable};
 use crate::plane::{lambda_function, CompiledApi, CompiledRoute, CompiledStage, Target};
 
 use super::model::{IntegrationRecord, IntegrationResponseRecord, RestApiDocument};
+use super::authorizer::CompiledAuthorizer;
 use super::template::Template;
 
 /// Whether a selection pattern matches a status or error string: API Gateway's patterns are Java
@@ -210,6 +211,13 @@ fn target(integration: &IntegrationRecord, doc: &RestApiDocument) -> Option<Targ
 /// Compiles every stage of a REST API.
 pub fn compile(doc: &RestApiDocument) -> CompiledApi {
     let mut stages = HashMap::new();
+    let authorizers: HashMap<&str, Arc<CompiledAuthorizer>> = doc
+        .authorizers
+        .values()
+        .filter_map(|a| {
+            CompiledAuthorizer::compile(a, &doc.scope).map(|c| (a.id.as_str(), Arc::new(c)))
+        })
+        .collect();
     if !doc.api.disable_execute_api_endpoint {
         for stage in doc.stages.values() {
             let Some(deployment) = doc.deployments.get(&stage.deployment_id) else {
@@ -234,6 +242,10 @@ pub fn compile(doc: &RestApiDocument) -> CompiledApi {
                         bucket: None,
                         aws_iam: method.authorization_type == "AWS_IAM",
                         api_key_required: method.api_key_required,
+                        custom: (method.authorization_type == "CUSTOM")
+                            .then(|| method.authorizer_id.as_deref())
+                            .flatten()
+                            .and_then(|id| authorizers.get(id).cloned()),
                     });
                 }
             }

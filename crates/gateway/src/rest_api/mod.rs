@@ -165,6 +165,7 @@ impl RestRegistry {
             resources: [(root, root_resource)].into_iter().collect(),
             deployments: Default::default(),
             stages: Default::default(),
+            authorizers: Default::default(),
         };
         self.publish(&guard, doc).await
     }

@@ -269,4 +269,7 @@ pub struct RestApiDocument {
     /// Stages by name.
     #[serde(default)]
     pub stages: BTreeMap<String, StageRecord>,
+    /// Authorizers by id.
+    #[serde(default)]
+    pub authorizers: BTreeMap<String, super::authorizer::AuthorizerRecord>,
 }

@@ -189,6 +189,16 @@ pub fn put_method(
             input.authorization_type
         )));
     }
+    if input.authorization_type == "CUSTOM"
+        && !input
+            .authorizer_id
+            .as_deref()
+            .is_some_and(|id| doc.authorizers.contains_key(id))
+    {
+        return Err(GatewayError::bad_request(
+            "Invalid authorizer ID specified. Setting the authorization type to CUSTOM requires a valid authorizer.",
+        ));
+    }
     input.http_method = http_method.clone();
     input.method_responses.clear();
     input.method_integration = None;
@@ -486,6 +496,39 @@ pub fn create_stage(
     stage.tags = input.tags;
     doc.stages.insert(name, stage.clone());
     Ok(stage)
+}
+
+/// CreateAuthorizer.
+pub fn create_authorizer(
+    doc: &mut RestApiDocument,
+    mut input: super::authorizer::AuthorizerRecord,
+) -> Result<super::authorizer::AuthorizerRecord, GatewayError> {
+    super::authorizer::validate(&input)?;
+    input.id = new_id(6);
+    if input.authorizer_result_ttl_in_seconds.is_none() {
+        input.authorizer_result_ttl_in_seconds = Some(300);
+    }
+    doc.authorizers.insert(input.id.clone(), input.clone());
+    Ok(input)
+}
+
+/// DeleteAuthorizer: not while a method uses it.
+pub fn delete_authorizer(doc: &mut RestApiDocument, id: &str) -> Result<(), GatewayError> {
+    if !doc.authorizers.contains_key(id) {
+        return Err(GatewayError::not_found("Authorizer", id));
+    }
+    let used = doc.resources.values().any(|r| {
+        r.resource_methods
+            .values()
+            .any(|m| m.authorizer_id.as_deref() == Some(id))
+    });
+    if used {
+        return Err(GatewayError::Conflict(
+            "Cannot delete authorizer: a method still uses it".into(),
+        ));
+    }
+    doc.authorizers.remove(id);
+    Ok(())
 }
 
 /// DeleteStage.
