@@ -365,3 +365,70 @@ def test_aws_integration_maps_request_and_response(rest, rest_apis, endpoint, ma
     assert (r.status, r.json) == (200, {"message": "hi ann", "at": "live"}), r
     r = request(endpoint, "GET", f"/_api/{api_id}/live/missing")
     assert (r.status, r.json) == (404, {"error": "Not Found: no one called missing"}), r
+
+
+AUTHORIZER = r'''
+import uuid
+
+def handler(event, context):
+    token = event.get("authorizationToken") or (event.get("headers") or {}).get("x-token")
+    if token == "allow":
+        effect = "Allow"
+    elif token == "deny":
+        effect = "Deny"
+    else:
+        raise Exception("Unauthorized")
+    return {"principalId": "user-" + token,
+            "policyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]},
+            "context": {"nonce": uuid.uuid4().hex, "kind": event["type"]}}
+'''
+
+
+def lambda_uri(name):
+    return (f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+            f"{function_arn(name)}/invocations")
+
+
+@pytest.mark.parametrize("kind", ["TOKEN", "REQUEST"])
+def test_lambda_authorizers_allow_deny_and_cache(kind, rest, rest_apis, endpoint, make_function):
+    auth_fn = make_function(files={"app.py": AUTHORIZER}, Timeout=10)["FunctionName"]
+    echo_fn = make_function(files={"app.py": ECHO}, Timeout=10)["FunctionName"]
+    api = new_api(rest, rest_apis, "authz")
+    api_id = api["id"]
+    ttl = 300 if kind == "TOKEN" else 0
+    source = "method.request.header.Authorization" if kind == "TOKEN" else "method.request.header.X-Token"
+    authorizer = rest.create_authorizer(
+        restApiId=api_id, name="gate", type=kind, authorizerUri=lambda_uri(auth_fn),
+        identitySource=source, authorizerResultTtlInSeconds=ttl,
+    )
+    assert rest.get_authorizer(restApiId=api_id, authorizerId=authorizer["id"])["type"] == kind
+    res = rest.create_resource(restApiId=api_id, parentId=api["rootResourceId"], pathPart="secret")
+    rest.put_method(restApiId=api_id, resourceId=res["id"], httpMethod="GET",
+                    authorizationType="CUSTOM", authorizerId=authorizer["id"])
+    rest.put_integration(restApiId=api_id, resourceId=res["id"], httpMethod="GET",
+                         type="AWS_PROXY", integrationHttpMethod="POST", uri=lambda_uri(echo_fn))
+    rest.create_deployment(restApiId=api_id, stageName="prod")
+    path = f"/_api/{api_id}/prod/secret"
+    header = "Authorization" if kind == "TOKEN" else "X-Token"
+
+    r = request(endpoint, "GET", path)
+    assert (r.status, r.json) == (401, {"message": "Unauthorized"}), r
+    r = request(endpoint, "GET", path, headers={header: "nobody"})
+    assert (r.status, r.json) == (401, {"message": "Unauthorized"}), r
+    r = request(endpoint, "GET", path, headers={header: "deny"})
+    assert r.status == 403, r
+
+    nonces = set()
+    for _ in range(3):
+        r = request(endpoint, "GET", path, headers={header: "allow"})
+        assert r.status == 200, r
+        context = r.json["requestContext"]["authorizer"]
+        assert (context["principalId"], context["kind"]) == ("user-allow", kind)
+        nonces.add(context["nonce"])
+    # Cached for its TTL: the authorizer ran once for the three; with a TTL of 0, every time.
+    assert len(nonces) == (1 if ttl else 3)
+
+    with pytest.raises(ClientError) as e:
+        rest.delete_authorizer(restApiId=api_id, authorizerId=authorizer["id"])
+    assert error_of(e)[:2] == ("ConflictException", 409)

@@ -70,6 +70,14 @@ pub(super) fn routes(router: Router<Arc<EdgeState>>) -> Router<Arc<EdgeState>> {
             get(get_stage).delete(delete_stage),
         )
         .route(
+            "/restapis/{api}/authorizers",
+            post(create_authorizer).get(list_authorizers),
+        )
+        .route(
+            "/restapis/{api}/authorizers/{id}",
+            get(get_authorizer).delete(delete_authorizer),
+        )
+        .route(
             "/tags/{arn}",
             put(tag_resource).get(get_tags).delete(untag_resource),
         )
@@ -459,6 +467,58 @@ async fn delete_stage(
         .gateway
         .rest()
         .modify(&scope, &id, |doc| ops::delete_stage(doc, &stage))
+        .await?;
+    Ok(empty(StatusCode::ACCEPTED))
+}
+
+async fn create_authorizer(
+    State(state): St,
+    RequestScope(scope): RequestScope,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult {
+    let input = body(req.into_body()).await?;
+    let record = state
+        .gateway
+        .rest()
+        .modify(&scope, &id, |doc| ops::create_authorizer(doc, input))
+        .await?;
+    Ok(json(StatusCode::CREATED, &value(&record)))
+}
+
+async fn list_authorizers(
+    State(state): St,
+    RequestScope(scope): RequestScope,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let doc = api(&state, &scope, &id)?;
+    let all = doc.authorizers.values().map(value).collect();
+    Ok(json(StatusCode::OK, &items(all, query.as_deref())?))
+}
+
+async fn get_authorizer(
+    State(state): St,
+    RequestScope(scope): RequestScope,
+    Path((id, authorizer)): Path<(String, String)>,
+) -> ApiResult {
+    let doc = api(&state, &scope, &id)?;
+    let record = doc
+        .authorizers
+        .get(&authorizer)
+        .ok_or_else(|| GatewayError::not_found("Authorizer", &authorizer))?;
+    Ok(json(StatusCode::OK, &value(record)))
+}
+
+async fn delete_authorizer(
+    State(state): St,
+    RequestScope(scope): RequestScope,
+    Path((id, authorizer)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .gateway
+        .rest()
+        .modify(&scope, &id, |doc| ops::delete_authorizer(doc, &authorizer))
         .await?;
     Ok(empty(StatusCode::ACCEPTED))
 }

@@ -115,7 +115,8 @@ impl Gateway {
                 let output: Value = serde_json::from_slice(&result.payload).unwrap_or(Value::Null);
                 if result.function_error {
                     return Err(
-                        if output.get("errorMessage").and_then(Value::as_str) == Some("Unauthorized")
+                        if output.get("errorMessage").and_then(Value::as_str)
+                            == Some("Unauthorized")
                         {
                             Reject::Unauthenticated
                         } else {

@@ -379,7 +379,11 @@ impl Gateway {
                 let error = result.function_error.then(|| {
                     serde_json::from_slice::<serde_json::Value>(&result.payload)
                         .ok()
-                        .and_then(|v| v.get("errorMessage").and_then(|m| m.as_str()).map(str::to_owned))
+                        .and_then(|v| {
+                            v.get("errorMessage")
+                                .and_then(|m| m.as_str())
+                                .map(str::to_owned)
+                        })
                         .unwrap_or_default()
                 });
                 let Some(chosen) = mapped.select(error.as_deref()) else {

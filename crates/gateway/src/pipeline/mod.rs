@@ -19,8 +19,8 @@ use http_body_util::BodyExt;
 use crate::{BoxError, Gateway, GatewayBody, GatewayResponse, HostTarget};
 
 pub mod ctx;
-pub mod events;
 mod custom;
+pub mod events;
 mod iam;
 mod integrate;
 pub mod mapping;

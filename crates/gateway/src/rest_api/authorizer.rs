@@ -279,7 +279,11 @@ mod tests {
         assert!(allowed.allowed);
         assert_eq!(allowed.context.len(), 1);
         assert!(!decide(&policy("Deny", "*"), arn).unwrap().allowed);
-        assert!(!decide(&policy("Allow", "arn:aws:execute-api:*:*:other/*"), arn).unwrap().allowed);
+        assert!(
+            !decide(&policy("Allow", "arn:aws:execute-api:*:*:other/*"), arn)
+                .unwrap()
+                .allowed
+        );
         assert!(decide(&serde_json::json!({"x": 1}), arn).is_none());
     }
 }

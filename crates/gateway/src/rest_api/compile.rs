@@ -10,14 +10,16 @@ use std::time::Duration;
 use crate::plane::routing::{RouteKey, RouteTable};
 use crate::plane::{lambda_function, CompiledApi, CompiledRoute, CompiledStage, Target};
 
-use super::model::{IntegrationRecord, IntegrationResponseRecord, RestApiDocument};
 use super::authorizer::CompiledAuthorizer;
+use super::model::{IntegrationRecord, IntegrationResponseRecord, RestApiDocument};
 use super::template::Template;
 
 /// Whether a selection pattern matches a status or error string: API Gateway's patterns are Java
 /// regexes; the forms used in practice (an exact status, `.*`, `2\d{2}`-style classes) are handled.
 pub fn pattern_matches(pattern: &str, subject: &str) -> bool {
-    const META: &[char] = &['.', '*', '+', '?', '[', ']', '(', ')', '|', '\\', '^', '$', '{', '}'];
+    const META: &[char] = &[
+        '.', '*', '+', '?', '[', ']', '(', ')', '|', '\\', '^', '$', '{', '}',
+    ];
     match pattern {
         ".*" | ".+" | "(.*)" => true,
         _ if pattern == subject => true,
@@ -157,14 +159,20 @@ impl MappedLambda {
     }
 }
 
-fn first_template(templates: &std::collections::BTreeMap<String, String>) -> Option<(String, Template)> {
+fn first_template(
+    templates: &std::collections::BTreeMap<String, String>,
+) -> Option<(String, Template)> {
     templates
         .get_key_value("application/json")
         .or_else(|| templates.iter().next())
         .map(|(k, v)| (k.clone(), Template::parse(v)))
 }
 
-fn mapped(integration: &IntegrationRecord, doc: &RestApiDocument, timeout: Duration) -> Option<Target> {
+fn mapped(
+    integration: &IntegrationRecord,
+    doc: &RestApiDocument,
+    timeout: Duration,
+) -> Option<Target> {
     let target = lambda_function(integration.uri.as_deref()?, &doc.scope)?;
     let responses = integration
         .integration_responses

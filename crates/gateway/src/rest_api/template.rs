@@ -101,7 +101,10 @@ fn reference(text: &str) -> Option<(Reference, usize)> {
     }
     for (prefix, make) in [
         ("context.", Reference::Context as fn(String) -> Reference),
-        ("stageVariables.", Reference::StageVariable as fn(String) -> Reference),
+        (
+            "stageVariables.",
+            Reference::StageVariable as fn(String) -> Reference,
+        ),
     ] {
         if let Some(rest) = text.strip_prefix(prefix) {
             let len = ident_len(rest);
@@ -164,7 +167,9 @@ impl Template {
                         let found = path
                             .iter()
                             .try_fold(&*root, |v, key| match v {
-                                Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+                                Value::Array(items) => {
+                                    key.parse::<usize>().ok().and_then(|i| items.get(i))
+                                }
                                 _ => v.get(key),
                             })
                             .unwrap_or(&Value::Null);
@@ -229,7 +234,9 @@ mod tests {
         let template = Template::parse(
             r#"{"name": "$input.path('$.user.name')", "raw": $input.json('$.user'), "id": "$input.params('id')", "q": "$input.params('q')", "stage": "${context.stage}", "color": "$stageVariables.color", "cost": "$5"}"#,
         );
-        let vars = [("color".to_owned(), "blue".to_owned())].into_iter().collect();
+        let vars = [("color".to_owned(), "blue".to_owned())]
+            .into_iter()
+            .collect();
         let inputs = Inputs {
             body: br#"{"user": {"name": "ann", "age": 3}}"#,
             path_parameters: &[("id".into(), "42".into())],

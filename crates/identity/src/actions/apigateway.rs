@@ -101,6 +101,18 @@ pub(super) const RULES: &[Rule] = &[
     apigw!("REST.GetStages", "GET", "/restapis/{RestApiId}/stages"),
     apigw!("REST.GetStage", "GET", "/restapis/{RestApiId}/stages/{StageName}"),
     apigw!("REST.DeleteStage", "DELETE", "/restapis/{RestApiId}/stages/{StageName}"),
+    apigw!("CreateAuthorizer", "POST", "/restapis/{RestApiId}/authorizers"),
+    apigw!("GetAuthorizers", "GET", "/restapis/{RestApiId}/authorizers"),
+    apigw!(
+        "GetAuthorizer",
+        "GET",
+        "/restapis/{RestApiId}/authorizers/{AuthorizerId}"
+    ),
+    apigw!(
+        "DeleteAuthorizer",
+        "DELETE",
+        "/restapis/{RestApiId}/authorizers/{AuthorizerId}"
+    ),
     apigw!("TagResource", "PUT", "/tags/{ResourceArn}"),
     apigw!("GetTags", "GET", "/tags/{ResourceArn}"),
     apigw!("UntagResource", "DELETE", "/tags/{ResourceArn}"),
