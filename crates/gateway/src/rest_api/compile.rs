@@ -251,7 +251,7 @@ pub fn compile(doc: &RestApiDocument) -> CompiledApi {
                         aws_iam: method.authorization_type == "AWS_IAM",
                         api_key_required: method.api_key_required,
                         custom: (method.authorization_type == "CUSTOM")
-                            .then(|| method.authorizer_id.as_deref())
+                            .then_some(method.authorizer_id.as_deref())
                             .flatten()
                             .and_then(|id| authorizers.get(id).cloned()),
                     });
