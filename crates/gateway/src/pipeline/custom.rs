@@ -58,6 +58,13 @@ impl Gateway {
         let decision = match authorizer.cached(&key) {
             Some(decision) => decision,
             None => {
+                if let Some(super::ctx::Selected::Api { api, .. }) = &ctx.selected {
+                    let arn = format!(
+                        "arn:aws:execute-api:{}:{}:{}/authorizers/{}",
+                        api.scope.region, api.scope.account_id, stage.api_id, authorizer.id
+                    );
+                    self.may_invoke_as(&authorizer.function, &api.scope, &arn)?;
+                }
                 let event = if authorizer.token {
                     json!({"type": "TOKEN", "authorizationToken": identity[0], "methodArn": method_arn})
                 } else {

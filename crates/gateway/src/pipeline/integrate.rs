@@ -255,16 +255,30 @@ impl Gateway {
         method: &http::Method,
     ) -> Result<(), Reject> {
         let registry = self.invoker.registry();
+        let same_account = target.function.scope.account_id == api_scope.account_id;
+        if same_account && registry.policy(&target.function).is_none() {
+            return Ok(());
+        }
+        self.may_invoke_as(target, api_scope, &source_arn(&api_scope.region, facts, method))
+    }
+
+    /// [`Self::may_invoke`] for a given `SourceArn` (a REST method's, an authorizer's).
+    pub(super) fn may_invoke_as(
+        &self,
+        target: &LambdaTarget,
+        api_scope: &nubo_wire::Scope,
+        arn: &str,
+    ) -> Result<(), Reject> {
+        let registry = self.invoker.registry();
         let api_account = api_scope.account_id.as_str();
         let same_account = target.function.scope.account_id == api_account;
         if same_account && registry.policy(&target.function).is_none() {
             return Ok(());
         }
-        let arn = source_arn(&api_scope.region, facts, method);
         match registry.service_may_invoke(
             &target.function,
             "apigateway.amazonaws.com",
-            &arn,
+            arn,
             api_account,
         ) {
             Ok(()) => Ok(()),
@@ -346,6 +360,16 @@ impl Gateway {
                 api_id,
                 resource,
             } => {
+                if let Some(Selected::Api { api, .. }) = &ctx.selected {
+                    let arn = format!(
+                        "arn:aws:execute-api:{}:{}:{api_id}/{stage}/{}/{}",
+                        api.scope.region,
+                        api.scope.account_id,
+                        ctx.method,
+                        resource.trim_start_matches('/')
+                    );
+                    self.may_invoke_as(&mapped.target, &api.scope, &arn)?;
+                }
                 let (parts, body) = request.into_parts();
                 let body = read_limited(body).await?;
                 let context = [
