@@ -372,16 +372,22 @@ import uuid
 
 def handler(event, context):
     token = event.get("authorizationToken") or (event.get("headers") or {}).get("x-token")
+    usage_key = None
+    if token and token.startswith("key:"):
+        token, usage_key = "allow", token[4:]
     if token == "allow":
         effect = "Allow"
     elif token == "deny":
         effect = "Deny"
     else:
         raise Exception("Unauthorized")
-    return {"principalId": "user-" + token,
+    out = {"principalId": "user-" + token,
             "policyDocument": {"Version": "2012-10-17", "Statement": [
                 {"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]},
             "context": {"nonce": uuid.uuid4().hex, "kind": event["type"]}}
+    if usage_key:
+        out["usageIdentifierKey"] = usage_key
+    return out
 '''
 
 
@@ -432,3 +438,35 @@ def test_lambda_authorizers_allow_deny_and_cache(kind, rest, rest_apis, endpoint
     with pytest.raises(ClientError) as e:
         rest.delete_authorizer(restApiId=api_id, authorizerId=authorizer["id"])
     assert error_of(e)[:2] == ("ConflictException", 409)
+
+
+def test_api_key_from_the_authorizer(rest, rest_apis, endpoint, make_function):
+    auth_fn = make_function(files={"app.py": AUTHORIZER}, Timeout=10)["FunctionName"]
+    api = rest.create_rest_api(name="keyed-by-authorizer", apiKeySource="AUTHORIZER")
+    rest_apis.append(api["id"])
+    api_id = api["id"]
+    authorizer = rest.create_authorizer(
+        restApiId=api_id, name="gate", type="TOKEN", authorizerUri=lambda_uri(auth_fn),
+        identitySource="method.request.header.Authorization",
+    )
+    res = rest.create_resource(restApiId=api_id, parentId=api["rootResourceId"], pathPart="paid")
+    rest.put_method(restApiId=api_id, resourceId=res["id"], httpMethod="GET",
+                    authorizationType="CUSTOM", authorizerId=authorizer["id"], apiKeyRequired=True)
+    rest.put_integration(restApiId=api_id, resourceId=res["id"], httpMethod="GET", type="MOCK",
+                         requestTemplates={"application/json": '{"statusCode": 200}'})
+    rest.put_method_response(restApiId=api_id, resourceId=res["id"], httpMethod="GET", statusCode="200")
+    rest.put_integration_response(restApiId=api_id, resourceId=res["id"], httpMethod="GET",
+                                  statusCode="200", responseTemplates={"application/json": '{"ok": true}'})
+    rest.create_deployment(restApiId=api_id, stageName="prod")
+    key = rest.create_api_key(name="k", enabled=True)
+    plan = rest.create_usage_plan(name="p", apiStages=[{"apiId": api_id, "stage": "prod"}],
+                                  quota={"limit": 1, "period": "MONTH"})
+    rest.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    path = f"/_api/{api_id}/prod/paid"
+    # Allowed by the authorizer but without a usage key: 403; an x-api-key header does not count.
+    r = request(endpoint, "GET", path, headers={"Authorization": "allow", "x-api-key": key["value"]})
+    assert r.status == 403, r
+    r = request(endpoint, "GET", path, headers={"Authorization": "key:" + key["value"]})
+    assert (r.status, r.json) == (200, {"ok": True}), r
+    r = request(endpoint, "GET", path, headers={"Authorization": "key:" + key["value"]})
+    assert (r.status, r.json) == (429, {"message": "Limit Exceeded"}), r

@@ -259,7 +259,11 @@ impl Gateway {
         if same_account && registry.policy(&target.function).is_none() {
             return Ok(());
         }
-        self.may_invoke_as(target, api_scope, &source_arn(&api_scope.region, facts, method))
+        self.may_invoke_as(
+            target,
+            api_scope,
+            &source_arn(&api_scope.region, facts, method),
+        )
     }
 
     /// [`Self::may_invoke`] for a given `SourceArn` (a REST method's, an authorizer's).

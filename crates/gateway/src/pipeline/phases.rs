@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::HeaderName;
 
-use super::ctx::{RequestCtx, RouteMatch, Selected};
+use super::ctx::{Principal, RequestCtx, RouteMatch, Selected};
 use super::reject::{with_headers, Reject};
 use crate::access_log::{log_group, render, AccessContext, AccessLogSink};
 use crate::function_url::CompiledUrl;
@@ -130,7 +130,14 @@ pub fn quota(
     if !stage.routes[route.index as usize].api_key_required {
         return Ok(());
     }
-    let value = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    let value = if stage.api_key_from_authorizer {
+        match &ctx.principal {
+            Some(Principal::Custom(decision)) => decision.usage_key.as_deref(),
+            _ => None,
+        }
+    } else {
+        headers.get("x-api-key").and_then(|v| v.to_str().ok())
+    };
     match usage.admit(&stage.api_id, &stage.stage_name, value) {
         Ok(key) => {
             ctx.usage_plan_key = Some(key);

@@ -73,6 +73,9 @@ pub struct CompiledStage {
     pub default_bucket: Option<TokenBucket>,
     /// Access logging.
     pub access_log: Option<AccessLogSettings>,
+    /// REST APIs with `apiKeySource: AUTHORIZER`: the key is the authorizer's
+    /// `usageIdentifierKey`, not `x-api-key`.
+    pub api_key_from_authorizer: bool,
 }
 
 fn bucket(
@@ -171,6 +174,7 @@ impl CompiledApi {
                         .access_log_settings
                         .clone()
                         .filter(|s| s.format.is_some()),
+                    api_key_from_authorizer: false,
                 }),
             );
         }

@@ -269,6 +269,7 @@ pub fn compile(doc: &RestApiDocument) -> CompiledApi {
                     cors: None,
                     default_bucket: None,
                     access_log: None,
+                    api_key_from_authorizer: doc.api.api_key_source == "AUTHORIZER",
                 }),
             );
         }
