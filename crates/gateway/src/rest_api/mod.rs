@@ -22,6 +22,7 @@ pub mod compile;
 pub mod keys;
 pub mod model;
 pub mod ops;
+pub mod patch;
 pub mod template;
 
 use model::{ResourceRecord, RestApiDocument, RestApiRecord};
