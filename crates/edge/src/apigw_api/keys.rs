@@ -7,6 +7,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use http::StatusCode;
 use nubo_gateway::rest_api::keys::{ApiKeyInput, UsagePlanInput, UsageRegistry};
+use nubo_gateway::rest_api::patch::PatchInput;
 use serde_json::Value;
 
 use super::rest::items;
@@ -22,9 +23,15 @@ type St = State<Arc<EdgeState>>;
 pub(super) fn routes(router: Router<Arc<EdgeState>>) -> Router<Arc<EdgeState>> {
     router
         .route("/apikeys", post(create_key).get(list_keys))
-        .route("/apikeys/{key}", get(get_key).delete(delete_key))
+        .route(
+            "/apikeys/{key}",
+            get(get_key).delete(delete_key).patch(update_key),
+        )
         .route("/usageplans", post(create_plan).get(list_plans))
-        .route("/usageplans/{plan}", get(get_plan).delete(delete_plan))
+        .route(
+            "/usageplans/{plan}",
+            get(get_plan).delete(delete_plan).patch(update_plan),
+        )
         .route(
             "/usageplans/{plan}/keys",
             post(create_plan_key).get(list_plan_keys),
@@ -77,6 +84,36 @@ async fn get_key(
     let include = flag(&Query::parse(raw.as_deref()), "includeValue");
     let key = state.gateway.usage().key(&scope, &id)?;
     Ok(json(StatusCode::OK, &key.render(include)))
+}
+
+async fn update_key(
+    State(state): St,
+    RequestScope(scope): RequestScope,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult {
+    let input: PatchInput = body(req.into_body()).await?;
+    let key = state
+        .gateway
+        .usage()
+        .update_key(&scope, &id, &input.patch_operations)
+        .await?;
+    Ok(json(StatusCode::OK, &key.render(false)))
+}
+
+async fn update_plan(
+    State(state): St,
+    RequestScope(scope): RequestScope,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult {
+    let input: PatchInput = body(req.into_body()).await?;
+    let plan = state
+        .gateway
+        .usage()
+        .update_plan(&scope, &id, &input.patch_operations)
+        .await?;
+    Ok(json(StatusCode::OK, &plan.render()))
 }
 
 async fn delete_key(

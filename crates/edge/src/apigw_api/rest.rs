@@ -10,6 +10,7 @@ use axum::Router;
 use http::StatusCode;
 use nubo_gateway::rest_api::model::RestApiDocument;
 use nubo_gateway::rest_api::ops::{self, DeploymentInput, StageInput};
+use nubo_gateway::rest_api::patch::{patch, PatchInput};
 use nubo_gateway::rest_api::RestApiInput;
 use nubo_gateway::GatewayError;
 use nubo_wire::Scope;
@@ -29,7 +30,10 @@ pub(super) fn routes(router: Router<Arc<EdgeState>>) -> Router<Arc<EdgeState>> {
     const METHOD: &str = "/restapis/{api}/resources/{resource}/methods/{method}";
     router
         .route("/restapis", post(create_api).get(list_apis))
-        .route("/restapis/{api}", get(get_api).delete(delete_api))
+        .route(
+            "/restapis/{api}",
+            get(get_api).delete(delete_api).patch(update_api),
+        )
         .route("/restapis/{api}/resources", get(list_resources))
         .route(
             "/restapis/{api}/resources/{resource}",
@@ -67,7 +71,7 @@ pub(super) fn routes(router: Router<Arc<EdgeState>>) -> Router<Arc<EdgeState>> {
         )
         .route(
             "/restapis/{api}/stages/{stage}",
-            get(get_stage).delete(delete_stage),
+            get(get_stage).delete(delete_stage).patch(update_stage),
         )
         .route(
             "/restapis/{api}/authorizers",
@@ -155,6 +159,76 @@ async fn get_api(
     Path(id): Path<String>,
 ) -> ApiResult {
     Ok(json(StatusCode::OK, &value(&api(&state, &scope, &id)?.api)))
+}
+
+async fn update_api(
+    State(state): St,
+    RequestScope(scope): RequestScope,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult {
+    let input: PatchInput = body(req.into_body()).await?;
+    let record = state
+        .gateway
+        .rest()
+        .modify(&scope, &id, |doc| {
+            doc.api = patch(
+                &doc.api,
+                &input.patch_operations,
+                &[
+                    "name",
+                    "description",
+                    "version",
+                    "apiKeySource",
+                    "binaryMediaTypes",
+                    "disableExecuteApiEndpoint",
+                ],
+            )?;
+            if !matches!(doc.api.api_key_source.as_str(), "HEADER" | "AUTHORIZER") {
+                return Err(GatewayError::bad_request("Invalid apiKeySource"));
+            }
+            Ok(doc.api.clone())
+        })
+        .await?;
+    Ok(json(StatusCode::OK, &value(&record)))
+}
+
+async fn update_stage(
+    State(state): St,
+    RequestScope(scope): RequestScope,
+    Path((id, stage)): Path<(String, String)>,
+    req: Request,
+) -> ApiResult {
+    let input: PatchInput = body(req.into_body()).await?;
+    let record = state
+        .gateway
+        .rest()
+        .modify(&scope, &id, |doc| {
+            let current = doc
+                .stages
+                .get(&stage)
+                .ok_or_else(|| GatewayError::not_found("Stage", &stage))?;
+            let mut next: nubo_gateway::rest_api::model::StageRecord = patch(
+                current,
+                &input.patch_operations,
+                &[
+                    "description",
+                    "variables",
+                    "deploymentId",
+                    "cacheClusterEnabled",
+                    "tracingEnabled",
+                    "methodSettings",
+                ],
+            )?;
+            if !doc.deployments.contains_key(&next.deployment_id) {
+                return Err(GatewayError::not_found("Deployment", &next.deployment_id));
+            }
+            next.last_updated_date = nubo_gateway::rest_api::model::now_epoch();
+            doc.stages.insert(stage.clone(), next.clone());
+            Ok(next)
+        })
+        .await?;
+    Ok(json(StatusCode::OK, &value(&record)))
 }
 
 async fn delete_api(

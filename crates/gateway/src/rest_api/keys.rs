@@ -455,6 +455,26 @@ impl UsageRegistry {
         Ok(stored)
     }
 
+    /// UpdateApiKey (`/name`, `/description`, `/enabled`, `/customerId`).
+    pub async fn update_key(
+        &self,
+        scope: &Scope,
+        id: &str,
+        ops: &[super::patch::PatchOperation],
+    ) -> Result<Arc<ApiKeyRecord>, GatewayError> {
+        let guard = self.keys.lock().await;
+        let current = self.key(scope, id)?;
+        let mut next: ApiKeyRecord = super::patch::patch(
+            &*current,
+            ops,
+            &["name", "description", "enabled", "customerId"],
+        )?;
+        next.last_updated_date = now_epoch();
+        let stored = self.keys.put(&guard, &scoped_key(scope, id), next).await?;
+        self.reindex();
+        Ok(stored)
+    }
+
     /// DeleteApiKey (and its place in every plan).
     pub async fn delete_key(&self, scope: &Scope, id: &str) -> Result<(), GatewayError> {
         let guard = self.keys.lock().await;
@@ -536,6 +556,25 @@ impl UsageRegistry {
             .plans
             .put(&guard, &scoped_key(scope, &record.id), record)
             .await?;
+        self.reindex();
+        Ok(stored)
+    }
+
+    /// UpdateUsagePlan (`/name`, `/description`, `/quota/…`, `/throttle/…`).
+    pub async fn update_plan(
+        &self,
+        scope: &Scope,
+        id: &str,
+        ops: &[super::patch::PatchOperation],
+    ) -> Result<Arc<UsagePlanRecord>, GatewayError> {
+        let guard = self.plans.lock().await;
+        let current = self.plan(scope, id)?;
+        let next: UsagePlanRecord = super::patch::patch(
+            &*current,
+            ops,
+            &["name", "description", "quota", "throttle", "productCode"],
+        )?;
+        let stored = self.plans.put(&guard, &scoped_key(scope, id), next).await?;
         self.reindex();
         Ok(stored)
     }

@@ -32,7 +32,11 @@ fn unescape(part: &str) -> String {
 }
 
 /// Applies `ops` to `target`; each path's first segment must be in `allowed`.
-pub fn apply(target: &mut Value, ops: &[PatchOperation], allowed: &[&str]) -> Result<(), GatewayError> {
+pub fn apply(
+    target: &mut Value,
+    ops: &[PatchOperation],
+    allowed: &[&str],
+) -> Result<(), GatewayError> {
     for op in ops {
         let parts: Vec<String> = op
             .path
@@ -46,7 +50,11 @@ pub fn apply(target: &mut Value, ops: &[PatchOperation], allowed: &[&str]) -> Re
                 "Invalid patch path '{}' specified for op '{}'. Must be one of: {}",
                 op.path,
                 op.op,
-                allowed.iter().map(|a| format!("/{a}")).collect::<Vec<_>>().join(", ")
+                allowed
+                    .iter()
+                    .map(|a| format!("/{a}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         };
         if !allowed.contains(&parts[0].as_str()) {
@@ -97,10 +105,11 @@ pub fn patch<T: serde::Serialize + serde::de::DeserializeOwned>(
     ops: &[PatchOperation],
     allowed: &[&str],
 ) -> Result<T, GatewayError> {
-    let mut value = serde_json::to_value(record)
-        .map_err(|e| GatewayError::bad_request(e.to_string()))?;
+    let mut value =
+        serde_json::to_value(record).map_err(|e| GatewayError::bad_request(e.to_string()))?;
     apply(&mut value, ops, allowed)?;
-    serde_json::from_value(value).map_err(|e| GatewayError::bad_request(format!("Invalid patch: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| GatewayError::bad_request(format!("Invalid patch: {e}")))
 }
 
 #[cfg(test)]
