@@ -470,3 +470,42 @@ def test_api_key_from_the_authorizer(rest, rest_apis, endpoint, make_function):
     assert (r.status, r.json) == (200, {"ok": True}), r
     r = request(endpoint, "GET", path, headers={"Authorization": "key:" + key["value"]})
     assert (r.status, r.json) == (429, {"message": "Limit Exceeded"}), r
+
+
+def test_patch_operations_update_api_stage_key_and_plan(rest, rest_apis, endpoint):
+    api = new_api(rest, rest_apis, "patched")
+    api_id = api["id"]
+    res = rest.create_resource(restApiId=api_id, parentId=api["rootResourceId"], pathPart="paid")
+    mock_method(rest, api_id, res["id"], key_required=True)
+    rest.create_deployment(restApiId=api_id, stageName="prod")
+    updated = rest.update_rest_api(restApiId=api_id, patchOperations=[
+        {"op": "replace", "path": "/name", "value": "renamed"},
+        {"op": "replace", "path": "/description", "value": "new"},
+    ])
+    assert (updated["name"], updated["description"]) == ("renamed", "new")
+    stage = rest.update_stage(restApiId=api_id, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/variables/color", "value": "red"},
+        {"op": "replace", "path": "/description", "value": "live"},
+    ])
+    assert (stage["variables"], stage["description"]) == ({"color": "red"}, "live")
+    with pytest.raises(ClientError) as e:
+        rest.update_stage(restApiId=api_id, stageName="prod",
+                          patchOperations=[{"op": "replace", "path": "/stageName", "value": "x"}])
+    assert error_of(e)[:2] == ("BadRequestException", 400)
+
+    key = rest.create_api_key(name="k", enabled=True)
+    plan = rest.create_usage_plan(name="p", apiStages=[{"apiId": api_id, "stage": "prod"}],
+                                  quota={"limit": 1, "period": "WEEK"})
+    rest.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    path = f"/_api/{api_id}/prod/paid"
+    headers = {"x-api-key": key["value"]}
+    assert request(endpoint, "GET", path, headers=headers).status == 200
+    assert request(endpoint, "GET", path, headers=headers).status == 429
+    plan = rest.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
+        {"op": "replace", "path": "/quota/limit", "value": "2"}])
+    assert plan["quota"]["limit"] == 2
+    assert request(endpoint, "GET", path, headers=headers).status == 200
+    disabled = rest.update_api_key(apiKey=key["id"], patchOperations=[
+        {"op": "replace", "path": "/enabled", "value": "false"}])
+    assert disabled["enabled"] is False
+    assert request(endpoint, "GET", path, headers=headers).status == 403
