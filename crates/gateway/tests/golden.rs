@@ -299,6 +299,7 @@ fn rejections_per_endpoint() {
     for (endpoint, file) in [
         (Endpoint::HttpApi, "rejections.http_api.http"),
         (Endpoint::FunctionUrl, "rejections.function_url.http"),
+        (Endpoint::RestApi, "rejections.rest_api.http"),
     ] {
         let text: String = rejections()
             .into_iter()

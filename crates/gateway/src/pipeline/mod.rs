@@ -51,15 +51,19 @@ impl Gateway {
         match target {
             HostTarget::Api { id, region } => {
                 let http = self.apis.plane();
-                let plane = if http.contains_key(id) {
-                    http
+                let (plane, endpoint) = if http.contains_key(id) {
+                    (http, Endpoint::HttpApi)
                 } else {
-                    self.rest.plane()
+                    let rest = self.rest.plane();
+                    let endpoint = if rest.contains_key(id) {
+                        Endpoint::RestApi
+                    } else {
+                        Endpoint::HttpApi
+                    };
+                    (rest, endpoint)
                 };
                 let selected = phases::select_stage(&mut ctx, &plane, id, region);
-                let response = self
-                    .serve(&mut ctx, selected, request, Endpoint::HttpApi)
-                    .await;
+                let response = self.serve(&mut ctx, selected, request, endpoint).await;
                 phases::log(&ctx, id, &response, &self.access_log);
                 response
             }

@@ -16,6 +16,9 @@ pub enum Endpoint {
     HttpApi,
     /// A Lambda Function URL.
     FunctionUrl,
+    /// A REST API (apigateway v1): an unknown resource or method is 403 `Missing
+    /// Authentication Token`, as AWS answers it.
+    RestApi,
 }
 
 /// The request stops here.
@@ -60,6 +63,9 @@ impl Reject {
     pub fn into_response(self, endpoint: Endpoint) -> GatewayResponse {
         let url = endpoint == Endpoint::FunctionUrl;
         match self {
+            Self::NotFound if endpoint == Endpoint::RestApi => {
+                message(StatusCode::FORBIDDEN, "Missing Authentication Token")
+            }
             Self::NotFound => message(StatusCode::NOT_FOUND, "Not Found"),
             Self::Forbidden => message(StatusCode::FORBIDDEN, "Forbidden"),
             Self::MissingAuthenticationToken => {
