@@ -25,6 +25,7 @@ pub mod function_url;
 pub mod http_api;
 pub mod pipeline;
 pub mod plane;
+pub mod rest_api;
 mod write_through;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub use error::GatewayError;
 pub use function_url::UrlRegistry;
 pub use http_api::ApiRegistry;
 pub use pipeline::Ingress;
+pub use rest_api::RestRegistry;
 
 /// Errors inside streamed bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -114,6 +116,8 @@ impl<'a> HostTarget<'a> {
 /// The gateway: control registries plus the data plane's shared parts.
 pub struct Gateway {
     apis: ApiRegistry,
+    rest: RestRegistry,
+    usage: Arc<rest_api::keys::UsageRegistry>,
     urls: Arc<UrlRegistry>,
     invoker: Arc<Invoker>,
     http: Client<HttpConnector, GatewayBody>,
@@ -134,6 +138,22 @@ impl Gateway {
         config: GatewayConfig,
     ) -> Result<Arc<Self>, GatewayError> {
         let apis = ApiRegistry::load(documents.clone(), &config.scope).await?;
+        let rest = RestRegistry::load(documents.clone(), &config.scope).await?;
+        let usage =
+            Arc::new(rest_api::keys::UsageRegistry::load(documents.clone(), &config.scope).await?);
+        let flushed = Arc::downgrade(&usage);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(rest_api::keys::FLUSH_EVERY);
+            loop {
+                every.tick().await;
+                let Some(usage) = flushed.upgrade() else {
+                    return;
+                };
+                if let Err(e) = usage.flush().await {
+                    tracing::warn!(error = %e, "could not write usage-plan counts; retrying");
+                }
+            }
+        });
         let urls = Arc::new(UrlRegistry::load(documents, invoker.registry().clone()).await?);
         let listener_urls = urls.clone();
         invoker.registry().on_change(move |change| {
@@ -146,6 +166,8 @@ impl Gateway {
         let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
         Ok(Arc::new(Self {
             apis,
+            rest,
+            usage,
             urls,
             invoker,
             http,
@@ -162,6 +184,28 @@ impl Gateway {
     /// API definitions.
     pub fn apis(&self) -> &ApiRegistry {
         &self.apis
+    }
+
+    /// REST API definitions.
+    pub fn rest(&self) -> &RestRegistry {
+        &self.rest
+    }
+
+    /// API keys and usage plans.
+    pub fn usage(&self) -> &rest_api::keys::UsageRegistry {
+        &self.usage
+    }
+
+    /// Writes the usage-plan counts not yet written (at shutdown).
+    pub async fn flush_usage(&self) {
+        if let Err(e) = self.usage.flush().await {
+            tracing::error!(error = %e, "could not write usage-plan counts at shutdown");
+        }
+    }
+
+    /// Whether an id names an HTTP API (REST API ids must not clash with them).
+    pub fn is_http_api(&self, id: &str) -> bool {
+        self.apis.plane().contains_key(id)
     }
 
     /// Function URL configs.
@@ -189,6 +233,9 @@ impl Gateway {
     /// `/_api/{id}` or `/_url/{id}` request stands for; the server's default for unknown ids.
     pub fn data_plane_scope(&self, id: &str) -> Scope {
         if let Some(api) = self.apis.plane().get(id) {
+            return api.scope.clone();
+        }
+        if let Some(api) = self.rest.plane().get(id) {
             return api.scope.clone();
         }
         if let Some(url) = self.urls.by_url_id(id) {

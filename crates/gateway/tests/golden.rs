@@ -265,6 +265,8 @@ fn rejections() -> Vec<(&'static str, Reject)> {
             Reject::Unauthorized("The security token included in the request is invalid.".into()),
         ),
         ("Throttled", Reject::Throttled),
+        ("LimitExceeded", Reject::LimitExceeded),
+        ("Unauthenticated", Reject::Unauthenticated),
         ("PayloadTooLarge", Reject::PayloadTooLarge),
         ("BadRequest", Reject::BadRequest),
         (
@@ -297,6 +299,7 @@ fn rejections_per_endpoint() {
     for (endpoint, file) in [
         (Endpoint::HttpApi, "rejections.http_api.http"),
         (Endpoint::FunctionUrl, "rejections.function_url.http"),
+        (Endpoint::RestApi, "rejections.rest_api.http"),
     ] {
         let text: String = rejections()
             .into_iter()

@@ -446,6 +446,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     });
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let usage_gateway = gateway.clone();
     let edge = Arc::new(EdgeState {
         objects,
         invoker,
@@ -478,12 +479,16 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     );
     tokio::pin!(server);
     tokio::select! {
-        result = &mut server => return Ok(result?),
+        result = &mut server => {
+            usage_gateway.flush_usage().await;
+            return Ok(result?);
+        }
         signal = signals.next() => tracing::info!("{signal}: shutting down"),
     }
     // Stop accepting; idle connections close at once and requests in flight may finish within
     // the grace period. Nothing else waits: state is durable as it is written (the asynchronous
-    // queue commits before it acknowledges), so an idle server exits within milliseconds.
+    // queue commits before it acknowledges) except usage-plan counts, batched in memory and
+    // written last, so an idle server exits within milliseconds.
     let _ = stop.send(());
     let grace = Duration::from_secs(args.shutdown_grace);
     tokio::select! {
@@ -493,6 +498,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         }
         signal = signals.next() => tracing::warn!("{signal} again: exiting now"),
     }
+    // Usage-plan counts are batched in memory: the last batch is written now.
+    usage_gateway.flush_usage().await;
     // Usage gathered since the last flush, and the last invocations' log lines, are written out.
     if let Err(e) = usage.flush().await {
         tracing::warn!(error = %e, "could not store the last usage counts");

@@ -1,4 +1,6 @@
-//! The apigatewayv2 control API for HTTP APIs (rest-json, signed as `apigateway`, `/v2/…`).
+//! The API Gateway control API (rest-json, signed as `apigateway`): apigatewayv2 for HTTP APIs
+//! under `/v2/…`, and REST APIs (apigateway v1) under `/restapis…`, `/apikeys`, `/usageplans`,
+//! `/tags` ([`rest`], [`keys`]).
 //!
 //! Request members are camelCase JSON parsed into the gateway's input types; responses render the
 //! gateway's records (their camelCase serialization is the wire shape) plus computed members such
@@ -7,7 +9,9 @@
 //! handlers. Every operation acts in the request's scope (the region it was signed for).
 
 mod apis;
+mod keys;
 mod resources;
+mod rest;
 
 use std::sync::Arc;
 
@@ -30,6 +34,8 @@ pub fn router(state: Arc<EdgeState>) -> Router {
     let router = resources::routes::<IntegrationRecord>(router, "/v2/apis/{api_id}/integrations");
     let router = resources::routes::<StageRecord>(router, "/v2/apis/{api_id}/stages");
     let router = resources::routes::<DeploymentRecord>(router, "/v2/apis/{api_id}/deployments");
+    let router = rest::routes(router);
+    let router = keys::routes(router);
     router
         .route(
             "/v2/apis",
@@ -48,11 +54,8 @@ pub fn router(state: Arc<EdgeState>) -> Router {
         )
         .route("/v2/apis/{api_id}/cors", delete(apis::delete_cors))
         .fallback(|uri: http::Uri| async move {
-            let message = if uri.path().starts_with("/v2/") {
-                "The requested operation is not supported by Nubo's API Gateway API"
-            } else {
-                "REST APIs (apigateway v1) are not served by Nubo yet; HTTP APIs live under /v2/"
-            };
+            let _ = uri;
+            let message = "The requested operation is not supported by Nubo's API Gateway API";
             rest_json_error(&AwsError::new(
                 "NotFoundException",
                 http::StatusCode::NOT_FOUND,

@@ -1,4 +1,5 @@
-//! API Gateway (v2) operations by method + path. The table is the identity crate's own: each of its
+//! API Gateway operations (apigatewayv2 under `/v2`, REST APIs under `/restapis`, `/apikeys`,
+//! `/usageplans`, `/tags`) by method + path. The table is the identity crate's own: each of its
 //! rules is `apigateway:METHOD` on `arn:aws:apigateway:{region}::/apis/…`, which is the request's
 //! method and path without `/v2` — so the operations a request can name and the resources they are
 //! authorized on cannot drift apart. The path's labels are the parameters.
@@ -29,7 +30,11 @@ fn operations() -> &'static [RestOperation] {
                 let path = check.resource.strip_prefix(RESOURCE_PREFIX)?;
                 Some(RestOperation {
                     method,
-                    template: Box::leak(format!("/v2{path}").into_boxed_str()),
+                    template: if path.starts_with("/apis") {
+                        Box::leak(format!("/v2{path}").into_boxed_str())
+                    } else {
+                        path
+                    },
                     operation: rule.operation,
                     body_limit: BODY_LIMIT,
                 })
@@ -88,6 +93,19 @@ mod tests {
                 .unwrap()
                 .operation,
             "ReimportApi"
+        );
+        let put = rest::find(
+            table,
+            &Method::PUT,
+            "/restapis/r1/resources/x/methods/GET/integration/responses/200",
+        )
+        .unwrap();
+        assert_eq!(put.operation, "PutIntegrationResponse");
+        assert_eq!(
+            rest::find(table, &Method::POST, "/restapis/r1/resources/p1")
+                .unwrap()
+                .operation,
+            "CreateResource"
         );
     }
 }

@@ -51,7 +51,7 @@ fn is_signed(headers: &HeaderMap, query: &str) -> bool {
 }
 
 /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/{path}` for a request.
-fn execute_api_arn(ctx: &RequestCtx) -> Option<String> {
+pub(super) fn execute_api_arn(ctx: &RequestCtx) -> Option<String> {
     let Some(Selected::Api { api, stage }) = &ctx.selected else {
         return None;
     };
@@ -80,7 +80,11 @@ impl Gateway {
                 let Some(route) = &ctx.route else {
                     return Ok(request);
                 };
-                if !stage.routes[route.index as usize].aws_iam {
+                let compiled = &stage.routes[route.index as usize];
+                if let Some(custom) = compiled.custom.clone() {
+                    return self.custom_authorize(ctx, custom, request).await;
+                }
+                if !compiled.aws_iam {
                     return Ok(request);
                 }
                 Needed::Route(execute_api_arn(ctx).ok_or(Reject::NotFound)?)

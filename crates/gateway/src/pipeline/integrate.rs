@@ -14,6 +14,7 @@ use super::events::{event_v1, event_v2, RequestFacts, RouteFacts};
 use super::mapping::{map_v1, map_v2, MappedResponse};
 use super::reject::{full_body, with_headers, Reject};
 use crate::plane::{LambdaTarget, Target};
+use crate::rest_api::template::Inputs;
 use crate::{BoxError, Gateway, GatewayBody, GatewayResponse};
 
 /// API Gateway's payload limit.
@@ -90,6 +91,19 @@ fn invoke_request(target: &LambdaTarget, payload: Bytes, request_id: &str) -> In
 
 /// What the matched route (or the Function URL) integrates with.
 enum Plan<'a> {
+    Mapped {
+        mapped: &'a crate::rest_api::compile::MappedLambda,
+        path_parameters: &'a [(String, String)],
+        stage_variables: &'a std::collections::BTreeMap<String, String>,
+        stage: &'a str,
+        api_id: &'a str,
+        resource: &'a str,
+    },
+    Mock {
+        status: u16,
+        headers: &'a [(String, String)],
+        body: &'a Bytes,
+    },
     Http {
         uri: &'a str,
         method: Option<&'a http::Method>,
@@ -117,6 +131,23 @@ fn plan<'a>(
                 .as_deref()
                 .ok_or_else(|| Reject::IntegrationFailed("the route has no integration".into()))?;
             Ok(match target {
+                Target::Mapped(mapped) => Plan::Mapped {
+                    mapped,
+                    path_parameters: &matched.path_parameters,
+                    stage_variables: &stage.stage_variables,
+                    stage: &stage.stage_name,
+                    api_id: &stage.api_id,
+                    resource: route.resource(),
+                },
+                Target::Mock {
+                    status,
+                    headers,
+                    body,
+                } => Plan::Mock {
+                    status: *status,
+                    headers,
+                    body,
+                },
                 Target::Http {
                     uri,
                     method,
@@ -224,16 +255,34 @@ impl Gateway {
         method: &http::Method,
     ) -> Result<(), Reject> {
         let registry = self.invoker.registry();
+        let same_account = target.function.scope.account_id == api_scope.account_id;
+        if same_account && registry.policy(&target.function).is_none() {
+            return Ok(());
+        }
+        self.may_invoke_as(
+            target,
+            api_scope,
+            &source_arn(&api_scope.region, facts, method),
+        )
+    }
+
+    /// [`Self::may_invoke`] for a given `SourceArn` (a REST method's, an authorizer's).
+    pub(super) fn may_invoke_as(
+        &self,
+        target: &LambdaTarget,
+        api_scope: &nubo_wire::Scope,
+        arn: &str,
+    ) -> Result<(), Reject> {
+        let registry = self.invoker.registry();
         let api_account = api_scope.account_id.as_str();
         let same_account = target.function.scope.account_id == api_account;
         if same_account && registry.policy(&target.function).is_none() {
             return Ok(());
         }
-        let arn = source_arn(&api_scope.region, facts, method);
         match registry.service_may_invoke(
             &target.function,
             "apigateway.amazonaws.com",
-            &arn,
+            arn,
             api_account,
         ) {
             Ok(()) => Ok(()),
@@ -255,7 +304,7 @@ impl Gateway {
 
     /// Runs a function with an optional deadline. The invocation runs as its own task so a
     /// timed-out request does not cancel the function mid-flight (Lambda lets it finish too).
-    async fn invoke(
+    pub(super) async fn invoke(
         &self,
         target: &LambdaTarget,
         payload: Bytes,
@@ -307,6 +356,92 @@ impl Gateway {
     ) -> Result<Integrated, Reject> {
         let no_vars = Default::default();
         let (target, timeout, v2, route_facts) = match plan(ctx, &no_vars)? {
+            Plan::Mapped {
+                mapped,
+                path_parameters,
+                stage_variables,
+                stage,
+                api_id,
+                resource,
+            } => {
+                if let Some(Selected::Api { api, .. }) = &ctx.selected {
+                    let arn = format!(
+                        "arn:aws:execute-api:{}:{}:{api_id}/{stage}/{}/{}",
+                        api.scope.region,
+                        api.scope.account_id,
+                        ctx.method,
+                        resource.trim_start_matches('/')
+                    );
+                    self.may_invoke_as(&mapped.target, &api.scope, &arn)?;
+                }
+                let (parts, body) = request.into_parts();
+                let body = read_limited(body).await?;
+                let context = [
+                    ("requestId", ctx.ingress.request_id.as_str()),
+                    ("stage", stage),
+                    ("apiId", api_id),
+                    ("httpMethod", parts.method.as_str()),
+                    ("resourcePath", resource),
+                ];
+                let query = parts.uri.query().unwrap_or("");
+                let inputs = |body| Inputs {
+                    body,
+                    path_parameters,
+                    query,
+                    headers: Some(&parts.headers),
+                    stage_variables,
+                    context: &context,
+                };
+                let payload = match &mapped.request {
+                    Some(template) => Bytes::from(template.render(&inputs(&body))),
+                    None => body.clone(),
+                };
+                let result = self
+                    .invoke(
+                        &mapped.target,
+                        payload,
+                        Some(mapped.timeout),
+                        &ctx.ingress.request_id,
+                    )
+                    .await?;
+                let error = result.function_error.then(|| {
+                    serde_json::from_slice::<serde_json::Value>(&result.payload)
+                        .ok()
+                        .and_then(|v| {
+                            v.get("errorMessage")
+                                .and_then(|m| m.as_str())
+                                .map(str::to_owned)
+                        })
+                        .unwrap_or_default()
+                });
+                let Some(chosen) = mapped.select(error.as_deref()) else {
+                    return Err(Reject::IntegrationFailed(
+                        "no integration response matches and none is the default".into(),
+                    ));
+                };
+                let (content_type, out) = match &chosen.template {
+                    Some((content_type, template)) => (
+                        content_type.clone(),
+                        Bytes::from(template.render(&inputs(&result.payload))),
+                    ),
+                    None => ("application/json".to_owned(), result.payload.clone()),
+                };
+                let mut response = http::Response::new(full_body(out));
+                *response.status_mut() =
+                    StatusCode::from_u16(chosen.status).unwrap_or(StatusCode::OK);
+                let mut headers = vec![("content-type".to_owned(), content_type)];
+                headers.extend(chosen.headers.iter().cloned());
+                return Ok(Integrated::Http(with_headers(response, &headers)));
+            }
+            Plan::Mock {
+                status,
+                headers,
+                body,
+            } => {
+                let mut response = http::Response::new(full_body(body.clone()));
+                *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                return Ok(Integrated::Http(with_headers(response, headers)));
+            }
             Plan::Http {
                 uri,
                 method,
@@ -353,8 +488,19 @@ impl Gateway {
         } else {
             event_v1(&facts, &route_facts)
         };
-        if let Some(Principal::Iam(caller)) = &ctx.principal {
-            add_iam_caller(&mut event, caller, v2);
+        match &ctx.principal {
+            Some(Principal::Iam(caller)) => add_iam_caller(&mut event, caller, v2),
+            Some(Principal::Custom(decision)) => {
+                let mut authorizer = decision.context.clone();
+                authorizer.insert("principalId".into(), decision.principal_id.clone());
+                let authorizer = serde_json::Value::Object(authorizer);
+                event["requestContext"]["authorizer"] = if v2 {
+                    serde_json::json!({ "lambda": authorizer })
+                } else {
+                    authorizer
+                };
+            }
+            None => {}
         }
         let payload = Bytes::from(event.to_string());
         let result = self

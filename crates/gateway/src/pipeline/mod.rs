@@ -19,6 +19,7 @@ use http_body_util::BodyExt;
 use crate::{BoxError, Gateway, GatewayBody, GatewayResponse, HostTarget};
 
 pub mod ctx;
+mod custom;
 pub mod events;
 mod iam;
 mod integrate;
@@ -49,10 +50,20 @@ impl Gateway {
         let mut ctx = RequestCtx::new(ingress, path, &request);
         match target {
             HostTarget::Api { id, region } => {
-                let selected = phases::select_stage(&mut ctx, &self.apis.plane(), id, region);
-                let response = self
-                    .serve(&mut ctx, selected, request, Endpoint::HttpApi)
-                    .await;
+                let http = self.apis.plane();
+                let (plane, endpoint) = if http.contains_key(id) {
+                    (http, Endpoint::HttpApi)
+                } else {
+                    let rest = self.rest.plane();
+                    let endpoint = if rest.contains_key(id) {
+                        Endpoint::RestApi
+                    } else {
+                        Endpoint::HttpApi
+                    };
+                    (rest, endpoint)
+                };
+                let selected = phases::select_stage(&mut ctx, &plane, id, region);
+                let response = self.serve(&mut ctx, selected, request, endpoint).await;
                 phases::log(&ctx, id, &response, &self.access_log);
                 response
             }
@@ -85,8 +96,8 @@ impl Gateway {
             Ok(request) => request,
             Err(reject) => return reject.into_response(endpoint),
         };
-        let admitted =
-            phases::throttle(ctx, &self.account_bucket).and_then(|()| phases::quota(ctx));
+        let admitted = phases::throttle(ctx, &self.account_bucket)
+            .and_then(|()| phases::quota(ctx, &self.usage, request.headers()));
         if let Err(reject) = admitted {
             return reject.into_response(endpoint);
         }

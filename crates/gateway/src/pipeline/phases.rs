@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::HeaderName;
 
-use super::ctx::{RequestCtx, RouteMatch, Selected};
+use super::ctx::{Principal, RequestCtx, RouteMatch, Selected};
 use super::reject::{with_headers, Reject};
 use crate::access_log::{log_group, render, AccessContext, AccessLogSink};
 use crate::function_url::CompiledUrl;
@@ -14,6 +14,7 @@ use crate::plane::cors::CorsPolicy;
 use crate::plane::routing::{path_parameters, RouteKey};
 use crate::plane::throttle::TokenBucket;
 use crate::plane::{CompiledApi, DataPlane};
+use crate::rest_api::keys::{Refusal, UsageRegistry};
 use crate::GatewayResponse;
 
 /// `select_stage` for an HTTP API: the first path segment if it names a stage, else `$default`,
@@ -114,11 +115,37 @@ pub fn throttle(ctx: &RequestCtx, account: &TokenBucket) -> Result<(), Reject> {
     Ok(())
 }
 
-/// `quota`: usage plans count requests per API key (REST APIs); HTTP APIs have none, so the slot
-/// is empty.
-pub fn quota(ctx: &mut RequestCtx) -> Result<(), Reject> {
+/// `quota`: a REST API method with `apiKeyRequired` admits a request whose `x-api-key` names an
+/// enabled key of a usage plan of this stage, within the plan's quota (403 `Forbidden`, 429
+/// `Limit Exceeded`); the key is kept for the integration. Other routes pass.
+pub fn quota(
+    ctx: &mut RequestCtx,
+    usage: &UsageRegistry,
+    headers: &http::HeaderMap,
+) -> Result<(), Reject> {
     ctx.usage_plan_key = None;
-    Ok(())
+    let (Some(stage), Some(route)) = (ctx.stage(), &ctx.route) else {
+        return Ok(());
+    };
+    if !stage.routes[route.index as usize].api_key_required {
+        return Ok(());
+    }
+    let value = if stage.api_key_from_authorizer {
+        match &ctx.principal {
+            Some(Principal::Custom(decision)) => decision.usage_key.as_deref(),
+            _ => None,
+        }
+    } else {
+        headers.get("x-api-key").and_then(|v| v.to_str().ok())
+    };
+    match usage.admit(&stage.api_id, &stage.stage_name, value) {
+        Ok(key) => {
+            ctx.usage_plan_key = Some(key);
+            Ok(())
+        }
+        Err(Refusal::Forbidden) => Err(Reject::Forbidden),
+        Err(Refusal::LimitExceeded) => Err(Reject::LimitExceeded),
+    }
 }
 
 /// `cors` on the way out: the integration's own CORS headers are replaced by the policy's.

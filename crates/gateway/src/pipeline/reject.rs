@@ -16,6 +16,9 @@ pub enum Endpoint {
     HttpApi,
     /// A Lambda Function URL.
     FunctionUrl,
+    /// A REST API (apigateway v1): an unknown resource or method is 403 `Missing
+    /// Authentication Token`, as AWS answers it.
+    RestApi,
 }
 
 /// The request stops here.
@@ -29,8 +32,12 @@ pub enum Reject {
     MissingAuthenticationToken,
     /// A signature that does not verify, or an unknown or expired key (403, with why).
     Unauthorized(String),
+    /// A Lambda authorizer found no identity or answered `Unauthorized` (401).
+    Unauthenticated,
     /// A throttle bucket is empty (429 `Too Many Requests`).
     Throttled,
+    /// A usage plan's quota is used up (429 `Limit Exceeded`).
+    LimitExceeded,
     /// The body is over the payload limit (413).
     PayloadTooLarge,
     /// The body could not be read (400).
@@ -56,6 +63,9 @@ impl Reject {
     pub fn into_response(self, endpoint: Endpoint) -> GatewayResponse {
         let url = endpoint == Endpoint::FunctionUrl;
         match self {
+            Self::NotFound if endpoint == Endpoint::RestApi => {
+                message(StatusCode::FORBIDDEN, "Missing Authentication Token")
+            }
             Self::NotFound => message(StatusCode::NOT_FOUND, "Not Found"),
             Self::Forbidden => message(StatusCode::FORBIDDEN, "Forbidden"),
             Self::MissingAuthenticationToken => {
@@ -65,6 +75,8 @@ impl Reject {
             Self::Throttled | Self::FunctionThrottled => {
                 message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
             }
+            Self::Unauthenticated => message(StatusCode::UNAUTHORIZED, "Unauthorized"),
+            Self::LimitExceeded => message(StatusCode::TOO_MANY_REQUESTS, "Limit Exceeded"),
             Self::PayloadTooLarge => {
                 message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
             }

@@ -38,6 +38,10 @@ pub struct CompiledRoute {
     /// `authorizationType: AWS_IAM`: callers sign (SigV4, `execute-api`) and need
     /// `execute-api:Invoke`.
     pub aws_iam: bool,
+    /// REST APIs: `apiKeyRequired` (the `quota` phase checks `x-api-key`).
+    pub api_key_required: bool,
+    /// REST APIs: a Lambda authorizer (`authorizationType: CUSTOM`).
+    pub custom: Option<Arc<crate::rest_api::authorizer::CompiledAuthorizer>>,
 }
 
 impl CompiledRoute {
@@ -69,6 +73,9 @@ pub struct CompiledStage {
     pub default_bucket: Option<TokenBucket>,
     /// Access logging.
     pub access_log: Option<AccessLogSettings>,
+    /// REST APIs with `apiKeySource: AUTHORIZER`: the key is the authorizer's
+    /// `usageIdentifierKey`, not `x-api-key`.
+    pub api_key_from_authorizer: bool,
 }
 
 fn bucket(
@@ -147,6 +154,8 @@ impl CompiledApi {
                             stage.default_route_settings.as_ref(),
                         ),
                         aws_iam: r.authorization_type == "AWS_IAM",
+                        api_key_required: false,
+                        custom: None,
                     })
                 })
                 .collect();
@@ -165,6 +174,7 @@ impl CompiledApi {
                         .access_log_settings
                         .clone()
                         .filter(|s| s.format.is_some()),
+                    api_key_from_authorizer: false,
                 }),
             );
         }

@@ -40,6 +40,17 @@ pub enum Target {
         /// `timeoutInMillis`.
         timeout: Duration,
     },
+    /// A REST API's `AWS` Lambda integration: the request and response mapped by templates.
+    Mapped(Box<crate::rest_api::compile::MappedLambda>),
+    /// A REST API's MOCK integration: a fixed answer, computed at deploy.
+    Mock {
+        /// Status.
+        status: u16,
+        /// Headers.
+        headers: Vec<(String, String)>,
+        /// Body.
+        body: bytes::Bytes,
+    },
 }
 
 /// The scope a function reference names: a full ARN's region and account, `ACCOUNT:function:…`'s

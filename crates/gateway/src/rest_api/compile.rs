@@ -1,0 +1,298 @@
+//! A REST API's deployed stages compiled into the shared data-plane form: each method of each
+//! resource of the stage's deployment becomes a route `METHOD /path` of a `CompiledStage`, its
+//! integration a [`Target`]. A `MOCK` integration's answer depends only on the definition (the
+//! request template's `statusCode` picks the integration response), so it is computed here, once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::plane::routing::{RouteKey, RouteTable};
+use crate::plane::{lambda_function, CompiledApi, CompiledRoute, CompiledStage, Target};
+
+use super::authorizer::CompiledAuthorizer;
+use super::model::{IntegrationRecord, IntegrationResponseRecord, RestApiDocument};
+use super::template::Template;
+
+/// Whether a selection pattern matches a status or error string: API Gateway's patterns are Java
+/// regexes; the forms used in practice (an exact status, `.*`, `2\d{2}`-style classes) are handled.
+pub fn pattern_matches(pattern: &str, subject: &str) -> bool {
+    const META: &[char] = &[
+        '.', '*', '+', '?', '[', ']', '(', ')', '|', '\\', '^', '$', '{', '}',
+    ];
+    match pattern {
+        ".*" | ".+" | "(.*)" => true,
+        _ if pattern == subject => true,
+        _ if pattern.starts_with(".*")
+            && pattern.ends_with(".*")
+            && pattern.len() >= 4
+            && !pattern[2..pattern.len() - 2].contains(META) =>
+        {
+            subject.contains(&pattern[2..pattern.len() - 2])
+        }
+        _ if pattern.ends_with(".*") && !pattern[..pattern.len() - 2].contains(META) => {
+            subject.starts_with(&pattern[..pattern.len() - 2])
+        }
+        _ => {
+            // `5\d{2}` and `2..`: a digit class per position.
+            let expanded = pattern.replace("\\d{2}", "\\d\\d").replace("\\d", ".");
+            expanded.len() == subject.len()
+                && expanded
+                    .chars()
+                    .zip(subject.chars())
+                    .all(|(p, s)| p == '.' || p == s)
+        }
+    }
+}
+
+/// The integration response for `subject`: the first pattern that matches, else the default
+/// (no pattern).
+pub fn select_response<'a>(
+    integration: &'a IntegrationRecord,
+    subject: &str,
+) -> Option<&'a IntegrationResponseRecord> {
+    let responses = integration.integration_responses.values();
+    responses
+        .clone()
+        .find(|r| {
+            r.selection_pattern
+                .as_deref()
+                .is_some_and(|p| !p.is_empty() && pattern_matches(p, subject))
+        })
+        .or_else(|| {
+            responses
+                .clone()
+                .find(|r| r.selection_pattern.as_deref().is_none_or(str::is_empty))
+        })
+}
+
+/// `method.response.header.X: 'value'` → `(X, value)`; mappings from the integration's response
+/// have nothing to read for a mock.
+fn static_headers(response: &IntegrationResponseRecord) -> Vec<(String, String)> {
+    response
+        .response_parameters
+        .iter()
+        .filter_map(|(name, value)| {
+            let header = name.strip_prefix("method.response.header.")?;
+            let value = value.strip_prefix('\'')?.strip_suffix('\'')?;
+            Some((header.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+/// A MOCK integration's fixed answer.
+fn mock(integration: &IntegrationRecord) -> Target {
+    let status = integration
+        .request_templates
+        .get("application/json")
+        .or_else(|| integration.request_templates.values().next())
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
+        .and_then(|v| v.get("statusCode").and_then(serde_json::Value::as_u64))
+        .unwrap_or(200);
+    match select_response(integration, &status.to_string()) {
+        Some(response) => {
+            let body = response
+                .response_templates
+                .get("application/json")
+                .or_else(|| response.response_templates.values().next())
+                .cloned()
+                .unwrap_or_default();
+            let content_type = response
+                .response_templates
+                .keys()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| "application/json".into());
+            let mut headers = vec![("content-type".to_owned(), content_type)];
+            headers.extend(static_headers(response));
+            Target::Mock {
+                status: response.status_code.parse().unwrap_or(200),
+                headers,
+                body: body.into(),
+            }
+        }
+        None => Target::Mock {
+            status: 500,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: r#"{"message": "Internal server error"}"#.into(),
+        },
+    }
+}
+
+/// One integration response of an `AWS` integration, compiled.
+#[derive(Debug)]
+pub struct MappedResponse {
+    /// Selection pattern (none: the default response).
+    pub pattern: Option<String>,
+    /// Status answered.
+    pub status: u16,
+    /// Static headers.
+    pub headers: Vec<(String, String)>,
+    /// Content type and template (none: the function's output as it is).
+    pub template: Option<(String, Template)>,
+}
+
+/// A REST API's `AWS` integration with a Lambda function.
+#[derive(Debug)]
+pub struct MappedLambda {
+    /// The function.
+    pub target: crate::plane::LambdaTarget,
+    /// `timeoutInMillis`.
+    pub timeout: Duration,
+    /// The request template (none: the body passes through).
+    pub request: Option<Template>,
+    /// Integration responses.
+    pub responses: Vec<MappedResponse>,
+}
+
+impl MappedLambda {
+    /// The response for a function's outcome: an error's `errorMessage` is matched against the
+    /// patterns; a success (and an unmatched error) takes the default response.
+    pub fn select(&self, error_message: Option<&str>) -> Option<&MappedResponse> {
+        error_message
+            .and_then(|m| {
+                self.responses
+                    .iter()
+                    .find(|r| r.pattern.as_deref().is_some_and(|p| pattern_matches(p, m)))
+            })
+            .or_else(|| self.responses.iter().find(|r| r.pattern.is_none()))
+    }
+}
+
+fn first_template(
+    templates: &std::collections::BTreeMap<String, String>,
+) -> Option<(String, Template)> {
+    templates
+        .get_key_value("application/json")
+        .or_else(|| templates.iter().next())
+        .map(|(k, v)| (k.clone(), Template::parse(v)))
+}
+
+fn mapped(
+    integration: &IntegrationRecord,
+    doc: &RestApiDocument,
+    timeout: Duration,
+) -> Option<Target> {
+    let target = lambda_function(integration.uri.as_deref()?, &doc.scope)?;
+    let responses = integration
+        .integration_responses
+        .values()
+        .map(|r| MappedResponse {
+            pattern: r.selection_pattern.clone().filter(|p| !p.is_empty()),
+            status: r.status_code.parse().unwrap_or(200),
+            headers: static_headers(r),
+            template: first_template(&r.response_templates),
+        })
+        .collect();
+    Some(Target::Mapped(Box::new(MappedLambda {
+        target,
+        timeout,
+        request: first_template(&integration.request_templates).map(|(_, t)| t),
+        responses,
+    })))
+}
+
+fn target(integration: &IntegrationRecord, doc: &RestApiDocument) -> Option<Target> {
+    let timeout = Duration::from_millis(integration.timeout_in_millis.clamp(50, 29_000) as u64);
+    let uri = integration.uri.as_deref().unwrap_or("");
+    match integration.integration_type.as_str() {
+        "MOCK" => Some(mock(integration)),
+        "AWS" if uri.contains(":lambda:path/") => mapped(integration, doc, timeout),
+        "AWS_PROXY" => Some(Target::Lambda {
+            target: lambda_function(uri, &doc.scope)?,
+            v2: false,
+            timeout,
+        }),
+        "HTTP_PROXY" => Some(Target::Http {
+            uri: uri.to_owned(),
+            method: integration
+                .http_method
+                .as_deref()
+                .filter(|m| *m != "ANY")
+                .and_then(|m| m.parse().ok()),
+            timeout,
+        }),
+        _ => None,
+    }
+}
+
+/// Compiles every stage of a REST API.
+pub fn compile(doc: &RestApiDocument) -> CompiledApi {
+    let mut stages = HashMap::new();
+    let authorizers: HashMap<&str, Arc<CompiledAuthorizer>> = doc
+        .authorizers
+        .values()
+        .filter_map(|a| {
+            CompiledAuthorizer::compile(a, &doc.scope).map(|c| (a.id.as_str(), Arc::new(c)))
+        })
+        .collect();
+    if !doc.api.disable_execute_api_endpoint {
+        for stage in doc.stages.values() {
+            let Some(deployment) = doc.deployments.get(&stage.deployment_id) else {
+                continue;
+            };
+            let mut routes = Vec::new();
+            for resource in &deployment.resources {
+                for method in resource.resource_methods.values() {
+                    let route_key = format!("{} {}", method.http_method, resource.path);
+                    let Ok(key) = RouteKey::parse(&route_key) else {
+                        continue;
+                    };
+                    routes.push(CompiledRoute {
+                        route_id: resource.id.clone(),
+                        route_key,
+                        key,
+                        target: method
+                            .method_integration
+                            .as_ref()
+                            .and_then(|i| target(i, doc))
+                            .map(Arc::new),
+                        bucket: None,
+                        aws_iam: method.authorization_type == "AWS_IAM",
+                        api_key_required: method.api_key_required,
+                        custom: (method.authorization_type == "CUSTOM")
+                            .then_some(method.authorizer_id.as_deref())
+                            .flatten()
+                            .and_then(|id| authorizers.get(id).cloned()),
+                    });
+                }
+            }
+            let table = RouteTable::build(routes.iter().map(|r| &r.key));
+            stages.insert(
+                stage.stage_name.clone(),
+                Arc::new(CompiledStage {
+                    api_id: doc.api.id.clone(),
+                    stage_name: stage.stage_name.clone(),
+                    table,
+                    routes,
+                    stage_variables: stage.variables.clone(),
+                    cors: None,
+                    default_bucket: None,
+                    access_log: None,
+                    api_key_from_authorizer: doc.api.api_key_source == "AUTHORIZER",
+                }),
+            );
+        }
+    }
+    CompiledApi {
+        scope: doc.scope.clone(),
+        stages,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_patterns_in_common_forms() {
+        assert!(pattern_matches(".*", "500"));
+        assert!(pattern_matches("200", "200"));
+        assert!(pattern_matches("5\\d{2}", "503"));
+        assert!(!pattern_matches("5\\d{2}", "403"));
+        assert!(!pattern_matches("400", "200"));
+        assert!(pattern_matches(".*Not Found.*", "Item Not Found here"));
+        assert!(!pattern_matches(".*Not Found.*", "boom"));
+        assert!(pattern_matches("Bad.*", "Bad input"));
+    }
+}
