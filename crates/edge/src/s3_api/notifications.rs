@@ -7,23 +7,22 @@
 //! survives a crash. S3 sends `s3:TestEvent` to queues when a configuration names them, never to
 //! Lambda targets.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::Arc;
 
 use http::StatusCode;
-use nubo_identity::policy::{parse_resource_policy, ConditionKeys, Policy};
-use nubo_identity::Caller;
 use nubo_objects::notifications::{
     EventName, LambdaConfiguration, NotificationConfiguration, QueueConfiguration,
 };
 use nubo_objects::records::BucketRecord;
 use nubo_objects::ObjectRecord;
-use nubo_queues::SendInput;
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::{AwsError, Scope};
 use serde_json::json;
 
+mod queues;
+
+use self::queues::{s3_may_send, send_to_queue, unable_queue};
 use super::errors::S3Errors;
 use super::{empty, xml, S3Request, S3Result};
 use crate::EdgeState;
@@ -173,79 +172,6 @@ fn common(
     })
 }
 
-/// Queue policies as parsed, by queue ARN, with the text they were parsed from (a changed policy
-/// is parsed again on its first use; an event for an unchanged one parses nothing).
-static QUEUE_POLICIES: LazyLock<Mutex<PolicyCache>> = LazyLock::new(Default::default);
-
-/// Queue ARN → (policy text, parsed policy).
-type PolicyCache = HashMap<String, (String, Arc<Policy>)>;
-
-fn queue_policy(arn: &str, text: &str) -> Option<Arc<Policy>> {
-    let mut cache = QUEUE_POLICIES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((cached, policy)) = cache.get(arn) {
-        if cached == text {
-            return Some(policy.clone());
-        }
-    }
-    let policy = Arc::new(parse_resource_policy(text).ok()?);
-    cache.insert(arn.to_owned(), (text.to_owned(), policy.clone()));
-    Some(policy)
-}
-
-/// The queue `arn` names, if S3 may send `bucket`'s events to it: the queue exists and its
-/// `Policy` attribute allows `sqs:SendMessage` to `s3.amazonaws.com` with the bucket's ARN as
-/// `aws:SourceArn` and the bucket owner as `aws:SourceAccount` (as on AWS, a queue without a
-/// policy refuses S3). FIFO queues are refused: S3 does not deliver to them. The only place S3
-/// decides this.
-fn s3_may_send(
-    state: &EdgeState,
-    arn: &str,
-    bucket: &str,
-    account: &str,
-) -> Option<Arc<nubo_queues::Queue>> {
-    let queue = state.queues.by_arn(arn).ok()?;
-    let meta = queue.meta();
-    if meta.settings.fifo {
-        return None;
-    }
-    let policy = queue_policy(arn, meta.record.attributes.get("Policy")?)?;
-    policy_lets_s3_send(&policy, arn, &meta.record.account, bucket, account).then_some(())?;
-    drop(meta);
-    Some(queue)
-}
-
-/// Whether a queue's policy lets S3, acting for `bucket` owned by `account`, send to it.
-fn policy_lets_s3_send(
-    policy: &Policy,
-    queue_arn: &str,
-    queue_account: &str,
-    bucket: &str,
-    account: &str,
-) -> bool {
-    let keys = ConditionKeys::default()
-        .with("aws:SourceArn", format!("arn:aws:s3:::{bucket}"))
-        .with("aws:SourceAccount", account);
-    Caller::service("s3.amazonaws.com")
-        .authorize(
-            "sqs:SendMessage",
-            queue_arn,
-            Some(policy),
-            Some(queue_account),
-            &keys,
-            time::OffsetDateTime::now_utc(),
-        )
-        .is_ok()
-}
-
-fn unable_queue(arn: &str) -> AwsError {
-    S3Errors::invalid_argument("Unable to validate the following destination configurations")
-        .with_extra("ArgumentName", arn.to_owned())
-        .with_extra(
-            "ArgumentValue",
-            "Permissions on the destination queue do not allow S3 to publish notifications from this bucket",
-        )
-}
-
 pub(crate) async fn put(request: S3Request) -> S3Result {
     request.state.objects.bucket(request.bucket())?;
     let (request, body) = request.xml_body().await?;
@@ -324,18 +250,6 @@ pub(crate) async fn put(request: S3Request) -> S3Result {
     )
     .await;
     Ok(empty(StatusCode::OK))
-}
-
-/// Sends one message from S3 to a queue (durably: `send` answers after the group commit).
-async fn send_to_queue(state: &EdgeState, queue: &Arc<nubo_queues::Queue>, body: String) {
-    let input = SendInput {
-        body,
-        sender: "s3.amazonaws.com".into(),
-        ..SendInput::default()
-    };
-    if let Err(e) = state.queues.send(queue, input).await {
-        tracing::warn!(queue = %queue.arn(), error = %e, "could not send an S3 event to a queue");
-    }
 }
 
 /// S3's `sequencer`: increasing hex, per server (so per key too): the time in nanoseconds, or one
@@ -473,41 +387,5 @@ mod tests {
         assert_eq!(event_key("a/é.txt"), "a/%C3%A9.txt");
         let (a, b) = (sequencer(), sequencer());
         assert!(u128::from_str_radix(&b, 16).unwrap() > u128::from_str_radix(&a, 16).unwrap());
-    }
-
-    const QUEUE: &str = "arn:aws:sqs:us-east-1:000000000000:events";
-
-    fn policy(principal: &str, action: &str, condition: &str) -> Policy {
-        parse_resource_policy(&format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},
-            "Action":"{action}","Resource":"{QUEUE}","Condition":{condition}}}]}}"#
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn queue_policies_decide_what_s3_may_send() {
-        let allows = |p: &Policy, bucket: &str, account: &str| {
-            policy_lets_s3_send(p, QUEUE, "000000000000", bucket, account)
-        };
-        let s3 = r#"{"Service":"s3.amazonaws.com"}"#;
-        let guide = policy(
-            s3,
-            "SQS:SendMessage",
-            r#"{"ArnLike":{"aws:SourceArn":"arn:aws:s3:*:*:photos"},"StringEquals":{"aws:SourceAccount":"000000000000"}}"#,
-        );
-        assert!(allows(&guide, "photos", "000000000000"));
-        assert!(!allows(&guide, "other", "000000000000"));
-        assert!(!allows(&guide, "photos", "111111111111"));
-        let receive_only = policy(s3, "sqs:ReceiveMessage", "{}");
-        assert!(!allows(&receive_only, "photos", "000000000000"));
-        let other_service = policy(
-            r#"{"Service":"sns.amazonaws.com"}"#,
-            "sqs:SendMessage",
-            "{}",
-        );
-        assert!(!allows(&other_service, "photos", "000000000000"));
-        let unconditioned = policy(s3, "sqs:*", "{}");
-        assert!(allows(&unconditioned, "anything", "000000000000"));
     }
 }
