@@ -11,10 +11,12 @@ import subprocess
 import time
 import urllib.request
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from aws_cli import aws
-from conftest import NUBO, ROLE, client_env_for, invoke, lambda_client_for, make_zip, unique_name, wait_active
+from conftest import NUBO, REGION, ROLE, client_env_for, credentials_for, invoke, lambda_client_for, make_zip, unique_name, wait_active
 
 FAILS_ON_DEMAND = """
 def handler(event, context):
@@ -137,11 +139,6 @@ def test_function_metrics_move_with_traffic(lam, endpoint):
 
 
 def test_cloudwatch_answers_for_aws_lambda(lam, endpoint):
-    import boto3
-    from botocore.config import Config
-
-    from conftest import REGION, credentials_for
-
     cw = boto3.client(
         "cloudwatch", endpoint_url=endpoint, region_name=REGION, config=Config(retries={"max_attempts": 0}),
         **credentials_for(endpoint),
