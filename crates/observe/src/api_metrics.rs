@@ -114,7 +114,8 @@ impl ApiMetrics {
             api: api.to_owned(),
             stage: stage.to_owned(),
             route: route.to_owned(),
-            requests: CLASSES.map(|class| self.requests.get_or_create(&labels(Some(class))).clone()),
+            requests: CLASSES
+                .map(|class| self.requests.get_or_create(&labels(Some(class))).clone()),
             latency: self.latency.get_or_create(&labels(None)).clone(),
         });
         if !full {
@@ -151,9 +152,18 @@ mod tests {
         metrics.answered("a1", "prod", "GET /items", 201, 0.002);
         let text = registry.encode();
         let base = r#"api="a1",stage="prod",route="GET /items""#;
-        assert!(text.contains(&format!("nubo_api_requests_total{{{base},status=\"2xx\"}} 2")), "{text}");
-        assert!(text.contains(&format!("nubo_api_requests_total{{{base},status=\"4xx\"}} 1")));
-        assert!(text.contains(&format!("nubo_api_requests_total{{{base},status=\"5xx\"}} 1")));
+        assert!(
+            text.contains(&format!(
+                "nubo_api_requests_total{{{base},status=\"2xx\"}} 2"
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "nubo_api_requests_total{{{base},status=\"4xx\"}} 1"
+        )));
+        assert!(text.contains(&format!(
+            "nubo_api_requests_total{{{base},status=\"5xx\"}} 1"
+        )));
         assert!(text.contains(&format!("nubo_api_latency_seconds_count{{{base}}} 4")));
     }
 }

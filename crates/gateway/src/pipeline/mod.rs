@@ -54,6 +54,9 @@ impl Gateway {
                     .serve(&mut ctx, selected, request, Endpoint::HttpApi)
                     .await;
                 phases::log(&ctx, id, &response, &self.access_log);
+                if let Some(metrics) = &self.config.api_metrics {
+                    phases::count(&ctx, id, &response, metrics);
+                }
                 response
             }
             // A Function URL: its config is its stage, `$default` its one route, and it keeps no
