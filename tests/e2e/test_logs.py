@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import time
+import urllib.request
 
 import boto3
 import pytest
@@ -18,7 +19,20 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from aws_cli import aws
-from conftest import ACCOUNT, NUBO, REGION, client_env_for, credentials_for, error_of, invoke, unique_name
+from conftest import (
+    ACCOUNT,
+    NUBO,
+    REGION,
+    ROLE,
+    client_env_for,
+    credentials_for,
+    error_of,
+    invoke,
+    lambda_client_for,
+    make_zip,
+    unique_name,
+    wait_active,
+)
 
 CONFIG = Config(retries={"max_attempts": 0})
 
@@ -333,3 +347,22 @@ def test_json_log_format_writes_platform_records_to_the_configured_group(logs, l
     # Nothing went to the default group.
     with pytest.raises(ClientError):
         logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")
+
+
+def test_the_last_lines_and_usage_survive_a_prompt_shutdown(start_server):
+    srv = start_server()
+    lam = lambda_client_for(srv.endpoint)
+    name = unique_name("flushed")
+    lam.create_function(
+        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+        Code={"ZipFile": make_zip({"app.py": PRINTER})},
+    )
+    wait_active(lam, name)
+    assert invoke(lam, name, {"who": "last words"}).status == 200
+    srv.stop()  # SIGTERM at once: the writer's batch and the meter's counts are written on the way out
+    again = start_server.restart(srv)
+    events = logs_client(again.endpoint).filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    assert any("hello from last words" in e["message"] for e in events), events
+    with urllib.request.urlopen(f"{again.endpoint}/_nubo/usage", timeout=10) as reply:
+        rows = [r for r in json.loads(reply.read())["functions"] if r["function"] == name]
+    assert rows and rows[0]["requests"] == 1

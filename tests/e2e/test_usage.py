@@ -11,10 +11,13 @@ import subprocess
 import time
 import urllib.request
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from aws_cli import aws
-from conftest import NUBO, ROLE, client_env_for, invoke, lambda_client_for, make_zip, unique_name, wait_active
+from gateway_helpers import request
+from conftest import NUBO, REGION, ROLE, client_env_for, credentials_for, invoke, lambda_client_for, make_zip, unique_name, wait_active
 
 FAILS_ON_DEMAND = """
 def handler(event, context):
@@ -137,11 +140,6 @@ def test_function_metrics_move_with_traffic(lam, endpoint):
 
 
 def test_cloudwatch_answers_for_aws_lambda(lam, endpoint):
-    import boto3
-    from botocore.config import Config
-
-    from conftest import REGION, credentials_for
-
     cw = boto3.client(
         "cloudwatch", endpoint_url=endpoint, region_name=REGION, config=Config(retries={"max_attempts": 0}),
         **credentials_for(endpoint),
@@ -183,3 +181,19 @@ def test_cloudwatch_answers_for_aws_lambda(lam, endpoint):
     )
     assert out.returncode == 0, out.stderr
     assert sum(p["Sum"] for p in json.loads(out.stdout)["Datapoints"]) == 4
+
+
+def test_api_metrics_count_requests_by_route_and_status(lam, endpoint):
+    gw = boto3.client(
+        "apigatewayv2", endpoint_url=endpoint, region_name=REGION, config=Config(retries={"max_attempts": 0}),
+        **credentials_for(endpoint),
+    )
+    name = create(lam, memory=128)
+    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    api_id = gw.create_api(Name="metered", ProtocolType="HTTP", Target=arn)["ApiId"]
+    for _ in range(3):
+        assert request(endpoint, "GET", f"/_api/{api_id}/anything").status == 200
+    text = scrape(endpoint)
+    base = f'api="{api_id}",stage="$default",route="$default"'
+    assert f'nubo_api_requests_total{{{base},status="2xx"}} 3' in text, text[-3000:]
+    assert f"nubo_api_latency_seconds_count{{{base}}} 3" in text

@@ -60,6 +60,8 @@ pub struct GatewayConfig {
     pub scope: Scope,
     /// The port Nubo listens on (for `apiEndpoint` and Function URLs).
     pub port: u16,
+    /// Requests and latency per API, stage and route at `/_nubo/metrics` (`None`: not kept).
+    pub api_metrics: Option<std::sync::Arc<nubo_observe::ApiMetrics>>,
 }
 
 /// Which gateway resource a `Host` names: `{id}.execute-api[.{region}].localhost[:port]` or

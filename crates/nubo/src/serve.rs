@@ -389,6 +389,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         nubo_gateway::GatewayConfig {
             scope: registry.default_scope().clone(),
             port: address.port(),
+            api_metrics: Some(metrics.api_metrics()),
         },
     )
     .await

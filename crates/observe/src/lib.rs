@@ -11,11 +11,13 @@
 //! costed at configurable prices).
 //! No global state: the composition root makes one registry and one writer and passes them in.
 
+mod api_metrics;
 mod function_metrics;
 mod logs;
 mod metrics;
 mod usage;
 
+pub use api_metrics::{ApiMetrics, MAX_API_SERIES};
 pub use function_metrics::{FunctionMetrics, InvocationOutcome, MinuteBucket, MAX_SERIES};
 pub use logs::{function_log_group, scope_prefix, scoped_group, split_scoped_group, LogWriter};
 pub use metrics::{Counter, MetricsRegistry, SlidingQuantiles};

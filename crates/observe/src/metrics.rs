@@ -187,6 +187,13 @@ impl MetricsRegistry {
         metrics
     }
 
+    /// Registers the per-API families (see [`crate::ApiMetrics`]) and returns them.
+    pub fn api_metrics(&self) -> Arc<crate::ApiMetrics> {
+        let metrics = Arc::new(crate::ApiMetrics::default());
+        metrics.register_into(&mut self.registry.lock());
+        metrics
+    }
+
     /// Every metric in the Prometheus text format (version 0.0.4).
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -65,6 +65,9 @@ impl Gateway {
                 let selected = phases::select_stage(&mut ctx, &plane, id, region);
                 let response = self.serve(&mut ctx, selected, request, endpoint).await;
                 phases::log(&ctx, id, &response, &self.access_log);
+                if let Some(metrics) = &self.config.api_metrics {
+                    phases::count(&ctx, id, &response, metrics);
+                }
                 response
             }
             // A Function URL: its config is its stage, `$default` its one route, and it keeps no

@@ -171,6 +171,27 @@ pub fn cors(ctx: &RequestCtx, mut response: GatewayResponse) -> GatewayResponse 
     with_headers(response, &extra)
 }
 
+/// After `log`: the request in the per-API metrics (API, stage, route key, status, latency).
+pub fn count(
+    ctx: &RequestCtx,
+    api_id: &str,
+    response: &GatewayResponse,
+    metrics: &nubo_observe::ApiMetrics,
+) {
+    let stage = ctx.stage();
+    let route = match (&ctx.route, stage) {
+        (Some(route), Some(stage)) => stage.routes[route.index as usize].route_key.as_str(),
+        _ => "-",
+    };
+    metrics.answered(
+        api_id,
+        stage.map_or("-", |s| s.stage_name.as_str()),
+        route,
+        response.status().as_u16(),
+        ctx.started.elapsed().as_secs_f64(),
+    );
+}
+
 /// `log`: the stage's access-log line, if it has a format, with what the phases learned.
 pub fn log(ctx: &RequestCtx, api_id: &str, response: &GatewayResponse, sink: &AccessLogSink) {
     let Some(stage) = ctx.stage() else { return };
