@@ -510,3 +510,22 @@ def test_patch_operations_update_api_stage_key_and_plan(rest, rest_apis, endpoin
         {"op": "replace", "path": "/enabled", "value": "false"}])
     assert disabled["enabled"] is False
     assert request(endpoint, "GET", path, headers=headers).status == 403
+
+
+def test_usage_plan_throttle_per_key(rest, rest_apis, endpoint):
+    api = new_api(rest, rest_apis, "throttled")
+    api_id = api["id"]
+    res = rest.create_resource(restApiId=api_id, parentId=api["rootResourceId"], pathPart="paid")
+    mock_method(rest, api_id, res["id"], key_required=True)
+    rest.create_deployment(restApiId=api_id, stageName="prod")
+    plan = rest.create_usage_plan(name="slow", apiStages=[{"apiId": api_id, "stage": "prod"}],
+                                  throttle={"burstLimit": 2, "rateLimit": 0.01})
+    assert plan["throttle"]["burstLimit"] == 2
+    keys = [rest.create_api_key(name=f"k{i}", enabled=True) for i in range(2)]
+    for key in keys:
+        rest.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    path = f"/_api/{api_id}/prod/paid"
+    first = {"x-api-key": keys[0]["value"]}
+    assert [request(endpoint, "GET", path, headers=first).status for _ in range(3)] == [200, 200, 429]
+    # Another key has its own bucket.
+    assert request(endpoint, "GET", path, headers={"x-api-key": keys[1]["value"]}).status == 200

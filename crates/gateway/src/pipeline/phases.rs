@@ -145,6 +145,7 @@ pub fn quota(
         }
         Err(Refusal::Forbidden) => Err(Reject::Forbidden),
         Err(Refusal::LimitExceeded) => Err(Reject::LimitExceeded),
+        Err(Refusal::Throttled) => Err(Reject::Throttled),
     }
 }
 

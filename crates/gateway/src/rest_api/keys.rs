@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::model::now_epoch;
 use crate::http_api::model::new_id;
+use crate::plane::throttle::TokenBucket;
 use crate::write_through::{scoped_key, Mirrored};
 use crate::GatewayError;
 
@@ -186,6 +187,8 @@ pub enum Refusal {
     Forbidden,
     /// The plan's quota is used up (429 `Limit Exceeded`).
     LimitExceeded,
+    /// The plan's throttle (per key) is out of tokens (429 `Too Many Requests`).
+    Throttled,
 }
 
 #[derive(Debug)]
@@ -193,6 +196,36 @@ struct PlanEntry {
     id: String,
     quota: Option<QuotaSettings>,
     keys: HashSet<String>,
+    /// `throttle` as (rate, burst), with one bucket per key.
+    throttle: Option<(f64, f64)>,
+    buckets: Mutex<HashMap<String, Arc<TokenBucket>>>,
+}
+
+impl PlanEntry {
+    fn take(&self, key_id: &str) -> bool {
+        let Some((rate, burst)) = self.throttle else {
+            return true;
+        };
+        let bucket = self
+            .buckets
+            .lock()
+            .entry(key_id.to_owned())
+            .or_insert_with(|| Arc::new(TokenBucket::new(rate, burst)))
+            .clone();
+        bucket.try_take()
+    }
+}
+
+/// `{"rateLimit": r, "burstLimit": b}` → (rate, burst).
+fn throttle_of(throttle: Option<&Value>) -> Option<(f64, f64)> {
+    let throttle = throttle?;
+    let rate = throttle.get("rateLimit").and_then(Value::as_f64);
+    let burst = throttle.get("burstLimit").and_then(Value::as_f64);
+    if rate.is_none() && burst.is_none() {
+        return None;
+    }
+    let rate = rate.unwrap_or(crate::plane::throttle::ACCOUNT_RATE);
+    Some((rate, burst.unwrap_or(rate.max(1.0))))
 }
 
 #[derive(Debug, Default)]
@@ -311,6 +344,8 @@ impl UsageRegistry {
                 id: plan.id.clone(),
                 quota: plan.quota.clone(),
                 keys: plan.keys.iter().cloned().collect(),
+                throttle: throttle_of(plan.throttle.as_ref()),
+                buckets: Mutex::new(HashMap::new()),
             });
             for stage in &plan.api_stages {
                 index
@@ -343,6 +378,9 @@ impl UsageRegistry {
             .get(&(api_id.to_owned(), stage.to_owned()))
             .and_then(|plans| plans.iter().find(|p| p.keys.contains(key_id)))
             .ok_or(Refusal::Forbidden)?;
+        if !plan.take(key_id) {
+            return Err(Refusal::Throttled);
+        }
         let today = day_of(now_epoch());
         let mut counters = self.counters.lock();
         let counter = counters
@@ -774,5 +812,20 @@ mod tests {
             usage.admit("a", "s", Some(&key.value)),
             Err(Refusal::LimitExceeded)
         );
+    }
+
+    #[test]
+    fn plan_throttles_are_per_key_buckets() {
+        let plan = PlanEntry {
+            id: "p".into(),
+            quota: None,
+            keys: HashSet::new(),
+            throttle: throttle_of(Some(&json!({"rateLimit": 0.001, "burstLimit": 2}))),
+            buckets: Mutex::new(HashMap::new()),
+        };
+        assert!(plan.take("k1") && plan.take("k1"));
+        assert!(!plan.take("k1"));
+        assert!(plan.take("k2"));
+        assert!(throttle_of(Some(&json!({}))).is_none());
     }
 }
