@@ -354,7 +354,13 @@ def test_sigkill_under_load_loses_no_acknowledged_event(start_server, tmp_path):
     threads = [threading.Thread(target=sender, args=(w,)) for w in range(4)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    # Kill once a backlog has been acknowledged (time-based waits fail on a loaded machine).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with lock:
+            if len(acked) > 40:
+                break
+        time.sleep(0.05)
     srv.stop(sig=signal.SIGKILL)
     stop.set()
     for t in threads:
