@@ -306,7 +306,8 @@ def test_throttled_events_wait_instead_of_being_dropped(start_server, tmp_path):
     done = wait_for(lambda: {c["request_id"] for c in calls(out)} >= set(ids), timeout=30)
     assert done, calls(out)
     m = metrics(srv.endpoint)
-    assert m["nubo_async_throttled_total"] >= 1
+    # They waited for the slot rather than meeting throttles (test_async_concurrency.py).
+    assert m["nubo_async_throttled_total"] == 0
     assert m["nubo_async_events_dropped_total"] == 0
     assert m["nubo_async_queue_depth"] == 0
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use nubo_store::{Change, Documents, ListQuery, Queues};
+use nubo_store::{Change, Documents, ListQuery, QueueOp, Queues};
 use nubo_wire::Scope;
 use parking_lot::RwLock;
 
@@ -561,6 +561,60 @@ impl QueueRegistry {
             .filter_map(|receipt| queue.delete(&receipt))
             .collect();
         self.committer.commit(ops).await
+    }
+
+    /// `DeleteMessageBatch`: every handle's removal in one commit. One result per handle, in
+    /// order: a handle that does not decode fails alone; if the commit fails, every entry that
+    /// would have been in it fails with it.
+    pub async fn delete_message_batch(
+        &self,
+        queue: &Arc<Queue>,
+        handles: &[&str],
+    ) -> Vec<Result<(), QueueError>> {
+        let mut ops = Vec::new();
+        let results = handles
+            .iter()
+            .map(|handle| {
+                let receipt = Receipt::decode(handle)?;
+                ops.extend(queue.delete(&receipt));
+                Ok(())
+            })
+            .collect();
+        self.commit_batch(ops, results).await
+    }
+
+    /// `ChangeMessageVisibilityBatch`: every change in one commit, one result per entry as for
+    /// [`Self::delete_message_batch`].
+    pub async fn change_visibility_batch(
+        &self,
+        queue: &Arc<Queue>,
+        entries: &[(&str, u32)],
+    ) -> Vec<Result<(), QueueError>> {
+        let now = now_ms();
+        let mut ops = Vec::new();
+        let results = entries
+            .iter()
+            .map(|&(handle, timeout_s)| {
+                let receipt = Receipt::decode(handle)?;
+                ops.push(queue.change_visibility(handle, &receipt, timeout_s, now)?);
+                Ok(())
+            })
+            .collect();
+        self.commit_batch(ops, results).await
+    }
+
+    /// Commits a batch request's ops at once; a failed commit fails every entry that was in it.
+    async fn commit_batch(
+        &self,
+        ops: Vec<QueueOp>,
+        mut results: Vec<Result<(), QueueError>>,
+    ) -> Vec<Result<(), QueueError>> {
+        if let Err(e) = self.committer.commit(ops).await {
+            for result in results.iter_mut().filter(|r| r.is_ok()) {
+                *result = Err(QueueError::Store(e.to_string()));
+            }
+        }
+        results
     }
 
     /// Changes a received message's visibility timeout.

@@ -7,7 +7,7 @@
 //!   versions, aliases, provisioned and event-invoke settings, HTTP APIs, Function URL configs)
 //!   is a document in a collection named by the layer that owns it.
 //! - [`Queues`]: named durable queues of opaque messages; a batch of [`QueueOp`]s commits in one
-//!   durable (fsync'd) transaction.
+//!   durable (fsync'd) transaction, group-committed with whatever else was submitted meanwhile.
 //! - [`Logs`]: log events keyed by log group and stream, appended in batches and read back by time
 //!   range with a forward token (the shape CloudWatch Logs' read APIs need).
 //! - [`Blobs`]: content-addressed bytes (function zips); [`CodeStore`] adds the unpacked,
@@ -45,7 +45,7 @@ pub use code::{CodeArtifact, CodeStore, MAX_UNZIPPED_BYTES};
 pub use config::StoreConfig;
 pub use documents::{Change, Document, Documents, ListQuery, Outcome, Precondition, Revision};
 pub use logs::{LogEvent, LogGroup, LogPage, LogQuery, LogStream, Logs, StoredLogEvent};
-pub use queues::{Message, QueueOp, Queues};
+pub use queues::{Commit, Message, QueueOp, Queues};
 pub use sqlite::{raw_insert_baseline, SqliteStore};
 pub use write_through::{Mirror, Transaction, WriteThrough, Writer};
 

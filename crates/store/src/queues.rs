@@ -7,6 +7,9 @@
 //! `not_before_ms` its visibility/delay timer). A batch of [`QueueOp`]s may span queues, so moving
 //! a message from one queue to another (an event to its destination) is one transaction.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use async_trait::async_trait;
 
 use crate::StoreError;
@@ -83,12 +86,26 @@ impl QueueOp {
     }
 }
 
+/// A submitted batch's commit: resolves once the batch is durable (or has failed).
+pub type Commit = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'static>>;
+
 /// Durable queues. SQLite now; NATS JetStream or PostgreSQL run the same conformance suite.
+///
+/// Backends group-commit: batches submitted while one commit syncs share the next one, so a
+/// durable change costs a share of an fsync under load, and callers need no writer of their own.
 #[async_trait]
 pub trait Queues: Send + Sync + 'static {
-    /// Applies the ops in order in one transaction — all or none — durable (fsync'd) when it
-    /// returns. An invalid op fails the whole batch.
-    async fn apply(&self, ops: Vec<QueueOp>) -> Result<(), StoreError>;
+    /// Hands a batch over now and returns its commit. The ops apply in order in one transaction —
+    /// all or none — durable (fsync'd) when the commit resolves; an invalid op fails its own batch
+    /// only. Batches commit in the order they were submitted (so a caller may submit a change and
+    /// a later change to the same message without waiting in between). Dropping the returned
+    /// future does not withdraw the batch.
+    fn submit(&self, ops: Vec<QueueOp>) -> Commit;
+
+    /// Submits a batch and waits until it is durable.
+    async fn apply(&self, ops: Vec<QueueOp>) -> Result<(), StoreError> {
+        self.submit(ops).await
+    }
 
     /// Every message of a queue, in the order they were enqueued (at start: what to deliver,
     /// again if it was in flight).

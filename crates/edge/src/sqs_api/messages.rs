@@ -356,10 +356,18 @@ pub(crate) async fn delete_message_batch(
         "DeleteMessageBatchRequestEntry",
         input.entries.iter().map(|e| e.id.as_deref()),
     )?;
+    // Entries without a handle fail alone; the others' removals commit in one transaction.
+    let handles: Vec<Option<String>> = input
+        .entries
+        .into_iter()
+        .map(|e| e.receipt_handle)
+        .collect();
+    let present: Vec<&str> = handles.iter().flatten().map(String::as_str).collect();
+    let mut committed = sqs.delete_message_batch(&queue, &present).await.into_iter();
     let mut output = BatchOutput::default();
-    for (id, entry) in ids.into_iter().zip(input.entries) {
-        let result = match entry.receipt_handle {
-            Some(handle) => sqs.delete_message(&queue, &handle).await.map_err(aws),
+    for (id, handle) in ids.into_iter().zip(&handles) {
+        let result = match handle {
+            Some(_) => committed.next().unwrap_or(Ok(())).map_err(aws),
             None => Err(missing("ReceiptHandle")),
         };
         match result {
@@ -407,18 +415,30 @@ pub(crate) async fn change_message_visibility_batch(
         "ChangeMessageVisibilityBatchRequestEntry",
         input.entries.iter().map(|e| e.id.as_deref()),
     )?;
-    let mut output = BatchOutput::default();
-    for (id, entry) in ids.into_iter().zip(input.entries) {
-        let result = async {
+    // Entries that fail their own checks fail alone; the others' changes commit in one
+    // transaction.
+    let checked: Vec<Result<(String, u32), AwsError>> = input
+        .entries
+        .into_iter()
+        .map(|entry| {
             let handle = entry
                 .receipt_handle
                 .ok_or_else(|| missing("ReceiptHandle"))?;
-            let timeout = visibility(entry.visibility_timeout)?;
-            sqs.change_visibility(&queue, &handle, timeout)
-                .await
-                .map_err(aws)
-        }
-        .await;
+            Ok((handle, visibility(entry.visibility_timeout)?))
+        })
+        .collect();
+    let valid: Vec<(&str, u32)> = checked
+        .iter()
+        .flatten()
+        .map(|(handle, timeout)| (handle.as_str(), *timeout))
+        .collect();
+    let mut committed = sqs
+        .change_visibility_batch(&queue, &valid)
+        .await
+        .into_iter();
+    let mut output = BatchOutput::default();
+    for (id, entry) in ids.into_iter().zip(checked) {
+        let result = entry.and_then(|_| committed.next().unwrap_or(Ok(())).map_err(aws));
         match result {
             Ok(()) => output.successful.push(IdEntry { id }),
             Err(err) => output.failed.push(failed(id, err)),

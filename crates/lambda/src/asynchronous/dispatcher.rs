@@ -1,6 +1,10 @@
 //! Delivering one due event and acting on its outcome: success, retry with backoff, or give up —
 //! each ending in one queue commit that removes the event and hands its record to a destination.
+//! A due event is handed over only with a concurrency slot already taken for it
+//! ([`AsyncInvoker::hand_over`]), so events queued behind a busy function wait for a slot
+//! instead of meeting throttles and backing off.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +19,7 @@ use super::{
 };
 use crate::control::collections::ASYNC_QUEUE;
 use crate::control::event_invoke::EventInvokeConfig;
+use crate::invoke::Slot;
 use crate::lineage::{MAX_LINEAGE, RECURSION_CONDITION};
 use crate::{ControlError, InvokeError, InvokeRequest, InvokeResult};
 
@@ -27,15 +32,67 @@ impl AsyncInvoker {
             .unwrap_or_default()
     }
 
-    /// Delivers one event through the invoker and acts on the outcome.
-    pub(super) async fn deliver(&self, event: Arc<QueuedEvent>, throttles: u32) {
-        let settings = self.settings(&event);
+    /// Whether the event is older than its `MaximumEventAgeInSeconds`.
+    fn too_old(&self, event: &QueuedEvent, settings: &EventInvokeConfig) -> bool {
         let max_age_ms = i64::from(
             settings
                 .maximum_event_age_seconds
                 .unwrap_or(DEFAULT_MAXIMUM_EVENT_AGE_SECONDS),
         ) * 1000;
-        if now_ms() - event.received_ms > max_age_ms {
+        now_ms() - event.received_ms > max_age_ms
+    }
+
+    /// Starts a delivery for every waiting event whose function has a free concurrency slot,
+    /// in order, taking the slot here; the others keep waiting (none counts as throttled). An
+    /// event that can no longer run (too old; its function gone) is delivered without a slot,
+    /// to be given up or dropped. Returns false once the invoker is shutting down.
+    pub(super) async fn hand_over(
+        self: &Arc<Self>,
+        waiting: &mut VecDeque<(Arc<QueuedEvent>, u32)>,
+    ) -> bool {
+        // Functions found at their limit in this pass: their later events need not ask again.
+        let mut full: HashSet<nubo_wire::arn::FunctionRef> = HashSet::new();
+        for _ in 0..waiting.len() {
+            let Some((event, throttles)) = waiting.pop_front() else {
+                break;
+            };
+            let taken =
+                (!full.contains(&event.function)).then(|| self.invoker.try_slot(&event.function));
+            let slot = match taken {
+                Some(Ok(slot)) => Some(slot),
+                None | Some(Err(InvokeError::Throttled { .. })) => {
+                    if !self.too_old(&event, &self.settings(&event)) {
+                        full.insert(event.function.clone());
+                        waiting.push_back((event, throttles));
+                        continue;
+                    }
+                    None
+                }
+                // The invocation meets the same error and deals with it.
+                Some(Err(_)) => None,
+            };
+            let Ok(permit) = self.in_flight.clone().acquire_owned().await else {
+                return false;
+            };
+            let worker = self.clone();
+            tokio::spawn(async move {
+                worker.deliver(event, throttles, slot).await;
+                drop(permit);
+            });
+        }
+        true
+    }
+
+    /// Delivers one event through the invoker (in `slot` when one was taken for it) and acts on
+    /// the outcome.
+    pub(super) async fn deliver(
+        &self,
+        event: Arc<QueuedEvent>,
+        throttles: u32,
+        slot: Option<Slot>,
+    ) {
+        let settings = self.settings(&event);
+        if self.too_old(&event, &settings) {
             self.metrics.age_exceeded.inc();
             self.give_up(&event, &settings, "EventAgeExceeded", None);
             return;
@@ -54,7 +111,11 @@ impl AsyncInvoker {
             request_id: Some(event.id.clone()),
             lineage: event.lineage,
         };
-        match self.invoker.invoke(request).await {
+        let outcome = match slot {
+            Some(slot) => self.invoker.invoke_in(request, slot).await,
+            None => self.invoker.invoke(request).await,
+        };
+        match outcome {
             Ok(result) if !result.function_error => {
                 self.metrics.succeeded.inc();
                 self.record_latency(&event);

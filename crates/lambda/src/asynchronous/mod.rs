@@ -1,8 +1,8 @@
 //! Asynchronous invocation: events accepted durably, delivered at least once.
 //!
 //! An `Event` invocation is acknowledged only after its message is committed (fsync'd) in the
-//! store's queue (`queue`: one writer group-commits, so a durable accept costs a share of an
-//! fsync rather than a whole one). Accepted events are also held in memory, ordered by when they
+//! store's queue (the store group-commits, so a durable accept costs a share of an fsync rather
+//! than a whole one; the accept waits on the commit itself, with no writer task in between). Accepted events are also held in memory, ordered by when they
 //! are due; the `dispatcher` hands due events to the [`Invoker`] under the same concurrency
 //! rules as synchronous calls. Outcomes follow Lambda's rules:
 //! - success → removed, and an invocation record sent to the `OnSuccess` destination if any;
@@ -27,7 +27,7 @@ use nubo_observe::MetricsRegistry;
 use nubo_store::{QueueOp, Queues, StoreError};
 use nubo_wire::arn::FunctionRef;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 
 use crate::control::collections::ASYNC_QUEUE;
 use crate::control::lifecycle::pending_conflict;
@@ -35,7 +35,7 @@ use crate::control::records::Lifecycle;
 use crate::metrics::AsyncMetrics;
 use crate::{ControlError, InvokeError, Invoker};
 pub use queue::QueuedEvent;
-use queue::{enqueue, write_batches, Batch, Queue};
+use queue::{enqueue, Queue};
 
 /// Lambda's defaults for asynchronous invocation.
 pub const DEFAULT_MAXIMUM_RETRY_ATTEMPTS: u32 = 2;
@@ -72,7 +72,8 @@ impl Default for AsyncConfig {
 /// Accepts, stores and delivers asynchronous invocations.
 pub struct AsyncInvoker {
     invoker: Arc<Invoker>,
-    writer: mpsc::UnboundedSender<Batch>,
+    /// The durable queue; every change is submitted here in the order it happens.
+    store: Arc<dyn Queues>,
     queue: Mutex<Queue>,
     wake: Notify,
     in_flight: Arc<Semaphore>,
@@ -112,13 +113,10 @@ impl AsyncInvoker {
             );
         }
 
-        let (writer, batches) = mpsc::unbounded_channel::<Batch>();
-        tokio::spawn(write_batches(queues, batches));
-
         let this = Arc::new_cyclic(|weak| Self {
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             invoker,
-            writer,
+            store: queues,
             queue: Mutex::new(queue),
             wake: Notify::new(),
             config,
@@ -153,18 +151,11 @@ impl AsyncInvoker {
             not_before_ms: now,
             lineage,
         });
-        let (ack, acked) = oneshot::channel();
-        self.writer
-            .send(Batch {
-                ops: vec![enqueue(&event)],
-                ack: Some(ack),
-            })
-            .map_err(|_| store_failure("the queue writer has stopped"))?;
-        match acked.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(store_failure(&e)),
-            Err(_) => return Err(store_failure("the queue writer has stopped")),
-        }
+        // The 202 waits for the fsync that holds the event.
+        self.store
+            .submit(vec![enqueue(&event)])
+            .await
+            .map_err(|e| InvokeError::Control(ControlError::Store(e)))?;
         self.metrics.accepted.inc();
         let mut queue = self.queue.lock();
         queue.accepted_at.insert(event.id.clone(), Instant::now());
@@ -196,22 +187,19 @@ impl AsyncInvoker {
         oldest.map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0)
     }
 
-    /// Hands due events to delivery tasks (at most `max_in_flight` at once) and sleeps until
-    /// the next is due or a new one arrives.
+    /// Hands due events to delivery tasks (at most `max_in_flight` at once), each only once a
+    /// concurrency slot is free for its function: an event whose function is at its limit waits
+    /// here, without a throttle, until a slot is given back. Sleeps until the next event is due,
+    /// a new one arrives or (with events waiting) a slot is freed.
     async fn dispatch(this: std::sync::Weak<Self>) {
+        let mut waiting = std::collections::VecDeque::new();
         loop {
             let Some(me) = this.upgrade() else { return };
             let now = now_ms();
             let (due, next) = me.queue.lock().take_due(now);
-            for (event, throttles) in due {
-                let Ok(permit) = me.in_flight.clone().acquire_owned().await else {
-                    return;
-                };
-                let worker = me.clone();
-                tokio::spawn(async move {
-                    worker.deliver(event, throttles).await;
-                    drop(permit);
-                });
+            waiting.extend(due);
+            if !me.hand_over(&mut waiting).await {
+                return;
             }
             let wait = next
                 .map(|at| Duration::from_millis((at - now).clamp(1, 1000) as u64))
@@ -219,30 +207,26 @@ impl AsyncInvoker {
             // Holding `me` through the wait is fine: the next loop's upgrade fails once the
             // invoker is gone.
             let notified = me.wake.notified();
+            let freed = async {
+                if waiting.is_empty() {
+                    std::future::pending::<()>().await;
+                }
+                me.invoker.slot_freed().await;
+            };
             tokio::select! {
                 () = notified => {}
+                () = freed => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
     }
 
-    /// Sends queue operations to the writer; once they are committed, the staged SQS messages
-    /// become visible.
+    /// Submits queue operations; once they are committed, the staged SQS messages become
+    /// visible.
     fn write_then(&self, ops: Vec<QueueOp>, staged: Vec<nubo_queues::StagedSend>) {
-        let (ack, acked) = oneshot::channel();
-        if self
-            .writer
-            .send(Batch {
-                ops,
-                ack: Some(ack),
-            })
-            .is_err()
-        {
-            tracing::error!("the queue writer has stopped; a queue change was not persisted");
-            return;
-        }
+        let commit = self.store.submit(ops);
         tokio::spawn(async move {
-            if let Ok(Ok(())) = acked.await {
+            if commit.await.is_ok() {
                 for send in staged {
                     send.committed();
                 }
@@ -250,14 +234,9 @@ impl AsyncInvoker {
         });
     }
 
-    /// Sends queue operations to the writer without waiting for the commit.
+    /// Submits queue operations without waiting for the commit (the store logs a failure; a
+    /// lost removal means a redelivery after a restart, at least once).
     fn write(&self, ops: Vec<QueueOp>) {
-        if self.writer.send(Batch { ops, ack: None }).is_err() {
-            tracing::error!("the queue writer has stopped; a queue change was not persisted");
-        }
+        drop(self.store.submit(ops));
     }
-}
-
-fn store_failure(message: &str) -> InvokeError {
-    InvokeError::Control(ControlError::Store(StoreError::Backend(message.to_owned())))
 }

@@ -2,9 +2,9 @@
 //!
 //! In the store, an event is a message of the `lambda-async` queue whose body is the event's
 //! routing header (one JSON line: scope, function, qualifier, client context) followed by its
-//! payload bytes. One writer task group-commits every change ([`write_batches`]): while one
-//! transaction syncs, the next batches gather. In memory, [`Queue`] holds every accepted event
-//! not yet done with, ordered by when it is next due.
+//! payload bytes. Changes are submitted straight to the store, which group-commits them (while
+//! one transaction syncs, the next batches gather) in submission order. In memory, [`Queue`]
+//! holds every accepted event not yet done with, ordered by when it is next due.
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -12,16 +12,12 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use nubo_store::{Message, QueueOp, Queues};
+use nubo_store::{Message, QueueOp};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::{FunctionName, Qualifier, Scope};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::control::collections::ASYNC_QUEUE;
-
-/// Most events one commit takes (bounds the latency of a batch).
-const MAX_BATCH_OPS: usize = 2048;
 
 /// An accepted asynchronous invocation, kept until it has been delivered or given up on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,12 +138,6 @@ pub(crate) fn enqueue(event: &QueuedEvent) -> QueueOp {
     }
 }
 
-/// Queue operations for the writer, acknowledged once committed when `ack` is set.
-pub(crate) struct Batch {
-    pub(crate) ops: Vec<QueueOp>,
-    pub(crate) ack: Option<oneshot::Sender<Result<(), String>>>,
-}
-
 /// Every accepted, undelivered event and when it is next due.
 #[derive(Default)]
 pub(crate) struct Queue {
@@ -190,35 +180,6 @@ impl Queue {
                 Some(Reverse((at, _, _))) => break (due, Some(*at)),
                 None => break (due, None),
             }
-        }
-    }
-}
-
-/// The writer: takes whatever has gathered, commits it in one transaction, acknowledges. While a
-/// commit syncs (on the store's blocking thread), the next batches gather in the channel.
-pub(crate) async fn write_batches(
-    queues: Arc<dyn Queues>,
-    mut batches: mpsc::UnboundedReceiver<Batch>,
-) {
-    while let Some(first) = batches.recv().await {
-        let mut ops = first.ops;
-        let mut acks: Vec<_> = first.ack.into_iter().collect();
-        while ops.len() < MAX_BATCH_OPS {
-            match batches.try_recv() {
-                Ok(more) => {
-                    ops.extend(more.ops);
-                    acks.extend(more.ack);
-                }
-                Err(_) => break,
-            }
-        }
-        let count = ops.len();
-        let result = queues.apply(ops).await.map_err(|e| e.to_string());
-        if let Err(e) = &result {
-            tracing::error!(error = %e, ops = count, "asynchronous queue commit failed");
-        }
-        for ack in acks {
-            let _ = ack.send(result.clone());
         }
     }
 }

@@ -31,6 +31,7 @@ use crate::InvokeError;
 use delivery::{deliver, Event};
 use outcome::Interpreted;
 pub(crate) use pool::Pool;
+pub(crate) use slots::Slot;
 use slots::Slots;
 
 /// Synchronous request and response payloads are limited to 6 MB.
@@ -216,8 +217,45 @@ impl Invoker {
         Ok(payload)
     }
 
+    /// Takes a concurrency slot for an invocation of `function` now, if one is free, without
+    /// counting a throttle when none is: the asynchronous dispatcher holds an event back until
+    /// this succeeds, then runs it with [`Invoker::invoke_in`].
+    pub(crate) fn try_slot(&self, function: &FunctionRef) -> Result<Slot, InvokeError> {
+        let resolved = self.registry.resolve_for_invoke(function)?;
+        let (reserved, reserved_total) = self.registry.concurrency(&function.scope, &resolved.name);
+        self.slots.acquire(
+            &function.scope,
+            &resolved.name,
+            reserved,
+            reserved_total,
+            self.config.account_concurrency,
+        )
+    }
+
+    /// Resolves once a concurrency slot has been given back (see [`Slots::freed`]).
+    pub(crate) async fn slot_freed(&self) {
+        self.slots.freed().await;
+    }
+
     /// Runs one synchronous invocation.
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResult, InvokeError> {
+        self.invoke_holding(request, None).await
+    }
+
+    /// Runs one invocation in a slot already taken with [`Invoker::try_slot`].
+    pub(crate) async fn invoke_in(
+        &self,
+        request: InvokeRequest,
+        slot: Slot,
+    ) -> Result<InvokeResult, InvokeError> {
+        self.invoke_holding(request, Some(slot)).await
+    }
+
+    async fn invoke_holding(
+        &self,
+        request: InvokeRequest,
+        held: Option<Slot>,
+    ) -> Result<InvokeResult, InvokeError> {
         let scope = &request.function.scope;
         let function = self.registry.resolve_for_invoke(&request.function)?;
         if function.lifecycle == Lifecycle::Creating {
@@ -228,21 +266,25 @@ impl Invoker {
             MAX_SYNC_PAYLOAD_BYTES,
             "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
         )?;
-        let (reserved, reserved_total) = self.registry.concurrency(scope, &function.name);
-        let _slot = self
-            .slots
-            .acquire(
-                scope,
-                &function.name,
-                reserved,
-                reserved_total,
-                self.config.account_concurrency,
-            )
-            .inspect_err(|_| {
-                if let Some(metrics) = &self.config.function_metrics {
-                    metrics.throttled(&scope.region, &function.name, &function.version);
-                }
-            })?;
+        let _slot = match held {
+            Some(slot) => slot,
+            None => {
+                let (reserved, reserved_total) = self.registry.concurrency(scope, &function.name);
+                self.slots
+                    .acquire(
+                        scope,
+                        &function.name,
+                        reserved,
+                        reserved_total,
+                        self.config.account_concurrency,
+                    )
+                    .inspect_err(|_| {
+                        if let Some(metrics) = &self.config.function_metrics {
+                            metrics.throttled(&scope.region, &function.name, &function.version);
+                        }
+                    })?
+            }
+        };
         let request_id = request.request_id.unwrap_or_else(nubo_wire::new_request_id);
 
         let mut env = match self.pool.take(&function) {

@@ -1,7 +1,9 @@
 //! Concurrency slots: Lambda's concurrency model, per scope (each region of each account has its
 //! own limit, as on AWS). A function with reserved concurrency runs within it (0 disables the
 //! function); the others share what the reservations leave of the limit. A [`Slot`] is held for
-//! the whole invocation and gives its place back when dropped, however the invocation ends.
+//! the whole invocation and gives its place back when dropped, however the invocation ends, and
+//! says so ([`Slots::freed`]): the asynchronous dispatcher waits for that instead of retrying
+//! throttled deliveries.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +11,7 @@ use std::sync::Arc;
 
 use nubo_wire::Scope;
 use parking_lot::RwLock;
+use tokio::sync::Notify;
 
 use crate::InvokeError;
 
@@ -37,26 +40,35 @@ impl ScopeSlots {
 /// Every scope's slots.
 #[derive(Default)]
 pub(crate) struct Slots {
-    active: AtomicUsize,
+    shared: Arc<Shared>,
     scopes: RwLock<HashMap<Scope, Arc<ScopeSlots>>>,
+}
+
+/// What every slot reports back to.
+#[derive(Default)]
+struct Shared {
+    active: AtomicUsize,
+    /// Signalled (one stored permit) whenever a slot is given back.
+    freed: Notify,
 }
 
 /// A taken slot; dropping it releases the account-wide count and the function's or the
 /// unreserved pool's.
-pub(crate) struct Slot<'a> {
-    active: &'a AtomicUsize,
+pub(crate) struct Slot {
+    shared: Arc<Shared>,
     scope: Arc<ScopeSlots>,
     /// The function's own count when it has a reservation; else the slot is the scope's.
     reserved: Option<Arc<AtomicUsize>>,
 }
 
-impl Drop for Slot<'_> {
+impl Drop for Slot {
     fn drop(&mut self) {
-        self.active.fetch_sub(1, Ordering::AcqRel);
+        self.shared.active.fetch_sub(1, Ordering::AcqRel);
         match &self.reserved {
             Some(counter) => counter.fetch_sub(1, Ordering::AcqRel),
             None => self.scope.unreserved.fetch_sub(1, Ordering::AcqRel),
         };
+        self.shared.freed.notify_one();
     }
 }
 
@@ -81,40 +93,33 @@ impl Slots {
         reserved: Option<u32>,
         reserved_total: usize,
         limit: usize,
-    ) -> Result<Slot<'_>, InvokeError> {
-        self.active.fetch_add(1, Ordering::AcqRel);
+    ) -> Result<Slot, InvokeError> {
         let slots = self.scope(scope);
-        match reserved {
-            Some(reserved) => {
-                let counter = slots.function(name);
-                let previous = counter.fetch_add(1, Ordering::AcqRel);
-                let slot = Slot {
-                    active: &self.active,
-                    scope: slots,
-                    reserved: Some(counter),
-                };
-                if previous >= reserved as usize {
-                    return Err(InvokeError::Throttled {
-                        reason: "ReservedFunctionConcurrentInvocationLimitExceeded",
-                    });
-                }
-                Ok(slot)
-            }
-            None => {
-                let previous = slots.unreserved.fetch_add(1, Ordering::AcqRel);
-                let slot = Slot {
-                    active: &self.active,
-                    scope: slots,
-                    reserved: None,
-                };
-                if previous >= limit.saturating_sub(reserved_total) {
-                    return Err(InvokeError::Throttled {
-                        reason: "ConcurrentInvocationLimitExceeded",
-                    });
-                }
-                Ok(slot)
-            }
+        // Counted first, then checked, so two racing callers cannot both take the last slot; a
+        // refused count is taken back without signalling `freed` (nothing was given back).
+        let (counter, limit, reason) = match reserved {
+            Some(reserved) => (
+                Some(slots.function(name)),
+                reserved as usize,
+                "ReservedFunctionConcurrentInvocationLimitExceeded",
+            ),
+            None => (
+                None,
+                limit.saturating_sub(reserved_total),
+                "ConcurrentInvocationLimitExceeded",
+            ),
+        };
+        let count = counter.as_deref().unwrap_or(&slots.unreserved);
+        if count.fetch_add(1, Ordering::AcqRel) >= limit {
+            count.fetch_sub(1, Ordering::AcqRel);
+            return Err(InvokeError::Throttled { reason });
         }
+        self.shared.active.fetch_add(1, Ordering::AcqRel);
+        Ok(Slot {
+            shared: self.shared.clone(),
+            scope: slots,
+            reserved: counter,
+        })
     }
 
     /// How many more invocations of `name` would get a slot now (the same rules as
@@ -140,7 +145,14 @@ impl Slots {
 
     /// Invocations running now, in every scope.
     pub(crate) fn active(&self) -> usize {
-        self.active.load(Ordering::Acquire)
+        self.shared.active.load(Ordering::Acquire)
+    }
+
+    /// Resolves once a slot has been given back since the last time it resolved (one stored
+    /// wake-up, so a release while nobody waits is not lost). One consumer: the asynchronous
+    /// dispatcher.
+    pub(crate) async fn freed(&self) {
+        self.shared.freed.notified().await;
     }
 }
 
@@ -181,5 +193,26 @@ mod tests {
         drop((a, b, west, reserved));
         assert_eq!(slots.active(), 0);
         assert!(slots.acquire(&east, "h", None, 1, 3).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_released_slot_wakes_whoever_waits_for_one() {
+        let slots = Arc::new(Slots::default());
+        let east = scope("us-east-1");
+        let held = slots.acquire(&east, "r", Some(1), 1, 3).unwrap();
+        // A refused acquire gives nothing back, so it wakes no one.
+        assert!(slots.acquire(&east, "r", Some(1), 1, 3).is_err());
+        let waiter = {
+            let slots = slots.clone();
+            tokio::spawn(async move { slots.freed().await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        drop(held);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(slots.acquire(&east, "r", Some(1), 1, 3).is_ok());
     }
 }

@@ -138,3 +138,78 @@ pub async fn queues_enqueue_is_idempotent(backend: &dyn Backend) {
     assert_eq!(queues.messages("other").await.unwrap().len(), 1);
     assert_eq!(queues.messages("q").await.unwrap().len(), 1);
 }
+
+/// Batches submitted without waiting in between commit in submission order: a message enqueued,
+/// then rescheduled, then removed in three unawaited submissions ends removed.
+pub async fn queues_commit_in_submission_order(backend: &dyn Backend) {
+    let queues = backend.open().await.queues;
+    let mut commits = Vec::new();
+    for n in 0..50 {
+        let id = format!("m{n}");
+        commits.push(queues.submit(vec![enqueue("ordered", message(&id, b"{}"))]));
+        commits.push(queues.submit(vec![QueueOp::Reschedule {
+            queue: "ordered".into(),
+            id: id.clone(),
+            attempts: 1,
+            not_before_ms: 7,
+        }]));
+        if n % 2 == 0 {
+            commits.push(queues.submit(vec![remove("ordered", &id)]));
+        }
+    }
+    for commit in commits {
+        commit.await.unwrap();
+    }
+    let left = queues.messages("ordered").await.unwrap();
+    let expected: Vec<String> = (1..50).step_by(2).map(|n| format!("m{n}")).collect();
+    assert_eq!(ids(&left), expected);
+    assert!(left.iter().all(|m| m.attempts == 1 && m.not_before_ms == 7));
+}
+
+/// An invalid batch submitted between valid ones (likely the same group commit) fails alone.
+pub async fn queues_group_commit_isolates_a_bad_batch(backend: &dyn Backend) {
+    let queues = backend.open().await.queues;
+    let first = queues.submit(vec![enqueue("mixed", message("a", b"{}"))]);
+    let bad = queues.submit(vec![
+        enqueue("mixed", message("b", b"{}")),
+        enqueue("mixed", message("", b"{}")),
+    ]);
+    let last = queues.submit(vec![enqueue("mixed", message("c", b"{}"))]);
+    let bad = bad.await;
+    assert!(matches!(bad, Err(StoreError::Invalid(_))), "{bad:?}");
+    first.await.unwrap();
+    last.await.unwrap();
+    assert_eq!(ids(&queues.messages("mixed").await.unwrap()), ["a", "c"]);
+}
+
+/// Many tasks submitting at once (the group-commit case): every acknowledged batch is there,
+/// after a reopen.
+pub async fn queues_concurrent_submitters_all_land(backend: &dyn Backend) {
+    {
+        let queues = backend.open().await.queues;
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in 0..8 {
+            let queues = queues.clone();
+            tasks.spawn(async move {
+                for n in 0..40 {
+                    let id = format!("w{worker}-{n}");
+                    queues
+                        .apply(vec![enqueue("busy", message(&id, b"{}"))])
+                        .await
+                        .unwrap();
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+    }
+    let queues = backend.open().await.queues;
+    let mut all: Vec<String> = ids(&queues.messages("busy").await.unwrap())
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 320);
+}

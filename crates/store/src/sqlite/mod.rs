@@ -9,9 +9,12 @@
 //! Every write transaction is `BEGIN IMMEDIATE`: it takes SQLite's single write lock up front and
 //! waits for it under the busy timeout, instead of starting as a reader and failing with
 //! "database is locked" when it tries to upgrade while the queue or the log writer is committing.
-//! Each call runs on tokio's blocking pool ([`crate::blocking::run`]), never on a runtime worker.
+//! Queue batches are committed by one thread of their own that group-commits them
+//! ([`group_commit`]); every other call runs on tokio's blocking pool ([`crate::blocking::run`]),
+//! never on a runtime worker.
 
 mod documents;
+mod group_commit;
 mod logs;
 mod queues;
 mod schema;
@@ -29,6 +32,8 @@ use crate::StoreError;
 /// SQLite-backed [`crate::Documents`], [`crate::Queues`] and [`crate::Logs`].
 pub struct SqliteStore {
     inner: Arc<Inner>,
+    /// The queue's group-commit thread (it stops when the store is dropped).
+    committer: std::sync::mpsc::Sender<group_commit::Submission>,
 }
 
 struct Inner {
@@ -96,14 +101,14 @@ impl SqliteStore {
         schema::prepare(&mut documents)?;
         let queues = open_connection(path, "FULL")?;
         let logs = open_connection(path, "NORMAL")?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                documents: Mutex::new(documents),
-                queues: Mutex::new(queues),
-                logs: Mutex::new(logs),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            path: path.to_path_buf(),
+            documents: Mutex::new(documents),
+            queues: Mutex::new(queues),
+            logs: Mutex::new(logs),
+        });
+        let committer = group_commit::start(inner.clone())?;
+        Ok(Self { inner, committer })
     }
 
     /// The database file.

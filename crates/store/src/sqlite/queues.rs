@@ -1,20 +1,33 @@
 //! Queues in SQLite: one table of messages for every queue, written on the connection with
-//! `synchronous = FULL`, so a batch is on disk when `apply` returns.
+//! `synchronous = FULL`, so a batch is on disk when its commit is acknowledged. Batches go to
+//! the group-commit thread ([`super::group_commit`]), which folds whatever gathers while one
+//! transaction syncs into the next.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Transaction};
+use tokio::sync::oneshot;
 
-use super::{db, write_transaction, Inner, SqliteStore};
+use super::group_commit::Submission;
+use super::{db, Inner, SqliteStore};
 use crate::{Message, QueueOp, Queues, StoreError};
 
-fn pick(inner: &Inner) -> &parking_lot::Mutex<Connection> {
+fn pick(inner: &Inner) -> &parking_lot::Mutex<rusqlite::Connection> {
     &inner.queues
+}
+
+fn stopped() -> StoreError {
+    StoreError::Backend("the queue commit thread has stopped".into())
 }
 
 #[async_trait]
 impl Queues for SqliteStore {
-    async fn apply(&self, ops: Vec<QueueOp>) -> Result<(), StoreError> {
-        self.with(pick, move |conn| apply(conn, &ops)).await
+    fn submit(&self, ops: Vec<QueueOp>) -> crate::Commit {
+        let (done, outcome) = oneshot::channel();
+        let sent = self.committer.send(Submission { ops, done });
+        Box::pin(async move {
+            sent.map_err(|_| stopped())?;
+            outcome.await.map_err(|_| stopped())?
+        })
     }
 
     async fn messages(&self, queue: &str) -> Result<Vec<Message>, StoreError> {
@@ -43,12 +56,9 @@ impl Queues for SqliteStore {
     }
 }
 
-fn apply(conn: &mut Connection, ops: &[QueueOp]) -> Result<(), StoreError> {
-    let tx = write_transaction(conn)?;
+/// One batch's ops inside the group's transaction (already checked by the caller).
+pub(super) fn apply_ops(tx: &Transaction<'_>, ops: &[QueueOp]) -> Result<(), StoreError> {
     for op in ops {
-        // Checked inside the transaction: an invalid op anywhere in the batch rolls back the ops
-        // before it (the transaction is dropped uncommitted).
-        op.check()?;
         match op {
             QueueOp::Enqueue { queue, message } => {
                 tx.prepare_cached(
@@ -89,5 +99,5 @@ fn apply(conn: &mut Connection, ops: &[QueueOp]) -> Result<(), StoreError> {
             }
         }
     }
-    tx.commit().map_err(db)
+    Ok(())
 }
