@@ -311,7 +311,11 @@ impl RuntimeCatalog {
                 let bootstrap = dir.join("bootstrap.py").display().to_string();
                 let template = dir.join("template.py").display().to_string();
                 let flags = |script| vec!["-u".into(), "-S".into(), script];
-                (dir, flags(bootstrap), Some((program.clone(), flags(template))))
+                (
+                    dir,
+                    flags(bootstrap),
+                    Some((program.clone(), flags(template))),
+                )
             }
         };
         Launch {

@@ -105,7 +105,10 @@ pub(super) async fn rows(args: &BenchArgs, nubo: &Path) -> anyhow::Result<Vec<Ro
         "Idle {runtime} environments ({n} per server): PSS of every process the server started \
          (helper, network stack, template and its forks), per environment.\n\n| start | PSS per environment |\n|---|---|"
     )];
-    for (label, server, client) in [("forked from the template", &forked, &on), ("plain (--templates off)", &plain, &off)] {
+    for (label, server, client) in [
+        ("forked from the template", &forked, &on),
+        ("plain (--templates off)", &plain, &off),
+    ] {
         create_function(client, "bench-idle", runtime, "app.handler", &sleeper).await?;
         let mut calls = tokio::task::JoinSet::new();
         for _ in 0..n {
@@ -119,7 +122,10 @@ pub(super) async fn rows(args: &BenchArgs, nubo: &Path) -> anyhow::Result<Vec<Ro
         let server_pid = server._child.id().context("server pid")?;
         // Before the burst; the cold starts' last environment is counted too (one in n + 1).
         let kb: u64 = descendants(server_pid).iter().map(|pid| pss_kb(*pid)).sum();
-        lines.push(format!("| {label} | {:.1} MB (all {kb} kB ÷ {n}) |", kb as f64 / 1024.0 / n as f64));
+        lines.push(format!(
+            "| {label} | {:.1} MB (all {kb} kB ÷ {n}) |",
+            kb as f64 / 1024.0 / n as f64
+        ));
     }
     // Burst: BURST concurrent calls of a function with no environment yet.
     let mut burst = Vec::new();
@@ -132,7 +138,9 @@ pub(super) async fn rows(args: &BenchArgs, nubo: &Path) -> anyhow::Result<Vec<Ro
             let client = server.client();
             calls.spawn(async move {
                 let start = Instant::now();
-                invoke(&client, "bench-burst", false).await.map(|_| start.elapsed())
+                invoke(&client, "bench-burst", false)
+                    .await
+                    .map(|_| start.elapsed())
             });
         }
         let mut latencies = Vec::new();

@@ -263,7 +263,8 @@ fn run(plan: &Plan, control: Option<OwnedFd>) -> Result<Never, String> {
         // The holder exits 0 after passing on the status of the runtime it held for.
         let mut reported = [0u8; 5];
         if from_child.read_exact(&mut reported).is_ok() && reported[0] == b'S' {
-            status = libc::c_int::from_ne_bytes([reported[1], reported[2], reported[3], reported[4]]);
+            status =
+                libc::c_int::from_ne_bytes([reported[1], reported[2], reported[3], reported[4]]);
         }
     }
     drop(from_child);

@@ -146,7 +146,9 @@ fn start(launch: &TemplateLaunch) -> std::io::Result<Running> {
     let mut ready = [0u8; 1];
     running.socket.read_exact(&mut ready)?;
     if ready[0] != b'R' {
-        return Err(std::io::Error::other("the template said something else than ready"));
+        return Err(std::io::Error::other(
+            "the template said something else than ready",
+        ));
     }
     // A template that stops reading must not stall the server: requests fail instead.
     running
