@@ -76,22 +76,23 @@ def receive(sock, size, max_fds):
     return data, fds
 
 
-def join(spec, namespaces):
-    """As root on the host: join the environment's cgroups and namespaces but the user one, and
-    make its pid namespace (an empty one cannot be entered): the next fork is its pid 1."""
-    _, mnt, net = namespaces
+def join(spec):
+    """As root on the host: join the environment's cgroups and make its pid namespace (an empty
+    one cannot be entered, so not the holder's): the next fork is its pid 1."""
     me = str(os.getpid())
     for procs in spec["cgroups"]:
         with open(procs, "w") as f:
             f.write(me)
-    checked(LIBC.setns(net, CLONE_NEWNET), "setns(net)")
-    checked(LIBC.setns(mnt, CLONE_NEWNS), "setns(mount)")
     checked(LIBC.unshare(CLONE_NEWPID), "unshare(pid)")
     os.setgroups([])
 
 
-def mount_proc():
-    """The runtime's own /proc (pid 1 of its namespace, still root on the host)."""
+def enter(namespaces):
+    """The runtime, pid 1 of its namespace and still root on the host: into the environment's
+    network and mount namespaces, with its own /proc."""
+    _, mnt, net = namespaces
+    checked(LIBC.setns(net, CLONE_NEWNET), "setns(net)")
+    checked(LIBC.setns(mnt, CLONE_NEWNS), "setns(mount)")
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
     checked(LIBC.mount(b"proc", b"/proc", b"proc", flags, None), "mounting /proc")
 
@@ -114,7 +115,6 @@ def drop(spec, user):
             LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0),
             "installing the seccomp filter",
         )
-    os.chdir(spec["cwd"])
 
 
 def run_runtime(spec):
@@ -156,17 +156,18 @@ def environment(sock):
     os.close(stdout)
     os.close(stderr)
     namespaces = fds[3:]
-    join(spec, namespaces)
+    join(spec)
     runtime = os.fork()
     if runtime == 0:
         try:
             os.close(anchor)
-            mount_proc()
+            enter(namespaces)
             drop(spec, namespaces[0])
             for fd in namespaces:
                 os.close(fd)
             # Changing uids made it undumpable (its /proc/self root's); an exec'd runtime is not.
             checked(LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
+            os.chdir(spec["cwd"])
             run_runtime(spec)
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -181,10 +182,18 @@ def environment(sock):
             sys.stdout.flush()
             os._exit(1)
         os._exit(0)
-    # This process, too, keeps no privilege: it only waits.
+    # This process, too, keeps no privilege: it only waits, as the sandbox helper's smaller
+    # binary if it can (an interpreter's copy-on-write pages cost ~1 MB per environment).
     drop(spec, namespaces[0])
     for fd in namespaces:
         os.close(fd)
+    waiter = spec.get("waiter")
+    if waiter:
+        try:
+            os.set_inheritable(anchor, True)
+            os.execv(waiter[0], waiter + [str(runtime), str(anchor)])
+        except OSError:
+            pass
     status = wait(runtime, anchor)
     try:
         os.write(anchor, struct.pack("=i", status))

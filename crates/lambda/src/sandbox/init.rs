@@ -26,7 +26,7 @@
 
 use std::ffi::{CString, OsString};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -123,8 +123,24 @@ pub(crate) struct Plan {
 /// the anchor socket and the child's namespaces (user, mount, net).
 pub(crate) const HELD: &[u8] = b"H";
 
+/// The first argument after [`super::INIT_ARG`] that makes the binary a forked runtime's waiter
+/// instead (`wait <runtime pid> <anchor fd>`, see [`super::template`]).
+pub(crate) const WAIT_ARG: &str = "wait";
+
 /// The helper's `main`: never returns.
-pub fn main(mut args: impl Iterator<Item = OsString>) -> ! {
+pub fn main(args: impl Iterator<Item = OsString>) -> ! {
+    let mut args = args.peekable();
+    if args.peek().is_some_and(|a| a == WAIT_ARG) {
+        args.next();
+        let numbers: Vec<i32> = args
+            .filter_map(|a| a.to_str().and_then(|a| a.parse().ok()))
+            .collect();
+        if let [runtime, anchor] = numbers[..] {
+            wait_for_runtime(runtime, anchor);
+        }
+        let _ = writeln!(std::io::stderr(), "nubo sandbox: bad waiter arguments");
+        std::process::exit(SETUP_FAILED);
+    }
     let plan: Result<Plan, String> = args
         .next()
         .ok_or_else(|| "missing plan".to_owned())
@@ -468,6 +484,48 @@ fn child_setup(
         .args(&plan.args)
         .exec();
     Err(format!("exec {}: {error}", plan.program.display()))
+}
+
+/// A template fork's last life (it execs this, a smaller process than the interpreter it was):
+/// waits for the runtime it forked and writes its wait status on the anchor; if the anchor closes
+/// first (the environment was dropped), kills the runtime.
+fn wait_for_runtime(runtime: libc::pid_t, anchor: RawFd) -> ! {
+    // SAFETY: pidfd_open(2) with integer arguments.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, runtime, 0) } as libc::c_int;
+    // Without pidfd_open (Linux < 5.3) it only waits: the cgroup kill ends a dropped environment.
+    if pidfd >= 0 {
+        let watch = |fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut watched = [watch(anchor), watch(pidfd)];
+        loop {
+            // SAFETY: poll(2) on two descriptors this process owns.
+            let ret = unsafe { libc::poll(watched.as_mut_ptr(), 2, -1) };
+            if ret == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if ret == -1 || watched[1].revents != 0 {
+                break;
+            }
+            if watched[0].revents != 0 {
+                // SAFETY: kill(2) with integers; the runtime is our unreaped child.
+                unsafe { libc::kill(runtime, libc::SIGKILL) };
+                break;
+            }
+        }
+    }
+    let mut status: libc::c_int = 0;
+    // SAFETY: waitpid(2) writes one int we own; write(2) reads four bytes we own.
+    unsafe {
+        while libc::waitpid(runtime, &mut status, 0) == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+        {}
+        let bytes = status.to_ne_bytes();
+        libc::write(anchor, bytes.as_ptr().cast(), bytes.len());
+        libc::_exit(0)
+    }
 }
 
 /// The holding child's life: says it is ready, then waits for the runtime's parent (the template's

@@ -378,6 +378,11 @@ impl NamespaceSandbox {
             cwd: plan.cwd.clone(),
             env: spec.env.iter().cloned().collect(),
             args: plan.args.clone(),
+            waiter: vec![
+                self.helper.display().to_string(),
+                INIT_ARG.to_owned(),
+                super::init::WAIT_ARG.to_owned(),
+            ],
         };
         Ok(PendingFork {
             socket,

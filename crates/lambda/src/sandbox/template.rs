@@ -174,6 +174,9 @@ pub(crate) struct ForkSpec {
     pub(crate) env: HashMap<String, String>,
     /// The runtime's arguments as a plain start would get them (inside paths).
     pub(crate) args: Vec<String>,
+    /// What the fork execs to wait for the runtime (the helper binary in its waiter mode), to
+    /// which it appends the runtime's pid and the anchor's descriptor.
+    pub(crate) waiter: Vec<String>,
 }
 
 /// An environment whose helper is holding it for a template's fork: what is left to send.
