@@ -200,3 +200,42 @@ impl PendingFork {
         // Dropping the socket ends the document.
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ForkSpec;
+
+    const TEMPLATE: &str = include_str!("../../runtimes/python/template.py");
+
+    #[test]
+    fn the_template_reads_every_field_the_server_sends() {
+        let spec = ForkSpec {
+            cgroups: vec!["/sys/fs/cgroup/memory/x/cgroup.procs".into()],
+            uid: 993,
+            rlimits: vec![("NOFILE", 1024)],
+            seccomp: Some(vec![(6, 0, 0, 0x7fff_0000)]),
+            cwd: "/var/task".into(),
+            env: [("A".to_owned(), "b".to_owned())].into(),
+            args: vec!["-u".into(), "-S".into(), "/var/runtime/bootstrap.py".into()],
+            waiter: vec![
+                "/usr/bin/nubo".into(),
+                "__sandbox-init".into(),
+                "wait".into(),
+            ],
+        };
+        let value = serde_json::to_value(&spec).unwrap();
+        let fields = value.as_object().unwrap();
+        assert_eq!(fields.len(), 8);
+        for field in fields.keys() {
+            let read = format!("spec[\"{field}\"]");
+            let optional = format!("spec.get(\"{field}\")");
+            assert!(
+                TEMPLATE.contains(&read) || TEMPLATE.contains(&optional),
+                "template.py never reads {field}"
+            );
+        }
+        // Rlimits by the `resource` module's names; the seccomp program as plain tuples.
+        assert_eq!(value["rlimits"][0][0], "NOFILE");
+        assert_eq!(value["seccomp"][0][3], 0x7fff_0000);
+    }
+}
