@@ -26,6 +26,7 @@ use nubo_wire::sigv4::Credentials;
 use crate::peer;
 
 mod queues;
+mod templates;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
@@ -65,6 +66,10 @@ pub(crate) struct BenchArgs {
     /// check on the same server).
     #[arg(long)]
     signed_only: bool,
+    /// Run only the template comparison (python cold starts forked from a started template,
+    /// plain, and `python -c pass`, interleaved).
+    #[arg(long)]
+    templates_only: bool,
     /// Run only the SQS figures (send → receive → delete, queue → mapped function).
     #[arg(long)]
     queues_only: bool,
@@ -576,6 +581,15 @@ async fn async_rows(
 
 /// Spawns `program args` to completion `iterations` times.
 fn spawn_baseline(program: &Path, args: &[&str], iterations: usize) -> anyhow::Result<Stats> {
+    spawn_samples(program, args, iterations).map(stats)
+}
+
+/// [`spawn_baseline`]'s samples.
+fn spawn_samples(
+    program: &Path,
+    args: &[&str],
+    iterations: usize,
+) -> anyhow::Result<Vec<Duration>> {
     let mut samples = Vec::with_capacity(iterations);
     for i in 0..iterations + 2 {
         let start = Instant::now();
@@ -589,7 +603,7 @@ fn spawn_baseline(program: &Path, args: &[&str], iterations: usize) -> anyhow::R
             samples.push(start.elapsed());
         }
     }
-    Ok(stats(samples))
+    Ok(samples)
 }
 
 fn parse_init_ms(reply: &Reply) -> Option<f64> {
@@ -650,6 +664,16 @@ async fn cold_starts(
     name: &str,
     iterations: usize,
 ) -> anyhow::Result<(Stats, Stats)> {
+    let (client_side, init) = cold_start_samples(client, name, iterations).await?;
+    Ok((stats(client_side), stats(init)))
+}
+
+/// [`cold_starts`]' samples: (whole invoke, Init Duration).
+async fn cold_start_samples(
+    client: &Client,
+    name: &str,
+    iterations: usize,
+) -> anyhow::Result<(Vec<Duration>, Vec<Duration>)> {
     let mut client_side = Vec::new();
     let mut init = Vec::new();
     for i in 0..iterations + 1 {
@@ -681,7 +705,7 @@ async fn cold_starts(
             parse_init_ms(&reply).context("no Init Duration on a cold start")? / 1000.0,
         ));
     }
-    Ok((stats(client_side), stats(init)))
+    Ok((client_side, init))
 }
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -705,6 +729,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     );
     if args.sandbox_only {
         let rows = sandbox_comparison(&args, &nubo, &bootstrap).await?;
+        return report(&rows, &[], &args.out);
+    }
+    if args.templates_only {
+        let rows = templates::rows(&args, &nubo).await?;
         return report(&rows, &[], &args.out);
     }
     eprintln!("bench: starting nubo serve …");

@@ -169,8 +169,15 @@ impl Environment {
             args,
             substitution,
             runtime_dir,
+            template,
             ..
         } = launch;
+        // Variables the interpreter (or the dynamic loader) reads only when it starts would not
+        // take effect in a fork of a started template: such functions start plainly.
+        let read_at_start = |name: &String| name.starts_with("PYTHON") || name.starts_with("LD_");
+        let template = template
+            .filter(|_| !function.environment.keys().any(read_at_start))
+            .map(|(program, args)| crate::sandbox::TemplateLaunch { program, args });
         let credentials_expire = view.credentials_expire.map(|at| {
             let left = (at - time::OffsetDateTime::now_utc()).max(time::Duration::ZERO);
             Instant::now() + Duration::from_secs(left.whole_seconds() as u64)
@@ -188,12 +195,14 @@ impl Environment {
             endpoint_port: server_port,
             stdout: stdout.into(),
             stderr: stderr.into(),
+            template,
         };
         let started = Instant::now();
         let Spawned {
             mut child,
             cgroups,
             control,
+            fork,
         } = match ctx.sandbox.spawn(spec) {
             Ok(spawned) => spawned,
             Err(e) => return Err(InvokeError::Sandbox(e.to_string())),
@@ -253,6 +262,17 @@ impl Environment {
                 ));
             }
         };
+        if let (Some(fork), Some(control)) = (fork, &control) {
+            let handed = tokio::time::timeout(Duration::from_secs(10), fork.complete(control))
+                .await
+                .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
+            if let Err(e) = handed {
+                kill_process_group(pid);
+                return Err(InvokeError::Sandbox(format!(
+                    "forking the environment from its template: {e}"
+                )));
+            }
+        }
         // The CPU quota starts when init is over, or after the boost at the latest.
         let init_done: Option<InitDone> = cgroups.clone().map(|c| {
             let boosted = c.clone();

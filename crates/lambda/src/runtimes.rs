@@ -75,6 +75,7 @@ pub const DEPRECATED: &[&str] = &[
 
 const PYTHON_BOOTSTRAP: &str = include_str!("../runtimes/python/bootstrap.py");
 const NODE_BOOTSTRAP: &str = include_str!("../runtimes/node/bootstrap.mjs");
+const PYTHON_TEMPLATE: &str = include_str!("../runtimes/python/template.py");
 
 /// True for an identifier on AWS's current list.
 pub fn is_supported(runtime: &str) -> bool {
@@ -135,13 +136,22 @@ pub struct Launch {
     pub family: Family,
     /// The runtime's directory on the host (`LAMBDA_RUNTIME_DIR`).
     pub runtime_dir: PathBuf,
+    /// The template it may be forked from (python): the same interpreter running
+    /// `template.py` beside the bootstrap.
+    pub template: Option<(PathBuf, Vec<String>)>,
 }
 
-/// The family directories under `<data>/runtimes`, each with its bootstrap (if any).
-const FAMILY_DIRS: [(&str, Option<(&str, &str)>); 3] = [
-    ("python", Some(("bootstrap.py", PYTHON_BOOTSTRAP))),
-    ("node", Some(("bootstrap.mjs", NODE_BOOTSTRAP))),
-    ("provided", None),
+/// The family directories under `<data>/runtimes`, each with its files (bootstrap, template).
+const FAMILY_DIRS: [(&str, &[(&str, &str)]); 3] = [
+    (
+        "python",
+        &[
+            ("bootstrap.py", PYTHON_BOOTSTRAP),
+            ("template.py", PYTHON_TEMPLATE),
+        ],
+    ),
+    ("node", &[("bootstrap.mjs", NODE_BOOTSTRAP)]),
+    ("provided", &[]),
 ];
 
 /// An interpreter found on this host.
@@ -167,17 +177,11 @@ impl RuntimeCatalog {
     /// without the AWS SDKs.
     pub fn install(data_dir: &Path, overrides: HashMap<String, PathBuf>) -> std::io::Result<Self> {
         let runtimes_dir = data_dir.join("runtimes");
-        for (family_dir, bootstrap) in FAMILY_DIRS {
+        for (family_dir, files) in FAMILY_DIRS {
             let dir = runtimes_dir.join(family_dir);
             std::fs::create_dir_all(&dir)?;
-            let Some((file, body)) = bootstrap else {
-                continue;
-            };
-            let path = dir.join(file);
-            if std::fs::read_to_string(&path).ok().as_deref() != Some(body) {
-                let tmp = dir.join(format!(".{file}.tmp"));
-                std::fs::write(&tmp, body)?;
-                std::fs::rename(&tmp, &path)?;
+            for (file, body) in files {
+                install_file(&dir, file, body)?;
             }
         }
         // The empty directory the SDK is mounted on inside the sandbox (Lambda's
@@ -279,6 +283,7 @@ impl RuntimeCatalog {
                 substitution: None,
                 family: Family::Provided,
                 runtime_dir: self.runtimes_dir.join("provided"),
+                template: None,
             }),
             Family::Unsupported => Err(InvokeError::InvalidRuntime(format!(
                 "The runtime {runtime} is accepted but cannot run on Nubo yet; use a provided runtime with your own bootstrap"
@@ -292,11 +297,11 @@ impl RuntimeCatalog {
         program: PathBuf,
         substitution: Option<String>,
     ) -> Launch {
-        let (runtime_dir, args) = match family {
+        let (runtime_dir, args, template) = match family {
             Family::Node { .. } => {
                 let dir = self.runtimes_dir.join("node");
                 let bootstrap = dir.join("bootstrap.mjs").display().to_string();
-                (dir, vec![bootstrap])
+                (dir, vec![bootstrap], None)
             }
             // -u: unbuffered output, so log lines reach the pipe before the response is posted.
             // -S: no `site` (its .pth processing costs cold starts); the bootstrap lays out
@@ -304,7 +309,13 @@ impl RuntimeCatalog {
             _ => {
                 let dir = self.runtimes_dir.join("python");
                 let bootstrap = dir.join("bootstrap.py").display().to_string();
-                (dir, vec!["-u".into(), "-S".into(), bootstrap])
+                let template = dir.join("template.py").display().to_string();
+                let flags = |script| vec!["-u".into(), "-S".into(), script];
+                (
+                    dir,
+                    flags(bootstrap),
+                    Some((program.clone(), flags(template))),
+                )
             }
         };
         Launch {
@@ -313,8 +324,21 @@ impl RuntimeCatalog {
             substitution,
             family,
             runtime_dir,
+            template,
         }
     }
+}
+
+/// Writes `body` to `dir/file` unless it is there already (atomically: a running environment may
+/// be reading the old one).
+fn install_file(dir: &Path, file: &str, body: &str) -> std::io::Result<()> {
+    let path = dir.join(file);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(body) {
+        let tmp = dir.join(format!(".{file}.tmp"));
+        std::fs::write(&tmp, body)?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(())
 }
 
 /// The installed version closest to `wanted`; on a tie the newer one.

@@ -78,6 +78,10 @@ pub(crate) struct ServeArgs {
     /// `host` (no namespace: the host's network, Runtime APIs on host loopback ports).
     #[arg(long, env = "NUBO_FUNCTION_NETWORK", value_enum, default_value_t = NetworkChoice::Outbound)]
     function_network: NetworkChoice,
+    /// Fork new python environments from a template interpreter that has already started and
+    /// loaded the runtime (`on`, with the namespace sandbox), or start each one's own (`off`).
+    #[arg(long, env = "NUBO_TEMPLATES", value_enum, default_value_t = Toggle::On)]
+    templates: Toggle,
     /// Deploy every example under this directory (each subdirectory with a function.json).
     #[arg(long, value_name = "DIR")]
     deploy_examples: Option<PathBuf>,
@@ -156,6 +160,12 @@ pub(crate) enum SandboxChoice {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Toggle {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum NetworkChoice {
     Outbound,
     None,
@@ -178,6 +188,7 @@ impl From<NetworkChoice> for FunctionNetwork {
 fn choose_sandbox(
     choice: SandboxChoice,
     network: FunctionNetwork,
+    templates: bool,
     data_dir: &Path,
 ) -> anyhow::Result<Arc<dyn Sandbox>> {
     #[cfg(target_os = "linux")]
@@ -188,6 +199,7 @@ fn choose_sandbox(
                 state_dir: data_dir.join("sandbox"),
                 network,
                 tool_path: std::env::var_os("PATH"),
+                templates,
             })
             .context("preparing the sandbox")?;
         if sandbox.isolates() {
@@ -198,7 +210,7 @@ fn choose_sandbox(
             sandbox.describe()
         );
     }
-    let _ = (choice, network, data_dir);
+    let _ = (choice, network, templates, data_dir);
     Ok(Arc::new(ProcessSandbox))
 }
 
@@ -270,7 +282,12 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         catalog = catalog.with_sdk(Arc::new(RuntimeSdk::open(dir)));
     }
     let catalog = Arc::new(catalog);
-    let sandbox = choose_sandbox(args.sandbox, args.function_network.into(), &args.data_dir)?;
+    let sandbox = choose_sandbox(
+        args.sandbox,
+        args.function_network.into(),
+        args.templates == Toggle::On,
+        &args.data_dir,
+    )?;
     let identity = Arc::new(
         load_identities(
             stores.documents.clone(),

@@ -17,9 +17,10 @@ import os
 import sys
 import time
 
-RUNTIME_API = os.environ["AWS_LAMBDA_RUNTIME_API"]
-TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
 BASE = "/2018-06-01/runtime"
+# Read in `main`, not at import: a template (template.py) imports this module before any
+# environment exists.
+TASK_ROOT = None
 
 _request_id = None
 
@@ -415,17 +416,25 @@ def set_search_path(sdk):
     sys.path[:] = front + [p for p in sys.path if p not in front]
 
 
-def main():
-    # Arguments after the script are Nubo's (where the runtime's boto3 is), not the function's:
-    # sys.argv is left as Lambda's.
-    sdk = sys.argv[1] if len(sys.argv) > 1 else None
-    del sys.argv[1:]
-    client = RuntimeClient(RUNTIME_API)
+def prepare():
+    """What does not depend on the environment: done once in a template, before it forks."""
     if sys.flags.no_site:
         add_site_packages()
     # The bootstrap's own directory is not the user's: the task root goes first instead.
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
         sys.path.pop(0)
+
+
+def main(forked=False):
+    global TASK_ROOT
+    # Arguments after the script are Nubo's (where the runtime's boto3 is), not the function's:
+    # sys.argv is left as Lambda's.
+    sdk = sys.argv[1] if len(sys.argv) > 1 else None
+    del sys.argv[1:]
+    TASK_ROOT = os.environ.get("LAMBDA_TASK_ROOT", os.getcwd())
+    client = RuntimeClient(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    if not forked:
+        prepare()
     set_search_path(sdk)
     if "logging" in sys.modules:
         setup_logging(sys.modules["logging"])

@@ -26,7 +26,7 @@
 
 use std::ffi::{CString, OsString};
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
@@ -112,10 +112,35 @@ pub(crate) struct Plan {
     pub(crate) cwd: PathBuf,
     pub(crate) program: PathBuf,
     pub(crate) args: Vec<String>,
+    /// Build the environment but exec nothing: the child (pid 1 of the namespace) holds it while
+    /// a runtime forked from a template joins it ([`super::template`]), and passes on the exit
+    /// status that runtime's parent reports on the anchor socket.
+    #[serde(default)]
+    pub(crate) hold: bool,
 }
 
+/// What the helper sends on the control socket once a holding child is ready: this payload, then
+/// the anchor socket and the child's namespaces (user, mount, net).
+pub(crate) const HELD: &[u8] = b"H";
+
+/// The first argument after [`super::INIT_ARG`] that makes the binary a forked runtime's waiter
+/// instead (`wait <runtime pid> <anchor fd>`, see [`super::template`]).
+pub(crate) const WAIT_ARG: &str = "wait";
+
 /// The helper's `main`: never returns.
-pub fn main(mut args: impl Iterator<Item = OsString>) -> ! {
+pub fn main(args: impl Iterator<Item = OsString>) -> ! {
+    let mut args = args.peekable();
+    if args.peek().is_some_and(|a| a == WAIT_ARG) {
+        args.next();
+        let numbers: Vec<i32> = args
+            .filter_map(|a| a.to_str().and_then(|a| a.parse().ok()))
+            .collect();
+        if let [runtime, anchor] = numbers[..] {
+            wait_for_runtime(runtime, anchor);
+        }
+        let _ = writeln!(std::io::stderr(), "nubo sandbox: bad waiter arguments");
+        std::process::exit(SETUP_FAILED);
+    }
     let plan: Result<Plan, String> = args
         .next()
         .ok_or_else(|| "missing plan".to_owned())
@@ -184,12 +209,19 @@ fn run(plan: &Plan, control: Option<OwnedFd>) -> Result<Never, String> {
         std::fs::write(procs, pid.to_string())
             .map_err(|e| format!("joining {}: {e}", procs.display()))?;
     }
-    if plan.namespaces.pid {
+    // For a holding child, the template's fork makes the pid namespace (an empty one cannot be
+    // entered): the runtime is its pid 1, as it is here.
+    if plan.namespaces.pid && !plan.hold {
         // SAFETY: unshare(2) takes flags only; this process is single-threaded.
         check(unsafe { libc::unshare(libc::CLONE_NEWPID) }, "unshare(pid)")?;
     }
     let (mut to_parent, mut from_child) =
         UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
+    let anchor = if plan.hold {
+        Some(UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?)
+    } else {
+        None
+    };
     // SAFETY: fork(2) in a single-threaded process; the child continues with ordinary code.
     let child = unsafe { libc::fork() };
     if child == -1 {
@@ -198,7 +230,8 @@ fn run(plan: &Plan, control: Option<OwnedFd>) -> Result<Never, String> {
     if child == 0 {
         drop(from_child);
         drop(control);
-        let error = match child_setup(plan, &mut to_parent, network_ready.as_ref()) {
+        let anchor = anchor.map(|(holder_end, _)| holder_end);
+        let error = match child_setup(plan, &mut to_parent, network_ready.as_ref(), anchor) {
             Ok(never) => match never {},
             Err(e) => e,
         };
@@ -223,8 +256,11 @@ fn run(plan: &Plan, control: Option<OwnedFd>) -> Result<Never, String> {
             }
         }
     }
-    drop(from_child);
     drop(network_ready);
+    if let (Some((holder_end, runtime_end)), Some(control)) = (anchor, &control) {
+        drop(holder_end);
+        hand_over(child, &mut from_child, runtime_end, control)?;
+    }
     if let Some(control) = &control {
         watch(child, control, &plan.runtime_cgroup_procs);
     }
@@ -239,6 +275,15 @@ fn run(plan: &Plan, control: Option<OwnedFd>) -> Result<Never, String> {
             return Err(os_error("waitpid"));
         }
     }
+    if plan.hold {
+        // The holder exits 0 after passing on the status of the runtime it held for.
+        let mut reported = [0u8; 5];
+        if from_child.read_exact(&mut reported).is_ok() && reported[0] == b'S' {
+            status =
+                libc::c_int::from_ne_bytes([reported[1], reported[2], reported[3], reported[4]]);
+        }
+    }
+    drop(from_child);
     if libc::WIFSIGNALED(status) {
         let signal = libc::WTERMSIG(status);
         // SAFETY: resetting a disposition and signalling ourselves: no memory is involved.
@@ -253,6 +298,30 @@ fn run(plan: &Plan, control: Option<OwnedFd>) -> Result<Never, String> {
     } else {
         SETUP_FAILED
     });
+}
+
+/// Waits for the holding child to be ready (its root built, its user namespace mapped, its
+/// network up), then sends the server the anchor socket and the child's namespaces, which the
+/// template's fork joins. If the child failed first, returns quietly: its status says why.
+fn hand_over(
+    child: libc::pid_t,
+    from_child: &mut UnixStream,
+    runtime_end: UnixStream,
+    control: &OwnedFd,
+) -> Result<(), String> {
+    let mut byte = [0u8; 1];
+    if from_child.read_exact(&mut byte).is_err() || byte[0] != b'R' {
+        return Ok(());
+    }
+    let mut namespaces = Vec::new();
+    for name in ["user", "mnt", "net"] {
+        let path = format!("/proc/{child}/ns/{name}");
+        namespaces.push(std::fs::File::open(&path).map_err(|e| format!("opening {path}: {e}"))?);
+    }
+    let mut fds = vec![runtime_end.as_raw_fd()];
+    fds.extend(namespaces.iter().map(AsRawFd::as_raw_fd));
+    super::network::send_fds(control.as_fd(), HELD, &fds)
+        .map_err(|e| format!("handing the environment over: {e}"))
 }
 
 /// Returns once the child has exited, having killed it if the server closed the control socket
@@ -312,6 +381,7 @@ fn child_setup(
     plan: &Plan,
     parent: &mut UnixStream,
     network_ready: Option<&OwnedFd>,
+    anchor: Option<UnixStream>,
 ) -> Result<Never, String> {
     // SAFETY: prctl(2) with integer arguments only.
     unsafe {
@@ -407,10 +477,74 @@ fn child_setup(
         super::seccomp::install(&super::seccomp::program())
             .map_err(|e| format!("installing the seccomp filter: {e}"))?;
     }
+    if let Some(anchor) = anchor {
+        hold(parent, anchor)?;
+    }
     let error = std::process::Command::new(&plan.program)
         .args(&plan.args)
         .exec();
     Err(format!("exec {}: {error}", plan.program.display()))
+}
+
+/// A template fork's last life (it execs this, a smaller process than the interpreter it was):
+/// waits for the runtime it forked and writes its wait status on the anchor; if the anchor closes
+/// first (the environment was dropped), kills the runtime.
+fn wait_for_runtime(runtime: libc::pid_t, anchor: RawFd) -> ! {
+    // SAFETY: pidfd_open(2) with integer arguments.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, runtime, 0) } as libc::c_int;
+    // Without pidfd_open (Linux < 5.3) it only waits: the cgroup kill ends a dropped environment.
+    if pidfd >= 0 {
+        let watch = |fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut watched = [watch(anchor), watch(pidfd)];
+        loop {
+            // SAFETY: poll(2) on two descriptors this process owns.
+            let ret = unsafe { libc::poll(watched.as_mut_ptr(), 2, -1) };
+            if ret == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if ret == -1 || watched[1].revents != 0 {
+                break;
+            }
+            if watched[0].revents != 0 {
+                // SAFETY: kill(2) with integers; the runtime is our unreaped child.
+                unsafe { libc::kill(runtime, libc::SIGKILL) };
+                break;
+            }
+        }
+    }
+    let mut status: libc::c_int = 0;
+    // SAFETY: waitpid(2) writes one int we own; write(2) reads four bytes we own.
+    unsafe {
+        while libc::waitpid(runtime, &mut status, 0) == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+        {}
+        let bytes = status.to_ne_bytes();
+        libc::write(anchor, bytes.as_ptr().cast(), bytes.len());
+        libc::_exit(0)
+    }
+}
+
+/// The holding child's life: says it is ready, then waits for the runtime's parent (the template's
+/// fork) to report the runtime's wait status on the anchor, passes it to the helper and exits.
+/// Its end of the anchor closing (the helper killed it: the server dropped the environment) tells
+/// the runtime's parent to kill the runtime.
+fn hold(parent: &mut UnixStream, mut anchor: UnixStream) -> Result<Never, String> {
+    parent
+        .write_all(b"R")
+        .map_err(|e| format!("saying the environment is ready: {e}"))?;
+    let mut status = [0u8; 4];
+    if anchor.read_exact(&mut status).is_err() {
+        return Err("the runtime's parent ended without a status".into());
+    }
+    let mut report = vec![b'S'];
+    report.extend_from_slice(&status);
+    let _ = parent.write_all(&report);
+    // SAFETY: _exit(2) ends this process at once.
+    unsafe { libc::_exit(0) }
 }
 
 fn mount(
@@ -501,6 +635,8 @@ fn build_root(plan: &Plan) -> Result<(), String> {
     }
     let tmp = root.join("tmp");
     let proc_dir = root.join("proc");
+    // A holding child is not in the runtime's pid namespace: the runtime mounts its own /proc.
+    let mount_proc = !plan.hold;
     // `/opt` is where layers land on Lambda; without layers it is an empty, read-only directory.
     let opt = root.join("opt");
     for dir in [&tmp, &proc_dir, &opt] {
@@ -514,13 +650,15 @@ fn build_root(plan: &Plan) -> Result<(), String> {
         base,
         Some(&size),
     )?;
-    mount(
-        Some(Path::new("proc")),
-        &proc_dir,
-        Some("proc"),
-        base | libc::MS_NOEXEC,
-        None,
-    )?;
+    if mount_proc {
+        mount(
+            Some(Path::new("proc")),
+            &proc_dir,
+            Some("proc"),
+            base | libc::MS_NOEXEC,
+            None,
+        )?;
+    }
     // The skeleton itself is read-only: the function writes to /tmp only.
     mount(
         None,

@@ -25,11 +25,13 @@ pub mod network;
 mod root_files;
 #[cfg(target_os = "linux")]
 mod seccomp;
+pub mod template;
 
 pub use cgroup::Cgroups;
 #[cfg(target_os = "linux")]
 pub use namespace::{NamespaceSandbox, SandboxOptions};
 pub use network::{Control, FunctionNetwork, InsideListeners};
+pub use template::{PendingFork, TemplateLaunch};
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -80,6 +82,9 @@ pub struct SandboxSpec {
     pub stdout: OwnedFd,
     /// Where stderr goes (the same pipe: Lambda logs both).
     pub stderr: OwnedFd,
+    /// A template this runtime may be forked from instead ([`template`]); sandboxes without
+    /// templates spawn `program`.
+    pub template: Option<TemplateLaunch>,
 }
 
 /// Errors starting a sandboxed process.
@@ -108,6 +113,9 @@ pub struct Spawned {
     /// With a private network ([`Sandbox::private_network`]): where the listeners made inside
     /// arrive. Keep it as long as the environment lives: the helper ends it when this closes.
     pub control: Option<Control>,
+    /// Set when the runtime is being forked from a template: complete it (after the listeners)
+    /// for the runtime to start.
+    pub fork: Option<PendingFork>,
 }
 
 /// Starts environment processes.
@@ -181,6 +189,7 @@ impl Sandbox for ProcessSandbox {
             child,
             cgroups: None,
             control: None,
+            fork: None,
         })
     }
 }

@@ -11,6 +11,7 @@ use super::cgroup::{CgroupRoots, PIDS_MAX};
 use super::init::{Bind, Namespaces, Plan};
 use super::network::{FunctionNetwork, NetPlan, Stack, StackKind, RUNTIME_API_INSIDE};
 use super::root_files::{account_files, slirp_resolver};
+use super::template::{ForkSpec, PendingFork, Templates};
 use super::{
     Control, Mount, Sandbox, SandboxError, SandboxSpec, Spawned, INIT_ARG, OPEN_FILES_MAX,
 };
@@ -46,6 +47,8 @@ pub struct SandboxOptions {
     pub network: FunctionNetwork,
     /// Where to look for the user-mode network stacks (`slirp4netns`, `pasta`): the `PATH`.
     pub tool_path: Option<OsString>,
+    /// Fork python environments from templates (`--templates`), when the namespaces allow it.
+    pub templates: bool,
 }
 
 /// The network environments get.
@@ -70,6 +73,8 @@ pub struct NamespaceSandbox {
     symlinks: Vec<(PathBuf, PathBuf)>,
     network: Network,
     seccomp: bool,
+    /// Runtimes forked from templates (user, pid and mount namespaces needed).
+    templates: Option<Arc<Templates>>,
     description: String,
 }
 
@@ -114,6 +119,7 @@ impl NamespaceSandbox {
             symlinks,
             network: Network::default(),
             seccomp: false,
+            templates: None,
             description: String::new(),
         };
         let candidates = [
@@ -159,6 +165,14 @@ impl NamespaceSandbox {
         match sandbox.try_plan(&plan) {
             Ok(()) => sandbox.seccomp = true,
             Err(e) => refused.push(format!("seccomp: {e}")),
+        }
+        let all = Namespaces {
+            user: true,
+            pid: true,
+            mount: true,
+        };
+        if options.templates && sandbox.namespaces == all {
+            sandbox.templates = Some(Arc::new(Templates::default()));
         }
         sandbox.description = sandbox.describe_pieces(&refused, &failures);
         Ok(sandbox)
@@ -312,6 +326,9 @@ impl NamespaceSandbox {
             ));
         }
         parts.push(format!("rlimits: {}", rlimits.join(", ")));
+        if self.templates.is_some() {
+            parts.push("python runtimes forked from a started template".into());
+        }
         let mut refusals: Vec<String> = refused.to_vec();
         if !failures.is_empty()
             && self.namespaces
@@ -327,6 +344,52 @@ impl NamespaceSandbox {
             parts.push(format!("refused: {}", refusals.join("; ")));
         }
         parts.join("; ")
+    }
+
+    /// What a template's fork needs to enter the environment `plan` builds.
+    fn pending_fork(
+        &self,
+        plan: &Plan,
+        spec: &SandboxSpec,
+        socket: std::os::unix::net::UnixStream,
+    ) -> Result<PendingFork, SandboxError> {
+        let error = |source: std::io::Error| SandboxError::Spawn {
+            program: spec.program.display().to_string(),
+            source,
+        };
+        let mut rlimits = vec![("NOFILE", OPEN_FILES_MAX)];
+        rlimits.extend(plan.rlimit_as.map(|limit| ("AS", limit)));
+        rlimits.extend(plan.rlimit_nproc.map(|limit| ("NPROC", limit)));
+        let document = ForkSpec {
+            cgroups: plan
+                .cgroup_procs
+                .iter()
+                .chain(&plan.runtime_cgroup_procs)
+                .cloned()
+                .collect(),
+            uid: plan.uid,
+            rlimits,
+            seccomp: self.seccomp.then(|| {
+                super::seccomp::program()
+                    .iter()
+                    .map(|f| (f.code, f.jt, f.jf, f.k))
+                    .collect()
+            }),
+            cwd: plan.cwd.clone(),
+            env: spec.env.iter().cloned().collect(),
+            args: plan.args.clone(),
+            waiter: vec![
+                self.helper.display().to_string(),
+                INIT_ARG.to_owned(),
+                super::init::WAIT_ARG.to_owned(),
+            ],
+        };
+        Ok(PendingFork {
+            socket,
+            spec: serde_json::to_vec(&document).map_err(|e| error(std::io::Error::other(e)))?,
+            stdout: spec.stdout.try_clone().map_err(error)?,
+            stderr: spec.stderr.try_clone().map_err(error)?,
+        })
     }
 
     /// True when at least one namespace or cgroup was granted.
@@ -423,6 +486,7 @@ impl NamespaceSandbox {
                 .then(|| (u64::from(memory_mb) + 1024) * 1024 * 1024),
             rlimit_nproc: (self.cgroups.pids.is_none() && self.namespaces.mount)
                 .then_some(u64::from(PIDS_MAX)),
+            hold: false,
             cwd: PathBuf::from(translate(&what.code_dir.display().to_string())),
             program: PathBuf::from(translate(&program.display().to_string())),
             args: what.args.iter().map(|a| translate(a)).collect(),
@@ -499,6 +563,17 @@ impl Sandbox for NamespaceSandbox {
             ));
         }
         plan.control = true;
+        let fork = match (&self.templates, &spec.template) {
+            (Some(templates), Some(launch)) => templates.fork(launch),
+            _ => None,
+        };
+        let fork = match fork {
+            Some(socket) => {
+                plan.hold = true;
+                Some(self.pending_fork(&plan, &spec, socket)?)
+            }
+            None => None,
+        };
         let (server_end, helper_end) =
             std::os::unix::net::UnixStream::pair().map_err(|source| SandboxError::Spawn {
                 program: self.helper.display().to_string(),
@@ -523,6 +598,7 @@ impl Sandbox for NamespaceSandbox {
         match command.spawn() {
             Ok(child) => Ok(Spawned {
                 child,
+                fork,
                 cgroups,
                 control: Some(
                     Control::new(server_end).map_err(|source| SandboxError::Spawn {

@@ -239,10 +239,42 @@ impl Control {
 }
 
 #[cfg(target_os = "linux")]
+impl Control {
+    /// Waits for a holding helper's hand-over ([`super::init::HELD`]): the anchor socket, then
+    /// the environment's namespaces (user, mount, net).
+    pub(crate) async fn held(&self) -> io::Result<Vec<OwnedFd>> {
+        let raw = self.0.as_raw_fd();
+        loop {
+            self.0.readable().await?;
+            match self
+                .0
+                .try_io(tokio::io::Interest::READABLE, || receive_fds(raw, 8))
+            {
+                Ok((payload, fds)) if payload == super::init::HELD && fds.len() == 4 => {
+                    return Ok(fds)
+                }
+                Ok(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the sandbox helper ended before the environment was ready (see the function's log)",
+                    ))
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 #[cfg(not(target_os = "linux"))]
 impl Control {
     /// Only Linux gives environments a network of their own.
     pub async fn listeners(&self) -> io::Result<InsideListeners> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Only Linux holds environments for templates.
+    pub(crate) async fn held(&self) -> io::Result<Vec<OwnedFd>> {
         Err(io::ErrorKind::Unsupported.into())
     }
 }
