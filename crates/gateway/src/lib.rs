@@ -127,6 +127,8 @@ pub struct Gateway {
     account_bucket: plane::throttle::TokenBucket,
     config: GatewayConfig,
     identity: Arc<IdentityRegistry>,
+    /// JWT authorizers' issuer keys.
+    jwks: http_api::jwt::KeyCache,
 }
 
 impl Gateway {
@@ -180,6 +182,7 @@ impl Gateway {
             ),
             config,
             identity,
+            jwks: http_api::jwt::KeyCache::default(),
         }))
     }
 

@@ -19,6 +19,8 @@ use crate::write_through::{scoped_key, Mirrored, WriteGuard};
 use crate::GatewayError;
 
 pub mod apis;
+pub mod authorizers;
+pub mod jwt;
 pub mod deployments;
 pub mod integrations;
 pub mod model;

@@ -23,6 +23,7 @@ mod custom;
 pub mod events;
 mod iam;
 mod integrate;
+mod jwt;
 pub mod mapping;
 pub mod phases;
 pub mod reject;

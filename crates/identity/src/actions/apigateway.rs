@@ -106,17 +106,30 @@ pub(super) const RULES: &[Rule] = &[
         "/restapis/{RestApiId}/stages/{StageName}"
     ),
     apigw!("REST.DeleteStage", "DELETE", "/restapis/{RestApiId}/stages/{StageName}"),
-    apigw!("CreateAuthorizer", "POST", "/restapis/{RestApiId}/authorizers"),
-    apigw!("GetAuthorizers", "GET", "/restapis/{RestApiId}/authorizers"),
+    apigw!("REST.CreateAuthorizer", "POST", "/restapis/{RestApiId}/authorizers"),
+    apigw!("REST.GetAuthorizers", "GET", "/restapis/{RestApiId}/authorizers"),
     apigw!(
-        "GetAuthorizer",
+        "REST.GetAuthorizer",
         "GET",
         "/restapis/{RestApiId}/authorizers/{AuthorizerId}"
     ),
     apigw!(
-        "DeleteAuthorizer",
+        "REST.DeleteAuthorizer",
         "DELETE",
         "/restapis/{RestApiId}/authorizers/{AuthorizerId}"
+    ),
+    apigw!("CreateAuthorizer", "POST", "/apis/{ApiId}/authorizers"),
+    apigw!("GetAuthorizers", "GET", "/apis/{ApiId}/authorizers"),
+    apigw!("GetAuthorizer", "GET", "/apis/{ApiId}/authorizers/{AuthorizerId}"),
+    apigw!(
+        "UpdateAuthorizer",
+        "PATCH",
+        "/apis/{ApiId}/authorizers/{AuthorizerId}"
+    ),
+    apigw!(
+        "DeleteAuthorizer",
+        "DELETE",
+        "/apis/{ApiId}/authorizers/{AuthorizerId}"
     ),
     apigw!("TagResource", "PUT", "/tags/{ResourceArn}"),
     apigw!("GetTags", "GET", "/tags/{ResourceArn}"),
