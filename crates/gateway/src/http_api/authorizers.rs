@@ -87,7 +87,12 @@ pub struct AuthorizerInput {
 }
 
 fn check_source(source: &str) -> Result<(), GatewayError> {
-    let known = ["$request.header.", "$request.querystring.", "$context.", "$stageVariables."];
+    let known = [
+        "$request.header.",
+        "$request.querystring.",
+        "$context.",
+        "$stageVariables.",
+    ];
     if known
         .iter()
         .any(|p| source.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
@@ -112,7 +117,10 @@ fn validate(record: &AuthorizerRecord) -> Result<(), GatewayError> {
     match record.authorizer_type.as_str() {
         "JWT" => {
             let config = record.jwt_configuration.as_ref();
-            if config.and_then(|c| c.issuer.as_deref()).is_none_or(str::is_empty) {
+            if config
+                .and_then(|c| c.issuer.as_deref())
+                .is_none_or(str::is_empty)
+            {
                 return Err(GatewayError::bad_request(
                     "JwtConfiguration.Issuer is required for a JWT authorizer",
                 ));
@@ -224,14 +232,20 @@ impl ApiResource for AuthorizerRecord {
     }
 
     /// UpdateAuthorizer.
-    fn update(doc: &mut ApiDocument, id: &str, input: AuthorizerInput) -> Result<Self, GatewayError> {
+    fn update(
+        doc: &mut ApiDocument,
+        id: &str,
+        input: AuthorizerInput,
+    ) -> Result<Self, GatewayError> {
         let mut record = Self::find(doc, id)?.clone();
         apply(&mut record, input)?;
         // A route's authorization type must keep matching its authorizer's kind.
         let kind = route_kind(&record.authorizer_type);
-        if doc.routes.values().any(|r| {
-            r.authorizer_id.as_deref() == Some(id) && r.authorization_type != kind
-        }) {
+        if doc
+            .routes
+            .values()
+            .any(|r| r.authorizer_id.as_deref() == Some(id) && r.authorization_type != kind)
+        {
             return Err(GatewayError::bad_request(format!(
                 "Authorizer {id} is used by routes of another authorization type"
             )));
@@ -291,7 +305,12 @@ mod tests {
         let created = AuthorizerRecord::create(&mut doc, jwt()).unwrap();
         assert_eq!(created.authorizer_type, "JWT");
         let mut no_audience = jwt();
-        no_audience.jwt_configuration.as_mut().unwrap().audience.clear();
+        no_audience
+            .jwt_configuration
+            .as_mut()
+            .unwrap()
+            .audience
+            .clear();
         assert!(AuthorizerRecord::create(&mut doc, no_audience).is_err());
         let lambda = AuthorizerInput {
             name: Some("l".into()),

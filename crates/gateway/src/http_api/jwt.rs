@@ -250,17 +250,18 @@ pub fn verify(
     validation.validate_aud = false;
     validation.validate_nbf = true;
     validation.required_spec_claims = ["exp".to_owned()].into_iter().collect();
-    let data = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|e| {
-        use jsonwebtoken::errors::ErrorKind;
-        match e.kind() {
-            ErrorKind::ExpiredSignature => JwtError::Expired,
-            ErrorKind::ImmatureSignature => JwtError::NotYetValid,
-            ErrorKind::MissingRequiredClaim(_) => JwtError::NoExpiry,
-            ErrorKind::InvalidAlgorithm => JwtError::Algorithm,
-            ErrorKind::InvalidSignature => JwtError::Signature,
-            _ => JwtError::Malformed,
-        }
-    })?;
+    let data =
+        jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => JwtError::Expired,
+                ErrorKind::ImmatureSignature => JwtError::NotYetValid,
+                ErrorKind::MissingRequiredClaim(_) => JwtError::NoExpiry,
+                ErrorKind::InvalidAlgorithm => JwtError::Algorithm,
+                ErrorKind::InvalidSignature => JwtError::Signature,
+                _ => JwtError::Malformed,
+            }
+        })?;
     let claims = data.claims;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -289,7 +290,10 @@ pub fn verify(
         _ => Vec::new(),
     };
     Ok(Verified {
-        claims: claims.iter().map(|(k, v)| (k.clone(), claim_string(v))).collect(),
+        claims: claims
+            .iter()
+            .map(|(k, v)| (k.clone(), claim_string(v)))
+            .collect(),
         scopes,
     })
 }
@@ -310,7 +314,10 @@ mod tests {
         let aud = vec!["api".to_owned()];
         let claims = |v: Value| v.as_object().unwrap().clone();
         assert!(audience_matches(&claims(json!({"aud": "api"})), &aud));
-        assert!(audience_matches(&claims(json!({"aud": ["x", "api"]})), &aud));
+        assert!(audience_matches(
+            &claims(json!({"aud": ["x", "api"]})),
+            &aud
+        ));
         assert!(audience_matches(&claims(json!({"client_id": "api"})), &aud));
         assert!(!audience_matches(
             &claims(json!({"aud": "x", "client_id": "api"})),

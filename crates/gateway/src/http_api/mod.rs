@@ -20,9 +20,9 @@ use crate::GatewayError;
 
 pub mod apis;
 pub mod authorizers;
-pub mod jwt;
 pub mod deployments;
 pub mod integrations;
+pub mod jwt;
 pub mod model;
 pub mod openapi;
 mod patch;

@@ -120,7 +120,9 @@ impl Gateway {
     async fn fetch_json(&self, url: &str) -> Result<serde_json::Value, String> {
         let uri: http::Uri = url.parse().map_err(|e| format!("invalid URL {url}: {e}"))?;
         if uri.scheme_str() != Some("http") {
-            return Err(format!("{url}: only http:// issuers can be fetched (no TLS client yet)"));
+            return Err(format!(
+                "{url}: only http:// issuers can be fetched (no TLS client yet)"
+            ));
         }
         let body: GatewayBody = Empty::<Bytes>::new()
             .map_err(|never| -> BoxError { match never {} })

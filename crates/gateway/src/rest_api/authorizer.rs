@@ -175,7 +175,11 @@ impl CompiledAuthorizer {
             .collect();
         Some(Self {
             id: record.id.clone(),
-            format: if token { Format::Token } else { Format::Request },
+            format: if token {
+                Format::Token
+            } else {
+                Format::Request
+            },
             function,
             sources,
             ttl: Duration::from_secs(record.authorizer_result_ttl_in_seconds.unwrap_or(300) as u64),
@@ -216,7 +220,9 @@ impl CompiledAuthorizer {
             },
             function,
             sources,
-            ttl: Duration::from_secs(record.authorizer_result_ttl_in_seconds.unwrap_or(0).max(0) as u64),
+            ttl: Duration::from_secs(
+                record.authorizer_result_ttl_in_seconds.unwrap_or(0).max(0) as u64
+            ),
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -357,7 +363,8 @@ mod tests {
                 .allowed
         );
         assert!(decide(&serde_json::json!({"x": 1}), arn).is_none());
-        let simple = decide_simple(&serde_json::json!({"isAuthorized": true, "context": {"a": {"b": 1}}}));
+        let simple =
+            decide_simple(&serde_json::json!({"isAuthorized": true, "context": {"a": {"b": 1}}}));
         assert!(simple.unwrap().allowed);
         assert!(decide_simple(&serde_json::json!({"isAuthorized": "yes"})).is_none());
     }

@@ -317,7 +317,11 @@ impl<'a> Env<'a> {
                 let values: Vec<Value> = if from <= to {
                     (from..=to).take(MAX_ITERATIONS).map(Value::from).collect()
                 } else {
-                    (to..=from).rev().take(MAX_ITERATIONS).map(Value::from).collect()
+                    (to..=from)
+                        .rev()
+                        .take(MAX_ITERATIONS)
+                        .map(Value::from)
+                        .collect()
                 };
                 Some(Value::Array(values))
             }
@@ -459,7 +463,9 @@ fn mutate(target: &mut Value, method: &str, args: &[Value]) -> Value {
             items.push(v.clone());
             Value::Bool(true)
         }
-        (Value::Object(map), "put", [k, v]) => map.insert(to_text(k), v.clone()).unwrap_or(Value::Null),
+        (Value::Object(map), "put", [k, v]) => {
+            map.insert(to_text(k), v.clone()).unwrap_or(Value::Null)
+        }
         (Value::Object(map), "remove", [k]) => map.remove(&to_text(k)).unwrap_or(Value::Null),
         (Value::Array(items), "remove", [i]) => i
             .as_u64()
@@ -518,7 +524,8 @@ fn method(value: &Value, name: &str, args: &[Value]) -> Option<Value> {
         (Value::Array(items), "isEmpty") => Some(Value::Bool(items.is_empty())),
         (Value::Array(items), "get") => items.get(usize::try_from(arg_int(0)?).ok()?).cloned(),
         (Value::Array(items), "contains") => Some(Value::Bool(
-            args.first().is_some_and(|a| items.iter().any(|i| equal(i, a))),
+            args.first()
+                .is_some_and(|a| items.iter().any(|i| equal(i, a))),
         )),
         (Value::Object(map), "size") => Some(Value::from(map.len())),
         (Value::Object(map), "isEmpty") => Some(Value::Bool(map.is_empty())),
@@ -537,9 +544,8 @@ fn util(name: &str, args: &[Value], line: usize) -> Result<Value, TemplateError>
     let text = args.first().map(to_text).unwrap_or_default();
     Ok(match name {
         "escapeJavaScript" => Value::String(escape_javascript(&text)),
-        "parseJson" => serde_json::from_str(&text).map_err(|e| {
-            TemplateError::at(line, format!("$util.parseJson: invalid JSON: {e}"))
-        })?,
+        "parseJson" => serde_json::from_str(&text)
+            .map_err(|e| TemplateError::at(line, format!("$util.parseJson: invalid JSON: {e}")))?,
         "urlEncode" => Value::String(url_encode(&text)),
         "urlDecode" => Value::String(url_decode(&text)),
         "base64Encode" => Value::String(base64::engine::general_purpose::STANDARD.encode(&text)),

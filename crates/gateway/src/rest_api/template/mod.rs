@@ -80,7 +80,11 @@ impl Inputs<'_> {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
-            .or_else(|| query_pairs(self.query).find(|(k, _)| *k == name).map(|(_, v)| v))
+            .or_else(|| {
+                query_pairs(self.query)
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v)
+            })
             .or_else(|| {
                 self.headers
                     .and_then(|h| h.get(name))
@@ -104,7 +108,10 @@ impl Inputs<'_> {
             .map(|h| {
                 h.iter()
                     .filter_map(|(k, v)| {
-                        Some((k.as_str().to_owned(), Value::String(v.to_str().ok()?.to_owned())))
+                        Some((
+                            k.as_str().to_owned(),
+                            Value::String(v.to_str().ok()?.to_owned()),
+                        ))
                     })
                     .collect()
             })
@@ -196,10 +203,7 @@ mod tests {
             stage_variables: &vars,
             context: &context,
         };
-        Template::parse(template)
-            .unwrap()
-            .render(&inputs)
-            .unwrap()
+        Template::parse(template).unwrap().render(&inputs).unwrap()
     }
 
     #[test]
@@ -251,11 +255,23 @@ mod tests {
             "1,2,3"
         );
         assert_eq!(
-            render("#set($m = {})#set($m.k = 'v')#set($d = $m.put('j', 2))$m.k $m.get('j') $m.size()", ""),
+            render(
+                "#set($m = {})#set($m.k = 'v')#set($d = $m.put('j', 2))$m.k $m.get('j') $m.size()",
+                ""
+            ),
             "v 2 2"
         );
-        assert_eq!(render("#set($s = \"id-$input.params('id')\")$s.length() $s.toUpperCase()", ""), "5 ID-42");
-        assert_eq!(render("#set($n = 7 / 2 + 1)$n #if(\"a\" < \"b\")lt#end", ""), "4 lt");
+        assert_eq!(
+            render(
+                "#set($s = \"id-$input.params('id')\")$s.length() $s.toUpperCase()",
+                ""
+            ),
+            "5 ID-42"
+        );
+        assert_eq!(
+            render("#set($n = 7 / 2 + 1)$n #if(\"a\" < \"b\")lt#end", ""),
+            "4 lt"
+        );
     }
 
     #[test]
@@ -264,7 +280,10 @@ mod tests {
             render(r#"$util.escapeJavaScript("it's \ a/b")"#, ""),
             r"it\'s \\ a\/b"
         );
-        assert_eq!(render(r#"$util.urlEncode("a b&c=d/é")"#, ""), "a+b%26c%3Dd%2F%C3%A9");
+        assert_eq!(
+            render(r#"$util.urlEncode("a b&c=d/é")"#, ""),
+            "a+b%26c%3Dd%2F%C3%A9"
+        );
         assert_eq!(render(r#"$util.urlDecode("a+b%26c")"#, ""), "a b&c");
         assert_eq!(render(r#"$util.base64Encode("hello")"#, ""), "aGVsbG8=");
         assert_eq!(render(r#"$util.base64Decode("aGVsbG8=")"#, ""), "hello");

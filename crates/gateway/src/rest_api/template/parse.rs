@@ -301,9 +301,9 @@ impl<'a> Parser<'a> {
         self.pos += 1;
         let braced = self.eat("{");
         let name = self.ident();
-        let known = name.as_deref().is_some_and(|n| {
-            matches!(n, "set" | "if" | "elseif" | "else" | "end" | "foreach")
-        });
+        let known = name
+            .as_deref()
+            .is_some_and(|n| matches!(n, "set" | "if" | "elseif" | "else" | "end" | "foreach"));
         if known && (!braced || self.eat("}")) {
             return name;
         }
@@ -531,7 +531,12 @@ impl<'a> Parser<'a> {
         let table: &[(&str, Op)] = match level {
             0 => &[("||", Op::Or), ("or", Op::Or)],
             1 => &[("&&", Op::And), ("and", Op::And)],
-            2 => &[("==", Op::Eq), ("!=", Op::Ne), ("eq", Op::Eq), ("ne", Op::Ne)],
+            2 => &[
+                ("==", Op::Eq),
+                ("!=", Op::Ne),
+                ("eq", Op::Eq),
+                ("ne", Op::Ne),
+            ],
             3 => &[
                 ("<=", Op::Le),
                 (">=", Op::Ge),
@@ -684,7 +689,9 @@ impl<'a> Parser<'a> {
                     .find(|c: char| !c.is_ascii_digit())
                     .unwrap_or(rest.len() - len);
                 // A fraction, but not a range's `..`.
-                if rest[len..].starts_with('.') && rest[len + 1..].starts_with(|c: char| c.is_ascii_digit()) {
+                if rest[len..].starts_with('.')
+                    && rest[len + 1..].starts_with(|c: char| c.is_ascii_digit())
+                {
                     len += 1;
                     len += rest[len..]
                         .find(|c: char| !c.is_ascii_digit())
