@@ -382,3 +382,59 @@ def test_lambda_authorizers_allow_deny_cache_and_pass_context(
     other = r.json["requestContext"]["authorizer"]
     other = other["lambda"] if version == "2.0" else other
     assert other["nonce"] not in nonces
+
+
+def test_rest_cognito_user_pools_authorizer_with_a_configured_issuer(
+        start_server, issuer, tmp_path):
+    """`COGNITO_USER_POOLS` on a REST API: the pool's issuer comes from NUBO_COGNITO_ISSUERS
+    (Cognito's own is out of reach); tokens are checked as a JWT authorizer checks them, without
+    an audience; the claims reach the function as `requestContext.authorizer.claims`."""
+    from conftest import ROLE, lambda_client_for, make_zip, wait_active
+
+    pool = "us-east-1_Test123"
+    srv = start_server(extra_env={"NUBO_COGNITO_ISSUERS": f"{pool}={issuer.url}"})
+    key = Key(tmp_path, "pool-key")
+    issuer.keys = [key.jwk]
+    lam = lambda_client_for(srv.endpoint)
+    lam.create_function(FunctionName="echo", Runtime="python3.12", Role=ROLE,
+                        Handler="app.handler", Code={"ZipFile": make_zip({"app.py": ECHO})})
+    wait_active(lam, "echo")
+    rest = srv.client("apigateway")
+    api = rest.create_rest_api(name="cognito")
+    api_id = api["id"]
+    with pytest.raises(ClientError) as e:
+        rest.create_authorizer(restApiId=api_id, name="bad", type="COGNITO_USER_POOLS",
+                               providerARNs=["not-an-arn"],
+                               identitySource="method.request.header.Authorization")
+    assert error_of(e)[:2] == ("BadRequestException", 400)
+    authorizer = rest.create_authorizer(
+        restApiId=api_id, name="pool", type="COGNITO_USER_POOLS",
+        providerARNs=[f"arn:aws:cognito-idp:us-east-1:000000000000:userpool/{pool}"],
+        identitySource="method.request.header.Authorization")
+    assert authorizer["providerARNs"][0].endswith(pool)
+    res = rest.create_resource(restApiId=api_id, parentId=api["rootResourceId"], pathPart="me")
+    with pytest.raises(ClientError) as e:
+        rest.put_method(restApiId=api_id, resourceId=res["id"], httpMethod="GET",
+                        authorizationType="COGNITO_USER_POOLS")
+    assert error_of(e)[:2] == ("BadRequestException", 400)
+    rest.put_method(restApiId=api_id, resourceId=res["id"], httpMethod="GET",
+                    authorizationType="COGNITO_USER_POOLS", authorizerId=authorizer["id"])
+    uri = (f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+           f"{function_arn('echo')}/invocations")
+    rest.put_integration(restApiId=api_id, resourceId=res["id"], httpMethod="GET",
+                         type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
+    rest.create_deployment(restApiId=api_id, stageName="prod")
+    path = f"/_api/{api_id}/prod/me"
+
+    now = int(time.time())
+    good = {"iss": issuer.url, "sub": "u-1", "aud": "some-client", "token_use": "id",
+            "email": "ann@example.com", "iat": now - 5, "exp": now + 300}
+    r = request(srv.endpoint, "GET", path, headers={"Authorization": key.sign(good)})
+    assert r.status == 200, r
+    claims = r.json["requestContext"]["authorizer"]["claims"]
+    assert (claims["sub"], claims["email"]) == ("u-1", "ann@example.com")
+    for bad in ({**good, "exp": now - 10}, {**good, "iss": "http://127.0.0.1:1/other"}):
+        r = request(srv.endpoint, "GET", path, headers={"Authorization": key.sign(bad)})
+        assert (r.status, r.json) == (401, {"message": "Unauthorized"}), r
+    r = request(srv.endpoint, "GET", path)
+    assert (r.status, r.json) == (401, {"message": "Unauthorized"}), r

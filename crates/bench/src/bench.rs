@@ -6,6 +6,8 @@
 //! Issue "HTTP APIs": a request through an HTTP API (quick create, payload 2.0) to the same warm
 //! function beside a direct invoke of it, measured back to back; and route-table lookup cost with
 //! 10,000 routes against 10 (in-process micro-benchmark of `nubo_gateway::plane::routing`).
+//! Issue "REST APIs…and authorizers" (`authorizers.rs`): REST API beside HTTP API, an API-key
+//! check and a cached authorizer beside an open method, JWT verification beside a header decode.
 //! The server under test is the real `nubo serve` binary in a temporary data dir.
 
 use std::io::Write;
@@ -25,6 +27,7 @@ use nubo_wire::sigv4::Credentials;
 
 use crate::peer;
 
+mod authorizers;
 mod queues;
 
 #[derive(Debug, clap::Args)]
@@ -798,8 +801,13 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         baseline: direct,
         baseline_throughput: None,
     });
-    eprintln!("bench: route lookup, 10 and 10,000 routes");
-    let micro = vec![route_lookup_row()];
+    eprintln!(
+        "bench: REST API, API key, cached authorizer ({} sequential each)",
+        args.warm_iterations
+    );
+    rows.extend(authorizers::rows(&client, args.warm_iterations, "bench-noop", &api_id).await?);
+    eprintln!("bench: route lookup, 10 and 10,000 routes; JWT verification");
+    let micro = vec![route_lookup_row(), authorizers::jwt_row()?];
 
     // Asynchronous invocation. End-to-end first, at low load, on an empty queue: accept → the
     // invocation's success, as the server measures it, beside a warm synchronous invoke.

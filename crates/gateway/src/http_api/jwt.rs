@@ -45,6 +45,29 @@ pub struct CompiledJwt {
     pub audience: Vec<String>,
     /// Where the token is.
     pub source: TokenSource,
+    /// Whether `aud`/`client_id` must be one of `audience` (REST's Cognito authorizers do not ask).
+    pub check_audience: bool,
+}
+
+/// The environment variable naming local issuers of Cognito user pools:
+/// `{poolId}={issuer URL},…` (a pool not named there has Cognito's own issuer, which Nubo can only
+/// reach over TLS, so its tokens are refused).
+pub const COGNITO_ISSUERS_VAR: &str = "NUBO_COGNITO_ISSUERS";
+
+/// The issuer of a user pool, from its ARN (`arn:aws:cognito-idp:{region}:{account}:userpool/{id}`).
+pub fn cognito_issuer(provider_arn: &str) -> Option<String> {
+    let region = provider_arn.split(':').nth(3)?;
+    let pool = provider_arn.rsplit_once("userpool/")?.1;
+    if let Ok(configured) = std::env::var(COGNITO_ISSUERS_VAR) {
+        for entry in configured.split(',') {
+            if let Some((id, url)) = entry.trim().split_once('=') {
+                if id == pool {
+                    return Some(url.to_owned());
+                }
+            }
+        }
+    }
+    Some(format!("https://cognito-idp.{region}.amazonaws.com/{pool}"))
 }
 
 impl CompiledJwt {
@@ -65,6 +88,28 @@ impl CompiledJwt {
             issuer: config.issuer.clone()?,
             audience: config.audience.clone(),
             source,
+            check_audience: true,
+        })
+    }
+
+    /// Compiles a REST API's `COGNITO_USER_POOLS` authorizer: its (first) user pool's issuer,
+    /// the token from its identity source header.
+    pub fn compile_cognito(record: &crate::rest_api::authorizer::AuthorizerRecord) -> Option<Self> {
+        if record.authorizer_type != "COGNITO_USER_POOLS" {
+            return None;
+        }
+        let header = record
+            .identity_source
+            .as_deref()
+            .unwrap_or("method.request.header.Authorization")
+            .strip_prefix("method.request.header.")?
+            .to_ascii_lowercase();
+        Some(Self {
+            id: record.id.clone(),
+            issuer: cognito_issuer(record.provider_arns.first()?)?,
+            audience: Vec::new(),
+            source: TokenSource::Header(header),
+            check_audience: false,
         })
     }
 }
@@ -276,7 +321,7 @@ pub fn verify(
     if claims.get("iss").and_then(Value::as_str) != Some(authorizer.issuer.as_str()) {
         return Err(JwtError::Issuer);
     }
-    if !audience_matches(&claims, &authorizer.audience) {
+    if authorizer.check_audience && !audience_matches(&claims, &authorizer.audience) {
         return Err(JwtError::Audience);
     }
     let scopes = match (claims.get("scope"), claims.get("scp")) {

@@ -103,6 +103,12 @@ enum Plan<'a> {
         status: u16,
         headers: &'a [(String, String)],
         body: &'a Bytes,
+        template: Option<&'a crate::rest_api::template::Named>,
+        path_parameters: &'a [(String, String)],
+        stage_variables: &'a std::collections::BTreeMap<String, String>,
+        stage: &'a str,
+        api_id: &'a str,
+        resource: &'a str,
     },
     Http {
         uri: &'a str,
@@ -143,10 +149,17 @@ fn plan<'a>(
                     status,
                     headers,
                     body,
+                    template,
                 } => Plan::Mock {
                     status: *status,
                     headers,
                     body,
+                    template: template.as_deref(),
+                    path_parameters: &matched.path_parameters,
+                    stage_variables: &stage.stage_variables,
+                    stage: &stage.stage_name,
+                    api_id: &stage.api_id,
+                    resource: route.resource(),
                 },
                 Target::Http {
                     uri,
@@ -487,8 +500,33 @@ impl Gateway {
                 status,
                 headers,
                 body,
+                template,
+                path_parameters,
+                stage_variables,
+                stage,
+                api_id,
+                resource,
             } => {
-                let mut response = http::Response::new(full_body(body.clone()));
+                let body = match template {
+                    None => body.clone(),
+                    Some(template) => {
+                        let context = template_context(ctx, stage, api_id, resource);
+                        let inputs = Inputs {
+                            body: b"",
+                            path_parameters,
+                            query: request.uri().query().unwrap_or(""),
+                            headers: Some(request.headers()),
+                            stage_variables,
+                            context: &context,
+                        };
+                        Bytes::from(
+                            template
+                                .render(&inputs)
+                                .map_err(Reject::IntegrationFailed)?,
+                        )
+                    }
+                };
+                let mut response = http::Response::new(full_body(body));
                 *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
                 return Ok(Integrated::Http(with_headers(response, headers)));
             }

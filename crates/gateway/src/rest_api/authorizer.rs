@@ -38,8 +38,13 @@ pub struct AuthorizerRecord {
     /// Cache TTL, 0–3600 (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer_result_ttl_in_seconds: Option<i64>,
-    /// Cognito user pools (stored).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Cognito user pools (`COGNITO_USER_POOLS`).
+    #[serde(
+        rename = "providerARNs",
+        alias = "providerArns",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub provider_arns: Vec<String>,
     /// Credentials (stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,7 +67,16 @@ pub fn validate(record: &AuthorizerRecord) -> Result<(), GatewayError> {
                 ));
             }
         }
-        "COGNITO_USER_POOLS" => {}
+        "COGNITO_USER_POOLS" => {
+            let valid = |arn: &String| {
+                arn.starts_with("arn:aws:cognito-idp:") && arn.contains(":userpool/")
+            };
+            if record.provider_arns.is_empty() || !record.provider_arns.iter().all(valid) {
+                return Err(GatewayError::bad_request(
+                    "providerARNs must name Cognito user pools (arn:aws:cognito-idp:{region}:{account}:userpool/{id})",
+                ));
+            }
+        }
         other => {
             return Err(GatewayError::bad_request(format!(
                 "Invalid authorizer type {other}: TOKEN, REQUEST or COGNITO_USER_POOLS"

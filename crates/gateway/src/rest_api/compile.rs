@@ -13,6 +13,7 @@ use crate::plane::{lambda_function, CompiledApi, CompiledRoute, CompiledStage, T
 use super::authorizer::CompiledAuthorizer;
 use super::model::{IntegrationRecord, IntegrationResponseRecord, RestApiDocument};
 use super::template::Named;
+use crate::http_api::jwt::CompiledJwt;
 
 /// Whether a selection pattern matches a status or error string: API Gateway's patterns are Java
 /// regexes; the forms used in practice (an exact status, `.*`, `2\d{2}`-style classes) are handled.
@@ -105,16 +106,24 @@ fn mock(integration: &IntegrationRecord) -> Target {
                 .unwrap_or_else(|| "application/json".into());
             let mut headers = vec![("content-type".to_owned(), content_type)];
             headers.extend(static_headers(response));
+            let template = (body.contains('$') || body.contains('#')).then(|| {
+                Box::new(Named::new(
+                    format!("response template {}", headers[0].1),
+                    &body,
+                ))
+            });
             Target::Mock {
                 status: response.status_code.parse().unwrap_or(200),
                 headers,
                 body: body.into(),
+                template,
             }
         }
         None => Target::Mock {
             status: 500,
             headers: vec![("content-type".into(), "application/json".into())],
             body: r#"{"message": "Internal server error"}"#.into(),
+            template: None,
         },
     }
 }
@@ -255,7 +264,14 @@ pub fn compile(doc: &RestApiDocument) -> CompiledApi {
                             .then_some(method.authorizer_id.as_deref())
                             .flatten()
                             .and_then(|id| authorizers.get(id).cloned()),
-                        jwt: None,
+                        jwt: (method.authorization_type == "COGNITO_USER_POOLS")
+                            .then(|| {
+                                let record =
+                                    doc.authorizers.get(method.authorizer_id.as_deref()?)?;
+                                let jwt = CompiledJwt::compile_cognito(record)?;
+                                Some((Arc::new(jwt), method.authorization_scopes.clone()))
+                            })
+                            .flatten(),
                     });
                 }
             }

@@ -199,6 +199,17 @@ pub fn put_method(
             "Invalid authorizer ID specified. Setting the authorization type to CUSTOM requires a valid authorizer.",
         ));
     }
+    if input.authorization_type == "COGNITO_USER_POOLS"
+        && !input
+            .authorizer_id
+            .as_deref()
+            .and_then(|id| doc.authorizers.get(id))
+            .is_some_and(|a| a.authorizer_type == "COGNITO_USER_POOLS")
+    {
+        return Err(GatewayError::bad_request(
+            "Invalid authorizer ID specified. Setting the authorization type to COGNITO_USER_POOLS requires a valid authorizer.",
+        ));
+    }
     input.http_method = http_method.clone();
     input.method_responses.clear();
     input.method_integration = None;
