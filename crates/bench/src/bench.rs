@@ -71,6 +71,9 @@ pub(crate) struct BenchArgs {
     /// Run only the SQS figures (send → receive → delete, queue → mapped function).
     #[arg(long)]
     queues_only: bool,
+    /// Run only the API Gateway figures (HTTP API, REST API, API key, cached authorizer, JWT).
+    #[arg(long)]
+    gateway_only: bool,
     /// Messages sent one at a time for the queue → mapped function latency.
     #[arg(long, default_value_t = 200)]
     queue_messages: usize,
@@ -632,6 +635,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .await?;
         return report(&rows, &[], &args.out);
     }
+    if args.gateway_only {
+        let zip = zip_of(&[("bootstrap", std::fs::read(&bootstrap)?, 0o755)])?;
+        create_function(&client, "bench-noop", "provided.al2023", "noop", &zip).await?;
+        invoke(&client, "bench-noop", false).await?;
+        let rows = authorizers::rows(&client, args.warm_iterations).await?;
+        let micro = vec![authorizers::jwt_row()?];
+        return report(&rows, &micro, &args.out);
+    }
     let echo_url = start_echo().await?;
     let echo = Arc::new(unsigned_client(&echo_url));
     let mut rows = Vec::new();
@@ -805,7 +816,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "bench: REST API, API key, cached authorizer ({} sequential each)",
         args.warm_iterations
     );
-    rows.extend(authorizers::rows(&client, args.warm_iterations, "bench-noop", &api_id).await?);
+    rows.extend(authorizers::rows(&client, args.warm_iterations).await?);
     eprintln!("bench: route lookup, 10 and 10,000 routes; JWT verification");
     let micro = vec![route_lookup_row(), authorizers::jwt_row()?];
 
