@@ -203,7 +203,7 @@ impl Gateway {
 
     /// Writes the usage-plan counts not yet written (at shutdown).
     pub async fn flush_usage(&self) {
-        if let Err(e) = self.usage.flush().await {
+        if let Err(e) = self.usage.flush_exact().await {
             tracing::error!(error = %e, "could not write usage-plan counts at shutdown");
         }
     }
