@@ -6,6 +6,8 @@
 //! Issue "HTTP APIs": a request through an HTTP API (quick create, payload 2.0) to the same warm
 //! function beside a direct invoke of it, measured back to back; and route-table lookup cost with
 //! 10,000 routes against 10 (in-process micro-benchmark of `nubo_gateway::plane::routing`).
+//! Issue "REST APIs…and authorizers" (`authorizers.rs`): REST API beside HTTP API, an API-key
+//! check and a cached authorizer beside an open method, JWT verification beside a header decode.
 //! The server under test is the real `nubo serve` binary in a temporary data dir.
 
 use std::io::Write;
@@ -25,6 +27,7 @@ use nubo_wire::sigv4::Credentials;
 
 use crate::peer;
 
+mod authorizers;
 mod queues;
 mod templates;
 
@@ -77,6 +80,9 @@ pub(crate) struct BenchArgs {
     /// `--concurrency` clients beside raw fsync'd SQLite inserts).
     #[arg(long)]
     async_only: bool,
+    /// Run only the API Gateway figures (HTTP API, REST API, API key, cached authorizer, JWT).
+    #[arg(long)]
+    gateway_only: bool,
     /// Messages sent one at a time for the queue → mapped function latency.
     #[arg(long, default_value_t = 200)]
     queue_messages: usize,
@@ -771,6 +777,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .await?;
         return report(&rows, &[], &args.out);
     }
+    if args.gateway_only {
+        let zip = zip_of(&[("bootstrap", std::fs::read(&bootstrap)?, 0o755)])?;
+        create_function(&client, "bench-noop", "provided.al2023", "noop", &zip).await?;
+        invoke(&client, "bench-noop", false).await?;
+        let rows = authorizers::rows(&client, args.warm_iterations).await?;
+        let micro = vec![authorizers::jwt_row()?];
+        return report(&rows, &micro, &args.out);
+    }
     let echo_url = start_echo().await?;
     let echo = Arc::new(unsigned_client(&echo_url));
     let mut rows = Vec::new();
@@ -940,8 +954,13 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         baseline: direct,
         baseline_throughput: None,
     });
-    eprintln!("bench: route lookup, 10 and 10,000 routes");
-    let micro = vec![route_lookup_row()];
+    eprintln!(
+        "bench: REST API, API key, cached authorizer ({} sequential each)",
+        args.warm_iterations
+    );
+    rows.extend(authorizers::rows(&client, args.warm_iterations).await?);
+    eprintln!("bench: route lookup, 10 and 10,000 routes; JWT verification");
+    let micro = vec![route_lookup_row(), authorizers::jwt_row()?];
 
     let (async_rows, raw, raw_rps) = async_rows(&args, &server, &client, &warm).await?;
     rows.extend(async_rows);

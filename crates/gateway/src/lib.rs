@@ -127,6 +127,8 @@ pub struct Gateway {
     account_bucket: plane::throttle::TokenBucket,
     config: GatewayConfig,
     identity: Arc<IdentityRegistry>,
+    /// JWT authorizers' issuer keys.
+    jwks: http_api::jwt::KeyCache,
 }
 
 impl Gateway {
@@ -180,6 +182,7 @@ impl Gateway {
             ),
             config,
             identity,
+            jwks: http_api::jwt::KeyCache::default(),
         }))
     }
 
@@ -200,7 +203,7 @@ impl Gateway {
 
     /// Writes the usage-plan counts not yet written (at shutdown).
     pub async fn flush_usage(&self) {
-        if let Err(e) = self.usage.flush().await {
+        if let Err(e) = self.usage.flush_exact().await {
             tracing::error!(error = %e, "could not write usage-plan counts at shutdown");
         }
     }

@@ -267,6 +267,14 @@ fn rejections() -> Vec<(&'static str, Reject)> {
         ("Throttled", Reject::Throttled),
         ("LimitExceeded", Reject::LimitExceeded),
         ("Unauthenticated", Reject::Unauthenticated),
+        (
+            "InvalidToken",
+            Reject::InvalidToken("the token has expired".into()),
+        ),
+        (
+            "InsufficientScope",
+            Reject::InsufficientScope(vec!["read".into(), "write".into()]),
+        ),
         ("PayloadTooLarge", Reject::PayloadTooLarge),
         ("BadRequest", Reject::BadRequest),
         (

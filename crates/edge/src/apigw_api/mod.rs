@@ -12,11 +12,13 @@ mod apis;
 mod keys;
 mod resources;
 mod rest;
+mod rest_updates;
 
 use std::sync::Arc;
 
 use axum::routing::{delete, get, post};
 use axum::Router;
+use nubo_gateway::http_api::authorizers::AuthorizerRecord;
 use nubo_gateway::http_api::model::{
     DeploymentRecord, IntegrationRecord, RouteRecord, StageRecord,
 };
@@ -34,7 +36,9 @@ pub fn router(state: Arc<EdgeState>) -> Router {
     let router = resources::routes::<IntegrationRecord>(router, "/v2/apis/{api_id}/integrations");
     let router = resources::routes::<StageRecord>(router, "/v2/apis/{api_id}/stages");
     let router = resources::routes::<DeploymentRecord>(router, "/v2/apis/{api_id}/deployments");
+    let router = resources::routes::<AuthorizerRecord>(router, "/v2/apis/{api_id}/authorizers");
     let router = rest::routes(router);
+    let router = rest_updates::routes(router);
     let router = keys::routes(router);
     router
         .route(

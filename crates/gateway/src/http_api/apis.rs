@@ -144,6 +144,7 @@ impl ApiRegistry {
             integrations: BTreeMap::new(),
             stages: BTreeMap::new(),
             deployments: BTreeMap::new(),
+            authorizers: BTreeMap::new(),
         };
         if let Some(target) = input.target {
             quick_create(&mut doc, target, input.route_key, &now)?;

@@ -19,8 +19,10 @@ use crate::write_through::{scoped_key, Mirrored, WriteGuard};
 use crate::GatewayError;
 
 pub mod apis;
+pub mod authorizers;
 pub mod deployments;
 pub mod integrations;
+pub mod jwt;
 pub mod model;
 pub mod openapi;
 mod patch;

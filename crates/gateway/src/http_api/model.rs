@@ -79,15 +79,15 @@ pub struct RouteRecord {
     /// `integrations/{integrationId}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// `NONE` or `AWS_IAM` (JWT and Lambda authorizers are not served yet).
+    /// `NONE`, `AWS_IAM`, `JWT` or `CUSTOM` (a Lambda authorizer).
     pub authorization_type: String,
     /// WebSocket only; always false here.
     #[serde(default)]
     pub api_key_required: bool,
-    /// Authorizer id (stored, not enforced yet).
+    /// Authorizer id (`JWT` and `CUSTOM`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer_id: Option<String>,
-    /// JWT scopes (stored, not enforced yet).
+    /// JWT scopes: the token must carry one of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_scopes: Option<Vec<String>>,
     /// Operation name.
@@ -239,6 +239,9 @@ pub struct DeploymentSnapshot {
     /// CORS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<Cors>,
+    /// Authorizers (JWT and Lambda).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorizers: Vec<super::authorizers::AuthorizerRecord>,
 }
 
 /// A deployment.
@@ -281,6 +284,9 @@ pub struct ApiDocument {
     /// Deployments by id.
     #[serde(default)]
     pub deployments: BTreeMap<String, DeploymentRecord>,
+    /// Authorizers by id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authorizers: BTreeMap<String, super::authorizers::AuthorizerRecord>,
 }
 
 impl ApiDocument {
@@ -290,6 +296,7 @@ impl ApiDocument {
             routes: self.routes.values().cloned().collect(),
             integrations: self.integrations.values().cloned().collect(),
             cors: self.api.cors_configuration.clone(),
+            authorizers: self.authorizers.values().cloned().collect(),
         }
     }
 }

@@ -19,7 +19,7 @@ pub struct RouteInput {
     pub route_key: Option<String>,
     /// `integrations/{id}`.
     pub target: Option<String>,
-    /// `NONE` (others with the auth issue).
+    /// `NONE`, `AWS_IAM`, `JWT` or `CUSTOM`.
     pub authorization_type: Option<String>,
     /// Authorizer id.
     pub authorizer_id: Option<String>,
@@ -34,12 +34,36 @@ pub struct RouteInput {
 }
 
 fn check_authorization(kind: &str) -> Result<(), GatewayError> {
-    if kind != "NONE" && kind != "AWS_IAM" {
+    if !matches!(kind, "NONE" | "AWS_IAM" | "JWT" | "CUSTOM") {
         return Err(GatewayError::bad_request(format!(
-            "AuthorizationType {kind} is not supported by Nubo yet"
+            "Invalid AuthorizationType {kind}: NONE, AWS_IAM, JWT or CUSTOM"
         )));
     }
     Ok(())
+}
+
+/// A `JWT` or `CUSTOM` route names an authorizer of that kind; others name none.
+fn check_authorizer(doc: &ApiDocument, record: &RouteRecord) -> Result<(), GatewayError> {
+    let kind = record.authorization_type.as_str();
+    match (kind, record.authorizer_id.as_deref()) {
+        ("JWT" | "CUSTOM", None) => Err(GatewayError::bad_request(format!(
+            "AuthorizerId is required for AuthorizationType {kind}"
+        ))),
+        ("JWT" | "CUSTOM", Some(id)) => {
+            let authorizer = doc
+                .authorizers
+                .get(id)
+                .ok_or_else(|| GatewayError::bad_request(format!("Invalid authorizer id {id}")))?;
+            if super::authorizers::route_kind(&authorizer.authorizer_type) != kind {
+                return Err(GatewayError::bad_request(format!(
+                    "Authorizer {id} is a {} authorizer; AuthorizationType {kind} does not match",
+                    authorizer.authorizer_type
+                )));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Applies the members a request carries to `record`, checked against the rest of the API.
@@ -81,12 +105,15 @@ fn apply(
         ));
     }
     record.authorizer_id.patch(input.authorizer_id);
+    if !matches!(record.authorization_type.as_str(), "JWT" | "CUSTOM") {
+        record.authorizer_id = None;
+    }
     record
         .authorization_scopes
         .patch(input.authorization_scopes);
     record.operation_name.patch(input.operation_name);
     record.request_parameters.patch(input.request_parameters);
-    Ok(())
+    check_authorizer(doc, record)
 }
 
 impl ApiResource for RouteRecord {

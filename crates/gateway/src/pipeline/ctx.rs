@@ -46,13 +46,15 @@ pub struct RouteMatch {
 }
 
 /// `authorize`: who the caller is, for the integration (`requestContext.authorizer`) and the
-/// access log. JWT and Lambda authorizers will add their variants.
+/// access log.
 #[derive(Debug, Clone)]
 pub enum Principal {
     /// A SigV4-signed caller of an `AWS_IAM` route or Function URL.
     Iam(IamCaller),
     /// What a Lambda authorizer decided (`principalId`, `context`).
     Custom(Arc<crate::rest_api::authorizer::Decision>),
+    /// A verified JWT's claims and scopes.
+    Jwt(Arc<crate::http_api::jwt::Verified>),
 }
 
 /// What API Gateway reports of an IAM caller (`requestContext.authorizer.iam` in 2.0 events).

@@ -84,6 +84,9 @@ impl Gateway {
                 if let Some(custom) = compiled.custom.clone() {
                     return self.custom_authorize(ctx, custom, request).await;
                 }
+                if let Some((jwt, scopes)) = compiled.jwt.clone() {
+                    return self.jwt_authorize(ctx, jwt, scopes, request).await;
+                }
                 if !compiled.aws_iam {
                     return Ok(request);
                 }

@@ -103,6 +103,12 @@ enum Plan<'a> {
         status: u16,
         headers: &'a [(String, String)],
         body: &'a Bytes,
+        template: Option<&'a crate::rest_api::template::Named>,
+        path_parameters: &'a [(String, String)],
+        stage_variables: &'a std::collections::BTreeMap<String, String>,
+        stage: &'a str,
+        api_id: &'a str,
+        resource: &'a str,
     },
     Http {
         uri: &'a str,
@@ -143,10 +149,17 @@ fn plan<'a>(
                     status,
                     headers,
                     body,
+                    template,
                 } => Plan::Mock {
                     status: *status,
                     headers,
                     body,
+                    template: template.as_deref(),
+                    path_parameters: &matched.path_parameters,
+                    stage_variables: &stage.stage_variables,
+                    stage: &stage.stage_name,
+                    api_id: &stage.api_id,
+                    resource: route.resource(),
                 },
                 Target::Http {
                     uri,
@@ -199,6 +212,54 @@ fn plan<'a>(
         }),
         None => Err(Reject::NotFound),
     }
+}
+
+/// `$context` for a mapping template: the request's facts and what the authorizer said.
+fn template_context(
+    ctx: &RequestCtx,
+    stage: &str,
+    api_id: &str,
+    resource: &str,
+) -> serde_json::Value {
+    let mut context = serde_json::json!({
+        "requestId": ctx.ingress.request_id,
+        "extendedRequestId": ctx.ingress.request_id,
+        "stage": stage,
+        "apiId": api_id,
+        "httpMethod": ctx.method.as_str(),
+        "resourcePath": resource,
+        "path": ctx.path,
+        "domainName": ctx.ingress.domain_name,
+        "protocol": "HTTP/1.1",
+        "requestTimeEpoch": (ctx.ingress.received.unix_timestamp_nanos() / 1_000_000) as i64,
+        "identity": {
+            "sourceIp": ctx.ingress.source_ip,
+            "userAgent": ctx.user_agent.as_ref().and_then(|v| v.to_str().ok()),
+        },
+    });
+    if let Some(Selected::Api { api, .. }) = &ctx.selected {
+        context["accountId"] = serde_json::json!(api.scope.account_id);
+    }
+    match &ctx.principal {
+        Some(Principal::Custom(decision)) => {
+            let mut authorizer = decision.context.clone();
+            authorizer.insert("principalId".into(), decision.principal_id.clone());
+            context["authorizer"] = serde_json::Value::Object(authorizer);
+        }
+        Some(Principal::Jwt(verified)) => {
+            context["authorizer"] = serde_json::json!({ "claims": verified.claims });
+        }
+        Some(Principal::Iam(caller)) => {
+            let identity = &mut context["identity"];
+            identity["accessKey"] = serde_json::json!(caller.access_key);
+            identity["accountId"] = serde_json::json!(caller.account_id);
+            identity["caller"] = serde_json::json!(caller.user_id);
+            identity["user"] = serde_json::json!(caller.user_id);
+            identity["userArn"] = serde_json::json!(caller.user_arn);
+        }
+        None => {}
+    }
+    context
 }
 
 /// What an `AWS_IAM` route or Function URL tells the function about its caller: 2.0's
@@ -376,13 +437,7 @@ impl Gateway {
                 }
                 let (parts, body) = request.into_parts();
                 let body = read_limited(body).await?;
-                let context = [
-                    ("requestId", ctx.ingress.request_id.as_str()),
-                    ("stage", stage),
-                    ("apiId", api_id),
-                    ("httpMethod", parts.method.as_str()),
-                    ("resourcePath", resource),
-                ];
+                let context = template_context(ctx, stage, api_id, resource);
                 let query = parts.uri.query().unwrap_or("");
                 let inputs = |body| Inputs {
                     body,
@@ -393,7 +448,11 @@ impl Gateway {
                     context: &context,
                 };
                 let payload = match &mapped.request {
-                    Some(template) => Bytes::from(template.render(&inputs(&body))),
+                    Some(template) => Bytes::from(
+                        template
+                            .render(&inputs(&body))
+                            .map_err(Reject::IntegrationFailed)?,
+                    ),
                     None => body.clone(),
                 };
                 let result = self
@@ -422,7 +481,11 @@ impl Gateway {
                 let (content_type, out) = match &chosen.template {
                     Some((content_type, template)) => (
                         content_type.clone(),
-                        Bytes::from(template.render(&inputs(&result.payload))),
+                        Bytes::from(
+                            template
+                                .render(&inputs(&result.payload))
+                                .map_err(Reject::IntegrationFailed)?,
+                        ),
                     ),
                     None => ("application/json".to_owned(), result.payload.clone()),
                 };
@@ -437,8 +500,33 @@ impl Gateway {
                 status,
                 headers,
                 body,
+                template,
+                path_parameters,
+                stage_variables,
+                stage,
+                api_id,
+                resource,
             } => {
-                let mut response = http::Response::new(full_body(body.clone()));
+                let body = match template {
+                    None => body.clone(),
+                    Some(template) => {
+                        let context = template_context(ctx, stage, api_id, resource);
+                        let inputs = Inputs {
+                            body: b"",
+                            path_parameters,
+                            query: request.uri().query().unwrap_or(""),
+                            headers: Some(request.headers()),
+                            stage_variables,
+                            context: &context,
+                        };
+                        Bytes::from(
+                            template
+                                .render(&inputs)
+                                .map_err(Reject::IntegrationFailed)?,
+                        )
+                    }
+                };
+                let mut response = http::Response::new(full_body(body));
                 *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
                 return Ok(Integrated::Http(with_headers(response, headers)));
             }
@@ -492,12 +580,29 @@ impl Gateway {
             Some(Principal::Iam(caller)) => add_iam_caller(&mut event, caller, v2),
             Some(Principal::Custom(decision)) => {
                 let mut authorizer = decision.context.clone();
-                authorizer.insert("principalId".into(), decision.principal_id.clone());
+                if !decision.principal_id.is_null() {
+                    authorizer.insert("principalId".into(), decision.principal_id.clone());
+                }
                 let authorizer = serde_json::Value::Object(authorizer);
                 event["requestContext"]["authorizer"] = if v2 {
                     serde_json::json!({ "lambda": authorizer })
                 } else {
                     authorizer
+                };
+            }
+            Some(Principal::Jwt(verified)) => {
+                let jwt = serde_json::json!({
+                    "claims": verified.claims,
+                    "scopes": if verified.scopes.is_empty() {
+                        serde_json::Value::Null
+                    } else {
+                        serde_json::json!(verified.scopes)
+                    },
+                });
+                event["requestContext"]["authorizer"] = if v2 {
+                    serde_json::json!({ "jwt": jwt })
+                } else {
+                    jwt
                 };
             }
             None => {}

@@ -23,6 +23,7 @@ mod custom;
 pub mod events;
 mod iam;
 mod integrate;
+mod jwt;
 pub mod mapping;
 pub mod phases;
 pub mod reject;
@@ -101,6 +102,15 @@ impl Gateway {
         };
         let admitted = phases::throttle(ctx, &self.account_bucket)
             .and_then(|()| phases::quota(ctx, &self.usage, request.headers()));
+        let admitted = match admitted {
+            // A quota count past its durable reservation waits for the next chunk's commit.
+            Ok(Some(reservation)) => self.usage.reserve(reservation).await.map_err(|e| {
+                tracing::warn!(error = %e, "could not reserve usage-plan quota");
+                Reject::IntegrationFailed("could not reserve usage-plan quota".into())
+            }),
+            Ok(None) => Ok(()),
+            Err(reject) => Err(reject),
+        };
         if let Err(reject) = admitted {
             return reject.into_response(endpoint);
         }

@@ -14,7 +14,7 @@ use crate::plane::cors::CorsPolicy;
 use crate::plane::routing::{path_parameters, RouteKey};
 use crate::plane::throttle::TokenBucket;
 use crate::plane::{CompiledApi, DataPlane};
-use crate::rest_api::keys::{Refusal, UsageRegistry};
+use crate::rest_api::keys::{Refusal, Reservation, UsageRegistry};
 use crate::GatewayResponse;
 
 /// `select_stage` for an HTTP API: the first path segment if it names a stage, else `$default`,
@@ -118,17 +118,19 @@ pub fn throttle(ctx: &RequestCtx, account: &TokenBucket) -> Result<(), Reject> {
 /// `quota`: a REST API method with `apiKeyRequired` admits a request whose `x-api-key` names an
 /// enabled key of a usage plan of this stage, within the plan's quota (403 `Forbidden`, 429
 /// `Limit Exceeded`); the key is kept for the integration. Other routes pass.
+/// A count past its durable reservation comes back: the caller awaits
+/// [`UsageRegistry::reserve`] before the request goes on.
 pub fn quota(
     ctx: &mut RequestCtx,
     usage: &UsageRegistry,
     headers: &http::HeaderMap,
-) -> Result<(), Reject> {
+) -> Result<Option<Reservation>, Reject> {
     ctx.usage_plan_key = None;
     let (Some(stage), Some(route)) = (ctx.stage(), &ctx.route) else {
-        return Ok(());
+        return Ok(None);
     };
     if !stage.routes[route.index as usize].api_key_required {
-        return Ok(());
+        return Ok(None);
     }
     let value = if stage.api_key_from_authorizer {
         match &ctx.principal {
@@ -139,9 +141,9 @@ pub fn quota(
         headers.get("x-api-key").and_then(|v| v.to_str().ok())
     };
     match usage.admit(&stage.api_id, &stage.stage_name, value) {
-        Ok(key) => {
+        Ok((key, reservation)) => {
             ctx.usage_plan_key = Some(key);
-            Ok(())
+            Ok(reservation)
         }
         Err(Refusal::Forbidden) => Err(Reject::Forbidden),
         Err(Refusal::LimitExceeded) => Err(Reject::LimitExceeded),

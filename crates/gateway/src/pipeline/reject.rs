@@ -34,6 +34,11 @@ pub enum Reject {
     Unauthorized(String),
     /// A Lambda authorizer found no identity or answered `Unauthorized` (401).
     Unauthenticated,
+    /// A JWT route's token does not verify (401 `Unauthorized`, with why in `WWW-Authenticate`).
+    InvalidToken(String),
+    /// A JWT route's token has none of the route's scopes (403 `Forbidden`, the scopes in
+    /// `WWW-Authenticate`).
+    InsufficientScope(Vec<String>),
     /// A throttle bucket is empty (429 `Too Many Requests`).
     Throttled,
     /// A usage plan's quota is used up (429 `Limit Exceeded`).
@@ -76,6 +81,28 @@ impl Reject {
                 message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests")
             }
             Self::Unauthenticated => message(StatusCode::UNAUTHORIZED, "Unauthorized"),
+            Self::InvalidToken(why) => with_headers(
+                message(StatusCode::UNAUTHORIZED, "Unauthorized"),
+                &[(
+                    "www-authenticate".into(),
+                    format!(
+                        "Bearer scope=\"\" error=\"invalid_token\" error_description=\"{why}\""
+                    ),
+                )],
+            ),
+            Self::InsufficientScope(scopes) => {
+                let scopes = scopes.join(" ");
+                with_headers(
+                    message(StatusCode::FORBIDDEN, "Forbidden"),
+                    &[(
+                        "www-authenticate".into(),
+                        format!(
+                            "Bearer scope=\"{scopes}\" error=\"insufficient_scope\" \
+                             error_description=\"expected scopes: [{scopes}]\""
+                        ),
+                    )],
+                )
+            }
             Self::LimitExceeded => message(StatusCode::TOO_MANY_REQUESTS, "Limit Exceeded"),
             Self::PayloadTooLarge => {
                 message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")

@@ -18,6 +18,8 @@ pub mod throttle;
 
 pub use target::{lambda_function, LambdaTarget, Target};
 
+use crate::http_api::jwt::CompiledJwt;
+use crate::rest_api::authorizer::CompiledAuthorizer;
 use cors::CorsPolicy;
 use routing::{RouteKey, RouteTable};
 use throttle::TokenBucket;
@@ -40,8 +42,10 @@ pub struct CompiledRoute {
     pub aws_iam: bool,
     /// REST APIs: `apiKeyRequired` (the `quota` phase checks `x-api-key`).
     pub api_key_required: bool,
-    /// REST APIs: a Lambda authorizer (`authorizationType: CUSTOM`).
+    /// A Lambda authorizer (`authorizationType: CUSTOM`).
     pub custom: Option<Arc<crate::rest_api::authorizer::CompiledAuthorizer>>,
+    /// HTTP APIs: a JWT authorizer (`authorizationType: JWT`) and the route's scopes.
+    pub jwt: Option<(Arc<crate::http_api::jwt::CompiledJwt>, Vec<String>)>,
 }
 
 impl CompiledRoute {
@@ -134,6 +138,21 @@ impl CompiledApi {
                     Target::compile(i, scope).map(|t| (i.integration_id.as_str(), Arc::new(t)))
                 })
                 .collect();
+            let jwts: HashMap<&str, Arc<CompiledJwt>> = snapshot
+                .authorizers
+                .iter()
+                .filter_map(|a| {
+                    CompiledJwt::compile(a).map(|j| (a.authorizer_id.as_str(), Arc::new(j)))
+                })
+                .collect();
+            let customs: HashMap<&str, Arc<CompiledAuthorizer>> = snapshot
+                .authorizers
+                .iter()
+                .filter_map(|a| {
+                    CompiledAuthorizer::compile_http(a, scope)
+                        .map(|c| (a.authorizer_id.as_str(), Arc::new(c)))
+                })
+                .collect();
             let routes: Vec<CompiledRoute> = snapshot
                 .routes
                 .iter()
@@ -155,7 +174,15 @@ impl CompiledApi {
                         ),
                         aws_iam: r.authorization_type == "AWS_IAM",
                         api_key_required: false,
-                        custom: None,
+                        custom: (r.authorization_type == "CUSTOM")
+                            .then(|| customs.get(r.authorizer_id.as_deref()?).cloned())
+                            .flatten(),
+                        jwt: (r.authorization_type == "JWT")
+                            .then(|| {
+                                let jwt = jwts.get(r.authorizer_id.as_deref()?)?.clone();
+                                Some((jwt, r.authorization_scopes.clone().unwrap_or_default()))
+                            })
+                            .flatten(),
                     })
                 })
                 .collect();

@@ -48,8 +48,10 @@ pub enum Target {
         status: u16,
         /// Headers.
         headers: Vec<(String, String)>,
-        /// Body.
+        /// Body (the response template as written, when it is static).
         body: bytes::Bytes,
+        /// The response template, when it has references or directives: rendered per request.
+        template: Option<Box<crate::rest_api::template::Named>>,
     },
 }
 

@@ -38,8 +38,13 @@ pub struct AuthorizerRecord {
     /// Cache TTL, 0–3600 (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer_result_ttl_in_seconds: Option<i64>,
-    /// Cognito user pools (stored).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Cognito user pools (`COGNITO_USER_POOLS`).
+    #[serde(
+        rename = "providerARNs",
+        alias = "providerArns",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub provider_arns: Vec<String>,
     /// Credentials (stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,7 +67,16 @@ pub fn validate(record: &AuthorizerRecord) -> Result<(), GatewayError> {
                 ));
             }
         }
-        "COGNITO_USER_POOLS" => {}
+        "COGNITO_USER_POOLS" => {
+            let valid = |arn: &String| {
+                arn.starts_with("arn:aws:cognito-idp:") && arn.contains(":userpool/")
+            };
+            if record.provider_arns.is_empty() || !record.provider_arns.iter().all(valid) {
+                return Err(GatewayError::bad_request(
+                    "providerARNs must name Cognito user pools (arn:aws:cognito-idp:{region}:{account}:userpool/{id})",
+                ));
+            }
+        }
         other => {
             return Err(GatewayError::bad_request(format!(
                 "Invalid authorizer type {other}: TOKEN, REQUEST or COGNITO_USER_POOLS"
@@ -96,6 +110,25 @@ pub enum Source {
     Query(String),
     /// A stage variable.
     StageVariable(String),
+    /// HTTP APIs: a `$context` variable (`requestId`, `stage`, `apiId`, `routeKey`, …).
+    Context(String),
+}
+
+/// The event a Lambda authorizer receives and the answer it gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// REST TOKEN: `authorizationToken` + `methodArn`; an IAM policy.
+    Token,
+    /// REST REQUEST: headers, query, path, stage variables; an IAM policy.
+    Request,
+    /// HTTP API REQUEST, payload 1.0 (REST's REQUEST event plus `version`, `identitySource`) or
+    /// 2.0 (`routeArn`, `identitySource` list, the 2.0 request); `simple`: `isAuthorized`.
+    Http {
+        /// Payload 2.0.
+        v2: bool,
+        /// `enableSimpleResponses`.
+        simple: bool,
+    },
 }
 
 /// A decision the function made.
@@ -116,8 +149,8 @@ pub struct Decision {
 pub struct CompiledAuthorizer {
     /// Id.
     pub id: String,
-    /// TOKEN (else REQUEST).
-    pub token: bool,
+    /// The event and answer.
+    pub format: Format,
     /// The function.
     pub function: LambdaTarget,
     /// Identity sources.
@@ -156,10 +189,54 @@ impl CompiledAuthorizer {
             .collect();
         Some(Self {
             id: record.id.clone(),
-            token,
+            format: if token {
+                Format::Token
+            } else {
+                Format::Request
+            },
             function,
             sources,
             ttl: Duration::from_secs(record.authorizer_result_ttl_in_seconds.unwrap_or(300) as u64),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Compiles an HTTP API `REQUEST` authorizer (others: none).
+    pub fn compile_http(
+        record: &crate::http_api::authorizers::AuthorizerRecord,
+        scope: &nubo_wire::Scope,
+    ) -> Option<Self> {
+        if record.authorizer_type != "REQUEST" {
+            return None;
+        }
+        let function = crate::plane::lambda_function(record.authorizer_uri.as_deref()?, scope)?;
+        let sources = record
+            .identity_source
+            .iter()
+            .filter_map(|s| {
+                if let Some(h) = s.strip_prefix("$request.header.") {
+                    Some(Source::Header(h.to_ascii_lowercase()))
+                } else if let Some(q) = s.strip_prefix("$request.querystring.") {
+                    Some(Source::Query(q.to_owned()))
+                } else if let Some(v) = s.strip_prefix("$stageVariables.") {
+                    Some(Source::StageVariable(v.to_owned()))
+                } else {
+                    s.strip_prefix("$context.")
+                        .map(|c| Source::Context(c.to_owned()))
+                }
+            })
+            .collect();
+        Some(Self {
+            id: record.authorizer_id.clone(),
+            format: Format::Http {
+                v2: record.authorizer_payload_format_version.as_deref() == Some("2.0"),
+                simple: record.enable_simple_responses == Some(true),
+            },
+            function,
+            sources,
+            ttl: Duration::from_secs(
+                record.authorizer_result_ttl_in_seconds.unwrap_or(0).max(0) as u64
+            ),
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -263,6 +340,21 @@ pub fn decide(output: &Value, method_arn: &str) -> Option<Decision> {
     })
 }
 
+/// A simple response (`{"isAuthorized": bool, "context": {...}}`) as a decision. `None`: not one.
+pub fn decide_simple(output: &Value) -> Option<Decision> {
+    let allowed = output.get("isAuthorized")?.as_bool()?;
+    Some(Decision {
+        allowed,
+        principal_id: Value::Null,
+        context: output
+            .get("context")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+        usage_key: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +377,9 @@ mod tests {
                 .allowed
         );
         assert!(decide(&serde_json::json!({"x": 1}), arn).is_none());
+        let simple =
+            decide_simple(&serde_json::json!({"isAuthorized": true, "context": {"a": {"b": 1}}}));
+        assert!(simple.unwrap().allowed);
+        assert!(decide_simple(&serde_json::json!({"isAuthorized": "yes"})).is_none());
     }
 }

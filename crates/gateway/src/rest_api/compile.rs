@@ -12,7 +12,8 @@ use crate::plane::{lambda_function, CompiledApi, CompiledRoute, CompiledStage, T
 
 use super::authorizer::CompiledAuthorizer;
 use super::model::{IntegrationRecord, IntegrationResponseRecord, RestApiDocument};
-use super::template::Template;
+use super::template::Named;
+use crate::http_api::jwt::CompiledJwt;
 
 /// Whether a selection pattern matches a status or error string: API Gateway's patterns are Java
 /// regexes; the forms used in practice (an exact status, `.*`, `2\d{2}`-style classes) are handled.
@@ -105,16 +106,24 @@ fn mock(integration: &IntegrationRecord) -> Target {
                 .unwrap_or_else(|| "application/json".into());
             let mut headers = vec![("content-type".to_owned(), content_type)];
             headers.extend(static_headers(response));
+            let template = (body.contains('$') || body.contains('#')).then(|| {
+                Box::new(Named::new(
+                    format!("response template {}", headers[0].1),
+                    &body,
+                ))
+            });
             Target::Mock {
                 status: response.status_code.parse().unwrap_or(200),
                 headers,
                 body: body.into(),
+                template,
             }
         }
         None => Target::Mock {
             status: 500,
             headers: vec![("content-type".into(), "application/json".into())],
             body: r#"{"message": "Internal server error"}"#.into(),
+            template: None,
         },
     }
 }
@@ -129,7 +138,7 @@ pub struct MappedResponse {
     /// Static headers.
     pub headers: Vec<(String, String)>,
     /// Content type and template (none: the function's output as it is).
-    pub template: Option<(String, Template)>,
+    pub template: Option<(String, Named)>,
 }
 
 /// A REST API's `AWS` integration with a Lambda function.
@@ -140,7 +149,7 @@ pub struct MappedLambda {
     /// `timeoutInMillis`.
     pub timeout: Duration,
     /// The request template (none: the body passes through).
-    pub request: Option<Template>,
+    pub request: Option<Named>,
     /// Integration responses.
     pub responses: Vec<MappedResponse>,
 }
@@ -160,12 +169,13 @@ impl MappedLambda {
 }
 
 fn first_template(
+    kind: &str,
     templates: &std::collections::BTreeMap<String, String>,
-) -> Option<(String, Template)> {
+) -> Option<(String, Named)> {
     templates
         .get_key_value("application/json")
         .or_else(|| templates.iter().next())
-        .map(|(k, v)| (k.clone(), Template::parse(v)))
+        .map(|(k, v)| (k.clone(), Named::new(format!("{kind} template {k}"), v)))
 }
 
 fn mapped(
@@ -181,13 +191,13 @@ fn mapped(
             pattern: r.selection_pattern.clone().filter(|p| !p.is_empty()),
             status: r.status_code.parse().unwrap_or(200),
             headers: static_headers(r),
-            template: first_template(&r.response_templates),
+            template: first_template("response", &r.response_templates),
         })
         .collect();
     Some(Target::Mapped(Box::new(MappedLambda {
         target,
         timeout,
-        request: first_template(&integration.request_templates).map(|(_, t)| t),
+        request: first_template("request", &integration.request_templates).map(|(_, t)| t),
         responses,
     })))
 }
@@ -254,6 +264,14 @@ pub fn compile(doc: &RestApiDocument) -> CompiledApi {
                             .then_some(method.authorizer_id.as_deref())
                             .flatten()
                             .and_then(|id| authorizers.get(id).cloned()),
+                        jwt: (method.authorization_type == "COGNITO_USER_POOLS")
+                            .then(|| {
+                                let record =
+                                    doc.authorizers.get(method.authorizer_id.as_deref()?)?;
+                                let jwt = CompiledJwt::compile_cognito(record)?;
+                                Some((Arc::new(jwt), method.authorization_scopes.clone()))
+                            })
+                            .flatten(),
                     });
                 }
             }

@@ -2,8 +2,13 @@
 //! the `quota` phase reads (key value → key, (API, stage) → plans), and the usage counters.
 //!
 //! Counting costs no disk write per request: counters live in memory per (plan, key, UTC day) and
-//! a flusher commits the changed ones in one batch every [`FLUSH_EVERY`] and at shutdown, so a
-//! graceful restart keeps counts exact (a crash loses at most the last interval's).
+//! a flusher commits the changed ones in one batch every [`FLUSH_EVERY`] and, exactly, at
+//! shutdown. For a plan with a quota the stored count is a durable *reservation*: before a count
+//! passes what is stored, the request waits for a commit that reserves the next chunk
+//! ([`chunk`]: a sixteenth of the limit, 1 to 1 000), so a crash can only over-count (by less
+//! than a chunk) and a quota is never exceeded across a crash; with a limit under 32 every
+//! request is reserved, so such a quota stays exact. Plans without a quota keep the batched
+//! counts (a crash loses at most the last interval's).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -240,6 +245,25 @@ struct UsageIndex {
 struct Counter {
     days: BTreeMap<i64, u64>,
     dirty: BTreeSet<i64>,
+    /// What the store holds per day (for a quota plan: at least the count, as reserved).
+    stored: BTreeMap<i64, u64>,
+}
+
+/// How many requests one reservation commit covers for a quota of `limit`.
+pub fn chunk(limit: i64) -> u64 {
+    (limit.max(0) as u64 / 16).clamp(1, 1000)
+}
+
+/// A count that passed its durable reservation: the request waits for [`UsageRegistry::reserve`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    plan: String,
+    key: String,
+    day: i64,
+    /// The count the request made.
+    count: u64,
+    /// What to reserve up to.
+    up_to: u64,
 }
 
 /// Days since the epoch (UTC).
@@ -283,6 +307,8 @@ pub struct UsageRegistry {
     index: RwLock<Arc<UsageIndex>>,
     counters: Mutex<HashMap<(String, String), Counter>>,
     documents: Arc<dyn Documents>,
+    /// Held by reservations and flushes: a commit never overwrites a newer reservation.
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl UsageRegistry {
@@ -315,11 +341,11 @@ impl UsageRegistry {
             let (Ok(day), Ok(count)) = (day.parse::<i64>(), stored.body.parse::<u64>()) else {
                 continue;
             };
-            counters
+            let counter = counters
                 .entry((plan.to_owned(), key.to_owned()))
-                .or_default()
-                .days
-                .insert(day, count);
+                .or_default();
+            counter.days.insert(day, count);
+            counter.stored.insert(day, count);
         }
         let registry = Self {
             keys,
@@ -327,6 +353,7 @@ impl UsageRegistry {
             index: RwLock::new(Arc::default()),
             counters: Mutex::new(counters),
             documents,
+            writing: tokio::sync::Mutex::new(()),
         };
         registry.reindex();
         Ok(registry)
@@ -359,13 +386,14 @@ impl UsageRegistry {
     }
 
     /// The `quota` phase for a method that requires a key: the key `x-api-key` names must be
-    /// enabled and in a plan of this stage, and that plan's quota not used up. Returns the key id.
+    /// enabled and in a plan of this stage, and that plan's quota not used up. Returns the key id
+    /// and, when the count passed the durable reservation, the reservation to wait for.
     pub fn admit(
         &self,
         api_id: &str,
         stage: &str,
         key_value: Option<&str>,
-    ) -> Result<String, Refusal> {
+    ) -> Result<(String, Option<Reservation>), Refusal> {
         let index = self.index.read().clone();
         let (key_id, enabled) = key_value
             .and_then(|v| index.by_value.get(v))
@@ -393,26 +421,101 @@ impl UsageRegistry {
                 return Err(Refusal::LimitExceeded);
             }
         }
-        *counter.days.entry(today).or_default() += 1;
+        let count = counter.days.entry(today).or_default();
+        *count += 1;
+        let count = *count;
         counter.dirty.insert(today);
-        Ok(key_id.clone())
+        let stored = counter.stored.get(&today).copied().unwrap_or(0);
+        let reservation = match &plan.quota {
+            Some(quota) if count > stored => Some(Reservation {
+                plan: plan.id.clone(),
+                key: key_id.clone(),
+                day: today,
+                count,
+                up_to: count + chunk(quota.limit) - 1,
+            }),
+            _ => None,
+        };
+        Ok((key_id.clone(), reservation))
     }
 
-    /// Commits every changed counter in one batch.
+    /// Makes a count durable before its request goes on: one commit reserves a chunk of the
+    /// quota (concurrent requests covered by it do not commit again).
+    pub async fn reserve(&self, reservation: Reservation) -> Result<(), GatewayError> {
+        let _one_writer = self.writing.lock().await;
+        let id = (reservation.plan.clone(), reservation.key.clone());
+        let up_to = {
+            let counters = self.counters.lock();
+            let counter = counters.get(&id);
+            let stored = counter
+                .and_then(|c| c.stored.get(&reservation.day))
+                .copied()
+                .unwrap_or(0);
+            if stored >= reservation.count {
+                return Ok(());
+            }
+            let count = counter
+                .and_then(|c| c.days.get(&reservation.day))
+                .copied()
+                .unwrap_or(0);
+            reservation.up_to.max(count)
+        };
+        self.documents
+            .commit(vec![Change::put(
+                USAGE_COLLECTION,
+                &format!("{}/{}/{}", id.0, id.1, reservation.day),
+                up_to.to_string(),
+            )])
+            .await?;
+        self.counters
+            .lock()
+            .entry(id)
+            .or_default()
+            .stored
+            .insert(reservation.day, up_to);
+        Ok(())
+    }
+
+    /// Commits every changed counter in one batch: never below a reservation while serving.
     pub async fn flush(&self) -> Result<(), GatewayError> {
-        let mut taken: Vec<(String, String, i64)> = Vec::new();
+        self.flush_counts(false).await
+    }
+
+    /// Commits the exact counts (at shutdown: what was reserved and not used is given back).
+    pub async fn flush_exact(&self) -> Result<(), GatewayError> {
+        self.flush_counts(true).await
+    }
+
+    async fn flush_counts(&self, exact: bool) -> Result<(), GatewayError> {
+        let _one_writer = self.writing.lock().await;
+        let mut taken: Vec<(String, String, i64, u64)> = Vec::new();
         let changes: Vec<Change> = {
             let mut counters = self.counters.lock();
             let mut changes = Vec::new();
             for ((plan, key), counter) in counters.iter_mut() {
-                for day in std::mem::take(&mut counter.dirty) {
+                let mut days = std::mem::take(&mut counter.dirty);
+                if exact {
+                    days.extend(
+                        counter
+                            .stored
+                            .iter()
+                            .filter(|(day, n)| counter.days.get(day) != Some(n))
+                            .map(|(day, _)| *day),
+                    );
+                }
+                for day in days {
                     let count = counter.days.get(&day).copied().unwrap_or(0);
+                    let stored = counter.stored.get(&day).copied().unwrap_or(0);
+                    let value = if exact { count } else { count.max(stored) };
+                    if value == stored && (exact || stored > 0) {
+                        continue;
+                    }
                     changes.push(Change::put(
                         USAGE_COLLECTION,
                         &format!("{plan}/{key}/{day}"),
-                        count.to_string(),
+                        value.to_string(),
                     ));
-                    taken.push((plan.clone(), key.clone(), day));
+                    taken.push((plan.clone(), key.clone(), day, value));
                 }
             }
             changes
@@ -421,16 +524,21 @@ impl UsageRegistry {
             return Ok(());
         }
         // A failed commit is retried at the next flush with the then-current counts.
-        if let Err(e) = self.documents.commit(changes).await {
-            let mut counters = self.counters.lock();
-            for (plan, key, day) in taken {
-                if let Some(c) = counters.get_mut(&(plan, key)) {
-                    c.dirty.insert(day);
+        let committed = self.documents.commit(changes).await;
+        let mut counters = self.counters.lock();
+        for (plan, key, day, value) in taken {
+            if let Some(c) = counters.get_mut(&(plan, key)) {
+                match &committed {
+                    Ok(_) => {
+                        c.stored.insert(day, value);
+                    }
+                    Err(_) => {
+                        c.dirty.insert(day);
+                    }
                 }
             }
-            return Err(e.into());
         }
-        Ok(())
+        committed.map(drop).map_err(Into::into)
     }
 
     // ---- API keys ----
@@ -801,8 +909,13 @@ mod tests {
             usage.admit("a", "other", Some(&key.value)),
             Err(Refusal::Forbidden)
         );
-        assert!(usage.admit("a", "s", Some(&key.value)).is_ok());
-        usage.flush().await.unwrap();
+        let (_, reservation) = usage.admit("a", "s", Some(&key.value)).unwrap();
+        // A quota of 2 reserves one request at a time: durable before the request goes on.
+        usage
+            .reserve(reservation.expect("a quota count is reserved"))
+            .await
+            .unwrap();
+        // Dropped without a flush, as in a crash: the reservation is what was stored.
         drop(usage);
         let usage = UsageRegistry::load(stores.documents.clone(), &scope)
             .await

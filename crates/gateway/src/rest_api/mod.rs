@@ -24,6 +24,7 @@ pub mod model;
 pub mod ops;
 pub mod patch;
 pub mod template;
+pub mod updates;
 
 use model::{ResourceRecord, RestApiDocument, RestApiRecord};
 

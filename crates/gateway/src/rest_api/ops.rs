@@ -199,6 +199,17 @@ pub fn put_method(
             "Invalid authorizer ID specified. Setting the authorization type to CUSTOM requires a valid authorizer.",
         ));
     }
+    if input.authorization_type == "COGNITO_USER_POOLS"
+        && !input
+            .authorizer_id
+            .as_deref()
+            .and_then(|id| doc.authorizers.get(id))
+            .is_some_and(|a| a.authorizer_type == "COGNITO_USER_POOLS")
+    {
+        return Err(GatewayError::bad_request(
+            "Invalid authorizer ID specified. Setting the authorization type to COGNITO_USER_POOLS requires a valid authorizer.",
+        ));
+    }
     input.http_method = http_method.clone();
     input.method_responses.clear();
     input.method_integration = None;
@@ -237,6 +248,10 @@ pub fn put_integration(
         )));
     }
     input.integration_type = kind.clone();
+    for (content_type, source) in &input.request_templates {
+        super::template::check("request", content_type, source)
+            .map_err(GatewayError::bad_request)?;
+    }
     if kind != "MOCK" {
         if input.uri.as_deref().is_none_or(str::is_empty) {
             return Err(GatewayError::bad_request(
@@ -326,6 +341,10 @@ pub fn put_integration_response(
 ) -> Result<IntegrationResponseRecord, GatewayError> {
     check_status(status)?;
     input.status_code = status.to_owned();
+    for (content_type, source) in &input.response_templates {
+        super::template::check("response", content_type, source)
+            .map_err(GatewayError::bad_request)?;
+    }
     let method = method_mut(doc, resource_id, http_method)?;
     if !method.method_responses.contains_key(status) {
         return Err(GatewayError::not_found("Response", status));

@@ -27,6 +27,11 @@ pub struct PatchInput {
     pub patch_operations: Vec<PatchOperation>,
 }
 
+/// Top-level members that are booleans where the wire shape may leave them out.
+const BOOLEANS: &[&str] = &["apiKeyRequired", "cacheClusterEnabled", "tracingEnabled"];
+/// Top-level members that are numbers where the wire shape may leave them out.
+const NUMBERS: &[&str] = &["limit", "timeoutInMillis", "authorizerResultTtlInSeconds"];
+
 fn unescape(part: &str) -> String {
     part.replace("~1", "/").replace("~0", "~")
 }
@@ -36,6 +41,17 @@ pub fn apply(
     target: &mut Value,
     ops: &[PatchOperation],
     allowed: &[&str],
+) -> Result<(), GatewayError> {
+    apply_typed(target, ops, allowed, &[])
+}
+
+/// [`apply`], where the members named in `bool_maps` map names to booleans (a method's
+/// `requestParameters`, a method response's `responseParameters`).
+pub fn apply_typed(
+    target: &mut Value,
+    ops: &[PatchOperation],
+    allowed: &[&str],
+    bool_maps: &[&str],
 ) -> Result<(), GatewayError> {
     for op in ops {
         let parts: Vec<String> = op
@@ -82,8 +98,19 @@ pub fn apply(
                     Some(Value::Number(_)) => Value::Number(text.parse().map_err(|_| {
                         GatewayError::bad_request(format!("Invalid number value {text}"))
                     })?),
+                    // Members left out of the wire shape while unset or false, and the
+                    // entries of maps of booleans.
+                    _ if (BOOLEANS.contains(&last.as_str()) && parents.is_empty())
+                        || (parents.len() == 1 && bool_maps.contains(&parents[0].as_str())) =>
+                    {
+                        Value::Bool(text.parse().map_err(|_| {
+                            GatewayError::bad_request(format!("Invalid boolean value {text}"))
+                        })?)
+                    }
                     _ => match text.parse::<i64>() {
-                        Ok(n) if parents.is_empty() && last == "limit" => Value::from(n),
+                        Ok(n) if parents.is_empty() && NUMBERS.contains(&last.as_str()) => {
+                            Value::from(n)
+                        }
                         _ => Value::String(text),
                     },
                 };
@@ -105,9 +132,19 @@ pub fn patch<T: serde::Serialize + serde::de::DeserializeOwned>(
     ops: &[PatchOperation],
     allowed: &[&str],
 ) -> Result<T, GatewayError> {
+    patch_typed(record, ops, allowed, &[])
+}
+
+/// [`patch`] with maps of booleans (see [`apply_typed`]).
+pub fn patch_typed<T: serde::Serialize + serde::de::DeserializeOwned>(
+    record: &T,
+    ops: &[PatchOperation],
+    allowed: &[&str],
+    bool_maps: &[&str],
+) -> Result<T, GatewayError> {
     let mut value =
         serde_json::to_value(record).map_err(|e| GatewayError::bad_request(e.to_string()))?;
-    apply(&mut value, ops, allowed)?;
+    apply_typed(&mut value, ops, allowed, bool_maps)?;
     serde_json::from_value(value)
         .map_err(|e| GatewayError::bad_request(format!("Invalid patch: {e}")))
 }

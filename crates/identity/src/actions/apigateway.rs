@@ -93,6 +93,12 @@ pub(super) const RULES: &[Rule] = &[
     apigw!("GetMethodResponse", "GET", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/responses/{StatusCode}"),
     apigw!("PutIntegrationResponse", "PUT", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/integration/responses/{StatusCode}"),
     apigw!("GetIntegrationResponse", "GET", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/integration/responses/{StatusCode}"),
+    apigw!("UpdateResource", "PATCH", "/restapis/{RestApiId}/resources/{ResourceId}"),
+    apigw!("UpdateMethod", "PATCH", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}"),
+    apigw!("REST.UpdateIntegration", "PATCH", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/integration"),
+    apigw!("UpdateMethodResponse", "PATCH", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/responses/{StatusCode}"),
+    apigw!("UpdateIntegrationResponse", "PATCH", "/restapis/{RestApiId}/resources/{ResourceId}/methods/{HttpMethod}/integration/responses/{StatusCode}"),
+    apigw!("REST.UpdateAuthorizer", "PATCH", "/restapis/{RestApiId}/authorizers/{AuthorizerId}"),
     apigw!("REST.CreateDeployment", "POST", "/restapis/{RestApiId}/deployments"),
     apigw!("REST.GetDeployments", "GET", "/restapis/{RestApiId}/deployments"),
     apigw!("REST.GetDeployment", "GET", "/restapis/{RestApiId}/deployments/{DeploymentId}"),
@@ -106,17 +112,30 @@ pub(super) const RULES: &[Rule] = &[
         "/restapis/{RestApiId}/stages/{StageName}"
     ),
     apigw!("REST.DeleteStage", "DELETE", "/restapis/{RestApiId}/stages/{StageName}"),
-    apigw!("CreateAuthorizer", "POST", "/restapis/{RestApiId}/authorizers"),
-    apigw!("GetAuthorizers", "GET", "/restapis/{RestApiId}/authorizers"),
+    apigw!("REST.CreateAuthorizer", "POST", "/restapis/{RestApiId}/authorizers"),
+    apigw!("REST.GetAuthorizers", "GET", "/restapis/{RestApiId}/authorizers"),
     apigw!(
-        "GetAuthorizer",
+        "REST.GetAuthorizer",
         "GET",
         "/restapis/{RestApiId}/authorizers/{AuthorizerId}"
     ),
     apigw!(
-        "DeleteAuthorizer",
+        "REST.DeleteAuthorizer",
         "DELETE",
         "/restapis/{RestApiId}/authorizers/{AuthorizerId}"
+    ),
+    apigw!("CreateAuthorizer", "POST", "/apis/{ApiId}/authorizers"),
+    apigw!("GetAuthorizers", "GET", "/apis/{ApiId}/authorizers"),
+    apigw!("GetAuthorizer", "GET", "/apis/{ApiId}/authorizers/{AuthorizerId}"),
+    apigw!(
+        "UpdateAuthorizer",
+        "PATCH",
+        "/apis/{ApiId}/authorizers/{AuthorizerId}"
+    ),
+    apigw!(
+        "DeleteAuthorizer",
+        "DELETE",
+        "/apis/{ApiId}/authorizers/{AuthorizerId}"
     ),
     apigw!("TagResource", "PUT", "/tags/{ResourceArn}"),
     apigw!("GetTags", "GET", "/tags/{ResourceArn}"),

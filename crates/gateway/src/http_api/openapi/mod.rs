@@ -251,6 +251,7 @@ pub async fn import_api(
             integrations: def.integrations,
             stages: BTreeMap::new(),
             deployments: BTreeMap::new(),
+            authorizers: BTreeMap::new(),
         })
         .await?;
     Ok(api)
