@@ -32,6 +32,8 @@ pub(crate) struct EnvironmentContext<'a> {
     pub(crate) catalog: &'a RuntimeCatalog,
     pub(crate) sandbox: &'a dyn Sandbox,
     pub(crate) code_dir: &'a Path,
+    /// The function's layers merged in order (`/opt`), when it has any.
+    pub(crate) opt_dir: Option<&'a Path>,
     pub(crate) scope: &'a nubo_wire::Scope,
     pub(crate) endpoint_url: &'a str,
     /// Serves the Nubo endpoint inside environments with a network of their own.

@@ -24,6 +24,9 @@ pub enum ControlError {
     /// A function policy would grow over its size limit.
     #[error("{0}")]
     PolicyLengthExceeded(String),
+    /// The caller may not use a resource of another account (`AccessDeniedException`).
+    #[error("{0}")]
+    AccessDenied(String),
     /// The upload is over a size limit.
     #[error("{0}")]
     RequestTooLarge(String),
@@ -47,6 +50,9 @@ impl From<ControlError> for AwsError {
             ControlError::Conflict(m) => AwsError::resource_conflict(m),
             ControlError::PreconditionFailed(m) => AwsError::precondition_failed(m),
             ControlError::RequestTooLarge(m) => AwsError::request_too_large(m),
+            ControlError::AccessDenied(m) => {
+                AwsError::new("AccessDeniedException", http::StatusCode::FORBIDDEN, m)
+            }
             ControlError::PolicyLengthExceeded(m) => AwsError::new(
                 "PolicyLengthExceededException",
                 http::StatusCode::BAD_REQUEST,

@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 use crate::blobs::unique_suffix;
 use crate::{Blobs, FsBlobs, StoreError};
 
+mod stack;
+
 /// AWS's limit on the unzipped size of a function (250 MB).
 pub const MAX_UNZIPPED_BYTES: u64 = 262_144_000;
 
@@ -29,6 +31,8 @@ pub struct CodeArtifact {
     pub sha256_base64: String,
     /// Size of the zip in bytes: Lambda's `CodeSize`.
     pub size: u64,
+    /// What its entries declare unpacked (Lambda's 250 MB limit counts function + layers).
+    pub unzipped_size: u64,
 }
 
 /// Function code: zips in a blob store, unpacked trees in a local directory.
@@ -78,6 +82,7 @@ impl CodeStore {
             sha256_hex: hex::encode(digest),
             sha256_base64: base64::engine::general_purpose::STANDARD.encode(digest),
             size: zip.len() as u64,
+            unzipped_size: unzipped_size(&zip)?,
         };
         let tree = self.tree(&artifact.sha256_hex);
         let unpacked = {
@@ -166,6 +171,16 @@ impl CodeStore {
         }
         self.zips.get(sha256_hex).await?.ok_or_else(not_found)
     }
+}
+
+/// The bytes a zip's entries declare unpacked (what Lambda counts against its 250 MB); unpacking
+/// checks the real sizes against the limit.
+pub fn unzipped_size(zip: &[u8]) -> Result<u64, StoreError> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(zip))
+        .map_err(|e| StoreError::InvalidZip(e.to_string()))?;
+    Ok((0..archive.len())
+        .filter_map(|i| archive.by_index_raw(i).ok().map(|f| f.size()))
+        .sum())
 }
 
 fn remove_tree(path: &Path) -> std::io::Result<()> {

@@ -41,7 +41,7 @@ pub mod conformance;
 use std::sync::Arc;
 
 pub use blobs::{BlobRead, BlobUpload, Blobs, FsBlobs};
-pub use code::{CodeArtifact, CodeStore, MAX_UNZIPPED_BYTES};
+pub use code::{unzipped_size, CodeArtifact, CodeStore, MAX_UNZIPPED_BYTES};
 pub use config::StoreConfig;
 pub use documents::{Change, Document, Documents, ListQuery, Outcome, Precondition, Revision};
 pub use logs::{LogEvent, LogGroup, LogPage, LogQuery, LogStream, Logs, StoredLogEvent};

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use http::request::Parts;
 use nubo_identity::policy::Policy;
 use nubo_identity::IdentityRegistry;
+use nubo_lambda::control::layers::parse_version_arn;
 use nubo_lambda::Registry;
 use nubo_wire::arn::RequestedFunction;
 use nubo_wire::AwsError;
@@ -278,6 +279,49 @@ pub(crate) const OPERATIONS: &[RestOperation] = &[
         "DeleteEventSourceMapping",
         SMALL_BODY,
     ),
+    op("GET", "/2018-10-31/layers", "ListLayers", SMALL_BODY),
+    op(
+        "POST",
+        "/2018-10-31/layers/{LayerName}/versions",
+        "PublishLayerVersion",
+        CODE_BODY,
+    ),
+    op(
+        "GET",
+        "/2018-10-31/layers/{LayerName}/versions",
+        "ListLayerVersions",
+        SMALL_BODY,
+    ),
+    op(
+        "GET",
+        "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}",
+        "GetLayerVersion",
+        SMALL_BODY,
+    ),
+    op(
+        "DELETE",
+        "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}",
+        "DeleteLayerVersion",
+        SMALL_BODY,
+    ),
+    op(
+        "POST",
+        "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy",
+        "AddLayerVersionPermission",
+        SMALL_BODY,
+    ),
+    op(
+        "GET",
+        "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy",
+        "GetLayerVersionPolicy",
+        SMALL_BODY,
+    ),
+    op(
+        "DELETE",
+        "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}",
+        "RemoveLayerVersionPermission",
+        SMALL_BODY,
+    ),
     op("GET", "/2017-03-31/tags/{Resource}", "ListTags", SMALL_BODY),
     op(
         "POST",
@@ -292,6 +336,33 @@ pub(crate) const OPERATIONS: &[RestOperation] = &[
         SMALL_BODY,
     ),
 ];
+
+/// A layer's ARN (`LayerArn`) and a layer version's (`LayerVersionArn`) for the table, from
+/// `{LayerName}` (a name or an ARN) and `{VersionNumber}`, or GetLayerVersionByArn's `Arn`. What
+/// does not parse is left out: the handler answers it with the model's error.
+fn layer_parameters(asked: &Asked<'_>, parameters: &mut Parameters) {
+    if asked.operation == "GetLayerVersionByArn" {
+        if let Some(arn) = asked
+            .query_param("Arn")
+            .filter(|a| parse_version_arn(a).is_some())
+        {
+            parameters.push(("LayerVersionArn", arn.to_string()));
+        }
+        return;
+    }
+    let Some(layer) = asked.label("LayerName") else {
+        return;
+    };
+    let layer_arn = if layer.starts_with("arn:") {
+        layer.to_owned()
+    } else {
+        nubo_lambda::control::layers::layer_arn(asked.scope, layer)
+    };
+    if let Some(version) = asked.label("VersionNumber") {
+        parameters.push(("LayerVersionArn", format!("{layer_arn}:{version}")));
+    }
+    parameters.push(("LayerArn", layer_arn));
+}
 
 /// AWS's answer when the execution role does not exist or does not trust Lambda.
 pub(crate) const ROLE_NOT_ASSUMABLE: &str =
@@ -319,6 +390,11 @@ impl Authorizer for LambdaAuthorizer {
             && crate::query::Query::parse(parts.uri.query()).get("List") == Some("ALL")
         {
             matched.operation = "ListProvisionedConcurrencyConfigs";
+        }
+        if matched.operation == "ListLayers"
+            && crate::query::Query::parse(parts.uri.query()).get("find") == Some("LayerVersion")
+        {
+            matched.operation = "GetLayerVersionByArn";
         }
         Some(matched)
     }
@@ -371,6 +447,7 @@ impl Authorizer for LambdaAuthorizer {
         if let Some(resource) = asked.label("Resource") {
             parameters.push(("Resource", resource.to_owned()));
         }
+        layer_parameters(asked, &mut parameters);
         Ok(parameters)
     }
 
@@ -387,6 +464,11 @@ impl Authorizer for LambdaAuthorizer {
                 .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.as_str())
         };
+        if let Some(arn) = param("LayerVersionArn") {
+            let (scope, name, version) = parse_version_arn(arn)?;
+            let record = functions.layer_version(&scope, &name, version).ok()?;
+            return Some(record.policy.as_ref()?.compiled().clone());
+        }
         let policy =
             functions.policy_named(asked.scope, param("FunctionName")?, param("Qualifier"))?;
         Some(policy.compiled().clone())

@@ -19,6 +19,7 @@ mod event_source_mappings;
 mod function_urls;
 mod functions;
 mod invoke;
+mod layers;
 mod permissions;
 mod reference;
 
@@ -153,6 +154,23 @@ pub fn router(state: Arc<EdgeState>) -> Router {
             get(event_source_mappings::get)
                 .put(event_source_mappings::update)
                 .delete(event_source_mappings::delete),
+        )
+        .route("/2018-10-31/layers", get(layers::list_or_find))
+        .route(
+            "/2018-10-31/layers/{layer}/versions",
+            post(layers::publish).get(layers::list_versions),
+        )
+        .route(
+            "/2018-10-31/layers/{layer}/versions/{version}",
+            get(layers::get).delete(layers::delete),
+        )
+        .route(
+            "/2018-10-31/layers/{layer}/versions/{version}/policy",
+            post(layers::add_permission).get(layers::get_policy),
+        )
+        .route(
+            "/2018-10-31/layers/{layer}/versions/{version}/policy/{statement}",
+            delete(layers::remove_permission),
         )
         .route("/2016-08-19/account-settings", get(account::settings))
         .route("/2016-08-19/account-settings/", get(account::settings))

@@ -230,7 +230,7 @@ pub fn function_configuration(
         let layers: Vec<Value> = record
             .layers
             .iter()
-            .map(|arn| json!({"Arn": arn, "CodeSize": 0}))
+            .map(|layer| json!({"Arn": layer.arn, "CodeSize": layer.code_size}))
             .collect();
         object.insert("Layers".into(), Value::from(layers));
     }

@@ -166,6 +166,48 @@ pub(super) const RULES: &[Rule] = &[
         operation: "GetAccountSettings",
         checks: &[check("lambda:GetAccountSettings", "*")],
     },
+    Rule {
+        operation: "PublishLayerVersion",
+        checks: &[check("lambda:PublishLayerVersion", "{LayerArn}")],
+    },
+    Rule {
+        operation: "ListLayers",
+        checks: &[check("lambda:ListLayers", "*")],
+    },
+    Rule {
+        operation: "ListLayerVersions",
+        checks: &[check("lambda:ListLayerVersions", "*")],
+    },
+    Rule {
+        operation: "GetLayerVersion",
+        checks: &[check("lambda:GetLayerVersion", "{LayerVersionArn}")],
+    },
+    Rule {
+        operation: "GetLayerVersionByArn",
+        checks: &[check("lambda:GetLayerVersion", "{LayerVersionArn}")],
+    },
+    Rule {
+        operation: "DeleteLayerVersion",
+        checks: &[check("lambda:DeleteLayerVersion", "{LayerVersionArn}")],
+    },
+    Rule {
+        operation: "AddLayerVersionPermission",
+        checks: &[check(
+            "lambda:AddLayerVersionPermission",
+            "{LayerVersionArn}",
+        )],
+    },
+    Rule {
+        operation: "GetLayerVersionPolicy",
+        checks: &[check("lambda:GetLayerVersionPolicy", "{LayerVersionArn}")],
+    },
+    Rule {
+        operation: "RemoveLayerVersionPermission",
+        checks: &[check(
+            "lambda:RemoveLayerVersionPermission",
+            "{LayerVersionArn}",
+        )],
+    },
     // Tag operations name their resource by ARN in the path (`/2017-03-31/tags/{Resource}`).
     Rule {
         operation: "ListTags",

@@ -50,7 +50,7 @@ fn check_revision(current: &FunctionRecord, expected: Option<&str>) -> Result<()
 }
 
 impl Registry {
-    async fn store_code(&self, zip: Bytes) -> Result<CodeRef, ControlError> {
+    pub(super) async fn store_code(&self, zip: Bytes) -> Result<CodeRef, ControlError> {
         if zip.len() > MAX_ZIP_BYTES {
             return Err(ControlError::RequestTooLarge(format!(
                 "Zipped size must be smaller than {MAX_ZIP_BYTES} bytes"
@@ -61,6 +61,7 @@ impl Registry {
             sha256_hex: artifact.sha256_hex,
             sha256_base64: artifact.sha256_base64,
             size: artifact.size,
+            unzipped_size: artifact.unzipped_size,
         })
     }
 
@@ -76,6 +77,9 @@ impl Registry {
         if self.get(scope, &spec.name).is_some() {
             return Err(conflict());
         }
+        // Layers are checked (and the 250 MB over code + layers) before the code is unpacked.
+        let unzipped = nubo_store::unzipped_size(&zip)?;
+        let layers = self.attach_layers(scope, &spec.layers, unzipped)?;
         let code = self.store_code(zip).await?;
         let name = spec.name.as_str().to_owned();
         let record = FunctionRecord {
@@ -93,7 +97,7 @@ impl Registry {
             tags: spec.tags,
             architectures: spec.architectures,
             tracing_mode: spec.tracing_mode,
-            layers: spec.layers,
+            layers,
             dead_letter_target: spec.dead_letter_target,
             log_format: spec.log_format,
             logging: spec.logging,
@@ -184,6 +188,7 @@ impl Registry {
         let code = self.store_code(zip).await?;
         self.update_settling(function, |record| {
             check_revision(record, revision_id)?;
+            super::layers::check_unzipped(code.unzipped_size, &record.layers)?;
             record.code = code;
             Ok(())
         })
@@ -196,8 +201,19 @@ impl Registry {
         function: &FunctionRef,
         update: ConfigurationUpdate,
     ) -> Result<FunctionSnapshot, ControlError> {
+        let layers = update
+            .layers
+            .as_ref()
+            .map(|arns| {
+                let latest = self.function(function)?;
+                self.attach_layers(&function.scope, arns, latest.code.unzipped_size)
+            })
+            .transpose()?;
         self.update_settling(function, |record| {
             check_revision(record, update.revision_id.as_deref())?;
+            if let Some(layers) = layers {
+                record.layers = layers;
+            }
             let environment_given = update.environment.is_some();
             macro_rules! apply {
                 ($($field:ident),*) => { $( if let Some(v) = update.$field { record.$field = v; } )* };
@@ -211,7 +227,6 @@ impl Registry {
                 ephemeral_storage_mb,
                 environment,
                 tracing_mode,
-                layers,
                 dead_letter_target,
                 log_format
             );

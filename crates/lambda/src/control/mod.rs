@@ -13,6 +13,7 @@ pub mod collections;
 pub mod concurrency;
 pub mod event_invoke;
 pub mod functions;
+pub mod layers;
 pub mod lifecycle;
 pub mod permissions;
 pub mod records;

@@ -71,7 +71,7 @@ impl From<FunctionPolicy> for StoredPolicy {
 }
 
 impl FunctionPolicy {
-    fn new(statements: Vec<Value>, revision_id: String) -> Result<Self, String> {
+    pub(super) fn new(statements: Vec<Value>, revision_id: String) -> Result<Self, String> {
         let compiled = parse_resource_policy(&Self::render(&statements))
             .map_err(|e| format!("a function policy does not compile: {e}"))?;
         Ok(Self {
@@ -88,6 +88,11 @@ impl FunctionPolicy {
     /// The policy document, as GetPolicy returns it.
     pub fn document(&self) -> String {
         Self::render(&self.statements)
+    }
+
+    /// The statements, as the document holds them.
+    pub fn statements(&self) -> &[Value] {
+        &self.statements
     }
 
     /// Changes with every AddPermission and RemovePermission.

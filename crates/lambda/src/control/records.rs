@@ -22,6 +22,9 @@ pub struct CodeRef {
     pub sha256_base64: String,
     /// Zip size in bytes (`CodeSize`).
     pub size: u64,
+    /// Unzipped bytes (0 in records written before it was kept).
+    #[serde(default)]
+    pub unzipped_size: u64,
 }
 
 /// Where `$LATEST` stands in Lambda's state machine, as `State` and `LastUpdateStatus` report it.
@@ -74,9 +77,9 @@ pub struct FunctionRecord {
     pub architectures: Vec<String>,
     /// `PassThrough` or `Active`.
     pub tracing_mode: String,
-    /// Layer ARNs as given (not yet applied).
+    /// Its layers, in order, as they were when it was configured.
     #[serde(default)]
-    pub layers: Vec<String>,
+    pub layers: Vec<super::layers::AttachedLayer>,
     /// Dead-letter target ARN, if configured.
     #[serde(default)]
     pub dead_letter_target: Option<String>,

@@ -97,6 +97,9 @@ pub struct Registry {
     scopes: RwLock<HashMap<Scope, ScopeFunctions>>,
     pub(super) provisioned: Mirror<ProvisionedConfig>,
     pub(super) event_invoke: Mirror<EventInvokeConfig>,
+    /// Layers' highest version numbers and their versions ([`super::layers`]).
+    pub(super) layer_heads: Mirror<super::layers::LayerHead>,
+    pub(super) layer_versions: Mirror<super::layers::LayerVersionRecord>,
     listeners: RwLock<Vec<Listener>>,
     /// The registry itself, for the tasks that settle changes (`super::lifecycle`).
     pub(super) me: Weak<Registry>,
@@ -196,7 +199,12 @@ impl Registry {
         }
         let provisioned = Mirror::load(documents.as_ref(), PROVISIONED).await?;
         let event_invoke = Mirror::load(documents.as_ref(), EVENT_INVOKE_CONFIGS).await?;
+        let layer_heads = Mirror::load(documents.as_ref(), super::layers::LAYERS).await?;
+        let layer_versions =
+            Mirror::load(documents.as_ref(), super::layers::LAYER_VERSIONS).await?;
         let registry = Arc::new_cyclic(|me| Self {
+            layer_heads,
+            layer_versions,
             provisioned,
             event_invoke,
             through: WriteThrough::new(documents),
@@ -412,13 +420,24 @@ impl Registry {
 
     /// Every code artifact a version in any scope still runs: what the start-up sweep keeps.
     pub fn referenced_code(&self) -> std::collections::HashSet<String> {
-        self.scopes
+        let mut referenced: std::collections::HashSet<String> = self
+            .scopes
             .read()
             .values()
             .flat_map(|s| s.functions.values())
             .flat_map(|f| std::iter::once(&f.latest).chain(f.versions.values()))
-            .map(|version| version.code.sha256_hex.clone())
-            .collect()
+            .flat_map(|version| {
+                std::iter::once(version.code.sha256_hex.clone()).chain(
+                    version
+                        .layers
+                        .iter()
+                        .filter(|l| !l.sha256_hex.is_empty())
+                        .map(|l| l.sha256_hex.clone()),
+                )
+            })
+            .collect();
+        referenced.extend(self.referenced_layer_code());
+        referenced
     }
 
     /// Functions in every scope (the start-up line).

@@ -76,6 +76,18 @@ pub(crate) fn view(
     let runtime = shown(&launch.runtime_dir, "/var/runtime");
     let mut mounts = Vec::new();
     let mut links = Vec::new();
+    // Layers, merged in order, are `/opt` (read-only, shared by every environment with the same
+    // layers). Without a private root the function reaches the merged tree's host path instead.
+    let opt = match ctx.opt_dir {
+        Some(host) => {
+            mounts.push(Mount {
+                host: host.to_path_buf(),
+                inside: "/opt".into(),
+            });
+            shown(host, "/opt")
+        }
+        None => "/opt".to_owned(),
+    };
     let sdk = ctx.catalog.sdk_for(launch).map(Path::to_path_buf);
     let program_dir = launch
         .program
@@ -112,7 +124,16 @@ pub(crate) fn view(
                     inside: inside.into(),
                 });
             }
-            set("PYTHONPATH", runtime.clone());
+            // Without a private root the bootstrap's /opt/python is not the layers': name them.
+            match (ctx.opt_dir, lambda) {
+                (Some(_), false) => set(
+                    "PYTHONPATH",
+                    format!(
+                        "{opt}/python/lib/python3.{minor}/site-packages:{opt}/python:{runtime}"
+                    ),
+                ),
+                _ => set("PYTHONPATH", runtime.clone()),
+            }
         }
         Family::Node { .. } => {
             let major = match family(&function.runtime) {
@@ -123,6 +144,10 @@ pub(crate) fn view(
                 Some(host) => shown(host, NODE_SDK_INSIDE),
                 None => format!("{runtime}/node_modules"),
             };
+            // Layers' node_modules must win over the SDK, but node walks up to /node_modules
+            // before it reads NODE_PATH: with layers there is no such link, and ES modules get
+            // the NODE_PATH loader (~28 ms per cold start) instead.
+            let layers = ctx.opt_dir.is_some();
             if let Some(host) = sdk {
                 mounts.push(Mount {
                     host,
@@ -130,9 +155,11 @@ pub(crate) fn view(
                 });
                 // Node's ES module resolver ignores NODE_PATH (Lambda's node 18+ runtimes add a
                 // loader for it, ~28 ms per cold start here); it does walk up to /node_modules.
-                links.push(("/node_modules".into(), NODE_SDK_INSIDE.into()));
+                if !layers {
+                    links.push(("/node_modules".into(), NODE_SDK_INSIDE.into()));
+                }
             }
-            if !lambda {
+            if !lambda || layers {
                 // No private root to put /node_modules in: the bootstrap installs the loader, for
                 // ES module handlers only.
                 launch.args.push("--esm-node-path".into());
@@ -140,7 +167,7 @@ pub(crate) fn view(
             set(
                 "NODE_PATH",
                 format!(
-                    "/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules:{modules}:{runtime}:{task}"
+                    "{opt}/nodejs/node{major}/node_modules:{opt}/nodejs/node_modules:{modules}:{runtime}:{task}"
                 ),
             );
         }
@@ -211,13 +238,13 @@ pub(crate) fn view(
     set("LANG", "en_US.UTF-8".into());
     // Lambda's managed runtimes put their interpreter's /var/lang/bin first; without a private
     // root to link it there, the interpreter's own directory stands in.
-    let system_path = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
+    let system_path = format!("/usr/local/bin:/usr/bin/:/bin:{opt}/bin");
     set(
         "PATH",
         match (managed, lambda) {
             (true, true) => format!("/var/lang/bin:{system_path}"),
             (true, false) => format!("{program_dir}:{system_path}"),
-            (false, _) => system_path.into(),
+            (false, _) => system_path,
         },
     );
     let lang_lib = if managed && lambda {
@@ -227,7 +254,7 @@ pub(crate) fn view(
     };
     set(
         "LD_LIBRARY_PATH",
-        format!("{lang_lib}/lib64:/usr/lib64:{runtime}:{runtime}/lib:{task}:{task}/lib:/opt/lib"),
+        format!("{lang_lib}/lib64:/usr/lib64:{runtime}:{runtime}/lib:{task}:{task}/lib:{opt}/lib"),
     );
     // X-Ray's SDKs log rather than throw when there is no trace context. No daemon address: there
     // is no X-Ray daemon to send segments to.

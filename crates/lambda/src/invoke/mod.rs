@@ -495,10 +495,24 @@ impl Invoker {
         initialization_type: &'static str,
     ) -> Result<Environment, InvokeError> {
         let code_dir = self.registry.code().tree(&function.code.sha256_hex);
+        let layers: Vec<String> = function
+            .layers
+            .iter()
+            .filter(|l| !l.sha256_hex.is_empty())
+            .map(|l| l.sha256_hex.clone())
+            .collect();
+        // Built once per list of layers (then found on disk): only a cold start looks.
+        let opt_dir = self
+            .registry
+            .code()
+            .stack(&layers)
+            .await
+            .map_err(|e| InvokeError::Sandbox(format!("the function's layers: {e}")))?;
         let ctx = EnvironmentContext {
             catalog: &self.catalog,
             sandbox: self.sandbox.as_ref(),
             code_dir: &code_dir,
+            opt_dir: opt_dir.as_deref(),
             scope,
             endpoint_url: &self.config.endpoint_url,
             endpoint: &self.config.environment_endpoint,
