@@ -199,13 +199,12 @@ pub fn put_method(
             "Invalid authorizer ID specified. Setting the authorization type to CUSTOM requires a valid authorizer.",
         ));
     }
-    if input.authorization_type == "COGNITO_USER_POOLS"
-        && !input
-            .authorizer_id
-            .as_deref()
-            .and_then(|id| doc.authorizers.get(id))
-            .is_some_and(|a| a.authorizer_type == "COGNITO_USER_POOLS")
-    {
+    let pool_authorizer = input
+        .authorizer_id
+        .as_deref()
+        .and_then(|id| doc.authorizers.get(id))
+        .is_some_and(|a| a.authorizer_type == "COGNITO_USER_POOLS");
+    if input.authorization_type == "COGNITO_USER_POOLS" && !pool_authorizer {
         return Err(GatewayError::bad_request(
             "Invalid authorizer ID specified. Setting the authorization type to COGNITO_USER_POOLS requires a valid authorizer.",
         ));
