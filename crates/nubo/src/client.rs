@@ -119,6 +119,11 @@ impl Client {
         ))
     }
 
+    /// The region requests are signed for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     /// The endpoint.
     pub fn base(&self) -> &str {
         &self.base

@@ -172,6 +172,10 @@ fn resolve_properties(expanded: &Expanded, id: &str, resources: &BTreeMap<String
         .map_err(|e| fail(Some(id), e))
 }
 
+/// Attributes that change whenever their resource is updated (a function's revision, a
+/// published version), as opposed to ids and ARNs, which an in-place update keeps.
+const VOLATILE: &[&str] = &["NuboRevision", "Version", "DeploymentId"];
+
 /// The change set a deploy of `expanded` over `previous` would make.
 pub fn plan(expanded: &Expanded, previous: Option<&StackRecord>) -> Result<Vec<Change>, DeployError> {
     let empty = BTreeMap::new();
@@ -188,10 +192,21 @@ pub fn plan(expanded: &Expanded, previous: Option<&StackRecord>) -> Result<Vec<C
                 if props == d.properties { Action::Keep } else { Action::Modify }
             }
         };
-        if action != Action::Keep {
-            // What refers to this one may see another id or attribute: plan it as changing.
-            known.remove(&id);
-            pending.insert(id.clone());
+        match action {
+            Action::Add => {
+                pending.insert(id.clone());
+            }
+            // Updated in place: the same id; attributes derived from the properties change.
+            Action::Modify => {
+                if let Some(d) = known.get_mut(&id) {
+                    for volatile in VOLATILE {
+                        if let Some(v) = d.attributes.get_mut(*volatile) {
+                            *v = Value::String(format!("<pending {id}.{volatile}>"));
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
         changes.push(Change { logical: id.clone(), kind: r.kind.clone(), action });
     }

@@ -213,7 +213,7 @@ impl Template {
                 Some(Value::Array(items)) => depends_on.extend(items.iter().filter_map(Value::as_str).map(str::to_owned)),
                 _ => {}
             }
-            depends_on.retain(|d| !parameters.contains_key(d));
+            depends_on.retain(|d| !parameters.contains_key(d) && !d.starts_with("AWS::"));
             for d in &depends_on {
                 if !raw.contains_key(d) {
                     return Err(self.error(Some(origin(id, &raw)), format!("refers to {d}, which is neither a parameter nor a resource")));
