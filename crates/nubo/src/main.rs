@@ -208,9 +208,9 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(code);
             }
             Command::Functions { endpoint } => commands::functions(&endpoint.client()?).await,
-            Command::Deploy { args, endpoint } => {
-                deploy::deploy(&endpoint.client()?, &args, false).await.map(drop)
-            }
+            Command::Deploy { args, endpoint } => deploy::deploy(&endpoint.client()?, &args, false)
+                .await
+                .map(drop),
             Command::Delete {
                 stack_name,
                 endpoint,
@@ -221,9 +221,7 @@ fn main() -> anyhow::Result<()> {
                 json,
                 endpoint,
             } => deploy::stacks(&endpoint.client()?, name, json).await,
-            Command::Build { template } => {
-                deploy::build::build(&deploy::template_path(template))
-            }
+            Command::Build { template } => deploy::build::build(&deploy::template_path(template)),
             Command::GenerateEvent {
                 service,
                 event,

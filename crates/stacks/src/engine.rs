@@ -78,10 +78,21 @@ pub struct StackRecord {
 #[async_trait::async_trait]
 pub trait Provisioner: Send + Sync {
     /// Creates `kind` with `properties` (resolved).
-    async fn create(&self, logical: &str, kind: &str, properties: &Value) -> Result<Physical, String>;
+    async fn create(
+        &self,
+        logical: &str,
+        kind: &str,
+        properties: &Value,
+    ) -> Result<Physical, String>;
     /// Brings `old` to `properties`; another id than `old.physical_id` means it was replaced
     /// (the engine deletes the old one after the deploy succeeds).
-    async fn update(&self, logical: &str, kind: &str, properties: &Value, old: &Deployed) -> Result<Physical, String>;
+    async fn update(
+        &self,
+        logical: &str,
+        kind: &str,
+        properties: &Value,
+        old: &Deployed,
+    ) -> Result<Physical, String>;
     /// Deletes a resource (gone already counts as deleted).
     async fn delete(&self, logical: &str, old: &Deployed) -> Result<(), String>;
 }
@@ -123,7 +134,11 @@ pub struct DeployError {
 }
 
 fn fail(resource: Option<&str>, message: impl Into<String>) -> DeployError {
-    DeployError { resource: resource.map(str::to_owned), message: message.into(), rolled_back: false }
+    DeployError {
+        resource: resource.map(str::to_owned),
+        message: message.into(),
+        rolled_back: false,
+    }
 }
 
 /// The apply order: every resource after what it depends on.
@@ -131,14 +146,26 @@ pub fn order(expanded: &Expanded) -> Result<Vec<String>, DeployError> {
     let mut remaining: BTreeMap<&str, BTreeSet<&str>> = expanded
         .resources
         .iter()
-        .map(|(id, r)| (id.as_str(), r.depends_on.iter().map(String::as_str).collect()))
+        .map(|(id, r)| {
+            (
+                id.as_str(),
+                r.depends_on.iter().map(String::as_str).collect(),
+            )
+        })
         .collect();
     let mut out = Vec::with_capacity(remaining.len());
     while !remaining.is_empty() {
-        let ready: Vec<&str> = remaining.iter().filter(|(_, d)| d.is_empty()).map(|(id, _)| *id).collect();
+        let ready: Vec<&str> = remaining
+            .iter()
+            .filter(|(_, d)| d.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
         if ready.is_empty() {
             let ids: Vec<&str> = remaining.keys().copied().collect();
-            return Err(fail(None, format!("circular dependency between resources {}", ids.join(", "))));
+            return Err(fail(
+                None,
+                format!("circular dependency between resources {}", ids.join(", ")),
+            ));
         }
         for id in ready {
             remaining.remove(id);
@@ -151,7 +178,10 @@ pub fn order(expanded: &Expanded) -> Result<Vec<String>, DeployError> {
     Ok(out)
 }
 
-fn lookup<'a>(resources: &'a BTreeMap<String, Deployed>, pending: Option<&'a BTreeSet<String>>) -> impl Fn(&str, Option<&str>) -> Option<Value> + 'a {
+fn lookup<'a>(
+    resources: &'a BTreeMap<String, Deployed>,
+    pending: Option<&'a BTreeSet<String>>,
+) -> impl Fn(&str, Option<&str>) -> Option<Value> + 'a {
     move |id: &str, attr: Option<&str>| {
         if let Some(d) = resources.get(id) {
             return match attr {
@@ -160,13 +190,28 @@ fn lookup<'a>(resources: &'a BTreeMap<String, Deployed>, pending: Option<&'a BTr
             };
         }
         // Planning: a resource not created yet stands for a value that will change.
-        pending.filter(|p| p.contains(id)).map(|_| Value::String(format!("<pending {id}{}>", attr.map(|a| format!(".{a}")).unwrap_or_default())))
+        pending.filter(|p| p.contains(id)).map(|_| {
+            Value::String(format!(
+                "<pending {id}{}>",
+                attr.map(|a| format!(".{a}")).unwrap_or_default()
+            ))
+        })
     }
 }
 
-fn resolve_properties(expanded: &Expanded, id: &str, resources: &BTreeMap<String, Deployed>, pending: Option<&BTreeSet<String>>) -> Result<Value, DeployError> {
+fn resolve_properties(
+    expanded: &Expanded,
+    id: &str,
+    resources: &BTreeMap<String, Deployed>,
+    pending: Option<&BTreeSet<String>>,
+) -> Result<Value, DeployError> {
     let resource = lookup(resources, pending);
-    let scope = Scope { parameters: &expanded.parameters, conditions: &expanded.conditions, mappings: &expanded.mappings, resource: &resource };
+    let scope = Scope {
+        parameters: &expanded.parameters,
+        conditions: &expanded.conditions,
+        mappings: &expanded.mappings,
+        resource: &resource,
+    };
     intrinsics::resolve(&expanded.resources[id].properties, &scope)
         .map(|v| v.unwrap_or(Value::Object(Map::new())))
         .map_err(|e| fail(Some(id), e))
@@ -177,7 +222,10 @@ fn resolve_properties(expanded: &Expanded, id: &str, resources: &BTreeMap<String
 const VOLATILE: &[&str] = &["NuboRevision", "Version", "DeploymentId"];
 
 /// The change set a deploy of `expanded` over `previous` would make.
-pub fn plan(expanded: &Expanded, previous: Option<&StackRecord>) -> Result<Vec<Change>, DeployError> {
+pub fn plan(
+    expanded: &Expanded,
+    previous: Option<&StackRecord>,
+) -> Result<Vec<Change>, DeployError> {
     let empty = BTreeMap::new();
     let old = previous.map(|p| &p.resources).unwrap_or(&empty);
     let mut known = old.clone();
@@ -189,7 +237,11 @@ pub fn plan(expanded: &Expanded, previous: Option<&StackRecord>) -> Result<Vec<C
             None => Action::Add,
             Some(d) => {
                 let props = resolve_properties(expanded, &id, &known, Some(&pending))?;
-                if props == d.properties { Action::Keep } else { Action::Modify }
+                if props == d.properties {
+                    Action::Keep
+                } else {
+                    Action::Modify
+                }
             }
         };
         match action {
@@ -208,12 +260,20 @@ pub fn plan(expanded: &Expanded, previous: Option<&StackRecord>) -> Result<Vec<C
             }
             _ => {}
         }
-        changes.push(Change { logical: id.clone(), kind: r.kind.clone(), action });
+        changes.push(Change {
+            logical: id.clone(),
+            kind: r.kind.clone(),
+            action,
+        });
     }
     for (id, d) in old {
         let gone = expanded.resources.get(id).is_none_or(|r| r.kind != d.kind);
         if gone {
-            changes.push(Change { logical: id.clone(), kind: d.kind.clone(), action: Action::Remove });
+            changes.push(Change {
+                logical: id.clone(),
+                kind: d.kind.clone(),
+                action: Action::Remove,
+            });
         }
     }
     Ok(changes)
@@ -243,11 +303,25 @@ pub async fn deploy(
             let props = resolve_properties(expanded, &id, &done, None)?;
             let before = old.get(&id).filter(|d| d.kind == r.kind);
             let deployed = match before {
-                Some(d) if d.properties == props => Deployed { order: position, retain: r.retain, ..d.clone() },
+                Some(d) if d.properties == props => Deployed {
+                    order: position,
+                    retain: r.retain,
+                    ..d.clone()
+                },
                 Some(d) => {
                     log(format!("UPDATE  {id} ({})", r.kind));
-                    let physical = provisioner.update(&id, &r.kind, &props, d).await.map_err(|e| fail(Some(&id), e))?;
-                    let new = Deployed { kind: r.kind.clone(), physical_id: physical.id, properties: props, attributes: physical.attributes, order: position, retain: r.retain };
+                    let physical = provisioner
+                        .update(&id, &r.kind, &props, d)
+                        .await
+                        .map_err(|e| fail(Some(&id), e))?;
+                    let new = Deployed {
+                        kind: r.kind.clone(),
+                        physical_id: physical.id,
+                        properties: props,
+                        attributes: physical.attributes,
+                        order: position,
+                        retain: r.retain,
+                    };
                     journal.push(Step::Updated(id.clone(), d.clone(), new.clone()));
                     if new.physical_id != d.physical_id {
                         obsolete.push((id.clone(), d.clone()));
@@ -256,8 +330,18 @@ pub async fn deploy(
                 }
                 None => {
                     log(format!("CREATE  {id} ({})", r.kind));
-                    let physical = provisioner.create(&id, &r.kind, &props).await.map_err(|e| fail(Some(&id), e))?;
-                    let new = Deployed { kind: r.kind.clone(), physical_id: physical.id, properties: props, attributes: physical.attributes, order: position, retain: r.retain };
+                    let physical = provisioner
+                        .create(&id, &r.kind, &props)
+                        .await
+                        .map_err(|e| fail(Some(&id), e))?;
+                    let new = Deployed {
+                        kind: r.kind.clone(),
+                        physical_id: physical.id,
+                        properties: props,
+                        attributes: physical.attributes,
+                        order: position,
+                        retain: r.retain,
+                    };
                     journal.push(Step::Created(id.clone(), new.clone()));
                     new
                 }
@@ -282,7 +366,10 @@ pub async fn deploy(
                 }
                 Step::Updated(id, old, new) => {
                     log(format!("ROLLBACK restore {id}"));
-                    provisioner.update(id, &old.kind, &old.properties, new).await.map(|_| ())
+                    provisioner
+                        .update(id, &old.kind, &old.properties, new)
+                        .await
+                        .map(|_| ())
                 }
             };
             if let Err(e) = outcome {
@@ -297,10 +384,23 @@ pub async fn deploy(
     let mut outputs = BTreeMap::new();
     {
         let resource = lookup(&done, None);
-        let scope = Scope { parameters: &expanded.parameters, conditions: &expanded.conditions, mappings: &expanded.mappings, resource: &resource };
+        let scope = Scope {
+            parameters: &expanded.parameters,
+            conditions: &expanded.conditions,
+            mappings: &expanded.mappings,
+            resource: &resource,
+        };
         for (name, (expr, description)) in &expanded.outputs {
-            let value = intrinsics::resolve(expr, &scope).map_err(|e| fail(None, format!("output {name}: {e}")))?.unwrap_or(Value::Null);
-            outputs.insert(name.clone(), Output { value, description: description.clone() });
+            let value = intrinsics::resolve(expr, &scope)
+                .map_err(|e| fail(None, format!("output {name}: {e}")))?
+                .unwrap_or(Value::Null);
+            outputs.insert(
+                name.clone(),
+                Output {
+                    value,
+                    description: description.clone(),
+                },
+            );
         }
     }
     let mut removed: Vec<(String, Deployed)> = old
@@ -324,7 +424,11 @@ pub async fn deploy(
 }
 
 /// Deletes every resource of `record`, in reverse order; the ids that could not be deleted.
-pub async fn destroy(record: &StackRecord, provisioner: &dyn Provisioner, log: &mut (dyn FnMut(String) + Send)) -> Vec<(String, String)> {
+pub async fn destroy(
+    record: &StackRecord,
+    provisioner: &dyn Provisioner,
+    log: &mut (dyn FnMut(String) + Send),
+) -> Vec<(String, String)> {
     let mut resources: Vec<(&String, &Deployed)> = record.resources.iter().collect();
     resources.sort_by_key(|(_, d)| std::cmp::Reverse(d.order));
     let mut failed = Vec::new();

@@ -124,8 +124,9 @@ fn function(name: &str, arg: &Value, scope: &Scope<'_>) -> Result<Value, String>
                     )
                 }
             };
-            (scope.resource)(&resource, Some(&attribute))
-                .ok_or_else(|| format!("Fn::GetAtt {resource}.{attribute}: no such resource or attribute"))
+            (scope.resource)(&resource, Some(&attribute)).ok_or_else(|| {
+                format!("Fn::GetAtt {resource}.{attribute}: no such resource or attribute")
+            })
         }
         "Sub" => {
             let (template, vars) = match arg {
@@ -137,7 +138,10 @@ fn function(name: &str, arg: &Value, scope: &Scope<'_>) -> Result<Value, String>
                         .ok_or("Fn::Sub: the first item is the string")?
                         .to_owned();
                     let mut vars = Map::new();
-                    for (k, v) in items[1].as_object().ok_or("Fn::Sub: the second item is a map")? {
+                    for (k, v) in items[1]
+                        .as_object()
+                        .ok_or("Fn::Sub: the second item is a map")?
+                    {
                         vars.insert(k.clone(), required(v, scope, "Fn::Sub")?);
                     }
                     (template, vars)
@@ -172,7 +176,12 @@ fn function(name: &str, arg: &Value, scope: &Scope<'_>) -> Result<Value, String>
             let items = args(arg, name, 2)?;
             let sep = text(&items[0])?;
             let source = text(&required(&items[1], scope, "Fn::Split")?)?;
-            Ok(Value::Array(source.split(sep.as_str()).map(|s| Value::String(s.into())).collect()))
+            Ok(Value::Array(
+                source
+                    .split(sep.as_str())
+                    .map(|s| Value::String(s.into()))
+                    .collect(),
+            ))
         }
         "FindInMap" => {
             let items = args(arg, name, 3)?;
@@ -188,12 +197,25 @@ fn function(name: &str, arg: &Value, scope: &Scope<'_>) -> Result<Value, String>
                 .cloned()
                 .ok_or_else(|| format!("Fn::FindInMap: no {}/{}/{}", keys[0], keys[1], keys[2]))
         }
-        "Base64" => Ok(Value::String(base64(text(&required(arg, scope, "Fn::Base64")?)?.as_bytes()))),
+        "Base64" => Ok(Value::String(base64(
+            text(&required(arg, scope, "Fn::Base64")?)?.as_bytes(),
+        ))),
         "GetAZs" => {
-            let region = scope.parameters.get("AWS::Region").and_then(Value::as_str).unwrap_or("us-east-1");
-            Ok(Value::Array(["a", "b", "c"].iter().map(|z| Value::String(format!("{region}{z}"))).collect()))
+            let region = scope
+                .parameters
+                .get("AWS::Region")
+                .and_then(Value::as_str)
+                .unwrap_or("us-east-1");
+            Ok(Value::Array(
+                ["a", "b", "c"]
+                    .iter()
+                    .map(|z| Value::String(format!("{region}{z}")))
+                    .collect(),
+            ))
         }
-        "ToJsonString" => Ok(Value::String(required(arg, scope, "Fn::ToJsonString")?.to_string())),
+        "ToJsonString" => Ok(Value::String(
+            required(arg, scope, "Fn::ToJsonString")?.to_string(),
+        )),
         "Length" => {
             let list = required(arg, scope, "Fn::Length")?;
             Ok(Value::from(list.as_array().map(Vec::len).unwrap_or(0)))
@@ -235,7 +257,9 @@ pub fn condition(expr: &Value, scope: &Scope<'_>) -> Result<bool, String> {
             Ok(!condition(&items[0], scope)?)
         }
         "Fn::And" | "Fn::Or" => {
-            let items = arg.as_array().ok_or_else(|| format!("{key} takes a list"))?;
+            let items = arg
+                .as_array()
+                .ok_or_else(|| format!("{key} takes a list"))?;
             let mut values = items.iter().map(|c| condition(c, scope));
             if key == "Fn::And" {
                 values.try_fold(true, |acc, v| v.map(|v| acc && v))
@@ -248,7 +272,11 @@ pub fn condition(expr: &Value, scope: &Scope<'_>) -> Result<bool, String> {
 }
 
 /// `Fn::Sub`'s `${Name}`, `${Resource.Attribute}` and `${!Literal}`.
-fn substitute(template: &str, vars: &Map<String, Value>, scope: &Scope<'_>) -> Result<String, String> {
+fn substitute(
+    template: &str,
+    vars: &Map<String, Value>,
+    scope: &Scope<'_>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("${") {
@@ -271,8 +299,9 @@ fn substitute(template: &str, vars: &Map<String, Value>, scope: &Scope<'_>) -> R
                 .ok_or_else(|| format!("Fn::Sub: ${{{name}}}: no such resource or attribute"))?;
             out.push_str(&text(&v)?);
         } else {
-            let v = (scope.resource)(name, None)
-                .ok_or_else(|| format!("Fn::Sub: ${{{name}}}: no parameter or resource of that name"))?;
+            let v = (scope.resource)(name, None).ok_or_else(|| {
+                format!("Fn::Sub: ${{{name}}}: no parameter or resource of that name")
+            })?;
             out.push_str(&text(&v)?);
         }
         rest = &after[end + 1..];
@@ -302,7 +331,10 @@ pub fn references(value: &Value, out: &mut BTreeSet<String>) {
                     ("Fn::Sub", sub) => {
                         let (template, vars) = match sub {
                             Value::String(s) => (s.as_str(), None),
-                            Value::Array(items) => (items.first().and_then(Value::as_str).unwrap_or(""), items.get(1)),
+                            Value::Array(items) => (
+                                items.first().and_then(Value::as_str).unwrap_or(""),
+                                items.get(1),
+                            ),
                             _ => ("", None),
                         };
                         let mut rest = template;
@@ -335,7 +367,11 @@ mod base64_lite {
     pub(super) fn encode(bytes: &[u8]) -> String {
         let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
         for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             for i in 0..4 {
                 if i <= chunk.len() {
@@ -367,7 +403,12 @@ mod tests {
             ("Fn", Some("Arn")) => Some(json!("arn:fn")),
             _ => None,
         };
-        f(&Scope { parameters: &parameters, conditions: &conditions, mappings: &mappings, resource: &resource })
+        f(&Scope {
+            parameters: &parameters,
+            conditions: &conditions,
+            mappings: &mappings,
+            resource: &resource,
+        })
     }
 
     #[test]
@@ -375,18 +416,47 @@ mod tests {
         with_scope(|s| {
             let r = |v: Value| resolve(&v, s).unwrap();
             assert_eq!(r(json!({"Ref": "Stage"})), Some(json!("dev")));
-            assert_eq!(r(json!({"Fn::Sub": "x-${Stage}-${Fn}-${Fn.Arn}-${!Lit}"})), Some(json!("x-dev-fn-name-arn:fn-${Lit}")));
-            assert_eq!(r(json!({"Fn::Sub": ["${A}/${Stage}", {"A": {"Ref": "Fn"}}]})), Some(json!("fn-name/dev")));
-            assert_eq!(r(json!({"Fn::Join": ["-", ["a", {"Ref": "Stage"}, 3]]})), Some(json!("a-dev-3")));
-            assert_eq!(r(json!({"Fn::Select": [1, {"Ref": "List"}]})), Some(json!("b")));
-            assert_eq!(r(json!({"Fn::Split": [",", "a,b"]})), Some(json!(["a", "b"])));
-            assert_eq!(r(json!({"Fn::FindInMap": ["M", {"Ref": "Stage"}, "size"]})), Some(json!(128)));
+            assert_eq!(
+                r(json!({"Fn::Sub": "x-${Stage}-${Fn}-${Fn.Arn}-${!Lit}"})),
+                Some(json!("x-dev-fn-name-arn:fn-${Lit}"))
+            );
+            assert_eq!(
+                r(json!({"Fn::Sub": ["${A}/${Stage}", {"A": {"Ref": "Fn"}}]})),
+                Some(json!("fn-name/dev"))
+            );
+            assert_eq!(
+                r(json!({"Fn::Join": ["-", ["a", {"Ref": "Stage"}, 3]]})),
+                Some(json!("a-dev-3"))
+            );
+            assert_eq!(
+                r(json!({"Fn::Select": [1, {"Ref": "List"}]})),
+                Some(json!("b"))
+            );
+            assert_eq!(
+                r(json!({"Fn::Split": [",", "a,b"]})),
+                Some(json!(["a", "b"]))
+            );
+            assert_eq!(
+                r(json!({"Fn::FindInMap": ["M", {"Ref": "Stage"}, "size"]})),
+                Some(json!(128))
+            );
             assert_eq!(r(json!({"Fn::If": ["IsProd", 1, 2]})), Some(json!(2)));
             assert_eq!(r(json!({"Fn::Base64": "hi"})), Some(json!("aGk=")));
-            assert_eq!(r(json!({"a": {"Ref": "AWS::NoValue"}, "b": 1})), Some(json!({"b": 1})));
-            assert_eq!(r(json!({"a": {"Fn::If": ["IsProd", 1, {"Ref": "AWS::NoValue"}]}})), Some(json!({})));
-            assert_eq!(r(json!({"Fn::GetAtt": ["Fn", "Arn"]})), Some(json!("arn:fn")));
-            assert!(resolve(&json!({"Ref": "Nope"}), s).unwrap_err().contains("Nope"));
+            assert_eq!(
+                r(json!({"a": {"Ref": "AWS::NoValue"}, "b": 1})),
+                Some(json!({"b": 1}))
+            );
+            assert_eq!(
+                r(json!({"a": {"Fn::If": ["IsProd", 1, {"Ref": "AWS::NoValue"}]}})),
+                Some(json!({}))
+            );
+            assert_eq!(
+                r(json!({"Fn::GetAtt": ["Fn", "Arn"]})),
+                Some(json!("arn:fn"))
+            );
+            assert!(resolve(&json!({"Ref": "Nope"}), s)
+                .unwrap_err()
+                .contains("Nope"));
             assert!(condition(&json!({"Fn::Equals": [{"Ref": "Stage"}, "dev"]}), s).unwrap());
             assert!(condition(&json!({"Fn::Or": [{"Condition": "IsProd"}, {"Fn::Not": [{"Condition": "IsProd"}]}]}), s).unwrap());
         });
@@ -395,7 +465,13 @@ mod tests {
     #[test]
     fn finds_references() {
         let mut out = BTreeSet::new();
-        references(&json!({"a": {"Ref": "A"}, "b": {"Fn::GetAtt": "B.Arn"}, "c": {"Fn::Sub": "${C.Arn}${!D}${AWS::Region}"}}), &mut out);
-        assert_eq!(out.into_iter().collect::<Vec<_>>(), vec!["A", "AWS::Region", "B", "C"]);
+        references(
+            &json!({"a": {"Ref": "A"}, "b": {"Fn::GetAtt": "B.Arn"}, "c": {"Fn::Sub": "${C.Arn}${!D}${AWS::Region}"}}),
+            &mut out,
+        );
+        assert_eq!(
+            out.into_iter().collect::<Vec<_>>(),
+            vec!["A", "AWS::Region", "B", "C"]
+        );
     }
 }

@@ -21,16 +21,41 @@ const BASIC_EXECUTION: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBas
 
 /// Function properties passed to `AWS::Lambda::Function` as they are.
 const FUNCTION_PASS: &[&str] = &[
-    "FunctionName", "Handler", "Runtime", "MemorySize", "Timeout", "Description", "Environment",
-    "Architectures", "Layers", "ReservedConcurrentExecutions", "LoggingConfig", "EphemeralStorage",
-    "Tags", "KmsKeyArn", "RecursiveLoop",
+    "FunctionName",
+    "Handler",
+    "Runtime",
+    "MemorySize",
+    "Timeout",
+    "Description",
+    "Environment",
+    "Architectures",
+    "Layers",
+    "ReservedConcurrentExecutions",
+    "LoggingConfig",
+    "EphemeralStorage",
+    "Tags",
+    "KmsKeyArn",
+    "RecursiveLoop",
 ];
 /// Accepted and not applied (no effect on Nubo, or stored by AWS for tools we do not run).
 const FUNCTION_IGNORED: &[&str] = &[
-    "VpcConfig", "Tracing", "SnapStart", "RuntimeManagementConfig", "DeploymentPreference",
-    "PermissionsBoundary", "FileSystemConfigs", "CodeSigningConfigArn", "PropagateTags",
-    "AutoPublishAliasAllProperties", "AutoPublishCodeSha256", "RolePath", "AssumeRolePolicyDocument",
-    "PackageType", "ImageConfig", "SourceKMSKeyArn", "VersionDescription",
+    "VpcConfig",
+    "Tracing",
+    "SnapStart",
+    "RuntimeManagementConfig",
+    "DeploymentPreference",
+    "PermissionsBoundary",
+    "FileSystemConfigs",
+    "CodeSigningConfigArn",
+    "PropagateTags",
+    "AutoPublishAliasAllProperties",
+    "AutoPublishCodeSha256",
+    "RolePath",
+    "AssumeRolePolicyDocument",
+    "PackageType",
+    "ImageConfig",
+    "SourceKMSKeyArn",
+    "VersionDescription",
 ];
 
 struct Api {
@@ -61,12 +86,22 @@ pub fn transform(
     let globals = template.root.get("Globals").cloned().unwrap_or(json!({}));
     for key in globals.as_object().into_iter().flatten().map(|(k, _)| k) {
         if !["Function", "Api", "HttpApi", "SimpleTable"].contains(&key.as_str()) {
-            return Err(template.error(None, format!("Globals: section {key} is not supported (Function, Api, HttpApi, SimpleTable)")));
+            return Err(template.error(
+                None,
+                format!(
+                    "Globals: section {key} is not supported (Function, Api, HttpApi, SimpleTable)"
+                ),
+            ));
         }
     }
     let mut sam = Sam {
         template,
-        scope: Scope { parameters, conditions, mappings, resource: &none },
+        scope: Scope {
+            parameters,
+            conditions,
+            mappings,
+            resource: &none,
+        },
         out: Map::new(),
         rest: BTreeMap::new(),
         http: BTreeMap::new(),
@@ -74,19 +109,38 @@ pub fn transform(
     // Plain resources and explicit APIs first: events add to both.
     for (id, r) in &resources {
         let kind = r["Type"].as_str().unwrap_or_default();
-        let props = r.get("Properties").and_then(Value::as_object).cloned().unwrap_or_default();
+        let props = r
+            .get("Properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         match kind {
             "AWS::Serverless::Api" | "AWS::Serverless::HttpApi" => {
-                let (global_key, apis) = if kind == "AWS::Serverless::Api" { ("Api", &mut sam.rest) } else { ("HttpApi", &mut sam.http) };
+                let (global_key, apis) = if kind == "AWS::Serverless::Api" {
+                    ("Api", &mut sam.rest)
+                } else {
+                    ("HttpApi", &mut sam.http)
+                };
                 let properties = merge_globals(globals.get(global_key), props);
-                apis.insert(id.clone(), Api { explicit: true, properties, paths: Map::new(), condition: r.get("Condition").cloned() });
+                apis.insert(
+                    id.clone(),
+                    Api {
+                        explicit: true,
+                        properties,
+                        paths: Map::new(),
+                        condition: r.get("Condition").cloned(),
+                    },
+                );
             }
             "AWS::Serverless::Function" => {}
             "AWS::Serverless::SimpleTable" => {
                 return Err(template.error(Some(id), "type AWS::Serverless::SimpleTable needs DynamoDB tables, which Nubo does not serve yet"));
             }
             k if k.starts_with("AWS::Serverless::") => {
-                return Err(template.error(Some(id), format!("type {k} is not supported by Nubo's SAM transform")));
+                return Err(template.error(
+                    Some(id),
+                    format!("type {k} is not supported by Nubo's SAM transform"),
+                ));
             }
             _ => {
                 sam.out.insert(id.clone(), r.clone());
@@ -95,9 +149,18 @@ pub fn transform(
     }
     for (id, r) in &resources {
         if r["Type"].as_str() == Some("AWS::Serverless::Function") {
-            let props = r.get("Properties").and_then(Value::as_object).cloned().unwrap_or_default();
+            let props = r
+                .get("Properties")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             let props = merge_globals(globals.get("Function"), props);
-            sam.function(id, props, r.get("Condition").cloned(), r.get("DependsOn").cloned())?;
+            sam.function(
+                id,
+                props,
+                r.get("Condition").cloned(),
+                r.get("DependsOn").cloned(),
+            )?;
         }
     }
     sam.emit_apis()?;
@@ -107,7 +170,9 @@ pub fn transform(
 /// SAM's Globals rule: scalars replaced by the resource's, maps merged (resource wins), lists
 /// added to (globals first).
 fn merge_globals(globals: Option<&Value>, props: Map<String, Value>) -> Map<String, Value> {
-    let Some(Value::Object(g)) = globals else { return props };
+    let Some(Value::Object(g)) = globals else {
+        return props;
+    };
     let mut merged = Value::Object(g.clone());
     merge(&mut merged, Value::Object(props));
     match merged {
@@ -134,11 +199,16 @@ fn merge(base: &mut Value, over: Value) {
 }
 
 fn is_intrinsic(map: &Map<String, Value>) -> bool {
-    map.len() == 1 && map.keys().next().is_some_and(|k| k == "Ref" || k == "Condition" || k.starts_with("Fn::"))
+    map.len() == 1
+        && map
+            .keys()
+            .next()
+            .is_some_and(|k| k == "Ref" || k == "Condition" || k.starts_with("Fn::"))
 }
 
 fn resource(kind: &str, properties: Value, origin: &str, condition: &Option<Value>) -> Value {
-    let mut r = json!({"Type": kind, "Properties": properties, "Metadata": {"SamResourceId": origin}});
+    let mut r =
+        json!({"Type": kind, "Properties": properties, "Metadata": {"SamResourceId": origin}});
     if let Some(c) = condition {
         r["Condition"] = c.clone();
     }
@@ -162,13 +232,35 @@ impl Sam<'_> {
             .map_err(|e| self.err(id, format!("{what}: {e} (must be known before deploying)")))
     }
 
-    fn function(&mut self, id: &str, mut p: Map<String, Value>, condition: Option<Value>, depends_on: Option<Value>) -> Result<(), TemplateError> {
+    fn function(
+        &mut self,
+        id: &str,
+        mut p: Map<String, Value>,
+        condition: Option<Value>,
+        depends_on: Option<Value>,
+    ) -> Result<(), TemplateError> {
         for key in p.keys() {
             let known = FUNCTION_PASS.contains(&key.as_str())
                 || FUNCTION_IGNORED.contains(&key.as_str())
-                || ["CodeUri", "InlineCode", "Role", "Policies", "Events", "AutoPublishAlias", "ProvisionedConcurrencyConfig", "EventInvokeConfig", "FunctionUrlConfig", "DeadLetterQueue", "ImageUri"].contains(&key.as_str());
+                || [
+                    "CodeUri",
+                    "InlineCode",
+                    "Role",
+                    "Policies",
+                    "Events",
+                    "AutoPublishAlias",
+                    "ProvisionedConcurrencyConfig",
+                    "EventInvokeConfig",
+                    "FunctionUrlConfig",
+                    "DeadLetterQueue",
+                    "ImageUri",
+                ]
+                .contains(&key.as_str());
             if !known {
-                return Err(self.err(id, format!("property {key} is not an AWS::Serverless::Function property")));
+                return Err(self.err(
+                    id,
+                    format!("property {key} is not an AWS::Serverless::Function property"),
+                ));
             }
         }
         let mut f = Map::new();
@@ -191,18 +283,30 @@ impl Sam<'_> {
         };
         f.insert("Code".into(), code);
         if !f.contains_key("Handler") || !f.contains_key("Runtime") {
-            return Err(self.err(id, "Handler and Runtime are required (on the function or in Globals.Function)"));
+            return Err(self.err(
+                id,
+                "Handler and Runtime are required (on the function or in Globals.Function)",
+            ));
         }
         if let Some(Value::Object(dlq)) = p.remove("DeadLetterQueue") {
-            f.insert("DeadLetterConfig".into(), json!({"TargetArn": dlq.get("TargetArn").cloned().unwrap_or(Value::Null)}));
+            f.insert(
+                "DeadLetterConfig".into(),
+                json!({"TargetArn": dlq.get("TargetArn").cloned().unwrap_or(Value::Null)}),
+            );
         }
-        let events = p.remove("Events").and_then(|e| e.as_object().cloned()).unwrap_or_default();
+        let events = p
+            .remove("Events")
+            .and_then(|e| e.as_object().cloned())
+            .unwrap_or_default();
 
         // The execution role: the given one, or `<F>Role` with the policies asked for.
         let mut statements: Vec<Value> = Vec::new();
         for (name, event) in &events {
             if event["Type"].as_str() == Some("SQS") {
-                let queue = event["Properties"].get("Queue").cloned().ok_or_else(|| self.err(id, format!("event {name}: Queue is required")))?;
+                let queue = event["Properties"]
+                    .get("Queue")
+                    .cloned()
+                    .ok_or_else(|| self.err(id, format!("event {name}: Queue is required")))?;
                 statements.push(json!({"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], "Resource": queue}));
             }
         }
@@ -229,7 +333,10 @@ impl Sam<'_> {
                     "Policies": policies,
                     "Tags": [{"Key": "lambda:createdBy", "Value": "SAM"}],
                 });
-                self.out.insert(role_id.clone(), resource("AWS::IAM::Role", role, id, &condition));
+                self.out.insert(
+                    role_id.clone(),
+                    resource("AWS::IAM::Role", role, id, &condition),
+                );
                 f.insert("Role".into(), json!({"Fn::GetAtt": [role_id, "Arn"]}));
             }
         }
@@ -254,14 +361,25 @@ impl Sam<'_> {
                 if let Some(pc) = provisioned {
                     a["ProvisionedConcurrencyConfig"] = pc;
                 }
-                self.out.insert(alias_id.clone(), resource("AWS::Lambda::Alias", a, id, &condition));
-                (json!({"Ref": alias_id}), json!({"Ref": alias_id}), Value::from(alias.clone()))
+                self.out.insert(
+                    alias_id.clone(),
+                    resource("AWS::Lambda::Alias", a, id, &condition),
+                );
+                (
+                    json!({"Ref": alias_id}),
+                    json!({"Ref": alias_id}),
+                    Value::from(alias.clone()),
+                )
             }
             None => {
                 if provisioned.is_some() {
                     return Err(self.err(id, "ProvisionedConcurrencyConfig needs AutoPublishAlias"));
                 }
-                (json!({"Fn::GetAtt": [id, "Arn"]}), json!({"Ref": id}), Value::from("$LATEST"))
+                (
+                    json!({"Fn::GetAtt": [id, "Arn"]}),
+                    json!({"Ref": id}),
+                    Value::from("$LATEST"),
+                )
             }
         };
         if let Some(Value::Object(config)) = p.remove("EventInvokeConfig") {
@@ -278,7 +396,10 @@ impl Sam<'_> {
                 }
                 c["DestinationConfig"] = Value::Object(d);
             }
-            self.out.insert(format!("{id}EventInvokeConfig"), resource("AWS::Lambda::EventInvokeConfig", c, id, &condition));
+            self.out.insert(
+                format!("{id}EventInvokeConfig"),
+                resource("AWS::Lambda::EventInvokeConfig", c, id, &condition),
+            );
         }
         if let Some(Value::Object(config)) = p.remove("FunctionUrlConfig") {
             let mut u = json!({"TargetFunctionArn": {"Ref": id}, "AuthType": config.get("AuthType").cloned().unwrap_or("AWS_IAM".into())});
@@ -290,7 +411,10 @@ impl Sam<'_> {
                     u[key] = v.clone();
                 }
             }
-            self.out.insert(format!("{id}Url"), resource("AWS::Lambda::Url", u, id, &condition));
+            self.out.insert(
+                format!("{id}Url"),
+                resource("AWS::Lambda::Url", u, id, &condition),
+            );
         }
         for (name, event) in events {
             self.event(id, &name, &event, &target_arn, &target_name, &condition)?;
@@ -299,7 +423,11 @@ impl Sam<'_> {
     }
 
     /// `Policies`: managed names/ARNs, inline documents, SAM policy templates.
-    fn policies(&self, id: &str, policies: Option<Value>) -> Result<(Vec<Value>, Vec<Value>), TemplateError> {
+    fn policies(
+        &self,
+        id: &str,
+        policies: Option<Value>,
+    ) -> Result<(Vec<Value>, Vec<Value>), TemplateError> {
         let list = match policies {
             None => return Ok((vec![], vec![])),
             Some(Value::Array(items)) => items,
@@ -310,7 +438,9 @@ impl Sam<'_> {
         for p in list {
             match p {
                 Value::String(s) if s.starts_with("arn:") => managed.push(Value::String(s)),
-                Value::String(s) => managed.push(Value::String(format!("arn:aws:iam::aws:policy/{s}"))),
+                Value::String(s) => {
+                    managed.push(Value::String(format!("arn:aws:iam::aws:policy/{s}")))
+                }
                 Value::Object(m) if m.contains_key("Statement") => inline.push(Value::Object(m)),
                 Value::Object(m) if is_intrinsic(&m) => managed.push(Value::Object(m)),
                 Value::Object(m) if m.len() == 1 => {
@@ -324,46 +454,115 @@ impl Sam<'_> {
     }
 
     fn policy_template(&self, id: &str, name: &str, args: &Value) -> Result<Value, TemplateError> {
-        let arg = |key: &str| args.get(key).cloned().ok_or_else(|| self.err(id, format!("Policies: {name} needs {key}")));
+        let arg = |key: &str| {
+            args.get(key)
+                .cloned()
+                .ok_or_else(|| self.err(id, format!("Policies: {name} needs {key}")))
+        };
         let sub = |pattern: &str, key: &str, v: Value| json!({"Fn::Sub": [pattern, {key: v}]});
         let bucket = |actions: &[&str]| -> Result<Value, TemplateError> {
             let b = arg("BucketName")?;
-            Ok(json!([{"Effect": "Allow", "Action": actions, "Resource": [sub("arn:${AWS::Partition}:s3:::${b}", "b", b.clone()), sub("arn:${AWS::Partition}:s3:::${b}/*", "b", b)]}]))
+            Ok(
+                json!([{"Effect": "Allow", "Action": actions, "Resource": [sub("arn:${AWS::Partition}:s3:::${b}", "b", b.clone()), sub("arn:${AWS::Partition}:s3:::${b}/*", "b", b)]}]),
+            )
         };
         let queue = |actions: &[&str]| -> Result<Value, TemplateError> {
-            Ok(json!([{"Effect": "Allow", "Action": actions, "Resource": sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${q}", "q", arg("QueueName")?)}]))
+            Ok(
+                json!([{"Effect": "Allow", "Action": actions, "Resource": sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${q}", "q", arg("QueueName")?)}]),
+            )
         };
         match name {
-            "S3ReadPolicy" => bucket(&["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObjectVersion"]),
-            "S3WritePolicy" => bucket(&["s3:PutObject", "s3:PutObjectAcl", "s3:PutLifecycleConfiguration"]),
-            "S3CrudPolicy" => bucket(&["s3:GetObject", "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectAcl", "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:DeleteObject"]),
+            "S3ReadPolicy" => bucket(&[
+                "s3:GetObject",
+                "s3:ListBucket",
+                "s3:GetBucketLocation",
+                "s3:GetObjectVersion",
+            ]),
+            "S3WritePolicy" => bucket(&[
+                "s3:PutObject",
+                "s3:PutObjectAcl",
+                "s3:PutLifecycleConfiguration",
+            ]),
+            "S3CrudPolicy" => bucket(&[
+                "s3:GetObject",
+                "s3:ListBucket",
+                "s3:GetBucketLocation",
+                "s3:GetObjectVersion",
+                "s3:PutObject",
+                "s3:PutObjectAcl",
+                "s3:GetLifecycleConfiguration",
+                "s3:PutLifecycleConfiguration",
+                "s3:DeleteObject",
+            ]),
             "S3FullAccessPolicy" => bucket(&["s3:*"]),
-            "SQSPollerPolicy" => queue(&["sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibilityBatch", "sqs:DeleteMessage", "sqs:DeleteMessageBatch", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]),
+            "SQSPollerPolicy" => queue(&[
+                "sqs:ChangeMessageVisibility",
+                "sqs:ChangeMessageVisibilityBatch",
+                "sqs:DeleteMessage",
+                "sqs:DeleteMessageBatch",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+            ]),
             "SQSSendMessagePolicy" => queue(&["sqs:SendMessage*"]),
-            "LambdaInvokePolicy" => Ok(json!([{"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": sub("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${f}*", "f", arg("FunctionName")?)}])),
-            "EventBridgePutEventsPolicy" => Ok(json!([{"Effect": "Allow", "Action": "events:PutEvents", "Resource": sub("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${b}", "b", arg("EventBusName")?)}])),
-            "CloudWatchPutMetricPolicy" => Ok(json!([{"Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": "*"}])),
-            "AWSSecretsManagerGetSecretValuePolicy" | "SSMParameterReadPolicy" | "DynamoDBCrudPolicy" | "DynamoDBReadPolicy" => {
-                Err(self.err(id, format!("Policies: {name} concerns a service Nubo does not serve yet")))
-            }
-            other => Err(self.err(id, format!("Policies: policy template {other} is not supported"))),
+            "LambdaInvokePolicy" => Ok(
+                json!([{"Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": sub("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${f}*", "f", arg("FunctionName")?)}]),
+            ),
+            "EventBridgePutEventsPolicy" => Ok(
+                json!([{"Effect": "Allow", "Action": "events:PutEvents", "Resource": sub("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${b}", "b", arg("EventBusName")?)}]),
+            ),
+            "CloudWatchPutMetricPolicy" => Ok(
+                json!([{"Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": "*"}]),
+            ),
+            "AWSSecretsManagerGetSecretValuePolicy"
+            | "SSMParameterReadPolicy"
+            | "DynamoDBCrudPolicy"
+            | "DynamoDBReadPolicy" => Err(self.err(
+                id,
+                format!("Policies: {name} concerns a service Nubo does not serve yet"),
+            )),
+            other => Err(self.err(
+                id,
+                format!("Policies: policy template {other} is not supported"),
+            )),
         }
     }
 
-    fn permission(&mut self, logical: String, function: &Value, principal: &str, source_arn: Option<Value>, origin: &str, condition: &Option<Value>) {
+    fn permission(
+        &mut self,
+        logical: String,
+        function: &Value,
+        principal: &str,
+        source_arn: Option<Value>,
+        origin: &str,
+        condition: &Option<Value>,
+    ) {
         let mut p = json!({"Action": "lambda:InvokeFunction", "FunctionName": function, "Principal": principal});
         match source_arn {
             Some(arn) => p["SourceArn"] = arn,
             None => p["SourceAccount"] = json!({"Ref": "AWS::AccountId"}),
         }
-        self.out.insert(logical, resource("AWS::Lambda::Permission", p, origin, condition));
+        self.out.insert(
+            logical,
+            resource("AWS::Lambda::Permission", p, origin, condition),
+        );
     }
 
-    fn event(&mut self, id: &str, name: &str, event: &Value, target_arn: &Value, target_name: &Value, condition: &Option<Value>) -> Result<(), TemplateError> {
+    fn event(
+        &mut self,
+        id: &str,
+        name: &str,
+        event: &Value,
+        target_arn: &Value,
+        target_name: &Value,
+        condition: &Option<Value>,
+    ) -> Result<(), TemplateError> {
         let kind = event["Type"].as_str().unwrap_or_default();
         let props = event.get("Properties").cloned().unwrap_or(json!({}));
         let get = |key: &str| props.get(key).cloned();
-        let need = |key: &str| get(key).ok_or_else(|| self.err(id, format!("event {name} ({kind}): {key} is required")));
+        let need = |key: &str| {
+            get(key)
+                .ok_or_else(|| self.err(id, format!("event {name} ({kind}): {key} is required")))
+        };
         let logical = format!("{id}{name}");
         match kind {
             "Api" | "HttpApi" => {
@@ -514,8 +713,13 @@ impl Sam<'_> {
     fn emit_apis(&mut self) -> Result<(), TemplateError> {
         for (id, api) in std::mem::take(&mut self.rest) {
             let mut p = api.properties;
-            if p.get("Auth").is_some_and(|a| a.get("Authorizers").is_some() || a.get("DefaultAuthorizer").is_some()) {
-                return Err(self.err(&id, "Auth: authorizers are not supported by Nubo's SAM transform yet"));
+            if p.get("Auth").is_some_and(|a| {
+                a.get("Authorizers").is_some() || a.get("DefaultAuthorizer").is_some()
+            }) {
+                return Err(self.err(
+                    &id,
+                    "Auth: authorizers are not supported by Nubo's SAM transform yet",
+                ));
             }
             let stage = match p.remove("StageName") {
                 Some(s) => s,
@@ -527,7 +731,11 @@ impl Sam<'_> {
                 body["paths"] = json!({});
             }
             for (path, ops) in api.paths {
-                let slot = body["paths"].as_object_mut().expect("paths").entry(path).or_insert_with(|| json!({}));
+                let slot = body["paths"]
+                    .as_object_mut()
+                    .expect("paths")
+                    .entry(path)
+                    .or_insert_with(|| json!({}));
                 merge(slot, ops);
             }
             let name = p.remove("Name").unwrap_or(json!({"Ref": "AWS::StackName"}));
@@ -536,45 +744,76 @@ impl Sam<'_> {
                 rest["BinaryMediaTypes"] = b;
             }
             let digest = hash(&rest["Body"]);
-            self.out.insert(id.clone(), resource("AWS::ApiGateway::RestApi", rest, &id, &api.condition));
+            self.out.insert(
+                id.clone(),
+                resource("AWS::ApiGateway::RestApi", rest, &id, &api.condition),
+            );
             let mut deployment = json!({"RestApiId": {"Ref": id}, "StageName": stage, "Description": format!("RestApi deployment id: {digest}")});
             if let Some(v) = p.remove("Variables") {
                 deployment["Variables"] = v;
             }
-            self.out.insert(format!("{id}Deployment"), resource("AWS::ApiGateway::Deployment", deployment, &id, &api.condition));
+            self.out.insert(
+                format!("{id}Deployment"),
+                resource(
+                    "AWS::ApiGateway::Deployment",
+                    deployment,
+                    &id,
+                    &api.condition,
+                ),
+            );
         }
         for (id, api) in std::mem::take(&mut self.http) {
             let mut p = api.properties;
-            if p.get("Auth").is_some_and(|a| a.get("Authorizers").is_some() || a.get("DefaultAuthorizer").is_some()) {
-                return Err(self.err(&id, "Auth: authorizers are not supported by Nubo's SAM transform yet"));
+            if p.get("Auth").is_some_and(|a| {
+                a.get("Authorizers").is_some() || a.get("DefaultAuthorizer").is_some()
+            }) {
+                return Err(self.err(
+                    &id,
+                    "Auth: authorizers are not supported by Nubo's SAM transform yet",
+                ));
             }
             let mut body = p.remove("DefinitionBody").unwrap_or_else(|| json!({"openapi": "3.0.1", "info": {"version": "1.0", "title": {"Ref": "AWS::StackName"}}, "paths": {}}));
             if !body["paths"].is_object() {
                 body["paths"] = json!({});
             }
             for (path, ops) in api.paths {
-                let slot = body["paths"].as_object_mut().expect("paths").entry(path).or_insert_with(|| json!({}));
+                let slot = body["paths"]
+                    .as_object_mut()
+                    .expect("paths")
+                    .entry(path)
+                    .or_insert_with(|| json!({}));
                 merge(slot, ops);
             }
             match p.remove("CorsConfiguration") {
-                Some(Value::Bool(true)) => body["x-amazon-apigateway-cors"] = json!({"allowOrigins": ["*"], "allowHeaders": ["*"], "allowMethods": ["*"]}),
+                Some(Value::Bool(true)) => {
+                    body["x-amazon-apigateway-cors"] =
+                        json!({"allowOrigins": ["*"], "allowHeaders": ["*"], "allowMethods": ["*"]})
+                }
                 Some(Value::Object(c)) => {
                     let mut cors = Map::new();
                     for (k, v) in c {
                         let mut chars = k.chars();
-                        let key = chars.next().map(|f| f.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default();
+                        let key = chars
+                            .next()
+                            .map(|f| f.to_ascii_lowercase().to_string() + chars.as_str())
+                            .unwrap_or_default();
                         cors.insert(key, v);
                     }
                     body["x-amazon-apigateway-cors"] = Value::Object(cors);
                 }
-                Some(Value::String(origin)) => body["x-amazon-apigateway-cors"] = json!({"allowOrigins": [origin]}),
+                Some(Value::String(origin)) => {
+                    body["x-amazon-apigateway-cors"] = json!({"allowOrigins": [origin]})
+                }
                 _ => {}
             }
             let mut http = json!({"Body": body});
             if let Some(n) = p.remove("Name") {
                 http["Name"] = n;
             }
-            self.out.insert(id.clone(), resource("AWS::ApiGatewayV2::Api", http, &id, &api.condition));
+            self.out.insert(
+                id.clone(),
+                resource("AWS::ApiGatewayV2::Api", http, &id, &api.condition),
+            );
             let stage_name = p.remove("StageName");
             let stage_id = match &stage_name {
                 Some(Value::String(s)) if s != "$default" => format!("{id}{s}Stage"),
@@ -582,12 +821,19 @@ impl Sam<'_> {
                 Some(_) => format!("{id}Stage"),
             };
             let mut stage = json!({"ApiId": {"Ref": id}, "StageName": stage_name.unwrap_or("$default".into()), "AutoDeploy": true});
-            for (from, to) in [("StageVariables", "StageVariables"), ("DefaultRouteSettings", "DefaultRouteSettings"), ("RouteSettings", "RouteSettings")] {
+            for (from, to) in [
+                ("StageVariables", "StageVariables"),
+                ("DefaultRouteSettings", "DefaultRouteSettings"),
+                ("RouteSettings", "RouteSettings"),
+            ] {
                 if let Some(v) = p.remove(from) {
                     stage[to] = v;
                 }
             }
-            self.out.insert(stage_id, resource("AWS::ApiGatewayV2::Stage", stage, &id, &api.condition));
+            self.out.insert(
+                stage_id,
+                resource("AWS::ApiGatewayV2::Stage", stage, &id, &api.condition),
+            );
         }
         Ok(())
     }

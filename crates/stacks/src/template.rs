@@ -85,7 +85,11 @@ impl Template {
     /// Parses `text`, checking the anatomy.
     pub fn parse(file: &str, text: &str) -> Result<Self, TemplateError> {
         let root = crate::yaml::parse(file, text)?;
-        let t = Self { file: file.to_owned(), text: text.to_owned(), root };
+        let t = Self {
+            file: file.to_owned(),
+            text: text.to_owned(),
+            root,
+        };
         if !t.root.is_object() {
             return Err(t.error(None, "a template is a mapping of sections"));
         }
@@ -114,27 +118,46 @@ impl Template {
     }
 
     fn section(&self, name: &str) -> Map<String, Value> {
-        self.root.get(name).and_then(Value::as_object).cloned().unwrap_or_default()
+        self.root
+            .get(name)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Whether the SAM transform is declared.
     pub fn is_sam(&self) -> bool {
         match self.root.get("Transform") {
             Some(Value::String(s)) => s == crate::sam::TRANSFORM,
-            Some(Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(crate::sam::TRANSFORM)),
+            Some(Value::Array(items)) => items
+                .iter()
+                .any(|i| i.as_str() == Some(crate::sam::TRANSFORM)),
             _ => false,
         }
     }
 
     /// Parameters (+ `overrides`), conditions, the transform and the resource graph.
-    pub fn expand(&self, overrides: &BTreeMap<String, String>, pseudo: &Pseudo) -> Result<Expanded, TemplateError> {
+    pub fn expand(
+        &self,
+        overrides: &BTreeMap<String, String>,
+        pseudo: &Pseudo,
+    ) -> Result<Expanded, TemplateError> {
         let mut parameters = BTreeMap::new();
         parameters.insert("AWS::Region".to_owned(), Value::from(pseudo.region.clone()));
-        parameters.insert("AWS::AccountId".to_owned(), Value::from(pseudo.account.clone()));
-        parameters.insert("AWS::StackName".to_owned(), Value::from(pseudo.stack.clone()));
+        parameters.insert(
+            "AWS::AccountId".to_owned(),
+            Value::from(pseudo.account.clone()),
+        );
+        parameters.insert(
+            "AWS::StackName".to_owned(),
+            Value::from(pseudo.stack.clone()),
+        );
         parameters.insert(
             "AWS::StackId".to_owned(),
-            Value::from(format!("arn:aws:cloudformation:{}:{}:stack/{}/nubo", pseudo.region, pseudo.account, pseudo.stack)),
+            Value::from(format!(
+                "arn:aws:cloudformation:{}:{}:stack/{}/nubo",
+                pseudo.region, pseudo.account, pseudo.stack
+            )),
         );
         parameters.insert("AWS::Partition".to_owned(), Value::from("aws"));
         parameters.insert("AWS::URLSuffix".to_owned(), Value::from("amazonaws.com"));
@@ -142,47 +165,80 @@ impl Template {
         let declared = self.section("Parameters");
         for name in overrides.keys() {
             if !declared.contains_key(name) {
-                return Err(TemplateError::at(&self.file, None, None, format!("--parameter-overrides: {name} is not a parameter of this template")));
+                return Err(TemplateError::at(
+                    &self.file,
+                    None,
+                    None,
+                    format!("--parameter-overrides: {name} is not a parameter of this template"),
+                ));
             }
         }
         let mut given = BTreeMap::new();
         for (name, spec) in &declared {
             let line = crate::yaml::line_of(&self.text, "Parameters", name);
-            let err = |m: String| TemplateError::at(&self.file, line, None, format!("parameter {name}: {m}"));
+            let err = |m: String| {
+                TemplateError::at(&self.file, line, None, format!("parameter {name}: {m}"))
+            };
             let value = match overrides.get(name) {
                 Some(v) => v.clone(),
                 None => match spec.get("Default") {
                     Some(d) => intrinsics::text(d).map_err(err)?,
-                    None => return Err(err("no value: give a Default or --parameter-overrides".into())),
+                    None => {
+                        return Err(err(
+                            "no value: give a Default or --parameter-overrides".into()
+                        ))
+                    }
                 },
             };
             if let Some(allowed) = spec.get("AllowedValues").and_then(Value::as_array) {
-                if !allowed.iter().any(|a| intrinsics::text(a).ok().as_deref() == Some(value.as_str())) {
+                if !allowed
+                    .iter()
+                    .any(|a| intrinsics::text(a).ok().as_deref() == Some(value.as_str()))
+                {
                     return Err(err(format!("{value:?} is not one of the AllowedValues")));
                 }
             }
             let kind = spec.get("Type").and_then(Value::as_str).unwrap_or("String");
             let resolved = match kind {
                 "Number" => {
-                    value.parse::<f64>().map_err(|_| err(format!("{value:?} is not a Number")))?;
+                    value
+                        .parse::<f64>()
+                        .map_err(|_| err(format!("{value:?} is not a Number")))?;
                     Value::String(value.clone())
                 }
-                "CommaDelimitedList" | "List<Number>" | "List<String>" => {
-                    Value::Array(value.split(',').map(|s| Value::String(s.trim().to_owned())).collect())
-                }
+                "CommaDelimitedList" | "List<Number>" | "List<String>" => Value::Array(
+                    value
+                        .split(',')
+                        .map(|s| Value::String(s.trim().to_owned()))
+                        .collect(),
+                ),
                 _ => Value::String(value.clone()),
             };
             given.insert(name.clone(), value);
             parameters.insert(name.clone(), resolved);
         }
-        let mappings = self.root.get("Mappings").cloned().unwrap_or(Value::Object(Map::new()));
+        let mappings = self
+            .root
+            .get("Mappings")
+            .cloned()
+            .unwrap_or(Value::Object(Map::new()));
         let conditions = self.conditions(&parameters, &mappings)?;
 
         let mut raw = self.section("Resources");
         if self.is_sam() {
             raw = crate::sam::transform(self, raw, &parameters, &conditions, &mappings)?;
-        } else if raw.values().any(|r| r["Type"].as_str().is_some_and(|t| t.starts_with("AWS::Serverless::"))) {
-            return Err(self.error(None, format!("AWS::Serverless::* resources need `Transform: {}`", crate::sam::TRANSFORM)));
+        } else if raw.values().any(|r| {
+            r["Type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("AWS::Serverless::"))
+        }) {
+            return Err(self.error(
+                None,
+                format!(
+                    "AWS::Serverless::* resources need `Transform: {}`",
+                    crate::sam::TRANSFORM
+                ),
+            ));
         }
         let mut resources = BTreeMap::new();
         for (id, r) in &raw {
@@ -191,7 +247,9 @@ impl Template {
                 match conditions.get(name) {
                     Some(false) => continue,
                     Some(true) => {}
-                    None => return Err(self.error(Some(id), format!("condition {name} is not defined"))),
+                    None => {
+                        return Err(self.error(Some(id), format!("condition {name} is not defined")))
+                    }
                 }
             }
             let kind = r["Type"].as_str().unwrap_or_default().to_owned();
@@ -203,24 +261,40 @@ impl Template {
                 };
                 return Err(self.error(Some(origin(id, &raw)), format!("type {kind} {why}")));
             }
-            let properties = r.get("Properties").cloned().unwrap_or(Value::Object(Map::new()));
+            let properties = r
+                .get("Properties")
+                .cloned()
+                .unwrap_or(Value::Object(Map::new()));
             let mut depends_on = BTreeSet::new();
             intrinsics::references(&properties, &mut depends_on);
             match r.get("DependsOn") {
                 Some(Value::String(s)) => {
                     depends_on.insert(s.clone());
                 }
-                Some(Value::Array(items)) => depends_on.extend(items.iter().filter_map(Value::as_str).map(str::to_owned)),
+                Some(Value::Array(items)) => {
+                    depends_on.extend(items.iter().filter_map(Value::as_str).map(str::to_owned))
+                }
                 _ => {}
             }
             depends_on.retain(|d| !parameters.contains_key(d) && !d.starts_with("AWS::"));
             for d in &depends_on {
                 if !raw.contains_key(d) {
-                    return Err(self.error(Some(origin(id, &raw)), format!("refers to {d}, which is neither a parameter nor a resource")));
+                    return Err(self.error(
+                        Some(origin(id, &raw)),
+                        format!("refers to {d}, which is neither a parameter nor a resource"),
+                    ));
                 }
             }
             let retain = r.get("DeletionPolicy").and_then(Value::as_str) == Some("Retain");
-            resources.insert(id.clone(), Resource { kind, properties, depends_on, retain });
+            resources.insert(
+                id.clone(),
+                Resource {
+                    kind,
+                    properties,
+                    depends_on,
+                    retain,
+                },
+            );
         }
         // A dependency on a resource whose condition is false: Fn::If chooses around it at
         // resolution; ordering just drops it.
@@ -235,13 +309,30 @@ impl Template {
                     continue;
                 }
             }
-            let description = o.get("Description").and_then(Value::as_str).map(str::to_owned);
-            outputs.insert(name, (o.get("Value").cloned().unwrap_or(Value::Null), description));
+            let description = o
+                .get("Description")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            outputs.insert(
+                name,
+                (o.get("Value").cloned().unwrap_or(Value::Null), description),
+            );
         }
-        Ok(Expanded { parameters, conditions, mappings, resources, outputs, given })
+        Ok(Expanded {
+            parameters,
+            conditions,
+            mappings,
+            resources,
+            outputs,
+            given,
+        })
     }
 
-    fn conditions(&self, parameters: &BTreeMap<String, Value>, mappings: &Value) -> Result<BTreeMap<String, bool>, TemplateError> {
+    fn conditions(
+        &self,
+        parameters: &BTreeMap<String, Value>,
+        mappings: &Value,
+    ) -> Result<BTreeMap<String, bool>, TemplateError> {
         let declared = self.section("Conditions");
         let mut done: BTreeMap<String, bool> = BTreeMap::new();
         // Conditions may name each other: evaluate until nothing new resolves.
@@ -253,7 +344,12 @@ impl Template {
                     continue;
                 }
                 let none = |_: &str, _: Option<&str>| None;
-                let scope = Scope { parameters, conditions: &done, mappings, resource: &none };
+                let scope = Scope {
+                    parameters,
+                    conditions: &done,
+                    mappings,
+                    resource: &none,
+                };
                 match intrinsics::condition(expr, &scope) {
                     Ok(v) => {
                         done.insert(name.clone(), v);
@@ -267,7 +363,12 @@ impl Template {
             if done.len() == before {
                 let (name, e) = last_error.expect("an unresolved condition");
                 let line = crate::yaml::line_of(&self.text, "Conditions", &name);
-                return Err(TemplateError::at(&self.file, line, None, format!("condition {name}: {e}")));
+                return Err(TemplateError::at(
+                    &self.file,
+                    line,
+                    None,
+                    format!("condition {name}: {e}"),
+                ));
             }
         }
     }

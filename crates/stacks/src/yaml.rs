@@ -73,8 +73,8 @@ fn short_form(name: &str, inner: Value) -> Result<Value, String> {
             ("Fn::GetAtt".to_owned(), value)
         }
         "Base64" | "Cidr" | "FindInMap" | "GetAZs" | "ImportValue" | "Join" | "Select"
-        | "Split" | "Sub" | "Transform" | "And" | "Equals" | "If" | "Not" | "Or" | "ToJsonString"
-        | "Length" => (format!("Fn::{name}"), inner),
+        | "Split" | "Sub" | "Transform" | "And" | "Equals" | "If" | "Not" | "Or"
+        | "ToJsonString" | "Length" => (format!("Fn::{name}"), inner),
         other => return Err(format!("unknown tag !{other}")),
     };
     let mut map = Map::new();
@@ -90,8 +90,8 @@ pub fn line_of(text: &str, section: &str, logical_id: &str) -> Option<usize> {
         let trimmed = line.trim_start();
         let indented = trimmed.len() != line.len();
         if !indented && !trimmed.is_empty() && !trimmed.starts_with('#') {
-            in_section = trimmed.starts_with(section)
-                || trimmed.starts_with(&format!("\"{section}\""));
+            in_section =
+                trimmed.starts_with(section) || trimmed.starts_with(&format!("\"{section}\""));
         }
         let key = trimmed.trim_start_matches('"');
         if indented && key.starts_with(logical_id) {

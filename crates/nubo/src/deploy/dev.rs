@@ -16,7 +16,11 @@ fn fingerprint(paths: &[PathBuf]) -> (Option<SystemTime>, usize, u64) {
     let mut size = 0;
     for p in paths {
         let files = if p.is_dir() {
-            super::package::files_of(p).unwrap_or_default().into_iter().map(|(_, f)| f).collect()
+            super::package::files_of(p)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(_, f)| f)
+                .collect()
         } else {
             vec![p.clone()]
         };
@@ -36,24 +40,50 @@ fn fingerprint(paths: &[PathBuf]) -> (Option<SystemTime>, usize, u64) {
 
 /// Whether a server answers at the client's endpoint.
 async fn reachable(client: &Client) -> bool {
-    client.get_unsigned("/_nubo/health").await.is_ok_and(|r| r.status.is_success())
+    client
+        .get_unsigned("/_nubo/health")
+        .await
+        .is_ok_and(|r| r.status.is_success())
 }
 
 /// Runs until interrupted. `make_client` is called once a server answers (a server started
 /// here writes the credentials the client reads).
-pub(crate) async fn dev(args: DeployArgs, endpoint: Option<String>, data_dir: Option<PathBuf>, region: Option<String>, poll: Duration) -> anyhow::Result<()> {
+pub(crate) async fn dev(
+    args: DeployArgs,
+    endpoint: Option<String>,
+    data_dir: Option<PathBuf>,
+    region: Option<String>,
+    poll: Duration,
+) -> anyhow::Result<()> {
     let make = || -> anyhow::Result<Client> {
         let c = Client::from_env(endpoint.clone(), data_dir.clone())?;
-        Ok(match &region { Some(r) => c.in_region(r.clone()), None => c })
+        Ok(match &region {
+            Some(r) => c.in_region(r.clone()),
+            None => c,
+        })
     };
-    let probe = Client::new(&nubo::client::resolve_endpoint(endpoint.clone(), |k| std::env::var(k).ok().filter(|v| !v.is_empty())), "us-east-1", nubo_wire::sigv4::Credentials { access_key_id: String::new(), secret_access_key: String::new() }, None);
+    let probe = Client::new(
+        &nubo::client::resolve_endpoint(endpoint.clone(), |k| {
+            std::env::var(k).ok().filter(|v| !v.is_empty())
+        }),
+        "us-east-1",
+        nubo_wire::sigv4::Credentials {
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+        },
+        None,
+    );
     let mut child = None;
     if !reachable(&probe).await {
         let exe = std::env::current_exe()?;
         let listen = probe.base().trim_start_matches("http://").to_owned();
         println!("Starting `nubo serve --listen {listen}` for this session");
         let mut command = tokio::process::Command::new(exe);
-        command.arg("serve").arg("--listen").arg(&listen).kill_on_drop(true);
+        command
+            .arg("serve")
+            .arg("--listen")
+            .arg(&listen)
+            .kill_on_drop(true);
         if let Some(d) = &data_dir {
             command.arg("--data-dir").arg(d);
         }
@@ -78,7 +108,14 @@ pub(crate) async fn dev(args: DeployArgs, endpoint: Option<String>, data_dir: Op
     if let Err(e) = super::deploy_prepared(&client, &args, first, false).await {
         eprintln!("deploy failed: {e:#}");
     }
-    println!("Watching {} for changes (Ctrl-C to stop)", watched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    println!(
+        "Watching {} for changes (Ctrl-C to stop)",
+        watched
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let mut seen = fingerprint(&watched);
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);

@@ -48,18 +48,38 @@ pub(crate) struct DeployArgs {
 pub(crate) fn template_path(given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(|| {
         let yml = PathBuf::from("template.yml");
-        if !Path::new("template.yaml").exists() && yml.exists() { yml } else { PathBuf::from("template.yaml") }
+        if !Path::new("template.yaml").exists() && yml.exists() {
+            yml
+        } else {
+            PathBuf::from("template.yaml")
+        }
     })
 }
 
 fn stack_name(given: Option<String>, template: &Path) -> String {
     given.unwrap_or_else(|| {
-        let dir = std::fs::canonicalize(template).ok().and_then(|p| p.parent().map(Path::to_path_buf)).unwrap_or_default();
-        let name: String = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "app".into())
+        let dir = std::fs::canonicalize(template)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_default();
+        let name: String = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "app".into())
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
-        if name.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) { name } else { format!("app-{name}") }
+        if name.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+            name
+        } else {
+            format!("app-{name}")
+        }
     })
 }
 
@@ -68,10 +88,14 @@ pub(crate) fn parse_overrides(items: &[String]) -> anyhow::Result<BTreeMap<Strin
     let mut out = BTreeMap::new();
     for item in items.iter().flat_map(|i| i.split_whitespace()) {
         if let Some(rest) = item.strip_prefix("ParameterKey=") {
-            let (key, value) = rest.split_once(",ParameterValue=").with_context(|| format!("--parameter-overrides {item}: expected ParameterKey=K,ParameterValue=V"))?;
+            let (key, value) = rest.split_once(",ParameterValue=").with_context(|| {
+                format!("--parameter-overrides {item}: expected ParameterKey=K,ParameterValue=V")
+            })?;
             out.insert(key.to_owned(), value.to_owned());
         } else {
-            let (key, value) = item.split_once('=').with_context(|| format!("--parameter-overrides {item}: expected Key=Value"))?;
+            let (key, value) = item
+                .split_once('=')
+                .with_context(|| format!("--parameter-overrides {item}: expected Key=Value"))?;
             out.insert(key.to_owned(), value.to_owned());
         }
     }
@@ -90,9 +114,14 @@ pub(crate) struct Prepared {
 }
 
 /// Reads, expands and packages a template.
-pub(crate) async fn prepare(client: &Client, args: &DeployArgs, account: Option<String>) -> anyhow::Result<Prepared> {
+pub(crate) async fn prepare(
+    client: &Client,
+    args: &DeployArgs,
+    account: Option<String>,
+) -> anyhow::Result<Prepared> {
     let path = template_path(args.template.clone());
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read the template {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the template {}", path.display()))?;
     let file = path.display().to_string();
     let template = Template::parse(&file, &text)?;
     let stack = stack_name(args.stack_name.clone(), &path);
@@ -100,14 +129,26 @@ pub(crate) async fn prepare(client: &Client, args: &DeployArgs, account: Option<
         Some(a) => a,
         None => records::account(client).await?,
     };
-    let pseudo = Pseudo { region: client.region().to_owned(), account: account.clone(), stack: stack.clone() };
+    let pseudo = Pseudo {
+        region: client.region().to_owned(),
+        account: account.clone(),
+        stack: stack.clone(),
+    };
     let overrides = parse_overrides(&args.parameter_overrides)?;
     let mut expanded = template.expand(&overrides, &pseudo)?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut code = HashMap::new();
     let mut code_dirs = Vec::new();
     for (id, r) in expanded.resources.iter_mut() {
-        let Some(uri) = r.properties.get("Code").and_then(|c| c.get("NuboCodeUri")).and_then(Value::as_str).map(str::to_owned) else { continue };
+        let Some(uri) = r
+            .properties
+            .get("Code")
+            .and_then(|c| c.get("NuboCodeUri"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            continue;
+        };
         let built = build::build_dir(&base, id);
         let dir = if built.is_dir() {
             built
@@ -116,17 +157,27 @@ pub(crate) async fn prepare(client: &Client, args: &DeployArgs, account: Option<
         } else {
             base.join(&uri)
         };
-        let (zip, sha) = package::zip_dir(&dir).map_err(|e| template.error(Some(id), format!("CodeUri: {e}")))?;
+        let (zip, sha) = package::zip_dir(&dir)
+            .map_err(|e| template.error(Some(id), format!("CodeUri: {e}")))?;
         let key = dir.display().to_string();
         r.properties["Code"] = serde_json::json!({"NuboCodeUri": key, "Sha256": sha});
         code.insert(key, zip);
         code_dirs.push(dir);
     }
-    Ok(Prepared { stack, template, expanded, code, code_dirs, account })
+    Ok(Prepared {
+        stack,
+        template,
+        expanded,
+        code,
+        code_dirs,
+        account,
+    })
 }
 
 fn now() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// Outputs with working URLs (see [`urls`]).
@@ -160,17 +211,41 @@ fn print_outputs(outputs: &BTreeMap<String, Output>) {
 }
 
 /// The whole of `nubo deploy`; the record written. `quiet` leaves out the change set table.
-pub(crate) async fn deploy(client: &Client, args: &DeployArgs, quiet: bool) -> anyhow::Result<Option<StackRecord>> {
+pub(crate) async fn deploy(
+    client: &Client,
+    args: &DeployArgs,
+    quiet: bool,
+) -> anyhow::Result<Option<StackRecord>> {
     let prepared = prepare(client, args, None).await?;
     deploy_prepared(client, args, prepared, quiet).await
 }
 
-pub(crate) async fn deploy_prepared(client: &Client, args: &DeployArgs, prepared: Prepared, quiet: bool) -> anyhow::Result<Option<StackRecord>> {
-    let Prepared { stack, template, expanded, code, account, .. } = prepared;
-    let store = records::Records { client, account: account.clone(), region: client.region().to_owned() };
+pub(crate) async fn deploy_prepared(
+    client: &Client,
+    args: &DeployArgs,
+    prepared: Prepared,
+    quiet: bool,
+) -> anyhow::Result<Option<StackRecord>> {
+    let Prepared {
+        stack,
+        template,
+        expanded,
+        code,
+        account,
+        ..
+    } = prepared;
+    let store = records::Records {
+        client,
+        account: account.clone(),
+        region: client.region().to_owned(),
+    };
     let previous = store.get(&stack).await?;
-    let changes = engine::plan(&expanded, previous.as_ref()).map_err(|e| template_error(&template, e))?;
-    let pending: Vec<_> = changes.iter().filter(|c| c.action != Action::Keep).collect();
+    let changes =
+        engine::plan(&expanded, previous.as_ref()).map_err(|e| template_error(&template, e))?;
+    let pending: Vec<_> = changes
+        .iter()
+        .filter(|c| c.action != Action::Keep)
+        .collect();
     if pending.is_empty() {
         println!("No changes to deploy: stack {stack} is up to date.");
         if let Some(p) = &previous {
@@ -218,7 +293,12 @@ pub(crate) async fn deploy_prepared(client: &Client, args: &DeployArgs, prepared
         Ok((resources, outputs)) => {
             let record = StackRecord {
                 name: stack.clone(),
-                status: if previous.is_some() { "UPDATE_COMPLETE" } else { "CREATE_COMPLETE" }.into(),
+                status: if previous.is_some() {
+                    "UPDATE_COMPLETE"
+                } else {
+                    "CREATE_COMPLETE"
+                }
+                .into(),
                 updated: now(),
                 template_file: template.file.clone(),
                 template: template.text.clone(),
@@ -237,7 +317,7 @@ pub(crate) async fn deploy_prepared(client: &Client, args: &DeployArgs, prepared
                 p.updated = now();
                 store.put(&p).await?;
             }
-            Err(anyhow::Error::from(template_error(&template, e)))
+            Err(template_error(&template, e))
         }
     }
 }
@@ -253,8 +333,17 @@ fn template_error(template: &Template, e: engine::DeployError) -> anyhow::Error 
                 .map(|_| r.clone())
                 .unwrap_or_else(|| origin_of(template, r));
             let line = nubo_stacks::yaml::line_of(&template.text, "Resources", &origin);
-            let suffix = if e.rolled_back { " (rolled back to the previous state)" } else { "" };
-            anyhow::anyhow!("{}{}: resource {r}: {}{suffix}", template.file, line.map(|l| format!(":{l}")).unwrap_or_default(), e.message)
+            let suffix = if e.rolled_back {
+                " (rolled back to the previous state)"
+            } else {
+                ""
+            };
+            anyhow::anyhow!(
+                "{}{}: resource {r}: {}{suffix}",
+                template.file,
+                line.map(|l| format!(":{l}")).unwrap_or_default(),
+                e.message
+            )
         }
         None => anyhow::anyhow!("{}: {e}", template.file),
     }
@@ -266,14 +355,23 @@ fn origin_of(template: &Template, generated: &str) -> String {
         .root
         .get("Resources")
         .and_then(Value::as_object)
-        .and_then(|rs| rs.keys().filter(|k| generated.starts_with(k.as_str())).max_by_key(|k| k.len()).cloned())
+        .and_then(|rs| {
+            rs.keys()
+                .filter(|k| generated.starts_with(k.as_str()))
+                .max_by_key(|k| k.len())
+                .cloned()
+        })
         .unwrap_or_else(|| generated.to_owned())
 }
 
 /// `nubo delete`.
 pub(crate) async fn delete(client: &Client, stack: &str) -> anyhow::Result<()> {
     let account = records::account(client).await?;
-    let store = records::Records { client, account: account.clone(), region: client.region().to_owned() };
+    let store = records::Records {
+        client,
+        account: account.clone(),
+        region: client.region().to_owned(),
+    };
     let Some(mut record) = store.get(stack).await? else {
         anyhow::bail!("stack {stack} does not exist");
     };
@@ -291,21 +389,41 @@ pub(crate) async fn delete(client: &Client, stack: &str) -> anyhow::Result<()> {
         println!("Deleted stack {stack}.");
         return Ok(());
     }
-    let kept: BTreeMap<String, _> = failed.iter().filter_map(|(id, _)| record.resources.get(id).map(|d| (id.clone(), d.clone()))).collect();
+    let kept: BTreeMap<String, _> = failed
+        .iter()
+        .filter_map(|(id, _)| record.resources.get(id).map(|d| (id.clone(), d.clone())))
+        .collect();
     record.resources = kept;
     record.status = "DELETE_FAILED".into();
     record.updated = now();
     store.put(&record).await?;
-    let reasons: Vec<String> = failed.into_iter().map(|(id, e)| format!("{id}: {e}")).collect();
-    anyhow::bail!("stack {stack} is partly deleted; still there:\n  {}", reasons.join("\n  "))
+    let reasons: Vec<String> = failed
+        .into_iter()
+        .map(|(id, e)| format!("{id}: {e}"))
+        .collect();
+    anyhow::bail!(
+        "stack {stack} is partly deleted; still there:\n  {}",
+        reasons.join("\n  ")
+    )
 }
 
 /// `nubo stacks [NAME] [--json]`.
-pub(crate) async fn stacks(client: &Client, name: Option<String>, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn stacks(
+    client: &Client,
+    name: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
     let account = records::account(client).await?;
-    let store = records::Records { client, account, region: client.region().to_owned() };
+    let store = records::Records {
+        client,
+        account,
+        region: client.region().to_owned(),
+    };
     if let Some(name) = name {
-        let record = store.get(&name).await?.with_context(|| format!("stack {name} does not exist"))?;
+        let record = store
+            .get(&name)
+            .await?
+            .with_context(|| format!("stack {name} does not exist"))?;
         if json {
             let mut v = serde_json::to_value(&record)?;
             if let Some(m) = v.as_object_mut() {
@@ -314,7 +432,10 @@ pub(crate) async fn stacks(client: &Client, name: Option<String>, json: bool) ->
             println!("{}", serde_json::to_string_pretty(&v)?);
             return Ok(());
         }
-        println!("Stack {} — {} ({})", record.name, record.status, record.updated);
+        println!(
+            "Stack {} — {} ({})",
+            record.name, record.status, record.updated
+        );
         println!("  {:<48} {:<34} PHYSICAL ID", "LOGICAL ID", "TYPE");
         let mut resources: Vec<_> = record.resources.iter().collect();
         resources.sort_by_key(|(_, d)| d.order);
@@ -330,9 +451,18 @@ pub(crate) async fn stacks(client: &Client, name: Option<String>, json: bool) ->
         println!("{}", serde_json::to_string_pretty(&names)?);
         return Ok(());
     }
-    println!("{:<40} {:<26} {:>9}  UPDATED", "STACK", "STATUS", "RESOURCES");
+    println!(
+        "{:<40} {:<26} {:>9}  UPDATED",
+        "STACK", "STATUS", "RESOURCES"
+    );
     for r in list {
-        println!("{:<40} {:<26} {:>9}  {}", r.name, r.status, r.resources.len(), r.updated);
+        println!(
+            "{:<40} {:<26} {:>9}  {}",
+            r.name,
+            r.status,
+            r.resources.len(),
+            r.updated
+        );
     }
     Ok(())
 }

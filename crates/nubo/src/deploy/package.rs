@@ -9,7 +9,15 @@ use anyhow::Context;
 use sha2::{Digest, Sha256};
 
 /// Folders never packaged.
-const SKIP: &[&str] = &["__pycache__", ".git", ".aws-sam", ".nubo", ".pytest_cache", ".venv", ".DS_Store"];
+const SKIP: &[&str] = &[
+    "__pycache__",
+    ".git",
+    ".aws-sam",
+    ".nubo",
+    ".pytest_cache",
+    ".venv",
+    ".DS_Store",
+];
 
 /// `(path in the archive, bytes, executable)` → a zip.
 pub(crate) fn zip_files(files: &[(String, Vec<u8>, bool)]) -> anyhow::Result<Vec<u8>> {
@@ -32,7 +40,8 @@ pub(crate) fn files_of(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
-        let entries = std::fs::read_dir(&current).with_context(|| format!("cannot read {}", current.display()))?;
+        let entries = std::fs::read_dir(&current)
+            .with_context(|| format!("cannot read {}", current.display()))?;
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name();
@@ -44,7 +53,11 @@ pub(crate) fn files_of(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
             if kind.is_dir() || (kind.is_symlink() && path.is_dir()) {
                 stack.push(path);
             } else if path.is_file() {
-                let relative = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+                let relative = path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 out.push((relative, path));
             }
         }
@@ -60,7 +73,8 @@ pub(crate) fn zip_dir(dir: &Path) -> anyhow::Result<(Vec<u8>, String)> {
     }
     let mut files = Vec::new();
     for (name, path) in files_of(dir)? {
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         files.push((name, bytes, is_executable(&path)));
     }
     let zip = zip_files(&files)?;
@@ -71,7 +85,9 @@ pub(crate) fn zip_dir(dir: &Path) -> anyhow::Result<(Vec<u8>, String)> {
 #[cfg(unix)]
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).map(|m| m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 #[cfg(not(unix))]

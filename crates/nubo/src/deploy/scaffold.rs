@@ -101,19 +101,32 @@ pub(crate) fn init(runtime: &str, name: &str) -> anyhow::Result<()> {
     let template = PY_TEMPLATE.replace("{name}", name);
     match runtime {
         r if r.starts_with("python") => {
-            write(&root.join("template.yaml"), &template.replace("python3.12", r))?;
+            write(
+                &root.join("template.yaml"),
+                &template.replace("python3.12", r),
+            )?;
             write(&root.join("hello_world/app.py"), PY_APP)?;
             write(&root.join("hello_world/requirements.txt"), "")?;
         }
         r if r.starts_with("node") => {
-            let runtime = if r == "node" || r == "nodejs" { "nodejs20.x" } else { r };
-            let t = template.replace("python3.12", runtime).replace("app.lambda_handler", "app.lambdaHandler").replace("hello_world/", "hello-world/");
+            let runtime = if r == "node" || r == "nodejs" {
+                "nodejs20.x"
+            } else {
+                r
+            };
+            let t = template
+                .replace("python3.12", runtime)
+                .replace("app.lambda_handler", "app.lambdaHandler")
+                .replace("hello_world/", "hello-world/");
             write(&root.join("template.yaml"), &t)?;
             write(&root.join("hello-world/app.mjs"), NODE_APP)?;
             write(&root.join("hello-world/package.json"), "{\n  \"name\": \"hello-world\",\n  \"version\": \"1.0.0\",\n  \"type\": \"module\"\n}\n")?;
         }
         "rust" | "provided.al2023" | "provided.al2" => {
-            let t = template.replace("python3.12", "provided.al2023").replace("app.lambda_handler", "bootstrap").replace("hello_world/", "rust_app/");
+            let t = template
+                .replace("python3.12", "provided.al2023")
+                .replace("app.lambda_handler", "bootstrap")
+                .replace("hello_world/", "rust_app/");
             write(&root.join("template.yaml"), &t)?;
             write(&root.join("rust_app/Cargo.toml"), RUST_CARGO)?;
             write(&root.join("rust_app/src/main.rs"), RUST_MAIN)?;
@@ -128,7 +141,15 @@ pub(crate) fn init(runtime: &str, name: &str) -> anyhow::Result<()> {
 }
 
 /// `nubo generate-event SERVICE EVENT`.
-pub(crate) fn generate_event(service: &str, event: &str, bucket: &str, key: &str, body: &str, path: &str, method: &str) -> anyhow::Result<Value> {
+pub(crate) fn generate_event(
+    service: &str,
+    event: &str,
+    bucket: &str,
+    key: &str,
+    body: &str,
+    path: &str,
+    method: &str,
+) -> anyhow::Result<Value> {
     let region = "us-east-1";
     let account = "123456789012";
     Ok(match (service, event) {

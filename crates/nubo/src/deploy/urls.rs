@@ -20,11 +20,16 @@ pub(crate) fn rewrite(endpoint: &str, text: &str) -> String {
     let endpoint = endpoint.trim_end_matches('/');
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    loop {
-        let Some(scheme) = rest.find("://") else { break };
-        let start = rest[..scheme].rfind(|c: char| !c.is_ascii_alphabetic()).map(|i| i + 1).unwrap_or(0);
+    while let Some(scheme) = rest.find("://") {
+        let start = rest[..scheme]
+            .rfind(|c: char| !c.is_ascii_alphabetic())
+            .map(|i| i + 1)
+            .unwrap_or(0);
         let host_start = scheme + 3;
-        let host_end = rest[host_start..].find(['/', '"', ' ', '?']).map(|i| host_start + i).unwrap_or(rest.len());
+        let host_end = rest[host_start..]
+            .find(['/', '"', ' ', '?'])
+            .map(|i| host_start + i)
+            .unwrap_or(rest.len());
         let host = &rest[host_start..host_end];
         let label = host.split('.').next().unwrap_or("");
         let prefix = if host.contains(".execute-api.") {
@@ -58,11 +63,29 @@ mod tests {
     #[test]
     fn host_forms_become_path_forms() {
         let e = "http://127.0.0.1:4750";
-        assert_eq!(rewrite(e, "https://abc123.execute-api.us-east-1.amazonaws.com/Prod/hello/"), "http://127.0.0.1:4750/_api/abc123/Prod/hello/");
-        assert_eq!(rewrite(e, "http://abc.execute-api.us-east-1.localhost:4750"), "http://127.0.0.1:4750/_api/abc");
-        assert_eq!(function_url(e, "http://u1.lambda-url.us-east-1.localhost:4750/"), "http://127.0.0.1:4750/_url/u1/");
-        assert_eq!(rewrite(e, "see http://x.lambda-url.r.localhost:1"), "see http://127.0.0.1:4750/_url/x/");
-        assert_eq!(rewrite(e, "http://127.0.0.1:4750/000000000000/q"), "http://127.0.0.1:4750/000000000000/q");
+        assert_eq!(
+            rewrite(
+                e,
+                "https://abc123.execute-api.us-east-1.amazonaws.com/Prod/hello/"
+            ),
+            "http://127.0.0.1:4750/_api/abc123/Prod/hello/"
+        );
+        assert_eq!(
+            rewrite(e, "http://abc.execute-api.us-east-1.localhost:4750"),
+            "http://127.0.0.1:4750/_api/abc"
+        );
+        assert_eq!(
+            function_url(e, "http://u1.lambda-url.us-east-1.localhost:4750/"),
+            "http://127.0.0.1:4750/_url/u1/"
+        );
+        assert_eq!(
+            rewrite(e, "see http://x.lambda-url.r.localhost:1"),
+            "see http://127.0.0.1:4750/_url/x/"
+        );
+        assert_eq!(
+            rewrite(e, "http://127.0.0.1:4750/000000000000/q"),
+            "http://127.0.0.1:4750/000000000000/q"
+        );
         assert_eq!(rewrite(e, "plain"), "plain");
     }
 }

@@ -18,7 +18,12 @@ struct Memory {
 
 #[async_trait::async_trait]
 impl Provisioner for Memory {
-    async fn create(&self, logical: &str, kind: &str, properties: &Value) -> Result<Physical, String> {
+    async fn create(
+        &self,
+        logical: &str,
+        kind: &str,
+        properties: &Value,
+    ) -> Result<Physical, String> {
         self.calls.lock().unwrap().push(format!("create {logical}"));
         if self.fail_on == Some(logical) {
             return Err("boom".into());
@@ -26,18 +31,33 @@ impl Provisioner for Memory {
         let mut n = self.counter.lock().unwrap();
         *n += 1;
         let id = format!("{logical}-{n}");
-        self.live.lock().unwrap().insert(id.clone(), properties.clone());
+        self.live
+            .lock()
+            .unwrap()
+            .insert(id.clone(), properties.clone());
         let mut attributes = Map::new();
         attributes.insert("Arn".into(), Value::String(format!("arn:{kind}:{id}")));
         Ok(Physical { id, attributes })
     }
-    async fn update(&self, logical: &str, _: &str, properties: &Value, old: &Deployed) -> Result<Physical, String> {
+    async fn update(
+        &self,
+        logical: &str,
+        _: &str,
+        properties: &Value,
+        old: &Deployed,
+    ) -> Result<Physical, String> {
         self.calls.lock().unwrap().push(format!("update {logical}"));
         if self.fail_on == Some(logical) {
             return Err("boom".into());
         }
-        self.live.lock().unwrap().insert(old.physical_id.clone(), properties.clone());
-        Ok(Physical { id: old.physical_id.clone(), attributes: old.attributes.clone() })
+        self.live
+            .lock()
+            .unwrap()
+            .insert(old.physical_id.clone(), properties.clone());
+        Ok(Physical {
+            id: old.physical_id.clone(),
+            attributes: old.attributes.clone(),
+        })
     }
     async fn delete(&self, logical: &str, old: &Deployed) -> Result<(), String> {
         self.calls.lock().unwrap().push(format!("delete {logical}"));
@@ -47,8 +67,15 @@ impl Provisioner for Memory {
 }
 
 fn expand(text: &str) -> Expanded {
-    let pseudo = Pseudo { region: "us-east-1".into(), account: "000000000000".into(), stack: "s".into() };
-    Template::parse("t.yaml", text).unwrap().expand(&BTreeMap::new(), &pseudo).unwrap()
+    let pseudo = Pseudo {
+        region: "us-east-1".into(),
+        account: "000000000000".into(),
+        stack: "s".into(),
+    };
+    Template::parse("t.yaml", text)
+        .unwrap()
+        .expand(&BTreeMap::new(), &pseudo)
+        .unwrap()
 }
 
 const V1: &str = "
@@ -65,7 +92,16 @@ Outputs:
 ";
 
 fn record(resources: BTreeMap<String, Deployed>) -> StackRecord {
-    StackRecord { name: "s".into(), status: "CREATE_COMPLETE".into(), updated: String::new(), template_file: "t.yaml".into(), template: String::new(), parameters: BTreeMap::new(), resources, outputs: BTreeMap::new() }
+    StackRecord {
+        name: "s".into(),
+        status: "CREATE_COMPLETE".into(),
+        updated: String::new(),
+        template_file: "t.yaml".into(),
+        template: String::new(),
+        parameters: BTreeMap::new(),
+        resources,
+        outputs: BTreeMap::new(),
+    }
 }
 
 #[tokio::test]
@@ -75,19 +111,31 @@ async fn creates_in_order_then_touches_only_what_changed() {
     assert_eq!(order(&v1).unwrap(), vec!["Q", "R"]);
     let (resources, outputs) = deploy(&v1, None, &p, &mut |_| {}).await.unwrap();
     assert_eq!(outputs["Url"].value, json!("Q-1"));
-    assert_eq!(resources["R"].properties["Targets"][0]["Arn"], json!("arn:AWS::SQS::Queue:Q-1"));
+    assert_eq!(
+        resources["R"].properties["Targets"][0]["Arn"],
+        json!("arn:AWS::SQS::Queue:Q-1")
+    );
     let previous = record(resources);
 
     // Same template: nothing called.
     p.calls.lock().unwrap().clear();
-    assert!(plan(&v1, Some(&previous)).unwrap().iter().all(|c| c.action == Action::Keep));
+    assert!(plan(&v1, Some(&previous))
+        .unwrap()
+        .iter()
+        .all(|c| c.action == Action::Keep));
     deploy(&v1, Some(&previous), &p, &mut |_| {}).await.unwrap();
     assert!(p.calls.lock().unwrap().is_empty());
 
     // One property changes: only that resource is updated; a dropped resource is deleted.
     let v2 = expand(&V1.replace("VisibilityTimeout: 30", "VisibilityTimeout: 60").replace("  R:\n    Type: AWS::Events::Rule\n    Properties:\n      Targets: [{Arn: !GetAtt Q.Arn, Id: t}]\n", ""));
     let changes = plan(&v2, Some(&previous)).unwrap();
-    assert_eq!(changes.iter().map(|c| (c.logical.as_str(), c.action)).collect::<Vec<_>>(), vec![("Q", Action::Modify), ("R", Action::Remove)]);
+    assert_eq!(
+        changes
+            .iter()
+            .map(|c| (c.logical.as_str(), c.action))
+            .collect::<Vec<_>>(),
+        vec![("Q", Action::Modify), ("R", Action::Remove)]
+    );
     deploy(&v2, Some(&previous), &p, &mut |_| {}).await.unwrap();
     assert_eq!(*p.calls.lock().unwrap(), vec!["update Q", "delete R"]);
 }
@@ -99,14 +147,32 @@ async fn a_failure_rolls_back_to_the_previous_state() {
     let previous = record(resources);
     let live_before = p.live.lock().unwrap().clone();
 
-    let failing = Memory { fail_on: Some("New"), live: Mutex::new(live_before.clone()), counter: Mutex::new(10), ..Default::default() };
-    let v2 = expand(&format!("{}  New:\n    Type: AWS::Logs::LogGroup\n    DependsOn: Q\n", V1.replace("VisibilityTimeout: 30", "VisibilityTimeout: 99").replace("Outputs:\n  Url: {Value: !Ref Q}\n", "")));
-    let err = deploy(&v2, Some(&previous), &failing, &mut |_| {}).await.unwrap_err();
+    let failing = Memory {
+        fail_on: Some("New"),
+        live: Mutex::new(live_before.clone()),
+        counter: Mutex::new(10),
+        ..Default::default()
+    };
+    let v2 = expand(&format!(
+        "{}  New:\n    Type: AWS::Logs::LogGroup\n    DependsOn: Q\n",
+        V1.replace("VisibilityTimeout: 30", "VisibilityTimeout: 99")
+            .replace("Outputs:\n  Url: {Value: !Ref Q}\n", "")
+    ));
+    let err = deploy(&v2, Some(&previous), &failing, &mut |_| {})
+        .await
+        .unwrap_err();
     assert_eq!(err.resource.as_deref(), Some("New"));
     assert!(err.rolled_back, "{err}");
     assert!(err.to_string().contains("rolled back"));
-    assert_eq!(*failing.live.lock().unwrap(), live_before, "the queue's old settings are back");
-    assert_eq!(*failing.calls.lock().unwrap(), vec!["update Q", "create New", "update Q"]);
+    assert_eq!(
+        *failing.live.lock().unwrap(),
+        live_before,
+        "the queue's old settings are back"
+    );
+    assert_eq!(
+        *failing.calls.lock().unwrap(),
+        vec!["update Q", "create New", "update Q"]
+    );
 }
 
 #[tokio::test]
@@ -114,18 +180,34 @@ async fn destroy_goes_in_reverse_order() {
     let p = Memory::default();
     let (resources, _) = deploy(&expand(V1), None, &p, &mut |_| {}).await.unwrap();
     p.calls.lock().unwrap().clear();
-    assert!(destroy(&record(resources), &p, &mut |_| {}).await.is_empty());
+    assert!(destroy(&record(resources), &p, &mut |_| {})
+        .await
+        .is_empty());
     assert_eq!(*p.calls.lock().unwrap(), vec!["delete R", "delete Q"]);
     assert!(p.live.lock().unwrap().is_empty());
 }
 
 #[test]
 fn cycles_and_unknown_types_are_refused() {
-    let pseudo = Pseudo { region: "r".into(), account: "a".into(), stack: "s".into() };
+    let pseudo = Pseudo {
+        region: "r".into(),
+        account: "a".into(),
+        stack: "s".into(),
+    };
     let cyc = "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    DependsOn: B\n  B:\n    Type: AWS::SQS::Queue\n    DependsOn: A\n";
-    let e = order(&Template::parse("t.yaml", cyc).unwrap().expand(&BTreeMap::new(), &pseudo).unwrap()).unwrap_err();
+    let e = order(
+        &Template::parse("t.yaml", cyc)
+            .unwrap()
+            .expand(&BTreeMap::new(), &pseudo)
+            .unwrap(),
+    )
+    .unwrap_err();
     assert!(e.message.contains("circular"), "{e}");
-    let unknown = "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  Table:\n    Type: AWS::DynamoDB::Table\n";
-    let e = Template::parse("template.yaml", unknown).unwrap().expand(&BTreeMap::new(), &pseudo).unwrap_err();
+    let unknown =
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  Table:\n    Type: AWS::DynamoDB::Table\n";
+    let e = Template::parse("template.yaml", unknown)
+        .unwrap()
+        .expand(&BTreeMap::new(), &pseudo)
+        .unwrap_err();
     assert_eq!(e.to_string(), "template.yaml:4: resource Table: type AWS::DynamoDB::Table is not a resource type Nubo serves");
 }

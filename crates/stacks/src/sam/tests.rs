@@ -7,7 +7,11 @@ use serde_json::json;
 use crate::template::{Pseudo, Template};
 
 fn expand(text: &str) -> Result<crate::Expanded, crate::TemplateError> {
-    let pseudo = Pseudo { region: "us-east-1".into(), account: "000000000000".into(), stack: "app".into() };
+    let pseudo = Pseudo {
+        region: "us-east-1".into(),
+        account: "000000000000".into(),
+        stack: "app".into(),
+    };
     Template::parse("template.yaml", text)?.expand(&BTreeMap::new(), &pseudo)
 }
 
@@ -67,24 +71,57 @@ fn expands_a_function_with_its_events() {
     assert_eq!(
         ids,
         vec![
-            "HelloWorldFunction", "HelloWorldFunctionHelloWorldPermissionProd", "HelloWorldFunctionHttpPermission",
-            "HelloWorldFunctionRole", "HelloWorldFunctionTick", "HelloWorldFunctionTickPermission", "HelloWorldFunctionWork",
-            "Queue", "ServerlessHttpApi", "ServerlessHttpApiApiGatewayDefaultStage", "ServerlessRestApi", "ServerlessRestApiDeployment",
+            "HelloWorldFunction",
+            "HelloWorldFunctionHelloWorldPermissionProd",
+            "HelloWorldFunctionHttpPermission",
+            "HelloWorldFunctionRole",
+            "HelloWorldFunctionTick",
+            "HelloWorldFunctionTickPermission",
+            "HelloWorldFunctionWork",
+            "Queue",
+            "ServerlessHttpApi",
+            "ServerlessHttpApiApiGatewayDefaultStage",
+            "ServerlessRestApi",
+            "ServerlessRestApiDeployment",
         ]
     );
     let f = &e.resources["HelloWorldFunction"].properties;
-    assert_eq!(f["Environment"]["Variables"], json!({"A": "global", "B": {"Ref": "Stage"}}));
+    assert_eq!(
+        f["Environment"]["Variables"],
+        json!({"A": "global", "B": {"Ref": "Stage"}})
+    );
     assert_eq!(f["Timeout"], json!(3));
-    assert_eq!(f["Role"], json!({"Fn::GetAtt": ["HelloWorldFunctionRole", "Arn"]}));
+    assert_eq!(
+        f["Role"],
+        json!({"Fn::GetAtt": ["HelloWorldFunctionRole", "Arn"]})
+    );
     let role = &e.resources["HelloWorldFunctionRole"].properties;
-    assert_eq!(role["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"], json!({"Fn::GetAtt": ["Queue", "Arn"]}));
+    assert_eq!(
+        role["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"],
+        json!({"Fn::GetAtt": ["Queue", "Arn"]})
+    );
     let rest = &e.resources["ServerlessRestApi"].properties["Body"];
-    assert_eq!(rest["paths"]["/hello"]["get"]["x-amazon-apigateway-integration"]["type"], json!("aws_proxy"));
+    assert_eq!(
+        rest["paths"]["/hello"]["get"]["x-amazon-apigateway-integration"]["type"],
+        json!("aws_proxy")
+    );
     let http = &e.resources["ServerlessHttpApi"].properties["Body"];
-    assert_eq!(http["paths"]["/hi/{name}"]["get"]["x-amazon-apigateway-integration"]["payloadFormatVersion"], json!("2.0"));
-    assert_eq!(e.resources["ServerlessRestApiDeployment"].properties["StageName"], json!("Prod"));
-    assert!(e.resources["HelloWorldFunctionWork"].depends_on.contains("HelloWorldFunctionRole"));
-    assert_eq!(e.resources["HelloWorldFunctionTick"].properties["ScheduleExpression"], json!("rate(1 minute)"));
+    assert_eq!(
+        http["paths"]["/hi/{name}"]["get"]["x-amazon-apigateway-integration"]
+            ["payloadFormatVersion"],
+        json!("2.0")
+    );
+    assert_eq!(
+        e.resources["ServerlessRestApiDeployment"].properties["StageName"],
+        json!("Prod")
+    );
+    assert!(e.resources["HelloWorldFunctionWork"]
+        .depends_on
+        .contains("HelloWorldFunctionRole"));
+    assert_eq!(
+        e.resources["HelloWorldFunctionTick"].properties["ScheduleExpression"],
+        json!("rate(1 minute)")
+    );
 }
 
 #[test]
@@ -92,11 +129,21 @@ fn errors_name_the_line_and_the_resource() {
     let bad_event = HELLO.replace("Type: Schedule", "Type: Kinesis");
     let e = expand(&bad_event).unwrap_err();
     assert_eq!(e.line, Some(14));
-    assert!(e.to_string().starts_with("template.yaml:14: resource HelloWorldFunction: event Tick"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("template.yaml:14: resource HelloWorldFunction: event Tick"),
+        "{e}"
+    );
     let no_handler = HELLO.replace("      Handler: app.lambda_handler\n", "");
-    assert!(expand(&no_handler).unwrap_err().to_string().contains("Handler and Runtime are required"));
+    assert!(expand(&no_handler)
+        .unwrap_err()
+        .to_string()
+        .contains("Handler and Runtime are required"));
     let table = format!("{HELLO}  T:\n    Type: AWS::Serverless::SimpleTable\n").replace("Outputs:\n  HelloWorldApi:\n    Value: !Sub \"https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/hello/\"\n", "");
-    assert!(expand(&table).unwrap_err().to_string().contains("resource T: type AWS::Serverless::SimpleTable"));
+    assert!(expand(&table)
+        .unwrap_err()
+        .to_string()
+        .contains("resource T: type AWS::Serverless::SimpleTable"));
 }
 
 #[test]
@@ -122,9 +169,16 @@ Resources:
             Events: s3:ObjectCreated:*
 "#;
     let e = expand(text).unwrap();
-    assert!(e.resources.contains_key("FnAliaslive") && e.resources.contains_key("FnVersion") && e.resources.contains_key("FnUrl"));
+    assert!(
+        e.resources.contains_key("FnAliaslive")
+            && e.resources.contains_key("FnVersion")
+            && e.resources.contains_key("FnUrl")
+    );
     let bucket = &e.resources["Uploads"];
-    assert_eq!(bucket.properties["NotificationConfiguration"]["LambdaConfigurations"][0]["Function"], json!({"Ref": "FnAliaslive"}));
+    assert_eq!(
+        bucket.properties["NotificationConfiguration"]["LambdaConfigurations"][0]["Function"],
+        json!({"Ref": "FnAliaslive"})
+    );
     assert!(bucket.depends_on.contains("FnUpPermission"));
     assert_eq!(e.resources["FnUrl"].properties["Qualifier"], json!("live"));
 }

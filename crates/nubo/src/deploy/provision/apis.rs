@@ -14,29 +14,68 @@ impl ApiProvisioner<'_> {
     fn http_api_physical(&self, api: &Value) -> Physical {
         let id = api["apiId"].as_str().unwrap_or_default().to_owned();
         let endpoint = crate::deploy::urls::api_url(&self.endpoint, &id);
-        Physical { id: id.clone(), attributes: attributes(&[("ApiEndpoint", Value::String(endpoint)), ("ApiId", Value::String(id))]) }
+        Physical {
+            id: id.clone(),
+            attributes: attributes(&[
+                ("ApiEndpoint", Value::String(endpoint)),
+                ("ApiId", Value::String(id)),
+            ]),
+        }
     }
 
     pub(super) async fn http_api_put(&self, p: &Value, old: Option<&Deployed>) -> Result<Physical> {
-        only("AWS::ApiGatewayV2::Api", p, &["Body", "Name", "Description"])?;
-        let mut body = p.get("Body").cloned().ok_or_else(|| Failure::local("Body is required (Nubo imports the API's OpenAPI definition)"))?;
+        only(
+            "AWS::ApiGatewayV2::Api",
+            p,
+            &["Body", "Name", "Description"],
+        )?;
+        let mut body = p.get("Body").cloned().ok_or_else(|| {
+            Failure::local("Body is required (Nubo imports the API's OpenAPI definition)")
+        })?;
         if let Some(name) = p.get("Name") {
             body["info"]["title"] = name.clone();
         }
         let request = json!({"body": body.to_string()});
         let api = match old {
-            None => self.rest("apigateway", http::Method::PUT, "/v2/apis", &[], Some(&request)).await?,
-            Some(o) => self.rest("apigateway", http::Method::PUT, &format!("/v2/apis/{}", uri_encode(&o.physical_id)), &[], Some(&request)).await?,
+            None => {
+                self.rest(
+                    "apigateway",
+                    http::Method::PUT,
+                    "/v2/apis",
+                    &[],
+                    Some(&request),
+                )
+                .await?
+            }
+            Some(o) => {
+                self.rest(
+                    "apigateway",
+                    http::Method::PUT,
+                    &format!("/v2/apis/{}", uri_encode(&o.physical_id)),
+                    &[],
+                    Some(&request),
+                )
+                .await?
+            }
         };
         Ok(self.http_api_physical(&api))
     }
 
     pub(super) async fn http_api_delete(&self, old: &Deployed) -> Result<()> {
-        self.rest("apigateway", http::Method::DELETE, &format!("/v2/apis/{}", uri_encode(&old.physical_id)), &[], None).await.map(drop)
+        self.rest(
+            "apigateway",
+            http::Method::DELETE,
+            &format!("/v2/apis/{}", uri_encode(&old.physical_id)),
+            &[],
+            None,
+        )
+        .await
+        .map(drop)
     }
 
     fn stage_body(p: &Value) -> Value {
-        let mut body = json!({"autoDeploy": p.get("AutoDeploy").cloned().unwrap_or(Value::Bool(false))});
+        let mut body =
+            json!({"autoDeploy": p.get("AutoDeploy").cloned().unwrap_or(Value::Bool(false))});
         if let Some(v) = p.get("StageVariables") {
             body["stageVariables"] = v.clone();
         }
@@ -44,7 +83,10 @@ impl ApiProvisioner<'_> {
             let mut out = Map::new();
             for (k, v) in s {
                 let mut c = k.chars();
-                let key = c.next().map(|f| f.to_ascii_lowercase().to_string() + c.as_str()).unwrap_or_default();
+                let key = c
+                    .next()
+                    .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+                    .unwrap_or_default();
                 out.insert(key, v.clone());
             }
             body["defaultRouteSettings"] = Value::Object(out);
@@ -53,38 +95,110 @@ impl ApiProvisioner<'_> {
     }
 
     pub(super) async fn http_stage_create(&self, p: &Value) -> Result<Physical> {
-        only("AWS::ApiGatewayV2::Stage", p, &["ApiId", "StageName", "AutoDeploy", "StageVariables", "DefaultRouteSettings", "RouteSettings", "Description"])?;
+        only(
+            "AWS::ApiGatewayV2::Stage",
+            p,
+            &[
+                "ApiId",
+                "StageName",
+                "AutoDeploy",
+                "StageVariables",
+                "DefaultRouteSettings",
+                "RouteSettings",
+                "Description",
+            ],
+        )?;
         let api = p.get("ApiId").and_then(text).unwrap_or_default();
-        let name = p.get("StageName").and_then(text).unwrap_or_else(|| "$default".into());
+        let name = p
+            .get("StageName")
+            .and_then(text)
+            .unwrap_or_else(|| "$default".into());
         let mut body = Self::stage_body(p);
         body["stageName"] = name.clone().into();
-        self.rest("apigateway", http::Method::POST, &format!("/v2/apis/{}/stages", uri_encode(&api)), &[], Some(&body)).await?;
-        Ok(Physical { id: name, attributes: Map::new() })
+        self.rest(
+            "apigateway",
+            http::Method::POST,
+            &format!("/v2/apis/{}/stages", uri_encode(&api)),
+            &[],
+            Some(&body),
+        )
+        .await?;
+        Ok(Physical {
+            id: name,
+            attributes: Map::new(),
+        })
     }
 
     pub(super) async fn http_stage_update(&self, p: &Value) -> Result<Physical> {
         let api = p.get("ApiId").and_then(text).unwrap_or_default();
-        let name = p.get("StageName").and_then(text).unwrap_or_else(|| "$default".into());
+        let name = p
+            .get("StageName")
+            .and_then(text)
+            .unwrap_or_else(|| "$default".into());
         let path = format!("/v2/apis/{}/stages/{}", uri_encode(&api), uri_encode(&name));
-        self.rest("apigateway", http::Method::PATCH, &path, &[], Some(&Self::stage_body(p))).await?;
-        Ok(Physical { id: name, attributes: Map::new() })
+        self.rest(
+            "apigateway",
+            http::Method::PATCH,
+            &path,
+            &[],
+            Some(&Self::stage_body(p)),
+        )
+        .await?;
+        Ok(Physical {
+            id: name,
+            attributes: Map::new(),
+        })
     }
 
     pub(super) async fn http_stage_delete(&self, old: &Deployed) -> Result<()> {
-        let api = old.properties.get("ApiId").and_then(text).unwrap_or_default();
-        let path = format!("/v2/apis/{}/stages/{}", uri_encode(&api), uri_encode(&old.physical_id));
-        self.rest("apigateway", http::Method::DELETE, &path, &[], None).await.map(drop)
+        let api = old
+            .properties
+            .get("ApiId")
+            .and_then(text)
+            .unwrap_or_default();
+        let path = format!(
+            "/v2/apis/{}/stages/{}",
+            uri_encode(&api),
+            uri_encode(&old.physical_id)
+        );
+        self.rest("apigateway", http::Method::DELETE, &path, &[], None)
+            .await
+            .map(drop)
     }
 
     pub(super) async fn rest_api_create(&self, p: &Value) -> Result<Physical> {
-        only("AWS::ApiGateway::RestApi", p, &["Body", "Name", "Description", "BinaryMediaTypes", "EndpointConfiguration", "ApiKeySourceType"])?;
-        let mut body = json!({"name": p.get("Name").and_then(text).unwrap_or_else(|| self.stack.clone())});
-        for (from, to) in [("Description", "description"), ("BinaryMediaTypes", "binaryMediaTypes"), ("ApiKeySourceType", "apiKeySourceType")] {
+        only(
+            "AWS::ApiGateway::RestApi",
+            p,
+            &[
+                "Body",
+                "Name",
+                "Description",
+                "BinaryMediaTypes",
+                "EndpointConfiguration",
+                "ApiKeySourceType",
+            ],
+        )?;
+        let mut body =
+            json!({"name": p.get("Name").and_then(text).unwrap_or_else(|| self.stack.clone())});
+        for (from, to) in [
+            ("Description", "description"),
+            ("BinaryMediaTypes", "binaryMediaTypes"),
+            ("ApiKeySourceType", "apiKeySourceType"),
+        ] {
             if let Some(v) = p.get(from) {
                 body[to] = v.clone();
             }
         }
-        let api = self.rest("apigateway", http::Method::POST, "/restapis", &[], Some(&body)).await?;
+        let api = self
+            .rest(
+                "apigateway",
+                http::Method::POST,
+                "/restapis",
+                &[],
+                Some(&body),
+            )
+            .await?;
         let id = api["id"].as_str().unwrap_or_default().to_owned();
         let root = api["rootResourceId"].as_str().map(str::to_owned);
         let root = match root {
@@ -92,14 +206,36 @@ impl ApiProvisioner<'_> {
             None => self.rest_root(&id).await?,
         };
         if let Err(e) = self.rest_build(&id, &root, p.get("Body")).await {
-            let _ = self.rest("apigateway", http::Method::DELETE, &format!("/restapis/{}", uri_encode(&id)), &[], None).await;
+            let _ = self
+                .rest(
+                    "apigateway",
+                    http::Method::DELETE,
+                    &format!("/restapis/{}", uri_encode(&id)),
+                    &[],
+                    None,
+                )
+                .await;
             return Err(e);
         }
-        Ok(Physical { id: id.clone(), attributes: attributes(&[("RootResourceId", Value::String(root)), ("RestApiId", Value::String(id))]) })
+        Ok(Physical {
+            id: id.clone(),
+            attributes: attributes(&[
+                ("RootResourceId", Value::String(root)),
+                ("RestApiId", Value::String(id)),
+            ]),
+        })
     }
 
     async fn rest_root(&self, api: &str) -> Result<String> {
-        let resources = self.rest("apigateway", http::Method::GET, &format!("/restapis/{}/resources", uri_encode(api)), &[("limit", "500")], None).await?;
+        let resources = self
+            .rest(
+                "apigateway",
+                http::Method::GET,
+                &format!("/restapis/{}/resources", uri_encode(api)),
+                &[("limit", "500")],
+                None,
+            )
+            .await?;
         resources["item"]
             .as_array()
             .into_iter()
@@ -111,7 +247,9 @@ impl ApiProvisioner<'_> {
 
     /// The body's paths as resources and methods under `root`.
     async fn rest_build(&self, api: &str, root: &str, body: Option<&Value>) -> Result<()> {
-        let Some(paths) = body.and_then(|b| b.get("paths")).and_then(Value::as_object) else { return Ok(()) };
+        let Some(paths) = body.and_then(|b| b.get("paths")).and_then(Value::as_object) else {
+            return Ok(());
+        };
         let mut ids: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
         ids.insert("/".into(), root.to_owned());
         let mut sorted: Vec<&String> = paths.keys().collect();
@@ -120,11 +258,27 @@ impl ApiProvisioner<'_> {
             let mut current = String::from("/");
             let mut parent = root.to_owned();
             for part in path.split('/').filter(|s| !s.is_empty()) {
-                current = if current == "/" { format!("/{part}") } else { format!("{current}/{part}") };
+                current = if current == "/" {
+                    format!("/{part}")
+                } else {
+                    format!("{current}/{part}")
+                };
                 parent = match ids.get(&current) {
                     Some(id) => id.clone(),
                     None => {
-                        let r = self.rest("apigateway", http::Method::POST, &format!("/restapis/{}/resources/{}", uri_encode(api), uri_encode(&parent)), &[], Some(&json!({"pathPart": part}))).await?;
+                        let r = self
+                            .rest(
+                                "apigateway",
+                                http::Method::POST,
+                                &format!(
+                                    "/restapis/{}/resources/{}",
+                                    uri_encode(api),
+                                    uri_encode(&parent)
+                                ),
+                                &[],
+                                Some(&json!({"pathPart": part})),
+                            )
+                            .await?;
                         let id = r["id"].as_str().unwrap_or_default().to_owned();
                         ids.insert(current.clone(), id.clone());
                         id
@@ -132,65 +286,184 @@ impl ApiProvisioner<'_> {
                 };
             }
             for (method, op) in paths[path].as_object().into_iter().flatten() {
-                let verb = if method == ANY { "ANY".to_owned() } else { method.to_uppercase() };
-                if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"].contains(&verb.as_str()) {
+                let verb = if method == ANY {
+                    "ANY".to_owned()
+                } else {
+                    method.to_uppercase()
+                };
+                if ![
+                    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
+                ]
+                .contains(&verb.as_str())
+                {
                     continue;
                 }
-                let base = format!("/restapis/{}/resources/{}/methods/{}", uri_encode(api), uri_encode(&parent), verb);
-                let api_key = op.get("security").and_then(Value::as_array).is_some_and(|s| s.iter().any(|s| s.get("api_key").is_some()));
-                self.rest("apigateway", http::Method::PUT, &base, &[], Some(&json!({"authorizationType": "NONE", "apiKeyRequired": api_key}))).await?;
-                let i = op.get("x-amazon-apigateway-integration").ok_or_else(|| Failure::local(format!("{verb} {path}: x-amazon-apigateway-integration is required")))?;
-                let kind = i.get("type").and_then(text).unwrap_or_default().to_uppercase();
+                let base = format!(
+                    "/restapis/{}/resources/{}/methods/{}",
+                    uri_encode(api),
+                    uri_encode(&parent),
+                    verb
+                );
+                let api_key = op
+                    .get("security")
+                    .and_then(Value::as_array)
+                    .is_some_and(|s| s.iter().any(|s| s.get("api_key").is_some()));
+                self.rest(
+                    "apigateway",
+                    http::Method::PUT,
+                    &base,
+                    &[],
+                    Some(&json!({"authorizationType": "NONE", "apiKeyRequired": api_key})),
+                )
+                .await?;
+                let i = op.get("x-amazon-apigateway-integration").ok_or_else(|| {
+                    Failure::local(format!(
+                        "{verb} {path}: x-amazon-apigateway-integration is required"
+                    ))
+                })?;
+                let kind = i
+                    .get("type")
+                    .and_then(text)
+                    .unwrap_or_default()
+                    .to_uppercase();
                 let mut integration = json!({"type": kind, "httpMethod": i.get("httpMethod").cloned().unwrap_or("POST".into())});
-                for key in ["uri", "timeoutInMillis", "requestTemplates", "passthroughBehavior"] {
+                for key in [
+                    "uri",
+                    "timeoutInMillis",
+                    "requestTemplates",
+                    "passthroughBehavior",
+                ] {
                     if let Some(v) = i.get(key) {
                         integration[key] = v.clone();
                     }
                 }
-                self.rest("apigateway", http::Method::PUT, &format!("{base}/integration"), &[], Some(&integration)).await?;
+                self.rest(
+                    "apigateway",
+                    http::Method::PUT,
+                    &format!("{base}/integration"),
+                    &[],
+                    Some(&integration),
+                )
+                .await?;
             }
         }
         Ok(())
     }
 
     pub(super) async fn rest_api_update(&self, p: &Value, old: &Deployed) -> Result<Physical> {
-        only("AWS::ApiGateway::RestApi", p, &["Body", "Name", "Description", "BinaryMediaTypes", "EndpointConfiguration", "ApiKeySourceType"])?;
+        only(
+            "AWS::ApiGateway::RestApi",
+            p,
+            &[
+                "Body",
+                "Name",
+                "Description",
+                "BinaryMediaTypes",
+                "EndpointConfiguration",
+                "ApiKeySourceType",
+            ],
+        )?;
         let api = &old.physical_id;
         let root = self.rest_root(api).await?;
         if p.get("Body") != old.properties.get("Body") {
             // Rebuild the tree: remove the root's children (and their subtrees) and methods.
-            let resources = self.rest("apigateway", http::Method::GET, &format!("/restapis/{}/resources", uri_encode(api)), &[("limit", "500")], None).await?;
+            let resources = self
+                .rest(
+                    "apigateway",
+                    http::Method::GET,
+                    &format!("/restapis/{}/resources", uri_encode(api)),
+                    &[("limit", "500")],
+                    None,
+                )
+                .await?;
             for r in resources["item"].as_array().into_iter().flatten() {
                 if r["parentId"].as_str() == Some(root.as_str()) {
                     let id = r["id"].as_str().unwrap_or_default();
-                    self.rest("apigateway", http::Method::DELETE, &format!("/restapis/{}/resources/{}", uri_encode(api), uri_encode(id)), &[], None).await?;
+                    self.rest(
+                        "apigateway",
+                        http::Method::DELETE,
+                        &format!("/restapis/{}/resources/{}", uri_encode(api), uri_encode(id)),
+                        &[],
+                        None,
+                    )
+                    .await?;
                 }
                 if r["id"].as_str() == Some(root.as_str()) {
-                    for method in r["resourceMethods"].as_object().into_iter().flatten().map(|(m, _)| m) {
-                        self.rest("apigateway", http::Method::DELETE, &format!("/restapis/{}/resources/{}/methods/{method}", uri_encode(api), uri_encode(&root)), &[], None).await?;
+                    for method in r["resourceMethods"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(m, _)| m)
+                    {
+                        self.rest(
+                            "apigateway",
+                            http::Method::DELETE,
+                            &format!(
+                                "/restapis/{}/resources/{}/methods/{method}",
+                                uri_encode(api),
+                                uri_encode(&root)
+                            ),
+                            &[],
+                            None,
+                        )
+                        .await?;
                     }
                 }
             }
             self.rest_build(api, &root, p.get("Body")).await?;
         }
         if p.get("Name") != old.properties.get("Name") {
-            let name = p.get("Name").and_then(text).unwrap_or_else(|| self.stack.clone());
-            let patch = json!({"patchOperations": [{"op": "replace", "path": "/name", "value": name}]});
-            self.rest("apigateway", http::Method::PATCH, &format!("/restapis/{}", uri_encode(api)), &[], Some(&patch)).await?;
+            let name = p
+                .get("Name")
+                .and_then(text)
+                .unwrap_or_else(|| self.stack.clone());
+            let patch =
+                json!({"patchOperations": [{"op": "replace", "path": "/name", "value": name}]});
+            self.rest(
+                "apigateway",
+                http::Method::PATCH,
+                &format!("/restapis/{}", uri_encode(api)),
+                &[],
+                Some(&patch),
+            )
+            .await?;
         }
-        Ok(Physical { id: api.clone(), attributes: old.attributes.clone() })
+        Ok(Physical {
+            id: api.clone(),
+            attributes: old.attributes.clone(),
+        })
     }
 
     pub(super) async fn rest_api_delete(&self, old: &Deployed) -> Result<()> {
-        self.rest("apigateway", http::Method::DELETE, &format!("/restapis/{}", uri_encode(&old.physical_id)), &[], None).await.map(drop)
+        self.rest(
+            "apigateway",
+            http::Method::DELETE,
+            &format!("/restapis/{}", uri_encode(&old.physical_id)),
+            &[],
+            None,
+        )
+        .await
+        .map(drop)
     }
 
     /// A deployment to the stage (the stage is created by the first one). The physical id is
     /// the stage: later deployments move it in place.
     pub(super) async fn rest_deploy(&self, p: &Value) -> Result<Physical> {
-        only("AWS::ApiGateway::Deployment", p, &["RestApiId", "StageName", "Description", "Variables", "StageDescription"])?;
+        only(
+            "AWS::ApiGateway::Deployment",
+            p,
+            &[
+                "RestApiId",
+                "StageName",
+                "Description",
+                "Variables",
+                "StageDescription",
+            ],
+        )?;
         let api = p.get("RestApiId").and_then(text).unwrap_or_default();
-        let stage = p.get("StageName").and_then(text).ok_or_else(|| Failure::local("StageName is required (Nubo deploys to the stage it names)"))?;
+        let stage = p.get("StageName").and_then(text).ok_or_else(|| {
+            Failure::local("StageName is required (Nubo deploys to the stage it names)")
+        })?;
         let mut body = json!({"stageName": stage});
         if let Some(d) = p.get("Description") {
             body["description"] = d.clone();
@@ -198,13 +471,34 @@ impl ApiProvisioner<'_> {
         if let Some(v) = p.get("Variables") {
             body["variables"] = v.clone();
         }
-        let d = self.rest("apigateway", http::Method::POST, &format!("/restapis/{}/deployments", uri_encode(&api)), &[], Some(&body)).await?;
-        Ok(Physical { id: stage, attributes: attributes(&[("DeploymentId", d["id"].clone())]) })
+        let d = self
+            .rest(
+                "apigateway",
+                http::Method::POST,
+                &format!("/restapis/{}/deployments", uri_encode(&api)),
+                &[],
+                Some(&body),
+            )
+            .await?;
+        Ok(Physical {
+            id: stage,
+            attributes: attributes(&[("DeploymentId", d["id"].clone())]),
+        })
     }
 
     pub(super) async fn rest_stage_delete(&self, old: &Deployed) -> Result<()> {
-        let api = old.properties.get("RestApiId").and_then(text).unwrap_or_default();
-        let path = format!("/restapis/{}/stages/{}", uri_encode(&api), uri_encode(&old.physical_id));
-        self.rest("apigateway", http::Method::DELETE, &path, &[], None).await.map(drop)
+        let api = old
+            .properties
+            .get("RestApiId")
+            .and_then(text)
+            .unwrap_or_default();
+        let path = format!(
+            "/restapis/{}/stages/{}",
+            uri_encode(&api),
+            uri_encode(&old.physical_id)
+        );
+        self.rest("apigateway", http::Method::DELETE, &path, &[], None)
+            .await
+            .map(drop)
     }
 }

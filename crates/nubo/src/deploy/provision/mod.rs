@@ -8,7 +8,7 @@ mod storage;
 
 use std::collections::HashMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use nubo::client::{Client, Reply};
@@ -30,12 +30,19 @@ impl std::fmt::Display for Failure {
 
 impl Failure {
     fn local(message: impl Into<String>) -> Self {
-        Self { status: 0, code: "Error".into(), message: message.into() }
+        Self {
+            status: 0,
+            code: "Error".into(),
+            message: message.into(),
+        }
     }
 
     /// Whatever it was is gone already.
     fn not_found(&self) -> bool {
-        self.status == 404 || ["NotFound", "NoSuch", "NonExistent", "DoesNotExist"].iter().any(|k| self.code.contains(k))
+        self.status == 404
+            || ["NotFound", "NoSuch", "NonExistent", "DoesNotExist"]
+                .iter()
+                .any(|k| self.code.contains(k))
     }
 }
 
@@ -54,7 +61,12 @@ fn failure(reply: &Reply) -> Failure {
         .get("x-amzn-errortype")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(':').next().unwrap_or(v).to_owned())
-        .or_else(|| json.as_ref().and_then(|j| j.get("__type").or_else(|| j.get("code"))).and_then(Value::as_str).map(|s| s.rsplit('#').next().unwrap_or(s).to_owned()))
+        .or_else(|| {
+            json.as_ref()
+                .and_then(|j| j.get("__type").or_else(|| j.get("code")))
+                .and_then(Value::as_str)
+                .map(|s| s.rsplit('#').next().unwrap_or(s).to_owned())
+        })
         .or_else(|| xml_tag(&body, "Code"))
         .unwrap_or_else(|| "Error".into());
     let message = json
@@ -64,7 +76,11 @@ fn failure(reply: &Reply) -> Failure {
         .map(str::to_owned)
         .or_else(|| xml_tag(&body, "Message"))
         .unwrap_or_else(|| body.chars().take(300).collect());
-    Failure { status: reply.status.as_u16(), code, message }
+    Failure {
+        status: reply.status.as_u16(),
+        code,
+        message,
+    }
 }
 
 /// Applies resources through the signed client.
@@ -83,11 +99,25 @@ type Result<T> = std::result::Result<T, Failure>;
 
 impl ApiProvisioner<'_> {
     /// A rest-json call; the parsed reply (`null` when empty).
-    async fn rest(&self, service: &str, method: http::Method, path: &str, query: &[(&str, &str)], body: Option<&Value>) -> Result<Value> {
-        let query: Vec<(String, String)> = query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    async fn rest(
+        &self,
+        service: &str,
+        method: http::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value> {
+        let query: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let headers = [("content-type", "application/json".to_owned())];
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let reply = self.client.send(service, method, path, &query, &headers, body).await.map_err(|e| Failure::local(e.to_string()))?;
+        let reply = self
+            .client
+            .send(service, method, path, &query, &headers, body)
+            .await
+            .map_err(|e| Failure::local(e.to_string()))?;
         if !reply.status.is_success() {
             return Err(failure(&reply));
         }
@@ -95,12 +125,30 @@ impl ApiProvisioner<'_> {
     }
 
     /// A json-protocol call (`X-Amz-Target: {prefix}.{operation}`).
-    async fn target(&self, service: &str, prefix: &str, version: &str, operation: &str, body: &Value) -> Result<Value> {
+    async fn target(
+        &self,
+        service: &str,
+        prefix: &str,
+        version: &str,
+        operation: &str,
+        body: &Value,
+    ) -> Result<Value> {
         let headers = [
             ("content-type", format!("application/x-amz-json-{version}")),
             ("x-amz-target", format!("{prefix}.{operation}")),
         ];
-        let reply = self.client.send(service, http::Method::POST, "/", &[], &headers, body.to_string().into_bytes()).await.map_err(|e| Failure::local(e.to_string()))?;
+        let reply = self
+            .client
+            .send(
+                service,
+                http::Method::POST,
+                "/",
+                &[],
+                &headers,
+                body.to_string().into_bytes(),
+            )
+            .await
+            .map_err(|e| Failure::local(e.to_string()))?;
         if !reply.status.is_success() {
             return Err(failure(&reply));
         }
@@ -108,8 +156,18 @@ impl ApiProvisioner<'_> {
     }
 
     /// A query-protocol call; the XML reply.
-    async fn query(&self, service: &str, action: &str, version: &str, params: &[(&str, &str)]) -> Result<String> {
-        let reply = self.client.query(service, action, version, params).await.map_err(|e| Failure::local(e.to_string()))?;
+    async fn query(
+        &self,
+        service: &str,
+        action: &str,
+        version: &str,
+        params: &[(&str, &str)],
+    ) -> Result<String> {
+        let reply = self
+            .client
+            .query(service, action, version, params)
+            .await
+            .map_err(|e| Failure::local(e.to_string()))?;
         if !reply.status.is_success() {
             return Err(failure(&reply));
         }
@@ -117,9 +175,22 @@ impl ApiProvisioner<'_> {
     }
 
     /// A raw call (S3).
-    async fn raw(&self, method: http::Method, path: &str, query: &[(&str, &str)], body: Vec<u8>) -> Result<Reply> {
-        let query: Vec<(String, String)> = query.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let reply = self.client.send("s3", method, path, &query, &[], body).await.map_err(|e| Failure::local(e.to_string()))?;
+    async fn raw(
+        &self,
+        method: http::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<Reply> {
+        let query: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let reply = self
+            .client
+            .send("s3", method, path, &query, &[], body)
+            .await
+            .map_err(|e| Failure::local(e.to_string()))?;
         if !reply.status.is_success() {
             return Err(failure(&reply));
         }
@@ -128,15 +199,24 @@ impl ApiProvisioner<'_> {
 
     /// CloudFormation's name for an unnamed resource: `{stack}-{logical}-{random}`, within `max`.
     fn generated_name(&self, logical: &str, max: usize, lowercase: bool) -> String {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let suffix = hex::encode(&Sha256::digest(format!("{}{logical}{nanos}", self.stack).as_bytes())[..6]).to_uppercase();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let suffix =
+            hex::encode(&Sha256::digest(format!("{}{logical}{nanos}", self.stack).as_bytes())[..6])
+                .to_uppercase();
         let mut head = format!("{}-{logical}", self.stack);
         let room = max.saturating_sub(suffix.len() + 1);
         if head.len() > room {
             head.truncate(room);
         }
         let name = format!("{head}-{suffix}");
-        if lowercase { name.to_lowercase() } else { name }
+        if lowercase {
+            name.to_lowercase()
+        } else {
+            name
+        }
     }
 }
 
@@ -164,14 +244,19 @@ fn revision(props: &Value) -> String {
 }
 
 fn attributes(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
 }
 
 /// Refuses properties the provisioner would otherwise drop silently.
 fn only(kind: &str, props: &Value, allowed: &[&str]) -> Result<()> {
     for key in props.as_object().into_iter().flatten().map(|(k, _)| k) {
         if !allowed.contains(&key.as_str()) {
-            return Err(Failure::local(format!("property {key} of {kind} is not supported by Nubo")));
+            return Err(Failure::local(format!(
+                "property {key} of {kind} is not supported by Nubo"
+            )));
         }
     }
     Ok(())
@@ -179,7 +264,12 @@ fn only(kind: &str, props: &Value, allowed: &[&str]) -> Result<()> {
 
 #[async_trait::async_trait]
 impl Provisioner for ApiProvisioner<'_> {
-    async fn create(&self, logical: &str, kind: &str, p: &Value) -> std::result::Result<Physical, String> {
+    async fn create(
+        &self,
+        logical: &str,
+        kind: &str,
+        p: &Value,
+    ) -> std::result::Result<Physical, String> {
         let result = match kind {
             "AWS::IAM::Role" => self.role_create(logical, p).await,
             "AWS::Lambda::Function" => self.function_create(logical, p).await,
@@ -202,24 +292,68 @@ impl Provisioner for ApiProvisioner<'_> {
         result.map_err(|e| e.to_string())
     }
 
-    async fn update(&self, logical: &str, kind: &str, p: &Value, old: &Deployed) -> std::result::Result<Physical, String> {
+    async fn update(
+        &self,
+        logical: &str,
+        kind: &str,
+        p: &Value,
+        old: &Deployed,
+    ) -> std::result::Result<Physical, String> {
         let changed = |key: &str| p.get(key) != old.properties.get(key);
         let result = match kind {
-            "AWS::IAM::Role" if !changed("RoleName") && !changed("AssumeRolePolicyDocument") && !changed("Path") => self.role_update(p, old).await,
-            "AWS::Lambda::Function" if !changed("FunctionName") => self.function_update(p, old).await,
+            "AWS::IAM::Role"
+                if !changed("RoleName")
+                    && !changed("AssumeRolePolicyDocument")
+                    && !changed("Path") =>
+            {
+                self.role_update(p, old).await
+            }
+            "AWS::Lambda::Function" if !changed("FunctionName") => {
+                self.function_update(p, old).await
+            }
             "AWS::Lambda::Version" => self.version_publish(p).await,
-            "AWS::Lambda::Alias" if !changed("FunctionName") && !changed("Name") => self.alias_put(p, Some(old)).await,
-            "AWS::Lambda::Url" if !changed("TargetFunctionArn") && !changed("Qualifier") => self.url_put(p, true).await,
-            "AWS::Lambda::EventSourceMapping" if !changed("EventSourceArn") => self.mapping_update(p, old).await,
-            "AWS::Lambda::EventInvokeConfig" if !changed("FunctionName") && !changed("Qualifier") => self.invoke_config_put(p).await,
+            "AWS::Lambda::Alias" if !changed("FunctionName") && !changed("Name") => {
+                self.alias_put(p, Some(old)).await
+            }
+            "AWS::Lambda::Url" if !changed("TargetFunctionArn") && !changed("Qualifier") => {
+                self.url_put(p, true).await
+            }
+            "AWS::Lambda::EventSourceMapping" if !changed("EventSourceArn") => {
+                self.mapping_update(p, old).await
+            }
+            "AWS::Lambda::EventInvokeConfig"
+                if !changed("FunctionName") && !changed("Qualifier") =>
+            {
+                self.invoke_config_put(p).await
+            }
             "AWS::ApiGatewayV2::Api" => self.http_api_put(p, Some(old)).await,
-            "AWS::ApiGatewayV2::Stage" if !changed("ApiId") && !changed("StageName") => self.http_stage_update(p).await,
+            "AWS::ApiGatewayV2::Stage" if !changed("ApiId") && !changed("StageName") => {
+                self.http_stage_update(p).await
+            }
             "AWS::ApiGateway::RestApi" => self.rest_api_update(p, old).await,
-            "AWS::ApiGateway::Deployment" if !changed("RestApiId") && !changed("StageName") => self.rest_deploy(p).await,
-            "AWS::S3::Bucket" if !changed("BucketName") => self.bucket_configure(&old.physical_id, p, true).await.map(|()| Physical { id: old.physical_id.clone(), attributes: old.attributes.clone() }),
-            "AWS::SQS::Queue" if !changed("QueueName") && !changed("FifoQueue") => self.queue_update(p, old).await,
-            "AWS::Events::Rule" if !changed("Name") && !changed("EventBusName") => self.rule_put(logical, p, Some(old)).await,
-            "AWS::Logs::LogGroup" if !changed("LogGroupName") => self.log_group_configure(&old.physical_id, p).await.map(|()| Physical { id: old.physical_id.clone(), attributes: old.attributes.clone() }),
+            "AWS::ApiGateway::Deployment" if !changed("RestApiId") && !changed("StageName") => {
+                self.rest_deploy(p).await
+            }
+            "AWS::S3::Bucket" if !changed("BucketName") => self
+                .bucket_configure(&old.physical_id, p, true)
+                .await
+                .map(|()| Physical {
+                    id: old.physical_id.clone(),
+                    attributes: old.attributes.clone(),
+                }),
+            "AWS::SQS::Queue" if !changed("QueueName") && !changed("FifoQueue") => {
+                self.queue_update(p, old).await
+            }
+            "AWS::Events::Rule" if !changed("Name") && !changed("EventBusName") => {
+                self.rule_put(logical, p, Some(old)).await
+            }
+            "AWS::Logs::LogGroup" if !changed("LogGroupName") => self
+                .log_group_configure(&old.physical_id, p)
+                .await
+                .map(|()| Physical {
+                    id: old.physical_id.clone(),
+                    attributes: old.attributes.clone(),
+                }),
             // Everything else is replaced: created anew; the engine deletes the old one after.
             _ => return self.create(logical, kind, p).await,
         };
@@ -257,7 +391,10 @@ impl Provisioner for ApiProvisioner<'_> {
 /// `{"a": 1}` → `[["a", "1"]]`, for query parameters.
 fn tags_of(v: Option<&Value>) -> Vec<(String, String)> {
     match v {
-        Some(Value::Object(m)) => m.iter().filter_map(|(k, v)| text(v).map(|v| (k.clone(), v))).collect(),
+        Some(Value::Object(m)) => m
+            .iter()
+            .filter_map(|(k, v)| text(v).map(|v| (k.clone(), v)))
+            .collect(),
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(|t| Some((text(t.get("Key")?)?, text(t.get("Value")?)?)))
@@ -267,10 +404,10 @@ fn tags_of(v: Option<&Value>) -> Vec<(String, String)> {
 }
 
 fn tag_map(v: Option<&Value>) -> Value {
-    Value::Object(tags_of(v).into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-}
-
-#[allow(dead_code)]
-fn empty() -> Value {
-    json!({})
+    Value::Object(
+        tags_of(v)
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    )
 }

@@ -13,38 +13,70 @@ fn list(v: Option<&Value>) -> Vec<Value> {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// `NotificationConfiguration` (CloudFormation's shape) → S3's XML.
 fn notification_xml(config: Option<&Value>) -> Result<String> {
-    let mut xml = String::from(r#"<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#);
+    let mut xml = String::from(
+        r#"<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#,
+    );
     let Some(config) = config else {
         xml.push_str("</NotificationConfiguration>");
         return Ok(xml);
     };
     for (section, element, target_key, target_element) in [
-        ("LambdaConfigurations", "CloudFunctionConfiguration", "Function", "CloudFunction"),
-        ("QueueConfigurations", "QueueConfiguration", "Queue", "Queue"),
+        (
+            "LambdaConfigurations",
+            "CloudFunctionConfiguration",
+            "Function",
+            "CloudFunction",
+        ),
+        (
+            "QueueConfigurations",
+            "QueueConfiguration",
+            "Queue",
+            "Queue",
+        ),
     ] {
         for (i, c) in list(config.get(section)).iter().enumerate() {
-            let target = c.get(target_key).and_then(text).ok_or_else(|| Failure::local(format!("NotificationConfiguration.{section}: {target_key} is required")))?;
-            let event = c.get("Event").and_then(text).ok_or_else(|| Failure::local(format!("NotificationConfiguration.{section}: Event is required")))?;
+            let target = c.get(target_key).and_then(text).ok_or_else(|| {
+                Failure::local(format!(
+                    "NotificationConfiguration.{section}: {target_key} is required"
+                ))
+            })?;
+            let event = c.get("Event").and_then(text).ok_or_else(|| {
+                Failure::local(format!(
+                    "NotificationConfiguration.{section}: Event is required"
+                ))
+            })?;
             xml.push_str(&format!("<{element}><Id>{section}{i}</Id><{target_element}>{}</{target_element}><Event>{}</Event>", xml_escape(&target), xml_escape(&event)));
-            let rules = list(c.get("Filter").and_then(|f| f.get("S3Key")).and_then(|k| k.get("Rules")));
+            let rules = list(
+                c.get("Filter")
+                    .and_then(|f| f.get("S3Key"))
+                    .and_then(|k| k.get("Rules")),
+            );
             if !rules.is_empty() {
                 xml.push_str("<Filter><S3Key>");
                 for r in rules {
                     let name = r.get("Name").and_then(text).unwrap_or_default();
                     let value = r.get("Value").and_then(text).unwrap_or_default();
-                    xml.push_str(&format!("<FilterRule><Name>{}</Name><Value>{}</Value></FilterRule>", xml_escape(&name), xml_escape(&value)));
+                    xml.push_str(&format!(
+                        "<FilterRule><Name>{}</Name><Value>{}</Value></FilterRule>",
+                        xml_escape(&name),
+                        xml_escape(&value)
+                    ));
                 }
                 xml.push_str("</S3Key></Filter>");
             }
             xml.push_str(&format!("</{element}>"));
         }
     }
-    if config.get("TopicConfigurations").is_some() || config.get("EventBridgeConfiguration").is_some() {
+    if config.get("TopicConfigurations").is_some()
+        || config.get("EventBridgeConfiguration").is_some()
+    {
         return Err(Failure::local("NotificationConfiguration: only LambdaConfigurations and QueueConfigurations are served"));
     }
     xml.push_str("</NotificationConfiguration>");
@@ -53,10 +85,32 @@ fn notification_xml(config: Option<&Value>) -> Result<String> {
 
 impl ApiProvisioner<'_> {
     pub(super) async fn role_create(&self, logical: &str, p: &Value) -> Result<Physical> {
-        only("AWS::IAM::Role", p, &["RoleName", "AssumeRolePolicyDocument", "ManagedPolicyArns", "Policies", "Path", "Description", "Tags", "MaxSessionDuration"])?;
-        let name = p.get("RoleName").and_then(text).unwrap_or_else(|| self.generated_name(logical, 64, false));
-        let trust = p.get("AssumeRolePolicyDocument").map(Value::to_string).ok_or_else(|| Failure::local("AssumeRolePolicyDocument is required"))?;
-        let mut params: Vec<(&str, String)> = vec![("RoleName", name.clone()), ("AssumeRolePolicyDocument", trust)];
+        only(
+            "AWS::IAM::Role",
+            p,
+            &[
+                "RoleName",
+                "AssumeRolePolicyDocument",
+                "ManagedPolicyArns",
+                "Policies",
+                "Path",
+                "Description",
+                "Tags",
+                "MaxSessionDuration",
+            ],
+        )?;
+        let name = p
+            .get("RoleName")
+            .and_then(text)
+            .unwrap_or_else(|| self.generated_name(logical, 64, false));
+        let trust = p
+            .get("AssumeRolePolicyDocument")
+            .map(Value::to_string)
+            .ok_or_else(|| Failure::local("AssumeRolePolicyDocument is required"))?;
+        let mut params: Vec<(&str, String)> = vec![
+            ("RoleName", name.clone()),
+            ("AssumeRolePolicyDocument", trust),
+        ];
         if let Some(path) = p.get("Path").and_then(text) {
             params.push(("Path", path));
         }
@@ -66,9 +120,25 @@ impl ApiProvisioner<'_> {
         let refs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let xml = self.query("iam", "CreateRole", IAM, &refs).await?;
         let arn = xml_tag(&xml, "Arn").unwrap_or_default();
-        let role = Deployed { kind: "AWS::IAM::Role".into(), physical_id: name.clone(), properties: json!({}), attributes: Map::new(), order: 0, retain: false };
+        let role = Deployed {
+            kind: "AWS::IAM::Role".into(),
+            physical_id: name.clone(),
+            properties: json!({}),
+            attributes: Map::new(),
+            order: 0,
+            retain: false,
+        };
         self.role_policies(&name, p, &role.properties).await?;
-        Ok(Physical { id: name, attributes: attributes(&[("Arn", Value::String(arn)), ("RoleId", Value::String(xml_tag(&xml, "RoleId").unwrap_or_default()))]) })
+        Ok(Physical {
+            id: name,
+            attributes: attributes(&[
+                ("Arn", Value::String(arn)),
+                (
+                    "RoleId",
+                    Value::String(xml_tag(&xml, "RoleId").unwrap_or_default()),
+                ),
+            ]),
+        })
     }
 
     /// Brings the role's managed and inline policies from `old` to `p`.
@@ -77,42 +147,104 @@ impl ApiProvisioner<'_> {
         let old_managed = list(old.get("ManagedPolicyArns"));
         for arn in old_managed.iter().filter(|a| !new_managed.contains(a)) {
             let arn = text(arn).unwrap_or_default();
-            self.query("iam", "DetachRolePolicy", IAM, &[("RoleName", name), ("PolicyArn", &arn)]).await?;
+            self.query(
+                "iam",
+                "DetachRolePolicy",
+                IAM,
+                &[("RoleName", name), ("PolicyArn", &arn)],
+            )
+            .await?;
         }
         for arn in new_managed.iter().filter(|a| !old_managed.contains(a)) {
             let arn = text(arn).unwrap_or_default();
-            self.query("iam", "AttachRolePolicy", IAM, &[("RoleName", name), ("PolicyArn", &arn)]).await?;
+            self.query(
+                "iam",
+                "AttachRolePolicy",
+                IAM,
+                &[("RoleName", name), ("PolicyArn", &arn)],
+            )
+            .await?;
         }
-        let names = |v: &Value| -> Vec<String> { list(v.get("Policies")).iter().filter_map(|p| p.get("PolicyName").and_then(text)).collect() };
+        let names = |v: &Value| -> Vec<String> {
+            list(v.get("Policies"))
+                .iter()
+                .filter_map(|p| p.get("PolicyName").and_then(text))
+                .collect()
+        };
         let new_names = names(p);
         for gone in names(old).into_iter().filter(|n| !new_names.contains(n)) {
-            self.query("iam", "DeleteRolePolicy", IAM, &[("RoleName", name), ("PolicyName", &gone)]).await?;
+            self.query(
+                "iam",
+                "DeleteRolePolicy",
+                IAM,
+                &[("RoleName", name), ("PolicyName", &gone)],
+            )
+            .await?;
         }
         for policy in list(p.get("Policies")) {
-            let policy_name = policy.get("PolicyName").and_then(text).ok_or_else(|| Failure::local("Policies: PolicyName is required"))?;
-            let document = policy.get("PolicyDocument").map(Value::to_string).ok_or_else(|| Failure::local("Policies: PolicyDocument is required"))?;
-            self.query("iam", "PutRolePolicy", IAM, &[("RoleName", name), ("PolicyName", &policy_name), ("PolicyDocument", &document)]).await?;
+            let policy_name = policy
+                .get("PolicyName")
+                .and_then(text)
+                .ok_or_else(|| Failure::local("Policies: PolicyName is required"))?;
+            let document = policy
+                .get("PolicyDocument")
+                .map(Value::to_string)
+                .ok_or_else(|| Failure::local("Policies: PolicyDocument is required"))?;
+            self.query(
+                "iam",
+                "PutRolePolicy",
+                IAM,
+                &[
+                    ("RoleName", name),
+                    ("PolicyName", &policy_name),
+                    ("PolicyDocument", &document),
+                ],
+            )
+            .await?;
         }
         Ok(())
     }
 
     pub(super) async fn role_update(&self, p: &Value, old: &Deployed) -> Result<Physical> {
-        self.role_policies(&old.physical_id, p, &old.properties).await?;
-        Ok(Physical { id: old.physical_id.clone(), attributes: old.attributes.clone() })
+        self.role_policies(&old.physical_id, p, &old.properties)
+            .await?;
+        Ok(Physical {
+            id: old.physical_id.clone(),
+            attributes: old.attributes.clone(),
+        })
     }
 
     pub(super) async fn role_delete(&self, old: &Deployed) -> Result<()> {
         let name = old.physical_id.as_str();
-        self.role_policies(name, &json!({}), &old.properties).await.or_else(|e| if e.not_found() { Ok(()) } else { Err(e) })?;
-        self.query("iam", "DeleteRole", IAM, &[("RoleName", name)]).await.map(drop)
+        self.role_policies(name, &json!({}), &old.properties)
+            .await
+            .or_else(|e| if e.not_found() { Ok(()) } else { Err(e) })?;
+        self.query("iam", "DeleteRole", IAM, &[("RoleName", name)])
+            .await
+            .map(drop)
     }
 
     pub(super) async fn bucket_create(&self, logical: &str, p: &Value) -> Result<Physical> {
-        only("AWS::S3::Bucket", p, &["BucketName", "NotificationConfiguration", "Tags", "CorsConfiguration"])?;
-        let name = p.get("BucketName").and_then(text).unwrap_or_else(|| self.generated_name(logical, 63, true));
-        self.raw(http::Method::PUT, &format!("/{name}"), &[], Vec::new()).await?;
+        only(
+            "AWS::S3::Bucket",
+            p,
+            &[
+                "BucketName",
+                "NotificationConfiguration",
+                "Tags",
+                "CorsConfiguration",
+            ],
+        )?;
+        let name = p
+            .get("BucketName")
+            .and_then(text)
+            .unwrap_or_else(|| self.generated_name(logical, 63, true));
+        self.raw(http::Method::PUT, &format!("/{name}"), &[], Vec::new())
+            .await?;
         if let Err(e) = self.bucket_configure(&name, p, false).await {
-            let _ = self.raw(http::Method::DELETE, &format!("/{name}"), &[], Vec::new()).await;
+            let _ = self
+                .raw(http::Method::DELETE, &format!("/{name}"), &[], Vec::new())
+                .await;
             return Err(e);
         }
         let arn = format!("arn:aws:s3:::{name}");
@@ -120,35 +252,84 @@ impl ApiProvisioner<'_> {
             id: name.clone(),
             attributes: attributes(&[
                 ("Arn", Value::String(arn)),
-                ("DomainName", Value::String(format!("{name}.s3.amazonaws.com"))),
-                ("RegionalDomainName", Value::String(format!("{name}.s3.{}.amazonaws.com", self.region))),
-                ("WebsiteURL", Value::String(format!("http://{name}.s3-website-{}.amazonaws.com", self.region))),
+                (
+                    "DomainName",
+                    Value::String(format!("{name}.s3.amazonaws.com")),
+                ),
+                (
+                    "RegionalDomainName",
+                    Value::String(format!("{name}.s3.{}.amazonaws.com", self.region)),
+                ),
+                (
+                    "WebsiteURL",
+                    Value::String(format!(
+                        "http://{name}.s3-website-{}.amazonaws.com",
+                        self.region
+                    )),
+                ),
             ]),
         })
     }
 
     pub(super) async fn bucket_configure(&self, name: &str, p: &Value, update: bool) -> Result<()> {
-        only("AWS::S3::Bucket", p, &["BucketName", "NotificationConfiguration", "Tags", "CorsConfiguration"])?;
+        only(
+            "AWS::S3::Bucket",
+            p,
+            &[
+                "BucketName",
+                "NotificationConfiguration",
+                "Tags",
+                "CorsConfiguration",
+            ],
+        )?;
         if p.get("NotificationConfiguration").is_some() || update {
             let xml = notification_xml(p.get("NotificationConfiguration"))?;
-            self.raw(http::Method::PUT, &format!("/{name}"), &[("notification", "")], xml.into_bytes()).await?;
+            self.raw(
+                http::Method::PUT,
+                &format!("/{name}"),
+                &[("notification", "")],
+                xml.into_bytes(),
+            )
+            .await?;
         }
         let tags = tags_of(p.get("Tags"));
         if !tags.is_empty() {
             let mut xml = String::from("<Tagging><TagSet>");
             for (k, v) in tags {
-                xml.push_str(&format!("<Tag><Key>{}</Key><Value>{}</Value></Tag>", xml_escape(&k), xml_escape(&v)));
+                xml.push_str(&format!(
+                    "<Tag><Key>{}</Key><Value>{}</Value></Tag>",
+                    xml_escape(&k),
+                    xml_escape(&v)
+                ));
             }
             xml.push_str("</TagSet></Tagging>");
-            self.raw(http::Method::PUT, &format!("/{name}"), &[("tagging", "")], xml.into_bytes()).await?;
+            self.raw(
+                http::Method::PUT,
+                &format!("/{name}"),
+                &[("tagging", "")],
+                xml.into_bytes(),
+            )
+            .await?;
         }
-        if let Some(rules) = p.get("CorsConfiguration").and_then(|c| c.get("CorsRules")).and_then(Value::as_array) {
+        if let Some(rules) = p
+            .get("CorsConfiguration")
+            .and_then(|c| c.get("CorsRules"))
+            .and_then(Value::as_array)
+        {
             let mut xml = String::from("<CORSConfiguration>");
             for r in rules {
                 xml.push_str("<CORSRule>");
-                for (key, element) in [("AllowedOrigins", "AllowedOrigin"), ("AllowedMethods", "AllowedMethod"), ("AllowedHeaders", "AllowedHeader"), ("ExposedHeaders", "ExposeHeader")] {
+                for (key, element) in [
+                    ("AllowedOrigins", "AllowedOrigin"),
+                    ("AllowedMethods", "AllowedMethod"),
+                    ("AllowedHeaders", "AllowedHeader"),
+                    ("ExposedHeaders", "ExposeHeader"),
+                ] {
                     for v in list(r.get(key)) {
-                        xml.push_str(&format!("<{element}>{}</{element}>", xml_escape(&text(&v).unwrap_or_default())));
+                        xml.push_str(&format!(
+                            "<{element}>{}</{element}>",
+                            xml_escape(&text(&v).unwrap_or_default())
+                        ));
                     }
                 }
                 if let Some(age) = r.get("MaxAge").and_then(text) {
@@ -157,7 +338,13 @@ impl ApiProvisioner<'_> {
                 xml.push_str("</CORSRule>");
             }
             xml.push_str("</CORSConfiguration>");
-            self.raw(http::Method::PUT, &format!("/{name}"), &[("cors", "")], xml.into_bytes()).await?;
+            self.raw(
+                http::Method::PUT,
+                &format!("/{name}"),
+                &[("cors", "")],
+                xml.into_bytes(),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -173,13 +360,45 @@ impl ApiProvisioner<'_> {
     }
 
     fn queue_attributes(p: &Value) -> Result<Map<String, Value>> {
-        only("AWS::SQS::Queue", p, &["QueueName", "VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "MaximumMessageSize", "ReceiveMessageWaitTimeSeconds", "RedrivePolicy", "RedriveAllowPolicy", "FifoQueue", "ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit", "Tags", "SqsManagedSseEnabled", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds"])?;
+        only(
+            "AWS::SQS::Queue",
+            p,
+            &[
+                "QueueName",
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "DelaySeconds",
+                "MaximumMessageSize",
+                "ReceiveMessageWaitTimeSeconds",
+                "RedrivePolicy",
+                "RedriveAllowPolicy",
+                "FifoQueue",
+                "ContentBasedDeduplication",
+                "DeduplicationScope",
+                "FifoThroughputLimit",
+                "Tags",
+                "SqsManagedSseEnabled",
+                "KmsMasterKeyId",
+                "KmsDataKeyReusePeriodSeconds",
+            ],
+        )?;
         let mut a = Map::new();
         for (key, v) in p.as_object().into_iter().flatten() {
             match key.as_str() {
-                "QueueName" | "Tags" | "SqsManagedSseEnabled" | "KmsMasterKeyId" | "KmsDataKeyReusePeriodSeconds" => {}
+                "QueueName"
+                | "Tags"
+                | "SqsManagedSseEnabled"
+                | "KmsMasterKeyId"
+                | "KmsDataKeyReusePeriodSeconds" => {}
                 "RedrivePolicy" | "RedriveAllowPolicy" => {
-                    a.insert(key.clone(), Value::String(if v.is_string() { text(v).unwrap_or_default() } else { v.to_string() }));
+                    a.insert(
+                        key.clone(),
+                        Value::String(if v.is_string() {
+                            text(v).unwrap_or_default()
+                        } else {
+                            v.to_string()
+                        }),
+                    );
                 }
                 _ => {
                     a.insert(key.clone(), Value::String(text(v).unwrap_or_default()));
@@ -199,61 +418,135 @@ impl ApiProvisioner<'_> {
         let mut body = json!({"QueueName": name, "Attributes": Self::queue_attributes(p)?});
         let tags = tags_of(p.get("Tags"));
         if !tags.is_empty() {
-            body["tags"] = Value::Object(tags.into_iter().map(|(k, v)| (k, Value::String(v))).collect());
+            body["tags"] = Value::Object(
+                tags.into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            );
         }
-        let created = self.target("sqs", "AmazonSQS", "1.0", "CreateQueue", &body).await?;
+        let created = self
+            .target("sqs", "AmazonSQS", "1.0", "CreateQueue", &body)
+            .await?;
         let url = created["QueueUrl"].as_str().unwrap_or_default().to_owned();
         let arn = format!("arn:aws:sqs:{}:{}:{name}", self.region, self.account);
-        Ok(Physical { id: url.clone(), attributes: attributes(&[("Arn", Value::String(arn)), ("QueueName", Value::String(name)), ("QueueUrl", Value::String(url))]) })
+        Ok(Physical {
+            id: url.clone(),
+            attributes: attributes(&[
+                ("Arn", Value::String(arn)),
+                ("QueueName", Value::String(name)),
+                ("QueueUrl", Value::String(url)),
+            ]),
+        })
     }
 
     pub(super) async fn queue_update(&self, p: &Value, old: &Deployed) -> Result<Physical> {
         let mut attrs = Self::queue_attributes(p)?;
         // Attributes the template dropped go back to SQS's defaults.
-        for (key, default) in [("VisibilityTimeout", "30"), ("MessageRetentionPeriod", "345600"), ("DelaySeconds", "0"), ("MaximumMessageSize", "262144"), ("ReceiveMessageWaitTimeSeconds", "0"), ("RedrivePolicy", "")] {
+        for (key, default) in [
+            ("VisibilityTimeout", "30"),
+            ("MessageRetentionPeriod", "345600"),
+            ("DelaySeconds", "0"),
+            ("MaximumMessageSize", "262144"),
+            ("ReceiveMessageWaitTimeSeconds", "0"),
+            ("RedrivePolicy", ""),
+        ] {
             if old.properties.get(key).is_some() && p.get(key).is_none() {
                 attrs.insert(key.to_owned(), Value::String(default.to_owned()));
             }
         }
         attrs.remove("FifoQueue");
-        self.target("sqs", "AmazonSQS", "1.0", "SetQueueAttributes", &json!({"QueueUrl": old.physical_id, "Attributes": attrs})).await?;
-        Ok(Physical { id: old.physical_id.clone(), attributes: old.attributes.clone() })
+        self.target(
+            "sqs",
+            "AmazonSQS",
+            "1.0",
+            "SetQueueAttributes",
+            &json!({"QueueUrl": old.physical_id, "Attributes": attrs}),
+        )
+        .await?;
+        Ok(Physical {
+            id: old.physical_id.clone(),
+            attributes: old.attributes.clone(),
+        })
     }
 
     pub(super) async fn queue_delete(&self, old: &Deployed) -> Result<()> {
-        self.target("sqs", "AmazonSQS", "1.0", "DeleteQueue", &json!({"QueueUrl": old.physical_id})).await.map(drop)
+        self.target(
+            "sqs",
+            "AmazonSQS",
+            "1.0",
+            "DeleteQueue",
+            &json!({"QueueUrl": old.physical_id}),
+        )
+        .await
+        .map(drop)
     }
 
-    pub(super) async fn rule_put(&self, logical: &str, p: &Value, old: Option<&Deployed>) -> Result<Physical> {
-        only("AWS::Events::Rule", p, &["Name", "ScheduleExpression", "EventPattern", "State", "Description", "EventBusName", "Targets", "RoleArn"])?;
+    pub(super) async fn rule_put(
+        &self,
+        logical: &str,
+        p: &Value,
+        old: Option<&Deployed>,
+    ) -> Result<Physical> {
+        only(
+            "AWS::Events::Rule",
+            p,
+            &[
+                "Name",
+                "ScheduleExpression",
+                "EventPattern",
+                "State",
+                "Description",
+                "EventBusName",
+                "Targets",
+                "RoleArn",
+            ],
+        )?;
         let name = match old {
             Some(o) => o.physical_id.clone(),
-            None => p.get("Name").and_then(text).unwrap_or_else(|| self.generated_name(logical, 64, false)),
+            None => p
+                .get("Name")
+                .and_then(text)
+                .unwrap_or_else(|| self.generated_name(logical, 64, false)),
         };
         let bus = p.get("EventBusName").and_then(text);
-        let mut rule = json!({"Name": name, "State": p.get("State").cloned().unwrap_or("ENABLED".into())});
+        let mut rule =
+            json!({"Name": name, "State": p.get("State").cloned().unwrap_or("ENABLED".into())});
         for key in ["ScheduleExpression", "Description", "RoleArn"] {
             if let Some(v) = p.get(key) {
                 rule[key] = v.clone();
             }
         }
         if let Some(pattern) = p.get("EventPattern") {
-            rule["EventPattern"] = Value::String(if pattern.is_string() { text(pattern).unwrap_or_default() } else { pattern.to_string() });
+            rule["EventPattern"] = Value::String(if pattern.is_string() {
+                text(pattern).unwrap_or_default()
+            } else {
+                pattern.to_string()
+            });
         }
         if let Some(b) = &bus {
             rule["EventBusName"] = b.clone().into();
         }
-        let put = self.target("events", "AWSEvents", "1.1", "PutRule", &rule).await?;
+        let put = self
+            .target("events", "AWSEvents", "1.1", "PutRule", &rule)
+            .await?;
         let targets = list(p.get("Targets"));
         if let Some(o) = old {
-            let keep: Vec<String> = targets.iter().filter_map(|t| t.get("Id").and_then(text)).collect();
-            let gone: Vec<String> = list(o.properties.get("Targets")).iter().filter_map(|t| t.get("Id").and_then(text)).filter(|id| !keep.contains(id)).collect();
+            let keep: Vec<String> = targets
+                .iter()
+                .filter_map(|t| t.get("Id").and_then(text))
+                .collect();
+            let gone: Vec<String> = list(o.properties.get("Targets"))
+                .iter()
+                .filter_map(|t| t.get("Id").and_then(text))
+                .filter(|id| !keep.contains(id))
+                .collect();
             if !gone.is_empty() {
                 let mut body = json!({"Rule": name, "Ids": gone});
                 if let Some(b) = &bus {
                     body["EventBusName"] = b.clone().into();
                 }
-                self.target("events", "AWSEvents", "1.1", "RemoveTargets", &body).await?;
+                self.target("events", "AWSEvents", "1.1", "RemoveTargets", &body)
+                    .await?;
             }
         }
         if !targets.is_empty() {
@@ -270,24 +563,49 @@ impl ApiProvisioner<'_> {
             if let Some(b) = &bus {
                 body["EventBusName"] = b.clone().into();
             }
-            let answer = self.target("events", "AWSEvents", "1.1", "PutTargets", &body).await?;
+            let answer = self
+                .target("events", "AWSEvents", "1.1", "PutTargets", &body)
+                .await?;
             if answer["FailedEntryCount"].as_u64().unwrap_or(0) > 0 {
-                return Err(Failure::local(format!("PutTargets: {}", answer["FailedEntries"])));
+                return Err(Failure::local(format!(
+                    "PutTargets: {}",
+                    answer["FailedEntries"]
+                )));
             }
         }
-        let arn = put["RuleArn"].as_str().map(str::to_owned).or_else(|| old.and_then(|o| o.attributes.get("Arn").and_then(Value::as_str).map(str::to_owned))).unwrap_or_default();
-        Ok(Physical { id: name, attributes: attributes(&[("Arn", Value::String(arn))]) })
+        let arn = put["RuleArn"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| {
+                old.and_then(|o| {
+                    o.attributes
+                        .get("Arn")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+            })
+            .unwrap_or_default();
+        Ok(Physical {
+            id: name,
+            attributes: attributes(&[("Arn", Value::String(arn))]),
+        })
     }
 
     pub(super) async fn rule_delete(&self, old: &Deployed) -> Result<()> {
         let bus = old.properties.get("EventBusName").and_then(text);
-        let ids: Vec<String> = list(old.properties.get("Targets")).iter().filter_map(|t| t.get("Id").and_then(text)).collect();
+        let ids: Vec<String> = list(old.properties.get("Targets"))
+            .iter()
+            .filter_map(|t| t.get("Id").and_then(text))
+            .collect();
         if !ids.is_empty() {
             let mut body = json!({"Rule": old.physical_id, "Ids": ids});
             if let Some(b) = &bus {
                 body["EventBusName"] = b.clone().into();
             }
-            match self.target("events", "AWSEvents", "1.1", "RemoveTargets", &body).await {
+            match self
+                .target("events", "AWSEvents", "1.1", "RemoveTargets", &body)
+                .await
+            {
                 Err(e) if !e.not_found() => return Err(e),
                 _ => {}
             }
@@ -296,27 +614,66 @@ impl ApiProvisioner<'_> {
         if let Some(b) = &bus {
             body["EventBusName"] = b.clone().into();
         }
-        self.target("events", "AWSEvents", "1.1", "DeleteRule", &body).await.map(drop)
+        self.target("events", "AWSEvents", "1.1", "DeleteRule", &body)
+            .await
+            .map(drop)
     }
 
     pub(super) async fn log_group_create(&self, logical: &str, p: &Value) -> Result<Physical> {
-        only("AWS::Logs::LogGroup", p, &["LogGroupName", "RetentionInDays", "Tags", "LogGroupClass"])?;
-        let name = p.get("LogGroupName").and_then(text).unwrap_or_else(|| self.generated_name(logical, 512, false));
-        self.target("logs", "Logs_20140328", "1.1", "CreateLogGroup", &json!({"logGroupName": name})).await?;
+        only(
+            "AWS::Logs::LogGroup",
+            p,
+            &["LogGroupName", "RetentionInDays", "Tags", "LogGroupClass"],
+        )?;
+        let name = p
+            .get("LogGroupName")
+            .and_then(text)
+            .unwrap_or_else(|| self.generated_name(logical, 512, false));
+        self.target(
+            "logs",
+            "Logs_20140328",
+            "1.1",
+            "CreateLogGroup",
+            &json!({"logGroupName": name}),
+        )
+        .await?;
         self.log_group_configure(&name, p).await?;
-        let arn = format!("arn:aws:logs:{}:{}:log-group:{name}:*", self.region, self.account);
-        Ok(Physical { id: name, attributes: attributes(&[("Arn", Value::String(arn))]) })
+        let arn = format!(
+            "arn:aws:logs:{}:{}:log-group:{name}:*",
+            self.region, self.account
+        );
+        Ok(Physical {
+            id: name,
+            attributes: attributes(&[("Arn", Value::String(arn))]),
+        })
     }
 
     pub(super) async fn log_group_configure(&self, name: &str, p: &Value) -> Result<()> {
         match p.get("RetentionInDays").and_then(super::number) {
-            Some(days) => self.target("logs", "Logs_20140328", "1.1", "PutRetentionPolicy", &json!({"logGroupName": name, "retentionInDays": days})).await.map(drop),
+            Some(days) => self
+                .target(
+                    "logs",
+                    "Logs_20140328",
+                    "1.1",
+                    "PutRetentionPolicy",
+                    &json!({"logGroupName": name, "retentionInDays": days}),
+                )
+                .await
+                .map(drop),
             None => Ok(()),
         }
     }
 
     pub(super) async fn log_group_delete(&self, old: &Deployed) -> Result<()> {
-        self.target("logs", "Logs_20140328", "1.1", "DeleteLogGroup", &json!({"logGroupName": old.physical_id})).await.map(drop)
+        self.target(
+            "logs",
+            "Logs_20140328",
+            "1.1",
+            "DeleteLogGroup",
+            &json!({"logGroupName": old.physical_id}),
+        )
+        .await
+        .map(drop)
     }
 }
 
