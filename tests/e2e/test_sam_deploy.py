@@ -356,3 +356,26 @@ def test_readme_first_function_in_five_commands(srv, tmp_path):
         node = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=60)
         assert json.loads(node.stdout) == {"message": "hello world"}, node.stderr
     nubo(srv, "delete", "--stack-name", "my-first-app", cwd=root)
+
+
+def test_public_url_path_style_endpoints_work_as_returned(start_server, tmp_path):
+    """`nubo serve --public-url path`: the ApiEndpoint and FunctionUrl the APIs return are path-style
+    on the listen address, and work from urllib as returned; the host forms keep working."""
+    other = start_server(extra_args=["--public-url", "path"])
+    root = app("http_api", tmp_path)
+    stack = stack_name("public")
+    nubo(other, "deploy", "--stack-name", stack, cwd=root)
+    resources = record(other, stack, root)["resources"]
+    api_id = resources["ServerlessHttpApi"]["physical_id"]
+    api = client(other, "apigatewayv2").get_api(ApiId=api_id)
+    assert api["ApiEndpoint"] == f"{other.endpoint}/_api/{api_id}"
+    assert get(api["ApiEndpoint"] + "/hello")[1]["message"] == "hello world"
+    greeter = resources["GreeterFunction"]["physical_id"]
+    url = client(other, "lambda").get_function_url_config(FunctionName=greeter)["FunctionUrl"]
+    assert url.startswith(f"{other.endpoint}/_url/") and url.endswith("/")
+    assert get(url + "?x=1")[1] == {"message": "hello you"}
+    # The Host form still routes.
+    port = other.endpoint.rsplit(":", 1)[1]
+    req = urllib.request.Request(f"{other.endpoint}/hello", headers={"Host": f"{api_id}.execute-api.localhost:{port}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert json.loads(r.read())["message"] == "hello world"
