@@ -340,11 +340,15 @@ def test_dev_redeploys_an_edited_handler(srv, tmp_path):
     nubo(srv, "delete", "--stack-name", stack, cwd=root)
 
 
-def test_readme_first_function_in_five_commands(srv, tmp_path):
-    """nubo init → cd → nubo deploy → curl the printed URL (also python urllib and node fetch)."""
-    nubo(srv, "init", "--name", "my-first-app", cwd=tmp_path)
+def test_readme_first_function_in_five_commands(start_server, tmp_path):
+    """README: `nubo serve` in a folder, then nubo init → cd → nubo deploy → curl the printed URL,
+    with no keys or endpoint in the environment (the CLI finds ../.nubo as git finds .git). The URL
+    also answers python's urllib and node's fetch."""
+    srv = start_server(data_dir=tmp_path / ".nubo")
+    bare = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NUBO_"))}
+    nubo(srv, "init", "--name", "my-first-app", cwd=tmp_path, env=bare)
     root = tmp_path / "my-first-app"
-    deployed = nubo(srv, "deploy", cwd=root)
+    deployed = nubo(srv, "deploy", cwd=root, env=bare)
     url = re.search(r"HelloWorldApi\s+(\S+)", deployed.stdout).group(1)
     assert url.startswith(srv.endpoint)
     assert get(url)[1] == {"message": "hello world"}
@@ -355,7 +359,8 @@ def test_readme_first_function_in_five_commands(srv, tmp_path):
         script = f"fetch({json.dumps(url)}).then(r => r.json()).then(j => console.log(JSON.stringify(j)))"
         node = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=60)
         assert json.loads(node.stdout) == {"message": "hello world"}, node.stderr
-    nubo(srv, "delete", "--stack-name", "my-first-app", cwd=root)
+    assert "my-first-app" in nubo(srv, "stacks", cwd=root, env=bare).stdout
+    nubo(srv, "delete", "--stack-name", "my-first-app", cwd=root, env=bare)
 
 
 def test_public_url_path_style_endpoints_work_as_returned(start_server, tmp_path):
