@@ -233,6 +233,40 @@ def test_scheduled_function_ticks_and_conditions_apply(srv, tmp_path):
         client(srv, "events").describe_rule(Name=out["Rule"])
 
 
+def test_auto_publish_alias_targets_the_alias_and_moves_on_redeploy(srv, tmp_path):
+    root = app("alias_app", tmp_path)
+    stack = stack_name("aliasapp")
+    nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    out = {k: v["value"] for k, v in record(srv, stack, root)["outputs"].items()}
+    function, alias = out["Alias"].split(":")[-2:]
+    assert alias == "live"
+    lam = client(srv, "lambda")
+    assert lam.get_alias(FunctionName=function, Name="live")["FunctionVersion"] == "1"
+    assert lam.get_function_concurrency(FunctionName=function)["ReservedConcurrentExecutions"] == 5
+    pc = lam.get_provisioned_concurrency_config(FunctionName=function, Qualifier="live")
+    assert pc["RequestedProvisionedConcurrentExecutions"] == 1
+    eic = lam.get_function_event_invoke_config(FunctionName=function, Qualifier="live")
+    assert eic["MaximumRetryAttempts"] == 0 and "DestQueue" in eic["DestinationConfig"]["OnSuccess"]["Destination"]
+    with urllib.request.urlopen(out["Api"], timeout=30) as r:
+        assert r.read() == b"1 v1"
+    with urllib.request.urlopen(out["Url"], timeout=30) as r:
+        assert r.read() == b"1 v1"
+
+    handler = root / "src" / "app.py"
+    handler.write_text(handler.read_text().replace(" v1", " v2"))
+    redeployed = nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    assert sorted(changes(redeployed.stdout)) == [
+        ("Modify", "LiveFunction"), ("Modify", "LiveFunctionAliaslive"), ("Modify", "LiveFunctionVersion"),
+    ], redeployed.stdout
+    assert lam.get_alias(FunctionName=function, Name="live")["FunctionVersion"] == "2"
+    for url in (out["Api"], out["Url"]):
+        with urllib.request.urlopen(url, timeout=30) as r:
+            assert r.read() == b"2 v2"
+    nubo(srv, "delete", "--stack-name", stack, cwd=root)
+    with pytest.raises(ClientError):
+        lam.get_function(FunctionName=function)
+
+
 def test_template_errors_name_file_line_and_resource(srv, tmp_path):
     malformed = nubo(srv, "deploy", "--stack-name", "bad", cwd=APPS / "malformed", check=False)
     assert malformed.returncode != 0

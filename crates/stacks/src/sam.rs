@@ -396,10 +396,11 @@ impl Sam<'_> {
                 }
                 c["DestinationConfig"] = Value::Object(d);
             }
-            self.out.insert(
-                format!("{id}EventInvokeConfig"),
-                resource("AWS::Lambda::EventInvokeConfig", c, id, &condition),
-            );
+            let mut r = resource("AWS::Lambda::EventInvokeConfig", c, id, &condition);
+            if let Some(a) = &alias {
+                r["DependsOn"] = json!([format!("{id}Alias{a}")]);
+            }
+            self.out.insert(format!("{id}EventInvokeConfig"), r);
         }
         if let Some(Value::Object(config)) = p.remove("FunctionUrlConfig") {
             let mut u = json!({"TargetFunctionArn": {"Ref": id}, "AuthType": config.get("AuthType").cloned().unwrap_or("AWS_IAM".into())});
@@ -411,10 +412,11 @@ impl Sam<'_> {
                     u[key] = v.clone();
                 }
             }
-            self.out.insert(
-                format!("{id}Url"),
-                resource("AWS::Lambda::Url", u, id, &condition),
-            );
+            let mut r = resource("AWS::Lambda::Url", u, id, &condition);
+            if let Some(a) = &alias {
+                r["DependsOn"] = json!([format!("{id}Alias{a}")]);
+            }
+            self.out.insert(format!("{id}Url"), r);
         }
         for (name, event) in events {
             self.event(id, &name, &event, &target_arn, &target_name, &condition)?;
