@@ -267,6 +267,47 @@ def test_auto_publish_alias_targets_the_alias_and_moves_on_redeploy(srv, tmp_pat
         lam.get_function(FunctionName=function)
 
 
+def make_wheel(directory: Path) -> Path:
+    """A tiny pure-python wheel, so `pip install -r requirements.txt` needs no index."""
+    import zipfile
+
+    wheel = directory / "tinygreet-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("tinygreet.py", "def greet(name):\n    return f'greetings, {name}'\n")
+        z.writestr("tinygreet-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: tinygreet\nVersion: 1.0\n")
+        z.writestr(
+            "tinygreet-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        z.writestr("tinygreet-1.0.dist-info/RECORD", "")
+    return wheel
+
+
+def test_build_installs_requirements_into_the_package(srv, tmp_path):
+    root = tmp_path / "built"
+    (root / "fn").mkdir(parents=True)
+    wheel = make_wheel(tmp_path)
+    (root / "fn" / "requirements.txt").write_text(f"{wheel}\n")
+    (root / "fn" / "app.py").write_text(
+        "import tinygreet\n\ndef handler(event, context):\n    return tinygreet.greet(event['name'])\n"
+    )
+    (root / "template.yaml").write_text(
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  GreetFunction:\n"
+        "    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: fn/\n"
+        "      Handler: app.handler\n      Runtime: python3.12\n"
+    )
+    built = nubo(srv, "build", cwd=root, env=env_for(srv, PIP_NO_INDEX="1"))
+    assert "Building GreetFunction (python3.12)" in built.stdout and "pip install -r requirements.txt" in built.stdout
+    assert (root / ".nubo" / "build" / "GreetFunction" / "tinygreet.py").is_file()
+    stack = stack_name("built")
+    nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    function = record(srv, stack, root)["resources"]["GreetFunction"]["physical_id"]
+    event = tmp_path / "event.json"
+    event.write_text('{"name": "Ada"}')
+    assert json.loads(nubo(srv, "invoke", function, "-e", event, cwd=root).stdout) == "greetings, Ada"
+    nubo(srv, "delete", "--stack-name", stack, cwd=root)
+
+
 def test_template_errors_name_file_line_and_resource(srv, tmp_path):
     malformed = nubo(srv, "deploy", "--stack-name", "bad", cwd=APPS / "malformed", check=False)
     assert malformed.returncode != 0
