@@ -459,3 +459,19 @@ def test_public_url_path_style_endpoints_work_as_returned(start_server, tmp_path
     req = urllib.request.Request(f"{other.endpoint}/hello", headers={"Host": f"{api_id}.execute-api.localhost:{port}"})
     with urllib.request.urlopen(req, timeout=30) as r:
         assert json.loads(r.read())["message"] == "hello world"
+
+
+def test_deploy_examples_applies_changed_settings_on_restart(start_server, tmp_path):
+    """`nubo serve --deploy-examples` used to keep an existing function's old settings."""
+    examples = tmp_path / "examples"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "hello-python", examples / "hello-python")
+    data = tmp_path / "data"
+    first = start_server(data, ["--deploy-examples", str(examples)])
+    first.stop()
+    config_path = examples / "hello-python" / "function.json"
+    config = json.loads(config_path.read_text())
+    config["Timeout"], config["MemorySize"] = 17, 256
+    config_path.write_text(json.dumps(config))
+    again = start_server(data, ["--deploy-examples", str(examples)])
+    got = client(again, "lambda").get_function_configuration(FunctionName=config["FunctionName"])
+    assert (got["Timeout"], got["MemorySize"]) == (17, 256)

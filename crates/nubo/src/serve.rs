@@ -625,7 +625,26 @@ async fn deploy_examples(registry: &Registry, dir: &Path, role: &str) -> anyhow:
             registry
                 .wait_settled(&function, Duration::from_secs(10))
                 .await;
-            registry.update_code(&function, zip, None).await.map(|_| ())
+            // The example's settings as function.json says now, not as first deployed.
+            let code = registry.update_code(&function, zip, None).await;
+            registry
+                .wait_settled(&function, Duration::from_secs(10))
+                .await;
+            let update = nubo_lambda::control::records::ConfigurationUpdate {
+                runtime: Some(validate::supported_runtime(&config.runtime)?),
+                handler: config.handler.clone(),
+                description: Some(config.description.clone().unwrap_or_default()),
+                timeout_seconds: Some(validate::timeout_seconds(config.timeout.unwrap_or(3))?),
+                memory_mb: Some(validate::memory_mb(config.memory_size.unwrap_or(128))?),
+                ..Default::default()
+            };
+            match code {
+                Ok(_) => registry
+                    .update_configuration(&function, update)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            }
         } else {
             validate::runtime(&config.runtime)?;
             let spec = FunctionSpec {
