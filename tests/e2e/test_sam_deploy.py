@@ -86,6 +86,14 @@ def get(url: str, method: str = "GET", attempts: int = 50) -> tuple[int, dict]:
     raise AssertionError(f"{url}: {last}")
 
 
+def preflight(url: str, origin: str) -> dict:
+    req = urllib.request.Request(
+        url, method="OPTIONS", headers={"Origin": origin, "Access-Control-Request-Method": "GET"}
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return {k.lower(): v for k, v in r.headers.items() if k.lower().startswith("access-control-")}
+
+
 def wait_for_log(srv, function: str, needle: str, timeout: float = 30.0) -> str:
     logs = client(srv, "logs")
     deadline = time.time() + timeout
@@ -119,6 +127,10 @@ def test_http_api_app_deploys_answers_redeploys_one_function_and_deletes(srv, tm
     assert get(outputs["HelloWorldApi"]) == (200, {"message": "hello world", "version": 1})
     assert get(outputs["ApiEndpoint"] + "/greet/ana") == (200, {"message": "hello ana"})
     assert get(outputs["GreeterUrl"])[1] == {"message": "hello you"}
+    assert preflight(outputs["HelloWorldApi"], "https://example.com") == {
+        "access-control-allow-origin": "https://example.com", "access-control-allow-methods": "GET",
+        "access-control-max-age": "300",
+    }
 
     lam = client(srv, "lambda")
     functions = {f: lam.get_function(FunctionName=f"{outputs['HelloWorldFunction'].split(':')[-1]}") for f in ["hello"]}
@@ -172,6 +184,11 @@ def test_rest_api_app_answers_at_its_prod_stage(srv, tmp_path):
     status, body = get(url)
     assert status == 200 and body["message"] == "hello world"
     assert get(url.replace("/hello/", "/items/7"), method="DELETE")[1]["id"] == "7"
+    # Globals.Api.Cors: an OPTIONS method per path (MOCK), as SAM generates.
+    assert preflight(url, "http://any.example") == {
+        "access-control-allow-origin": "*", "access-control-allow-methods": "GET,OPTIONS",
+        "access-control-allow-headers": "Content-Type,X-Api-Key", "access-control-max-age": "600",
+    }
     nubo(srv, "delete", "--stack-name", stack, cwd=root)
 
 

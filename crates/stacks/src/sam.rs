@@ -72,6 +72,8 @@ struct Sam<'t> {
     out: Map<String, Value>,
     rest: BTreeMap<String, Api>,
     http: BTreeMap<String, Api>,
+    /// `Globals`, which apply to implicit APIs too.
+    globals: Value,
 }
 
 /// Expands the serverless resources of `resources`.
@@ -105,6 +107,7 @@ pub fn transform(
         out: Map::new(),
         rest: BTreeMap::new(),
         http: BTreeMap::new(),
+        globals: globals.clone(),
     };
     // Plain resources and explicit APIs first: events add to both.
     for (id, r) in &resources {
@@ -213,6 +216,99 @@ fn resource(kind: &str, properties: Value, origin: &str, condition: &Option<Valu
         r["Condition"] = c.clone();
     }
     r
+}
+
+/// SAM's `Cors` on a REST API: an `options` method per path, a MOCK integration answering 200
+/// with the `Access-Control-*` headers (values are API Gateway literals: `"'*'"`).
+fn add_preflights(body: &mut Value, cors: &Value) -> Result<(), String> {
+    let (origin, headers, methods, max_age, credentials) = match cors {
+        Value::Object(m) if !is_intrinsic(m) => (
+            m.get("AllowOrigin")
+                .cloned()
+                .ok_or("AllowOrigin is required")?,
+            m.get("AllowHeaders").cloned(),
+            m.get("AllowMethods").cloned(),
+            m.get("MaxAge").cloned(),
+            m.get("AllowCredentials").cloned(),
+        ),
+        // `Cors: "'*'"`: the origin alone.
+        other => (other.clone(), None, None, None, None),
+    };
+    let Some(paths) = body.get_mut("paths").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    for ops in paths.values_mut() {
+        let Some(ops) = ops.as_object_mut() else {
+            continue;
+        };
+        if ops.contains_key("options") {
+            continue;
+        }
+        let methods = methods.clone().unwrap_or_else(|| {
+            let mut verbs: Vec<String> = ops
+                .keys()
+                .map(|m| {
+                    if m == "x-amazon-apigateway-any-method" {
+                        "DELETE,GET,HEAD,PATCH,POST,PUT".to_owned()
+                    } else {
+                        m.to_uppercase()
+                    }
+                })
+                .collect();
+            verbs.push("OPTIONS".into());
+            Value::String(format!("'{}'", verbs.join(",")))
+        });
+        let mut parameters = Map::new();
+        parameters.insert(
+            "method.response.header.Access-Control-Allow-Origin".into(),
+            origin.clone(),
+        );
+        parameters.insert(
+            "method.response.header.Access-Control-Allow-Methods".into(),
+            methods,
+        );
+        if let Some(h) = &headers {
+            parameters.insert(
+                "method.response.header.Access-Control-Allow-Headers".into(),
+                h.clone(),
+            );
+        }
+        if let Some(age) = &max_age {
+            parameters.insert(
+                "method.response.header.Access-Control-Max-Age".into(),
+                json!({"Fn::Sub": ["'${a}'", {"a": age}]}),
+            );
+        }
+        if credentials == Some(Value::Bool(true)) {
+            parameters.insert(
+                "method.response.header.Access-Control-Allow-Credentials".into(),
+                "'true'".into(),
+            );
+        }
+        let headers: Map<String, Value> = parameters
+            .keys()
+            .map(|k| {
+                (
+                    k.trim_start_matches("method.response.header.").to_owned(),
+                    json!({"type": "string"}),
+                )
+            })
+            .collect();
+        ops.insert(
+            "options".into(),
+            json!({
+                "x-amazon-apigateway-integration": {
+                    "type": "mock",
+                    "requestTemplates": {"application/json": "{\n  \"statusCode\" : 200\n}\n"},
+                    "responses": {"default": {"statusCode": "200", "responseParameters": parameters, "responseTemplates": {"application/json": "{}\n"}}},
+                },
+                "consumes": ["application/json"],
+                "produces": ["application/json"],
+                "responses": {"200": {"description": "Default response for CORS method", "headers": headers}},
+            }),
+        );
+    }
+    Ok(())
 }
 
 fn hash(value: &Value) -> String {
@@ -714,7 +810,12 @@ impl Sam<'_> {
 
     fn emit_apis(&mut self) -> Result<(), TemplateError> {
         for (id, api) in std::mem::take(&mut self.rest) {
-            let mut p = api.properties;
+            let mut p = if api.explicit {
+                api.properties
+            } else {
+                merge_globals(self.globals.get("Api"), api.properties)
+            };
+            let cors = p.remove("Cors");
             if p.get("Auth").is_some_and(|a| {
                 a.get("Authorizers").is_some() || a.get("DefaultAuthorizer").is_some()
             }) {
@@ -739,6 +840,10 @@ impl Sam<'_> {
                     .entry(path)
                     .or_insert_with(|| json!({}));
                 merge(slot, ops);
+            }
+            if let Some(cors) = cors {
+                add_preflights(&mut body, &cors)
+                    .map_err(|e| self.err(&id, format!("Cors: {e}")))?;
             }
             let name = p.remove("Name").unwrap_or(json!({"Ref": "AWS::StackName"}));
             let mut rest = json!({"Name": name, "Body": body});
@@ -765,7 +870,11 @@ impl Sam<'_> {
             );
         }
         for (id, api) in std::mem::take(&mut self.http) {
-            let mut p = api.properties;
+            let mut p = if api.explicit {
+                api.properties
+            } else {
+                merge_globals(self.globals.get("HttpApi"), api.properties)
+            };
             if p.get("Auth").is_some_and(|a| {
                 a.get("Authorizers").is_some() || a.get("DefaultAuthorizer").is_some()
             }) {

@@ -345,6 +345,51 @@ impl ApiProvisioner<'_> {
                     Some(&integration),
                 )
                 .await?;
+                // Method responses (their headers), then the integration's responses (MOCK
+                // preflights answer with static `Access-Control-*` values through these).
+                for (status, response) in op
+                    .get("responses")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    let parameters: Map<String, Value> = response
+                        .get("headers")
+                        .and_then(Value::as_object)
+                        .into_iter()
+                        .flatten()
+                        .map(|(h, _)| (format!("method.response.header.{h}"), Value::Bool(false)))
+                        .collect();
+                    let path = format!("{base}/responses/{status}");
+                    self.rest(
+                        "apigateway",
+                        http::Method::PUT,
+                        &path,
+                        &[],
+                        Some(&json!({"responseParameters": parameters})),
+                    )
+                    .await?;
+                }
+                for (pattern, response) in i
+                    .get("responses")
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    let status = response
+                        .get("statusCode")
+                        .and_then(text)
+                        .unwrap_or_else(|| "200".into());
+                    let mut body = json!({"selectionPattern": if pattern == "default" { "" } else { pattern.as_str() }});
+                    for key in ["responseParameters", "responseTemplates"] {
+                        if let Some(v) = response.get(key) {
+                            body[key] = v.clone();
+                        }
+                    }
+                    let path = format!("{base}/integration/responses/{status}");
+                    self.rest("apigateway", http::Method::PUT, &path, &[], Some(&body))
+                        .await?;
+                }
             }
         }
         Ok(())
