@@ -492,3 +492,38 @@ def test_deploy_examples_applies_changed_settings_on_restart(start_server, tmp_p
     again = start_server(data, ["--deploy-examples", str(examples)])
     got = client(again, "lambda").get_function_configuration(FunctionName=config["FunctionName"])
     assert (got["Timeout"], got["MemorySize"]) == (17, 256)
+
+
+def test_dev_starts_a_server_when_none_answers(tmp_path):
+    """`nubo dev` with nothing listening: it serves (data dir ./.nubo), deploys, and stops the
+    server it started when it is stopped."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = app("http_api", tmp_path)
+    bare = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NUBO_"))}
+    bare.update(NUBO_LISTEN=f"127.0.0.1:{port}", RUST_BACKTRACE="0")
+    proc = subprocess.Popen(
+        [str(NUBO), "dev", "--stack-name", "selfserved"], cwd=root, env=bare,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        output = []
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            line = proc.stdout.readline()
+            output.append(line)
+            if not line or "Watching" in line:
+                break
+        text = "".join(output)
+        assert "Starting `nubo serve" in text and "Watching" in text, text
+        url = re.search(r"HelloWorldApi\s+(\S+)", text).group(1)
+        assert url.startswith(f"http://127.0.0.1:{port}/_api/")
+        assert get(url)[1]["message"] == "hello world"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()

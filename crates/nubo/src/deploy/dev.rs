@@ -2,7 +2,7 @@
 //! deployed, then the template and every CodeUri folder watched: a change redeploys, and since
 //! unchanged resources are left alone an edited handler is one UpdateFunctionCode.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use nubo::client::Client;
@@ -119,9 +119,12 @@ pub(crate) async fn dev(
     let mut seen = fingerprint(&watched);
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);
+    // SIGTERM too, so a server started here is stopped with us (kill_on_drop).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             _ = &mut stop => break,
+            _ = term.recv() => break,
             _ = tokio::time::sleep(poll) => {}
         }
         let now = fingerprint(&watched);
@@ -144,7 +147,20 @@ pub(crate) async fn dev(
             Err(e) => eprintln!("{e:#}"),
         }
     }
-    drop(child);
-    let _ = Path::new(".");
+    if let Some(mut c) = child {
+        // A graceful stop (the server flushes), then a hard one if it lingers.
+        if let Some(pid) = c.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        if tokio::time::timeout(Duration::from_secs(15), c.wait())
+            .await
+            .is_err()
+        {
+            let _ = c.start_kill();
+            let _ = c.wait().await;
+        }
+    }
     Ok(())
 }
