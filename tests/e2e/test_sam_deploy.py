@@ -325,6 +325,19 @@ def test_build_installs_requirements_into_the_package(srv, tmp_path):
     nubo(srv, "delete", "--stack-name", stack, cwd=root)
 
 
+def test_samconfig_toml_supplies_stack_name_and_parameters(srv, tmp_path):
+    root = app("http_api", tmp_path)
+    stack = stack_name("cfgapp")
+    (root / "samconfig.toml").write_text(
+        f'version = 0.1\n[default.deploy.parameters]\nstack_name = "{stack}"\n'
+        'capabilities = "CAPABILITY_IAM"\nparameter_overrides = "Greeting=howdy"\n'
+    )
+    nubo(srv, "deploy", cwd=root)
+    url = record(srv, stack, root)["outputs"]["ApiEndpoint"]["value"]
+    assert get(url + "/greet/bo")[1] == {"message": "howdy bo"}
+    nubo(srv, "delete", "--stack-name", stack, cwd=root)
+
+
 def test_template_errors_name_file_line_and_resource(srv, tmp_path):
     malformed = nubo(srv, "deploy", "--stack-name", "bad", cwd=APPS / "malformed", check=False)
     assert malformed.returncode != 0

@@ -7,6 +7,7 @@ pub(crate) mod dev;
 pub(crate) mod package;
 mod provision;
 mod records;
+mod samconfig;
 pub(crate) mod scaffold;
 pub(crate) mod urls;
 
@@ -40,6 +41,9 @@ pub(crate) struct DeployArgs {
     /// Show the change set and ask before applying.
     #[arg(long)]
     pub(crate) confirm_changeset: bool,
+    /// The samconfig.toml environment whose `deploy` parameters give defaults.
+    #[arg(long, default_value = "default")]
+    pub(crate) config_env: String,
     /// Accepted for SAM compatibility (Nubo needs no capabilities).
     #[arg(long, num_args = 1.., hide = true)]
     pub(crate) capabilities: Vec<String>,
@@ -119,6 +123,30 @@ pub(crate) async fn prepare(
     args: &DeployArgs,
     account: Option<String>,
 ) -> anyhow::Result<Prepared> {
+    // samconfig.toml (beside the template, else here) fills what the flags leave out.
+    let config_dir = args
+        .template
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| d.join("samconfig.toml").is_file())
+        .unwrap_or(Path::new("."));
+    let config = samconfig::load(config_dir, &args.config_env);
+    let mut args = args.clone();
+    if args.template.is_none() {
+        args.template = config
+            .get("template_file")
+            .or_else(|| config.get("template"))
+            .map(|t| config_dir.join(t.text()));
+    }
+    if args.stack_name.is_none() {
+        args.stack_name = config.get("stack_name").map(samconfig::Value::text);
+    }
+    if args.parameter_overrides.is_empty() {
+        args.parameter_overrides = config
+            .get("parameter_overrides")
+            .map(samconfig::Value::words)
+            .unwrap_or_default();
+    }
     let path = template_path(args.template.clone());
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the template {}", path.display()))?;
