@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -190,6 +191,38 @@ def test_rest_api_app_answers_at_its_prod_stage(srv, tmp_path):
         "access-control-allow-headers": "Content-Type,X-Api-Key", "access-control-max-age": "600",
     }
     nubo(srv, "delete", "--stack-name", stack, cwd=root)
+
+
+def status_of(url: str, headers: dict | None = None) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_rest_api_lambda_authorizer_guards_all_but_the_public_route(srv, tmp_path):
+    root = app("rest_auth", tmp_path)
+    stack = stack_name("restauth")
+    nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    url = record(srv, stack, root)["outputs"]["ApiUrl"]["value"]
+    assert status_of(f"{url}/public") == 200
+    assert status_of(f"{url}/secret") == 401
+    assert status_of(f"{url}/secret", {"Authorization": "deny"}) == 403
+    assert get_with(f"{url}/secret", {"Authorization": "allow"}) == {"path": "/secret"}
+    # A changed route rebuilds the API in place (same id), authorizer included.
+    (root / "template.yaml").write_text((root / "template.yaml").read_text().replace("Path: /public", "Path: /open"))
+    redeployed = nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    assert ("Modify", "MyApi") in changes(redeployed.stdout)
+    assert status_of(f"{url}/open") == 200 and status_of(f"{url}/public") in (403, 404)
+    assert status_of(f"{url}/secret") == 401
+    assert get_with(f"{url}/secret", {"Authorization": "allow"}) == {"path": "/secret"}
+    nubo(srv, "delete", "--stack-name", stack, cwd=root)
+
+
+def get_with(url: str, headers: dict) -> dict:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
+        return json.loads(r.read())
 
 
 def test_s3_triggered_function_sees_matching_uploads(srv, tmp_path):

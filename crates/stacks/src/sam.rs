@@ -675,8 +675,12 @@ impl Sam<'_> {
                     Some(Value::Object(m)) if m.get("Ref").and_then(Value::as_str).is_some() => m["Ref"].as_str().unwrap_or_default().to_owned(),
                     Some(other) => return Err(self.err(id, format!("event {name}: {} must be a !Ref to an API in this template, not {other}", if rest { "RestApiId" } else { "ApiId" }))),
                 };
-                if props.get("Auth").and_then(|a| a.get("Authorizer")).and_then(Value::as_str).is_some_and(|a| a != "NONE") {
-                    return Err(self.err(id, format!("event {name}: Auth.Authorizer is not supported by Nubo's SAM transform yet")));
+                let event_authorizer = props.get("Auth").and_then(|a| a.get("Authorizer")).and_then(Value::as_str).map(str::to_owned);
+                if !rest && event_authorizer.as_deref().is_some_and(|a| a != "NONE") {
+                    return Err(self.err(id, format!("event {name}: Auth.Authorizer on HTTP APIs is not supported (Nubo's HTTP APIs have no JWT or Lambda authorizers yet)")));
+                }
+                if props.get("Auth").and_then(|a| a.get("ApiKeyRequired")).is_some_and(|v| v == &Value::Bool(true)) {
+                    return Err(self.err(id, format!("event {name}: Auth.ApiKeyRequired is not supported by Nubo's SAM transform yet")));
                 }
                 let path = match path {
                     Some(p) => self.static_text(id, "Path", &p)?,
@@ -710,6 +714,11 @@ impl Sam<'_> {
                     return Err(self.err(id, format!("event {name}: {} {path} is already routed", method.to_uppercase())));
                 }
                 ops[&op_key] = json!({"x-amazon-apigateway-integration": integration, "responses": {}});
+                match event_authorizer.as_deref() {
+                    Some("NONE") => ops[&op_key]["security"] = json!([]),
+                    Some(a) => ops[&op_key]["security"] = json!([{a: []}]),
+                    None => {}
+                }
                 let arn_path = if path == "$default" { "*".to_owned() } else {
                     path.split('/').map(|s| if s.starts_with('{') { "*" } else { s }).collect::<Vec<_>>().join("/")
                 };
@@ -808,6 +817,133 @@ impl Sam<'_> {
         Ok(())
     }
 
+    /// A REST API's `Auth`: Lambda TOKEN/REQUEST authorizers as `securityDefinitions`
+    /// (+ the permission API Gateway needs to call each), `DefaultAuthorizer` on every method
+    /// whose event names none.
+    fn rest_auth(
+        &mut self,
+        id: &str,
+        body: &mut Value,
+        auth: &Value,
+        condition: &Option<Value>,
+    ) -> Result<(), TemplateError> {
+        for key in auth.as_object().into_iter().flatten().map(|(k, _)| k) {
+            if ![
+                "Authorizers",
+                "DefaultAuthorizer",
+                "AddDefaultAuthorizerToCorsPreflight",
+            ]
+            .contains(&key.as_str())
+            {
+                return Err(self.err(
+                    id,
+                    format!("Auth.{key} is not supported by Nubo's SAM transform yet"),
+                ));
+            }
+        }
+        let mut definitions = Map::new();
+        for (name, a) in auth
+            .get("Authorizers")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let function = a.get("FunctionArn").cloned().ok_or_else(|| self.err(id, format!("Auth.Authorizers.{name}: FunctionArn is required (Cognito authorizers are not served)")))?;
+            let kind = a
+                .get("FunctionPayloadType")
+                .and_then(Value::as_str)
+                .unwrap_or("TOKEN")
+                .to_lowercase();
+            let identity = a.get("Identity").cloned().unwrap_or(json!({}));
+            let source = if kind == "token" {
+                format!(
+                    "method.request.header.{}",
+                    identity
+                        .get("Header")
+                        .and_then(Value::as_str)
+                        .unwrap_or("Authorization")
+                )
+            } else {
+                let mut sources: Vec<String> = Vec::new();
+                for (key, prefix) in [
+                    ("Headers", "method.request.header."),
+                    ("QueryStrings", "method.request.querystring."),
+                    ("StageVariables", "stageVariables."),
+                    ("Context", "context."),
+                ] {
+                    for v in identity
+                        .get(key)
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
+                        sources.push(format!("{prefix}{v}"));
+                    }
+                }
+                sources.join(", ")
+            };
+            let mut authorizer = json!({
+                "type": kind,
+                "authorizerUri": {"Fn::Sub": ["arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${f}/invocations", {"f": function}]},
+                "identitySource": source,
+                "authorizerResultTtlInSeconds": identity.get("ReauthorizeEvery").cloned().unwrap_or(json!(300)),
+            });
+            if let Some(v) = identity.get("ValidationExpression") {
+                authorizer["identityValidationExpression"] = v.clone();
+            }
+            definitions.insert(name.clone(), json!({"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "custom", "x-amazon-apigateway-authorizer": authorizer}));
+            let source_arn = json!({"Fn::Sub": ["arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${api}/authorizers/*", {"api": {"Ref": id}}]});
+            self.permission(
+                format!("{id}{name}AuthorizerPermission"),
+                &function,
+                "apigateway.amazonaws.com",
+                Some(source_arn),
+                id,
+                condition,
+            );
+        }
+        let default = auth.get("DefaultAuthorizer").and_then(Value::as_str);
+        if let Some(d) = default {
+            if !definitions.contains_key(d) {
+                return Err(self.err(
+                    id,
+                    format!("Auth.DefaultAuthorizer {d} is not one of Auth.Authorizers"),
+                ));
+            }
+        }
+        for ops in body
+            .get_mut("paths")
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|p| p.values_mut())
+        {
+            for (verb, op) in ops.as_object_mut().into_iter().flatten() {
+                if verb == "options" {
+                    continue;
+                }
+                let named = op
+                    .get("security")
+                    .and_then(Value::as_array)
+                    .and_then(|s| s.first())
+                    .and_then(Value::as_object)
+                    .and_then(|m| m.keys().next().cloned());
+                if let Some(named) = named.filter(|n| !definitions.contains_key(n)) {
+                    return Err(self.err(id, format!("{verb} method names authorizer {named}, which Auth.Authorizers does not define")));
+                }
+                if op.get("security").is_none() {
+                    if let Some(d) = default {
+                        op["security"] = json!([{d: []}]);
+                    }
+                }
+            }
+        }
+        if !definitions.is_empty() {
+            body["securityDefinitions"] = Value::Object(definitions);
+        }
+        Ok(())
+    }
+
     fn emit_apis(&mut self) -> Result<(), TemplateError> {
         for (id, api) in std::mem::take(&mut self.rest) {
             let mut p = if api.explicit {
@@ -816,14 +952,7 @@ impl Sam<'_> {
                 merge_globals(self.globals.get("Api"), api.properties)
             };
             let cors = p.remove("Cors");
-            if p.get("Auth").is_some_and(|a| {
-                a.get("Authorizers").is_some() || a.get("DefaultAuthorizer").is_some()
-            }) {
-                return Err(self.err(
-                    &id,
-                    "Auth: authorizers are not supported by Nubo's SAM transform yet",
-                ));
-            }
+            let auth = p.remove("Auth");
             let stage = match p.remove("StageName") {
                 Some(s) => s,
                 None if api.explicit => return Err(self.err(&id, "StageName is required")),
@@ -840,6 +969,9 @@ impl Sam<'_> {
                     .entry(path)
                     .or_insert_with(|| json!({}));
                 merge(slot, ops);
+            }
+            if let Some(auth) = auth {
+                self.rest_auth(&id, &mut body, &auth, &api.condition)?;
             }
             if let Some(cors) = cors {
                 add_preflights(&mut body, &cors)

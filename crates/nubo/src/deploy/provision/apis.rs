@@ -10,6 +10,28 @@ use super::{attributes, only, text, ApiProvisioner, Failure, Result};
 
 const ANY: &str = "x-amazon-apigateway-any-method";
 
+/// PutMethod's body: `CUSTOM` with the authorizer the operation's `security` names.
+fn method_request(
+    op: &Value,
+    api_key: bool,
+    authorizers: &std::collections::BTreeMap<String, String>,
+) -> Value {
+    let named = op
+        .get("security")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .flat_map(|m| m.keys())
+        .find_map(|k| authorizers.get(k));
+    match named {
+        Some(id) => {
+            json!({"authorizationType": "CUSTOM", "authorizerId": id, "apiKeyRequired": api_key})
+        }
+        None => json!({"authorizationType": "NONE", "apiKeyRequired": api_key}),
+    }
+}
+
 impl ApiProvisioner<'_> {
     fn http_api_physical(&self, api: &Value) -> Physical {
         let id = api["apiId"].as_str().unwrap_or_default().to_owned();
@@ -250,6 +272,42 @@ impl ApiProvisioner<'_> {
         let Some(paths) = body.and_then(|b| b.get("paths")).and_then(Value::as_object) else {
             return Ok(());
         };
+        // Lambda authorizers first: methods name them by id.
+        let mut authorizers: std::collections::BTreeMap<String, String> =
+            std::collections::BTreeMap::new();
+        for (name, definition) in body
+            .and_then(|b| b.get("securityDefinitions"))
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            let Some(a) = definition.get("x-amazon-apigateway-authorizer") else {
+                continue;
+            };
+            let mut request = json!({
+                "name": name,
+                "type": a.get("type").and_then(text).unwrap_or_else(|| "token".into()).to_uppercase(),
+                "authorizerUri": a.get("authorizerUri").cloned(),
+                "identitySource": a.get("identitySource").cloned(),
+                "authorizerResultTtlInSeconds": a.get("authorizerResultTtlInSeconds").and_then(super::number),
+            });
+            if let Some(v) = a.get("identityValidationExpression") {
+                request["identityValidationExpression"] = v.clone();
+            }
+            let created = self
+                .rest(
+                    "apigateway",
+                    http::Method::POST,
+                    &format!("/restapis/{}/authorizers", uri_encode(api)),
+                    &[],
+                    Some(&request),
+                )
+                .await?;
+            authorizers.insert(
+                name.clone(),
+                created["id"].as_str().unwrap_or_default().to_owned(),
+            );
+        }
         let mut ids: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
         ids.insert("/".into(), root.to_owned());
         let mut sorted: Vec<&String> = paths.keys().collect();
@@ -313,7 +371,7 @@ impl ApiProvisioner<'_> {
                     http::Method::PUT,
                     &base,
                     &[],
-                    Some(&json!({"authorizationType": "NONE", "apiKeyRequired": api_key})),
+                    Some(&method_request(op, api_key, &authorizers)),
                 )
                 .await?;
                 let i = op.get("x-amazon-apigateway-integration").ok_or_else(|| {
@@ -454,6 +512,30 @@ impl ApiProvisioner<'_> {
                         .await?;
                     }
                 }
+            }
+            let existing = self
+                .rest(
+                    "apigateway",
+                    http::Method::GET,
+                    &format!("/restapis/{}/authorizers", uri_encode(api)),
+                    &[],
+                    None,
+                )
+                .await?;
+            for a in existing["item"].as_array().into_iter().flatten() {
+                let id = a["id"].as_str().unwrap_or_default();
+                self.rest(
+                    "apigateway",
+                    http::Method::DELETE,
+                    &format!(
+                        "/restapis/{}/authorizers/{}",
+                        uri_encode(api),
+                        uri_encode(id)
+                    ),
+                    &[],
+                    None,
+                )
+                .await?;
             }
             self.rest_build(api, &root, p.get("Body")).await?;
         }
