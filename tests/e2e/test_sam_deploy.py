@@ -501,6 +501,22 @@ def test_readme_first_function_in_five_commands(start_server, tmp_path):
     nubo(srv, "delete", "--stack-name", "my-first-app", cwd=root, env=bare)
 
 
+def test_init_node_and_rust_projects(srv, tmp_path):
+    nubo(srv, "init", "--runtime", "nodejs20.x", "--name", "node-app", cwd=tmp_path)
+    root = tmp_path / "node-app"
+    stack = stack_name("nodeapp")
+    deployed = nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    url = re.search(r"HelloWorldApi\s+(\S+)", deployed.stdout).group(1)
+    assert get(url)[1] == {"message": "hello world"}
+    nubo(srv, "delete", "--stack-name", stack, cwd=root)
+    nubo(srv, "init", "--runtime", "rust", "--name", "rust-app", cwd=tmp_path)
+    rust = tmp_path / "rust-app"
+    assert (rust / "rust_app" / "Cargo.toml").is_file() and (rust / "rust_app" / "src" / "main.rs").is_file()
+    assert "provided.al2023" in (rust / "template.yaml").read_text()
+    again = nubo(srv, "init", "--name", "node-app", cwd=tmp_path, check=False)
+    assert again.returncode != 0 and "exists already" in again.stderr
+
+
 def test_public_url_path_style_endpoints_work_as_returned(start_server, tmp_path):
     """`nubo serve --public-url path`: the ApiEndpoint and FunctionUrl the APIs return are path-style
     on the listen address, and work from urllib as returned; the host forms keep working."""

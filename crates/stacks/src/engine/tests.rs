@@ -42,10 +42,14 @@ impl Provisioner for Memory {
     async fn update(
         &self,
         logical: &str,
-        _: &str,
+        kind: &str,
         properties: &Value,
         old: &Deployed,
     ) -> Result<Physical, String> {
+        // A changed name cannot be updated in place: replaced.
+        if properties.get("QueueName") != old.properties.get("QueueName") {
+            return self.create(logical, kind, properties).await;
+        }
         self.calls.lock().unwrap().push(format!("update {logical}"));
         if self.fail_on == Some(logical) {
             return Err("boom".into());
@@ -210,4 +214,26 @@ fn cycles_and_unknown_types_are_refused() {
         .expand(&BTreeMap::new(), &pseudo)
         .unwrap_err();
     assert_eq!(e.to_string(), "template.yaml:4: resource Table: type AWS::DynamoDB::Table is not a resource type Nubo serves");
+}
+
+#[tokio::test]
+async fn a_replacement_deletes_the_old_resource_after_success() {
+    let p = Memory::default();
+    let (resources, _) = deploy(&expand(V1), None, &p, &mut |_| {}).await.unwrap();
+    let old_queue = resources["Q"].physical_id.clone();
+    let previous = record(resources);
+    p.calls.lock().unwrap().clear();
+    let v2 = expand(&V1.replace(
+        "Properties: {VisibilityTimeout: 30}",
+        "Properties: {VisibilityTimeout: 30, QueueName: named}",
+    ));
+    let (resources, outputs) = deploy(&v2, Some(&previous), &p, &mut |_| {}).await.unwrap();
+    assert_ne!(resources["Q"].physical_id, old_queue);
+    assert_eq!(outputs["Url"].value, json!(resources["Q"].physical_id));
+    // The rule pointing at the queue moved to the new one, then the old queue went.
+    assert_eq!(
+        *p.calls.lock().unwrap(),
+        vec!["create Q", "update R", "delete Q"]
+    );
+    assert!(!p.live.lock().unwrap().contains_key(&old_queue));
 }
