@@ -242,6 +242,9 @@ def test_s3_triggered_function_sees_matching_uploads(srv, tmp_path):
     event.write_text(nubo(srv, "generate-event", "s3", "put", "--bucket", "b", "--key", "k.txt", cwd=root).stdout)
     invoked = nubo(srv, "invoke", out["ProcessorFunction"], "-e", event, cwd=root)
     assert json.loads(invoked.stdout) == {"processed": 1}
+    # As `sam local invoke LogicalId`: the logical id of the stack's function.
+    by_logical_id = nubo(srv, "invoke", "ProcessorFunction", "--stack-name", stack, "-e", event, cwd=root)
+    assert json.loads(by_logical_id.stdout) == {"processed": 1}
 
     # A bucket with objects is not emptied for you (as CloudFormation): delete fails, says why.
     failed = nubo(srv, "delete", "--stack-name", stack, cwd=root, check=False)

@@ -69,6 +69,9 @@ enum Command {
         /// Print the invocation's log (START/END/REPORT) to stderr.
         #[arg(long)]
         log: bool,
+        /// Resolve NAME as a logical id of this stack (default: the stack of ./template.yaml).
+        #[arg(long)]
+        stack_name: Option<String>,
         #[command(flatten)]
         endpoint: EndpointArgs,
     },
@@ -195,6 +198,7 @@ fn main() -> anyhow::Result<()> {
                 event_file,
                 qualifier,
                 log,
+                stack_name,
                 endpoint,
             } => {
                 let payload = match (payload, event_file) {
@@ -203,8 +207,9 @@ fn main() -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?,
                     (None, None) => b"{}".to_vec(),
                 };
-                let code =
-                    commands::invoke(&endpoint.client()?, &name, payload, qualifier, log).await?;
+                let client = endpoint.client()?;
+                let name = deploy::resolve_function(&client, &name, stack_name).await?;
+                let code = commands::invoke(&client, &name, payload, qualifier, log).await?;
                 std::process::exit(code);
             }
             Command::Functions { endpoint } => commands::functions(&endpoint.client()?).await,

@@ -392,6 +392,53 @@ fn origin_of(template: &Template, generated: &str) -> String {
         .unwrap_or_else(|| generated.to_owned())
 }
 
+/// `nubo invoke NAME`: NAME may be a function's logical id in the stack of `--stack-name`, or of the
+/// template in the current folder (as `sam local invoke HelloWorldFunction`); else it is used as is.
+pub(crate) async fn resolve_function(
+    client: &Client,
+    name: &str,
+    stack: Option<String>,
+) -> anyhow::Result<String> {
+    if name.contains(':') {
+        return Ok(name.to_owned());
+    }
+    let stack = match stack {
+        Some(s) => s,
+        None => {
+            let template = template_path(None);
+            if !template.is_file() {
+                return Ok(name.to_owned());
+            }
+            let config = samconfig::load(Path::new("."), "default");
+            config
+                .get("stack_name")
+                .map(samconfig::Value::text)
+                .unwrap_or_else(|| stack_name(None, &template))
+        }
+    };
+    // A caller who may not read stacks still invokes by name.
+    let Ok(account) = records::account(client).await else {
+        return Ok(name.to_owned());
+    };
+    let store = records::Records {
+        client,
+        account,
+        region: client.region().to_owned(),
+    };
+    Ok(store
+        .get(&stack)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| {
+            r.resources
+                .get(name)
+                .filter(|d| d.kind == "AWS::Lambda::Function")
+                .map(|d| d.physical_id.clone())
+        })
+        .unwrap_or_else(|| name.to_owned()))
+}
+
 /// `nubo delete`.
 pub(crate) async fn delete(client: &Client, stack: &str) -> anyhow::Result<()> {
     let account = records::account(client).await?;
