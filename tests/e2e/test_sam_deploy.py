@@ -358,6 +358,11 @@ def test_build_installs_requirements_into_the_package(srv, tmp_path):
     event = tmp_path / "event.json"
     event.write_text('{"name": "Ada"}')
     assert json.loads(nubo(srv, "invoke", function, "-e", event, cwd=root).stdout) == "greetings, Ada"
+    # A handler edited after the build deploys over the built dependencies, no rebuild needed.
+    app_py = root / "fn" / "app.py"
+    app_py.write_text(app_py.read_text().replace("tinygreet.greet(event['name'])", "tinygreet.greet(event['name']).upper()"))
+    assert changes(nubo(srv, "deploy", "--stack-name", stack, cwd=root).stdout) == [("Modify", "GreetFunction")]
+    assert json.loads(nubo(srv, "invoke", function, "-e", event, cwd=root).stdout) == "GREETINGS, ADA"
     nubo(srv, "delete", "--stack-name", stack, cwd=root)
 
 

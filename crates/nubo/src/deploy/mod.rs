@@ -177,20 +177,25 @@ pub(crate) async fn prepare(
         else {
             continue;
         };
-        let built = build::build_dir(&base, id);
-        let dir = if built.is_dir() {
-            built
-        } else if Path::new(&uri).is_absolute() {
+        let source = if Path::new(&uri).is_absolute() {
             PathBuf::from(&uri)
         } else {
             base.join(&uri)
         };
-        let (zip, sha) = package::zip_dir(&dir)
+        // `nubo build`'s folder (dependencies) with the sources laid over it: a handler edited
+        // after the build deploys without building again.
+        let built = build::build_dir(&base, id);
+        let layers = if built.is_dir() {
+            vec![built, source.clone()]
+        } else {
+            vec![source.clone()]
+        };
+        let (zip, sha) = package::zip_dirs(&layers)
             .map_err(|e| template.error(Some(id), format!("CodeUri: {e}")))?;
-        let key = dir.display().to_string();
+        let key = source.display().to_string();
         r.properties["Code"] = serde_json::json!({"NuboCodeUri": key, "Sha256": sha});
         code.insert(key, zip);
-        code_dirs.push(dir);
+        code_dirs.push(source);
     }
     Ok(Prepared {
         stack,

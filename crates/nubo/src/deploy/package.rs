@@ -67,12 +67,22 @@ pub(crate) fn files_of(dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
 }
 
 /// Zips `dir`; the archive and its SHA-256 (hex).
+#[cfg(test)]
 pub(crate) fn zip_dir(dir: &Path) -> anyhow::Result<(Vec<u8>, String)> {
-    if !dir.is_dir() {
-        anyhow::bail!("CodeUri {} is not a folder", dir.display());
+    zip_dirs(&[dir.to_path_buf()])
+}
+
+/// Zips the union of `dirs`, a later folder's file winning over an earlier one's of the same path.
+pub(crate) fn zip_dirs(dirs: &[PathBuf]) -> anyhow::Result<(Vec<u8>, String)> {
+    let mut chosen: std::collections::BTreeMap<String, PathBuf> = std::collections::BTreeMap::new();
+    for dir in dirs {
+        if !dir.is_dir() {
+            anyhow::bail!("CodeUri {} is not a folder", dir.display());
+        }
+        chosen.extend(files_of(dir)?);
     }
     let mut files = Vec::new();
-    for (name, path) in files_of(dir)? {
+    for (name, path) in chosen {
         let bytes =
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         files.push((name, bytes, is_executable(&path)));
@@ -112,5 +122,21 @@ mod tests {
         assert_eq!((a, &sha_a), (b, &sha_b));
         std::fs::write(dir.path().join("app.py"), "def handler(e, c): return 2\n").unwrap();
         assert_ne!(zip_dir(dir.path()).unwrap().1, sha_a);
+    }
+
+    #[test]
+    fn later_folders_win() {
+        let build = tempfile::tempdir().unwrap();
+        let source = tempfile::tempdir().unwrap();
+        std::fs::write(build.path().join("app.py"), "old").unwrap();
+        std::fs::write(build.path().join("dep.py"), "dep").unwrap();
+        std::fs::write(source.path().join("app.py"), "new").unwrap();
+        let (zip, _) =
+            zip_dirs(&[build.path().to_path_buf(), source.path().to_path_buf()]).unwrap();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut archive.by_name("app.py").unwrap(), &mut text).unwrap();
+        assert_eq!(text, "new");
+        assert!(archive.by_name("dep.py").is_ok());
     }
 }
