@@ -1,8 +1,8 @@
 //! `nubo build`: each function's `CodeUri` copied to `.nubo/build/{LogicalId}/` with its
 //! dependencies installed there (python: `pip install -r requirements.txt -t`, node: `npm install
 //! --omit=dev`, Rust `provided.*` with a Cargo.toml: `cargo build --release` → `bootstrap`).
-//! `nubo deploy` packages a function's build folder when one exists, as `sam deploy` packages
-//! `.aws-sam/build`.
+//! `nubo deploy` packages a function's build folder with its sources laid over it (so an edited
+//! handler deploys without building again; `sam deploy` would package the stale build).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
