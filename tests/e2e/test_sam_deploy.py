@@ -220,6 +220,23 @@ def test_rest_api_lambda_authorizer_guards_all_but_the_public_route(srv, tmp_pat
     nubo(srv, "delete", "--stack-name", stack, cwd=root)
 
 
+def test_rest_api_keys_and_a_per_api_usage_plan(srv, tmp_path):
+    root = app("rest_keys", tmp_path)
+    stack = stack_name("restkeys")
+    nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    out = {k: v["value"] for k, v in record(srv, stack, root)["outputs"].items()}
+    apigw = client(srv, "apigateway")
+    value = apigw.get_api_key(apiKey=out["ApiKeyId"], includeValue=True)["value"]
+    plans = [p for p in apigw.get_usage_plans()["items"] if any(s["stage"] == "v1" and s["apiId"] in out["ApiUrl"] for s in p.get("apiStages", []))]
+    assert len(plans) == 1 and plans[0]["quota"]["limit"] == 1000
+    assert status_of(f"{out['ApiUrl']}/items") == 403
+    assert get_with(f"{out['ApiUrl']}/items", {"x-api-key": value}) == {"path": "/items"}
+    assert status_of(f"{out['ApiUrl']}/health") == 200  # the event's ApiKeyRequired: false
+    nubo(srv, "delete", "--stack-name", stack, cwd=root)
+    with pytest.raises(ClientError):
+        apigw.get_api_key(apiKey=out["ApiKeyId"])
+
+
 def get_with(url: str, headers: dict) -> dict:
     with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
         return json.loads(r.read())

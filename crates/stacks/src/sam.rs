@@ -679,8 +679,9 @@ impl Sam<'_> {
                 if !rest && event_authorizer.as_deref().is_some_and(|a| a != "NONE") {
                     return Err(self.err(id, format!("event {name}: Auth.Authorizer on HTTP APIs is not supported (Nubo's HTTP APIs have no JWT or Lambda authorizers yet)")));
                 }
-                if props.get("Auth").and_then(|a| a.get("ApiKeyRequired")).is_some_and(|v| v == &Value::Bool(true)) {
-                    return Err(self.err(id, format!("event {name}: Auth.ApiKeyRequired is not supported by Nubo's SAM transform yet")));
+                let key_required = props.get("Auth").and_then(|a| a.get("ApiKeyRequired")).and_then(Value::as_bool);
+                if !rest && key_required == Some(true) {
+                    return Err(self.err(id, format!("event {name}: HTTP APIs have no API keys")));
                 }
                 let path = match path {
                     Some(p) => self.static_text(id, "Path", &p)?,
@@ -718,6 +719,10 @@ impl Sam<'_> {
                     Some("NONE") => ops[&op_key]["security"] = json!([]),
                     Some(a) => ops[&op_key]["security"] = json!([{a: []}]),
                     None => {}
+                }
+                // The event's own say on API keys wins over the API's (`x-nubo-api-key`).
+                if let Some(required) = key_required {
+                    ops[&op_key]["x-nubo-api-key"] = Value::Bool(required);
                 }
                 let arn_path = if path == "$default" { "*".to_owned() } else {
                     path.split('/').map(|s| if s.starts_with('{') { "*" } else { s }).collect::<Vec<_>>().join("/")
@@ -832,6 +837,9 @@ impl Sam<'_> {
                 "Authorizers",
                 "DefaultAuthorizer",
                 "AddDefaultAuthorizerToCorsPreflight",
+                "ApiKeyRequired",
+                "UsagePlan",
+                "AddApiKeyRequiredToCorsPreflight",
             ]
             .contains(&key.as_str())
             {
@@ -912,6 +920,11 @@ impl Sam<'_> {
                 ));
             }
         }
+        let keys_required = auth
+            .get("ApiKeyRequired")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let mut any_key = false;
         for ops in body
             .get_mut("paths")
             .and_then(Value::as_object_mut)
@@ -936,11 +949,81 @@ impl Sam<'_> {
                         op["security"] = json!([{d: []}]);
                     }
                 }
+                let key = op
+                    .as_object_mut()
+                    .and_then(|o| o.remove("x-nubo-api-key"))
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(keys_required);
+                if key {
+                    any_key = true;
+                    if !op["security"].is_array() {
+                        op["security"] = json!([]);
+                    }
+                    if let Some(list) = op["security"].as_array_mut() {
+                        list.push(json!({"api_key": []}));
+                    }
+                }
             }
+        }
+        if any_key {
+            definitions.insert(
+                "api_key".into(),
+                json!({"type": "apiKey", "name": "x-api-key", "in": "header"}),
+            );
         }
         if !definitions.is_empty() {
             body["securityDefinitions"] = Value::Object(definitions);
         }
+        Ok(())
+    }
+
+    /// `Auth.UsagePlan.CreateUsagePlan: PER_API`: `{Api}ApiKey`, `{Api}UsagePlan`,
+    /// `{Api}UsagePlanKey` for the API's stage.
+    fn usage_plan(
+        &mut self,
+        id: &str,
+        auth: &Value,
+        stage: &Value,
+        condition: &Option<Value>,
+    ) -> Result<(), TemplateError> {
+        let Some(plan) = auth.get("UsagePlan") else {
+            return Ok(());
+        };
+        match plan.get("CreateUsagePlan").and_then(Value::as_str) {
+            Some("PER_API") => {}
+            Some("NONE") | None => return Ok(()),
+            Some(other) => {
+                return Err(self.err(
+                    id,
+                    format!(
+                        "Auth.UsagePlan.CreateUsagePlan {other} is not supported (PER_API or NONE)"
+                    ),
+                ))
+            }
+        }
+        let deployment = format!("{id}Deployment");
+        let stage_ref = json!({"RestApiId": {"Ref": id}, "StageName": stage});
+        let mut key = resource(
+            "AWS::ApiGateway::ApiKey",
+            json!({"Enabled": true, "StageKeys": [stage_ref]}),
+            id,
+            condition,
+        );
+        key["DependsOn"] = json!([deployment]);
+        self.out.insert(format!("{id}ApiKey"), key);
+        let mut p = json!({"ApiStages": [{"ApiId": {"Ref": id}, "Stage": stage}]});
+        for k in ["Quota", "Throttle", "UsagePlanName", "Description"] {
+            if let Some(v) = plan.get(k) {
+                p[k] = v.clone();
+            }
+        }
+        let mut usage = resource("AWS::ApiGateway::UsagePlan", p, id, condition);
+        usage["DependsOn"] = json!([deployment]);
+        self.out.insert(format!("{id}UsagePlan"), usage);
+        self.out.insert(
+            format!("{id}UsagePlanKey"),
+            resource("AWS::ApiGateway::UsagePlanKey", json!({"KeyId": {"Ref": format!("{id}ApiKey")}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": format!("{id}UsagePlan")}}), id, condition),
+        );
         Ok(())
     }
 
@@ -970,9 +1053,8 @@ impl Sam<'_> {
                     .or_insert_with(|| json!({}));
                 merge(slot, ops);
             }
-            if let Some(auth) = auth {
-                self.rest_auth(&id, &mut body, &auth, &api.condition)?;
-            }
+            let auth = auth.unwrap_or_else(|| json!({}));
+            self.rest_auth(&id, &mut body, &auth, &api.condition)?;
             if let Some(cors) = cors {
                 add_preflights(&mut body, &cors)
                     .map_err(|e| self.err(&id, format!("Cors: {e}")))?;
@@ -1000,6 +1082,7 @@ impl Sam<'_> {
                     &api.condition,
                 ),
             );
+            self.usage_plan(&id, &auth, &stage, &api.condition)?;
         }
         for (id, api) in std::mem::take(&mut self.http) {
             let mut p = if api.explicit {
