@@ -3,7 +3,9 @@
 //! its caller may do and nothing more.
 
 mod apis;
+mod keys;
 mod lambda;
+mod roles;
 mod storage;
 
 use std::collections::HashMap;
