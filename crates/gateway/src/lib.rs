@@ -62,6 +62,9 @@ pub struct GatewayConfig {
     pub port: u16,
     /// Requests and latency per API, stage and route at `/_nubo/metrics` (`None`: not kept).
     pub api_metrics: Option<std::sync::Arc<nubo_observe::ApiMetrics>>,
+    /// The base of the URLs handed out, path-style (`{base}/_api/{id}`, `{base}/_url/{id}/`):
+    /// they resolve everywhere, unlike `*.localhost` hosts (`None`: the host forms).
+    pub public_url: Option<String>,
 }
 
 /// Which gateway resource a `Host` names: `{id}.execute-api[.{region}].localhost[:port]` or
@@ -219,7 +222,11 @@ impl Gateway {
     }
 
     /// `apiEndpoint` of an API in `scope`: `http://{api-id}.execute-api.{region}.localhost:{port}`.
+    /// With a public URL: `{public_url}/_api/{api-id}`.
     pub fn api_endpoint(&self, scope: &Scope, api_id: &str) -> String {
+        if let Some(base) = &self.config.public_url {
+            return format!("{}/_api/{api_id}", base.trim_end_matches('/'));
+        }
         format!(
             "http://{api_id}.execute-api.{}.localhost:{}",
             scope.region, self.config.port
@@ -227,7 +234,11 @@ impl Gateway {
     }
 
     /// `FunctionUrl` of a URL in `scope`: `http://{url-id}.lambda-url.{region}.localhost:{port}/`.
+    /// With a public URL: `{public_url}/_url/{url-id}/`.
     pub fn function_url(&self, scope: &Scope, url_id: &str) -> String {
+        if let Some(base) = &self.config.public_url {
+            return format!("{}/_url/{url_id}/", base.trim_end_matches('/'));
+        }
         format!(
             "http://{url_id}.lambda-url.{}.localhost:{}/",
             scope.region, self.config.port

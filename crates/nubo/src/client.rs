@@ -80,6 +80,23 @@ pub fn resolve_credentials(
     }
 }
 
+/// The nearest `.nubo` folder holding credentials, from the current directory up.
+fn find_data_dir() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors()
+        .map(|d| d.join(".nubo"))
+        .find(|d| crate::credentials::credentials_file(d).is_file())
+}
+
+/// The `endpoint_url` `nubo serve` wrote to the data dir's config (the port it listens on).
+fn configured_endpoint(data_dir: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(crate::credentials::config_file(data_dir)).ok()?;
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == "endpoint_url")
+        .map(|(_, v)| v.trim().to_owned())
+}
+
 impl Client {
     /// A client of `base` signing as `credentials` in `region`.
     pub fn new(
@@ -107,6 +124,19 @@ impl Client {
     /// environment (see [`resolve_endpoint`] and [`resolve_credentials`]).
     pub fn from_env(endpoint: Option<String>, data_dir: Option<PathBuf>) -> anyhow::Result<Self> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        // Like git: a project folder below the one `nubo serve` runs in finds its data dir.
+        let data_dir = data_dir
+            .or_else(|| env("NUBO_DATA_DIR").map(PathBuf::from))
+            .or_else(find_data_dir);
+        let endpoint = endpoint.or_else(|| {
+            let unset = ["NUBO_ENDPOINT", "AWS_ENDPOINT_URL", "NUBO_LISTEN"]
+                .iter()
+                .all(|k| env(k).is_none());
+            data_dir
+                .as_deref()
+                .filter(|_| unset)
+                .and_then(configured_endpoint)
+        });
         let (credentials, token) = resolve_credentials(data_dir, env)?;
         // The server's default scope (its `--region` reads the same variable), not the AWS
         // SDKs' region: the CLI acts where `nubo serve` puts functions unless told otherwise.
@@ -117,6 +147,11 @@ impl Client {
             credentials,
             token,
         ))
+    }
+
+    /// The region requests are signed for.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     /// The endpoint.

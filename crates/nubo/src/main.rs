@@ -4,6 +4,7 @@
 //! typed configuration.
 
 mod commands;
+mod deploy;
 mod identity;
 mod logs_cli;
 mod serve;
@@ -68,6 +69,80 @@ enum Command {
         /// Print the invocation's log (START/END/REPORT) to stderr.
         #[arg(long)]
         log: bool,
+        /// Resolve NAME as a logical id of this stack (default: the stack of ./template.yaml).
+        #[arg(long)]
+        stack_name: Option<String>,
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    },
+    /// Deploy a SAM/CloudFormation template as a stack: change set, apply, outputs.
+    Deploy {
+        #[command(flatten)]
+        args: deploy::DeployArgs,
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    },
+    /// Delete a stack and everything it made.
+    Delete {
+        /// The stack.
+        #[arg(long)]
+        stack_name: String,
+        /// Accepted for SAM compatibility (delete never asks).
+        #[arg(long)]
+        no_prompts: bool,
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    },
+    /// List stacks, or show one stack's resources and outputs.
+    Stacks {
+        /// A stack to show.
+        name: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        endpoint: EndpointArgs,
+    },
+    /// Install each function's dependencies into .nubo/build (pip, npm, cargo).
+    Build {
+        /// The template (default: template.yaml).
+        #[arg(short = 't', long = "template")]
+        template: Option<PathBuf>,
+    },
+    /// Print a sample event: s3 put, apigateway http-api|aws-proxy, sqs receive-message, schedule.
+    GenerateEvent {
+        /// s3, apigateway, sqs, schedule.
+        service: String,
+        /// put, http-api, aws-proxy, receive-message, scheduled-event.
+        #[arg(default_value = "")]
+        event: String,
+        #[arg(long, default_value = "example-bucket")]
+        bucket: String,
+        #[arg(long, default_value = "test/key")]
+        key: String,
+        #[arg(long, default_value = "Hello from SQS!")]
+        body: String,
+        #[arg(long, default_value = "/hello")]
+        path: String,
+        #[arg(long, default_value = "GET")]
+        method: String,
+    },
+    /// Create a hello-world project (template.yaml + handler).
+    Init {
+        /// python3.12 (default), nodejs20.x, or rust.
+        #[arg(long, default_value = "python3.12")]
+        runtime: String,
+        /// The project folder.
+        #[arg(long, default_value = "hello-world")]
+        name: String,
+    },
+    /// Serve (unless a server answers), deploy, then redeploy whenever the code or template changes.
+    Dev {
+        #[command(flatten)]
+        args: deploy::DeployArgs,
+        /// How often to look for changes, in milliseconds.
+        #[arg(long, default_value_t = 100)]
+        poll_ms: u64,
         #[command(flatten)]
         endpoint: EndpointArgs,
     },
@@ -123,6 +198,7 @@ fn main() -> anyhow::Result<()> {
                 event_file,
                 qualifier,
                 log,
+                stack_name,
                 endpoint,
             } => {
                 let payload = match (payload, event_file) {
@@ -131,11 +207,56 @@ fn main() -> anyhow::Result<()> {
                         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?,
                     (None, None) => b"{}".to_vec(),
                 };
-                let code =
-                    commands::invoke(&endpoint.client()?, &name, payload, qualifier, log).await?;
+                let client = endpoint.client()?;
+                let name = deploy::resolve_function(&client, &name, stack_name).await?;
+                let code = commands::invoke(&client, &name, payload, qualifier, log).await?;
                 std::process::exit(code);
             }
             Command::Functions { endpoint } => commands::functions(&endpoint.client()?).await,
+            Command::Deploy { args, endpoint } => deploy::deploy(&endpoint.client()?, &args, false)
+                .await
+                .map(drop),
+            Command::Delete {
+                stack_name,
+                endpoint,
+                ..
+            } => deploy::delete(&endpoint.client()?, &stack_name).await,
+            Command::Stacks {
+                name,
+                json,
+                endpoint,
+            } => deploy::stacks(&endpoint.client()?, name, json).await,
+            Command::Build { template } => deploy::build::build(&deploy::template_path(template)),
+            Command::GenerateEvent {
+                service,
+                event,
+                bucket,
+                key,
+                body,
+                path,
+                method,
+            } => {
+                let event = deploy::scaffold::generate_event(
+                    &service, &event, &bucket, &key, &body, &path, &method,
+                )?;
+                println!("{}", serde_json::to_string_pretty(&event)?);
+                Ok(())
+            }
+            Command::Init { runtime, name } => deploy::scaffold::init(&runtime, &name),
+            Command::Dev {
+                args,
+                poll_ms,
+                endpoint,
+            } => {
+                deploy::dev::dev(
+                    args,
+                    endpoint.endpoint,
+                    endpoint.data_dir,
+                    endpoint.region,
+                    std::time::Duration::from_millis(poll_ms),
+                )
+                .await
+            }
             Command::Usage { since, endpoint } => {
                 usage_cli::usage(&endpoint.client()?, since).await
             }

@@ -33,6 +33,11 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "NUBO_LISTEN", default_value = DEFAULT_LISTEN)]
     listen: String,
+    /// Hand out API endpoints and Function URLs path-style on this base URL
+    /// (`{URL}/_api/{id}`, `{URL}/_url/{id}/`), which resolve in every client; `path` means the
+    /// listen address. Default: the `{id}.execute-api.{region}.localhost` host forms.
+    #[arg(long, env = "NUBO_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
     /// Where state, code and logs live.
     #[arg(long, env = "NUBO_DATA_DIR", default_value = "./.nubo")]
     data_dir: PathBuf,
@@ -407,6 +412,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             scope: registry.default_scope().clone(),
             port: address.port(),
             api_metrics: Some(metrics.api_metrics()),
+            public_url: public_url(args.public_url.as_deref(), address),
         },
     )
     .await
@@ -636,7 +642,26 @@ async fn deploy_examples(registry: &Registry, dir: &Path, role: &str) -> anyhow:
             registry
                 .wait_settled(&function, Duration::from_secs(10))
                 .await;
-            registry.update_code(&function, zip, None).await.map(|_| ())
+            // The example's settings as function.json says now, not as first deployed.
+            let code = registry.update_code(&function, zip, None).await;
+            registry
+                .wait_settled(&function, Duration::from_secs(10))
+                .await;
+            let update = nubo_lambda::control::records::ConfigurationUpdate {
+                runtime: Some(validate::supported_runtime(&config.runtime)?),
+                handler: config.handler.clone(),
+                description: Some(config.description.clone().unwrap_or_default()),
+                timeout_seconds: Some(validate::timeout_seconds(config.timeout.unwrap_or(3))?),
+                memory_mb: Some(validate::memory_mb(config.memory_size.unwrap_or(128))?),
+                ..Default::default()
+            };
+            match code {
+                Ok(_) => registry
+                    .update_configuration(&function, update)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e),
+            }
         } else {
             validate::runtime(&config.runtime)?;
             let spec = FunctionSpec {
@@ -698,4 +723,24 @@ fn zip_directory(dir: &Path) -> anyhow::Result<Vec<u8>> {
         writer.write_all(&std::fs::read(&path)?)?;
     }
     Ok(writer.finish()?.into_inner())
+}
+
+/// `--public-url`: a base URL, or `path` for the listen address (an unspecified address becomes
+/// loopback, which is what a client on this machine dials).
+fn public_url(flag: Option<&str>, address: std::net::SocketAddr) -> Option<String> {
+    match flag? {
+        "" => None,
+        "path" => {
+            let ip = if address.ip().is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                address.ip()
+            };
+            Some(format!(
+                "http://{}",
+                std::net::SocketAddr::new(ip, address.port())
+            ))
+        }
+        base => Some(base.trim_end_matches('/').to_owned()),
+    }
 }
