@@ -71,3 +71,16 @@ def request(endpoint: str, method: str, path: str, body: bytes | str | None = No
 def api_host(endpoint: str, api_id: str, region: str = REGION) -> str:
     """The host of an API's `ApiEndpoint`: it names the API's region, as AWS's does."""
     return f"{api_id}.execute-api.{region}.localhost:{urlsplit(endpoint).port}"
+
+
+def url_id(function_url: str) -> str:
+    """The id in a Function URL, path-style (`{endpoint}/_url/{id}/`, the default) or host-style."""
+    parts = urlsplit(function_url)
+    if parts.path.startswith("/_url/"):
+        return parts.path.split("/")[2]
+    return parts.hostname.split(".")[0]
+
+
+def url_host(endpoint: str, function_url: str, region: str = REGION) -> str:
+    """The `{id}.lambda-url.{region}.localhost` host of a Function URL (both forms route)."""
+    return f"{url_id(function_url)}.lambda-url.{region}.localhost:{urlsplit(endpoint).port}"

@@ -97,7 +97,8 @@ def test_quick_create_serves_the_v2_event_on_the_api_host(gw, apis, gw_function,
     apis.append(api["ApiId"])
     api_id = api["ApiId"]
     assert api["ProtocolType"] == "HTTP"
-    assert api["ApiEndpoint"] == f"http://{api_id}.execute-api.us-east-1.localhost:{endpoint.rsplit(':', 1)[1]}"
+    # Path-style on the listen address by default (`--public-url host` hands out the host form).
+    assert api["ApiEndpoint"] == f"{endpoint}/_api/{api_id}"
     stages = gw.get_stages(ApiId=api_id)["Items"]
     assert [(s["StageName"], s["AutoDeploy"]) for s in stages] == [("$default", True)]
     assert gw.get_stage(ApiId=api_id, StageName="$default")["ApiGatewayManaged"] is True

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from conftest import ACCOUNT, REGION, credentials_for, error_of, function_arn, lambda_client_for
 from gateway_helpers import api_host, apigw_client_for, request
+from gateway_helpers import url_id as url_id_of
 
 EU = "eu-west-1"
 
@@ -31,7 +32,7 @@ def test_apis_live_in_the_region_they_were_created_in(gw_us, gw_eu, make_functio
     api_id = api["ApiId"]
     try:
         port = endpoint.rsplit(":", 1)[1]
-        assert api["ApiEndpoint"] == f"http://{api_id}.execute-api.{EU}.localhost:{port}"
+        assert api["ApiEndpoint"] == f"{endpoint}/_api/{api_id}"
         assert [a["ApiId"] for a in gw_eu.get_apis()["Items"]] == [api_id]
         assert api_id not in [a["ApiId"] for a in gw_us.get_apis()["Items"]]
         with pytest.raises(ClientError) as e:
@@ -78,11 +79,11 @@ def test_function_urls_live_in_their_functions_region(make_function, endpoint):
     us = lambda_client_for(endpoint)
     created = us.create_function_url_config(FunctionName=name, AuthType="NONE")
     try:
-        assert f".lambda-url.{REGION}.localhost:" in created["FunctionUrl"]
         with pytest.raises(ClientError) as e:
             eu.get_function_url_config(FunctionName=name)
         assert error_of(e)[:2] == ("ResourceNotFoundException", 404)
-        url_id = created["FunctionUrl"].split("//", 1)[1].split(".", 1)[0]
+        url_id = url_id_of(created["FunctionUrl"])
+        assert request(endpoint, "GET", "/", host=f"{url_id}.lambda-url.{REGION}.localhost:{endpoint.rsplit(':', 1)[1]}").status == 200
         assert request(endpoint, "GET", f"/_url/{url_id}/").status == 200
     finally:
         us.delete_function_url_config(FunctionName=name)

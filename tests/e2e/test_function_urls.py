@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from conftest import error_of, function_arn
-from gateway_helpers import request
+from gateway_helpers import request, url_host
+from gateway_helpers import url_id as url_id_of
 
 URL_APP = r'''
 import json
@@ -34,10 +35,11 @@ def test_function_url_lifecycle_and_event(lam, url_function, endpoint):
     created = lam.create_function_url_config(FunctionName=url_function, AuthType="NONE")
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
     url = created["FunctionUrl"]
-    parts = urlsplit(url)
-    url_id = parts.hostname.split(".")[0]
-    assert parts.hostname == f"{url_id}.lambda-url.us-east-1.localhost" and url.endswith("/")
-    assert str(parts.port) == endpoint.rsplit(":", 1)[1]
+    # Handed out path-style on the listen address (resolves in every client); the host form
+    # `{id}.lambda-url.{region}.localhost` routes too.
+    url_id = url_id_of(url)
+    assert url == f"{endpoint}/_url/{url_id}/"
+    parts = urlsplit("http://" + url_host(endpoint, url) + "/")
     assert created["FunctionArn"] == function_arn(url_function)
     assert (created["AuthType"], created["InvokeMode"]) == ("NONE", "BUFFERED")
 
@@ -83,7 +85,7 @@ def test_function_url_cors(lam, url_function, endpoint):
         Cors={"AllowOrigins": ["https://app.example.com"], "AllowMethods": ["GET"], "MaxAge": 60},
     )
     assert config["Cors"]["AllowOrigins"] == ["https://app.example.com"]
-    host = urlsplit(config["FunctionUrl"]).netloc
+    host = url_host(endpoint, config["FunctionUrl"])
     pre = request(endpoint, "OPTIONS", "/", host=host, headers={
         "Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"})
     assert pre.status == 200
@@ -108,4 +110,4 @@ def test_function_url_errors_and_cleanup(lam, make_function, endpoint):
     assert error_of(e)[:2] == ("ResourceNotFoundException", 404)
     url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
     lam.delete_function(FunctionName=name)
-    assert request(endpoint, "GET", "/", host=urlsplit(url).netloc).status == 404
+    assert request(endpoint, "GET", "/", host=url_host(endpoint, url)).status == 404

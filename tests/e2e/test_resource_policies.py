@@ -27,7 +27,7 @@ from conftest import (
     make_zip,
     unique_name,
 )
-from gateway_helpers import api_host, apigw_client_for, request
+from gateway_helpers import api_host, apigw_client_for, request, url_host
 
 ECHO = "def handler(event, context):\n    return {'statusCode': 200, 'body': 'ok'}\n"
 OTHER_ACCOUNT = "111122223333"
@@ -349,7 +349,7 @@ def test_http_api_route_with_aws_iam(endpoint, make_function, user):
 
 def test_function_url_with_aws_iam(lam, endpoint, function, user):
     url = lam.create_function_url_config(FunctionName=function, AuthType="AWS_IAM")["FunctionUrl"]
-    host = urlsplit(url).netloc
+    host = url_host(endpoint, url)
     unsigned = request(endpoint, "GET", "/", host=host)
     assert (unsigned.status, unsigned.json) == (403, {"message": "Missing Authentication Token"})
 

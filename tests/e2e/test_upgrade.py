@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import NuboServer, ROLE, function_arn, invoke, lambda_client_for, make_zip, unique_name
-from gateway_helpers import apigw_client_for, request
+from gateway_helpers import apigw_client_for, request, url_id
 
 PREVIOUS = os.environ.get("NUBO_PREVIOUS_BINARY")
 
@@ -85,7 +85,6 @@ def test_state_written_by_the_previous_release_is_kept(tmp_path):
         assert versions == ["$LATEST", version]
         assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == version
         assert lam.get_function_event_invoke_config(FunctionName=name)["MaximumRetryAttempts"] == 0
-        url_id = lambda u: u.split("//", 1)[1].split(".", 1)[0]
         assert url_id(lam.get_function_url_config(FunctionName=name)["FunctionUrl"]) == url_id(url)
         apis = apigw_client_for(new.endpoint).get_apis()["Items"]
         assert api["ApiId"] in {a["ApiId"] for a in apis}

@@ -111,16 +111,11 @@ fn data_plane(state: &EdgeState, req: &Request) -> Option<DataPlane> {
         }
     };
     // Clients that cannot set a Host see the same domain a Host-routed request would.
-    let authority = |url: String| {
-        url.trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_owned()
-    };
     // The domain is the one the resource's own endpoint names (with its region).
     if let Some(rest) = path.strip_prefix("/_api/") {
         let (id, path) = split(rest);
         let scope = state.gateway.data_plane_scope(&id);
-        let domain = authority(state.gateway.api_endpoint(&scope, &id));
+        let domain = state.gateway.api_domain(&scope, &id);
         return Some(DataPlane {
             kind: DataPlaneKind::Api,
             id,
@@ -132,7 +127,7 @@ fn data_plane(state: &EdgeState, req: &Request) -> Option<DataPlane> {
     if let Some(rest) = path.strip_prefix("/_url/") {
         let (id, path) = split(rest);
         let scope = state.gateway.data_plane_scope(&id);
-        let domain = authority(state.gateway.function_url(&scope, &id));
+        let domain = state.gateway.url_domain(&scope, &id);
         return Some(DataPlane {
             kind: DataPlaneKind::Url,
             id,

@@ -227,8 +227,14 @@ impl Gateway {
         if let Some(base) = &self.config.public_url {
             return format!("{}/_api/{api_id}", base.trim_end_matches('/'));
         }
+        format!("http://{}", self.api_domain(scope, api_id))
+    }
+
+    /// The host an API's events name as `domainName`, however the request reached it:
+    /// `{api-id}.execute-api.{region}.localhost:{port}` (AWS's events carry the API's own host).
+    pub fn api_domain(&self, scope: &Scope, api_id: &str) -> String {
         format!(
-            "http://{api_id}.execute-api.{}.localhost:{}",
+            "{api_id}.execute-api.{}.localhost:{}",
             scope.region, self.config.port
         )
     }
@@ -239,8 +245,14 @@ impl Gateway {
         if let Some(base) = &self.config.public_url {
             return format!("{}/_url/{url_id}/", base.trim_end_matches('/'));
         }
+        format!("http://{}/", self.url_domain(scope, url_id))
+    }
+
+    /// The host a Function URL's events name as `domainName`:
+    /// `{url-id}.lambda-url.{region}.localhost:{port}`.
+    pub fn url_domain(&self, scope: &Scope, url_id: &str) -> String {
         format!(
-            "http://{url_id}.lambda-url.{}.localhost:{}/",
+            "{url_id}.lambda-url.{}.localhost:{}",
             scope.region, self.config.port
         )
     }

@@ -33,11 +33,17 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free one).
     #[arg(long, env = "NUBO_LISTEN", default_value = DEFAULT_LISTEN)]
     listen: String,
-    /// Hand out API endpoints and Function URLs path-style on this base URL
-    /// (`{URL}/_api/{id}`, `{URL}/_url/{id}/`), which resolve in every client; `path` means the
-    /// listen address. Default: the `{id}.execute-api.{region}.localhost` host forms.
-    #[arg(long, env = "NUBO_PUBLIC_URL", value_name = "URL")]
-    public_url: Option<String>,
+    /// The base URL API endpoints and Function URLs are handed out on, path-style
+    /// (`{URL}/_api/{id}`, `{URL}/_url/{id}/`), which resolve in every client without
+    /// `/etc/hosts` edits. `path` (the default) means the listen address; `host` hands out the
+    /// `{id}.execute-api.{region}.localhost` host forms instead (both forms always route).
+    #[arg(
+        long,
+        env = "NUBO_PUBLIC_URL",
+        value_name = "URL",
+        default_value = "path"
+    )]
+    public_url: String,
     /// Where state, code and logs live.
     #[arg(long, env = "NUBO_DATA_DIR", default_value = "./.nubo")]
     data_dir: PathBuf,
@@ -412,7 +418,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             scope: registry.default_scope().clone(),
             port: address.port(),
             api_metrics: Some(metrics.api_metrics()),
-            public_url: public_url(args.public_url.as_deref(), address),
+            public_url: public_url(&args.public_url, address),
         },
     )
     .await
@@ -725,11 +731,11 @@ fn zip_directory(dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(writer.finish()?.into_inner())
 }
 
-/// `--public-url`: a base URL, or `path` for the listen address (an unspecified address becomes
+/// `--public-url`: a base URL, `path` for the listen address or `host` for the host forms (an unspecified address becomes
 /// loopback, which is what a client on this machine dials).
-fn public_url(flag: Option<&str>, address: std::net::SocketAddr) -> Option<String> {
-    match flag? {
-        "" => None,
+fn public_url(flag: &str, address: std::net::SocketAddr) -> Option<String> {
+    match flag {
+        "" | "host" => None,
         "path" => {
             let ip = if address.ip().is_unspecified() {
                 std::net::IpAddr::from([127, 0, 0, 1])
