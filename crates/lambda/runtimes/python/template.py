@@ -147,7 +147,7 @@ def environment(sock):
             break
         chunks.append(chunk)
     sock.close()
-    if len(fds) != 6:
+    if len(fds) not in (6, 7):
         raise SystemExit("nubo template: the environment came without its descriptors")
     spec = json.loads(b"".join(chunks))
     stdout, stderr, anchor = fds[:3]
@@ -155,7 +155,8 @@ def environment(sock):
     os.dup2(stderr, 2)
     os.close(stdout)
     os.close(stderr)
-    namespaces = fds[3:]
+    namespaces = fds[3:6]
+    network_ready = fds[6] if len(fds) == 7 else None
     join(spec)
     runtime = os.fork()
     if runtime == 0:
@@ -168,6 +169,8 @@ def environment(sock):
             # Changing uids made it undumpable (its /proc/self root's); an exec'd runtime is not.
             checked(LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
             os.chdir(spec["cwd"])
+            if network_ready is not None:
+                wait_for_network(network_ready)
             run_runtime(spec)
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
@@ -187,6 +190,8 @@ def environment(sock):
     drop(spec, namespaces[0])
     for fd in namespaces:
         os.close(fd)
+    if network_ready is not None:
+        os.close(network_ready)
     waiter = spec.get("waiter")
     if waiter:
         try:
@@ -200,6 +205,16 @@ def environment(sock):
     except OSError:
         pass
     os._exit(0)
+
+
+def wait_for_network(ready):
+    """As a plain start does before exec: the user-mode network stack's readiness byte."""
+    watched = select.poll()
+    watched.register(ready, select.POLLIN)
+    if not watched.poll(5000):
+        raise OSError("the network stack was not ready within 5 s")
+    if not os.read(ready, 1):
+        raise OSError("the network stack failed to set the network up")
 
 
 def wait(runtime, anchor):

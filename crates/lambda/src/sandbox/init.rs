@@ -120,7 +120,8 @@ pub(crate) struct Plan {
 }
 
 /// What the helper sends on the control socket once a holding child is ready: this payload, then
-/// the anchor socket and the child's namespaces (user, mount, net).
+/// the anchor socket, the child's namespaces (user, mount, net) and, with a network stack, its
+/// readiness pipe.
 pub(crate) const HELD: &[u8] = b"H";
 
 /// The first argument after [`super::INIT_ARG`] that makes the binary a forked runtime's waiter
@@ -256,11 +257,17 @@ fn run(plan: &Plan, control: Option<OwnedFd>) -> Result<Never, String> {
             }
         }
     }
-    drop(network_ready);
     if let (Some((holder_end, runtime_end)), Some(control)) = (anchor, &control) {
         drop(holder_end);
-        hand_over(child, &mut from_child, runtime_end, control)?;
+        hand_over(
+            child,
+            &mut from_child,
+            runtime_end,
+            network_ready.as_ref(),
+            control,
+        )?;
     }
+    drop(network_ready);
     if let Some(control) = &control {
         watch(child, control, &plan.runtime_cgroup_procs);
     }
@@ -307,6 +314,7 @@ fn hand_over(
     child: libc::pid_t,
     from_child: &mut UnixStream,
     runtime_end: UnixStream,
+    network_ready: Option<&OwnedFd>,
     control: &OwnedFd,
 ) -> Result<(), String> {
     let mut byte = [0u8; 1];
@@ -320,6 +328,8 @@ fn hand_over(
     }
     let mut fds = vec![runtime_end.as_raw_fd()];
     fds.extend(namespaces.iter().map(AsRawFd::as_raw_fd));
+    // The runtime waits for the network stack itself, so the stack starts while it is forked.
+    fds.extend(network_ready.map(AsRawFd::as_raw_fd));
     super::network::send_fds(control.as_fd(), HELD, &fds)
         .map_err(|e| format!("handing the environment over: {e}"))
 }
@@ -466,9 +476,10 @@ fn child_setup(
     }
     std::env::set_current_dir(&plan.cwd)
         .map_err(|e| format!("chdir {}: {e}", plan.cwd.display()))?;
-    if let (Some(ready), Some(stack)) = (
+    if let (Some(ready), Some(stack), false) = (
         network_ready,
         plan.net.as_ref().and_then(|n| n.stack.as_ref()),
+        plan.hold,
     ) {
         super::network::wait_ready(ready, &stack.program.display().to_string())?;
     }

@@ -241,7 +241,8 @@ impl Control {
 #[cfg(target_os = "linux")]
 impl Control {
     /// Waits for a holding helper's hand-over ([`super::init::HELD`]): the anchor socket, then
-    /// the environment's namespaces (user, mount, net).
+    /// the environment's namespaces (user, mount, net), then the network stack's readiness pipe
+    /// when there is a stack.
     pub(crate) async fn held(&self) -> io::Result<Vec<OwnedFd>> {
         let raw = self.0.as_raw_fd();
         loop {
@@ -250,7 +251,7 @@ impl Control {
                 .0
                 .try_io(tokio::io::Interest::READABLE, || receive_fds(raw, 8))
             {
-                Ok((payload, fds)) if payload == super::init::HELD && fds.len() == 4 => {
+                Ok((payload, fds)) if payload == super::init::HELD && (4..=5).contains(&fds.len()) => {
                     return Ok(fds)
                 }
                 Ok(_) => {
