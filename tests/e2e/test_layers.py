@@ -168,8 +168,10 @@ def test_a_layer_from_an_s3_object(lam, endpoint, make_function, make_layer):
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="layer.zip", Body=make_zip({"python/froms3.py": "VALUE = 's3'\n"}))
     layer = make_layer({}, Content={"S3Bucket": bucket, "S3Key": "layer.zip"})
-    config = make_function({"app.py": "import froms3\ndef handler(e, c):\n    return froms3.VALUE\n"},
-                           Layers=[layer["LayerVersionArn"]])
+    # The function's own code from an S3 object too.
+    s3.put_object(Bucket=bucket, Key="app.zip",
+                  Body=make_zip({"app.py": "import froms3\ndef handler(e, c):\n    return froms3.VALUE\n"}))
+    config = make_function(Code={"S3Bucket": bucket, "S3Key": "app.zip"}, Layers=[layer["LayerVersionArn"]])
     assert invoke(lam, config["FunctionName"], {}).json == "s3"
     with pytest.raises(ClientError) as e:
         lam.publish_layer_version(LayerName=unique_name("layer"), Content={"S3Bucket": bucket, "S3Key": "nope.zip"})
