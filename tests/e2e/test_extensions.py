@@ -10,9 +10,10 @@ import json
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 
-from conftest import ACCOUNT, REGION, invoke, make_zip, unique_name, wait_updated
+from conftest import ACCOUNT, REGION, credentials_for, invoke, make_zip, unique_name, wait_updated
 from host_files import url_for
 
 EXTENSION = r'''#!/usr/bin/env python3
@@ -66,6 +67,7 @@ while True:
         event = json.load(response)
     report({"event": event})
     if event["eventType"] == "SHUTDOWN":
+        print("probe: SHUTDOWN", event["shutdownReason"], flush=True)
         sys.exit(0)
 '''
 
@@ -75,6 +77,10 @@ def handler(event, context):
     print("hello from the handler", event.get("n"))
     return {"n": event.get("n"), "extensions": sorted(os.listdir("/opt/extensions"))}
 """
+
+
+def client(service: str, endpoint: str, **creds):
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION, **creds)
 
 
 def read_lines(path: Path) -> list[dict]:
@@ -92,7 +98,7 @@ def wait_for(path: Path, done, timeout: float = 20.0) -> list[dict]:
         time.sleep(0.1)
 
 
-def test_an_external_extension_gets_invoke_shutdown_and_telemetry(lam, make_function, tmp_path):
+def test_an_external_extension_gets_invoke_shutdown_and_telemetry(lam, endpoint, make_function, tmp_path):
     out = tmp_path / "probe.jsonl"
     layer = lam.publish_layer_version(LayerName=unique_name("probe"),
                                       Content={"ZipFile": make_zip({"extensions/probe": EXTENSION},
@@ -126,6 +132,16 @@ def test_an_external_extension_gets_invoke_shutdown_and_telemetry(lam, make_func
         lines = wait_for(out, lambda ls: any(line.get("event", {}).get("eventType") == "SHUTDOWN" for line in ls))
         shutdown = [line["event"] for line in lines if line.get("event", {}).get("eventType") == "SHUTDOWN"]
         assert shutdown and shutdown[0]["shutdownReason"] == "spindown", lines
+
+        # What the extension printed while handling SHUTDOWN is in the function's log.
+        logs = client("logs", endpoint, **credentials_for(endpoint))
+        deadline = time.time() + 10
+        while True:
+            events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+            if any("probe: SHUTDOWN spindown" in e["message"] for e in events) or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert any("probe: SHUTDOWN spindown" in e["message"] for e in events), [e["message"] for e in events]
 
         lines = wait_for(out, lambda ls: sum(line.get("telemetry") == "platform.report" for line in ls) >= 2)
         kinds = [line["telemetry"] for line in lines if "telemetry" in line]

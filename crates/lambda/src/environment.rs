@@ -76,6 +76,9 @@ pub(crate) struct Environment {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     /// Set once killed (a timeout, a crash): no `SHUTDOWN` then.
     killed: AtomicBool,
+    /// Where what the extensions print during `SHUTDOWN` goes: the writer and the log group (the
+    /// stream is the environment's).
+    pub(crate) shutdown_log: Option<(nubo_observe::LogWriter, String)>,
 }
 
 /// Where an environment's peak memory is read (REPORT's Max Memory Used): the cgroup's
@@ -336,6 +339,7 @@ impl Environment {
             _control: control,
             tasks,
             killed: AtomicBool::new(false),
+            shutdown_log: None,
         })
     }
 
@@ -357,8 +361,29 @@ impl Environment {
         // would exit, and with it (pid 1 of the environment) every extension.
         let deliveries = self.api.deliveries.clone();
         let tasks = std::mem::take(&mut self.tasks);
+        let (logs, stream, shutdown_log) = (
+            self.logs.clone(),
+            self.stream.clone(),
+            self.shutdown_log.take(),
+        );
         runtime.spawn(async move {
             extensions.shutdown("spindown", SHUTDOWN_GRACE).await;
+            if let Some((writer, group)) = shutdown_log {
+                let lines = tokio::time::timeout(Duration::from_millis(500), logs.drain())
+                    .await
+                    .unwrap_or_default();
+                writer.send(
+                    lines
+                        .into_iter()
+                        .map(|(timestamp_ms, message)| nubo_store::LogEvent {
+                            group: group.clone(),
+                            stream: stream.clone(),
+                            timestamp_ms,
+                            message,
+                        })
+                        .collect(),
+                );
+            }
             kill_process_group(pid);
             if let Some(cgroups) = &cgroups {
                 cgroups.kill();

@@ -512,7 +512,15 @@ impl Invoker {
             initialization_type,
             credentials: self.config.execution_credentials.as_deref(),
         };
-        Environment::start(function, &ctx).await
+        let mut env = Environment::start(function, &ctx).await?;
+        // What extensions print while they handle SHUTDOWN lands in the function's log too.
+        let group = nubo_observe::function_log_group(&function.name);
+        let group = function.logging.log_group.as_deref().unwrap_or(&group);
+        env.shutdown_log = Some((
+            self.logs.clone(),
+            nubo_observe::scoped_group(&scope.account_id, &scope.region, group),
+        ));
+        Ok(env)
     }
 }
 
