@@ -168,8 +168,10 @@ def test_a_layer_from_an_s3_object(lam, endpoint, make_function, make_layer):
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="layer.zip", Body=make_zip({"python/froms3.py": "VALUE = 's3'\n"}))
     layer = make_layer({}, Content={"S3Bucket": bucket, "S3Key": "layer.zip"})
-    config = make_function({"app.py": "import froms3\ndef handler(e, c):\n    return froms3.VALUE\n"},
-                           Layers=[layer["LayerVersionArn"]])
+    # The function's own code from an S3 object too.
+    s3.put_object(Bucket=bucket, Key="app.zip",
+                  Body=make_zip({"app.py": "import froms3\ndef handler(e, c):\n    return froms3.VALUE\n"}))
+    config = make_function(Code={"S3Bucket": bucket, "S3Key": "app.zip"}, Layers=[layer["LayerVersionArn"]])
     assert invoke(lam, config["FunctionName"], {}).json == "s3"
     with pytest.raises(ClientError) as e:
         lam.publish_layer_version(LayerName=unique_name("layer"), Content={"S3Bucket": bucket, "S3Key": "nope.zip"})
@@ -324,3 +326,25 @@ def test_another_account_needs_the_layer_policy(start_server):
     with pytest.raises(ClientError) as e:
         third.get_layer_version_by_arn(Arn=layer["LayerVersionArn"])
     assert error_of(e)[:2] == ("AccessDeniedException", 403)
+
+
+def test_layers_survive_a_restart(start_server):
+    """Layer versions, their numbers and the functions using them outlive the server (the start-up
+    sweep of unreferenced code keeps layer zips, also those of deleted versions a function uses)."""
+    srv = start_server()
+    lam = srv.client("lambda")
+    name = unique_name("kept")
+    first = lam.publish_layer_version(LayerName=name, Content={"ZipFile": make_zip({"python/kept.py": "V = 1\n"})})
+    second = lam.publish_layer_version(LayerName=name + "-b", Content={"ZipFile": make_zip({"python/other.py": "W = 2\n"})})
+    function = unique_name("fn")
+    lam.create_function(FunctionName=function, Runtime="python3.12", Role=f"arn:aws:iam::{ACCOUNT}:role/nubo-e2e",
+                        Handler="app.handler", Layers=[first["LayerVersionArn"], second["LayerVersionArn"]],
+                        Code={"ZipFile": make_zip({"app.py": "import kept, other\ndef handler(e, c):\n    return kept.V + other.W\n"})})
+    lam.get_waiter("function_active_v2").wait(FunctionName=function)
+    lam.delete_layer_version(LayerName=name, VersionNumber=1)
+    srv = start_server.restart(srv)
+    lam = srv.client("lambda")
+    assert invoke(lam, function, {}).json == 3
+    assert lam.list_layer_versions(LayerName=name)["LayerVersions"] == []
+    assert lam.get_layer_version(LayerName=name + "-b", VersionNumber=1)["Version"] == 1
+    assert lam.publish_layer_version(LayerName=name, Content={"ZipFile": make_zip({"a": "b"})})["Version"] == 2

@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::control::records::FunctionRecord;
+use crate::extensions::{Extensions, FunctionInfo, SHUTDOWN_GRACE};
 use crate::logs::LogCapture;
 use crate::runtime_api::{InitDone, RuntimeApi};
-use crate::runtimes::{Launch, RuntimeCatalog};
+use crate::runtimes::{Family, Launch, RuntimeCatalog};
 use crate::sandbox::network::{inside_endpoint_port, RUNTIME_API_INSIDE};
 use crate::sandbox::{kill_process_group, Cgroups, Control, Sandbox, SandboxSpec, Spawned};
 use crate::InvokeError;
@@ -73,6 +74,11 @@ pub(crate) struct Environment {
     _control: Option<Control>,
     /// Serving the Nubo endpoint inside; the init boost's timer.
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Set once killed (a timeout, a crash): no `SHUTDOWN` then.
+    killed: AtomicBool,
+    /// Where what the extensions print during `SHUTDOWN` goes: the writer and the log group (the
+    /// stream is the environment's).
+    pub(crate) shutdown_log: Option<(nubo_observe::LogWriter, String)>,
 }
 
 /// Where an environment's peak memory is read (REPORT's Max Memory Used): the cgroup's
@@ -111,6 +117,9 @@ impl PeakMemory {
 
 impl Drop for Environment {
     fn drop(&mut self) {
+        if self.shutdown_in_background() {
+            return;
+        }
         self.kill();
         for task in &self.tasks {
             task.abort();
@@ -172,12 +181,56 @@ impl Environment {
             substitution,
             runtime_dir,
             template,
-            ..
+            family,
         } = launch;
+        let extension_dir = ctx.opt_dir.map(|opt| opt.join("extensions"));
+        let external = extension_dir.as_deref().map_or(0, count_executables);
+        let wrapper = function
+            .environment
+            .get("AWS_LAMBDA_EXEC_WRAPPER")
+            .filter(|_| matches!(family, Family::Python { .. } | Family::Node { .. }))
+            .map(|inside| host_path_of(inside, ctx));
+        let mut mounts = view.mounts;
+        let wrapping = external > 0 || wrapper.is_some();
+        if let Some(prefix) = install_prefix(&program).filter(|_| wrapping) {
+            // The sandbox shows the program's install prefix (a pyenv version); with `sh` in
+            // front of it, it must be named.
+            mounts.push(crate::sandbox::Mount {
+                host: prefix.clone(),
+                inside: prefix,
+            });
+        }
+        let (program, args) = launch_with_extensions(
+            program,
+            args,
+            extension_dir.filter(|_| external > 0),
+            wrapper,
+        );
+        let extensions = Extensions::new(
+            FunctionInfo {
+                name: function.name.clone(),
+                version: function.version.clone(),
+                handler: function.handler.clone().unwrap_or_default(),
+                account_id: ctx.scope.account_id.clone(),
+            },
+            external,
+        );
+        extensions.emit(
+            "platform.initStart",
+            serde_json::json!({
+                "initializationType": ctx.initialization_type,
+                "phase": "init",
+                "runtimeVersion": function.runtime,
+                "functionName": function.name,
+                "functionVersion": function.version,
+            }),
+        );
         // Variables the interpreter (or the dynamic loader) reads only when it starts would not
-        // take effect in a fork of a started template: such functions start plainly.
+        // take effect in a fork of a started template, and a fork would bypass the extensions'
+        // wrapper and the paths layers add: such functions start plainly.
         let read_at_start = |name: &String| name.starts_with("PYTHON") || name.starts_with("LD_");
         let template = template
+            .filter(|_| ctx.opt_dir.is_none() && !wrapping)
             .filter(|_| !function.environment.keys().any(read_at_start))
             .map(|(program, args)| crate::sandbox::TemplateLaunch { program, args });
         let credentials_expire = view.credentials_expire.map(|at| {
@@ -190,7 +243,7 @@ impl Environment {
             env: view.env,
             code_dir: ctx.code_dir.to_path_buf(),
             runtime_dir,
-            mounts: view.mounts,
+            mounts,
             links: view.links,
             memory_mb: function.memory_mb,
             ephemeral_mb: function.ephemeral_storage_mb,
@@ -210,6 +263,9 @@ impl Environment {
             Err(e) => return Err(InvokeError::Sandbox(e.to_string())),
         };
         let pid = child.id().unwrap_or(0);
+        if ctx.sandbox.private_network() {
+            extensions.set_network_of(pid);
+        }
         tracing::debug!(function = %function.name, environment = %id, pid, "environment started");
         let (exit_tx, exit_rx) = watch::channel(None);
         let oom_killed = Arc::new(AtomicBool::new(false));
@@ -284,7 +340,7 @@ impl Environment {
             }));
             Box::new(move || c.apply_cpu_quota()) as InitDone
         });
-        let api = RuntimeApi::serve(api_listener, init_done);
+        let api = RuntimeApi::serve(api_listener, init_done, extensions);
         Ok(Self {
             revision_id: function.environment_revision().to_owned(),
             stream,
@@ -304,7 +360,62 @@ impl Environment {
             peak_memory: std::sync::OnceLock::new(),
             _control: control,
             tasks,
+            killed: AtomicBool::new(false),
+            shutdown_log: None,
         })
+    }
+
+    /// Retiring a healthy environment whose extensions asked for `SHUTDOWN`: they get it and
+    /// [`SHUTDOWN_GRACE`] to finish (the Extensions API keeps serving meanwhile), then the
+    /// environment is killed. False when there is nothing to wait for (killed at once).
+    fn shutdown_in_background(&mut self) -> bool {
+        let extensions = self.api.state.extensions.clone();
+        if self.killed.load(Ordering::SeqCst) || self.has_exited() || !extensions.wants_shutdown() {
+            return false;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        self.thaw();
+        let (pid, cgroups, control) = (self.pid, self.cgroups.clone(), self._control.take());
+        let server = self.api.take_server();
+        // The runtime keeps waiting in `next` meanwhile: were it told the environment is gone, it
+        // would exit, and with it (pid 1 of the environment) every extension.
+        let deliveries = self.api.deliveries.clone();
+        let tasks = std::mem::take(&mut self.tasks);
+        let (logs, stream, shutdown_log) = (
+            self.logs.clone(),
+            self.stream.clone(),
+            self.shutdown_log.take(),
+        );
+        runtime.spawn(async move {
+            extensions.shutdown("spindown", SHUTDOWN_GRACE).await;
+            if let Some((writer, group)) = shutdown_log {
+                let lines = tokio::time::timeout(Duration::from_millis(500), logs.drain())
+                    .await
+                    .unwrap_or_default();
+                writer.send(
+                    lines
+                        .into_iter()
+                        .map(|(timestamp_ms, message)| nubo_store::LogEvent {
+                            group: group.clone(),
+                            stream: stream.clone(),
+                            timestamp_ms,
+                            message,
+                        })
+                        .collect(),
+                );
+            }
+            kill_process_group(pid);
+            if let Some(cgroups) = &cgroups {
+                cgroups.kill();
+            }
+            drop((control, deliveries));
+            for task in tasks.iter().chain(server.as_ref()) {
+                task.abort();
+            }
+        });
+        true
     }
 
     /// Peak memory of the environment in MB: its memory cgroup's high-water mark (every process,
@@ -327,6 +438,7 @@ impl Environment {
     /// Kills the process group and, with cgroups, everything in the environment's cgroup (drop
     /// does too).
     pub(crate) fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
         kill_process_group(self.pid);
         if let Some(cgroups) = &self.cgroups {
             cgroups.kill();
@@ -377,6 +489,92 @@ impl Environment {
     pub(crate) fn idle_for(&self) -> Duration {
         self.last_used.elapsed()
     }
+}
+
+/// The install prefix of an interpreter outside the system directories (`…/bin/python3.12` →
+/// `…`).
+fn install_prefix(program: &Path) -> Option<std::path::PathBuf> {
+    let system = ["/usr/", "/bin/", "/lib", "/sbin/", "/etc/"];
+    if system.iter().any(|s| program.starts_with(s)) || !program.is_absolute() {
+        return None;
+    }
+    let dir = program.parent()?;
+    if dir.file_name().is_some_and(|n| n == "bin") {
+        dir.parent().map(Path::to_path_buf)
+    } else {
+        None
+    }
+}
+
+/// Executable files in `dir` (the external extensions of `/opt/extensions`).
+fn count_executables(dir: &Path) -> usize {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .filter(|e| {
+                e.metadata()
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+            .count()
+    })
+}
+
+/// An inside path (`/opt/…`, `/var/task/…`) as the function reaches it: itself with a private
+/// root, else the host tree it names.
+fn host_path_of(inside: &str, ctx: &EnvironmentContext<'_>) -> String {
+    if ctx.sandbox.lambda_layout() {
+        return inside.to_owned();
+    }
+    let trees = [
+        (Some("/opt"), ctx.opt_dir),
+        (Some("/var/task"), Some(ctx.code_dir)),
+    ];
+    for (prefix, host) in trees {
+        if let (Some(prefix), Some(host)) = (prefix, host) {
+            if let Some(rest) = inside.strip_prefix(prefix).filter(|r| r.starts_with('/')) {
+                return format!("{}{rest}", host.display());
+            }
+        }
+    }
+    inside.to_owned()
+}
+
+/// Starts the external extensions (every executable of `extension_dir`, in the background) and
+/// then the runtime — through `AWS_LAMBDA_EXEC_WRAPPER` when one is set, as Lambda runs internal
+/// extensions' wrapper scripts with the runtime's command line as arguments. One `sh`, exec'd
+/// into the runtime, so the runtime keeps its process (and the extensions are its children).
+fn launch_with_extensions(
+    program: std::path::PathBuf,
+    args: Vec<String>,
+    extension_dir: Option<std::path::PathBuf>,
+    wrapper: Option<String>,
+) -> (std::path::PathBuf, Vec<String>) {
+    if extension_dir.is_none() && wrapper.is_none() {
+        return (program, args);
+    }
+    const SCRIPT: &str = r#"d=$1; shift
+if [ -n "$d" ]; then for e in "$d"/*; do if [ -f "$e" ] && [ -x "$e" ]; then "$e" & fi; done; fi
+exec "$@""#;
+    let mut wrapped = vec![
+        "-c".to_owned(),
+        SCRIPT.to_owned(),
+        "nubo-extensions".to_owned(),
+        extension_dir
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+    ];
+    wrapped.extend(wrapper);
+    wrapped.push(program.display().to_string());
+    wrapped.extend(args);
+    // By its /usr path where there is one: the sandbox shows /usr whole, while a program
+    // elsewhere gets its directory's prefix bound (for /bin/sh that would be the host's root).
+    let shell = ["/usr/bin/sh", "/bin/sh"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| "/bin/sh".into());
+    (shell, wrapped)
 }
 
 /// The port of the server's endpoint URL (`http://host:port`), 80 when it names none.

@@ -27,6 +27,7 @@ pub mod runtimes;
 pub mod sandbox;
 
 mod environment;
+mod extensions;
 mod metrics;
 mod runtime_api;
 

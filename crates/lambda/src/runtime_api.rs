@@ -17,6 +17,8 @@ use hyper::body::Incoming;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use crate::extensions::Extensions;
+
 /// The sync response limit (6 MB), which is also what a runtime may post.
 pub(crate) const MAX_RESPONSE_BYTES: usize = 6_291_556;
 
@@ -62,6 +64,8 @@ pub(crate) struct RuntimeApiState {
     pub(crate) ready: tokio::sync::watch::Sender<bool>,
     /// Run once, at that moment, before the first event is handed out (the CPU quota starts).
     init_done: Mutex<Option<InitDone>>,
+    /// The Extensions and Telemetry APIs on the same listener.
+    pub(crate) extensions: Arc<Extensions>,
 }
 
 /// What happens when initialization is over.
@@ -77,19 +81,25 @@ impl RuntimeApiState {
 pub(crate) struct RuntimeApi {
     pub(crate) state: Arc<RuntimeApiState>,
     pub(crate) deliveries: mpsc::Sender<Delivery>,
-    server: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for RuntimeApi {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = &self.server {
+            server.abort();
+        }
     }
 }
 
 impl RuntimeApi {
     /// Serves the Runtime API on `listener`; `init_done` runs when the runtime first asks for
     /// `next`.
-    pub(crate) fn serve(listener: tokio::net::TcpListener, init_done: Option<InitDone>) -> Self {
+    pub(crate) fn serve(
+        listener: tokio::net::TcpListener,
+        init_done: Option<InitDone>,
+        extensions: Arc<Extensions>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(1);
         let state = Arc::new(RuntimeApiState {
             queue: tokio::sync::Mutex::new(rx),
@@ -98,6 +108,7 @@ impl RuntimeApi {
             init_error_reported: Notify::new(),
             ready: tokio::sync::watch::Sender::new(false),
             init_done: Mutex::new(init_done),
+            extensions,
         });
         let served = state.clone();
         let server = tokio::spawn(async move {
@@ -117,8 +128,14 @@ impl RuntimeApi {
         Self {
             state,
             deliveries: tx,
-            server,
+            server: Some(server),
         }
+    }
+
+    /// The server task, for whoever keeps serving extensions after the environment is dropped
+    /// (their `SHUTDOWN` grace).
+    pub(crate) fn take_server(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        self.server.take()
     }
 }
 
@@ -138,6 +155,20 @@ const ACCEPTED: &str = r#"{"status":"OK"}"#;
 
 async fn handle(state: Arc<RuntimeApiState>, req: Request<Incoming>) -> Result<Reply, Infallible> {
     let path = req.uri().path().to_owned();
+    if !path.starts_with("/2018-06-01/runtime/") {
+        let (parts, body) = req.into_parts();
+        let body = read_body(body).await.unwrap_or_default();
+        let extensions = state.extensions.clone();
+        let answer = extensions
+            .handle(&parts.method, &path, &parts.headers, body)
+            .await;
+        return Ok(answer.unwrap_or_else(|| {
+            reply(
+                StatusCode::NOT_FOUND,
+                r#"{"errorMessage":"not found","errorType":"InvalidRequest"}"#,
+            )
+        }));
+    }
     let Some(rest) = path.strip_prefix("/2018-06-01/runtime/") else {
         return Ok(reply(
             StatusCode::NOT_FOUND,
@@ -189,6 +220,10 @@ async fn read_body(body: Incoming) -> Option<Bytes> {
 }
 
 async fn next(state: &RuntimeApiState) -> Reply {
+    if !*state.ready.borrow() {
+        // Init ends when the runtime and every extension are ready for events.
+        state.extensions.wait_ready().await;
+    }
     let first = state
         .ready
         .send_if_modified(|ready| !std::mem::replace(ready, true));
@@ -198,6 +233,10 @@ async fn next(state: &RuntimeApiState) -> Reply {
         if let Some(done) = done {
             done();
         }
+        state.extensions.emit(
+            "platform.initRuntimeDone",
+            serde_json::json!({"initializationType": "on-demand", "phase": "init", "status": "success"}),
+        );
     }
     let delivery = {
         let mut queue = state.queue.lock().await;
@@ -215,6 +254,12 @@ async fn next(state: &RuntimeApiState) -> Reply {
     let now = time::OffsetDateTime::now_utc();
     let deadline_ms = nubo_wire::timefmt::epoch_millis(now) + delivery.timeout.as_millis() as i64;
     let _ = delivery.delivered.send(Instant::now());
+    state.extensions.invoke(
+        &delivery.request_id,
+        deadline_ms,
+        &delivery.invoked_function_arn,
+        &delivery.trace_id,
+    );
     *state.in_flight.lock() = Some((delivery.request_id.clone(), delivery.result));
     let mut response = Response::new(Full::new(delivery.payload));
     let headers = response.headers_mut();
@@ -269,6 +314,14 @@ async fn complete(
             r#"{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#,
         );
     };
+    state.extensions.emit(
+        "platform.runtimeDone",
+        serde_json::json!({
+            "requestId": request_id,
+            "status": if kind == "response" { "success" } else { "error" },
+            "metrics": {"producedBytes": body.len()},
+        }),
+    );
     let outcome = if kind == "response" {
         RuntimeResult::Response(body)
     } else {

@@ -34,7 +34,11 @@ fn present<T>(value: Option<T>, member: &str, model: &mut Violations) -> Option<
 }
 
 /// CreateFunction's input → the function to create: model constraints, then Lambda's rules.
-fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec, Bytes), ApiError> {
+fn spec_from(
+    input: CreateFunctionInput,
+    scope: &Scope,
+    s3_zip: Option<Bytes>,
+) -> Result<(FunctionSpec, Bytes), ApiError> {
     let mut model = Violations::new();
     let raw_name = present(input.function_name.as_deref(), "functionName", &mut model);
     let named = raw_name.and_then(|n| {
@@ -143,11 +147,14 @@ fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec,
     validate::environment(&environment)?;
     let tags = input.tags.unwrap_or_default();
     validate::tags(false, tags.len())?;
-    let zip = validate::zip_package(
-        code.zip_file.as_deref(),
-        code.s3_bucket.as_deref().or(code.s3_key.as_deref()),
-        code.image_uri.as_deref(),
-    )?;
+    let zip = match s3_zip {
+        Some(zip) => zip,
+        None => validate::zip_package(
+            code.zip_file.as_deref(),
+            code.s3_bucket.as_deref().or(code.s3_key.as_deref()),
+            code.image_uri.as_deref(),
+        )?,
+    };
     let spec = FunctionSpec {
         name,
         runtime,
@@ -173,6 +180,20 @@ fn spec_from(input: CreateFunctionInput, scope: &Scope) -> Result<(FunctionSpec,
     Ok((spec, zip))
 }
 
+/// Code named by `S3Bucket` + `S3Key`, read from Nubo's own S3.
+async fn s3_code(
+    state: &EdgeState,
+    bucket: Option<&str>,
+    key: Option<&str>,
+) -> Result<Option<Bytes>, ApiError> {
+    match (bucket, key) {
+        (Some(bucket), Some(key)) => {
+            Ok(Some(super::layers::zip_from_s3(state, bucket, key).await?))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// `POST /2015-03-31/functions` → 201 FunctionConfiguration.
 pub(crate) async fn create(
     State(state): State<Arc<EdgeState>>,
@@ -182,7 +203,13 @@ pub(crate) async fn create(
     let input: CreateFunctionInput = json_body(req, "CreateFunction").await?;
     let registry = registry(&state);
     let publish = input.publish == Some(true);
-    let (spec, zip) = spec_from(input, &scope)?;
+    let s3_zip = match input.code.as_ref() {
+        Some(code) if code.zip_file.is_none() => {
+            s3_code(&state, code.s3_bucket.as_deref(), code.s3_key.as_deref()).await?
+        }
+        _ => None,
+    };
+    let (spec, zip) = spec_from(input, &scope, s3_zip)?;
     let function = FunctionRef::new(scope.clone(), spec.name.clone(), None);
     let mut created = registry.create(&scope, spec, zip).await?;
     if publish {
@@ -285,11 +312,18 @@ pub(crate) async fn update_code(
     if let Some(architectures) = &input.architectures {
         validate::architectures(architectures)?;
     }
-    let zip = validate::zip_package(
-        input.zip_file.as_deref(),
-        input.s3_bucket.as_deref().or(input.s3_key.as_deref()),
-        input.image_uri.as_deref(),
-    )?;
+    let s3_zip = match &input.zip_file {
+        None => s3_code(&state, input.s3_bucket.as_deref(), input.s3_key.as_deref()).await?,
+        Some(_) => None,
+    };
+    let zip = match s3_zip {
+        Some(zip) => zip,
+        None => validate::zip_package(
+            input.zip_file.as_deref(),
+            input.s3_bucket.as_deref().or(input.s3_key.as_deref()),
+            input.image_uri.as_deref(),
+        )?,
+    };
     if input.dry_run == Some(true) {
         return Ok(json(
             StatusCode::OK,

@@ -162,7 +162,7 @@ pub(crate) async fn zip_from_s3(
         Ok(read) => read,
         Err(e) => {
             let aws = crate::s3_api::errors::from_objects(e);
-            return Err(refuse(&aws.code, &aws.message));
+            return Err(refuse(aws.code, &aws.message));
         }
     };
     if read.record.size > MAX_LAYER_ZIP as u64 {

@@ -223,7 +223,7 @@ impl Registry {
     ) -> Result<Arc<LayerVersionRecord>, ControlError> {
         self.layer_versions
             .get(&version_key(scope, name, version))
-            .ok_or_else(|| not_found_version())
+            .ok_or_else(not_found_version)
     }
 
     /// A layer's versions, newest first (ListLayerVersions' order), filtered.
@@ -338,7 +338,7 @@ impl Registry {
         let current = self
             .layer_versions
             .get(&key)
-            .ok_or_else(|| not_found_version())?;
+            .ok_or_else(not_found_version)?;
         let policy = current.policy.as_ref();
         if let (Some(expected), Some(policy)) = (&permission.revision_id, policy) {
             if expected != policy.revision_id() {
@@ -400,7 +400,7 @@ impl Registry {
         let current = self
             .layer_versions
             .get(&key)
-            .ok_or_else(|| not_found_version())?;
+            .ok_or_else(not_found_version)?;
         let Some(policy) = current.policy.as_ref() else {
             return Err(ControlError::NotFound(
                 "No policy is associated with the given resource.".into(),

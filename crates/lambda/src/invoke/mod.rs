@@ -10,7 +10,7 @@ mod slots;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
@@ -322,7 +322,20 @@ impl Invoker {
         }
         let init_duration = (cold && delivered.delivered_at.is_some())
             .then(|| delivered.delivered_at.unwrap_or(env.started) - env.started);
-        let duration = delivered.finished_at - delivered.delivered_at.unwrap_or(env.started);
+        // The invocation is over when every extension has asked for its next event too; the
+        // time after the runtime's answer is their overhead, counted in `Duration` as on Lambda.
+        let extensions = env.api.state.extensions.clone();
+        let overhead = if healthy && extensions.active() {
+            let since = Instant::now();
+            let deadline = delivered.delivered_at.unwrap_or(env.started)
+                + Duration::from_secs(u64::from(function.timeout_seconds));
+            extensions.wait_idle(deadline.max(since)).await;
+            since.elapsed()
+        } else {
+            Duration::ZERO
+        };
+        let duration =
+            delivered.finished_at - delivered.delivered_at.unwrap_or(env.started) + overhead;
         // An environment ended by its memory limit is reported as Lambda does (Runtime.OutOfMemory).
         let out_of_memory =
             matches!(delivered.outcome, outcome::Outcome::Exited(_)) && env.out_of_memory().await;
@@ -330,6 +343,28 @@ impl Invoker {
 
         let mut lines = env.logs.drain().await;
         let max_memory_used_mb = env.max_memory_used_mb();
+        if extensions.active() {
+            for (_, line) in &lines {
+                extensions.emit("function", serde_json::Value::from(line.as_str()));
+            }
+            let mut metrics = serde_json::json!({
+                "durationMs": duration.as_secs_f64() * 1000.0,
+                "billedDurationMs": crate::logs::billed_ms(duration) as u64,
+                "memorySizeMB": function.memory_mb,
+                "maxMemoryUsedMB": max_memory_used_mb,
+            });
+            if let Some(init) = init_duration {
+                metrics["initDurationMs"] = serde_json::json!(init.as_secs_f64() * 1000.0);
+            }
+            extensions.emit(
+                "platform.report",
+                serde_json::json!({
+                    "requestId": request_id,
+                    "status": if answer.function_error { "error" } else { "success" },
+                    "metrics": metrics,
+                }),
+            );
+        }
         let report = Report {
             duration,
             memory_mb: function.memory_mb,
@@ -519,7 +554,15 @@ impl Invoker {
             initialization_type,
             credentials: self.config.execution_credentials.as_deref(),
         };
-        Environment::start(function, &ctx).await
+        let mut env = Environment::start(function, &ctx).await?;
+        // What extensions print while they handle SHUTDOWN lands in the function's log too.
+        let group = nubo_observe::function_log_group(&function.name);
+        let group = function.logging.log_group.as_deref().unwrap_or(&group);
+        env.shutdown_log = Some((
+            self.logs.clone(),
+            nubo_observe::scoped_group(&scope.account_id, &scope.region, group),
+        ));
+        Ok(env)
     }
 }
 
