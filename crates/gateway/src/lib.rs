@@ -26,6 +26,7 @@ pub mod http_api;
 pub mod pipeline;
 pub mod plane;
 pub mod rest_api;
+pub mod websocket;
 mod write_through;
 
 use std::sync::Arc;
@@ -62,6 +63,8 @@ pub struct GatewayConfig {
     pub port: u16,
     /// Requests and latency per API, stage and route at `/_nubo/metrics` (`None`: not kept).
     pub api_metrics: Option<std::sync::Arc<nubo_observe::ApiMetrics>>,
+    /// WebSocket APIs' limits.
+    pub sockets: websocket::SocketLimits,
 }
 
 /// Which gateway resource a `Host` names: `{id}.execute-api[.{region}].localhost[:port]` or
@@ -127,6 +130,7 @@ pub struct Gateway {
     account_bucket: plane::throttle::TokenBucket,
     config: GatewayConfig,
     identity: Arc<IdentityRegistry>,
+    sockets: Arc<websocket::Sockets>,
 }
 
 impl Gateway {
@@ -156,6 +160,14 @@ impl Gateway {
                 }
             }
         });
+        let sockets = websocket::Sockets::start(
+            Arc::new(websocket::connections::DocumentConnections::new(
+                documents.clone(),
+            )),
+            invoker.clone(),
+            config.sockets.clone(),
+        )
+        .await;
         let urls = Arc::new(UrlRegistry::load(documents, invoker.registry().clone()).await?);
         let listener_urls = urls.clone();
         invoker.registry().on_change(move |change| {
@@ -180,6 +192,7 @@ impl Gateway {
             ),
             config,
             identity,
+            sockets,
         }))
     }
 
@@ -219,6 +232,14 @@ impl Gateway {
     pub fn api_endpoint(&self, scope: &Scope, api_id: &str) -> String {
         format!(
             "http://{api_id}.execute-api.{}.localhost:{}",
+            scope.region, self.config.port
+        )
+    }
+
+    /// `apiEndpoint` of a WebSocket API: `ws://{api-id}.execute-api.{region}.localhost:{port}`.
+    pub fn socket_endpoint(&self, scope: &Scope, api_id: &str) -> String {
+        format!(
+            "ws://{api_id}.execute-api.{}.localhost:{}",
             scope.region, self.config.port
         )
     }

@@ -12,6 +12,7 @@ mod apis;
 mod keys;
 mod resources;
 mod rest;
+mod route_responses;
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ pub fn router(state: Arc<EdgeState>) -> Router {
     let router = resources::routes::<IntegrationRecord>(router, "/v2/apis/{api_id}/integrations");
     let router = resources::routes::<StageRecord>(router, "/v2/apis/{api_id}/stages");
     let router = resources::routes::<DeploymentRecord>(router, "/v2/apis/{api_id}/deployments");
+    let router = route_responses::routes(router);
     let router = rest::routes(router);
     let router = keys::routes(router);
     router
