@@ -50,7 +50,10 @@ def handler(event, context):
         for key in keys:
             s3.delete_object(Bucket=BUCKET, Key=key)
         return {"statusCode": 200}
-    message = json.loads(event.get("body") or "{}")
+    try:
+        message = json.loads(event.get("body") or "{}")
+    except ValueError:
+        message = {}
     if route == "join":
         room = message.get("room", "lobby")
         name = read(f"names/{me}") or "anonymous"

@@ -261,3 +261,116 @@ def test_an_oversized_frame_is_closed_with_1009(endpoint, chat):
     assert close_code(ws) == 1009
     events = disconnect_events(endpoint, chat["function"], me)
     assert events and events[0]["disconnectStatusCode"] == 1009
+
+
+def test_chat_example(server, endpoint):
+    """examples/chat/deploy.py in one command, then two members of a room and one elsewhere."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO, client_env_for
+
+    server.runtime_sdk()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **client_env_for(endpoint)}
+    name = unique_name("chat")
+    deployed = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "chat" / "deploy.py"), "--endpoint", endpoint,
+         "--bucket", name.lower(), "--function", name],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    url = json.loads(deployed.stdout.strip().splitlines()[-1])["url"]
+    ada, bob, eve = connect(url, "?name=ada"), connect(url, "?name=bob"), connect(url, "?name=eve")
+    assert "help" in ask(ada, "hello?")
+    assert ask(ada, {"action": "join", "room": "lobby"}) == {"joined": "lobby"}
+    assert ask(bob, {"action": "join", "room": "lobby"}) == {"joined": "lobby"}
+    assert ask(eve, {"action": "join", "room": "attic"}) == {"joined": "attic"}
+    ada.send(json.dumps({"action": "send", "text": "hi bob"}))
+    # Ada gets her own message and the delivery count, in either order; Bob gets the message.
+    got = [json.loads(ada.recv()), json.loads(ada.recv())]
+    assert {"room": "lobby", "from": "ada", "text": "hi bob"} in got and {"delivered": 2} in got
+    assert json.loads(bob.recv()) == {"room": "lobby", "from": "ada", "text": "hi bob"}
+    bob.close()
+    time.sleep(1)  # Bob's $disconnect leaves the room
+    assert ask(ada, {"action": "send", "text": "alone?"}) in ({"delivered": 1}, {"room": "lobby", "from": "ada", "text": "alone?"})
+    eve.settimeout(0.5)
+    with pytest.raises(websocket.WebSocketTimeoutException):
+        eve.recv()
+    ada.close()
+    eve.close()
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    """A server with short WebSocket limits: 2 s idle, 4 s lifetime, 1 KB frames."""
+    from conftest import NuboServer
+
+    srv = NuboServer(tmp_path_factory.mktemp("ws-limits") / "data",
+                     ["--ws-idle-timeout", "2", "--ws-max-lifetime", "4", "--ws-max-frame-bytes", "1024"]).start()
+    yield srv
+    srv.stop()
+
+
+def mock_api(endpoint: str, authorization: str = "NONE") -> str:
+    """A WebSocket API without integrations (connect, ping-pong only) on stage `s`."""
+    gw = apigw_client_for(endpoint)
+    api_id = gw.create_api(Name=unique_name("bare"), ProtocolType="WEBSOCKET",
+                           RouteSelectionExpression="${request.body.action}")["ApiId"]
+    if authorization != "NONE":
+        gw.create_route(ApiId=api_id, RouteKey="$connect", AuthorizationType=authorization)
+    gw.create_stage(ApiId=api_id, StageName="s", AutoDeploy=True)
+    return api_id
+
+
+def test_idle_and_lifetime_limits_close_with_1001(limited):
+    url = f"{limited.endpoint.replace('http://', 'ws://')}/_api/{mock_api(limited.endpoint)}/s"
+    idle = connect(url)
+    started = time.monotonic()
+    assert close_code(idle) == 1001
+    assert 1.5 < time.monotonic() - started < 4
+    # Pings keep a connection alive until its lifetime ends.
+    busy = connect(url)
+    started = time.monotonic()
+    busy.settimeout(0.5)
+    code = None
+    while code is None and time.monotonic() - started < 8:
+        busy.ping("hi")
+        try:
+            opcode, frame = busy.recv_data_frame(control_frame=True)
+        except websocket.WebSocketTimeoutException:
+            continue
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            code = struct.unpack("!H", frame.data[:2])[0]
+    assert code == 1001 and time.monotonic() - started > 3.5
+
+
+def test_frame_limit_is_configurable_and_messages_without_routes_get_an_error(limited):
+    url = f"{limited.endpoint.replace('http://', 'ws://')}/_api/{mock_api(limited.endpoint)}/s"
+    ws = connect(url)
+    answer = ask(ws, {"action": "nowhere"})
+    assert answer["message"] == "Forbidden" and answer["connectionId"]
+    ws.send("y" * 2000)
+    assert close_code(ws) == 1009
+
+
+def test_aws_iam_on_connect(limited):
+    """`$connect` with AWS_IAM: an unsigned upgrade is refused, a SigV4-signed one is let in."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    endpoint = limited.endpoint
+    api_id = mock_api(endpoint, "AWS_IAM")
+    url = f"{endpoint.replace('http://', 'ws://')}/_api/{api_id}/s"
+    with pytest.raises(websocket.WebSocketBadStatusException) as excinfo:
+        connect(url)
+    assert excinfo.value.status_code == 403
+    creds = credentials_for(endpoint)
+    signed = AWSRequest(method="GET", url=f"{endpoint}/_api/{api_id}/s")
+    SigV4Auth(Credentials(creds["aws_access_key_id"], creds["aws_secret_access_key"]), "execute-api", REGION).add_auth(signed)
+    headers = [f"{k}: {v}" for k, v in signed.headers.items() if k.lower() in ("authorization", "x-amz-date")]
+    ws = websocket.create_connection(url, timeout=30, header=headers)
+    ws.ping("x")
+    assert ws.recv_data_frame(control_frame=True)[0] == websocket.ABNF.OPCODE_PONG
+    ws.close()
