@@ -26,6 +26,7 @@ use nubo_wire::sigv4::Credentials;
 use crate::peer;
 
 mod queues;
+mod websocket;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
@@ -68,6 +69,19 @@ pub(crate) struct BenchArgs {
     /// Run only the SQS figures (send → receive → delete, queue → mapped function).
     #[arg(long)]
     queues_only: bool,
+    /// Run only the WebSocket broadcast figure (Nubo's `@connections` beside a bare
+    /// tokio-tungstenite server).
+    #[arg(long)]
+    websocket_only: bool,
+    /// Connected clients for the WebSocket broadcast.
+    #[arg(long, default_value_t = 1000)]
+    ws_clients: usize,
+    /// Broadcast rounds (each a message to every client).
+    #[arg(long, default_value_t = 10)]
+    ws_rounds: usize,
+    /// Concurrent `@connections` posts per round.
+    #[arg(long, default_value_t = 16)]
+    ws_senders: usize,
     /// Messages sent one at a time for the queue → mapped function latency.
     #[arg(long, default_value_t = 200)]
     queue_messages: usize,
@@ -609,6 +623,19 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.signed_only {
         let row = signed_call(&args, &server, &client).await?;
         return report(&[row], &[], &args.out);
+    }
+    if args.websocket_only {
+        let zip = zip_of(&[("bootstrap", std::fs::read(&bootstrap)?, 0o755)])?;
+        create_function(&client, "bench-echo", "provided.al2023", "echo", &zip).await?;
+        let rows = websocket::rows(
+            &client,
+            "bench-echo",
+            args.ws_clients,
+            args.ws_rounds,
+            args.ws_senders,
+        )
+        .await?;
+        return report(&rows, &[], &args.out);
     }
     if args.queues_only {
         let zip = zip_of(&[("bootstrap", std::fs::read(&bootstrap)?, 0o755)])?;
