@@ -42,11 +42,15 @@ fn spawn_reader(
 ) {
     tokio::spawn(async move {
         while let Some(Ok(message)) = socket.next().await {
-            let Message::Text(text) = message else { continue };
+            let Message::Text(text) = message else {
+                continue;
+            };
             let Ok(start_us) = text.as_str().parse::<u64>() else {
                 continue;
             };
-            let latency = origin.elapsed().saturating_sub(Duration::from_micros(start_us));
+            let latency = origin
+                .elapsed()
+                .saturating_sub(Duration::from_micros(start_us));
             if deliveries.send(latency).is_err() {
                 return;
             }
@@ -180,7 +184,14 @@ async fn nubo_broadcast(
                     for id in ids.iter().skip(sender).step_by(senders) {
                         let path = format!("/b/@connections/{}", nubo_wire::sigv4::uri_encode(id));
                         let reply = client
-                            .send("execute-api", http::Method::POST, &path, &[], &[], start_us.to_string().into_bytes())
+                            .send(
+                                "execute-api",
+                                http::Method::POST,
+                                &path,
+                                &[],
+                                &[],
+                                start_us.to_string().into_bytes(),
+                            )
                             .await?;
                         anyhow::ensure!(reply.status.is_success(), "post: {}", reply.status);
                     }

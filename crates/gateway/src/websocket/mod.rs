@@ -337,8 +337,9 @@ impl Gateway {
         response
     }
 
-    /// `$connect` with `AWS_IAM`: the upgrade request is SigV4-signed for `execute-api` and
-    /// the caller may `execute-api:Invoke` `{apiId}/{stage}/$connect`.
+    /// `$connect`'s admission: with `apiKeyRequired`, an enabled `x-api-key` of a usage plan of
+    /// this stage (within its quota); with `AWS_IAM`, the upgrade request is SigV4-signed for
+    /// `execute-api` and the caller may `execute-api:Invoke` `{apiId}/{stage}/$connect`.
     fn authorize_connect<B>(
         &self,
         stage: &SocketStage,
@@ -347,6 +348,16 @@ impl Gateway {
         ingress: &Ingress,
         facts: &mut SocketFacts,
     ) -> Result<(), GatewayResponse> {
+        if route.api_key_required {
+            let key = header(request, "x-api-key");
+            match self.usage.admit(&stage.api_id, &stage.stage_name, key) {
+                Ok(_) => {}
+                Err(crate::rest_api::keys::Refusal::LimitExceeded) => {
+                    return Err(refuse(StatusCode::TOO_MANY_REQUESTS, "Limit Exceeded"))
+                }
+                Err(_) => return Err(refuse(StatusCode::FORBIDDEN, "Forbidden")),
+            }
+        }
         if !route.aws_iam {
             return Ok(());
         }
