@@ -167,6 +167,19 @@ impl LocalConnections {
         self.live.write().remove(id);
     }
 
+    /// Takes a session out of reach (`@connections` answers `GoneException` from now on) and
+    /// asks it to close: a close is never observable before the connection is gone.
+    pub fn retire(&self, id: &str, code: u16, reason: &str) -> bool {
+        let live = self.live.write().remove(id);
+        match live {
+            Some(live) => {
+                live.close(code, reason);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// One session.
     pub fn get(&self, id: &str) -> Option<Arc<LiveConnection>> {
         self.live.read().get(id).cloned()
@@ -217,7 +230,11 @@ pub struct LocalRouter {
 impl ConnectionRouter for LocalRouter {
     fn send<'a>(&'a self, id: &'a str, frame: Outbound) -> Boxed<'a, Result<(), SendError>> {
         let sent = match self.local.get(id) {
-            Some(live) => live.send(frame),
+            Some(live) => live.send(frame).inspect_err(|e| {
+                if *e == SendError::SlowClient {
+                    self.local.retire(id, 1008, "Slow client: send queue full");
+                }
+            }),
             None => Err(SendError::Gone),
         };
         Box::pin(std::future::ready(sent))
@@ -232,12 +249,13 @@ impl ConnectionRouter for LocalRouter {
     }
 
     fn close<'a>(&'a self, id: &'a str) -> Boxed<'a, Result<(), SendError>> {
-        let closed = match self.local.get(id) {
-            Some(live) => {
-                live.close(1000, "Connection closed by the server");
-                Ok(())
-            }
-            None => Err(SendError::Gone),
+        let closed = if self
+            .local
+            .retire(id, 1000, "Connection closed by the server")
+        {
+            Ok(())
+        } else {
+            Err(SendError::Gone)
         };
         Box::pin(std::future::ready(closed))
     }
@@ -343,8 +361,9 @@ mod tests {
         assert_eq!(live.close_requested().await.0, 1008);
         assert!(receiver.recv().await.is_some());
         assert_eq!(router.send("nope", frame()).await, Err(SendError::Gone));
-        local.remove("c1");
+        // The slow client is out of reach at once.
         assert!(router.info("c1").await.is_none());
+        assert_eq!(router.send("c1", frame()).await, Err(SendError::Gone));
     }
 
     #[tokio::test]

@@ -129,7 +129,8 @@ impl Sockets {
     /// Closes every session with 1001 (shutdown).
     pub fn close_all(&self) {
         for live in self.local.all() {
-            live.close(1001, "Going away");
+            self.local
+                .retire(&live.record.connection_id, 1001, "Going away");
         }
     }
 }

@@ -115,6 +115,10 @@ async fn serve(
     mut queue: mpsc::Receiver<Outbound>,
 ) -> Ended {
     let limits = &sockets.limits;
+    let id = live.record.connection_id.as_str();
+    // Out of `@connections`' reach before anything of the close is sent: a client that saw its
+    // connection close never finds it still open.
+    let gone = || sockets.local.remove(id);
     let lifetime = tokio::time::sleep(limits.lifetime);
     let idle = tokio::time::sleep(limits.idle);
     tokio::pin!(lifetime, idle);
@@ -141,6 +145,7 @@ async fn serve(
                     }
                     Some(Ok(Message::Pong(_) | Message::Frame(_))) => {}
                     Some(Ok(Message::Close(frame))) => {
+                        gone();
                         let _ = socket.flush().await;
                         return match frame {
                             Some(frame) => ended(frame.code.into(), &frame.reason),
@@ -148,6 +153,7 @@ async fn serve(
                         };
                     }
                     Some(Err(WsError::Capacity(_))) => {
+                        gone();
                         close(&mut socket, 1009, "Message too big").await;
                         return ended(1009, "Message too big");
                     }
@@ -171,14 +177,17 @@ async fn serve(
                 }
             }
             (code, reason) = live.close_requested() => {
+                gone();
                 close(&mut socket, code, &reason).await;
                 return ended(code, &reason);
             }
             () = &mut idle => {
+                gone();
                 close(&mut socket, 1001, "Going away").await;
                 return ended(1001, "Idle timeout");
             }
             () = &mut lifetime => {
+                gone();
                 close(&mut socket, 1001, "Going away").await;
                 return ended(1001, "Connection lifetime exceeded");
             }
