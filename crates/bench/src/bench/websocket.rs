@@ -207,11 +207,14 @@ async fn nubo_broadcast(
     .await
 }
 
+/// The baseline server's clients: (client number, its send queue).
+type Peers = Vec<(usize, mpsc::Sender<Message>)>;
+
 /// The baseline server: every message any client sends goes to every other client.
 async fn bare_server() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let peers: Arc<Mutex<Vec<(usize, mpsc::Sender<Message>)>>> = Arc::default();
+    let peers: Arc<Mutex<Peers>> = Arc::default();
     tokio::spawn(async move {
         let mut next = 0usize;
         while let Ok((stream, _)) = listener.accept().await {

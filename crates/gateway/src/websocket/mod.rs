@@ -222,6 +222,8 @@ impl Sockets {
     }
 }
 
+const FORBIDDEN: (StatusCode, &str) = (StatusCode::FORBIDDEN, "Forbidden");
+
 /// A JSON error answer (`{"message": …}`).
 fn refuse(status: StatusCode, message: &str) -> GatewayResponse {
     let body = serde_json::json!({ "message": message }).to_string();
@@ -290,10 +292,10 @@ impl Gateway {
         };
         let connect = stage.route("$connect").cloned();
         if let Some(route) = &connect {
-            if let Err(refused) =
+            if let Err((status, message)) =
                 self.authorize_connect(&stage, route, &request, &ingress, &mut facts)
             {
-                return refused;
+                return refuse(status, message);
             }
             let event = events::event(
                 &facts,
@@ -348,24 +350,22 @@ impl Gateway {
         request: &http::Request<B>,
         ingress: &Ingress,
         facts: &mut SocketFacts,
-    ) -> Result<(), GatewayResponse> {
+    ) -> Result<(), (StatusCode, &'static str)> {
         if route.api_key_required {
             let key = header(request, "x-api-key");
             match self.usage.admit(&stage.api_id, &stage.stage_name, key) {
                 Ok(_) => {}
                 Err(crate::rest_api::keys::Refusal::LimitExceeded) => {
-                    return Err(refuse(StatusCode::TOO_MANY_REQUESTS, "Limit Exceeded"))
+                    return Err((StatusCode::TOO_MANY_REQUESTS, "Limit Exceeded"))
                 }
-                Err(_) => return Err(refuse(StatusCode::FORBIDDEN, "Forbidden")),
+                Err(_) => return Err(FORBIDDEN),
             }
         }
         if !route.aws_iam {
             return Ok(());
         }
         let (parts, ()) = clone_parts(request);
-        let caller = self
-            .socket_caller(&parts)
-            .map_err(|_| refuse(StatusCode::FORBIDDEN, "Forbidden"))?;
+        let caller = self.socket_caller(&parts).map_err(|_| FORBIDDEN)?;
         let arn = format!(
             "arn:aws:execute-api:{}:{}:{}/{}/$connect",
             stage.scope.region, stage.scope.account_id, stage.api_id, stage.stage_name
@@ -382,7 +382,7 @@ impl Gateway {
                 &keys,
                 time::OffsetDateTime::now_utc(),
             )
-            .map_err(|_| refuse(StatusCode::FORBIDDEN, "Forbidden"))?;
+            .map_err(|_| FORBIDDEN)?;
         let principal = &caller.principal;
         facts.authorizer = Some(serde_json::json!({
             "principalId": principal.arn,
