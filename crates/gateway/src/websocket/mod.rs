@@ -259,7 +259,10 @@ impl Gateway {
         mut request: http::Request<B>,
         ingress: Ingress,
     ) -> GatewayResponse {
-        let stage_name = path.trim_start_matches('/').trim_end_matches('/');
+        let stage_name = match path.trim_start_matches('/').trim_end_matches('/') {
+            "" => "$default",
+            name => name,
+        };
         let Some(stage) = api.sockets.get(stage_name).cloned() else {
             return refuse(StatusCode::FORBIDDEN, "Forbidden");
         };
