@@ -116,3 +116,111 @@ pub fn compile(doc: &ApiDocument) -> HashMap<String, Arc<SocketStage>> {
     }
     stages
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::http_api::model::{IntegrationRecord, RouteRecord};
+    use crate::http_api::routes::RouteResponseInput;
+    use crate::http_api::tests::registry;
+    use crate::http_api::{ApiInput, IntegrationInput, RouteInput, StageInput};
+    use nubo_wire::Scope;
+
+    #[tokio::test]
+    async fn a_websocket_api_compiles_to_socket_stages() {
+        let dir = tempfile::tempdir().unwrap();
+        let apis = registry(dir.path()).await;
+        let scope = Scope::default();
+        let api = apis
+            .create_api(
+                &scope,
+                ApiInput {
+                    name: Some("ws".into()),
+                    protocol_type: Some("WEBSOCKET".into()),
+                    route_selection_expression: Some("$request.body.action".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let id = api.api_id.as_str();
+        let integration: IntegrationRecord = apis
+            .create(
+                &scope,
+                id,
+                IntegrationInput {
+                    integration_type: Some("AWS_PROXY".into()),
+                    integration_uri: Some(
+                        "arn:aws:lambda:us-east-1:000000000000:function:f".into(),
+                    ),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(integration.payload_format_version, "1.0");
+        let target = Some(format!("integrations/{}", integration.integration_id));
+        for key in ["$connect", "join", "$default"] {
+            let route: RouteRecord = apis
+                .create(
+                    &scope,
+                    id,
+                    RouteInput {
+                        route_key: Some(key.into()),
+                        target: target.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            if key == "join" {
+                apis.create_route_response(
+                    &scope,
+                    id,
+                    &route.route_id,
+                    RouteResponseInput {
+                        route_response_key: Some("$default".into()),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            }
+        }
+        let bad = apis
+            .create::<RouteRecord>(
+                &scope,
+                id,
+                RouteInput {
+                    route_key: Some("$nope".into()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert!(bad.is_err());
+        apis.create::<crate::http_api::model::StageRecord>(
+            &scope,
+            id,
+            StageInput {
+                stage_name: Some("prod".into()),
+                auto_deploy: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let plane = apis.plane();
+        let compiled = &plane[id];
+        assert!(compiled.websocket && compiled.stages.is_empty());
+        let stage = &compiled.sockets["prod"];
+        assert!(stage.route("$connect").is_some());
+        let join = stage.select(br#"{"action":"join"}"#).unwrap();
+        assert!(join.two_way && join.route_key == "join");
+        assert_eq!(stage.select(b"plain text").unwrap().route_key, "$default");
+        // A message cannot select a predefined route by naming it.
+        assert_eq!(
+            stage.select(br#"{"action":"$connect"}"#).unwrap().route_key,
+            "$default"
+        );
+        assert!(!stage.route("$default").unwrap().two_way);
+    }
+}
