@@ -303,11 +303,12 @@ def test_chat_example(server, endpoint):
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
-    """A server with short WebSocket limits: 2 s idle, 4 s lifetime, 1 KB frames."""
+    """A server with short WebSocket limits: 2 s idle, 4 s lifetime, 1 KB frames, 8 queued frames."""
     from conftest import NuboServer
 
     srv = NuboServer(tmp_path_factory.mktemp("ws-limits") / "data",
-                     ["--ws-idle-timeout", "2", "--ws-max-lifetime", "4", "--ws-max-frame-bytes", "1024"]).start()
+                     ["--ws-idle-timeout", "2", "--ws-max-lifetime", "4", "--ws-max-frame-bytes", "1024",
+                      "--ws-send-queue", "8"]).start()
     yield srv
     srv.stop()
 
@@ -374,3 +375,27 @@ def test_aws_iam_on_connect(limited):
     ws.ping("x")
     assert ws.recv_data_frame(control_frame=True)[0] == websocket.ABNF.OPCODE_PONG
     ws.close()
+
+
+def test_a_client_that_does_not_read_is_disconnected(limited):
+    """Backpressure: posts to a client that reads nothing fill its bounded queue; then it is
+    disconnected (1008) and further posts are GoneException, instead of the server buffering."""
+    endpoint = limited.endpoint
+    url = f"{endpoint.replace('http://', 'ws://')}/_api/{mock_api(endpoint)}/s"
+    ws = connect(url)
+    me = ask(ws, {"action": "who"})["connectionId"]
+    manager = manager_for(endpoint, "s")
+    data = b"z" * (100 * 1024)
+    codes = []
+    for _ in range(400):
+        try:
+            manager.post_to_connection(ConnectionId=me, Data=data)
+        except ClientError as e:
+            codes.append(error_of_response(e))
+            break
+    assert codes == [("GoneException", 410)]
+    assert close_code(ws) == 1008
+
+
+def error_of_response(e: ClientError) -> tuple[str, int]:
+    return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
