@@ -511,8 +511,9 @@ def test_control_plane_errors_and_updates(gw, apis, gw_function):
     with pytest.raises(ClientError) as e:
         gw.get_api(ApiId="nosuchapi0")
     assert error_of(e)[:2] == ("NotFoundException", 404)
+    # WebSocket APIs (tests/e2e/test_websocket.py) need a selection expression Nubo can evaluate.
     with pytest.raises(ClientError) as e:
-        gw.create_api(Name="ws", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")
+        gw.create_api(Name="ws", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.header.x")
     assert error_of(e)[:2] == ("BadRequestException", 400)
 
     api_id = gw.create_api(Name="errors", ProtocolType="HTTP", Description="d")["ApiId"]

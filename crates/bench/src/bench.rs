@@ -30,6 +30,7 @@ use crate::peer;
 mod authorizers;
 mod queues;
 mod templates;
+mod websocket;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
@@ -83,6 +84,19 @@ pub(crate) struct BenchArgs {
     /// Run only the API Gateway figures (HTTP API, REST API, API key, cached authorizer, JWT).
     #[arg(long)]
     gateway_only: bool,
+    /// Run only the WebSocket broadcast figure (Nubo's `@connections` beside a bare
+    /// tokio-tungstenite server).
+    #[arg(long)]
+    websocket_only: bool,
+    /// Connected clients for the WebSocket broadcast.
+    #[arg(long, default_value_t = 1000)]
+    ws_clients: usize,
+    /// Broadcast rounds (each a message to every client).
+    #[arg(long, default_value_t = 10)]
+    ws_rounds: usize,
+    /// Concurrent `@connections` posts per round.
+    #[arg(long, default_value_t = 16)]
+    ws_senders: usize,
     /// Messages sent one at a time for the queue → mapped function latency.
     #[arg(long, default_value_t = 200)]
     queue_messages: usize,
@@ -756,6 +770,19 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         })
         .await?;
         let (rows, _, _) = async_rows(&args, &server, &client, &warm).await?;
+        return report(&rows, &[], &args.out);
+    }
+    if args.websocket_only {
+        let zip = zip_of(&[("bootstrap", std::fs::read(&bootstrap)?, 0o755)])?;
+        create_function(&client, "bench-echo", "provided.al2023", "echo", &zip).await?;
+        let rows = websocket::rows(
+            &client,
+            "bench-echo",
+            args.ws_clients,
+            args.ws_rounds,
+            args.ws_senders,
+        )
+        .await?;
         return report(&rows, &[], &args.out);
     }
     if args.queues_only {

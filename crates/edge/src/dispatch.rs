@@ -115,7 +115,14 @@ fn data_plane(state: &EdgeState, req: &Request) -> Option<DataPlane> {
     if let Some(rest) = path.strip_prefix("/_api/") {
         let (id, path) = split(rest);
         let scope = state.gateway.data_plane_scope(&id);
-        let domain = state.gateway.api_domain(&scope, &id);
+        // A WebSocket client's events name the host it connected to: the `@connections`
+        // endpoint a handler builds from it (`http://{domainName}/{stage}`) must reach Nubo,
+        // and the API's own host name may not resolve.
+        let domain = if nubo_gateway::websocket::is_upgrade(req) && !host.is_empty() {
+            host.to_owned()
+        } else {
+            state.gateway.api_domain(&scope, &id)
+        };
         return Some(DataPlane {
             kind: DataPlaneKind::Api,
             id,
@@ -181,6 +188,14 @@ async fn gateway(services: &Services, target: DataPlane, req: Request) -> Respon
 }
 
 async fn route(services: &Services, mut req: Request) -> Response {
+    // `@connections` calls are signed for `execute-api` and may use a gateway host or prefix.
+    if crate::connections_api::is_management_call(&services.state, &req) {
+        if let Some(Ok(credential)) = credential_scope(&req) {
+            if credential.service == "execute-api" {
+                return dispatch_signed(services, credential, req).await;
+            }
+        }
+    }
     if let Some(target) = data_plane(&services.state, &req) {
         req.extensions_mut()
             .insert(RequestScope(services.default_scope.clone()));
@@ -246,6 +261,13 @@ async fn dispatch_signed(
         // Lambda words its errors `{"Type", "Message"}`, the guard's as much as its handlers'.
         Err(err) if target.served && target.service == "lambda" => {
             crate::response::lambda_error(&err)
+        }
+        // `@connections` refuses callers as API Gateway does: `ForbiddenException`.
+        Err(mut err) if target.served && target.service == "execute-api" => {
+            if err.code == "AccessDeniedException" {
+                err.code = "ForbiddenException";
+            }
+            crate::response::rest_json_error(&err)
         }
         Err(err) => {
             let mut response = wire(crate::registry::error_response(

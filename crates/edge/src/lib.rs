@@ -13,6 +13,7 @@
 
 pub mod apigw_api;
 pub mod auth;
+mod connections_api;
 mod dispatch;
 mod events_api;
 mod iam_api;

@@ -14,8 +14,8 @@ use crate::auth::apigateway::ApiGatewayAuthorizer;
 use crate::auth::lambda::LambdaAuthorizer;
 use crate::registry::{Registry, Service};
 use crate::{
-    apigw_api, events_api, iam_api, lambda_api, logs_api, monitoring_api, s3_api, sqs_api, sts_api,
-    EdgeState,
+    apigw_api, connections_api, events_api, iam_api, lambda_api, logs_api, monitoring_api, s3_api,
+    sqs_api, sts_api, EdgeState,
 };
 
 /// Builds the registry: the served services, then the rest.
@@ -40,6 +40,7 @@ pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
     registry.register(s3_api::service(state));
     registry.register(logs_api::service(state));
     registry.register(monitoring_api::service(state));
+    registry.register(connections_api::service(state));
     register_not_served(&mut registry);
     registry
 }
@@ -69,7 +70,6 @@ pub(crate) const NOT_SERVED: &[(&str, &[Protocol])] = &[
     ("ecr", &[JSON_1_1]),
     ("signer", &[Protocol::RestJson]),
     ("cloudformation", &[query(namespace::CLOUDFORMATION)]),
-    ("execute-api", &[Protocol::RestJson]),
     ("xray", &[Protocol::RestJson]),
     ("sns", &[query(namespace::SNS)]),
     ("kinesis", &[JSON_1_1]),

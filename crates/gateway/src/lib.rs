@@ -26,6 +26,7 @@ pub mod http_api;
 pub mod pipeline;
 pub mod plane;
 pub mod rest_api;
+pub mod websocket;
 mod write_through;
 
 use std::sync::Arc;
@@ -65,6 +66,8 @@ pub struct GatewayConfig {
     /// The base of the URLs handed out, path-style (`{base}/_api/{id}`, `{base}/_url/{id}/`):
     /// they resolve everywhere, unlike `*.localhost` hosts (`None`: the host forms).
     pub public_url: Option<String>,
+    /// WebSocket APIs' limits.
+    pub sockets: websocket::SocketLimits,
 }
 
 /// Which gateway resource a `Host` names: `{id}.execute-api[.{region}].localhost[:port]` or
@@ -132,6 +135,7 @@ pub struct Gateway {
     identity: Arc<IdentityRegistry>,
     /// JWT authorizers' issuer keys.
     jwks: http_api::jwt::KeyCache,
+    sockets: Arc<websocket::Sockets>,
 }
 
 impl Gateway {
@@ -161,6 +165,14 @@ impl Gateway {
                 }
             }
         });
+        let sockets = websocket::Sockets::start(
+            Arc::new(websocket::connections::DocumentConnections::new(
+                documents.clone(),
+            )),
+            invoker.clone(),
+            config.sockets.clone(),
+        )
+        .await;
         let urls = Arc::new(UrlRegistry::load(documents, invoker.registry().clone()).await?);
         let listener_urls = urls.clone();
         invoker.registry().on_change(move |change| {
@@ -186,6 +198,7 @@ impl Gateway {
             config,
             identity,
             jwks: http_api::jwt::KeyCache::default(),
+            sockets,
         }))
     }
 
@@ -235,6 +248,24 @@ impl Gateway {
     pub fn api_domain(&self, scope: &Scope, api_id: &str) -> String {
         format!(
             "{api_id}.execute-api.{}.localhost:{}",
+            scope.region, self.config.port
+        )
+    }
+
+    /// `apiEndpoint` of a WebSocket API: `ws://{api-id}.execute-api.{region}.localhost:{port}`.
+    /// With a public URL: `ws://{public host}/_api/{api-id}` (`wss://` for an `https://` base).
+    pub fn socket_endpoint(&self, scope: &Scope, api_id: &str) -> String {
+        if let Some(base) = &self.config.public_url {
+            let base = base.trim_end_matches('/');
+            let base = match base.split_once("://") {
+                Some(("https", rest)) => format!("wss://{rest}"),
+                Some((_, rest)) => format!("ws://{rest}"),
+                None => format!("ws://{base}"),
+            };
+            return format!("{base}/_api/{api_id}");
+        }
+        format!(
+            "ws://{api_id}.execute-api.{}.localhost:{}",
             scope.region, self.config.port
         )
     }

@@ -148,6 +148,22 @@ pub(crate) struct ServeArgs {
     /// Connections served at once; one more is answered 503 and closed.
     #[arg(long, env = "NUBO_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// WebSocket APIs: seconds without a message before a connection is closed (AWS: 10 min).
+    #[arg(long, env = "NUBO_WS_IDLE_TIMEOUT", default_value_t = 600)]
+    ws_idle_timeout: u64,
+    /// WebSocket APIs: seconds a connection may last (AWS: 2 hours).
+    #[arg(long, env = "NUBO_WS_MAX_LIFETIME", default_value_t = 7200)]
+    ws_max_lifetime: u64,
+    /// WebSocket APIs: the largest frame a client may send, in bytes (AWS: 32 KB; larger → 1009).
+    #[arg(long, env = "NUBO_WS_MAX_FRAME_BYTES", default_value_t = 32 * 1024)]
+    ws_max_frame_bytes: usize,
+    /// WebSocket APIs: the largest message, in bytes (AWS: 128 KB; larger → 1009).
+    #[arg(long, env = "NUBO_WS_MAX_MESSAGE_BYTES", default_value_t = 128 * 1024)]
+    ws_max_message_bytes: usize,
+    /// WebSocket APIs: frames queued for one client before it counts as too slow and is
+    /// disconnected (1008).
+    #[arg(long, env = "NUBO_WS_SEND_QUEUE", default_value_t = 256)]
+    ws_send_queue: usize,
 }
 
 /// The runtimes' SDK directory from `--runtime-sdk-dir`, the user's cache dir or the data dir.
@@ -419,6 +435,13 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             port: address.port(),
             api_metrics: Some(metrics.api_metrics()),
             public_url: public_url(&args.public_url, address),
+            sockets: nubo_gateway::websocket::SocketLimits {
+                max_frame: args.ws_max_frame_bytes.max(125),
+                max_message: args.ws_max_message_bytes.max(125),
+                idle: Duration::from_secs(args.ws_idle_timeout.max(1)),
+                lifetime: Duration::from_secs(args.ws_max_lifetime.max(1)),
+                send_queue: args.ws_send_queue.max(1),
+            },
         },
     )
     .await
@@ -520,6 +543,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     // queue commits before it acknowledges) except usage-plan counts, batched in memory and
     // written last, so an idle server exits within milliseconds.
     let _ = stop.send(());
+    // WebSocket clients are told the server is going away (1001) rather than cut off.
+    usage_gateway.sockets().close_all();
     let grace = Duration::from_secs(args.shutdown_grace);
     tokio::select! {
         result = &mut server => result?,

@@ -22,7 +22,12 @@ use crate::EdgeState;
 /// The API's camelCase form plus what is computed: `apiEndpoint`, which carries its region.
 fn api_value(state: &EdgeState, scope: &Scope, api: &ApiRecord) -> Value {
     let mut value = serde_json::to_value(api).unwrap_or(Value::Null);
-    value["apiEndpoint"] = Value::from(state.gateway.api_endpoint(scope, &api.api_id));
+    let endpoint = if api.protocol_type == nubo_gateway::http_api::model::WEBSOCKET {
+        state.gateway.socket_endpoint(scope, &api.api_id)
+    } else {
+        state.gateway.api_endpoint(scope, &api.api_id)
+    };
+    value["apiEndpoint"] = Value::from(endpoint);
     value
 }
 

@@ -13,6 +13,7 @@ mod keys;
 mod resources;
 mod rest;
 mod rest_updates;
+mod route_responses;
 
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ pub fn router(state: Arc<EdgeState>) -> Router {
     let router = resources::routes::<StageRecord>(router, "/v2/apis/{api_id}/stages");
     let router = resources::routes::<DeploymentRecord>(router, "/v2/apis/{api_id}/deployments");
     let router = resources::routes::<AuthorizerRecord>(router, "/v2/apis/{api_id}/authorizers");
+    let router = route_responses::routes(router);
     let router = rest::routes(router);
     let router = rest_updates::routes(router);
     let router = keys::routes(router);

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use nubo_wire::Scope;
 use serde::Deserialize;
 
-use super::model::{now_iso, ApiDocument, ApiRecord, Cors, RouteRecord};
+use super::model::{now_iso, ApiDocument, ApiRecord, Cors, RouteRecord, WEBSOCKET};
 use super::patch::Patch;
 use super::{deployments, stages, ApiRegistry, IntegrationInput};
 use crate::plane::routing::RouteKey;
+use crate::websocket::select::RouteSelection;
 use crate::GatewayError;
 
 /// The one route selection expression of HTTP APIs, as apigatewayv2 echoes it.
@@ -98,19 +99,30 @@ impl ApiRegistry {
             .clone()
             .ok_or_else(|| GatewayError::bad_request("Name is required"))?;
         check_name(&name)?;
-        match input.protocol_type.as_deref() {
-            Some("HTTP") => {}
-            Some("WEBSOCKET") => {
-                return Err(GatewayError::bad_request(
-                    "WebSocket APIs are not supported by Nubo yet",
-                ))
-            }
+        let websocket = match input.protocol_type.as_deref() {
+            Some("HTTP") => false,
+            Some(WEBSOCKET) => true,
             _ => {
                 return Err(GatewayError::bad_request(
                     "ProtocolType must be one of [HTTP, WEBSOCKET]",
                 ))
             }
-        }
+        };
+        let route_selection_expression = if websocket {
+            if input.target.is_some() || input.cors_configuration.is_some() {
+                return Err(GatewayError::bad_request(
+                    "Target and CorsConfiguration are supported only for HTTP APIs",
+                ));
+            }
+            let expression = input.route_selection_expression.ok_or_else(|| {
+                GatewayError::bad_request("RouteSelectionExpression is required for WEBSOCKET APIs")
+            })?;
+            RouteSelection::parse(&expression)?;
+            expression
+        } else {
+            route_selection(input.route_selection_expression)?
+                .unwrap_or_else(|| HTTP_ROUTE_SELECTION.into())
+        };
         if input.target.is_none() && input.route_key.is_some() {
             return Err(GatewayError::bad_request(
                 "RouteKey is only supported for quick create, with Target",
@@ -123,9 +135,8 @@ impl ApiRegistry {
         let api = ApiRecord {
             api_id: self.new_api_id(),
             name,
-            protocol_type: "HTTP".into(),
-            route_selection_expression: route_selection(input.route_selection_expression)?
-                .unwrap_or_else(|| HTTP_ROUTE_SELECTION.into()),
+            protocol_type: if websocket { WEBSOCKET } else { "HTTP" }.into(),
+            route_selection_expression,
             api_key_selection_expression: input
                 .api_key_selection_expression
                 .unwrap_or_else(|| "$request.header.x-api-key".into()),
@@ -160,8 +171,15 @@ impl ApiRegistry {
         api_id: &str,
         input: ApiInput,
     ) -> Result<ApiRecord, GatewayError> {
-        let route_selection = route_selection(input.route_selection_expression)?;
         self.modify(scope, api_id, |doc| {
+            let route_selection = if doc.is_websocket() {
+                if let Some(expression) = &input.route_selection_expression {
+                    RouteSelection::parse(expression)?;
+                }
+                input.route_selection_expression
+            } else {
+                route_selection(input.route_selection_expression)?
+            };
             let api = &mut doc.api;
             api.name
                 .patch_checked(input.name, |name| check_name(name))?;

@@ -192,6 +192,23 @@ fn check_target(
     }
 }
 
+/// WebSocket APIs: Lambda proxy integrations only (their events have one shape, which AWS
+/// reports as payload format `1.0`).
+fn socket_integration(input: &mut IntegrationInput) -> Result<(), GatewayError> {
+    match input.integration_type.as_deref() {
+        Some("AWS_PROXY") | None => {}
+        Some(other) => {
+            return Err(GatewayError::bad_request(format!(
+                "Integration type {other} is not supported by Nubo for WebSocket APIs yet: use AWS_PROXY"
+            )))
+        }
+    }
+    if input.payload_format_version.is_none() {
+        input.payload_format_version = Some("1.0".into());
+    }
+    Ok(())
+}
+
 impl ApiResource for IntegrationRecord {
     const NAME: &'static str = "Integration";
     type Input = IntegrationInput;
@@ -205,7 +222,10 @@ impl ApiResource for IntegrationRecord {
     }
 
     /// CreateIntegration.
-    fn create(doc: &mut ApiDocument, input: IntegrationInput) -> Result<Self, GatewayError> {
+    fn create(doc: &mut ApiDocument, mut input: IntegrationInput) -> Result<Self, GatewayError> {
+        if doc.is_websocket() {
+            socket_integration(&mut input)?;
+        }
         let record = new_record(&doc.scope, input)?;
         doc.integrations
             .insert(record.integration_id.clone(), record.clone());
@@ -219,6 +239,13 @@ impl ApiResource for IntegrationRecord {
         input: IntegrationInput,
     ) -> Result<Self, GatewayError> {
         let mut record = Self::find(doc, id)?.clone();
+        if doc.is_websocket() && input.integration_type.is_some() {
+            let mut input = IntegrationInput {
+                integration_type: input.integration_type.clone(),
+                ..Default::default()
+            };
+            socket_integration(&mut input)?;
+        }
         apply(&doc.scope, &mut record, input, false)?;
         doc.integrations.insert(id.to_owned(), record.clone());
         Ok(record)

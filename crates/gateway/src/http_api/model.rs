@@ -40,9 +40,10 @@ pub struct ApiRecord {
     pub api_id: String,
     /// Name.
     pub name: String,
-    /// `HTTP` (WebSocket APIs arrive with their own issue).
+    /// `HTTP` or `WEBSOCKET`.
     pub protocol_type: String,
-    /// `$request.method $request.path` for HTTP APIs.
+    /// `$request.method $request.path` for HTTP APIs; a JSON path of the message
+    /// (`$request.body.action`) for WebSocket APIs.
     pub route_selection_expression: String,
     /// `$request.header.x-api-key`.
     pub api_key_selection_expression: String,
@@ -99,9 +100,39 @@ pub struct RouteRecord {
     /// Created by quick create or import.
     #[serde(default)]
     pub api_gateway_managed: bool,
+    /// WebSocket: `$default` makes the route two-way (the integration's answer goes back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_response_selection_expression: Option<String>,
+    /// WebSocket: the route's responses by id (stored with the route, rendered on their own).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub route_responses: BTreeMap<String, RouteResponseRecord>,
+}
+
+/// A WebSocket route response (`$default`: the integration's answer is sent to the client).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteResponseRecord {
+    /// ~7 lowercase alphanumerics.
+    pub route_response_id: String,
+    /// `$default` (the one key a proxy integration can produce).
+    pub route_response_key: String,
+    /// Stored and echoed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_selection_expression: Option<String>,
+    /// Stored and echoed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_models: Option<Value>,
+    /// Stored and echoed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_parameters: Option<Value>,
 }
 
 impl RouteRecord {
+    /// Whether the integration's answer goes back to a WebSocket client.
+    pub fn two_way(&self) -> bool {
+        self.route_response_selection_expression.is_some() || !self.route_responses.is_empty()
+    }
+
     /// A route with a fresh id, no target and no authorization.
     pub fn new(route_key: String) -> Self {
         Self {
@@ -115,6 +146,8 @@ impl RouteRecord {
             operation_name: None,
             request_parameters: None,
             api_gateway_managed: false,
+            route_response_selection_expression: None,
+            route_responses: BTreeMap::new(),
         }
     }
 }
@@ -290,6 +323,11 @@ pub struct ApiDocument {
 }
 
 impl ApiDocument {
+    /// Whether this is a WebSocket API.
+    pub fn is_websocket(&self) -> bool {
+        self.api.protocol_type == WEBSOCKET
+    }
+
     /// The definition a deployment would freeze now.
     pub fn snapshot(&self) -> DeploymentSnapshot {
         DeploymentSnapshot {
@@ -300,6 +338,9 @@ impl ApiDocument {
         }
     }
 }
+
+/// `protocolType` of WebSocket APIs.
+pub const WEBSOCKET: &str = "WEBSOCKET";
 
 /// A random id of `len` lowercase alphanumerics (API ids are 10, sub-resources 7).
 pub fn new_id(len: usize) -> String {

@@ -165,6 +165,20 @@ impl Gateway {
         Ok(http::Request::from_parts(parts, full_body(body)))
     }
 
+    /// A WebSocket `$connect` with `AWS_IAM`: the upgrade request (no body) signed for
+    /// `execute-api`, its caller resolved.
+    pub(crate) fn socket_caller(&self, parts: &http::request::Parts) -> Result<Caller, Reject> {
+        if !is_signed(&parts.headers, parts.uri.query().unwrap_or("")) {
+            return Err(Reject::MissingAuthenticationToken);
+        }
+        self.authenticate(
+            parts,
+            &Bytes::new(),
+            &Needed::Route(String::new()),
+            OffsetDateTime::now_utc(),
+        )
+    }
+
     /// Verifies the signature over the request and its body, for the signing name the resource
     /// wants, and resolves the caller.
     fn authenticate(

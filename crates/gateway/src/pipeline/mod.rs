@@ -47,11 +47,22 @@ impl Gateway {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        // A WebSocket API: the handshake and the session (`crate::websocket`).
+        if let HostTarget::Api { id, region } = target {
+            if let Some(api) = self.apis.plane().get(id).filter(|api| api.websocket) {
+                let api = api.clone();
+                if region.is_some_and(|r| r != api.scope.region) {
+                    return Reject::NotFound.into_response(Endpoint::HttpApi);
+                }
+                return self.upgrade_socket(&api, path, request, ingress).await;
+            }
+        }
         let request = request.map(|body| body.map_err(Into::into).boxed_unsync());
         let mut ctx = RequestCtx::new(ingress, path, &request);
         match target {
             HostTarget::Api { id, region } => {
                 let http = self.apis.plane();
+
                 let (plane, endpoint) = if http.contains_key(id) {
                     (http, Endpoint::HttpApi)
                 } else {

@@ -109,6 +109,10 @@ pub struct CompiledApi {
     pub scope: Scope,
     /// Stages by name.
     pub stages: HashMap<String, Arc<CompiledStage>>,
+    /// A WebSocket API (its requests are upgrades, served by `crate::websocket`).
+    pub websocket: bool,
+    /// A WebSocket API's stages by name (its `stages` stay empty).
+    pub sockets: HashMap<String, Arc<crate::websocket::plane::SocketStage>>,
 }
 
 impl CompiledApi {
@@ -116,10 +120,20 @@ impl CompiledApi {
     pub fn compile(doc: &ApiDocument) -> Self {
         let scope = &doc.scope;
         let mut stages = HashMap::new();
+        if doc.is_websocket() {
+            return Self {
+                scope: scope.clone(),
+                stages,
+                websocket: true,
+                sockets: crate::websocket::plane::compile(doc),
+            };
+        }
         if doc.api.disable_execute_api_endpoint {
             return Self {
                 scope: scope.clone(),
                 stages,
+                websocket: false,
+                sockets: HashMap::new(),
             };
         }
         for stage in doc.stages.values() {
@@ -208,6 +222,8 @@ impl CompiledApi {
         Self {
             scope: scope.clone(),
             stages,
+            websocket: false,
+            sockets: HashMap::new(),
         }
     }
 }

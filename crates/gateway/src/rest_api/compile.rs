@@ -295,6 +295,8 @@ pub fn compile(doc: &RestApiDocument) -> CompiledApi {
     CompiledApi {
         scope: doc.scope.clone(),
         stages,
+        websocket: false,
+        sockets: Default::default(),
     }
 }
 

@@ -34,6 +34,31 @@ pub(super) const RULES: &[Rule] = &[
     apigw!("GetRoute", "GET", "/apis/{ApiId}/routes/{RouteId}"),
     apigw!("UpdateRoute", "PATCH", "/apis/{ApiId}/routes/{RouteId}"),
     apigw!("DeleteRoute", "DELETE", "/apis/{ApiId}/routes/{RouteId}"),
+    apigw!(
+        "CreateRouteResponse",
+        "POST",
+        "/apis/{ApiId}/routes/{RouteId}/routeresponses"
+    ),
+    apigw!(
+        "GetRouteResponses",
+        "GET",
+        "/apis/{ApiId}/routes/{RouteId}/routeresponses"
+    ),
+    apigw!(
+        "GetRouteResponse",
+        "GET",
+        "/apis/{ApiId}/routes/{RouteId}/routeresponses/{RouteResponseId}"
+    ),
+    apigw!(
+        "UpdateRouteResponse",
+        "PATCH",
+        "/apis/{ApiId}/routes/{RouteId}/routeresponses/{RouteResponseId}"
+    ),
+    apigw!(
+        "DeleteRouteResponse",
+        "DELETE",
+        "/apis/{ApiId}/routes/{RouteId}/routeresponses/{RouteResponseId}"
+    ),
     apigw!("CreateIntegration", "POST", "/apis/{ApiId}/integrations"),
     apigw!("GetIntegrations", "GET", "/apis/{ApiId}/integrations"),
     apigw!(

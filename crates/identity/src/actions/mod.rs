@@ -13,6 +13,7 @@
 
 mod apigateway;
 mod events;
+mod execute_api;
 mod iam;
 mod lambda;
 mod logs;
@@ -110,6 +111,7 @@ pub fn rules(service: &str) -> Option<&'static [Rule]> {
         "s3" => Some(s3::RULES),
         "logs" => Some(logs::RULES),
         "monitoring" => Some(monitoring::RULES),
+        "execute-api" => Some(execute_api::RULES),
         _ => None,
     }
 }
