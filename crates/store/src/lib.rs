@@ -15,7 +15,8 @@
 //!
 //! [`StoreConfig`] picks a backend from a URL (`sqlite:<path>`; the default is
 //! `<data-dir>/nubo.db`) and opens all four as one [`Stores`]. The SQLite backend runs its work on
-//! tokio's blocking pool, never on a runtime worker. `conformance` (feature `conformance`) is
+//! tokio's blocking pool, never on a runtime worker, and its queue commits on one thread of their
+//! own (group commit). `conformance` (feature `conformance`) is
 //! the test suite every backend must pass.
 //!
 //! [`write_through`] is the one shape every registry above uses to keep documents in memory:

@@ -210,6 +210,48 @@ mod tests {
         assert_eq!(store.messages("q").await.unwrap().len(), 300);
     }
 
+    /// Durable enqueues from 8 concurrent submitters (the benchmark's 8 clients, without HTTP)
+    /// beside raw fsync'd inserts, one transaction each, in the same directory.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "timing probe: cargo test -p nubo-store group_commit_probe -- --ignored --nocapture"]
+    async fn group_commit_probe() {
+        use crate::{Message, QueueOp, Queues};
+        const PER_TASK: usize = 200;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open_file(&dir.path().join("nubo.db")).unwrap());
+        let raw = raw_insert_baseline(dir.path(), 8 * PER_TASK, b"{\"noop\":true}").unwrap();
+        let raw_rate = raw.len() as f64 / raw.iter().map(Duration::as_secs_f64).sum::<f64>();
+        let started = std::time::Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in 0..8 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                for n in 0..PER_TASK {
+                    let message = Message {
+                        id: format!("{worker}-{n}"),
+                        body: b"{\"noop\":true}".to_vec(),
+                        attempts: 0,
+                        not_before_ms: 0,
+                        received_ms: 0,
+                    };
+                    let queue = "probe".to_owned();
+                    store
+                        .apply(vec![QueueOp::Enqueue { queue, message }])
+                        .await
+                        .unwrap();
+                }
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+        let rate = (8 * PER_TASK) as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "durable enqueues, 8 submitters: {rate:.0}/s; raw fsync'd inserts: {raw_rate:.0}/s; ratio {:.2}",
+            rate / raw_rate
+        );
+    }
+
     #[test]
     fn prefix_ends_bound_exactly_the_keys_under_a_prefix() {
         assert_eq!(prefix_end("f/"), Some(b"f0".to_vec()));
