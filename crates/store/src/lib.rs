@@ -10,6 +10,8 @@
 //!   durable (fsync'd) transaction.
 //! - [`Logs`]: log events keyed by log group and stream, appended in batches and read back by time
 //!   range with a forward token (the shape CloudWatch Logs' read APIs need).
+//! - [`TableRows`]: ordered rows keyed by opaque byte keys with index entries and change streams,
+//!   written in durable batches (DynamoDB's tables).
 //! - [`Blobs`]: content-addressed bytes (function zips); [`CodeStore`] adds the unpacked,
 //!   read-only code trees environments run from.
 //!
@@ -33,6 +35,7 @@ mod documents;
 mod logs;
 mod queues;
 mod sqlite;
+mod tables;
 pub mod write_through;
 
 #[cfg(any(test, feature = "conformance"))]
@@ -47,6 +50,7 @@ pub use documents::{Change, Document, Documents, ListQuery, Outcome, Preconditio
 pub use logs::{LogEvent, LogGroup, LogPage, LogQuery, LogStream, Logs, StoredLogEvent};
 pub use queues::{Message, QueueOp, Queues};
 pub use sqlite::{raw_insert_baseline, SqliteStore};
+pub use tables::{RowRange, ScanRange, SortBound, StreamEntry, TableRow, TableRows, TableWrite};
 pub use write_through::{Mirror, Transaction, WriteThrough, Writer};
 
 /// Errors of the persistence layer. Backend errors are carried as text: no backend's own error
@@ -98,6 +102,8 @@ pub struct Stores {
     pub blobs: Arc<dyn Blobs>,
     /// S3 objects' data (`<data>/objects` for the embedded backend).
     pub object_blobs: Arc<dyn Blobs>,
+    /// DynamoDB's table rows and streams.
+    pub tables: Arc<dyn TableRows>,
 }
 
 impl std::fmt::Debug for Stores {

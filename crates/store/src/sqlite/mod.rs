@@ -15,6 +15,7 @@ mod documents;
 mod logs;
 mod queues;
 mod schema;
+mod tables;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,12 +37,18 @@ struct Inner {
     documents: Mutex<Connection>,
     queues: Mutex<Connection>,
     logs: Mutex<Connection>,
+    /// Table rows and streams: writes (`synchronous = FULL`) and a pool of readers.
+    tables: Mutex<Connection>,
+    table_reads: tables::ReadPool,
 }
 
 /// A backend failure, as text: `rusqlite::Error` stays inside this module.
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
+
+/// Read connections of the tables: point reads and ranges run beside the writer (WAL).
+const TABLE_READERS: usize = 4;
 
 /// How long a writer waits for SQLite's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -96,12 +103,21 @@ impl SqliteStore {
         schema::prepare(&mut documents)?;
         let queues = open_connection(path, "FULL")?;
         let logs = open_connection(path, "NORMAL")?;
+        let tables = open_connection(path, "FULL")?;
+        tables.execute_batch(tables::SCHEMA).map_err(db)?;
+        let table_reads = tables::ReadPool::new(
+            (0..TABLE_READERS)
+                .map(|_| open_connection(path, "NORMAL"))
+                .collect::<Result<_, _>>()?,
+        );
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 documents: Mutex::new(documents),
                 queues: Mutex::new(queues),
                 logs: Mutex::new(logs),
+                tables: Mutex::new(tables),
+                table_reads,
             }),
         })
     }
