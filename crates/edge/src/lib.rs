@@ -14,6 +14,7 @@
 pub mod apigw_api;
 pub mod auth;
 mod dispatch;
+mod dynamodb_api;
 mod events_api;
 mod iam_api;
 pub mod identity_store;
@@ -57,6 +58,8 @@ pub struct EdgeState {
     pub identity: Arc<IdentityRegistry>,
     /// SQS queues and their messages.
     pub queues: Arc<nubo_queues::QueueRegistry>,
+    /// DynamoDB's tables, items and streams.
+    pub tables: Arc<nubo_tables::Tables>,
     /// Lambda's event-source mappings and their pollers.
     pub mappings: Arc<nubo_lambda::EventSourceMappings>,
     /// EventBridge rules and their scheduler.

@@ -400,6 +400,11 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("loading buckets: {e}"))?;
 
+    let tables = nubo_tables::Tables::load(stores.documents.clone(), stores.tables.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading DynamoDB tables: {e}"))?;
+    nubo_tables::registry::start_sweeper(tables.clone());
+
     let mut out = std::io::stdout();
     writeln!(out, "nubo: store: {}", store_config.describe())?;
     writeln!(out, "nubo: isolation: {}", sandbox.describe())?;
@@ -414,6 +419,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: {} event-source mappings", mappings.count())?;
     writeln!(out, "nubo: {} EventBridge rules", events.count())?;
     writeln!(out, "nubo: {} buckets", objects.buckets().len())?;
+    writeln!(out, "nubo: {} DynamoDB tables", tables.count())?;
     nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
         .context("writing the AWS config file")?;
     identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
@@ -457,6 +463,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         identity,
         queues,
         mappings,
+        tables,
         events,
         logs: stores.logs.clone(),
         usage: usage.clone(),

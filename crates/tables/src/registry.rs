@@ -141,6 +141,11 @@ impl Tables {
         names
     }
 
+    /// How many tables there are.
+    pub fn count(&self) -> usize {
+        self.tables.read().len()
+    }
+
     /// Every table (the TTL sweeper and stream readers walk them).
     pub fn all(&self) -> Vec<Arc<Table>> {
         self.tables.read().values().cloned().collect()
@@ -448,4 +453,24 @@ impl Tables {
         .await
         .map(|_| ())
     }
+}
+
+/// How often expired items are deleted and old stream records trimmed.
+pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Runs [`Tables::sweep`] every [`SWEEP_INTERVAL`] until the process ends (DynamoDB deletes
+/// expired items within days; a short interval makes TTL observable in development).
+pub fn start_sweeper(tables: Arc<Tables>) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match tables.sweep(now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(deleted = n, "expired DynamoDB items deleted"),
+                Err(e) => tracing::warn!(error = %e, "the DynamoDB TTL sweep failed"),
+            }
+        }
+    });
 }

@@ -12,6 +12,7 @@
 //! either place, IAM's `UserPath`/`RolePath` from the registry for existing entities.
 
 mod apigateway;
+mod dynamodb;
 mod events;
 mod iam;
 mod lambda;
@@ -110,6 +111,7 @@ pub fn rules(service: &str) -> Option<&'static [Rule]> {
         "s3" => Some(s3::RULES),
         "logs" => Some(logs::RULES),
         "monitoring" => Some(monitoring::RULES),
+        "dynamodb" => Some(dynamodb::RULES),
         _ => None,
     }
 }
