@@ -363,10 +363,15 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("loading SQS queues: {e}"))?;
     queues.register_metrics(&metrics);
     async_invoker.deliver_to_queues(queues.clone());
+    let tables = nubo_tables::Tables::load(stores.documents.clone(), stores.tables.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading DynamoDB tables: {e}"))?;
+    nubo_tables::registry::start_sweeper(tables.clone());
     let mappings = nubo_lambda::EventSourceMappings::load(
         stores.documents.clone(),
         invoker.clone(),
         queues.clone(),
+        tables.clone(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("loading event-source mappings: {e}"))?;
@@ -399,11 +404,6 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         nubo_objects::ObjectStore::open(stores.documents.clone(), stores.object_blobs.clone())
             .await
             .map_err(|e| anyhow::anyhow!("loading buckets: {e}"))?;
-
-    let tables = nubo_tables::Tables::load(stores.documents.clone(), stores.tables.clone())
-        .await
-        .map_err(|e| anyhow::anyhow!("loading DynamoDB tables: {e}"))?;
-    nubo_tables::registry::start_sweeper(tables.clone());
 
     let mut out = std::io::stdout();
     writeln!(out, "nubo: store: {}", store_config.describe())?;
