@@ -50,7 +50,9 @@ pub use documents::{Change, Document, Documents, ListQuery, Outcome, Preconditio
 pub use logs::{LogEvent, LogGroup, LogPage, LogQuery, LogStream, Logs, StoredLogEvent};
 pub use queues::{Message, QueueOp, Queues};
 pub use sqlite::{raw_insert_baseline, SqliteStore};
-pub use tables::{RowRange, ScanRange, SortBound, StreamEntry, TableRow, TableRows, TableWrite};
+pub use tables::{
+    RowRange, ScanPosition, ScanRange, SortBound, StreamEntry, TableRow, TableRows, TableWrite,
+};
 pub use write_through::{Mirror, Transaction, WriteThrough, Writer};
 
 /// Errors of the persistence layer. Backend errors are carried as text: no backend's own error

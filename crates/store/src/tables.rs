@@ -108,6 +108,9 @@ pub struct RowRange {
     pub limit: usize,
 }
 
+/// A row's place in scan order: `(hash, pk, sk, reference)`.
+pub type ScanPosition = (u16, Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// Every row of a table or index in scan order `(hash, pk, sk, reference)`, within a hash range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScanRange {
@@ -120,7 +123,7 @@ pub struct ScanRange {
     /// Last hash of the segment (inclusive).
     pub hash_to: u16,
     /// Continue after this row's `(hash, pk, sk, reference)`.
-    pub after: Option<(u16, Vec<u8>, Vec<u8>, Vec<u8>)>,
+    pub after: Option<ScanPosition>,
     /// At most this many rows.
     pub limit: usize,
 }

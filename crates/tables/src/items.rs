@@ -578,12 +578,15 @@ fn last_key(record: &TableRecord, index: Option<&IndexRecord>, item: &Item) -> I
     key
 }
 
+/// `(pk, sk, reference)`: where a page starts after.
+type StartPosition = (Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// `(pk, sk, reference)` of an `ExclusiveStartKey`.
 fn start_position(
     record: &TableRecord,
     index: Option<&IndexRecord>,
     start: &Item,
-) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), TablesError> {
+) -> Result<StartPosition, TablesError> {
     let invalid = |e: TablesError| {
         TablesError::Validation(format!("The provided starting key is invalid: {e}"))
     };

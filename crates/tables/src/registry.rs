@@ -135,7 +135,8 @@ impl Tables {
             .tables
             .read()
             .iter()
-            .filter_map(|(k, t)| k.starts_with(&prefix).then(|| t.record().name.clone()))
+            .filter(|&(k, _t)| k.starts_with(&prefix))
+            .map(|(_k, t)| t.record().name.clone())
             .collect();
         names.sort();
         names
@@ -366,9 +367,7 @@ impl Tables {
         let _writes = table.writes.lock().await;
         let record = table.record();
         if record.deletion_protection {
-            return Err(TablesError::Validation(format!(
-                "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first."
-            )));
+            return Err(TablesError::Validation("Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.".to_string()));
         }
         self.documents
             .commit(vec![Change::delete(schema::COLLECTION, &key)])

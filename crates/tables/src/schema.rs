@@ -312,9 +312,7 @@ pub fn check_new_table(record: &TableRecord) -> Result<(), TablesError> {
         ));
     }
     if used.len() != record.attributes.len() {
-        return Err(invalid(format!(
-            "One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions"
-        )));
+        return Err(invalid("One or more parameter values were invalid: Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions".to_string()));
     }
     Ok(())
 }

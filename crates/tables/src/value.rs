@@ -127,7 +127,7 @@ impl Value {
             "SS" => {
                 let set: Vec<String> =
                     array(inner)?.iter().map(string).collect::<Result<_, _>>()?;
-                check_set(&set, "string", |s| format!("{s}"))?;
+                check_set(&set, "string", |s| s.to_string())?;
                 Self::SS(set)
             }
             "NS" => {

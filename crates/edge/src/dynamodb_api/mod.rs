@@ -144,9 +144,9 @@ impl Input {
         match self.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(DynamoDbErrors::serialization(format!(
-                "NUMBER_VALUE cannot be converted to String"
-            ))),
+            Some(_) => Err(DynamoDbErrors::serialization(
+                "NUMBER_VALUE cannot be converted to String".to_string(),
+            )),
         }
     }
 

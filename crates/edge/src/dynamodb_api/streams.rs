@@ -55,10 +55,7 @@ pub(crate) async fn describe_stream(
 ) -> Result<Value, AwsError> {
     let arn = stream_arn(&input)?;
     let record = tables.stream_table(arn).map_err(aws)?;
-    let stream = record
-        .stream
-        .clone()
-        .unwrap_or_else(|| unreachable_stream());
+    let stream = record.stream.clone().unwrap_or_else(unreachable_stream);
     let bounds = tables.stream_bounds(&record).await.map_err(aws)?;
     let mut range = json!({});
     if let Some((first, _)) = bounds {
@@ -103,9 +100,9 @@ pub(crate) async fn get_shard_iterator(
         .ok_or_else(|| null_member("shardIteratorType"))?;
     let record = tables.stream_table(arn).map_err(aws)?;
     if shard != shard_id(&record) {
-        return Err(DynamoDbErrors::resource_not_found(format!(
-            "Requested resource not found: Shard does not exist"
-        )));
+        return Err(DynamoDbErrors::resource_not_found(
+            "Requested resource not found: Shard does not exist".to_string(),
+        ));
     }
     let sequence = || -> Result<u64, AwsError> {
         input

@@ -211,9 +211,9 @@ impl<'a> Parser<'a> {
         let right = self.operand()?;
         if let (Operand::Value(a), Operand::Value(b)) = (&left, &right) {
             let _ = (a, b);
-            return Err(self.kind.error(format!(
-                "The expression has redundant parentheses or compares two values;"
-            )));
+            return Err(self.kind.error(
+                "The expression has redundant parentheses or compares two values;".to_string(),
+            ));
         }
         Ok(Condition::Compare(left, comparator, right))
     }
