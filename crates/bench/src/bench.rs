@@ -26,6 +26,7 @@ use nubo_wire::sigv4::Credentials;
 use crate::peer;
 
 mod queues;
+mod tables;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
@@ -68,6 +69,10 @@ pub(crate) struct BenchArgs {
     /// Run only the SQS figures (send → receive → delete, queue → mapped function).
     #[arg(long)]
     queues_only: bool,
+    /// Run only the DynamoDB figures (PutItem, GetItem, Query with 1 and `--concurrency`
+    /// clients beside raw SQLite inserts and point reads).
+    #[arg(long)]
+    tables_only: bool,
     /// Messages sent one at a time for the queue → mapped function latency.
     #[arg(long, default_value_t = 200)]
     queue_messages: usize,
@@ -609,6 +614,16 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.signed_only {
         let row = signed_call(&args, &server, &client).await?;
         return report(&[row], &[], &args.out);
+    }
+    if args.tables_only {
+        let rows = tables::rows(
+            &client,
+            server._data.path(),
+            args.concurrency,
+            args.throughput_seconds,
+        )
+        .await?;
+        return report(&rows, &[], &args.out);
     }
     if args.queues_only {
         let zip = zip_of(&[("bootstrap", std::fs::read(&bootstrap)?, 0o755)])?;

@@ -49,7 +49,7 @@ pub use config::StoreConfig;
 pub use documents::{Change, Document, Documents, ListQuery, Outcome, Precondition, Revision};
 pub use logs::{LogEvent, LogGroup, LogPage, LogQuery, LogStream, Logs, StoredLogEvent};
 pub use queues::{Message, QueueOp, Queues};
-pub use sqlite::{raw_insert_baseline, SqliteStore};
+pub use sqlite::{raw_insert_baseline, raw_point_read_baseline, SqliteStore};
 pub use tables::{
     RowRange, ScanPosition, ScanRange, SortBound, StreamEntry, TableRow, TableRows, TableWrite,
 };

@@ -92,6 +92,41 @@ pub fn raw_insert_baseline(
     Ok(samples)
 }
 
+/// The benchmark's read baseline: `count` rows inserted into a fresh SQLite file in `dir` in one
+/// transaction, then `count` point reads by primary key (each a prepared statement's lookup).
+/// Returns each read's duration.
+pub fn raw_point_read_baseline(
+    dir: &Path,
+    count: usize,
+    payload: &[u8],
+) -> Result<Vec<Duration>, StoreError> {
+    let mut conn = open_connection(&dir.join("reads.db"), "NORMAL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS t (k BLOB PRIMARY KEY, payload BLOB NOT NULL) WITHOUT ROWID",
+    )
+    .map_err(db)?;
+    let tx = write_transaction(&mut conn)?;
+    for i in 0..count {
+        tx.execute(
+            "INSERT OR REPLACE INTO t (k, payload) VALUES (?1, ?2)",
+            rusqlite::params![format!("key-{i}").into_bytes(), payload],
+        )
+        .map_err(db)?;
+    }
+    tx.commit().map_err(db)?;
+    let mut stmt = conn
+        .prepare_cached("SELECT payload FROM t WHERE k = ?1")
+        .map_err(db)?;
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..count {
+        let key = format!("key-{}", (i * 7919) % count).into_bytes();
+        let started = std::time::Instant::now();
+        let _: Vec<u8> = stmt.query_row([key], |r| r.get(0)).map_err(db)?;
+        samples.push(started.elapsed());
+    }
+    Ok(samples)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file, migrating an older schema once. Blocking:
     /// call it before serving or through [`crate::StoreConfig::open`].
