@@ -1,6 +1,6 @@
 """Services Nubo does not serve yet answer in their own protocol, so boto3 raises a ClientError
 with a code (not a parse failure or a bare 400): XML for the query services (CloudFormation),
-`__type` JSON for the json services (DynamoDB). The requests are signed with a real key: verification comes first for every service."""
+`__type` JSON for the json services (Kinesis). The requests are signed with a real key: verification comes first for every service."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from conftest import REGION, credentials_for
 
 # (service, a call, expected code, expected HTTP status, protocol botocore uses for it)
 CALLS = [
-    ("dynamodb", lambda c: c.list_tables(), "UnknownOperationException", 400, "json"),
+    ("kinesis", lambda c: c.list_streams(), "UnknownOperationException", 400, "json"),
     ("cloudformation", lambda c: c.list_stacks(), "InvalidAction", 400, "query"),
     ("xray", lambda c: c.get_sampling_rules(), "UnknownOperationException", 404, "rest-json"),
 ]

@@ -29,6 +29,7 @@ use crate::peer;
 
 mod authorizers;
 mod queues;
+mod tables;
 mod templates;
 mod websocket;
 
@@ -97,6 +98,10 @@ pub(crate) struct BenchArgs {
     /// Concurrent `@connections` posts per round.
     #[arg(long, default_value_t = 16)]
     ws_senders: usize,
+    /// Run only the DynamoDB figures (PutItem, GetItem, Query with 1 and `--concurrency`
+    /// clients beside raw SQLite inserts and point reads).
+    #[arg(long)]
+    tables_only: bool,
     /// Messages sent one at a time for the queue → mapped function latency.
     #[arg(long, default_value_t = 200)]
     queue_messages: usize,
@@ -781,6 +786,16 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.ws_clients,
             args.ws_rounds,
             args.ws_senders,
+        )
+        .await?;
+        return report(&rows, &[], &args.out);
+    }
+    if args.tables_only {
+        let rows = tables::rows(
+            &client,
+            server._data.path(),
+            args.concurrency,
+            args.throughput_seconds,
         )
         .await?;
         return report(&rows, &[], &args.out);

@@ -15,6 +15,7 @@ pub mod apigw_api;
 pub mod auth;
 mod connections_api;
 mod dispatch;
+mod dynamodb_api;
 mod events_api;
 mod iam_api;
 pub mod identity_store;
@@ -58,6 +59,8 @@ pub struct EdgeState {
     pub identity: Arc<IdentityRegistry>,
     /// SQS queues and their messages.
     pub queues: Arc<nubo_queues::QueueRegistry>,
+    /// DynamoDB's tables, items and streams.
+    pub tables: Arc<nubo_tables::Tables>,
     /// Lambda's event-source mappings and their pollers.
     pub mappings: Arc<nubo_lambda::EventSourceMappings>,
     /// EventBridge rules and their scheduler.

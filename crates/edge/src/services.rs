@@ -14,8 +14,8 @@ use crate::auth::apigateway::ApiGatewayAuthorizer;
 use crate::auth::lambda::LambdaAuthorizer;
 use crate::registry::{Registry, Service};
 use crate::{
-    apigw_api, connections_api, events_api, iam_api, lambda_api, logs_api, monitoring_api, s3_api,
-    sqs_api, sts_api, EdgeState,
+    apigw_api, connections_api, dynamodb_api, events_api, iam_api, lambda_api, logs_api,
+    monitoring_api, s3_api, sqs_api, sts_api, EdgeState,
 };
 
 /// Builds the registry: the served services, then the rest.
@@ -41,6 +41,7 @@ pub(crate) fn registry(state: &Arc<EdgeState>) -> Registry {
     registry.register(logs_api::service(state));
     registry.register(monitoring_api::service(state));
     registry.register(connections_api::service(state));
+    registry.register(dynamodb_api::service(state));
     register_not_served(&mut registry);
     registry
 }
@@ -66,7 +67,6 @@ const fn query(xml_namespace: &'static str) -> Protocol {
 
 /// Services not served yet: signing name → protocols, the one today's botocore uses first.
 pub(crate) const NOT_SERVED: &[(&str, &[Protocol])] = &[
-    ("dynamodb", &[JSON_1_0]),
     ("ecr", &[JSON_1_1]),
     ("signer", &[Protocol::RestJson]),
     ("cloudformation", &[query(namespace::CLOUDFORMATION)]),

@@ -407,10 +407,15 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("loading SQS queues: {e}"))?;
     queues.register_metrics(&metrics);
     async_invoker.deliver_to_queues(queues.clone());
+    let tables = nubo_tables::Tables::load(stores.documents.clone(), stores.tables.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("loading DynamoDB tables: {e}"))?;
+    nubo_tables::registry::start_sweeper(tables.clone());
     let mappings = nubo_lambda::EventSourceMappings::load(
         stores.documents.clone(),
         invoker.clone(),
         queues.clone(),
+        tables.clone(),
     )
     .await
     .map_err(|e| anyhow::anyhow!("loading event-source mappings: {e}"))?;
@@ -466,6 +471,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: {} event-source mappings", mappings.count())?;
     writeln!(out, "nubo: {} EventBridge rules", events.count())?;
     writeln!(out, "nubo: {} buckets", objects.buckets().len())?;
+    writeln!(out, "nubo: {} DynamoDB tables", tables.count())?;
     nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
         .context("writing the AWS config file")?;
     identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
@@ -509,6 +515,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         identity,
         queues,
         mappings,
+        tables,
         events,
         logs: stores.logs.clone(),
         usage: usage.clone(),

@@ -76,7 +76,8 @@ impl StoreConfig {
                 Ok(Stores {
                     documents: store.clone(),
                     queues: store.clone(),
-                    logs: store,
+                    logs: store.clone(),
+                    tables: store,
                     blobs: Arc::new(blobs),
                     object_blobs: Arc::new(object_blobs),
                 })

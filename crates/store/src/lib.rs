@@ -10,6 +10,8 @@
 //!   durable (fsync'd) transaction, group-committed with whatever else was submitted meanwhile.
 //! - [`Logs`]: log events keyed by log group and stream, appended in batches and read back by time
 //!   range with a forward token (the shape CloudWatch Logs' read APIs need).
+//! - [`TableRows`]: ordered rows keyed by opaque byte keys with index entries and change streams,
+//!   written in durable batches (DynamoDB's tables).
 //! - [`Blobs`]: content-addressed bytes (function zips); [`CodeStore`] adds the unpacked,
 //!   read-only code trees environments run from.
 //!
@@ -34,6 +36,7 @@ mod documents;
 mod logs;
 mod queues;
 mod sqlite;
+mod tables;
 pub mod write_through;
 
 #[cfg(any(test, feature = "conformance"))]
@@ -47,7 +50,10 @@ pub use config::StoreConfig;
 pub use documents::{Change, Document, Documents, ListQuery, Outcome, Precondition, Revision};
 pub use logs::{LogEvent, LogGroup, LogPage, LogQuery, LogStream, Logs, StoredLogEvent};
 pub use queues::{Commit, Message, QueueOp, Queues};
-pub use sqlite::{raw_insert_baseline, SqliteStore};
+pub use sqlite::{raw_insert_baseline, raw_point_read_baseline, SqliteStore};
+pub use tables::{
+    RowRange, ScanPosition, ScanRange, SortBound, StreamEntry, TableRow, TableRows, TableWrite,
+};
 pub use write_through::{Mirror, Transaction, WriteThrough, Writer};
 
 /// Errors of the persistence layer. Backend errors are carried as text: no backend's own error
@@ -99,6 +105,8 @@ pub struct Stores {
     pub blobs: Arc<dyn Blobs>,
     /// S3 objects' data (`<data>/objects` for the embedded backend).
     pub object_blobs: Arc<dyn Blobs>,
+    /// DynamoDB's table rows and streams.
+    pub tables: Arc<dyn TableRows>,
 }
 
 impl std::fmt::Debug for Stores {

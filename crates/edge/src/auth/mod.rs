@@ -16,6 +16,7 @@
 
 pub(crate) mod apigateway;
 mod body;
+pub(crate) mod dynamodb;
 pub(crate) mod events;
 pub(crate) mod iam;
 pub(crate) mod lambda;

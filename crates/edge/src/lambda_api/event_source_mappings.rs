@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Request, State};
 use http::StatusCode;
-use nubo_lambda::event_sources::record::{check, MappingRecord};
+use nubo_lambda::event_sources::dynamodb::is_stream_arn;
+use nubo_lambda::event_sources::record::{check, check_stream, MappingRecord, StreamSource};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::{AwsError, Scope};
 use serde::Deserialize;
@@ -49,6 +50,22 @@ struct MappingInput {
     scaling_config: Option<ScalingConfigInput>,
     function_response_types: Option<Vec<String>>,
     starting_position: Option<String>,
+    bisect_batch_on_function_error: Option<bool>,
+    maximum_retry_attempts: Option<i64>,
+    maximum_record_age_in_seconds: Option<i64>,
+    destination_config: Option<DestinationConfigInput>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DestinationConfigInput {
+    on_failure: Option<DestinationInput>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DestinationInput {
+    destination: Option<String>,
 }
 
 fn invalid(message: impl Into<String>) -> ApiError {
@@ -57,9 +74,33 @@ fn invalid(message: impl Into<String>) -> ApiError {
 
 /// Applies the members an input names onto a record.
 fn apply(record: &mut MappingRecord, input: MappingInput) -> Result<(), ApiError> {
-    if input.starting_position.is_some() {
+    if let Some(stream) = &mut record.stream {
+        if let Some(bisect) = input.bisect_batch_on_function_error {
+            stream.bisect_on_error = bisect;
+        }
+        if let Some(n) = input.maximum_retry_attempts {
+            stream.maximum_retry_attempts = n;
+        }
+        if let Some(n) = input.maximum_record_age_in_seconds {
+            stream.maximum_record_age = n;
+        }
+        if let Some(config) = &input.destination_config {
+            stream.on_failure = config
+                .on_failure
+                .as_ref()
+                .and_then(|d| d.destination.clone())
+                .filter(|d| !d.is_empty());
+        }
+    } else if input.starting_position.is_some() {
         return Err(invalid(
             "StartingPosition is not valid for SQS event sources.",
+        ));
+    } else if input.bisect_batch_on_function_error.is_some()
+        || input.maximum_retry_attempts.is_some()
+        || input.maximum_record_age_in_seconds.is_some()
+    {
+        return Err(invalid(
+            "BisectBatchOnFunctionError, MaximumRetryAttempts and MaximumRecordAgeInSeconds are valid for stream event sources only.",
         ));
     }
     if let Some(enabled) = input.enabled {
@@ -127,6 +168,17 @@ fn render(record: &MappingRecord, state: &str) -> Value {
     if let Some(n) = record.maximum_concurrency {
         body["ScalingConfig"] = json!({ "MaximumConcurrency": n });
     }
+    if let Some(stream) = &record.stream {
+        body["StartingPosition"] = json!(stream.starting_position);
+        body["BisectBatchOnFunctionError"] = json!(stream.bisect_on_error);
+        body["MaximumRetryAttempts"] = json!(stream.maximum_retry_attempts);
+        body["MaximumRecordAgeInSeconds"] = json!(stream.maximum_record_age);
+        body["ParallelizationFactor"] = json!(1);
+        body["DestinationConfig"] = match &stream.on_failure {
+            Some(arn) => json!({"OnFailure": {"Destination": arn}}),
+            None => json!({"OnFailure": {}}),
+        };
+    }
     body
 }
 
@@ -139,6 +191,10 @@ fn settled(record: &MappingRecord) -> &'static str {
 }
 
 fn checked(state: &EdgeState, record: &MappingRecord) -> Result<(), ApiError> {
+    if record.stream.is_some() {
+        check_stream(record)?;
+        return Ok(());
+    }
     let fifo = state
         .mappings
         .queue_is_fifo(&record.event_source_arn)
@@ -164,30 +220,74 @@ pub(crate) async fn create(
         .clone()
         .ok_or_else(|| super::required("functionName"))?;
     let source = input.event_source_arn.clone().unwrap_or_default();
-    if source.split(':').nth(2) != Some("sqs") {
+    let stream = is_stream_arn(&source);
+    if source.split(':').nth(2) != Some("sqs") && !stream {
         return Err(invalid(format!(
-            "Unsupported event source type: {source}. Nubo maps SQS queues only."
+            "Unsupported event source type: {source}. Nubo maps SQS queues and DynamoDB streams only."
         )));
     }
     let function = function_of(&state, &scope, &name)?;
+    let stream = if stream {
+        Some(stream_source(&state, &source, input.starting_position.as_deref()).await?)
+    } else {
+        None
+    };
     let mut record = MappingRecord {
         uuid: uuid::Uuid::new_v4().to_string(),
         account: scope.account_id.clone(),
         region: scope.region.clone(),
         function_arn: function.arn(),
         event_source_arn: source,
-        batch_size: 10,
+        batch_size: if stream.is_some() { 100 } else { 10 },
         maximum_batching_window: 0,
         maximum_concurrency: None,
         report_batch_item_failures: false,
         filters: Vec::new(),
         enabled: true,
+        stream,
         last_modified_ms: now_ms(),
     };
     apply(&mut record, input)?;
     checked(&state, &record)?;
     let record = state.mappings.create(record).await?;
     Ok(json(StatusCode::ACCEPTED, &render(&record, "Creating")))
+}
+
+/// A stream source's starting point, resolved now: `TRIM_HORIZON` reads every record the
+/// stream holds, `LATEST` only those written after this call.
+async fn stream_source(
+    state: &EdgeState,
+    arn: &str,
+    starting_position: Option<&str>,
+) -> Result<StreamSource, ApiError> {
+    let position = starting_position.ok_or_else(|| {
+        invalid("StartingPosition is required for DynamoDB stream event sources.")
+    })?;
+    let tables = state.mappings.tables();
+    let table = tables
+        .stream_table(arn)
+        .map_err(|_| invalid(format!("Stream not found: {arn}")))?;
+    let start_after = match position {
+        "TRIM_HORIZON" => 0,
+        "LATEST" => tables
+            .stream_bounds(&table)
+            .await
+            .map_err(|e| ApiError(AwsError::service(e.to_string())))?
+            .map_or(0, |(_, last)| last),
+        other => {
+            return Err(invalid(format!(
+                "Unsupported starting position for DynamoDB streams: {other}"
+            )))
+        }
+    };
+    Ok(StreamSource {
+        starting_position: position.to_owned(),
+        start_after,
+        bisect_on_error: false,
+        maximum_retry_attempts: -1,
+        maximum_record_age: -1,
+        on_failure: None,
+    })
 }
 
 fn now_ms() -> i64 {
@@ -212,6 +312,9 @@ pub(crate) async fn update(
     req: Request,
 ) -> ApiResult {
     let input: MappingInput = json_body(req, "UpdateEventSourceMapping").await?;
+    if input.starting_position.is_some() {
+        return Err(invalid("StartingPosition cannot be changed."));
+    }
     if input.event_source_arn.is_some() {
         return Err(invalid("EventSourceArn cannot be changed."));
     }

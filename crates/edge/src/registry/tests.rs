@@ -269,7 +269,10 @@ async fn services_not_served_answer_in_their_own_protocol() {
     };
     // json: `__type` body and header.
     for (service, headers) in [
-        ("dynamodb", target("DynamoDB_20120810.ListTables")),
+        (
+            "ecr",
+            target("AmazonEC2ContainerRegistry_V20150921.DescribeRepositories"),
+        ),
         ("states", target("AWSStepFunctions.ListStateMachines")),
         ("secretsmanager", target("secretsmanager.ListSecrets")),
         ("kms", target("TrentService.ListKeys")),

@@ -12,6 +12,7 @@
 //! either place, IAM's `UserPath`/`RolePath` from the registry for existing entities.
 
 mod apigateway;
+mod dynamodb;
 mod events;
 mod execute_api;
 mod iam;
@@ -112,6 +113,7 @@ pub fn rules(service: &str) -> Option<&'static [Rule]> {
         "logs" => Some(logs::RULES),
         "monitoring" => Some(monitoring::RULES),
         "execute-api" => Some(execute_api::RULES),
+        "dynamodb" => Some(dynamodb::RULES),
         _ => None,
     }
 }

@@ -141,11 +141,27 @@ fn every_served_operation_has_a_rule_and_missing_parameters_are_errors() {
         Err(TableError::UnknownOperation { .. })
     ));
     assert!(matches!(
-        rule("dynamodb", "PutItem"),
+        rule("kinesis", "PutRecord"),
         Err(TableError::UnknownService(_))
     ));
+    assert_eq!(
+        one("dynamodb", "Query", &[("TableName", "t/index/g")])[0],
+        (
+            "dynamodb:Query".to_owned(),
+            "arn:aws:dynamodb:us-east-1:123456789012:table/t/index/g".to_owned()
+        )
+    );
     // Every action in the tables is `vendor:Name`.
-    for service in ["lambda", "apigateway", "iam", "sts", "s3", "sqs", "events"] {
+    for service in [
+        "lambda",
+        "apigateway",
+        "iam",
+        "sts",
+        "s3",
+        "sqs",
+        "events",
+        "dynamodb",
+    ] {
         for rule in rules(service).unwrap() {
             for check in rule.checks {
                 assert!(check.action.contains(':'), "{}", rule.operation);

@@ -3,6 +3,7 @@
 //! running poller (`sqs.rs`) that starts and stops with it. Filters are event patterns
 //! (`pattern.rs`, shared with EventBridge rules).
 
+pub mod dynamodb;
 pub mod pattern;
 pub mod record;
 mod sqs;
@@ -40,6 +41,7 @@ pub struct EventSourceMappings {
     documents: Arc<dyn Documents>,
     invoker: Arc<Invoker>,
     queues: Arc<QueueRegistry>,
+    tables: Arc<nubo_tables::Tables>,
     mappings: RwLock<HashMap<String, Entry>>,
     writer: tokio::sync::Mutex<()>,
 }
@@ -56,11 +58,13 @@ impl EventSourceMappings {
         documents: Arc<dyn Documents>,
         invoker: Arc<Invoker>,
         queues: Arc<QueueRegistry>,
+        tables: Arc<nubo_tables::Tables>,
     ) -> Result<Arc<Self>, ControlError> {
         let this = Arc::new(Self {
             documents: documents.clone(),
             invoker,
             queues,
+            tables,
             mappings: RwLock::new(HashMap::new()),
             writer: tokio::sync::Mutex::new(()),
         });
@@ -94,6 +98,16 @@ impl EventSourceMappings {
 
     fn entry(&self, record: Arc<MappingRecord>) -> Entry {
         let poller = match (record.enabled, Self::function_of(&record)) {
+            (true, Some(function)) if dynamodb::is_stream_arn(&record.event_source_arn) => {
+                Some(dynamodb::start(
+                    record.clone(),
+                    function,
+                    self.invoker.clone(),
+                    self.tables.clone(),
+                    self.queues.clone(),
+                    self.documents.clone(),
+                ))
+            }
             (true, Some(function)) => Some(sqs::start(
                 record.clone(),
                 function,
@@ -103,6 +117,11 @@ impl EventSourceMappings {
             _ => None,
         };
         Entry { record, poller }
+    }
+
+    /// The tables (a stream mapping resolves its starting position through them).
+    pub fn tables(&self) -> &Arc<nubo_tables::Tables> {
+        &self.tables
     }
 
     /// Whether the queue an ARN names is FIFO (`None`: no such queue).
@@ -164,7 +183,8 @@ impl EventSourceMappings {
         });
         if let Some(uuid) = duplicate {
             return Err(ControlError::Conflict(format!(
-                "An event source mapping with SQS arn (\" {} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {uuid}",
+                "An event source mapping with {} arn (\" {} \") and function (\" {} \") already exists. Please update or delete the existing mapping with UUID {uuid}",
+                if dynamodb::is_stream_arn(&record.event_source_arn) { "DynamoDB" } else { "SQS" },
                 record.event_source_arn, function.name
             )));
         }
@@ -213,7 +233,10 @@ impl EventSourceMappings {
         let _turn = self.writer.lock().await;
         let record = self.get(scope, uuid)?;
         self.documents
-            .commit(vec![Change::delete(record::COLLECTION, &record.key())])
+            .commit(vec![
+                Change::delete(record::COLLECTION, &record.key()),
+                Change::delete(dynamodb::CHECKPOINTS, &record.uuid),
+            ])
             .await?;
         self.mappings.write().remove(uuid);
         Ok(record)

@@ -39,8 +39,30 @@ pub struct MappingRecord {
     pub filters: Vec<String>,
     /// Whether it polls.
     pub enabled: bool,
+    /// A DynamoDB stream source's settings (absent for queues).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamSource>,
     /// Epoch milliseconds.
     pub last_modified_ms: i64,
+}
+
+/// The settings only stream sources have.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamSource {
+    /// `TRIM_HORIZON` or `LATEST`.
+    pub starting_position: String,
+    /// The sequence number the mapping starts after (resolved when it was created).
+    pub start_after: u64,
+    /// `BisectBatchOnFunctionError`.
+    pub bisect_on_error: bool,
+    /// `MaximumRetryAttempts` (-1: until the records expire).
+    pub maximum_retry_attempts: i64,
+    /// `MaximumRecordAgeInSeconds` (-1: no limit).
+    pub maximum_record_age: i64,
+    /// `DestinationConfig.OnFailure.Destination` (an SQS queue's ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
 }
 
 impl MappingRecord {
@@ -97,6 +119,28 @@ pub fn check(record: &MappingRecord, fifo: bool) -> Result<(), ControlError> {
         Pattern::parse(filter).map_err(|e| {
             ControlError::InvalidParameter(format!("Invalid filter pattern definition. {e}"))
         })?;
+    }
+    Ok(())
+}
+
+/// Lambda's rules for a DynamoDB stream mapping's settings.
+pub fn check_stream(record: &MappingRecord) -> Result<(), ControlError> {
+    let invalid = |m: &str| Err(ControlError::InvalidParameter(m.to_owned()));
+    if record.batch_size < 1 || record.batch_size > 10_000 {
+        return invalid("BatchSize must be between 1 and 10000.");
+    }
+    if record.maximum_batching_window > 300 {
+        return invalid("MaximumBatchingWindowInSeconds must be between 0 and 300.");
+    }
+    let Some(stream) = &record.stream else {
+        return invalid("StartingPosition is required for DynamoDB stream event sources.");
+    };
+    if !(-1..=10_000).contains(&stream.maximum_retry_attempts) {
+        return invalid("MaximumRetryAttempts must be between -1 and 10000.");
+    }
+    let age = stream.maximum_record_age;
+    if age != -1 && !(60..=604_800).contains(&age) {
+        return invalid("MaximumRecordAgeInSeconds must be -1 or between 60 and 604800.");
     }
     Ok(())
 }

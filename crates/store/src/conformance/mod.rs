@@ -19,6 +19,7 @@ mod documents;
 mod legacy;
 mod logs;
 mod queues;
+mod tables;
 
 use async_trait::async_trait;
 
@@ -27,6 +28,7 @@ pub use documents::*;
 pub use legacy::{write_version_0_database, Version0, Version0Event};
 pub use logs::*;
 pub use queues::*;
+pub use tables::*;
 
 use crate::{StoreConfig, Stores};
 
@@ -94,6 +96,8 @@ macro_rules! conformance_suite {
             logs_survive_reopen,
             blobs_round_trip_and_survive_reopen,
             blobs_stream_in_and_out,
+            tables_rows_range_and_survive_reopen,
+            tables_streams_grow_and_batches_are_atomic,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {

@@ -18,6 +18,7 @@ mod group_commit;
 mod logs;
 mod queues;
 mod schema;
+mod tables;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,12 +42,18 @@ struct Inner {
     documents: Mutex<Connection>,
     queues: Mutex<Connection>,
     logs: Mutex<Connection>,
+    /// Table rows and streams: writes (`synchronous = FULL`) and a pool of readers.
+    tables: Mutex<Connection>,
+    table_reads: tables::ReadPool,
 }
 
 /// A backend failure, as text: `rusqlite::Error` stays inside this module.
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
+
+/// Read connections of the tables: point reads and ranges run beside the writer (WAL).
+const TABLE_READERS: usize = 4;
 
 /// How long a writer waits for SQLite's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -90,6 +97,41 @@ pub fn raw_insert_baseline(
     Ok(samples)
 }
 
+/// The benchmark's read baseline: `count` rows inserted into a fresh SQLite file in `dir` in one
+/// transaction, then `count` point reads by primary key (each a prepared statement's lookup).
+/// Returns each read's duration.
+pub fn raw_point_read_baseline(
+    dir: &Path,
+    count: usize,
+    payload: &[u8],
+) -> Result<Vec<Duration>, StoreError> {
+    let mut conn = open_connection(&dir.join("reads.db"), "NORMAL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS t (k BLOB PRIMARY KEY, payload BLOB NOT NULL) WITHOUT ROWID",
+    )
+    .map_err(db)?;
+    let tx = write_transaction(&mut conn)?;
+    for i in 0..count {
+        tx.execute(
+            "INSERT OR REPLACE INTO t (k, payload) VALUES (?1, ?2)",
+            rusqlite::params![format!("key-{i}").into_bytes(), payload],
+        )
+        .map_err(db)?;
+    }
+    tx.commit().map_err(db)?;
+    let mut stmt = conn
+        .prepare_cached("SELECT payload FROM t WHERE k = ?1")
+        .map_err(db)?;
+    let mut samples = Vec::with_capacity(count);
+    for i in 0..count {
+        let key = format!("key-{}", (i * 7919) % count).into_bytes();
+        let started = std::time::Instant::now();
+        let _: Vec<u8> = stmt.query_row([key], |r| r.get(0)).map_err(db)?;
+        samples.push(started.elapsed());
+    }
+    Ok(samples)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file, migrating an older schema once. Blocking:
     /// call it before serving or through [`crate::StoreConfig::open`].
@@ -101,11 +143,20 @@ impl SqliteStore {
         schema::prepare(&mut documents)?;
         let queues = open_connection(path, "FULL")?;
         let logs = open_connection(path, "NORMAL")?;
+        let tables = open_connection(path, "FULL")?;
+        tables.execute_batch(tables::SCHEMA).map_err(db)?;
+        let table_reads = tables::ReadPool::new(
+            (0..TABLE_READERS)
+                .map(|_| open_connection(path, "NORMAL"))
+                .collect::<Result<_, _>>()?,
+        );
         let inner = Arc::new(Inner {
             path: path.to_path_buf(),
             documents: Mutex::new(documents),
             queues: Mutex::new(queues),
             logs: Mutex::new(logs),
+            tables: Mutex::new(tables),
+            table_reads,
         });
         let committer = group_commit::start(inner.clone())?;
         Ok(Self { inner, committer })
