@@ -13,6 +13,7 @@
 
 pub mod apigw_api;
 pub mod auth;
+mod console;
 mod dispatch;
 mod events_api;
 mod iam_api;
@@ -71,6 +72,8 @@ pub struct EdgeState {
     pub code_urls: CodeUrls,
     /// With a token, `/_nubo/metrics` wants `Authorization: Bearer <token>`; without, loopback.
     pub metrics_token: Option<String>,
+    /// A span per request (disabled: none), exported over OTLP.
+    pub tracer: nubo_observe::Tracer,
 }
 
 /// Serves until `shutdown` resolves (see [`ServeOptions`] for the connection limits).

@@ -62,6 +62,8 @@ pub struct GatewayConfig {
     pub port: u16,
     /// Requests and latency per API, stage and route at `/_nubo/metrics` (`None`: not kept).
     pub api_metrics: Option<std::sync::Arc<nubo_observe::ApiMetrics>>,
+    /// A span per data-plane request (disabled: none).
+    pub tracer: nubo_observe::Tracer,
 }
 
 /// Which gateway resource a `Host` names: `{id}.execute-api[.{region}].localhost[:port]` or

@@ -133,6 +133,14 @@ pub(crate) struct ServeArgs {
     /// Connections served at once; one more is answered 503 and closed.
     #[arg(long, env = "NUBO_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// Export traces (a span per request, gateway route, invocation, init and run) over
+    /// OTLP/HTTP (JSON) to this collector: its base URL (`/v1/traces` is appended) or the full
+    /// traces URL; http:// only. Without one, no spans are built.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
+    /// The `service.name` exported spans carry.
+    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "nubo")]
+    otlp_service_name: String,
 }
 
 /// The runtimes' SDK directory from `--runtime-sdk-dir`, the user's cache dir or the data dir.
@@ -314,6 +322,10 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let endpoint_url = format!("http://{address}");
     let environment_endpoint = Arc::new(nubo_lambda::EnvironmentEndpoint::default());
+    let tracer = match args.otlp_endpoint.as_deref().filter(|e| !e.trim().is_empty()) {
+        Some(endpoint) => nubo_observe::Tracer::start(endpoint, &args.otlp_service_name)?,
+        None => nubo_observe::Tracer::disabled(),
+    };
     let invoker = Invoker::start(
         registry.clone(),
         catalog.clone(),
@@ -328,6 +340,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             execution_credentials: Some(Arc::new(identity::RoleSessions(identity.clone()))),
             usage: Some(usage.clone()),
             function_metrics: Some(function_metrics.clone()),
+            tracer: tracer.clone(),
         },
     );
     invoker.register_metrics(&metrics);
@@ -390,6 +403,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             scope: registry.default_scope().clone(),
             port: address.port(),
             api_metrics: Some(metrics.api_metrics()),
+            tracer: tracer.clone(),
         },
     )
     .await
@@ -414,6 +428,9 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: {} event-source mappings", mappings.count())?;
     writeln!(out, "nubo: {} EventBridge rules", events.count())?;
     writeln!(out, "nubo: {} buckets", objects.buckets().len())?;
+    if let Some(endpoint) = args.otlp_endpoint.as_deref().filter(|_| tracer.enabled()) {
+        writeln!(out, "nubo: traces: OTLP/HTTP JSON to {}", endpoint.trim())?;
+    }
     nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
         .context("writing the AWS config file")?;
     identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
@@ -463,6 +480,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         function_metrics,
         code_urls: CodeUrls::new(&args.region),
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
+        tracer: tracer.clone(),
     });
     environment_endpoint.set(Arc::new(nubo_edge::EnvironmentEndpointServer::new(
         edge.clone(),
@@ -504,6 +522,12 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     // Usage gathered since the last flush, and the last invocations' log lines, are written out.
     if let Err(e) = usage.flush().await {
         tracing::warn!(error = %e, "could not store the last usage counts");
+    }
+    if tokio::time::timeout(LOG_FLUSH_LIMIT, tracer.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!("spans still unexported after {LOG_FLUSH_LIMIT:?}; exiting without them");
     }
     if tokio::time::timeout(LOG_FLUSH_LIMIT, log_flush.flush())
         .await

@@ -9,6 +9,7 @@ use super::ctx::{Principal, RequestCtx, RouteMatch, Selected};
 use super::reject::{with_headers, Reject};
 use crate::access_log::{log_group, render, AccessContext, AccessLogSink};
 use crate::function_url::CompiledUrl;
+use crate::HostTarget;
 use crate::pipeline::events::clf_time;
 use crate::plane::cors::CorsPolicy;
 use crate::plane::routing::{path_parameters, RouteKey};
@@ -191,6 +192,64 @@ pub fn count(
         response.status().as_u16(),
         ctx.started.elapsed().as_secs_f64(),
     );
+}
+
+/// Tracing: the gateway's span starts under the edge's, and the integration runs under it.
+pub fn trace_start(
+    ctx: &mut RequestCtx,
+    tracer: &nubo_observe::Tracer,
+) -> Option<nubo_observe::Span> {
+    if !tracer.enabled() {
+        return None;
+    }
+    let span = nubo_observe::Span::start(
+        "gateway",
+        nubo_observe::SpanKind::Internal,
+        ctx.ingress.trace,
+    );
+    ctx.ingress.trace = Some(span.context());
+    Some(span)
+}
+
+/// Tracing: the gateway's span ends with what the phases learned (the route key names it).
+pub fn trace_end(
+    ctx: &RequestCtx,
+    mut span: nubo_observe::Span,
+    target: HostTarget<'_>,
+    response: &GatewayResponse,
+    tracer: &nubo_observe::Tracer,
+) {
+    let stage = ctx.stage();
+    let route = match (&ctx.route, stage) {
+        (Some(route), Some(stage)) => Some(stage.routes[route.index as usize].route_key.as_str()),
+        _ => None,
+    };
+    let (kind, id) = match target {
+        HostTarget::Api { id, .. } => ("api", id),
+        HostTarget::Url { id, .. } => ("function-url", id),
+    };
+    span.name = match route {
+        Some(route) => format!("{kind} {route}"),
+        None => format!("{kind} {}", ctx.method),
+    };
+    span.set("nubo.gateway.kind", kind);
+    span.set("nubo.gateway.id", id.to_owned());
+    if let Some(stage) = stage {
+        span.set("nubo.gateway.stage", stage.stage_name.clone());
+    }
+    if let Some(route) = route {
+        span.set("http.route", route.to_owned());
+    }
+    span.set("http.request.method", ctx.method.to_string());
+    span.set("url.path", ctx.path.clone());
+    span.set("aws.request_id", ctx.ingress.request_id.clone());
+    let status = response.status().as_u16();
+    span.set("http.response.status_code", status as i64);
+    if status >= 500 {
+        span.error = Some(format!("answered {status}"));
+    }
+    span.end_now();
+    tracer.record(span);
 }
 
 /// `log`: the stage's access-log line, if it has a format, with what the phases learned.

@@ -53,6 +53,7 @@ impl AsyncInvoker {
             tail_log: false,
             request_id: Some(event.id.clone()),
             lineage: event.lineage,
+            trace: None,
         };
         match self.invoker.invoke(request).await {
             Ok(result) if !result.function_error => {
