@@ -112,10 +112,12 @@ const Aws = (() => {
   /** An AWS error answer as an Error with its code and message (JSON or XML bodies). */
   async function failure(response) {
     const text = await response.text();
-    let code = `HTTP ${response.status}`, message = text;
+    // Lambda names the code in a header (its body's `Type` is only User or Service).
+    const header = (response.headers.get("x-amzn-errortype") || "").split(":")[0];
+    let code = header || `HTTP ${response.status}`, message = text;
     try {
       const json = JSON.parse(text);
-      code = (json.__type || json.Type || json.code || code).split("#").pop();
+      code = header || (json.__type || json.code || code).split("#").pop();
       message = json.message || json.Message || text;
     } catch (_) {
       const doc = new DOMParser().parseFromString(text, "application/xml");
