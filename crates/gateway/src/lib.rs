@@ -185,6 +185,11 @@ impl Gateway {
         }))
     }
 
+    /// Requests and latency per API and stage (CloudWatch's `AWS/ApiGateway`), when kept.
+    pub fn api_metrics(&self) -> Option<&std::sync::Arc<nubo_observe::ApiMetrics>> {
+        self.config.api_metrics.as_ref()
+    }
+
     /// API definitions.
     pub fn apis(&self) -> &ApiRegistry {
         &self.apis

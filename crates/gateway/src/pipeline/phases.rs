@@ -185,13 +185,20 @@ pub fn count(
         (Some(route), Some(stage)) => stage.routes[route.index as usize].route_key.as_str(),
         _ => "-",
     };
-    metrics.answered(
-        api_id,
-        stage.map_or("-", |s| s.stage_name.as_str()),
+    let (region, api_name) = match &ctx.selected {
+        Some(Selected::Api { api, .. }) => (api.scope.region.as_str(), api.name.as_str()),
+        _ => ("-", "-"),
+    };
+    metrics.answered(nubo_observe::Answered {
+        region,
+        api: api_id,
+        api_name,
+        stage: stage.map_or("-", |s| s.stage_name.as_str()),
         route,
-        response.status().as_u16(),
-        ctx.started.elapsed().as_secs_f64(),
-    );
+        status: response.status().as_u16(),
+        latency_seconds: ctx.started.elapsed().as_secs_f64(),
+        integration_seconds: ctx.integration.latency.map(|d| d.as_secs_f64()),
+    });
 }
 
 /// Tracing: the gateway's span starts under the edge's, and the integration runs under it.

@@ -103,6 +103,8 @@ fn bucket(
 pub struct CompiledApi {
     /// The account and region the API lives in.
     pub scope: Scope,
+    /// The API's name (CloudWatch's `ApiName` dimension).
+    pub name: String,
     /// Stages by name.
     pub stages: HashMap<String, Arc<CompiledStage>>,
 }
@@ -115,6 +117,7 @@ impl CompiledApi {
         if doc.api.disable_execute_api_endpoint {
             return Self {
                 scope: scope.clone(),
+                name: doc.api.name.clone(),
                 stages,
             };
         }
@@ -180,6 +183,7 @@ impl CompiledApi {
         }
         Self {
             scope: scope.clone(),
+            name: doc.api.name.clone(),
             stages,
         }
     }

@@ -276,6 +276,7 @@ pub fn compile(doc: &RestApiDocument) -> CompiledApi {
     }
     CompiledApi {
         scope: doc.scope.clone(),
+        name: doc.api.name.clone(),
         stages,
     }
 }
