@@ -25,6 +25,7 @@ use nubo_wire::sigv4::Credentials;
 
 use crate::peer;
 
+mod observability;
 mod queues;
 
 #[derive(Debug, clap::Args)]
@@ -68,6 +69,10 @@ pub(crate) struct BenchArgs {
     /// Run only the SQS figures (send → receive → delete, queue → mapped function).
     #[arg(long)]
     queues_only: bool,
+    /// Run only the observability figure (a warm invoke with metering, metrics, logs and traces
+    /// on, beside a server with all of them off).
+    #[arg(long)]
+    observability_only: bool,
     /// Messages sent one at a time for the queue → mapped function latency.
     #[arg(long, default_value_t = 200)]
     queue_messages: usize,
@@ -603,6 +608,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let rows = sandbox_comparison(&args, &nubo, &bootstrap).await?;
         return report(&rows, &[], &args.out);
     }
+    if args.observability_only {
+        let row = observability::row(&args, &nubo, &bootstrap).await?;
+        return report(&[row], &[], &args.out);
+    }
     eprintln!("bench: starting nubo serve …");
     let server = Server::start(&nubo).await?;
     let client = Arc::new(server.client());
@@ -674,6 +683,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     });
 
     rows.push(signed_call(&args, &server, &client).await?);
+    rows.push(observability::row(&args, &nubo, &bootstrap).await?);
 
     // The same warm path through our python and node runtimes.
     for (runtime, handler, file, body) in [

@@ -141,6 +141,11 @@ pub(crate) struct ServeArgs {
     /// The `service.name` exported spans carry.
     #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "nubo")]
     otlp_service_name: String,
+    /// `off` stops metering, per-function metrics, function logs and traces (the benchmark's
+    /// baseline for what they cost; not for use).
+    #[arg(long, env = "NUBO_OBSERVABILITY", default_value = "on", hide = true,
+          value_parser = ["on", "off"])]
+    observability: String,
 }
 
 /// The runtimes' SDK directory from `--runtime-sdk-dir`, the user's cache dir or the data dir.
@@ -258,7 +263,12 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         .context("opening the code store")?;
     let metrics = Arc::new(MetricsRegistry::new());
     adopt_unscoped_log_groups(&*stores.logs, &scope).await?;
-    let logs = LogWriter::start(stores.logs.clone());
+    let observed = args.observability == "on";
+    let logs = if observed {
+        LogWriter::start(stores.logs.clone())
+    } else {
+        LogWriter::discarding()
+    };
     let log_flush = logs.clone();
     let usage = Arc::new(UsageMeter::new(
         stores.documents.clone(),
@@ -322,7 +332,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let endpoint_url = format!("http://{address}");
     let environment_endpoint = Arc::new(nubo_lambda::EnvironmentEndpoint::default());
-    let tracer = match args.otlp_endpoint.as_deref().filter(|e| !e.trim().is_empty()) {
+    let otlp_endpoint = args.otlp_endpoint.as_deref().filter(|_| observed);
+    let tracer = match otlp_endpoint.filter(|e| !e.trim().is_empty()) {
         Some(endpoint) => nubo_observe::Tracer::start(endpoint, &args.otlp_service_name)?,
         None => nubo_observe::Tracer::disabled(),
     };
@@ -338,8 +349,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             endpoint_url: endpoint_url.clone(),
             environment_endpoint: environment_endpoint.clone(),
             execution_credentials: Some(Arc::new(identity::RoleSessions(identity.clone()))),
-            usage: Some(usage.clone()),
-            function_metrics: Some(function_metrics.clone()),
+            usage: observed.then(|| usage.clone()),
+            function_metrics: observed.then(|| function_metrics.clone()),
             tracer: tracer.clone(),
         },
     );
