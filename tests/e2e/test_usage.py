@@ -264,5 +264,17 @@ def test_cloudwatch_answers_for_aws_api_gateway(lam, endpoint):
     assert sum(data["Values"]) == 5
     # A dimension this namespace does not have selects nothing.
     assert stat("Count", "Sum", [{"Name": "Resource", "Value": "/ok"}]) == 0
+
+    # Metered per API and stage (no API key here) in /_nubo/usage and `nubo usage --apis`.
+    rows = [r for r in usage(endpoint)["apis"] if r["apiId"] == api_id]
+    assert rows == [{"account": "000000000000", "region": REGION, "apiId": api_id, "stage": "$default",
+                     "apiKey": "-", "requests": 5, "clientErrors": 1, "serverErrors": 1}], rows
+    env = dict(os.environ)
+    env.update(client_env_for(endpoint))
+    env["NUBO_ENDPOINT"] = endpoint
+    out = subprocess.run([str(NUBO), "usage", "--apis"], capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 0, out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.startswith(api_id))
+    assert line.split()[1:] == ["$default", "-", "5", "1", "1"], line
     gw.delete_api(ApiId=api_id)
     lam.delete_function(FunctionName=name)

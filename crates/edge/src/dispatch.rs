@@ -372,6 +372,13 @@ async fn usage(services: &Services, query: Option<&str>) -> Response {
         }
     };
     let meter = &services.state.usage;
+    let apis = match meter.report_apis(since).await {
+        Ok(apis) => apis,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read API usage");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "could not read usage\n").into_response();
+        }
+    };
     match meter.report(since).await {
         Ok(rows) => {
             let mut total = nubo_observe::Usage::default();
@@ -387,6 +394,7 @@ async fn usage(services: &Services, query: Option<&str>) -> Response {
                 "since": since,
                 "prices": meter.prices(),
                 "functions": rows,
+                "apis": apis,
                 "total": {
                     "requests": total.requests,
                     "errors": total.errors,

@@ -64,6 +64,8 @@ pub struct GatewayConfig {
     pub api_metrics: Option<std::sync::Arc<nubo_observe::ApiMetrics>>,
     /// A span per data-plane request (disabled: none).
     pub tracer: nubo_observe::Tracer,
+    /// Meters requests per API, stage and key (`None`: not metered).
+    pub usage: Option<std::sync::Arc<nubo_observe::UsageMeter>>,
 }
 
 /// Which gateway resource a `Host` names: `{id}.execute-api[.{region}].localhost[:port]` or

@@ -81,6 +81,9 @@ enum Command {
         /// Only usage since this long ago (whole hours): 30m, 2h, 1d; default everything.
         #[arg(long)]
         since: Option<String>,
+        /// Requests per API, stage and API key instead (4xx and 5xx beside them).
+        #[arg(long)]
+        apis: bool,
         #[command(flatten)]
         endpoint: EndpointArgs,
     },
@@ -136,9 +139,11 @@ fn main() -> anyhow::Result<()> {
                 std::process::exit(code);
             }
             Command::Functions { endpoint } => commands::functions(&endpoint.client()?).await,
-            Command::Usage { since, endpoint } => {
-                usage_cli::usage(&endpoint.client()?, since).await
-            }
+            Command::Usage {
+                since,
+                apis,
+                endpoint,
+            } => usage_cli::usage(&endpoint.client()?, since, apis).await,
             Command::Logs {
                 name,
                 follow,

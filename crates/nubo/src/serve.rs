@@ -415,6 +415,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             port: address.port(),
             api_metrics: Some(metrics.api_metrics()),
             tracer: tracer.clone(),
+            usage: observed.then(|| usage.clone()),
         },
     )
     .await

@@ -13,6 +13,7 @@
 //! No global state: the composition root makes one registry and one writer and passes them in.
 
 mod api_metrics;
+pub mod api_usage;
 mod function_metrics;
 mod logs;
 mod metrics;

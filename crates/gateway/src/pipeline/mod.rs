@@ -83,6 +83,9 @@ impl Gateway {
                 if let Some(metrics) = &self.config.api_metrics {
                     phases::count(ctx, id, &response, metrics);
                 }
+                if let Some(usage) = &self.config.usage {
+                    phases::meter(ctx, id, &response, usage);
+                }
                 response
             }
             // A Function URL: its config is its stage, `$default` its one route, and it keeps no

@@ -201,6 +201,26 @@ pub fn count(
     });
 }
 
+/// Metering: the request counts for its API, stage and the API key a usage plan counted.
+pub fn meter(
+    ctx: &RequestCtx,
+    api_id: &str,
+    response: &GatewayResponse,
+    usage: &nubo_observe::UsageMeter,
+) {
+    let Some(Selected::Api { api, stage }) = &ctx.selected else {
+        return;
+    };
+    usage.record_api(nubo_observe::api_usage::ApiMetered {
+        account: &api.scope.account_id,
+        region: &api.scope.region,
+        api_id,
+        stage: &stage.stage_name,
+        api_key: ctx.usage_plan_key.as_deref(),
+        status: response.status().as_u16(),
+    });
+}
+
 /// Tracing: the gateway's span starts under the edge's, and the integration runs under it.
 pub fn trace_start(
     ctx: &mut RequestCtx,
