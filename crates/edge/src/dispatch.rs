@@ -207,7 +207,10 @@ async fn gateway(services: &Services, target: DataPlane, req: Request) -> Respon
         request_id,
         domain_name: domain,
         received,
-        trace: req.extensions().get::<nubo_observe::TraceContext>().copied(),
+        trace: req
+            .extensions()
+            .get::<nubo_observe::TraceContext>()
+            .copied(),
     };
     let (id, region) = (id.as_str(), region.as_deref());
     let target = match kind {
@@ -317,12 +320,10 @@ async fn dispatch_signed(
 async fn own_paths(services: &Services, rest: &str, req: Request) -> Response {
     match (req.method(), rest) {
         (&Method::GET, "health") => (StatusCode::OK, "ok\n").into_response(),
-        (&Method::GET, rest) if rest.starts_with("console") => {
-            match rest.strip_prefix("console") {
-                Some(tail) if tail.is_empty() || tail.starts_with('/') => crate::console::serve(tail),
-                _ => (StatusCode::NOT_FOUND, "not found\n").into_response(),
-            }
-        }
+        (&Method::GET, rest) if rest.starts_with("console") => match rest.strip_prefix("console") {
+            Some(tail) if tail.is_empty() || tail.starts_with('/') => crate::console::serve(tail),
+            _ => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        },
         (&Method::GET, "metrics") => match crate::own::metrics_allowed(&services.state, &req) {
             Ok(()) => metrics(services),
             Err(refusal) => refusal.into_response(),

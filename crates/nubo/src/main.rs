@@ -48,6 +48,8 @@ impl EndpointArgs {
     }
 }
 
+// Parsed once at start: the serve variant's size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the server (embedded default: SQLite in the data dir).

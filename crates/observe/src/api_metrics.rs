@@ -84,7 +84,11 @@ impl ApiMinute {
         self.server_errors += other.server_errors;
         self.latency_sum_ms += other.latency_sum_ms;
         if other.count > 0 {
-            self.latency_min_ms = if first { other.latency_min_ms } else { self.latency_min_ms.min(other.latency_min_ms) };
+            self.latency_min_ms = if first {
+                other.latency_min_ms
+            } else {
+                self.latency_min_ms.min(other.latency_min_ms)
+            };
             self.latency_max_ms = self.latency_max_ms.max(other.latency_max_ms);
         }
         self.integrations += other.integrations;
@@ -423,7 +427,11 @@ mod tests {
         );
         assert_eq!(minutes.len(), 2);
         assert_eq!(
-            (minutes[0].count, minutes[0].client_errors, minutes[0].server_errors),
+            (
+                minutes[0].count,
+                minutes[0].client_errors,
+                minutes[0].server_errors
+            ),
             (2, 1, 0)
         );
         assert_eq!(minutes[0].latency_min_ms, 1.0);

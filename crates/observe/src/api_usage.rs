@@ -196,7 +196,10 @@ mod tests {
                 server_errors: 0
             }
         );
-        assert_eq!((rows[1].0.api_key.as_str(), rows[1].1.server_errors), ("k1", 1));
+        assert_eq!(
+            (rows[1].0.api_key.as_str(), rows[1].1.server_errors),
+            ("k1", 1)
+        );
         let key = &rows[1].0;
         assert_eq!(
             parse_document_key(&document_key(3_600_000, key)),

@@ -20,7 +20,7 @@ mod metrics;
 pub mod traces;
 mod usage;
 
-pub use api_metrics::{ApiMetrics, ApiMinute, ApiStage, Answered, StageFilter, MAX_API_SERIES};
+pub use api_metrics::{Answered, ApiMetrics, ApiMinute, ApiStage, StageFilter, MAX_API_SERIES};
 pub use function_metrics::{FunctionMetrics, InvocationOutcome, MinuteBucket, MAX_SERIES};
 pub use logs::{function_log_group, scope_prefix, scoped_group, split_scoped_group, LogWriter};
 pub use metrics::{Counter, MetricsRegistry, SlidingQuantiles};

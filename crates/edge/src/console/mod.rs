@@ -12,7 +12,11 @@ use http::{header, HeaderValue, StatusCode};
 
 /// The console's files: (path under `/_nubo/console/`, content type, content).
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("", "text/html; charset=utf-8", include_str!("assets/index.html")),
+    (
+        "",
+        "text/html; charset=utf-8",
+        include_str!("assets/index.html"),
+    ),
     (
         "app.js",
         "text/javascript; charset=utf-8",

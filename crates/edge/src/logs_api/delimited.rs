@@ -18,7 +18,10 @@ pub(crate) struct Delimited {
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
     Ellipsis,
-    Field { name: String, condition: Option<Cond> },
+    Field {
+        name: String,
+        condition: Option<Cond>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -325,7 +328,9 @@ impl Parser {
             _ => return Err(invalid(format!("a value after {name}"))),
         };
         if matches!(literal, Literal::Text(_)) && !matches!(op, Op::Eq | Op::Ne) {
-            return Err(invalid(format!("{name}: only numbers compare with < and >")));
+            return Err(invalid(format!(
+                "{name}: only numbers compare with < and >"
+            )));
         }
         Ok(Cond::Test(name, op, literal))
     }
@@ -335,7 +340,8 @@ impl Parser {
 mod tests {
     use super::*;
 
-    const APACHE: &str = r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 200 1534"#;
+    const APACHE: &str =
+        r#"127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /apache_pb.gif HTTP/1.0" 200 1534"#;
 
     fn matches(pattern: &str, message: &str) -> bool {
         Delimited::parse(pattern).unwrap().matches(message)

@@ -75,8 +75,16 @@ pub(super) fn statistic(metric: &str, stat: &str, minutes: &[ApiMinute]) -> Opti
     }
     if !matches!(metric, "Latency" | "IntegrationLatency") {
         let errors = sum as u64;
-        min = if metric == "Count" || errors == samples { 1.0 } else { 0.0 };
-        max = if metric == "Count" || errors > 0 { 1.0 } else { 0.0 };
+        min = if metric == "Count" || errors == samples {
+            1.0
+        } else {
+            0.0
+        };
+        max = if metric == "Count" || errors > 0 {
+            1.0
+        } else {
+            0.0
+        };
     }
     Some(match stat {
         "SampleCount" => samples as f64,
@@ -178,7 +186,10 @@ mod tests {
         assert_eq!(statistic("5XXError", "Maximum", &minutes), Some(1.0));
         assert_eq!(statistic("Latency", "Average", &minutes), Some(15.0));
         assert_eq!(statistic("Latency", "Minimum", &minutes), Some(10.0));
-        assert_eq!(statistic("IntegrationLatency", "Maximum", &minutes), Some(15.0));
+        assert_eq!(
+            statistic("IntegrationLatency", "Maximum", &minutes),
+            Some(15.0)
+        );
         assert_eq!(statistic("Latency", "Sum", &[]), None);
     }
 

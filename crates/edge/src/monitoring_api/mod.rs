@@ -233,7 +233,11 @@ async fn list_metrics(
 ) -> Result<Value, AwsError> {
     let mut out = Vec::new();
     if let Some(apis) = &sources.apis {
-        if input.namespace.as_deref().is_none_or(|n| n == apigateway::NAMESPACE) {
+        if input
+            .namespace
+            .as_deref()
+            .is_none_or(|n| n == apigateway::NAMESPACE)
+        {
             out = apigateway::list(
                 apis,
                 &ctx.scope.region,
@@ -313,8 +317,7 @@ async fn get_metric_statistics(
                 .filter_map(|(at, group)| {
                     let mut point = json!({ "Timestamp": at as f64 / 1000.0, "Unit": unit });
                     for stat in &input.statistics {
-                        point[stat.as_str()] =
-                            json!(apigateway::statistic(&name, stat, &group)?);
+                        point[stat.as_str()] = json!(apigateway::statistic(&name, stat, &group)?);
                     }
                     Some(point)
                 })

@@ -403,12 +403,7 @@ impl Gateway {
                     None => body.clone(),
                 };
                 let result = self
-                    .invoke(
-                        &mapped.target,
-                        payload,
-                        Some(mapped.timeout),
-                        &ctx.ingress,
-                    )
+                    .invoke(&mapped.target, payload, Some(mapped.timeout), &ctx.ingress)
                     .await?;
                 let error = result.function_error.then(|| {
                     serde_json::from_slice::<serde_json::Value>(&result.payload)
@@ -509,9 +504,7 @@ impl Gateway {
             None => {}
         }
         let payload = Bytes::from(event.to_string());
-        let result = self
-            .invoke(target, payload, timeout, &ctx.ingress)
-            .await?;
+        let result = self.invoke(target, payload, timeout, &ctx.ingress).await?;
         Ok(Integrated::Lambda { result, v2 })
     }
 

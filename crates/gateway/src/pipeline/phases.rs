@@ -9,7 +9,6 @@ use super::ctx::{Principal, RequestCtx, RouteMatch, Selected};
 use super::reject::{with_headers, Reject};
 use crate::access_log::{log_group, render, AccessContext, AccessLogSink};
 use crate::function_url::CompiledUrl;
-use crate::HostTarget;
 use crate::pipeline::events::clf_time;
 use crate::plane::cors::CorsPolicy;
 use crate::plane::routing::{path_parameters, RouteKey};
@@ -17,6 +16,7 @@ use crate::plane::throttle::TokenBucket;
 use crate::plane::{CompiledApi, DataPlane};
 use crate::rest_api::keys::{Refusal, UsageRegistry};
 use crate::GatewayResponse;
+use crate::HostTarget;
 
 /// `select_stage` for an HTTP API: the first path segment if it names a stage, else `$default`,
 /// else 404. A host naming a region finds only an API of that region.

@@ -236,7 +236,10 @@ impl Invoker {
         );
         span.set("faas.invoked_name", request.function.name.to_string());
         span.set("cloud.region", request.function.scope.region.clone());
-        span.set("cloud.account.id", request.function.scope.account_id.clone());
+        span.set(
+            "cloud.account.id",
+            request.function.scope.account_id.clone(),
+        );
         let result = self.run(request, Some(span.context())).await;
         match &result {
             Ok(done) => {

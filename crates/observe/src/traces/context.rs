@@ -145,7 +145,9 @@ mod tests {
         let parsed = TraceContext::parse_traceparent(header).unwrap();
         assert_eq!(parsed.traceparent(), header);
         assert_eq!(
-            TraceContext::parse_traceparent("00-00000000000000000000000000000000-b7ad6b7169203331-01"),
+            TraceContext::parse_traceparent(
+                "00-00000000000000000000000000000000-b7ad6b7169203331-01"
+            ),
             None
         );
         let mut headers = http::HeaderMap::new();

@@ -206,7 +206,9 @@ mod tests {
             "http://127.0.0.1:4318/v1/traces"
         );
         assert_eq!(
-            traces_url("http://collector:4318/v1/traces/").unwrap().to_string(),
+            traces_url("http://collector:4318/v1/traces/")
+                .unwrap()
+                .to_string(),
             "http://collector:4318/v1/traces"
         );
         assert!(traces_url("https://collector:4318").is_err());
