@@ -19,6 +19,15 @@ if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1 \
         || echo "    (could not install them: functions get no outbound network)"
 fi
 
+# The console's end-to-end test drives Debian's headless Chromium (tests/e2e/test_console.py skips,
+# saying why, where it cannot be installed).
+if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1; then
+    echo "==> apt-get install chromium"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+        || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+        || echo "    (could not install chromium: the console test is skipped)"
+fi
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -276,6 +276,15 @@ def test_api_keys_and_quota_enforce_exactly_across_a_restart(start_server):
     today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
     usage = rest.get_usage(usagePlanId=plan["id"], startDate=today, endDate=today)
     assert usage["items"] == {key["id"]: [[limit, 0]]}
+    # Nubo's own metering counts per API, stage and key too (across the restart): the admitted
+    # requests under the key, the refused ones (403, 429) under none.
+    import json as _json
+    import urllib.request as _urlreq
+
+    with _urlreq.urlopen(srv.endpoint + "/_nubo/usage", timeout=10) as reply:
+        metered = {r["apiKey"]: r for r in _json.loads(reply.read())["apis"] if r["apiId"] == api_id}
+    assert (metered[key["id"]]["requests"], metered[key["id"]]["clientErrors"]) == (limit, 0), metered
+    assert (metered["-"]["requests"], metered["-"]["clientErrors"]) == (4, 4), metered
 
     # A disabled or deleted key is refused again.
     rest.delete_api_key(apiKey=key["id"])

@@ -215,6 +215,37 @@ def test_filter_patterns_select_as_cloudwatch_does(logs):
     assert messages(json.loads(out.stdout)["events"]) == [lines[0], lines[1]]
 
 
+def test_space_delimited_patterns_select_fields(logs):
+    group = f"/test/{unique_name('d')}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="access")
+    lines = [
+        '127.0.0.1 - frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 200 1534',
+        '10.0.0.2 - - [10/Oct/2000:13:25:16 -0700] "POST /api HTTP/1.1" 503 12',
+        '10.0.0.3 - bob [10/Oct/2000:13:25:17 -0700] "GET /big.iso HTTP/1.1" 500 99999',
+        '10.0.0.4 - bob [10/Oct/2000:13:25:18 -0700] "GET /missing HTTP/1.1" 404 210',
+        "not an access line",
+    ]
+    t = now_ms()
+    logs.put_log_events(
+        logGroupName=group, logStreamName="access", logEvents=[{"timestamp": t + i, "message": m} for i, m in enumerate(lines)]
+    )
+
+    def select(pattern):
+        return messages(logs.filter_log_events(logGroupName=group, filterPattern=pattern)["events"])
+
+    assert select("[ip, identity, user, timestamp, request, status, bytes]") == lines[:4]
+    assert select("[ip, user, ..., status=5*, bytes>1000]") == [lines[2]]
+    assert select("[..., status=5*, bytes]") == [lines[1], lines[2]]
+    assert select("[ip, ..., status=404 || status=503, bytes]") == [lines[1], lines[3]]
+    assert select('[ip, id, user="bob", ...]') == [lines[2], lines[3]]
+    assert select('[..., request="GET *", status<400, bytes]') == [lines[0]]
+    assert select("[w1, w2, w3, w4]") == [lines[4]]
+    with pytest.raises(ClientError) as excinfo:
+        select("[ip, status>x]")
+    assert error_of(excinfo)[0] == "InvalidParameterException"
+
+
 def test_retention_removes_old_events(logs):
     group = f"/test/{unique_name('r')}"
     logs.create_log_group(logGroupName=group)

@@ -197,3 +197,84 @@ def test_api_metrics_count_requests_by_route_and_status(lam, endpoint):
     base = f'api="{api_id}",stage="$default",route="$default"'
     assert f'nubo_api_requests_total{{{base},status="2xx"}} 3' in text, text[-3000:]
     assert f"nubo_api_latency_seconds_count{{{base}}} 3" in text
+
+
+FAILS_ON_PATH = """
+def handler(event, context):
+    if event.get("rawPath", "").endswith("/fail"):
+        raise RuntimeError("asked to fail")
+    return {"statusCode": 200, "body": "ok"}
+"""
+
+
+def test_cloudwatch_answers_for_aws_api_gateway(lam, endpoint):
+    cw = boto3.client(
+        "cloudwatch", endpoint_url=endpoint, region_name=REGION, config=Config(retries={"max_attempts": 0}),
+        **credentials_for(endpoint),
+    )
+    gw = boto3.client(
+        "apigatewayv2", endpoint_url=endpoint, region_name=REGION, config=Config(retries={"max_attempts": 0}),
+        **credentials_for(endpoint),
+    )
+    name = unique_name("gwmetrics")
+    arn = lam.create_function(
+        FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="app.handler",
+        Code={"ZipFile": make_zip({"app.py": FAILS_ON_PATH})},
+    )["FunctionArn"]
+    wait_active(lam, name)
+    api_name = unique_name("cw-api")
+    api_id = gw.create_api(Name=api_name, ProtocolType="HTTP")["ApiId"]
+    integration = gw.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=arn,
+                                        PayloadFormatVersion="2.0")["IntegrationId"]
+    for key in ("GET /ok", "GET /fail"):
+        gw.create_route(ApiId=api_id, RouteKey=key, Target=f"integrations/{integration}")
+    gw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    statuses = [request(endpoint, "GET", f"/_api/{api_id}{path}").status
+                for path in ("/ok", "/ok", "/ok", "/missing", "/fail")]
+    assert statuses == [200, 200, 200, 404, 500]
+
+    by_id = [{"Name": "ApiId", "Value": api_id}, {"Name": "Stage", "Value": "$default"}]
+    listed = cw.list_metrics(Namespace="AWS/ApiGateway", Dimensions=[{"Name": "ApiId", "Value": api_id}])["Metrics"]
+    assert sorted(m["MetricName"] for m in listed) == ["4XXError", "5XXError", "Count", "IntegrationLatency", "Latency"]
+    assert all(m["Dimensions"] == by_id for m in listed)
+    now = time.time()
+
+    def stat(metric: str, statistic: str, dimensions=by_id) -> float:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/ApiGateway", MetricName=metric, Dimensions=dimensions,
+            StartTime=now - 600, EndTime=now + 60, Period=3600, Statistics=[statistic],
+        )["Datapoints"]
+        return sum(p[statistic] for p in points)
+
+    assert stat("Count", "Sum") == 5
+    assert stat("4XXError", "Sum") == 1
+    assert stat("5XXError", "Sum") == 1
+    assert stat("Latency", "SampleCount") == 5
+    # The 404 never reached the integration.
+    assert stat("IntegrationLatency", "SampleCount") == 4
+    assert stat("Latency", "Maximum") >= stat("IntegrationLatency", "Maximum") > 0
+    # REST APIs' dimension (the API's name) selects the same stage.
+    by_name = [{"Name": "ApiName", "Value": api_name}, {"Name": "Stage", "Value": "$default"}]
+    data = cw.get_metric_data(
+        MetricDataQueries=[{"Id": "c", "MetricStat": {
+            "Metric": {"Namespace": "AWS/ApiGateway", "MetricName": "Count", "Dimensions": by_name},
+            "Period": 60, "Stat": "Sum"}}],
+        StartTime=now - 600, EndTime=now + 60,
+    )["MetricDataResults"][0]
+    assert sum(data["Values"]) == 5
+    # A dimension this namespace does not have selects nothing.
+    assert stat("Count", "Sum", [{"Name": "Resource", "Value": "/ok"}]) == 0
+
+    # Metered per API and stage (no API key here) in /_nubo/usage and `nubo usage --apis`.
+    rows = [r for r in usage(endpoint)["apis"] if r["apiId"] == api_id]
+    assert rows == [{"account": "000000000000", "region": REGION, "apiId": api_id, "stage": "$default",
+                     "apiKey": "-", "requests": 5, "clientErrors": 1, "serverErrors": 1}], rows
+    env = dict(os.environ)
+    env.update(client_env_for(endpoint))
+    env["NUBO_ENDPOINT"] = endpoint
+    out = subprocess.run([str(NUBO), "usage", "--apis"], capture_output=True, text=True, env=env, timeout=30)
+    assert out.returncode == 0, out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.startswith(api_id))
+    assert line.split()[1:] == ["$default", "-", "5", "1", "1"], line
+    gw.delete_api(ApiId=api_id)
+    lam.delete_function(FunctionName=name)

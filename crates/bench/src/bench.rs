@@ -28,6 +28,7 @@ use nubo_wire::sigv4::Credentials;
 use crate::peer;
 
 mod authorizers;
+mod observability;
 mod queues;
 mod tables;
 mod templates;
@@ -102,6 +103,10 @@ pub(crate) struct BenchArgs {
     /// clients beside raw SQLite inserts and point reads).
     #[arg(long)]
     tables_only: bool,
+    /// Run only the observability figure (a warm invoke with metering, metrics, logs and traces
+    /// on, beside a server with all of them off).
+    #[arg(long)]
+    observability_only: bool,
     /// Messages sent one at a time for the queue → mapped function latency.
     #[arg(long, default_value_t = 200)]
     queue_messages: usize,
@@ -760,6 +765,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let rows = templates::rows(&args, &nubo).await?;
         return report(&rows, &[], &args.out);
     }
+    if args.observability_only {
+        let row = observability::row(&args, &nubo, &bootstrap).await?;
+        return report(&[row], &[], &args.out);
+    }
     eprintln!("bench: starting nubo serve …");
     let server = Server::start(&nubo).await?;
     let client = Arc::new(server.client());
@@ -872,6 +881,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     });
 
     rows.push(signed_call(&args, &server, &client).await?);
+    rows.push(observability::row(&args, &nubo, &bootstrap).await?);
 
     // The same warm path through our python and node runtimes.
     for (runtime, handler, file, body) in [

@@ -58,11 +58,47 @@ pub fn router(state: Arc<EdgeState>) -> Router {
 async fn dispatch(State(services): State<Arc<Services>>, mut req: Request) -> Response {
     let request_id = nubo_wire::new_request_id();
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    let span = trace_start(&services.state.tracer, &mut req);
     let mut response = route(&services, req).await;
+    if let Some(mut span) = span {
+        let status = response.status().as_u16();
+        span.set("aws.request_id", request_id.clone());
+        span.set("http.response.status_code", status as i64);
+        if status >= 500 {
+            span.error = Some(format!("answered {status}"));
+        }
+        span.end_now();
+        services.state.tracer.record(span);
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amzn-requestid", value);
     }
     response
+}
+
+/// Tracing: the edge's span for a request, under the caller's trace (`traceparent` or
+/// `X-Amzn-Trace-Id`) or a new one; what the request sets off runs under it (the context rides
+/// in the request's extensions). Nubo's own `/_nubo/` paths are not traced.
+fn trace_start(tracer: &nubo_observe::Tracer, req: &mut Request) -> Option<nubo_observe::Span> {
+    if !tracer.enabled() || req.uri().path().starts_with("/_nubo/") {
+        return None;
+    }
+    let parent = nubo_observe::TraceContext::from_headers(req.headers());
+    // Named by the service a signature names (`POST lambda`), or `http` for the data plane.
+    let service = match credential_scope(req) {
+        Some(Ok(credential)) => credential.service,
+        _ => "http".to_owned(),
+    };
+    let mut span = nubo_observe::Span::start(
+        format!("{} {service}", req.method()),
+        nubo_observe::SpanKind::Server,
+        parent,
+    );
+    span.set("rpc.service", service);
+    span.set("http.request.method", req.method().to_string());
+    span.set("url.path", req.uri().path().to_owned());
+    req.extensions_mut().insert(span.context());
+    Some(span)
 }
 
 /// A gateway data-plane request: which resource (and the region its host named), the path it
@@ -173,6 +209,10 @@ async fn gateway(services: &Services, target: DataPlane, req: Request) -> Respon
         request_id,
         domain_name: domain,
         received,
+        trace: req
+            .extensions()
+            .get::<nubo_observe::TraceContext>()
+            .copied(),
     };
     let (id, region) = (id.as_str(), region.as_deref());
     let target = match kind {
@@ -209,7 +249,12 @@ async fn route(services: &Services, mut req: Request) -> Response {
     if crate::s3_api::cors::is_preflight(&req) {
         return crate::s3_api::cors::preflight(&services.state, &req);
     }
-    match credential_scope(&req) {
+    let credential = credential_scope(&req);
+    // A browser opening the server's address gets the console.
+    if credential.is_none() && crate::console::wants_console(&req) {
+        return crate::console::redirect("/_nubo/console/");
+    }
+    match credential {
         Some(Ok(credential)) => dispatch_signed(services, credential, req).await,
         // Which service a malformed or missing signature meant is unknown: the error is in the
         // protocol the request's shape suggests (a form → query, `X-Amz-Target` → json), else
@@ -292,6 +337,10 @@ async fn dispatch_signed(
 async fn own_paths(services: &Services, rest: &str, req: Request) -> Response {
     match (req.method(), rest) {
         (&Method::GET, "health") => (StatusCode::OK, "ok\n").into_response(),
+        (&Method::GET, rest) if rest.starts_with("console") => match rest.strip_prefix("console") {
+            Some(tail) if tail.is_empty() || tail.starts_with('/') => crate::console::serve(tail),
+            _ => (StatusCode::NOT_FOUND, "not found\n").into_response(),
+        },
         (&Method::GET, "metrics") => match crate::own::metrics_allowed(&services.state, &req) {
             Ok(()) => metrics(services),
             Err(refusal) => refusal.into_response(),
@@ -341,6 +390,13 @@ async fn usage(services: &Services, query: Option<&str>) -> Response {
         }
     };
     let meter = &services.state.usage;
+    let apis = match meter.report_apis(since).await {
+        Ok(apis) => apis,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read API usage");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "could not read usage\n").into_response();
+        }
+    };
     match meter.report(since).await {
         Ok(rows) => {
             let mut total = nubo_observe::Usage::default();
@@ -356,6 +412,7 @@ async fn usage(services: &Services, query: Option<&str>) -> Response {
                 "since": since,
                 "prices": meter.prices(),
                 "functions": rows,
+                "apis": apis,
                 "total": {
                     "requests": total.requests,
                     "errors": total.errors,

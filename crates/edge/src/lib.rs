@@ -14,6 +14,7 @@
 pub mod apigw_api;
 pub mod auth;
 mod connections_api;
+mod console;
 mod dispatch;
 mod dynamodb_api;
 mod events_api;
@@ -75,6 +76,8 @@ pub struct EdgeState {
     pub code_urls: CodeUrls,
     /// With a token, `/_nubo/metrics` wants `Authorization: Bearer <token>`; without, loopback.
     pub metrics_token: Option<String>,
+    /// A span per request (disabled: none), exported over OTLP.
+    pub tracer: nubo_observe::Tracer,
 }
 
 /// Serves until `shutdown` resolves (see [`ServeOptions`] for the connection limits).

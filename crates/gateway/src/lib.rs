@@ -68,6 +68,10 @@ pub struct GatewayConfig {
     pub public_url: Option<String>,
     /// WebSocket APIs' limits.
     pub sockets: websocket::SocketLimits,
+    /// A span per data-plane request (disabled: none).
+    pub tracer: nubo_observe::Tracer,
+    /// Meters requests per API, stage and key (`None`: not metered).
+    pub usage: Option<std::sync::Arc<nubo_observe::UsageMeter>>,
 }
 
 /// Which gateway resource a `Host` names: `{id}.execute-api[.{region}].localhost[:port]` or
@@ -200,6 +204,11 @@ impl Gateway {
             jwks: http_api::jwt::KeyCache::default(),
             sockets,
         }))
+    }
+
+    /// Requests and latency per API and stage (CloudWatch's `AWS/ApiGateway`), when kept.
+    pub fn api_metrics(&self) -> Option<&std::sync::Arc<nubo_observe::ApiMetrics>> {
+        self.config.api_metrics.as_ref()
     }
 
     /// API definitions.

@@ -49,6 +49,8 @@ impl EndpointArgs {
     }
 }
 
+// Parsed once at start: the serve variant's size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the server (embedded default: SQLite in the data dir).
@@ -156,6 +158,9 @@ enum Command {
         /// Only usage since this long ago (whole hours): 30m, 2h, 1d; default everything.
         #[arg(long)]
         since: Option<String>,
+        /// Requests per API, stage and API key instead (4xx and 5xx beside them).
+        #[arg(long)]
+        apis: bool,
         #[command(flatten)]
         endpoint: EndpointArgs,
     },
@@ -257,9 +262,11 @@ fn main() -> anyhow::Result<()> {
                 )
                 .await
             }
-            Command::Usage { since, endpoint } => {
-                usage_cli::usage(&endpoint.client()?, since).await
-            }
+            Command::Usage {
+                since,
+                apis,
+                endpoint,
+            } => usage_cli::usage(&endpoint.client()?, since, apis).await,
             Command::Logs {
                 name,
                 follow,

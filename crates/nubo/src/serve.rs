@@ -164,6 +164,19 @@ pub(crate) struct ServeArgs {
     /// disconnected (1008).
     #[arg(long, env = "NUBO_WS_SEND_QUEUE", default_value_t = 256)]
     ws_send_queue: usize,
+    /// Export traces (a span per request, gateway route, invocation, init and run) over
+    /// OTLP/HTTP (JSON) to this collector: its base URL (`/v1/traces` is appended) or the full
+    /// traces URL; http:// only. Without one, no spans are built.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
+    /// The `service.name` exported spans carry.
+    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "nubo")]
+    otlp_service_name: String,
+    /// `off` stops metering, per-function metrics, function logs and traces (the benchmark's
+    /// baseline for what they cost; not for use).
+    #[arg(long, env = "NUBO_OBSERVABILITY", default_value = "on", hide = true,
+          value_parser = ["on", "off"])]
+    observability: String,
 }
 
 /// The runtimes' SDK directory from `--runtime-sdk-dir`, the user's cache dir or the data dir.
@@ -289,7 +302,12 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         .context("opening the code store")?;
     let metrics = Arc::new(MetricsRegistry::new());
     adopt_unscoped_log_groups(&*stores.logs, &scope).await?;
-    let logs = LogWriter::start(stores.logs.clone());
+    let observed = args.observability == "on";
+    let logs = if observed {
+        LogWriter::start(stores.logs.clone())
+    } else {
+        LogWriter::discarding()
+    };
     let log_flush = logs.clone();
     let usage = Arc::new(UsageMeter::new(
         stores.documents.clone(),
@@ -358,6 +376,11 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let endpoint_url = format!("http://{address}");
     let environment_endpoint = Arc::new(nubo_lambda::EnvironmentEndpoint::default());
+    let otlp_endpoint = args.otlp_endpoint.as_deref().filter(|_| observed);
+    let tracer = match otlp_endpoint.filter(|e| !e.trim().is_empty()) {
+        Some(endpoint) => nubo_observe::Tracer::start(endpoint, &args.otlp_service_name)?,
+        None => nubo_observe::Tracer::disabled(),
+    };
     let invoker = Invoker::start(
         registry.clone(),
         catalog.clone(),
@@ -370,8 +393,9 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
             endpoint_url: endpoint_url.clone(),
             environment_endpoint: environment_endpoint.clone(),
             execution_credentials: Some(Arc::new(identity::RoleSessions(identity.clone()))),
-            usage: Some(usage.clone()),
-            function_metrics: Some(function_metrics.clone()),
+            usage: observed.then(|| usage.clone()),
+            function_metrics: observed.then(|| function_metrics.clone()),
+            tracer: tracer.clone(),
         },
     );
     invoker.register_metrics(&metrics);
@@ -447,6 +471,8 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
                 lifetime: Duration::from_secs(args.ws_max_lifetime.max(1)),
                 send_queue: args.ws_send_queue.max(1),
             },
+            tracer: tracer.clone(),
+            usage: observed.then(|| usage.clone()),
         },
     )
     .await
@@ -472,6 +498,9 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     writeln!(out, "nubo: {} EventBridge rules", events.count())?;
     writeln!(out, "nubo: {} buckets", objects.buckets().len())?;
     writeln!(out, "nubo: {} DynamoDB tables", tables.count())?;
+    if let Some(endpoint) = args.otlp_endpoint.as_deref().filter(|_| tracer.enabled()) {
+        writeln!(out, "nubo: traces: OTLP/HTTP JSON to {}", endpoint.trim())?;
+    }
     nubo::credentials::write_config(&args.data_dir, &args.region, &endpoint_url)
         .context("writing the AWS config file")?;
     identity::say_credentials(&mut out, &args.data_dir, admin.is_some())?;
@@ -522,6 +551,7 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         function_metrics,
         code_urls: CodeUrls::new(&args.region),
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
+        tracer: tracer.clone(),
     });
     environment_endpoint.set(Arc::new(nubo_edge::EnvironmentEndpointServer::new(
         edge.clone(),
@@ -565,6 +595,12 @@ pub(crate) async fn run(mut args: ServeArgs) -> anyhow::Result<()> {
     // Usage gathered since the last flush, and the last invocations' log lines, are written out.
     if let Err(e) = usage.flush().await {
         tracing::warn!(error = %e, "could not store the last usage counts");
+    }
+    if tokio::time::timeout(LOG_FLUSH_LIMIT, tracer.flush())
+        .await
+        .is_err()
+    {
+        tracing::warn!("spans still unexported after {LOG_FLUSH_LIMIT:?}; exiting without them");
     }
     if tokio::time::timeout(LOG_FLUSH_LIMIT, log_flush.flush())
         .await

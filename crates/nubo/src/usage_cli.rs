@@ -1,5 +1,6 @@
 //! `nubo usage [--since 1d]`: metered requests, billed duration, GB-seconds and cost per function
-//! version, read from the server's `/_nubo/usage` (the same access rule as its metrics).
+//! version, and requests per API, stage and API key, read from the server's `/_nubo/usage` (the
+//! same access rule as its metrics).
 
 use anyhow::Context;
 use serde_json::Value;
@@ -9,7 +10,11 @@ use nubo::client::Client;
 use crate::logs_cli::parse_since;
 
 /// `nubo usage`.
-pub(crate) async fn usage(client: &Client, since: Option<String>) -> anyhow::Result<()> {
+pub(crate) async fn usage(
+    client: &Client,
+    since: Option<String>,
+    apis: bool,
+) -> anyhow::Result<()> {
     let since_ms = match since {
         Some(since) => {
             nubo_wire::timefmt::epoch_millis(time::OffsetDateTime::now_utc()) - parse_since(&since)?
@@ -27,6 +32,10 @@ pub(crate) async fn usage(client: &Client, since: Option<String>) -> anyhow::Res
         );
     }
     let report: Value = serde_json::from_slice(&reply.body).context("reading the usage report")?;
+    if apis {
+        print_apis(&report);
+        return Ok(());
+    }
     println!(
         "{:<40} {:<8} {:<7} {:>10} {:>7} {:>14} {:>14} {:>12}",
         "FUNCTION", "VERSION", "ARCH", "REQUESTS", "ERRORS", "BILLED MS", "GB-SECONDS", "COST USD"
@@ -57,4 +66,23 @@ pub(crate) async fn usage(client: &Client, since: Option<String>) -> anyhow::Res
         total["cost"].as_f64().unwrap_or(0.0),
     );
     Ok(())
+}
+
+/// `nubo usage --apis`: one line per API, stage and API key (`-`: none).
+fn print_apis(report: &Value) {
+    println!(
+        "{:<12} {:<16} {:<24} {:>10} {:>7} {:>7}",
+        "API", "STAGE", "API KEY", "REQUESTS", "4XX", "5XX"
+    );
+    for row in report["apis"].as_array().into_iter().flatten() {
+        println!(
+            "{:<12} {:<16} {:<24} {:>10} {:>7} {:>7}",
+            row["apiId"].as_str().unwrap_or(""),
+            row["stage"].as_str().unwrap_or(""),
+            row["apiKey"].as_str().unwrap_or(""),
+            row["requests"].as_u64().unwrap_or(0),
+            row["clientErrors"].as_u64().unwrap_or(0),
+            row["serverErrors"].as_u64().unwrap_or(0),
+        );
+    }
 }

@@ -104,6 +104,20 @@ impl LogWriter {
         Self { tx }
     }
 
+    /// A writer that keeps nothing: what is sent is dropped (the benchmark's "logging off"
+    /// baseline, `nubo serve --observability off`).
+    pub fn discarding() -> Self {
+        let (tx, mut rx) = mpsc::channel::<Sent>(CHANNEL);
+        tokio::spawn(async move {
+            while let Some(sent) = rx.recv().await {
+                if let Sent::Flush(done) = sent {
+                    let _ = done.send(());
+                }
+            }
+        });
+        Self { tx }
+    }
+
     /// Queues events (one invocation's, say); if the writer is far behind they are dropped.
     pub fn send(&self, events: Vec<LogEvent>) {
         self.queue(Sent::Many(events));

@@ -153,6 +153,8 @@ pub struct UsageMeter {
     documents: Arc<dyn Documents>,
     prices: Prices,
     pending: Mutex<Pending>,
+    /// Per-API usage gathered since the last flush (see [`crate::api_usage`]).
+    apis: Mutex<crate::api_usage::ApiPending>,
     /// Serializes flushes (the periodic task and shutdown).
     flushing: tokio::sync::Mutex<()>,
 }
@@ -226,6 +228,7 @@ impl UsageMeter {
             documents,
             prices,
             pending: Mutex::new(HashMap::new()),
+            apis: Mutex::new(HashMap::new()),
             flushing: tokio::sync::Mutex::new(()),
         }
     }
@@ -261,18 +264,42 @@ impl UsageMeter {
         }
     }
 
+    /// Counts one request an API answered (the gateway's hot path: no I/O).
+    pub fn record_api(&self, metered: crate::api_usage::ApiMetered<'_>) {
+        crate::api_usage::record(&mut self.apis.lock(), metered);
+    }
+
     /// Writes what has gathered into the current hour's documents (one transaction). On a store
     /// error the usage goes back to the pending counts, to be written next time.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let _one = self.flushing.lock().await;
         let taken = std::mem::take(&mut *self.pending.lock());
-        if taken.is_empty() {
+        let taken_apis = std::mem::take(&mut *self.apis.lock());
+        if taken.is_empty() && taken_apis.is_empty() {
             return Ok(());
         }
         let hour = hour_of(now_ms());
         let mut changes = Vec::new();
         let mut result = Ok(());
+        for (key, usage) in taken_apis.values().flatten() {
+            let doc_key = crate::api_usage::document_key(hour, key);
+            let collection = crate::api_usage::API_USAGE_COLLECTION;
+            let mut total = match self.documents.get(collection, &doc_key).await {
+                Ok(Some(doc)) => serde_json::from_str(&doc.body).unwrap_or_default(),
+                Ok(None) => crate::api_usage::ApiUsage::default(),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            total.add(usage);
+            let body = serde_json::to_string(&total).unwrap_or_default();
+            changes.push(Change::put(collection, &doc_key, body));
+        }
         for (key, usage) in taken.values().flatten() {
+            if result.is_err() {
+                break;
+            }
             let doc_key = document_key(hour, key);
             let mut total = match self.documents.get(USAGE_COLLECTION, &doc_key).await {
                 Ok(Some(doc)) => serde_json::from_str::<Usage>(&doc.body).unwrap_or_default(),
@@ -290,6 +317,7 @@ impl UsageMeter {
             result = self.documents.commit(changes).await.map(|_| ());
         }
         if result.is_err() {
+            crate::api_usage::restore(&mut self.apis.lock(), taken_apis);
             let mut pending = self.pending.lock();
             for (fingerprint, entries) in taken {
                 let bucket = pending.entry(fingerprint).or_default();
@@ -350,6 +378,39 @@ impl UsageMeter {
                 key,
                 usage,
             })
+            .collect())
+    }
+
+    /// Per-API usage since `since_ms` (whole hours), plus what has not been flushed yet.
+    pub async fn report_apis(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<crate::api_usage::ApiUsageRow>, StoreError> {
+        use crate::api_usage::{parse_document_key, ApiUsage, ApiUsageRow, API_USAGE_COLLECTION};
+        let from = hour_of(since_ms);
+        let mut totals: BTreeMap<crate::api_usage::ApiUsageKey, ApiUsage> = BTreeMap::new();
+        let _one = self.flushing.lock().await;
+        let documents = self
+            .documents
+            .list(API_USAGE_COLLECTION, ListQuery::all())
+            .await?;
+        for doc in documents {
+            let Some((hour, key)) = parse_document_key(&doc.key) else {
+                continue;
+            };
+            if hour < from {
+                continue;
+            }
+            if let Ok(usage) = serde_json::from_str::<ApiUsage>(&doc.body) {
+                totals.entry(key).or_default().add(&usage);
+            }
+        }
+        for (key, usage) in self.apis.lock().values().flatten() {
+            totals.entry(key.clone()).or_default().add(usage);
+        }
+        Ok(totals
+            .into_iter()
+            .map(|(key, usage)| ApiUsageRow { key, usage })
             .collect())
     }
 }

@@ -76,6 +76,10 @@ pub(crate) async fn invoke(
         "RequestResponse" => {
             let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
             let lineage = lineage(&req);
+            let trace = req
+                .extensions()
+                .get::<nubo_observe::TraceContext>()
+                .copied();
             let too_large = format!("Request must be smaller than {MAX_SYNC_PAYLOAD_BYTES} bytes for the InvokeFunction operation");
             let payload = read_request(req, MAX_SYNC_PAYLOAD_BYTES, &too_large).await?;
             let result = state
@@ -87,6 +91,7 @@ pub(crate) async fn invoke(
                     tail_log,
                     request_id,
                     lineage,
+                    trace,
                 })
                 .await?;
             let mut response = Response::new(axum::body::Body::from(result.payload));

@@ -1,6 +1,6 @@
 //! CloudWatch Logs' filter-pattern syntax, compiled once per request and matched per event.
 //!
-//! Three forms, as CloudWatch defines them:
+//! Four forms, as CloudWatch defines them:
 //! - **terms**: `ERROR`, `"exact phrase"`, `-excluded`, `?either ?or`. Every plain term must
 //!   occur, no excluded term may, and when `?` terms are given at least one must occur. Matching
 //!   is case-sensitive substring matching.
@@ -10,8 +10,7 @@
 //!   parentheses. An event that is not a JSON object never matches.
 //! - **empty** (or only spaces): every event.
 //!
-//! Space-delimited patterns (`[ip, user, ...]`) are not supported yet and are refused as invalid,
-//! never silently matched.
+//! - **space-delimited**: `[ip, user, ..., status=5*, bytes>1000]` (see [`super::delimited`]).
 
 use serde_json::Value;
 
@@ -24,6 +23,8 @@ pub(crate) enum FilterPattern {
     Terms(Terms),
     /// A JSON condition.
     Json(Condition),
+    /// Space-delimited fields and their conditions.
+    Delimited(super::delimited::Delimited),
 }
 
 /// The terms of a term pattern.
@@ -103,7 +104,7 @@ impl FilterPattern {
             return Ok(Self::Json(condition));
         }
         if trimmed.starts_with('[') {
-            return Err(invalid("space-delimited patterns are not supported"));
+            return super::delimited::Delimited::parse(trimmed).map(Self::Delimited);
         }
         parse_terms(trimmed).map(Self::Terms)
     }
@@ -113,6 +114,7 @@ impl FilterPattern {
         match self {
             Self::All => true,
             Self::Terms(terms) => terms.matches(message),
+            Self::Delimited(pattern) => pattern.matches(message),
             Self::Json(condition) => match serde_json::from_str::<Value>(message.trim()) {
                 Ok(value @ Value::Object(_)) => condition.eval(&value),
                 _ => false,
@@ -475,7 +477,7 @@ fn compare(found: &Value, op: Op, literal: &Literal) -> bool {
 }
 
 /// `*` matches any run of characters; everything else literally.
-fn wildcard(pattern: &str, text: &str) -> bool {
+pub(super) fn wildcard(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == text;
@@ -561,7 +563,7 @@ mod tests {
             "{ a = 1 }",
             "{ $.a > x }",
             "\"open",
-            "[ip, user]",
+            "[ip, user",
             "{ ($.a = 1 }",
         ] {
             assert!(FilterPattern::parse(pattern).is_err(), "{pattern}");

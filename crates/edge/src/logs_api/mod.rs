@@ -6,6 +6,7 @@
 //! Groups belong to an account and region, as CloudWatch's do: the store key is
 //! `{account}:{region}:{name}` (`nubo_observe::scoped_group`), the scope the request's.
 
+mod delimited;
 mod events;
 pub(crate) mod filter;
 mod groups;

@@ -3,11 +3,14 @@
 //! GetMetricData for the `AWS/Lambda` namespace — `Invocations`, `Errors`, `Throttles` (counts)
 //! and `Duration` (milliseconds) — with or without the `FunctionName` dimension, from the
 //! per-minute history `nubo_observe::FunctionMetrics` keeps for a day. Periods are whole
-//! minutes; other namespaces hold no metrics yet.
+//! minutes. `AWS/ApiGateway` (see [`apigateway`]) is kept the same way by the gateway; other
+//! namespaces hold no metrics yet.
+
+mod apigateway;
 
 use std::sync::Arc;
 
-use nubo_observe::{FunctionMetrics, MinuteBucket};
+use nubo_observe::{ApiMetrics, FunctionMetrics, MinuteBucket};
 use nubo_wire::protocol::json::JsonVersion;
 use nubo_wire::{AwsError, Protocol};
 use serde::Deserialize;
@@ -199,12 +202,21 @@ fn periods(
     out
 }
 
+/// Where metrics come from: the invoker's per-function history and the gateway's per-stage one.
+pub(crate) struct Sources {
+    functions: Arc<FunctionMetrics>,
+    apis: Option<Arc<ApiMetrics>>,
+}
+
 fn check_metric(
     namespace: Option<&str>,
     metric: Option<&str>,
 ) -> Result<Option<&'static str>, AwsError> {
     let metric = required(metric, "MetricName")?;
     let namespace = required(namespace, "Namespace")?;
+    if namespace == apigateway::NAMESPACE {
+        return Ok(apigateway::unit(metric));
+    }
     if namespace != NAMESPACE {
         return Ok(None);
     }
@@ -215,15 +227,30 @@ fn check_metric(
 }
 
 async fn list_metrics(
-    metrics: &FunctionMetrics,
+    sources: &Sources,
     ctx: OperationContext,
     input: ListMetricsInput,
 ) -> Result<Value, AwsError> {
-    if input.namespace.as_deref().is_some_and(|n| n != NAMESPACE) {
-        return Ok(json!({ "Metrics": [] }));
-    }
-    let wanted = function_of(&input.dimensions)?;
     let mut out = Vec::new();
+    if let Some(apis) = &sources.apis {
+        if input
+            .namespace
+            .as_deref()
+            .is_none_or(|n| n == apigateway::NAMESPACE)
+        {
+            out = apigateway::list(
+                apis,
+                &ctx.scope.region,
+                input.metric_name.as_deref(),
+                &input.dimensions,
+            );
+        }
+    }
+    if input.namespace.as_deref().is_some_and(|n| n != NAMESPACE) {
+        return Ok(json!({ "Metrics": out }));
+    }
+    let metrics = &sources.functions;
+    let wanted = function_of(&input.dimensions)?;
     for function in metrics.functions(&ctx.scope.region) {
         if wanted.is_some_and(|w| w != function) {
             continue;
@@ -254,7 +281,7 @@ fn time_range(start: Option<f64>, end: Option<f64>) -> Result<(i64, i64), AwsErr
 }
 
 async fn get_metric_statistics(
-    metrics: &FunctionMetrics,
+    sources: &Sources,
     ctx: OperationContext,
     input: GetStatisticsInput,
 ) -> Result<Value, AwsError> {
@@ -279,6 +306,25 @@ async fn get_metric_statistics(
     let Some(unit) = unit else {
         return Ok(json!({ "Label": name, "Datapoints": [] }));
     };
+    if input.namespace.as_deref() == Some(apigateway::NAMESPACE) {
+        let (Some(apis), Some(filter)) = (&sources.apis, apigateway::filter(&input.dimensions))
+        else {
+            return Ok(json!({ "Label": name, "Datapoints": [] }));
+        };
+        let datapoints: Vec<Value> =
+            apigateway::periods(apis, &ctx.scope.region, filter, (start, end, period))
+                .into_iter()
+                .filter_map(|(at, group)| {
+                    let mut point = json!({ "Timestamp": at as f64 / 1000.0, "Unit": unit });
+                    for stat in &input.statistics {
+                        point[stat.as_str()] = json!(apigateway::statistic(&name, stat, &group)?);
+                    }
+                    Some(point)
+                })
+                .collect();
+        return Ok(json!({ "Label": name, "Datapoints": datapoints }));
+    }
+    let metrics = &sources.functions;
     let function = function_of(&input.dimensions)?;
     let buckets = metrics.minutes(&ctx.scope.region, function, start, end);
     let datapoints: Vec<Value> = periods(buckets, start, period)
@@ -295,7 +341,7 @@ async fn get_metric_statistics(
 }
 
 async fn get_metric_data(
-    metrics: &FunctionMetrics,
+    sources: &Sources,
     ctx: OperationContext,
     input: GetDataInput,
 ) -> Result<Value, AwsError> {
@@ -325,9 +371,25 @@ async fn get_metric_data(
                 "The parameter Stat contains an invalid value: {which}"
             )));
         }
-        let mut points: Vec<(i64, f64)> = match unit {
-            None => Vec::new(),
-            Some(_) => {
+        let api_gateway = stat.metric.namespace.as_deref() == Some(apigateway::NAMESPACE);
+        let mut points: Vec<(i64, f64)> = match (unit, &sources.apis) {
+            (None, _) => Vec::new(),
+            (Some(_), Some(apis)) if api_gateway => {
+                match apigateway::filter(&stat.metric.dimensions) {
+                    None => Vec::new(),
+                    Some(filter) => {
+                        apigateway::periods(apis, &ctx.scope.region, filter, (start, end, period))
+                            .into_iter()
+                            .filter_map(|(at, group)| {
+                                Some((at, apigateway::statistic(&name, &which, &group)?))
+                            })
+                            .collect()
+                    }
+                }
+            }
+            (Some(_), _) if api_gateway => Vec::new(),
+            (Some(_), _) => {
+                let metrics = &sources.functions;
                 let function = function_of(&stat.metric.dimensions)?;
                 periods(
                     metrics.minutes(&ctx.scope.region, function, start, end),
@@ -371,7 +433,10 @@ macro_rules! operation {
 
 /// The CloudWatch metrics service (signing name `monitoring`).
 pub(crate) fn service(state: &Arc<EdgeState>) -> Service {
-    let metrics = state.function_metrics.clone();
+    let metrics = Arc::new(Sources {
+        functions: state.function_metrics.clone(),
+        apis: state.gateway.api_metrics().cloned(),
+    });
     let mut json = JsonOperations::new(JsonVersion::V1_0);
     operation!(json, metrics, "ListMetrics", list_metrics);
     operation!(json, metrics, "GetMetricStatistics", get_metric_statistics);

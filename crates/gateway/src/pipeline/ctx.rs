@@ -20,6 +20,9 @@ pub struct Ingress {
     pub domain_name: String,
     /// Arrival time.
     pub received: OffsetDateTime,
+    /// The span the request runs under (the edge's), when tracing; the gateway's own span
+    /// replaces it for the integration.
+    pub trace: Option<nubo_observe::TraceContext>,
 }
 
 /// `select_stage`: the resource and stage a request is for.

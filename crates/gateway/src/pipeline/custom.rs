@@ -239,7 +239,7 @@ impl Gateway {
                         &authorizer.function,
                         event.to_string().into(),
                         Some(AUTHORIZER_TIMEOUT),
-                        &ctx.ingress.request_id,
+                        &ctx.ingress,
                     )
                     .await?;
                 let output: Value = serde_json::from_slice(&result.payload).unwrap_or(Value::Null);

@@ -78,7 +78,12 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// The invocation request for a function in `target.scope` (the scope travels in the reference).
-fn invoke_request(target: &LambdaTarget, payload: Bytes, request_id: &str) -> InvokeRequest {
+fn invoke_request(
+    target: &LambdaTarget,
+    payload: Bytes,
+    request_id: &str,
+    trace: Option<nubo_observe::TraceContext>,
+) -> InvokeRequest {
     InvokeRequest {
         function: target.function.clone(),
         payload,
@@ -86,6 +91,7 @@ fn invoke_request(target: &LambdaTarget, payload: Bytes, request_id: &str) -> In
         tail_log: false,
         request_id: Some(request_id.to_owned()),
         lineage: 0,
+        trace,
     }
 }
 
@@ -370,9 +376,9 @@ impl Gateway {
         target: &LambdaTarget,
         payload: Bytes,
         timeout: Option<Duration>,
-        request_id: &str,
+        ingress: &super::ctx::Ingress,
     ) -> Result<InvokeResult, Reject> {
-        let request = invoke_request(target, payload, request_id);
+        let request = invoke_request(target, payload, &ingress.request_id, ingress.trace);
         let invoker = self.invoker.clone();
         let task = tokio::spawn(async move { invoker.invoke(request).await });
         let joined = match timeout {
@@ -456,12 +462,7 @@ impl Gateway {
                     None => body.clone(),
                 };
                 let result = self
-                    .invoke(
-                        &mapped.target,
-                        payload,
-                        Some(mapped.timeout),
-                        &ctx.ingress.request_id,
-                    )
+                    .invoke(&mapped.target, payload, Some(mapped.timeout), &ctx.ingress)
                     .await?;
                 let error = result.function_error.then(|| {
                     serde_json::from_slice::<serde_json::Value>(&result.payload)
@@ -608,9 +609,7 @@ impl Gateway {
             None => {}
         }
         let payload = Bytes::from(event.to_string());
-        let result = self
-            .invoke(target, payload, timeout, &ctx.ingress.request_id)
-            .await?;
+        let result = self.invoke(target, payload, timeout, &ctx.ingress).await?;
         Ok(Integrated::Lambda { result, v2 })
     }
 

@@ -59,6 +59,21 @@ impl Gateway {
         }
         let request = request.map(|body| body.map_err(Into::into).boxed_unsync());
         let mut ctx = RequestCtx::new(ingress, path, &request);
+        let span = phases::trace_start(&mut ctx, &self.config.tracer);
+        let response = self.route(&mut ctx, target, request).await;
+        if let Some(span) = span {
+            phases::trace_end(&ctx, span, target, &response, &self.config.tracer);
+        }
+        response
+    }
+
+    async fn route(
+        &self,
+        ctx: &mut RequestCtx,
+        target: HostTarget<'_>,
+        request: http::Request<GatewayBody>,
+    ) -> GatewayResponse {
+        let ctx = &mut *ctx;
         match target {
             HostTarget::Api { id, region } => {
                 let http = self.apis.plane();
@@ -74,19 +89,22 @@ impl Gateway {
                     };
                     (rest, endpoint)
                 };
-                let selected = phases::select_stage(&mut ctx, &plane, id, region);
-                let response = self.serve(&mut ctx, selected, request, endpoint).await;
-                phases::log(&ctx, id, &response, &self.access_log);
+                let selected = phases::select_stage(ctx, &plane, id, region);
+                let response = self.serve(ctx, selected, request, endpoint).await;
+                phases::log(ctx, id, &response, &self.access_log);
                 if let Some(metrics) = &self.config.api_metrics {
-                    phases::count(&ctx, id, &response, metrics);
+                    phases::count(ctx, id, &response, metrics);
+                }
+                if let Some(usage) = &self.config.usage {
+                    phases::meter(ctx, id, &response, usage);
                 }
                 response
             }
             // A Function URL: its config is its stage, `$default` its one route, and it keeps no
             // access log.
             HostTarget::Url { id, region } => {
-                let selected = phases::select_url(&mut ctx, self.urls.compiled(id), region);
-                self.serve(&mut ctx, selected, request, Endpoint::FunctionUrl)
+                let selected = phases::select_url(ctx, self.urls.compiled(id), region);
+                self.serve(ctx, selected, request, Endpoint::FunctionUrl)
                     .await
             }
         }

@@ -16,6 +16,7 @@ use crate::plane::throttle::TokenBucket;
 use crate::plane::{CompiledApi, DataPlane};
 use crate::rest_api::keys::{Refusal, Reservation, UsageRegistry};
 use crate::GatewayResponse;
+use crate::HostTarget;
 
 /// `select_stage` for an HTTP API: the first path segment if it names a stage, else `$default`,
 /// else 404. A host naming a region finds only an API of that region.
@@ -186,13 +187,98 @@ pub fn count(
         (Some(route), Some(stage)) => stage.routes[route.index as usize].route_key.as_str(),
         _ => "-",
     };
-    metrics.answered(
-        api_id,
-        stage.map_or("-", |s| s.stage_name.as_str()),
+    let (region, api_name) = match &ctx.selected {
+        Some(Selected::Api { api, .. }) => (api.scope.region.as_str(), api.name.as_str()),
+        _ => ("-", "-"),
+    };
+    metrics.answered(nubo_observe::Answered {
+        region,
+        api: api_id,
+        api_name,
+        stage: stage.map_or("-", |s| s.stage_name.as_str()),
         route,
-        response.status().as_u16(),
-        ctx.started.elapsed().as_secs_f64(),
+        status: response.status().as_u16(),
+        latency_seconds: ctx.started.elapsed().as_secs_f64(),
+        integration_seconds: ctx.integration.latency.map(|d| d.as_secs_f64()),
+    });
+}
+
+/// Metering: the request counts for its API, stage and the API key a usage plan counted.
+pub fn meter(
+    ctx: &RequestCtx,
+    api_id: &str,
+    response: &GatewayResponse,
+    usage: &nubo_observe::UsageMeter,
+) {
+    let Some(Selected::Api { api, stage }) = &ctx.selected else {
+        return;
+    };
+    usage.record_api(nubo_observe::api_usage::ApiMetered {
+        account: &api.scope.account_id,
+        region: &api.scope.region,
+        api_id,
+        stage: &stage.stage_name,
+        api_key: ctx.usage_plan_key.as_deref(),
+        status: response.status().as_u16(),
+    });
+}
+
+/// Tracing: the gateway's span starts under the edge's, and the integration runs under it.
+pub fn trace_start(
+    ctx: &mut RequestCtx,
+    tracer: &nubo_observe::Tracer,
+) -> Option<nubo_observe::Span> {
+    if !tracer.enabled() {
+        return None;
+    }
+    let span = nubo_observe::Span::start(
+        "gateway",
+        nubo_observe::SpanKind::Internal,
+        ctx.ingress.trace,
     );
+    ctx.ingress.trace = Some(span.context());
+    Some(span)
+}
+
+/// Tracing: the gateway's span ends with what the phases learned (the route key names it).
+pub fn trace_end(
+    ctx: &RequestCtx,
+    mut span: nubo_observe::Span,
+    target: HostTarget<'_>,
+    response: &GatewayResponse,
+    tracer: &nubo_observe::Tracer,
+) {
+    let stage = ctx.stage();
+    let route = match (&ctx.route, stage) {
+        (Some(route), Some(stage)) => Some(stage.routes[route.index as usize].route_key.as_str()),
+        _ => None,
+    };
+    let (kind, id) = match target {
+        HostTarget::Api { id, .. } => ("api", id),
+        HostTarget::Url { id, .. } => ("function-url", id),
+    };
+    span.name = match route {
+        Some(route) => format!("{kind} {route}"),
+        None => format!("{kind} {}", ctx.method),
+    };
+    span.set("nubo.gateway.kind", kind);
+    span.set("nubo.gateway.id", id.to_owned());
+    if let Some(stage) = stage {
+        span.set("nubo.gateway.stage", stage.stage_name.clone());
+    }
+    if let Some(route) = route {
+        span.set("http.route", route.to_owned());
+    }
+    span.set("http.request.method", ctx.method.to_string());
+    span.set("url.path", ctx.path.clone());
+    span.set("aws.request_id", ctx.ingress.request_id.clone());
+    let status = response.status().as_u16();
+    span.set("http.response.status_code", status as i64);
+    if status >= 500 {
+        span.error = Some(format!("answered {status}"));
+    }
+    span.end_now();
+    tracer.record(span);
 }
 
 /// `log`: the stage's access-log line, if it has a format, with what the phases learned.

@@ -107,6 +107,8 @@ fn bucket(
 pub struct CompiledApi {
     /// The account and region the API lives in.
     pub scope: Scope,
+    /// The API's name (CloudWatch's `ApiName` dimension).
+    pub name: String,
     /// Stages by name.
     pub stages: HashMap<String, Arc<CompiledStage>>,
     /// A WebSocket API (its requests are upgrades, served by `crate::websocket`).
@@ -131,6 +133,7 @@ impl CompiledApi {
         if doc.api.disable_execute_api_endpoint {
             return Self {
                 scope: scope.clone(),
+                name: doc.api.name.clone(),
                 stages,
                 websocket: false,
                 sockets: HashMap::new(),
@@ -221,6 +224,7 @@ impl CompiledApi {
         }
         Self {
             scope: scope.clone(),
+            name: doc.api.name.clone(),
             stages,
             websocket: false,
             sockets: HashMap::new(),

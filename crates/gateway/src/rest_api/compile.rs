@@ -294,6 +294,7 @@ pub fn compile(doc: &RestApiDocument) -> CompiledApi {
     }
     CompiledApi {
         scope: doc.scope.clone(),
+        name: doc.api.name.clone(),
         stages,
         websocket: false,
         sockets: Default::default(),

@@ -110,6 +110,7 @@ impl AsyncInvoker {
             tail_log: false,
             request_id: Some(event.id.clone()),
             lineage: event.lineage,
+            trace: None,
         };
         let outcome = match slot {
             Some(slot) => self.invoker.invoke_in(request, slot).await,

@@ -22,6 +22,8 @@ pub(super) struct Event<'a> {
     pub(super) client_context: Option<String>,
     /// Invocations before this one in its chain.
     pub(super) lineage: u32,
+    /// The runtime span's context when tracing: the function's `_X_AMZN_TRACE_ID` names it.
+    pub(super) trace: Option<nubo_observe::TraceContext>,
 }
 
 /// How the delivery went: the outcome, when the runtime picked the event up (`None` if it never
@@ -57,13 +59,16 @@ pub(super) async fn deliver(
         invoked_function_arn: event.invoked_function_arn,
         client_context: event.client_context,
         // X-Ray's shape; the ids need to be unique-ish, not unguessable (no getrandom per invoke).
-        trace_id: format!(
-            "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0;{}",
-            time::OffsetDateTime::now_utc().unix_timestamp(),
-            fastrand::u128(..) >> 32,
-            fastrand::u64(..),
-            crate::lineage::field(event.lineage + 1)
-        ),
+        trace_id: match event.trace {
+            Some(trace) => trace.xray_header(&crate::lineage::field(event.lineage + 1)),
+            None => format!(
+                "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0;{}",
+                time::OffsetDateTime::now_utc().unix_timestamp(),
+                fastrand::u128(..) >> 32,
+                fastrand::u64(..),
+                crate::lineage::field(event.lineage + 1)
+            ),
+        },
         delivered: delivered_tx,
         result: result_tx,
     };

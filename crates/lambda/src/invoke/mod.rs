@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use bytes::Bytes;
-use nubo_observe::LogWriter;
+use nubo_observe::traces::{new_span_id, unix_nanos_at};
+use nubo_observe::{LogWriter, Span, SpanKind, TraceContext};
 use nubo_wire::arn::FunctionRef;
 use nubo_wire::Scope;
 use parking_lot::Mutex;
@@ -56,6 +57,8 @@ pub struct InvokerConfig {
     pub usage: Option<Arc<nubo_observe::UsageMeter>>,
     /// Per-function metric families at `/_nubo/metrics` (`None`: not kept).
     pub function_metrics: Option<Arc<nubo_observe::FunctionMetrics>>,
+    /// Spans for each invocation, its init and its run (disabled: none are built).
+    pub tracer: nubo_observe::Tracer,
 }
 
 impl Default for InvokerConfig {
@@ -69,6 +72,7 @@ impl Default for InvokerConfig {
             execution_credentials: None,
             usage: None,
             function_metrics: None,
+            tracer: nubo_observe::Tracer::disabled(),
         }
     }
 }
@@ -90,6 +94,9 @@ pub struct InvokeRequest {
     /// the trace header's `Lineage` and asynchronous events, so a function that invokes itself
     /// through events is stopped (see [`crate::lineage`]).
     pub lineage: u32,
+    /// The span this invocation runs under (the edge's or the gateway's); `None` starts a new
+    /// trace when tracing is on.
+    pub trace: Option<TraceContext>,
 }
 
 /// The outcome of an invocation that ran (function errors included).
@@ -239,7 +246,7 @@ impl Invoker {
 
     /// Runs one synchronous invocation.
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResult, InvokeError> {
-        self.invoke_holding(request, None).await
+        self.traced(request, None).await
     }
 
     /// Runs one invocation in a slot already taken with [`Invoker::try_slot`].
@@ -248,13 +255,51 @@ impl Invoker {
         request: InvokeRequest,
         slot: Slot,
     ) -> Result<InvokeResult, InvokeError> {
-        self.invoke_holding(request, Some(slot)).await
+        self.traced(request, Some(slot)).await
     }
-
-    async fn invoke_holding(
+    /// One invocation, in `held` or a slot taken now; traced when the tracer is on: an
+    /// `Invoke` span over the whole of it, with the run's and a cold start's init spans under it.
+    async fn traced(
         &self,
         request: InvokeRequest,
         held: Option<Slot>,
+    ) -> Result<InvokeResult, InvokeError> {
+        if !self.config.tracer.enabled() {
+            return self.run(request, held, None).await;
+        }
+        let mut span = Span::start(
+            format!("Invoke {}", request.function.name),
+            SpanKind::Internal,
+            request.trace,
+        );
+        span.set("faas.invoked_name", request.function.name.to_string());
+        span.set("cloud.region", request.function.scope.region.clone());
+        span.set(
+            "cloud.account.id",
+            request.function.scope.account_id.clone(),
+        );
+        let result = self.run(request, held, Some(span.context())).await;
+        match &result {
+            Ok(done) => {
+                span.set("faas.invocation_id", done.request_id.clone());
+                span.set("faas.version", done.executed_version.clone());
+                if done.function_error {
+                    span.error = Some("function error (Unhandled)".into());
+                }
+            }
+            Err(e) => span.error = Some(e.to_string()),
+        }
+        span.end_now();
+        self.config.tracer.record(span);
+        result
+    }
+
+    /// The invocation itself; `trace` is the `Invoke` span's context when tracing.
+    async fn run(
+        &self,
+        request: InvokeRequest,
+        held: Option<Slot>,
+        trace: Option<TraceContext>,
     ) -> Result<InvokeResult, InvokeError> {
         let scope = &request.function.scope;
         let function = self.registry.resolve_for_invoke(&request.function)?;
@@ -307,12 +352,19 @@ impl Invoker {
             },
         };
         let cold = !env.initialized;
+        // The function's own spans hang under the runtime span: its id is the `Parent` the
+        // function sees in `_X_AMZN_TRACE_ID` before the span itself is built.
+        let runtime_trace = trace.map(|invoke| TraceContext {
+            trace_id: invoke.trace_id,
+            span_id: new_span_id(),
+        });
         let event = Event {
             request_id: &request_id,
             payload,
             invoked_function_arn: request.function.arn(),
             client_context: request.client_context,
             lineage: request.lineage,
+            trace: runtime_trace,
         };
         let delivered = deliver(&mut env, &function, event, self.config.init_timeout).await;
         let healthy = delivered.outcome.healthy();
@@ -340,6 +392,17 @@ impl Invoker {
         let out_of_memory =
             matches!(delivered.outcome, outcome::Outcome::Exited(_)) && env.out_of_memory().await;
         let answer = outcome::interpret(delivered.outcome, out_of_memory, &request_id, &function);
+        if let (Some(invoke), Some(runtime)) = (trace, runtime_trace) {
+            self.trace_run(
+                invoke,
+                runtime,
+                &function,
+                &request_id,
+                (delivered.delivered_at, delivered.finished_at),
+                cold.then_some(env.started),
+                answer.function_error,
+            );
+        }
 
         let mut lines = env.logs.drain().await;
         let max_memory_used_mb = env.max_memory_used_mb();
@@ -428,6 +491,55 @@ impl Invoker {
             answer.body,
             request.tail_log.then_some(tail),
         ))
+    }
+
+    /// Records the run's span (the runtime had the event until it answered) and, for a cold
+    /// start, the init span before it.
+    #[allow(clippy::too_many_arguments)]
+    fn trace_run(
+        &self,
+        invoke: TraceContext,
+        runtime: TraceContext,
+        function: &FunctionSnapshot,
+        request_id: &str,
+        (delivered_at, finished_at): (Option<std::time::Instant>, std::time::Instant),
+        cold_started: Option<std::time::Instant>,
+        function_error: bool,
+    ) {
+        let tracer = &self.config.tracer;
+        let ran_from = delivered_at.or(cold_started);
+        if let Some(started) = cold_started {
+            let mut init = Span::start(
+                format!("Init {}", function.name),
+                SpanKind::Internal,
+                Some(invoke),
+            );
+            init.start_unix_nanos = unix_nanos_at(started);
+            init.end_unix_nanos = unix_nanos_at(delivered_at.unwrap_or(finished_at));
+            init.set("faas.name", function.name.to_string());
+            if delivered_at.is_none() {
+                init.error = Some("the runtime never took the event".into());
+            }
+            tracer.record(init);
+        }
+        let mut span = Span::with_id(
+            function.name.to_string(),
+            SpanKind::Server,
+            Some(invoke),
+            runtime.span_id,
+        );
+        span.start_unix_nanos = unix_nanos_at(ran_from.unwrap_or(finished_at));
+        span.end_unix_nanos = unix_nanos_at(finished_at);
+        span.set("faas.name", function.name.to_string());
+        span.set("faas.version", function.version.clone());
+        span.set("faas.invocation_id", request_id.to_owned());
+        span.set("faas.coldstart", cold_started.is_some());
+        span.set("faas.runtime", function.runtime.clone());
+        span.set("faas.max_memory", (function.memory_mb as i64) << 20);
+        if function_error {
+            span.error = Some("function error".into());
+        }
+        tracer.record(span);
     }
 
     fn result(
