@@ -125,6 +125,7 @@ impl CompiledApi {
         if doc.is_websocket() {
             return Self {
                 scope: scope.clone(),
+                name: doc.api.name.clone(),
                 stages,
                 websocket: true,
                 sockets: crate::websocket::plane::compile(doc),

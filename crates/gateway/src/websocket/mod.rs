@@ -168,6 +168,7 @@ impl Sockets {
             tail_log: false,
             request_id: Some(request_id.to_owned()),
             lineage: 0,
+            trace: None,
         };
         let invoker = self.invoker.clone();
         let task = tokio::spawn(async move { invoker.invoke(request).await });

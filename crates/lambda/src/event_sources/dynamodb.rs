@@ -226,6 +226,7 @@ impl Poller {
             tail_log: false,
             request_id: None,
             lineage: 0,
+            trace: None,
         };
         match self.invoker.invoke(request).await {
             Ok(result) if !result.function_error => {
