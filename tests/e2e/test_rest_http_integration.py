@@ -140,6 +140,22 @@ def test_http_integration_maps_request_and_selects_response(rest, rest_apis, end
     assert r.header("x-kind") == "missing"
 
 
+def test_http_integration_refuses_bad_mapping_expressions(rest, rest_apis, backend):
+    api = rest.create_rest_api(name="http-bad")
+    rest_apis.append(api["id"])
+    root = api["rootResourceId"]
+    rest.put_method(restApiId=api["id"], resourceId=root, httpMethod="GET",
+                    authorizationType="NONE")
+    for to, source in [("integration.request.body.x", "method.request.path.id"),
+                       ("integration.request.header.X", "method.request.nowhere.id")]:
+        with pytest.raises(ClientError) as e:
+            rest.put_integration(restApiId=api["id"], resourceId=root, httpMethod="GET",
+                                 type="HTTP", integrationHttpMethod="GET", uri=backend,
+                                 requestParameters={to: source})
+        assert e.value.response["Error"]["Code"] == "BadRequestException"
+        assert "Invalid mapping expression" in e.value.response["Error"]["Message"]
+
+
 def test_http_integration_unreachable_backend_is_500(rest, rest_apis, endpoint):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -233,6 +233,10 @@ impl Gateway {
         let mut headers = vec![("content-type".to_owned(), content_type)];
         headers.extend(chosen.headers.iter().cloned());
         headers.extend(chosen.from_backend.iter().filter_map(|(to, from)| {
+            if from.is_empty() {
+                let body = std::str::from_utf8(&backend_body).ok()?;
+                return Some((to.clone(), body.trim().to_owned()));
+            }
             let value = backend.headers.get(from.as_str())?.to_str().ok()?;
             Some((to.clone(), value.to_owned()))
         }));

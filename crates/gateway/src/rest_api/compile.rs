@@ -137,7 +137,8 @@ pub struct MappedResponse {
     pub status: u16,
     /// Static headers.
     pub headers: Vec<(String, String)>,
-    /// Headers mapped from the backend's (`integration.response.header.Y`): (answered, read).
+    /// Headers mapped from the backend's answer: (answered, read) — `integration.response.header.Y`
+    /// reads `Y`, `integration.response.body` (read empty) the body.
     pub from_backend: Vec<(String, String)>,
     /// Content type and template (none: the function's output as it is).
     pub template: Option<(String, Named)>,
@@ -279,13 +280,17 @@ impl MappedHttp {
     }
 }
 
-/// `method.response.header.X: integration.response.header.Y` → `(X, Y)`.
+/// `method.response.header.X: integration.response.header.Y` → `(X, Y)`;
+/// `…: integration.response.body` → `(X, "")`.
 fn backend_headers(response: &IntegrationResponseRecord) -> Vec<(String, String)> {
     response
         .response_parameters
         .iter()
         .filter_map(|(name, value)| {
             let header = name.strip_prefix("method.response.header.")?;
+            if value == "integration.response.body" {
+                return Some((header.to_owned(), String::new()));
+            }
             let from = value.strip_prefix("integration.response.header.")?;
             Some((header.to_owned(), from.to_owned()))
         })
