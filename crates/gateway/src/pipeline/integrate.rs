@@ -105,6 +105,10 @@ enum Plan<'a> {
         api_id: &'a str,
         resource: &'a str,
     },
+    MappedHttp {
+        mapped: &'a crate::rest_api::compile::MappedHttp,
+        route: super::http_mapped::HttpRoute<'a>,
+    },
     Mock {
         status: u16,
         headers: &'a [(String, String)],
@@ -150,6 +154,16 @@ fn plan<'a>(
                     stage: &stage.stage_name,
                     api_id: &stage.api_id,
                     resource: route.resource(),
+                },
+                Target::MappedHttp(mapped) => Plan::MappedHttp {
+                    mapped,
+                    route: super::http_mapped::HttpRoute {
+                        path_parameters: &matched.path_parameters,
+                        stage_variables: &stage.stage_variables,
+                        stage: &stage.stage_name,
+                        api_id: &stage.api_id,
+                        resource: route.resource(),
+                    },
                 },
                 Target::Mock {
                     status,
@@ -221,7 +235,7 @@ fn plan<'a>(
 }
 
 /// `$context` for a mapping template: the request's facts and what the authorizer said.
-fn template_context(
+pub(super) fn template_context(
     ctx: &RequestCtx,
     stage: &str,
     api_id: &str,
@@ -496,6 +510,10 @@ impl Gateway {
                 let mut headers = vec![("content-type".to_owned(), content_type)];
                 headers.extend(chosen.headers.iter().cloned());
                 return Ok(Integrated::Http(with_headers(response, &headers)));
+            }
+            Plan::MappedHttp { mapped, route } => {
+                let response = self.mapped_http(ctx, mapped, route, request).await?;
+                return Ok(Integrated::Http(response));
             }
             Plan::Mock {
                 status,

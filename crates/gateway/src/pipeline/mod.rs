@@ -21,6 +21,7 @@ use crate::{BoxError, Gateway, GatewayBody, GatewayResponse, HostTarget};
 pub mod ctx;
 mod custom;
 pub mod events;
+mod http_mapped;
 mod iam;
 mod integrate;
 mod jwt;

@@ -42,6 +42,8 @@ pub enum Target {
     },
     /// A REST API's `AWS` Lambda integration: the request and response mapped by templates.
     Mapped(Box<crate::rest_api::compile::MappedLambda>),
+    /// A REST API's non-proxy `HTTP` integration.
+    MappedHttp(Box<crate::rest_api::compile::MappedHttp>),
     /// A REST API's MOCK integration: a fixed answer, computed at deploy.
     Mock {
         /// Status.

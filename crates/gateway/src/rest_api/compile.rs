@@ -128,7 +128,7 @@ fn mock(integration: &IntegrationRecord) -> Target {
     }
 }
 
-/// One integration response of an `AWS` integration, compiled.
+/// One integration response of an `AWS` or `HTTP` integration, compiled.
 #[derive(Debug)]
 pub struct MappedResponse {
     /// Selection pattern (none: the default response).
@@ -137,6 +137,9 @@ pub struct MappedResponse {
     pub status: u16,
     /// Static headers.
     pub headers: Vec<(String, String)>,
+    /// Headers mapped from the backend's answer: (answered, read) — `integration.response.header.Y`
+    /// reads `Y`, `integration.response.body` (read empty) the body.
+    pub from_backend: Vec<(String, String)>,
     /// Content type and template (none: the function's output as it is).
     pub template: Option<(String, Named)>,
 }
@@ -184,22 +187,159 @@ fn mapped(
     timeout: Duration,
 ) -> Option<Target> {
     let target = lambda_function(integration.uri.as_deref()?, &doc.scope)?;
-    let responses = integration
-        .integration_responses
-        .values()
-        .map(|r| MappedResponse {
-            pattern: r.selection_pattern.clone().filter(|p| !p.is_empty()),
-            status: r.status_code.parse().unwrap_or(200),
-            headers: static_headers(r),
-            template: first_template("response", &r.response_templates),
-        })
-        .collect();
+    let responses = compile_responses(integration);
     Some(Target::Mapped(Box::new(MappedLambda {
         target,
         timeout,
         request: first_template("request", &integration.request_templates).map(|(_, t)| t),
         responses,
     })))
+}
+
+/// Where a request parameter mapping writes (`integration.request.{path,querystring,header}.X`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamPlace {
+    /// `{X}` in the URI.
+    Path,
+    /// A query-string parameter.
+    Query,
+    /// A header.
+    Header,
+}
+
+/// Where a mapped value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParamSource {
+    /// `'literal'`.
+    Literal(String),
+    /// `method.request.path.X`.
+    Path(String),
+    /// `method.request.querystring.X`.
+    Query(String),
+    /// `method.request.header.X`.
+    Header(String),
+    /// `stageVariables.X`.
+    StageVariable(String),
+    /// `context.X` (a top-level or dotted `$context` member).
+    Context(String),
+}
+
+impl ParamSource {
+    fn parse(value: &str) -> Option<Self> {
+        if let Some(literal) = value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+            return Some(Self::Literal(literal.to_owned()));
+        }
+        if let Some(name) = value.strip_prefix("method.request.path.") {
+            return Some(Self::Path(name.to_owned()));
+        }
+        if let Some(name) = value.strip_prefix("method.request.querystring.") {
+            return Some(Self::Query(name.to_owned()));
+        }
+        if let Some(name) = value.strip_prefix("method.request.header.") {
+            return Some(Self::Header(name.to_owned()));
+        }
+        if let Some(name) = value.strip_prefix("stageVariables.") {
+            return Some(Self::StageVariable(name.to_owned()));
+        }
+        value
+            .strip_prefix("context.")
+            .map(|name| Self::Context(name.to_owned()))
+    }
+}
+
+/// A REST API's non-proxy `HTTP` integration: the request built by parameter mappings and the
+/// request template, the backend's status picking the integration response.
+#[derive(Debug)]
+pub struct MappedHttp {
+    /// URL template (`{name}` filled from `integration.request.path.name`).
+    pub uri: String,
+    /// Method towards the backend; `None` (`ANY`) forwards the request's.
+    pub method: Option<http::Method>,
+    /// `timeoutInMillis`.
+    pub timeout: Duration,
+    /// Content type and request template (none: the body passes through).
+    pub request: Option<(String, Named)>,
+    /// `requestParameters`: (place, name) ← source.
+    pub parameters: Vec<(ParamPlace, String, ParamSource)>,
+    /// Integration responses.
+    pub responses: Vec<MappedResponse>,
+}
+
+impl MappedHttp {
+    /// The response for a backend status: the first pattern that matches it, else the default.
+    pub fn select(&self, status: u16) -> Option<&MappedResponse> {
+        let status = status.to_string();
+        self.responses
+            .iter()
+            .find(|r| {
+                r.pattern
+                    .as_deref()
+                    .is_some_and(|p| pattern_matches(p, &status))
+            })
+            .or_else(|| self.responses.iter().find(|r| r.pattern.is_none()))
+    }
+}
+
+/// `method.response.header.X: integration.response.header.Y` → `(X, Y)`;
+/// `…: integration.response.body` → `(X, "")`.
+fn backend_headers(response: &IntegrationResponseRecord) -> Vec<(String, String)> {
+    response
+        .response_parameters
+        .iter()
+        .filter_map(|(name, value)| {
+            let header = name.strip_prefix("method.response.header.")?;
+            if value == "integration.response.body" {
+                return Some((header.to_owned(), String::new()));
+            }
+            let from = value.strip_prefix("integration.response.header.")?;
+            Some((header.to_owned(), from.to_owned()))
+        })
+        .collect()
+}
+
+fn compile_responses(integration: &IntegrationRecord) -> Vec<MappedResponse> {
+    integration
+        .integration_responses
+        .values()
+        .map(|r| MappedResponse {
+            pattern: r.selection_pattern.clone().filter(|p| !p.is_empty()),
+            status: r.status_code.parse().unwrap_or(200),
+            headers: static_headers(r),
+            from_backend: backend_headers(r),
+            template: first_template("response", &r.response_templates),
+        })
+        .collect()
+}
+
+fn mapped_http(integration: &IntegrationRecord, uri: &str, timeout: Duration) -> Target {
+    let parameters = integration
+        .request_parameters
+        .iter()
+        .filter_map(|(to, from)| {
+            let (place, name) = if let Some(n) = to.strip_prefix("integration.request.path.") {
+                (ParamPlace::Path, n)
+            } else if let Some(n) = to.strip_prefix("integration.request.querystring.") {
+                (ParamPlace::Query, n)
+            } else if let Some(n) = to.strip_prefix("integration.request.header.") {
+                (ParamPlace::Header, n)
+            } else {
+                return None;
+            };
+            Some((place, name.to_owned(), ParamSource::parse(from)?))
+        })
+        .collect();
+    Target::MappedHttp(Box::new(MappedHttp {
+        uri: uri.to_owned(),
+        method: integration
+            .http_method
+            .as_deref()
+            .filter(|m| *m != "ANY")
+            .and_then(|m| m.parse().ok()),
+        timeout,
+        request: first_template("request", &integration.request_templates),
+        parameters,
+        responses: compile_responses(integration),
+    }))
 }
 
 fn target(integration: &IntegrationRecord, doc: &RestApiDocument) -> Option<Target> {
@@ -213,6 +353,7 @@ fn target(integration: &IntegrationRecord, doc: &RestApiDocument) -> Option<Targ
             v2: false,
             timeout,
         }),
+        "HTTP" => Some(mapped_http(integration, uri, timeout)),
         "HTTP_PROXY" => Some(Target::Http {
             uri: uri.to_owned(),
             method: integration
@@ -315,5 +456,50 @@ mod tests {
         assert!(pattern_matches(".*Not Found.*", "Item Not Found here"));
         assert!(!pattern_matches(".*Not Found.*", "boom"));
         assert!(pattern_matches("Bad.*", "Bad input"));
+    }
+
+    #[test]
+    fn http_integration_compiles_mappings_and_selects_by_status() {
+        let mut integration = IntegrationRecord {
+            integration_type: "HTTP".into(),
+            http_method: Some("GET".into()),
+            uri: Some("http://127.0.0.1:1/items/{id}".into()),
+            ..Default::default()
+        };
+        for (to, from) in [
+            ("integration.request.path.id", "method.request.path.id"),
+            ("integration.request.querystring.q", "'x'"),
+            ("integration.request.header.H", "method.request.header.H"),
+            ("integration.request.bogus.z", "method.request.path.id"),
+        ] {
+            integration
+                .request_parameters
+                .insert(to.into(), from.into());
+        }
+        for (status, pattern) in [("200", None), ("404", Some("4\\d{2}"))] {
+            integration.integration_responses.insert(
+                status.into(),
+                IntegrationResponseRecord {
+                    status_code: status.into(),
+                    selection_pattern: pattern.map(str::to_owned),
+                    ..Default::default()
+                },
+            );
+        }
+        let uri = integration.uri.clone().unwrap_or_default();
+        let Target::MappedHttp(mapped) = mapped_http(&integration, &uri, Duration::from_secs(1))
+        else {
+            panic!("not an HTTP integration");
+        };
+        assert_eq!(mapped.method, Some(http::Method::GET));
+        assert_eq!(mapped.parameters.len(), 3);
+        assert!(mapped.parameters.contains(&(
+            ParamPlace::Path,
+            "id".into(),
+            ParamSource::Path("id".into())
+        )));
+        assert_eq!(mapped.select(404).map(|r| r.status), Some(404));
+        assert_eq!(mapped.select(201).map(|r| r.status), Some(200));
+        assert_eq!(mapped.select(500).map(|r| r.status), Some(200));
     }
 }

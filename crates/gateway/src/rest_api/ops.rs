@@ -272,6 +272,33 @@ pub fn put_integration(
                 )));
             }
         }
+        if kind == "HTTP" {
+            for (to, from) in &input.request_parameters {
+                let to_ok = ["path", "querystring", "header"].iter().any(|place| {
+                    to.strip_prefix("integration.request.")
+                        .and_then(|rest| rest.strip_prefix(place))
+                        .and_then(|rest| rest.strip_prefix('.'))
+                        .is_some_and(|name| !name.is_empty())
+                });
+                let from_ok = (from.len() >= 2 && from.starts_with('\'') && from.ends_with('\''))
+                    || [
+                        "method.request.path.",
+                        "method.request.querystring.",
+                        "method.request.header.",
+                        "stageVariables.",
+                        "context.",
+                    ]
+                    .iter()
+                    .any(|p| from.len() > p.len() && from.starts_with(p));
+                if !(to_ok && from_ok) {
+                    let bad = if to_ok { from } else { to };
+                    return Err(GatewayError::bad_request(format!(
+                        "Invalid mapping expression specified: Validation Result: warnings : [], \
+                         errors : [Invalid mapping expression specified: {bad}]"
+                    )));
+                }
+            }
+        }
         if kind == "AWS_PROXY"
             && crate::plane::lambda_function(input.uri.as_deref().unwrap_or(""), &doc.scope)
                 .is_none()
