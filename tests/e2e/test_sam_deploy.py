@@ -289,6 +289,42 @@ def test_sqs_consumer_consumes(srv, tmp_path):
         sqs.get_queue_attributes(QueueUrl=out["QueueUrl"])
 
 
+def test_simple_table_app_writes_items_streams_updates_in_place_and_deletes(srv, tmp_path):
+    root = app("table_app", tmp_path)
+    stack = stack_name("tableapp")
+    nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    out = {k: v["value"] for k, v in record(srv, stack, root)["outputs"].items()}
+    table = out["TableName"]
+    assert table.startswith(f"{stack}-Table-"), out
+    ddb = client(srv, "dynamodb")
+    described = ddb.describe_table(TableName=table)["Table"]
+    assert described["TableArn"] == out["TableArn"]
+    assert described["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    audit = ddb.describe_table(TableName=out["AuditTable"])["Table"]
+    assert audit["LatestStreamArn"] == out["AuditStreamArn"]
+    ttl = ddb.describe_time_to_live(TableName=out["AuditTable"])["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expires" and ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
+
+    assert get(out["ApiEndpoint"] + "/items/a1", method="POST") == (200, {"stored": "a1"})
+    assert ddb.get_item(TableName=table, Key={"id": {"S": "a1"}})["Item"] == {"id": {"S": "a1"}, "name": {"S": ""}}
+    assert "audited INSERT put#a1" in wait_for_log(srv, out["AuditFunction"], "audited INSERT put#a1")
+
+    # Tags change in place: same table, same items.
+    template = root / "template.yaml"
+    template.write_text(template.read_text().replace(
+        "        Type: String\n", "        Type: String\n      Tags:\n        team: shop\n", 1))
+    redeployed = nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    assert ("Modify", "Table") in changes(redeployed.stdout), redeployed.stdout
+    assert record(srv, stack, root)["outputs"]["TableName"]["value"] == table
+    assert ddb.list_tags_of_resource(ResourceArn=out["TableArn"])["Tags"] == [{"Key": "team", "Value": "shop"}]
+    assert "Item" in ddb.get_item(TableName=table, Key={"id": {"S": "a1"}})
+
+    nubo(srv, "delete", "--stack-name", stack, cwd=root)
+    names = ddb.list_tables()["TableNames"]
+    assert table not in names and out["AuditTable"] not in names
+
+
 def test_scheduled_function_ticks_and_conditions_apply(srv, tmp_path):
     root = app("scheduled", tmp_path)
     stack = stack_name("schedapp")
