@@ -439,11 +439,11 @@ def test_template_errors_name_file_line_and_resource(srv, tmp_path):
 
     (tmp_path / "template.yaml").write_text(
         "Transform: AWS::Serverless-2016-10-31\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n"
-        "  Table:\n    Type: AWS::DynamoDB::Table\n    Properties: {}\n"
+        "  Stream:\n    Type: AWS::Kinesis::Stream\n    Properties: {}\n"
     )
     unknown = nubo(srv, "deploy", "--stack-name", "unknown-type", cwd=tmp_path, check=False)
     assert unknown.returncode != 0
-    assert "template.yaml:5: resource Table: type AWS::DynamoDB::Table is not a resource type Nubo serves" in unknown.stderr
+    assert "template.yaml:5: resource Stream: type AWS::Kinesis::Stream is not a resource type Nubo serves" in unknown.stderr
     assert "unknown-type" not in nubo(srv, "stacks", cwd=tmp_path).stdout  # nothing was created
 
 
