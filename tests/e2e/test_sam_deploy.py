@@ -320,6 +320,28 @@ def test_simple_table_app_writes_items_streams_updates_in_place_and_deletes(srv,
     assert ddb.list_tags_of_resource(ResourceArn=out["TableArn"])["Tags"] == [{"Key": "team", "Value": "shop"}]
     assert "Item" in ddb.get_item(TableName=table, Key={"id": {"S": "a1"}})
 
+    # A GSI, a new stream view (a new stream ARN, so a new mapping) and no TTL: still in place;
+    # a new primary key replaces the SimpleTable.
+    text = template.read_text()
+    text = text.replace("        StreamViewType: NEW_IMAGE\n", "        StreamViewType: NEW_AND_OLD_IMAGES\n")
+    text = text.replace("      TimeToLiveSpecification:\n        AttributeName: expires\n        Enabled: true\n", (
+        "      GlobalSecondaryIndexes:\n        - IndexName: byPk\n          KeySchema:\n"
+        "            - AttributeName: pk\n              KeyType: HASH\n          Projection:\n"
+        "            ProjectionType: KEYS_ONLY\n"))
+    text = text.replace("        Name: id\n", "        Name: key\n")
+    template.write_text(text)
+    nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    out2 = {k: v["value"] for k, v in record(srv, stack, root)["outputs"].items()}
+    assert out2["AuditTable"] == out["AuditTable"] and out2["AuditStreamArn"] != out["AuditStreamArn"]
+    audit = ddb.describe_table(TableName=out["AuditTable"])["Table"]
+    assert [i["IndexName"] for i in audit["GlobalSecondaryIndexes"]] == ["byPk"]
+    assert audit["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    ttl = ddb.describe_time_to_live(TableName=out["AuditTable"])["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] in ("DISABLED", "DISABLING"), ttl
+    assert out2["TableName"] != table and table not in ddb.list_tables()["TableNames"]
+    assert ddb.describe_table(TableName=out2["TableName"])["Table"]["KeySchema"][0]["AttributeName"] == "key"
+    table = out2["TableName"]
+
     nubo(srv, "delete", "--stack-name", stack, cwd=root)
     names = ddb.list_tables()["TableNames"]
     assert table not in names and out["AuditTable"] not in names
