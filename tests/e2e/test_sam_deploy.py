@@ -289,6 +289,64 @@ def test_sqs_consumer_consumes(srv, tmp_path):
         sqs.get_queue_attributes(QueueUrl=out["QueueUrl"])
 
 
+def test_simple_table_app_writes_items_streams_updates_in_place_and_deletes(srv, tmp_path):
+    root = app("table_app", tmp_path)
+    stack = stack_name("tableapp")
+    nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    out = {k: v["value"] for k, v in record(srv, stack, root)["outputs"].items()}
+    table = out["TableName"]
+    assert table.startswith(f"{stack}-Table-"), out
+    ddb = client(srv, "dynamodb")
+    described = ddb.describe_table(TableName=table)["Table"]
+    assert described["TableArn"] == out["TableArn"]
+    assert described["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    audit = ddb.describe_table(TableName=out["AuditTable"])["Table"]
+    assert audit["LatestStreamArn"] == out["AuditStreamArn"]
+    ttl = ddb.describe_time_to_live(TableName=out["AuditTable"])["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expires" and ttl["TimeToLiveStatus"] in ("ENABLED", "ENABLING")
+
+    assert get(out["ApiEndpoint"] + "/items/a1", method="POST") == (200, {"stored": "a1"})
+    assert ddb.get_item(TableName=table, Key={"id": {"S": "a1"}})["Item"] == {"id": {"S": "a1"}, "name": {"S": ""}}
+    assert "audited INSERT put#a1" in wait_for_log(srv, out["AuditFunction"], "audited INSERT put#a1")
+
+    # Tags change in place: same table, same items.
+    template = root / "template.yaml"
+    template.write_text(template.read_text().replace(
+        "        Type: String\n", "        Type: String\n      Tags:\n        team: shop\n", 1))
+    redeployed = nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    assert ("Modify", "Table") in changes(redeployed.stdout), redeployed.stdout
+    assert record(srv, stack, root)["outputs"]["TableName"]["value"] == table
+    assert ddb.list_tags_of_resource(ResourceArn=out["TableArn"])["Tags"] == [{"Key": "team", "Value": "shop"}]
+    assert "Item" in ddb.get_item(TableName=table, Key={"id": {"S": "a1"}})
+
+    # A GSI, a new stream view (a new stream ARN, so a new mapping) and no TTL: still in place;
+    # a new primary key replaces the SimpleTable.
+    text = template.read_text()
+    text = text.replace("        StreamViewType: NEW_IMAGE\n", "        StreamViewType: NEW_AND_OLD_IMAGES\n")
+    text = text.replace("      TimeToLiveSpecification:\n        AttributeName: expires\n        Enabled: true\n", (
+        "      GlobalSecondaryIndexes:\n        - IndexName: byPk\n          KeySchema:\n"
+        "            - AttributeName: pk\n              KeyType: HASH\n          Projection:\n"
+        "            ProjectionType: KEYS_ONLY\n"))
+    text = text.replace("        Name: id\n", "        Name: key\n")
+    template.write_text(text)
+    nubo(srv, "deploy", "--stack-name", stack, cwd=root)
+    out2 = {k: v["value"] for k, v in record(srv, stack, root)["outputs"].items()}
+    assert out2["AuditTable"] == out["AuditTable"] and out2["AuditStreamArn"] != out["AuditStreamArn"]
+    audit = ddb.describe_table(TableName=out["AuditTable"])["Table"]
+    assert [i["IndexName"] for i in audit["GlobalSecondaryIndexes"]] == ["byPk"]
+    assert audit["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    ttl = ddb.describe_time_to_live(TableName=out["AuditTable"])["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] in ("DISABLED", "DISABLING"), ttl
+    assert out2["TableName"] != table and table not in ddb.list_tables()["TableNames"]
+    assert ddb.describe_table(TableName=out2["TableName"])["Table"]["KeySchema"][0]["AttributeName"] == "key"
+    table = out2["TableName"]
+
+    nubo(srv, "delete", "--stack-name", stack, cwd=root)
+    names = ddb.list_tables()["TableNames"]
+    assert table not in names and out["AuditTable"] not in names
+
+
 def test_scheduled_function_ticks_and_conditions_apply(srv, tmp_path):
     root = app("scheduled", tmp_path)
     stack = stack_name("schedapp")
@@ -403,11 +461,11 @@ def test_template_errors_name_file_line_and_resource(srv, tmp_path):
 
     (tmp_path / "template.yaml").write_text(
         "Transform: AWS::Serverless-2016-10-31\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n"
-        "  Table:\n    Type: AWS::DynamoDB::Table\n    Properties: {}\n"
+        "  Stream:\n    Type: AWS::Kinesis::Stream\n    Properties: {}\n"
     )
     unknown = nubo(srv, "deploy", "--stack-name", "unknown-type", cwd=tmp_path, check=False)
     assert unknown.returncode != 0
-    assert "template.yaml:5: resource Table: type AWS::DynamoDB::Table is not a resource type Nubo serves" in unknown.stderr
+    assert "template.yaml:5: resource Stream: type AWS::Kinesis::Stream is not a resource type Nubo serves" in unknown.stderr
     assert "unknown-type" not in nubo(srv, "stacks", cwd=tmp_path).stdout  # nothing was created
 
 

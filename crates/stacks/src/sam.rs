@@ -137,7 +137,18 @@ pub fn transform(
             }
             "AWS::Serverless::Function" => {}
             "AWS::Serverless::SimpleTable" => {
-                return Err(template.error(Some(id), "type AWS::Serverless::SimpleTable needs DynamoDB tables, which Nubo does not serve yet"));
+                let props = merge_globals(globals.get("SimpleTable"), props);
+                let table = sam.simple_table(id, props)?;
+                let mut out = resource(
+                    "AWS::DynamoDB::Table",
+                    table,
+                    id,
+                    &r.get("Condition").cloned(),
+                );
+                if let Some(d) = r.get("DependsOn") {
+                    out["DependsOn"] = d.clone();
+                }
+                sam.out.insert(id.clone(), out);
             }
             k if k.starts_with("AWS::Serverless::") => {
                 return Err(template.error(
@@ -233,6 +244,54 @@ impl Sam<'_> {
             .and_then(|v| v.ok_or_else(|| "AWS::NoValue".to_owned()))
             .and_then(|v| intrinsics::text(&v))
             .map_err(|e| self.err(id, format!("{what}: {e} (must be known before deploying)")))
+    }
+
+    /// `AWS::Serverless::SimpleTable` → `AWS::DynamoDB::Table`'s properties, as SAM expands it.
+    fn simple_table(&self, id: &str, mut p: Map<String, Value>) -> Result<Value, TemplateError> {
+        let key = p.remove("PrimaryKey").unwrap_or(json!({}));
+        let name = key.get("Name").cloned().unwrap_or(json!("id"));
+        let kind = match key.get("Type") {
+            None => "S".to_owned(),
+            Some(t) => match self.static_text(id, "PrimaryKey.Type", t)?.as_str() {
+                "String" => "S".to_owned(),
+                "Number" => "N".to_owned(),
+                "Binary" => "B".to_owned(),
+                other => {
+                    return Err(self.err(
+                        id,
+                        format!("PrimaryKey.Type {other:?} is not String, Number or Binary"),
+                    ))
+                }
+            },
+        };
+        let mut t = json!({
+            "AttributeDefinitions": [{"AttributeName": name, "AttributeType": kind}],
+            "KeySchema": [{"AttributeName": name, "KeyType": "HASH"}],
+        });
+        match p.remove("ProvisionedThroughput") {
+            Some(pt) => t["ProvisionedThroughput"] = pt,
+            None => t["BillingMode"] = json!("PAY_PER_REQUEST"),
+        }
+        if let Some(n) = p.remove("TableName") {
+            t["TableName"] = n;
+        }
+        if let Some(Value::Object(tags)) = p.remove("Tags") {
+            t["Tags"] = Value::Array(
+                tags.into_iter()
+                    .map(|(k, v)| json!({"Key": k, "Value": v}))
+                    .collect(),
+            );
+        }
+        // Encryption at rest and backups have no effect on Nubo.
+        p.remove("SSESpecification");
+        p.remove("PointInTimeRecoverySpecification");
+        if let Some(k) = p.keys().next() {
+            return Err(self.err(
+                id,
+                format!("property {k} of AWS::Serverless::SimpleTable is not supported"),
+            ));
+        }
+        Ok(t)
     }
 }
 

@@ -30,6 +30,7 @@ pub const SERVED_TYPES: &[&str] = &[
     "AWS::SQS::Queue",
     "AWS::Events::Rule",
     "AWS::Logs::LogGroup",
+    "AWS::DynamoDB::Table",
 ];
 
 /// A parsed template.

@@ -208,12 +208,12 @@ fn cycles_and_unknown_types_are_refused() {
     .unwrap_err();
     assert!(e.message.contains("circular"), "{e}");
     let unknown =
-        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  Table:\n    Type: AWS::DynamoDB::Table\n";
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  Table:\n    Type: AWS::Kinesis::Stream\n";
     let e = Template::parse("template.yaml", unknown)
         .unwrap()
         .expand(&BTreeMap::new(), &pseudo)
         .unwrap_err();
-    assert_eq!(e.to_string(), "template.yaml:4: resource Table: type AWS::DynamoDB::Table is not a resource type Nubo serves");
+    assert_eq!(e.to_string(), "template.yaml:4: resource Table: type AWS::Kinesis::Stream is not a resource type Nubo serves");
 }
 
 #[tokio::test]

@@ -81,6 +81,14 @@ impl Sam<'_> {
                     .ok_or_else(|| self.err(id, format!("event {name}: Queue is required")))?;
                 statements.push(json!({"Effect": "Allow", "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], "Resource": queue}));
             }
+            if event["Type"].as_str() == Some("DynamoDB") {
+                let stream = event["Properties"]
+                    .get("Stream")
+                    .cloned()
+                    .ok_or_else(|| self.err(id, format!("event {name}: Stream is required")))?;
+                // What AWSLambdaDynamoDBExecutionRole grants, on this stream.
+                statements.push(json!({"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"], "Resource": stream}));
+            }
         }
         match p.remove("Role") {
             Some(role) => {
@@ -250,6 +258,12 @@ impl Sam<'_> {
                 json!([{"Effect": "Allow", "Action": actions, "Resource": sub("arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${q}", "q", arg("QueueName")?)}]),
             )
         };
+        let table = |actions: &[&str]| -> Result<Value, TemplateError> {
+            let t = arg("TableName")?;
+            Ok(
+                json!([{"Effect": "Allow", "Action": actions, "Resource": [sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${t}", "t", t.clone()), sub("arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${t}/index/*", "t", t)]}]),
+            )
+        };
         match name {
             "S3ReadPolicy" => bucket(&[
                 "s3:GetObject",
@@ -292,10 +306,34 @@ impl Sam<'_> {
             "CloudWatchPutMetricPolicy" => Ok(
                 json!([{"Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": "*"}]),
             ),
-            "AWSSecretsManagerGetSecretValuePolicy"
-            | "SSMParameterReadPolicy"
-            | "DynamoDBCrudPolicy"
-            | "DynamoDBReadPolicy" => Err(self.err(
+            "DynamoDBCrudPolicy" => table(&[
+                "dynamodb:GetItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:PutItem",
+                "dynamodb:Scan",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:DescribeTable",
+                "dynamodb:ConditionCheckItem",
+            ]),
+            "DynamoDBReadPolicy" => table(&[
+                "dynamodb:GetItem",
+                "dynamodb:Scan",
+                "dynamodb:Query",
+                "dynamodb:BatchGetItem",
+                "dynamodb:DescribeTable",
+            ]),
+            "DynamoDBWritePolicy" => table(&[
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:BatchWriteItem",
+            ]),
+            "DynamoDBStreamReadPolicy" => Ok(
+                json!([{"Effect": "Allow", "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], "Resource": {"Fn::Sub": ["arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${t}/stream/${s}", {"t": arg("TableName")?, "s": arg("StreamName")?}]}}, {"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": "*"}]),
+            ),
+            "AWSSecretsManagerGetSecretValuePolicy" | "SSMParameterReadPolicy" => Err(self.err(
                 id,
                 format!("Policies: {name} concerns a service Nubo does not serve yet"),
             )),
@@ -467,6 +505,19 @@ impl Sam<'_> {
                 }
                 self.out.insert(logical, r);
             }
+            "DynamoDB" => {
+                let mut m = json!({"EventSourceArn": need("Stream")?, "FunctionName": target_name, "StartingPosition": need("StartingPosition")?});
+                for key in ["BatchSize", "MaximumBatchingWindowInSeconds", "FunctionResponseTypes", "Enabled", "FilterCriteria", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError", "ParallelizationFactor", "DestinationConfig", "TumblingWindowInSeconds", "StartingPositionTimestamp"] {
+                    if let Some(v) = get(key) {
+                        m[key] = v;
+                    }
+                }
+                let mut r = resource("AWS::Lambda::EventSourceMapping", m, id, condition);
+                if self.out.contains_key(&format!("{id}Role")) {
+                    r["DependsOn"] = json!([format!("{id}Role")]);
+                }
+                self.out.insert(logical, r);
+            }
             "Schedule" | "ScheduleV2" | "EventBridgeRule" | "CloudWatchEvent" => {
                 let mut rule = json!({});
                 if kind.starts_with("Schedule") {
@@ -498,7 +549,7 @@ impl Sam<'_> {
                 self.out.insert(logical.clone(), resource("AWS::Events::Rule", rule, id, condition));
                 self.permission(format!("{logical}Permission"), target_name, "events.amazonaws.com", Some(json!({"Fn::GetAtt": [logical, "Arn"]})), id, condition);
             }
-            other => return Err(self.err(id, format!("event {name}: event type {other:?} is not supported (Api, HttpApi, S3, SQS, Schedule, ScheduleV2, EventBridgeRule)"))),
+            other => return Err(self.err(id, format!("event {name}: event type {other:?} is not supported (Api, HttpApi, S3, SQS, DynamoDB, Schedule, ScheduleV2, EventBridgeRule)"))),
         }
         Ok(())
     }

@@ -139,11 +139,6 @@ fn errors_name_the_line_and_the_resource() {
         .unwrap_err()
         .to_string()
         .contains("Handler and Runtime are required"));
-    let table = format!("{HELLO}  T:\n    Type: AWS::Serverless::SimpleTable\n").replace("Outputs:\n  HelloWorldApi:\n    Value: !Sub \"https://${ServerlessRestApi}.execute-api.${AWS::Region}.amazonaws.com/Prod/hello/\"\n", "");
-    assert!(expand(&table)
-        .unwrap_err()
-        .to_string()
-        .contains("resource T: type AWS::Serverless::SimpleTable"));
 }
 
 #[test]
@@ -181,4 +176,105 @@ Resources:
     );
     assert!(bucket.depends_on.contains("FnUpPermission"));
     assert_eq!(e.resources["FnUrl"].properties["Qualifier"], json!("live"));
+}
+
+#[test]
+fn simple_tables_dynamodb_policies_and_stream_events() {
+    let text = r#"Transform: AWS::Serverless-2016-10-31
+Globals:
+  SimpleTable:
+    SSESpecification:
+      SSEEnabled: true
+Resources:
+  Items:
+    Type: AWS::Serverless::SimpleTable
+  Orders:
+    Type: AWS::Serverless::SimpleTable
+    Properties:
+      TableName: orders
+      PrimaryKey: {Name: orderId, Type: Number}
+      ProvisionedThroughput: {ReadCapacityUnits: 5, WriteCapacityUnits: 5}
+      Tags: {team: shop}
+  Events:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+      BillingMode: PAY_PER_REQUEST
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.handler
+      Runtime: python3.12
+      Environment:
+        Variables:
+          TABLE_NAME: !Ref Items
+      Policies:
+        - DynamoDBCrudPolicy: {TableName: !Ref Items}
+        - DynamoDBReadPolicy: {TableName: !Ref Orders}
+        - DynamoDBWritePolicy: {TableName: orders}
+      Events:
+        Changes:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Events.StreamArn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+"#;
+    let e = expand(text).unwrap();
+    let items = &e.resources["Items"];
+    assert_eq!(items.kind, "AWS::DynamoDB::Table");
+    assert_eq!(
+        items.properties,
+        json!({
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        })
+    );
+    let orders = &e.resources["Orders"].properties;
+    assert_eq!(orders["TableName"], json!("orders"));
+    assert_eq!(
+        orders["AttributeDefinitions"][0]["AttributeType"],
+        json!("N")
+    );
+    assert_eq!(orders["KeySchema"][0]["AttributeName"], json!("orderId"));
+    assert_eq!(
+        orders["ProvisionedThroughput"]["ReadCapacityUnits"],
+        json!(5)
+    );
+    assert!(orders.get("BillingMode").is_none());
+    assert_eq!(orders["Tags"], json!([{"Key": "team", "Value": "shop"}]));
+    assert_eq!(e.resources["Events"].kind, "AWS::DynamoDB::Table");
+
+    let policies = e.resources["FnRole"].properties["Policies"].to_string();
+    assert!(
+        policies.contains("dynamodb:ConditionCheckItem"),
+        "{policies}"
+    );
+    assert!(policies.contains("table/${t}/index/*"), "{policies}");
+    assert!(policies.contains("dynamodb:GetRecords"), "{policies}");
+    assert!(policies.contains(r#"{"Ref":"Items"}"#), "{policies}");
+
+    let m = &e.resources["FnChanges"];
+    assert_eq!(m.kind, "AWS::Lambda::EventSourceMapping");
+    assert_eq!(
+        m.properties["EventSourceArn"],
+        json!({"Fn::GetAtt": ["Events", "StreamArn"]})
+    );
+    assert_eq!(m.properties["StartingPosition"], json!("TRIM_HORIZON"));
+    assert_eq!(m.properties["BatchSize"], json!(10));
+
+    let bad = text.replace("Type: Number", "Type: Text");
+    assert!(expand(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("PrimaryKey.Type \"Text\""));
+    let no_position = text.replace("            StartingPosition: TRIM_HORIZON\n", "");
+    assert!(expand(&no_position)
+        .unwrap_err()
+        .to_string()
+        .contains("StartingPosition is required"));
 }

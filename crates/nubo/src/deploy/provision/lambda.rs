@@ -507,7 +507,14 @@ impl ApiProvisioner<'_> {
 
     fn mapping_body(p: &Value) -> Value {
         let mut body = json!({"FunctionName": p.get("FunctionName").cloned()});
-        for key in ["BatchSize", "MaximumBatchingWindowInSeconds"] {
+        for key in [
+            "BatchSize",
+            "MaximumBatchingWindowInSeconds",
+            "MaximumRetryAttempts",
+            "MaximumRecordAgeInSeconds",
+            "ParallelizationFactor",
+            "TumblingWindowInSeconds",
+        ] {
             if let Some(v) = p.get(key).and_then(number) {
                 body[key] = v;
             }
@@ -517,6 +524,8 @@ impl ApiProvisioner<'_> {
             "Enabled",
             "FilterCriteria",
             "ScalingConfig",
+            "BisectBatchOnFunctionError",
+            "DestinationConfig",
         ] {
             if let Some(v) = p.get(key) {
                 body[key] = v.clone();
@@ -538,10 +547,23 @@ impl ApiProvisioner<'_> {
                 "Enabled",
                 "FilterCriteria",
                 "ScalingConfig",
+                "StartingPosition",
+                "StartingPositionTimestamp",
+                "MaximumRetryAttempts",
+                "MaximumRecordAgeInSeconds",
+                "BisectBatchOnFunctionError",
+                "ParallelizationFactor",
+                "DestinationConfig",
+                "TumblingWindowInSeconds",
             ],
         )?;
         let mut body = Self::mapping_body(p);
         body["EventSourceArn"] = p.get("EventSourceArn").cloned().unwrap_or(Value::Null);
+        for key in ["StartingPosition", "StartingPositionTimestamp"] {
+            if let Some(v) = p.get(key) {
+                body[key] = v.clone();
+            }
+        }
         let m = self
             .rest(
                 "lambda",

@@ -7,6 +7,7 @@ mod keys;
 mod lambda;
 mod roles;
 mod storage;
+mod tables;
 
 use std::collections::HashMap;
 
@@ -292,6 +293,7 @@ impl Provisioner for ApiProvisioner<'_> {
             "AWS::SQS::Queue" => self.queue_create(logical, p).await,
             "AWS::Events::Rule" => self.rule_put(logical, p, None).await,
             "AWS::Logs::LogGroup" => self.log_group_create(logical, p).await,
+            "AWS::DynamoDB::Table" => self.table_create(logical, p).await,
             other => Err(Failure::local(format!("type {other} is not supported"))),
         };
         result.map_err(|e| e.to_string())
@@ -359,6 +361,9 @@ impl Provisioner for ApiProvisioner<'_> {
                     id: old.physical_id.clone(),
                     attributes: old.attributes.clone(),
                 }),
+            "AWS::DynamoDB::Table" if !tables::table_replaced(p, &old.properties) => {
+                self.table_update(p, old).await
+            }
             // Everything else is replaced: created anew; the engine deletes the old one after.
             _ => return self.create(logical, kind, p).await,
         };
@@ -387,6 +392,7 @@ impl Provisioner for ApiProvisioner<'_> {
             "AWS::SQS::Queue" => self.queue_delete(old).await,
             "AWS::Events::Rule" => self.rule_delete(old).await,
             "AWS::Logs::LogGroup" => self.log_group_delete(old).await,
+            "AWS::DynamoDB::Table" => self.table_delete(old).await,
             other => Err(Failure::local(format!("type {other} is not supported"))),
         };
         match result {
