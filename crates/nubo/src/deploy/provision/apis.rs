@@ -173,13 +173,18 @@ impl ApiProvisioner<'_> {
     }
 
     pub(super) async fn http_stage_delete(&self, old: &Deployed) -> Result<()> {
+        self.stage_delete(old, "ApiId", "/v2/apis").await
+    }
+
+    /// Deletes a stage (v1 or v2): the API's id is the `id_property` of the old properties.
+    async fn stage_delete(&self, old: &Deployed, id_property: &str, apis: &str) -> Result<()> {
         let api = old
             .properties
-            .get("ApiId")
+            .get(id_property)
             .and_then(text)
             .unwrap_or_default();
         let path = format!(
-            "/v2/apis/{}/stages/{}",
+            "{apis}/{}/stages/{}",
             uri_encode(&api),
             uri_encode(&old.physical_id)
         );
@@ -614,18 +619,6 @@ impl ApiProvisioner<'_> {
     }
 
     pub(super) async fn rest_stage_delete(&self, old: &Deployed) -> Result<()> {
-        let api = old
-            .properties
-            .get("RestApiId")
-            .and_then(text)
-            .unwrap_or_default();
-        let path = format!(
-            "/restapis/{}/stages/{}",
-            uri_encode(&api),
-            uri_encode(&old.physical_id)
-        );
-        self.rest("apigateway", http::Method::DELETE, &path, &[], None)
-            .await
-            .map(drop)
+        self.stage_delete(old, "RestApiId", "/restapis").await
     }
 }
